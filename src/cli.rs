@@ -1,0 +1,202 @@
+//! The command line: every clap type lives here, and nowhere else.
+//!
+//! Modes never see clap: [`crate::run`] turns these structs into plain ones (an
+//! [`Endpoint`](crate::endpoint::Endpoint), a mode's `Options`) before a mode starts.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::console::ColorMode;
+use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
+use crate::framing::DEFAULT_MAX_LINE;
+
+/// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
+const MAX_MAX_LINE: u32 = 64 * 1024 * 1024;
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  netchat half --listen 5000        wait for a classmate on port 5000
+  netchat half --connect 5000       talk to it from another terminal (q quits)
+  netchat half --connect 192.168.1.20:5000   talk to another machine on the LAN
+
+Exit codes: 0 the conversation ended normally, 1 network or runtime error, 2 usage error.";
+
+const HALF_EXAMPLES: &str = "\
+Examples:
+  netchat half --listen 5000              terminal 1: wait for one peer
+  netchat half --connect 5000             terminal 2: connect and speak first
+  netchat half --listen 127.0.0.1:0       let the OS choose a free port (printed on stderr)";
+
+const DUPLEX_EXAMPLES: &str = "\
+Examples:
+  netchat duplex --listen 5000            terminal 1: wait for one peer
+  netchat duplex --connect 5000           terminal 2: both sides type whenever they like
+  printf 'hi\\n' | netchat duplex --connect 5000   send, then keep printing the replies";
+
+const ROOM_EXAMPLES: &str = "\
+Examples:
+  netchat room --listen 5000                    run the room for the class
+  netchat room --connect 5000 --nick alice      join it
+  nc localhost 5000                             plain nc or telnet can join too";
+
+/// A classroom toolkit for learning TCP sockets by chatting over them.
+#[derive(Debug, Parser)]
+#[command(name = "netchat", version, after_help = TOP_EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub mode: ModeCommand,
+}
+
+/// The three labs, in the order they are taught.
+#[derive(Debug, Subcommand)]
+pub enum ModeCommand {
+    /// Half-duplex chat: strict turns, one line each, like a walkie-talkie; `q` quits.
+    #[command(after_help = HALF_EXAMPLES)]
+    Half(HalfArgs),
+    /// Full-duplex chat: both sides type at any time, like a phone call; `bye` ends.
+    #[command(after_help = DUPLEX_EXAMPLES)]
+    Duplex(DuplexArgs),
+    /// A chat room: one server, many clients (netchat, nc or telnet), with nicknames.
+    #[command(after_help = ROOM_EXAMPLES)]
+    Room(RoomArgs),
+}
+
+/// `netchat half`.
+#[derive(Debug, Args)]
+pub struct HalfArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `netchat duplex`.
+#[derive(Debug, Args)]
+pub struct DuplexArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `netchat room`.
+#[derive(Debug, Args)]
+pub struct RoomArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Exactly one of `--listen` or `--connect`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct EndpointArgs {
+    /// Wait for a peer on this port. A bare PORT listens on every interface (0.0.0.0);
+    /// 127.0.0.1:0 lets the OS choose a free port and prints it.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub listen: Option<ListenAddr>,
+    /// Connect to a listener. A bare PORT means this machine (localhost);
+    /// host names and [::1]:5000 work too.
+    #[arg(long, value_name = "[HOST:]PORT")]
+    pub connect: Option<ConnectAddr>,
+}
+
+/// Options every mode shares.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// When to use colors: auto means only on a terminal, and never if NO_COLOR is set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// The longest message in bytes. Longer lines from a peer are dropped with a notice,
+    /// so a peer can never make netchat's memory grow.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = DEFAULT_MAX_LINE as u32,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MAX_LINE))
+    )]
+    pub max_line: u32,
+}
+
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorChoice> for ColorMode {
+    fn from(choice: ColorChoice) -> ColorMode {
+        match choice {
+            ColorChoice::Auto => ColorMode::Auto,
+            ColorChoice::Always => ColorMode::Always,
+            ColorChoice::Never => ColorMode::Never,
+        }
+    }
+}
+
+impl EndpointArgs {
+    /// The plain endpoint. clap's group guarantees exactly one of the two is present.
+    pub fn endpoint(&self) -> Endpoint {
+        match (&self.listen, &self.connect) {
+            (Some(listen), _) => Endpoint::Listen(listen.clone()),
+            (None, Some(connect)) => Endpoint::Connect(connect.clone()),
+            (None, None) => unreachable!("clap requires --listen or --connect"),
+        }
+    }
+}
+
+impl CommonArgs {
+    /// `--max-line` as a size.
+    pub fn max_line(&self) -> usize {
+        self.max_line as usize
+    }
+}
+
+impl Cli {
+    /// The options every mode shares, whichever mode was chosen.
+    pub fn common(&self) -> &CommonArgs {
+        match &self.mode {
+            ModeCommand::Half(args) => &args.common,
+            ModeCommand::Duplex(args) => &args.common,
+            ModeCommand::Room(args) => &args.common,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn listen_and_connect_are_exclusive_and_one_is_required() {
+        assert!(Cli::try_parse_from(["netchat", "half"]).is_err());
+        assert!(
+            Cli::try_parse_from(["netchat", "half", "--listen", "1", "--connect", "2"]).is_err()
+        );
+        let cli = Cli::try_parse_from(["netchat", "half", "--connect", "5000"]).unwrap();
+        let ModeCommand::Half(args) = cli.mode else {
+            panic!("expected half")
+        };
+        assert_eq!(
+            args.endpoint.endpoint(),
+            Endpoint::Connect("localhost:5000".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn max_line_defaults_to_8192_and_rejects_zero() {
+        let cli = Cli::try_parse_from(["netchat", "half", "--listen", "0"]).unwrap();
+        assert_eq!(cli.common().max_line(), 8192);
+        assert!(
+            Cli::try_parse_from(["netchat", "half", "--listen", "0", "--max-line", "0"]).is_err()
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! Everything a person sees.
+//!
+//! Modes say *what happened* (a status, a message from the peer, a notice); this file decides how
+//! it looks. The output contract (DESIGN.md) lives here:
+//!
+//! - messages from peers go to **stdout**, everything else to **stderr** as `netchat: …` lines,
+//!   so `netchat … > chat.log` keeps only the conversation;
+//! - not on a terminal the lines are plain and stable (no colors, no prompts, no labels), so
+//!   scripts and tests can read them;
+//! - text from a peer is never written raw: a peer could otherwise send ESC sequences that move
+//!   the cursor, recolor or clear the terminal, or fake a line from someone else.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use colored::Colorize;
+
+use crate::error::Error;
+
+/// `--color`: when to color the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorMode {
+    /// Color only when writing to a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Decides once, at start-up, whether to color. `colored` only looks at stdout, but status goes to
+/// stderr, so netchat decides itself and tells `colored` with `set_override` (see main.rs).
+pub fn use_color(mode: ColorMode, stderr_is_terminal: bool, no_color_set: bool) -> bool {
+    match mode {
+        ColorMode::Always => true,
+        ColorMode::Never => false,
+        ColorMode::Auto => stderr_is_terminal && !no_color_set,
+    }
+}
+
+/// Where output goes and whether a person is watching.
+pub struct Console {
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    /// True when stdin and stdout are both a terminal: a person types and reads, so netchat shows
+    /// prompts and labels. False in pipes, scripts and tests, where output stays plain.
+    interactive: bool,
+}
+
+impl Console {
+    /// A console writing to the given streams (the process's stdout and stderr in main.rs, buffers
+    /// in tests).
+    pub fn new(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>, interactive: bool) -> Self {
+        Console {
+            out,
+            err,
+            interactive,
+        }
+    }
+
+    /// Whether a person is at the keyboard (prompts make sense).
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    /// A status line on stderr: `netchat: TEXT`.
+    ///
+    /// A failing stderr is ignored: there is nowhere left to report it, and the conversation on
+    /// stdout and the socket can still go on.
+    pub fn status(&mut self, text: &str) {
+        let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text);
+        let _ = self.err.flush();
+    }
+
+    /// A status line that deserves attention (something was dropped, refused, cut short).
+    pub fn notice(&mut self, text: &str) {
+        let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text.yellow());
+        let _ = self.err.flush();
+    }
+
+    /// The error that ends the program, and its hint, as `netchat: error: …` lines.
+    pub fn error(&mut self, error: &Error) {
+        let _ = writeln!(self.err, "{} {}", "netchat: error:".red().bold(), error);
+        if let Some(hint) = error.hint() {
+            let _ = writeln!(self.err, "{} {}", "netchat: hint:".cyan(), hint);
+        }
+        let _ = self.err.flush();
+    }
+
+    /// A prompt on stderr without a newline, shown only to a person at a terminal.
+    pub fn prompt(&mut self, text: &str) {
+        if self.interactive {
+            let _ = write!(self.err, "{}", text.green().bold());
+            let _ = self.err.flush();
+        }
+    }
+
+    /// A message from a peer on stdout, escaped. `label` says who sent it; it is shown only on a
+    /// terminal, so piped output is exactly what the peer sent, one message per line.
+    ///
+    /// A closed stdout (`netchat … | head -1`) becomes [`Error::OutputClosed`], which ends the
+    /// program quietly.
+    pub fn peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
+        let text = escape_peer_text(message);
+        let written = if self.interactive {
+            writeln!(self.out, "{} {}", format!("{label}>").cyan().bold(), text)
+        } else {
+            writeln!(self.out, "{text}")
+        };
+        written
+            .and_then(|()| self.out.flush())
+            .map_err(output_error)
+    }
+}
+
+/// A failed write to stdout: a closed pipe is a quiet end, anything else an error.
+fn output_error(error: io::Error) -> Error {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Error::OutputClosed
+    } else {
+        Error::io("writing to standard output", error)
+    }
+}
+
+/// Turns bytes from a peer into text that is safe to print on a terminal.
+///
+/// Invalid UTF-8 becomes U+FFFD (�). Control characters — ESC, BEL, backspace, carriage return, the
+/// C1 range — are shown as visible escapes like `\x1b`, so a peer cannot move the cursor, clear the
+/// screen, or overwrite a line with a fake one. So are the Unicode bidirectional overrides,
+/// which can make text display in a different order than it was sent. Tab stays a tab.
+// ANCHOR: escape_peer_text
+pub fn escape_peer_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\t' {
+            safe.push(c);
+        } else if c.is_control() {
+            let _ = write!(safe, "\\x{:02x}", u32::from(c));
+        } else if is_bidi_control(c) {
+            let _ = write!(safe, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
+}
+// ANCHOR_END: escape_peer_text
+
+/// The invisible characters that reorder how text is displayed (the "Trojan Source" trick).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn escape_sequences_are_shown_not_obeyed() {
+        assert_eq!(escape_peer_text(b"\x1b[2Jgotcha"), "\\x1b[2Jgotcha");
+        assert_eq!(escape_peer_text(b"bell\x07"), "bell\\x07");
+        assert_eq!(escape_peer_text(b"a\rb"), "a\\x0db");
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(escape_peer_text("x\u{9b}y".as_bytes()), "x\\x9by");
+        assert_eq!(escape_peer_text("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        assert_eq!(escape_peer_text(b"ok \xff!"), "ok \u{fffd}!");
+    }
+
+    #[test]
+    fn ordinary_text_and_tabs_pass_unchanged() {
+        assert_eq!(
+            escape_peer_text("héllo\twörld 👋".as_bytes()),
+            "héllo\twörld 👋"
+        );
+    }
+
+    #[test]
+    fn color_auto_follows_the_terminal_and_no_color() {
+        assert!(use_color(ColorMode::Auto, true, false));
+        assert!(!use_color(ColorMode::Auto, false, false));
+        assert!(!use_color(ColorMode::Auto, true, true));
+        assert!(use_color(ColorMode::Always, false, true));
+        assert!(!use_color(ColorMode::Never, true, false));
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn plain_output_has_no_label_and_status_goes_to_stderr() {
+        colored::control::set_override(false);
+        let (out, err) = (Shared::default(), Shared::default());
+        let mut console = Console::new(Box::new(out.clone()), Box::new(err.clone()), false);
+        console.peer_message("peer", b"hi").unwrap();
+        console.status("connected");
+        console.prompt("you> ");
+        assert_eq!(&*out.0.lock().unwrap(), b"hi\n");
+        assert_eq!(&*err.0.lock().unwrap(), b"netchat: connected\n");
+    }
+
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_stdout_is_a_quiet_end() {
+        let mut console = Console::new(Box::new(ClosedPipe), Box::new(io::sink()), false);
+        let result = console.peer_message("peer", b"hi");
+        assert!(matches!(result, Err(Error::OutputClosed)));
+    }
+}

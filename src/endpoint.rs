@@ -1,0 +1,374 @@
+//! `--listen` and `--connect`: the two ways a TCP conversation begins.
+//!
+//! A listener asks the kernel for a port (`bind`), tells it to queue incoming connections
+//! (`listen`), and then takes one from the queue (`accept`), which hands back a *new* socket for
+//! that one peer. A connector just calls `connect`: the kernel picks a free local port, does the
+//! three-way handshake (SYN, SYN-ACK, ACK), and returns once the connection exists. From then on
+//! both sides hold the same kind of thing, a connected `TcpStream`, and the difference is gone.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::console::Console;
+use crate::error::{Error, Result};
+
+/// How long `connect` waits for an answer before giving up.
+///
+/// The kernel's own limit is about two minutes of SYN retries, which looks like a hang to a
+/// student. A host that is up answers in milliseconds, even if only to refuse; silence for
+/// 10 seconds almost always means a firewall dropping packets or a wrong address.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `--listen [ADDR:]PORT`: where to wait for a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr {
+    /// The local address to bind. A bare port means 0.0.0.0: every IPv4 interface, so classmates
+    /// on the LAN can connect, as in the classic lab.
+    pub host: String,
+    /// 0 asks the kernel to choose a free port; netchat then prints the one it got.
+    pub port: u16,
+}
+
+/// `--connect [HOST:]PORT`: which listener to call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectAddr {
+    /// A name or an IP address. A bare port means `localhost`: this very machine.
+    pub host: String,
+    pub port: u16,
+}
+
+/// Which of the two the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Listen(ListenAddr),
+    Connect(ConnectAddr),
+}
+
+/// Which side of the conversation this process is. In `half` mode the connecting side speaks first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Listener,
+    Connector,
+}
+
+/// A connected socket and who is on the other end.
+#[derive(Debug)]
+pub struct Connection {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub role: Role,
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (host, port) = split_host_port(text)?;
+        Ok(ListenAddr {
+            host: host.unwrap_or_else(|| "0.0.0.0".to_string()),
+            port,
+        })
+    }
+}
+
+impl FromStr for ConnectAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (host, port) = split_host_port(text)?;
+        if port == 0 {
+            return Err(
+                "port 0 means \"any free port\" and only works with --listen; \
+                        connect to the port the listener printed"
+                    .to_string(),
+            );
+        }
+        Ok(ConnectAddr {
+            host: host.unwrap_or_else(|| "localhost".to_string()),
+            port,
+        })
+    }
+}
+
+/// Splits `PORT`, `HOST:PORT` or `[IPv6]:PORT`. The host is `None` for a bare port.
+fn split_host_port(text: &str) -> std::result::Result<(Option<String>, u16), String> {
+    let text = text.trim();
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("an IPv6 address needs a closing bracket, e.g. [::1]:5000")?;
+        let port = after
+            .strip_prefix(':')
+            .ok_or("put the port after the bracket, e.g. [::1]:5000")?;
+        (Some(host), port)
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err("write an IPv6 address in brackets, e.g. [::1]:5000".to_string());
+            }
+            Some((host, port)) => ((!host.is_empty()).then_some(host), port),
+            None => (None, text),
+        }
+    };
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("'{port}' is not a port: use a number from 1 to 65535, e.g. 5000"))?;
+    Ok((host.map(str::to_string), port))
+}
+
+/// Shows an address the way a user types it: `[::1]:5000` for IPv6.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&host_port(&self.host, self.port))
+    }
+}
+
+impl fmt::Display for ConnectAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&host_port(&self.host, self.port))
+    }
+}
+
+/// Turns a name into addresses (DNS, /etc/hosts). `localhost` often gives two: ::1 and 127.0.0.1.
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+    let unknown = || Error::UnknownHost {
+        host: host.to_string(),
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| unknown())?
+        .collect();
+    if addrs.is_empty() {
+        return Err(unknown());
+    }
+    Ok(addrs)
+}
+
+/// `bind` + `listen`: claims the port. Connections that arrive from now on wait in the kernel's
+/// accept queue (the "backlog") until someone calls `accept`.
+// ANCHOR: listen
+pub fn listen(addr: &ListenAddr) -> Result<TcpListener> {
+    let mut last_error = None;
+    for local in resolve(&addr.host, addr.port)? {
+        // std's `bind` also calls listen(); on Unix it sets SO_REUSEADDR first, so a port whose
+        // last connection is still in TIME_WAIT can be listened on again at once.
+        match TcpListener::bind(local) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let error = last_error.unwrap_or_else(|| io::ErrorKind::AddrNotAvailable.into());
+    let shown = addr.to_string();
+    Err(match error.kind() {
+        io::ErrorKind::AddrInUse => Error::AddrInUse { addr: shown },
+        io::ErrorKind::PermissionDenied => Error::BindPermission { addr: shown },
+        io::ErrorKind::AddrNotAvailable => Error::AddrNotAvailable { addr: shown },
+        _ => Error::io(format!("cannot listen on {shown}"), error),
+    })
+}
+// ANCHOR_END: listen
+
+/// `accept`: blocks until a peer has finished the handshake, then returns a new socket for it.
+/// The listening socket stays open and could accept more peers.
+pub fn accept(listener: &TcpListener) -> Result<(TcpStream, SocketAddr)> {
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                tune(&stream)?;
+                return Ok((stream, peer));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("accepting a connection", e)),
+        }
+    }
+}
+
+/// `connect`: tries each address the name resolves to until one answers.
+// ANCHOR: connect
+pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
+    let shown = addr.to_string();
+    let mut worst: Option<io::Error> = None;
+    for remote in resolve(&addr.host, addr.port)? {
+        match TcpStream::connect_timeout(&remote, CONNECT_TIMEOUT) {
+            Ok(stream) => {
+                tune(&stream)?;
+                return Ok(stream);
+            }
+            // "Refused" is the most telling answer (the host is there, the port is not), so keep
+            // it over a less helpful one from another address, like ::1 when IPv6 is off.
+            Err(e)
+                if worst.as_ref().map(io::Error::kind)
+                    != Some(io::ErrorKind::ConnectionRefused) =>
+            {
+                worst = Some(e)
+            }
+            Err(_) => {}
+        }
+    }
+    let error = worst.unwrap_or_else(|| io::ErrorKind::NotFound.into());
+    Err(match error.kind() {
+        io::ErrorKind::ConnectionRefused => Error::Refused { addr: shown },
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::ConnectTimedOut {
+            addr: shown,
+            seconds: CONNECT_TIMEOUT.as_secs(),
+        },
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            Error::Unreachable { addr: shown }
+        }
+        _ => Error::io(format!("cannot connect to {shown}"), error),
+    })
+}
+// ANCHOR_END: connect
+
+/// Socket options every netchat connection gets.
+fn tune(stream: &TcpStream) -> Result<()> {
+    // TCP_NODELAY turns off Nagle's algorithm, which holds back a small segment while an earlier
+    // one is unacknowledged. Chat lines are small and written whole (framing.rs), so waiting buys
+    // nothing and costs up to a round trip plus the peer's delayed-ACK timer (often 40 ms).
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::io("setting TCP_NODELAY", e))
+}
+
+/// Opens the one connection a two-person mode (`half`, `duplex`) needs, saying on stderr what
+/// happens. A listener accepts exactly one peer and then closes its listening socket, so a third
+/// person who tries to join is refused instead of waiting forever in the backlog.
+// ANCHOR: open_one
+pub fn open_one(endpoint: &Endpoint, mode: &str, console: &mut Console) -> Result<Connection> {
+    match endpoint {
+        Endpoint::Listen(addr) => {
+            let listener = listen(addr)?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| Error::io("reading the bound address", e))?;
+            console.status(&format!(
+                "listening on {local} (from another terminal: netchat {mode} --connect {})",
+                local.port()
+            ));
+            let (stream, peer) = accept(&listener)?;
+            drop(listener);
+            console.status(&format!("{peer} connected"));
+            Ok(Connection {
+                stream,
+                peer,
+                role: Role::Listener,
+            })
+        }
+        Endpoint::Connect(addr) => {
+            let stream = connect(addr)?;
+            let peer = stream
+                .peer_addr()
+                .map_err(|e| Error::io("reading the peer's address", e))?;
+            console.status(&format!("connected to {peer}"));
+            Ok(Connection {
+                stream,
+                peer,
+                role: Role::Connector,
+            })
+        }
+    }
+}
+// ANCHOR_END: open_one
+
+/// How long [`close_gracefully`] waits for the peer to close its side.
+pub const LINGER: Duration = Duration::from_secs(1);
+
+/// Ends our side of a conversation without losing the last message we sent.
+///
+/// `close()` on a socket that still has *unread* data in its receive buffer makes the kernel send
+/// a RST instead of a FIN, and a RST can make the peer drop what it had not read yet — possibly
+/// our last message. So: first `shutdown(Write)`, which sends a FIN after everything we wrote;
+/// then read and discard until the peer closes too (EOF), or [`LINGER`] passes; only then close.
+// ANCHOR: close_gracefully
+pub fn close_gracefully(stream: &TcpStream) {
+    // Errors are ignored: the peer may be gone already, and we are closing anyway.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = std::time::Instant::now() + LINGER;
+    let mut discard = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match io::Read::read(&mut &*stream, &mut discard) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+// ANCHOR_END: close_gracefully
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_port_listens_on_every_interface() {
+        let addr: ListenAddr = "5000".parse().unwrap();
+        assert_eq!(addr.host, "0.0.0.0");
+        assert_eq!(addr.port, 5000);
+    }
+
+    #[test]
+    fn a_bare_port_connects_to_localhost() {
+        let addr: ConnectAddr = "5000".parse().unwrap();
+        assert_eq!(addr.to_string(), "localhost:5000");
+    }
+
+    #[test]
+    fn hosts_and_ipv6_brackets_parse() {
+        let addr: ConnectAddr = "[::1]:5000".parse().unwrap();
+        assert_eq!((addr.host.as_str(), addr.port), ("::1", 5000));
+        assert_eq!(addr.to_string(), "[::1]:5000");
+        let addr: ConnectAddr = "example.org:80".parse().unwrap();
+        assert_eq!((addr.host.as_str(), addr.port), ("example.org", 80));
+        let addr: ListenAddr = "127.0.0.1:0".parse().unwrap();
+        assert_eq!((addr.host.as_str(), addr.port), ("127.0.0.1", 0));
+    }
+
+    #[test]
+    fn bad_ports_and_unbracketed_ipv6_are_refused_with_a_reason() {
+        assert!(
+            "70000"
+                .parse::<ListenAddr>()
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(
+            "abc"
+                .parse::<ConnectAddr>()
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(
+            "::1:5000"
+                .parse::<ConnectAddr>()
+                .unwrap_err()
+                .contains("brackets")
+        );
+        assert!("0".parse::<ConnectAddr>().unwrap_err().contains("--listen"));
+        assert!("[::1".parse::<ConnectAddr>().is_err());
+    }
+
+    #[test]
+    fn a_taken_port_is_reported_as_in_use() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let addr = ListenAddr {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        assert!(matches!(listen(&addr), Err(Error::AddrInUse { .. })));
+    }
+}

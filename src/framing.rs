@@ -1,0 +1,276 @@
+//! Bytes → messages, and messages → bytes.
+//!
+//! TCP carries a *stream of bytes*, not messages: one `write` of "hello\n" may arrive as
+//! "hel" + "lo\n", and two quick writes may arrive as one read. So a reader must decide where one
+//! message ends. netchat ends a message with a newline (`\n`), like telnet, nc and most line
+//! protocols, and this file is the only place that knows it.
+//!
+//! The reader never holds more than `max_line` bytes of one message: a peer that sends 50 MB with no
+//! newline gets [`Frame::TooLong`] once, the rest of that line is read and thrown away, and the
+//! conversation goes on with the next line. That is what keeps netchat's memory bounded whatever a
+//! peer sends.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+
+/// Default for `--max-line`: the longest message, in bytes, netchat accepts from a peer or sends.
+///
+/// 8 KiB is far more than anyone types in a chat and small enough that a thousand connections
+/// cost only a few MiB. A longer line is dropped with a notice (see [`Frame::TooLong`]).
+pub const DEFAULT_MAX_LINE: usize = 8192;
+
+/// How many bytes one `read` system call may fetch from the socket at a time.
+const READ_CHUNK: usize = 8192;
+
+/// One thing the reader found in the byte stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// One message: the bytes before the newline, without the `\n` and without a trailing `\r`
+    /// (telnet and Windows programs end lines with CR LF). The bytes are as the peer sent them;
+    /// turning them into safe text is the console's job.
+    Line(Vec<u8>),
+    /// A line grew past `limit` bytes. Its bytes were dropped and the rest of it, up to the next
+    /// newline, will be skipped.
+    TooLong { limit: usize },
+}
+
+/// Reads newline-terminated messages from any byte stream (a socket, stdin), bounded in memory.
+pub struct LineReader<R> {
+    inner: BufReader<R>,
+    /// The message read so far: never more than `max_line + 1` bytes (the `+ 1` leaves room for
+    /// the CR of a CR LF ending).
+    pending: Vec<u8>,
+    max_line: usize,
+    /// True after a `TooLong`, until the newline that ends that long line.
+    skipping: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    /// A reader that accepts messages of at most `max_line` bytes.
+    pub fn new(inner: R, max_line: usize) -> Self {
+        LineReader {
+            inner: BufReader::with_capacity(READ_CHUNK, inner),
+            pending: Vec::new(),
+            max_line,
+            skipping: false,
+        }
+    }
+
+    /// Blocks until the next message is complete.
+    ///
+    /// `Ok(None)` means the peer closed its side (`read` returned 0 bytes: a FIN arrived). If the
+    /// stream ends in the middle of a line, that last unterminated line is still returned first:
+    /// `printf 'hi' | nc …` sends a message without a newline, and it should not be lost.
+    // ANCHOR: read_frame
+    pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(bytes) => bytes,
+                // A signal interrupted the system call before any byte arrived: just ask again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok(self.finish_at_eof());
+            }
+            let (chunk, ends_line) = match available.iter().position(|&b| b == b'\n') {
+                Some(newline) => (&available[..newline], true),
+                None => (available, false),
+            };
+            let used = chunk.len() + usize::from(ends_line);
+            if self.skipping {
+                self.skipping = !ends_line;
+                self.inner.consume(used);
+                continue;
+            }
+            if would_be_too_long(&self.pending, chunk, self.max_line) {
+                self.pending.clear();
+                self.skipping = !ends_line;
+                self.inner.consume(used);
+                return Ok(Some(Frame::TooLong {
+                    limit: self.max_line,
+                }));
+            }
+            self.pending.extend_from_slice(chunk);
+            self.inner.consume(used);
+            if ends_line {
+                return Ok(Some(Frame::Line(self.take_line())));
+            }
+        }
+    }
+    // ANCHOR_END: read_frame
+
+    fn take_line(&mut self) -> Vec<u8> {
+        let mut line = std::mem::take(&mut self.pending);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        line
+    }
+
+    fn finish_at_eof(&mut self) -> Option<Frame> {
+        self.skipping = false;
+        if self.pending.is_empty() {
+            None
+        } else {
+            Some(Frame::Line(self.take_line()))
+        }
+    }
+}
+
+/// Whether `pending` plus `more` would exceed the limit. Checked *before* the bytes are stored,
+/// so the pending line never outgrows it. A line of exactly `max_line` bytes may still be
+/// followed by the CR of a CR LF ending.
+fn would_be_too_long(pending: &[u8], more: &[u8], max_line: usize) -> bool {
+    let len = pending.len() + more.len();
+    let last = more.last().or(pending.last());
+    len > max_line + 1 || (len == max_line + 1 && last != Some(&b'\r'))
+}
+
+/// Sends one message: its bytes and a newline, in a single `write` call.
+///
+/// One write per message means the kernel gets the whole line at once; with TCP_NODELAY (set in
+/// endpoint.rs) it leaves in one segment instead of Nagle's algorithm holding half of it back.
+// ANCHOR: write_line
+pub fn write_line(writer: &mut impl Write, message: &[u8]) -> io::Result<()> {
+    let mut wire = Vec::with_capacity(message.len() + 1);
+    wire.extend_from_slice(message);
+    wire.push(b'\n');
+    writer.write_all(&wire)?;
+    writer.flush()
+}
+// ANCHOR_END: write_line
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out its bytes in the given pieces, one piece per `read` call,
+    /// the way a socket does when segments arrive one by one.
+    struct Pieces(Vec<Vec<u8>>);
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let piece = &mut self.0[0];
+            let n = piece.len().min(buf.len());
+            buf[..n].copy_from_slice(&piece[..n]);
+            piece.drain(..n);
+            if piece.is_empty() {
+                self.0.remove(0);
+            }
+            Ok(n)
+        }
+    }
+
+    fn frames(pieces: &[&[u8]], max_line: usize) -> Vec<Frame> {
+        let source = Pieces(pieces.iter().map(|p| p.to_vec()).collect());
+        let mut reader = LineReader::new(source, max_line);
+        let mut out = Vec::new();
+        while let Some(frame) = reader.read_frame().unwrap() {
+            out.push(frame);
+        }
+        out
+    }
+
+    fn line(text: &str) -> Frame {
+        Frame::Line(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn splits_on_newlines() {
+        assert_eq!(frames(&[b"a\nbb\n"], 100), vec![line("a"), line("bb")]);
+    }
+
+    #[test]
+    fn joins_a_line_split_across_reads() {
+        assert_eq!(
+            frames(&[b"hel", b"lo\nwor", b"ld\n"], 100),
+            vec![line("hello"), line("world")]
+        );
+    }
+
+    #[test]
+    fn drops_the_cr_of_crlf() {
+        assert_eq!(
+            frames(&[b"hi\r\n", b"\r\n"], 100),
+            vec![line("hi"), line("")]
+        );
+    }
+
+    #[test]
+    fn keeps_a_cr_that_is_not_at_the_end() {
+        assert_eq!(frames(&[b"a\rb\n"], 100), vec![line("a\rb")]);
+    }
+
+    #[test]
+    fn returns_a_last_line_without_newline_at_eof() {
+        assert_eq!(frames(&[b"one\ntwo"], 100), vec![line("one"), line("two")]);
+    }
+
+    #[test]
+    fn eof_on_an_empty_stream_is_a_clean_close() {
+        assert_eq!(frames(&[], 100), vec![]);
+    }
+
+    #[test]
+    fn keeps_invalid_utf8_bytes_for_the_console_to_replace() {
+        assert_eq!(
+            frames(&[b"\xff\xfe\n"], 100),
+            vec![Frame::Line(vec![0xff, 0xfe])]
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_reported_once_and_skipped() {
+        let long = vec![b'x'; 50];
+        let mut stream = long.clone();
+        stream.extend_from_slice(b"\nafter\n");
+        assert_eq!(
+            frames(&[&stream[..20], &stream[20..]], 10),
+            vec![Frame::TooLong { limit: 10 }, line("after")]
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_reported_before_its_newline_arrives() {
+        let source = Pieces(vec![vec![b'x'; 30]]);
+        let mut reader = LineReader::new(source, 10);
+        assert_eq!(
+            reader.read_frame().unwrap(),
+            Some(Frame::TooLong { limit: 10 })
+        );
+        assert_eq!(reader.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn a_line_of_exactly_max_line_bytes_passes_with_or_without_cr() {
+        assert_eq!(frames(&[b"abcd\n"], 4), vec![line("abcd")]);
+        assert_eq!(frames(&[b"abcd\r", b"\n"], 4), vec![line("abcd")]);
+        assert_eq!(frames(&[b"abcde\n"], 4), vec![Frame::TooLong { limit: 4 }]);
+        assert_eq!(
+            frames(&[b"abcd\rx\n"], 4),
+            vec![Frame::TooLong { limit: 4 }]
+        );
+    }
+
+    #[test]
+    fn memory_stays_bounded_for_a_huge_line() {
+        let source = Pieces(vec![vec![b'x'; 1 << 20]]);
+        let mut reader = LineReader::new(source, 100);
+        assert_eq!(
+            reader.read_frame().unwrap(),
+            Some(Frame::TooLong { limit: 100 })
+        );
+        assert!(reader.pending.capacity() <= 101);
+        assert_eq!(reader.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn write_line_appends_one_newline() {
+        let mut wire = Vec::new();
+        write_line(&mut wire, b"hello").unwrap();
+        assert_eq!(wire, b"hello\n");
+    }
+}

@@ -1,0 +1,39 @@
+//! netchat: a classroom toolkit for learning TCP sockets by chatting over them.
+//!
+//! The crate map, each module with the socket idea it teaches:
+//!
+//! | module | what it shows |
+//! |---|---|
+//! | [`endpoint`] | `bind`/`listen`/`accept` versus `connect`; TCP_NODELAY; closing without losing data |
+//! | [`framing`] | TCP is a byte stream: finding message boundaries, with bounded memory |
+//! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
+//! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
+//! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
+//! | [`cli`] | the command line (the only module that knows clap) |
+
+pub mod cli;
+pub mod console;
+pub mod endpoint;
+pub mod error;
+pub mod framing;
+pub mod modes;
+
+use std::io::Read;
+
+use cli::{Cli, ModeCommand};
+use console::Console;
+use error::{Error, Result};
+
+/// Runs the mode the command line chose, with `stdin` as the keyboard.
+pub fn run(cli: Cli, stdin: impl Read + Send + 'static, console: &mut Console) -> Result<()> {
+    match cli.mode {
+        ModeCommand::Half(args) => {
+            let options = modes::half::Options {
+                max_line: args.common.max_line(),
+            };
+            modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
+        }
+        ModeCommand::Duplex(_) => Err(Error::NotBuilt { mode: "duplex" }),
+        ModeCommand::Room(_) => Err(Error::NotBuilt { mode: "room" }),
+    }
+}

@@ -1,0 +1,53 @@
+//! The thin binary: parse the command line, decide on color, run the mode, and turn an error into
+//! its message and exit code. This is the only file that touches the process's real stdio.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use netchat::cli::Cli;
+use netchat::console::{self, ColorMode, Console};
+use netchat::error::{EXIT_USAGE, Error};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return command_line_error(&error),
+    };
+
+    let color_mode: ColorMode = cli.common().color.into();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let color = console::use_color(color_mode, io::stderr().is_terminal(), no_color);
+    colored::control::set_override(color);
+
+    // Prompts and labels only when a person is both typing and reading.
+    let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
+    let mut console = Console::new(Box::new(io::stdout()), Box::new(io::stderr()), interactive);
+
+    match netchat::run(cli, io::stdin(), &mut console) {
+        Ok(()) | Err(Error::OutputClosed) => ExitCode::SUCCESS,
+        Err(error) => {
+            console.error(&error);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// `--help` and `--version` print normally; a usage error becomes `netchat: error: …`, exit 2.
+fn command_line_error(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        // --help, --version: to stdout. A closed stdout (`netchat --help | head -1`) is fine.
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = error.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let mut stderr = io::stderr();
+    let _ = write!(stderr, "netchat: error: {text}");
+    ExitCode::from(if error.exit_code() == 0 {
+        0
+    } else {
+        EXIT_USAGE
+    })
+}

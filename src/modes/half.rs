@@ -1,0 +1,234 @@
+//! Half-duplex chat: strict turns over one TCP connection, like a walkie-talkie.
+//!
+//! Socket calls: the listener does `bind` → `listen` → `accept` (one peer, then it stops
+//! listening); the other side does `connect` (both in endpoint.rs). Then a single thread
+//! alternates two *blocking* calls: read a line from the keyboard and `write` it to the socket,
+//! then `read` the socket until one whole message is back. While it is blocked in one call it
+//! cannot notice the other source — that is the lesson, and the reason `duplex` needs threads.
+//! The connecting side speaks first. `q` (or the end of stdin) sends `q` and both sides close.
+//!
+//! Try it, in two terminals:
+//!
+//! ```text
+//! netchat half --listen 5000       # terminal 1: waits for one peer
+//! netchat half --connect 5000      # terminal 2: speaks first
+//! ```
+
+use std::io::{Read, Write};
+
+use crate::console::Console;
+use crate::endpoint::{self, Endpoint, Role};
+use crate::error::{Error, Result};
+use crate::framing::{self, Frame, LineReader};
+
+/// What `half` needs besides the endpoint.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--max-line`: the longest message accepted from the peer or the keyboard.
+    pub max_line: usize,
+}
+
+/// The word that ends the conversation, as in the classic lab.
+pub const QUIT: &str = "q";
+
+/// Whose move it is. The whole protocol of half-duplex is this little state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// We read the keyboard and send one message.
+    Mine,
+    /// We block on the socket until one message arrives.
+    Theirs,
+    /// Someone said `q`, or the connection closed.
+    Over,
+}
+
+/// Who ended the conversation, so the caller knows how to close the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// We sent `q` (typed, or stdin ended).
+    WeQuit,
+    /// The peer sent `q` or closed the connection.
+    PeerEnded,
+}
+
+/// `netchat half`: opens the connection, holds the conversation, closes politely.
+pub fn run(
+    endpoint: &Endpoint,
+    options: &Options,
+    stdin: impl Read,
+    console: &mut Console,
+) -> Result<()> {
+    let connection = endpoint::open_one(endpoint, "half", console)?;
+    let first = match connection.role {
+        Role::Connector => Turn::Mine,
+        Role::Listener => Turn::Theirs,
+    };
+    let stream = &connection.stream;
+    // `&TcpStream` implements both Read and Write: one socket, two directions.
+    let ending = converse(stream, stream, first, stdin, options, console)?;
+    if ending == Ending::WeQuit {
+        endpoint::close_gracefully(stream);
+    }
+    Ok(())
+}
+
+/// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests).
+// ANCHOR: converse
+pub fn converse(
+    socket_in: impl Read,
+    mut socket_out: impl Write,
+    first: Turn,
+    stdin: impl Read,
+    options: &Options,
+    console: &mut Console,
+) -> Result<Ending> {
+    let mut from_peer = LineReader::new(socket_in, options.max_line);
+    let mut from_keyboard = LineReader::new(stdin, options.max_line);
+    let mut turn = first;
+    let mut ending = Ending::PeerEnded;
+    while turn != Turn::Over {
+        turn = match turn {
+            Turn::Mine => {
+                let next = my_turn(&mut from_keyboard, &mut socket_out, console)?;
+                if next == Turn::Over {
+                    ending = Ending::WeQuit;
+                }
+                next
+            }
+            Turn::Theirs => their_turn(&mut from_peer, console)?,
+            Turn::Over => Turn::Over,
+        };
+    }
+    Ok(ending)
+}
+// ANCHOR_END: converse
+
+/// Reads one line from the keyboard and sends it. Blocks in `read` on stdin: while we wait here,
+/// anything the peer sends just waits in our socket's receive buffer in the kernel.
+// ANCHOR: my_turn
+fn my_turn(
+    keyboard: &mut LineReader<impl Read>,
+    socket_out: &mut impl Write,
+    console: &mut Console,
+) -> Result<Turn> {
+    console.prompt("you> ");
+    let line = match keyboard.read_frame() {
+        Ok(Some(Frame::Line(line))) => line,
+        Ok(Some(Frame::TooLong { limit })) => {
+            console.notice(&format!(
+                "your line is longer than {limit} bytes (--max-line) and was not sent; \
+                 type a shorter one"
+            ));
+            return Ok(Turn::Mine);
+        }
+        Ok(None) => {
+            send(socket_out, QUIT.as_bytes())?;
+            console.status("end of input: sent q, closing the connection");
+            return Ok(Turn::Over);
+        }
+        Err(e) => return Err(Error::io("reading standard input", e)),
+    };
+    if is_quit(&line) {
+        send(socket_out, QUIT.as_bytes())?;
+        console.status("you quit");
+        return Ok(Turn::Over);
+    }
+    send(socket_out, &line)?;
+    Ok(Turn::Theirs)
+}
+// ANCHOR_END: my_turn
+
+/// Blocks in `read` on the socket until one whole message has arrived. Anything typed meanwhile
+/// is echoed by the terminal but waits in stdin's buffer until our next turn.
+// ANCHOR: their_turn
+fn their_turn(peer: &mut LineReader<impl Read>, console: &mut Console) -> Result<Turn> {
+    if console.is_interactive() {
+        console.status("waiting for the peer's reply (what you type now is sent on your turn)");
+    }
+    match peer.read_frame() {
+        Ok(Some(Frame::Line(line))) if is_quit(&line) => {
+            console.status("peer quit");
+            Ok(Turn::Over)
+        }
+        Ok(Some(Frame::Line(line))) => {
+            console.peer_message("peer", &line)?;
+            Ok(Turn::Mine)
+        }
+        Ok(Some(Frame::TooLong { limit })) => {
+            console.notice(&format!(
+                "the peer sent a line longer than {limit} bytes (--max-line); it was dropped"
+            ));
+            Ok(Turn::Mine)
+        }
+        // read() returned 0: the peer's FIN arrived without a `q` (Ctrl-C, or a script that ended).
+        Ok(None) => {
+            console.status("the peer closed the connection");
+            Ok(Turn::Over)
+        }
+        Err(e) => Err(Error::io("receiving from the peer", e)),
+    }
+}
+// ANCHOR_END: their_turn
+
+/// `q` alone on a line (spaces around it and a capital Q are forgiven).
+fn is_quit(line: &[u8]) -> bool {
+    line.trim_ascii().eq_ignore_ascii_case(QUIT.as_bytes())
+}
+
+fn send(socket_out: &mut impl Write, message: &[u8]) -> Result<()> {
+    framing::write_line(socket_out, message).map_err(|e| Error::io("sending to the peer", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn quiet_console() -> Console {
+        Console::new(Box::new(io::sink()), Box::new(io::sink()), false)
+    }
+
+    fn options() -> Options {
+        Options { max_line: 100 }
+    }
+
+    #[test]
+    fn the_speaker_sends_one_line_then_waits_for_one_reply() {
+        let mut wire = Vec::new();
+        let ending = converse(
+            &b"reply\nreply2\n"[..],
+            &mut wire,
+            Turn::Mine,
+            &b"one\ntwo\n"[..],
+            &options(),
+            &mut quiet_console(),
+        )
+        .unwrap();
+        // one, (reply), two, (reply2), then stdin ended: q.
+        assert_eq!(wire, b"one\ntwo\nq\n");
+        assert_eq!(ending, Ending::WeQuit);
+    }
+
+    #[test]
+    fn q_from_the_peer_ends_without_reading_the_keyboard() {
+        let mut wire = Vec::new();
+        let ending = converse(
+            &b"q\n"[..],
+            &mut wire,
+            Turn::Theirs,
+            &b"never sent\n"[..],
+            &options(),
+            &mut quiet_console(),
+        )
+        .unwrap();
+        assert_eq!(ending, Ending::PeerEnded);
+        assert!(wire.is_empty());
+    }
+
+    #[test]
+    fn quit_is_forgiving_about_case_and_spaces() {
+        assert!(is_quit(b"q"));
+        assert!(is_quit(b" Q "));
+        assert!(!is_quit(b"quit"));
+    }
+}

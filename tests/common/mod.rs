@@ -1,0 +1,370 @@
+//! The one process harness every integration test uses.
+//!
+//! [`Netchat`] spawns the real binary, reads its stdout and stderr on background threads into
+//! channels, and lets a test wait for a line *with a deadline*: no test can hang, and a failing
+//! wait panics with the command, both transcripts so far, and what it was waiting for. Dropping a
+//! `Netchat` kills the child (by its own PID) and reaps it.
+//!
+//! Helpers for raw peers ([`raw_connect`], [`RawPeer`]) let a test play a hand-written client
+//! byte for byte.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
+
+/// How long any single wait may take before the test fails. Generous, so a loaded CI machine
+/// does not cause false failures, yet bounded, so nothing hangs.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a test watches for something that must *not* happen (a message sent out of turn).
+pub const QUIET_PERIOD: Duration = Duration::from_millis(300);
+
+/// Path of the netchat binary cargo built for these tests.
+pub fn netchat_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_netchat")
+}
+
+/// A one-shot command (for `--help`, usage errors), with assert_cmd, bounded by [`DEADLINE`].
+pub fn netchat_cmd() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(netchat_bin());
+    cmd.timeout(DEADLINE).env_remove("NO_COLOR");
+    cmd
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A running netchat process under test.
+pub struct Netchat {
+    name: String,
+    command: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    transcript: Arc<Mutex<Vec<(Stream, String)>>>,
+}
+
+impl Netchat {
+    /// Spawns `netchat ARGS…` with piped stdio. `name` labels it in failure messages.
+    pub fn spawn(name: &str, args: &[&str]) -> Netchat {
+        let mut command = Command::new(netchat_bin());
+        command
+            .args(args)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", netchat_bin()));
+        let transcript = Arc::new(Mutex::new(Vec::new()));
+        let stdout = pump(child.stdout.take().unwrap(), Stream::Stdout, &transcript);
+        let stderr = pump(child.stderr.take().unwrap(), Stream::Stderr, &transcript);
+        Netchat {
+            name: name.to_string(),
+            command: format!("netchat {}", args.join(" ")),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+            transcript,
+        }
+    }
+
+    /// Spawns `netchat MODE --listen 127.0.0.1:0 EXTRA…` and waits for its
+    /// `netchat: listening on ADDR` line. Returns the process and the address the OS chose.
+    pub fn listen(name: &str, mode: &str, extra: &[&str]) -> (Netchat, SocketAddr) {
+        let mut args = vec![mode, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut process = Netchat::spawn(name, &args);
+        let line = process.expect_stderr("listening on ");
+        let addr = parse_listening_addr(&line)
+            .unwrap_or_else(|| process.fail(&format!("no address in the line {line:?}")));
+        (process, addr)
+    }
+
+    /// Spawns `netchat MODE --connect ADDR EXTRA…` (does not wait for anything).
+    pub fn connect(name: &str, mode: &str, addr: SocketAddr, extra: &[&str]) -> Netchat {
+        let target = addr.to_string();
+        let mut args = vec![mode, "--connect", target.as_str()];
+        args.extend_from_slice(extra);
+        Netchat::spawn(name, &args)
+    }
+
+    /// Types one line (a newline is added).
+    pub fn send_line(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\n").as_bytes());
+    }
+
+    /// Writes raw bytes to the child's stdin.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let name = self.name.clone();
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{name}: stdin already closed"));
+        if let Err(e) = stdin.write_all(bytes).and_then(|()| stdin.flush()) {
+            self.fail(&format!("could not write to stdin: {e}"));
+        }
+    }
+
+    /// Closes the child's stdin: the program sees EOF.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the next stdout line that contains `needle`; earlier lines are skipped.
+    pub fn expect_stdout(&mut self, needle: &str) -> String {
+        self.expect(Stream::Stdout, needle)
+    }
+
+    /// Waits for the next stderr line that contains `needle`; earlier lines are skipped.
+    pub fn expect_stderr(&mut self, needle: &str) -> String {
+        self.expect(Stream::Stderr, needle)
+    }
+
+    /// The next stdout line, whatever it is, within the deadline.
+    pub fn next_stdout(&mut self) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        match self.stdout.recv_deadline(deadline) {
+            Ok(line) => line,
+            Err(_) => self.fail("waited for a line on stdout"),
+        }
+    }
+
+    /// Asserts that no stdout line arrives during [`QUIET_PERIOD`].
+    pub fn expect_no_stdout(&mut self) {
+        if let Ok(line) = self.stdout.recv_timeout(QUIET_PERIOD) {
+            self.fail(&format!("expected no output, got {line:?}"));
+        }
+    }
+
+    fn expect(&mut self, stream: Stream, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let receiver = match stream {
+            Stream::Stdout => self.stdout.clone(),
+            Stream::Stderr => self.stderr.clone(),
+        };
+        loop {
+            match receiver.recv_deadline(deadline) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => self.fail(&format!(
+                    "waited {DEADLINE:?} for {stream:?} containing {needle:?}"
+                )),
+                Err(RecvTimeoutError::Disconnected) => self.fail(&format!(
+                    "{stream:?} closed before a line containing {needle:?}"
+                )),
+            }
+        }
+    }
+
+    /// Waits for the process to exit, within the deadline, and returns its status.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => self.fail("waited for the process to exit"),
+                Err(e) => self.fail(&format!("could not wait for the process: {e}")),
+            }
+        }
+    }
+
+    /// Waits for the exit and asserts its code.
+    pub fn expect_exit_code(&mut self, code: i32) {
+        let status = self.wait_exit();
+        if status.code() != Some(code) {
+            self.fail(&format!("expected exit code {code}, got {status}"));
+        }
+    }
+
+    /// The process ID, e.g. to read /proc or to send a signal to this child only.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the child now (SIGKILL on Unix).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Everything the child printed so far, in order, for failure messages.
+    pub fn transcript(&self) -> String {
+        let lines = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+        lines
+            .iter()
+            .map(|(stream, line)| match stream {
+                Stream::Stdout => format!("  out| {line}\n"),
+                Stream::Stderr => format!("  err| {line}\n"),
+            })
+            .collect()
+    }
+
+    /// Fails the test with the full story of this process.
+    pub fn fail(&self, what: &str) -> ! {
+        panic!(
+            "{name}: {what}\ncommand: {command}\ntranscript:\n{transcript}",
+            name = self.name,
+            command = self.command,
+            transcript = self.transcript()
+        )
+    }
+}
+
+impl Drop for Netchat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads lines from a child's pipe into a channel and the shared transcript.
+fn pump(
+    pipe: impl Read + Send + 'static,
+    stream: Stream,
+    transcript: &Arc<Mutex<Vec<(Stream, String)>>>,
+) -> Receiver<String> {
+    let (sender, receiver) = unbounded();
+    let transcript = Arc::clone(transcript);
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if raw.last() == Some(&b'\n') {
+                        raw.pop();
+                    }
+                    let line = String::from_utf8_lossy(&raw).into_owned();
+                    if let Ok(mut lines) = transcript.lock() {
+                        lines.push((stream, line.clone()));
+                    }
+                    if sender.send(line).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    receiver
+}
+
+/// Finds `ADDR` in `netchat: listening on ADDR (…)`.
+pub fn parse_listening_addr(line: &str) -> Option<SocketAddr> {
+    let after = line.split("listening on ").nth(1)?;
+    after.split_whitespace().next()?.parse().ok()
+}
+
+/// A hand-written peer on a raw TcpStream: the test controls every byte.
+pub struct RawPeer {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+/// Connects a raw peer to `addr`, with read timeouts so no read can hang.
+pub fn raw_connect(addr: SocketAddr) -> RawPeer {
+    let stream = TcpStream::connect_timeout(&addr, DEADLINE)
+        .unwrap_or_else(|e| panic!("raw peer could not connect to {addr}: {e}"));
+    RawPeer::new(stream)
+}
+
+/// A loopback listener on a port the OS chooses, for tests where netchat connects to a raw peer.
+pub fn raw_listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local_addr");
+    (listener, addr)
+}
+
+/// Accepts one connection on a raw listener, within the deadline.
+pub fn raw_accept(listener: &TcpListener) -> RawPeer {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking");
+                return RawPeer::new(stream);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("raw listener: no connection within {DEADLINE:?}: {e}"),
+        }
+    }
+}
+
+impl RawPeer {
+    fn new(stream: TcpStream) -> RawPeer {
+        stream
+            .set_read_timeout(Some(DEADLINE))
+            .expect("read timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        RawPeer { stream, reader }
+    }
+
+    /// Sends these exact bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("raw peer: write");
+    }
+
+    /// Reads one line (without its newline), within the deadline.
+    pub fn read_line(&mut self) -> String {
+        let mut raw = Vec::new();
+        match self.reader.read_until(b'\n', &mut raw) {
+            Ok(0) => panic!("raw peer: connection closed while waiting for a line"),
+            Ok(_) if raw.last() == Some(&b'\n') => {
+                raw.pop();
+                String::from_utf8_lossy(&raw).into_owned()
+            }
+            Ok(_) => panic!("raw peer: connection closed in the middle of a line: {raw:?}"),
+            Err(e) => panic!("raw peer: no line within {DEADLINE:?}: {e}"),
+        }
+    }
+
+    /// Asserts that nothing arrives during [`QUIET_PERIOD`].
+    pub fn expect_silence(&mut self) {
+        self.stream
+            .set_read_timeout(Some(QUIET_PERIOD))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        let result = self.reader.read(&mut byte);
+        self.stream
+            .set_read_timeout(Some(DEADLINE))
+            .expect("timeout");
+        match result {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Ok(0) => panic!("raw peer: expected silence, the connection closed"),
+            Ok(_) => panic!("raw peer: expected silence, got byte {:?}", byte[0] as char),
+            Err(e) => panic!("raw peer: expected silence, got error {e}"),
+        }
+    }
+
+    /// Waits for the other side to close (read returns 0), within the deadline.
+    pub fn expect_eof(&mut self) {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) if rest.is_empty() => {}
+            Ok(_) => panic!(
+                "raw peer: expected EOF, got {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+            Err(e) => panic!("raw peer: expected EOF within {DEADLINE:?}: {e}"),
+        }
+    }
+}
