@@ -20,12 +20,20 @@ pub mod modes;
 
 use std::io::Read;
 
+use crossbeam_channel::Receiver;
+
 use cli::{Cli, ModeCommand};
 use console::Console;
 use error::{Error, Result};
 
-/// Runs the mode the command line chose, with `stdin` as the keyboard.
-pub fn run(cli: Cli, stdin: impl Read + Send + 'static, console: &mut Console) -> Result<()> {
+/// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
+/// message per Ctrl-C (main.rs owns the signal handler); `half` does not use it.
+pub fn run(
+    cli: Cli,
+    stdin: impl Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
     match cli.mode {
         ModeCommand::Half(args) => {
             let options = modes::half::Options {
@@ -33,7 +41,11 @@ pub fn run(cli: Cli, stdin: impl Read + Send + 'static, console: &mut Console) -
             };
             modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
         }
-        ModeCommand::Duplex(_) => Err(Error::NotBuilt { mode: "duplex" }),
+        // Until their issues land; they will take `interrupt`.
+        ModeCommand::Duplex(_) => {
+            drop(interrupt);
+            Err(Error::NotBuilt { mode: "duplex" })
+        }
         ModeCommand::Room(_) => Err(Error::NotBuilt { mode: "room" }),
     }
 }

@@ -6,9 +6,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use netchat::cli::Cli;
+use crossbeam_channel::{Receiver, bounded};
+
+use netchat::cli::{Cli, ModeCommand};
 use netchat::console::{self, ColorMode, Console};
 use netchat::error::{EXIT_USAGE, Error};
+
+/// The conventional exit code of a program ended by SIGINT (128 + 2).
+const EXIT_INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -25,13 +30,40 @@ fn main() -> ExitCode {
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let mut console = Console::new(Box::new(io::stdout()), Box::new(io::stderr()), interactive);
 
-    match netchat::run(cli, io::stdin(), &mut console) {
+    let interrupt = install_interrupt_handler(&cli);
+
+    match netchat::run(cli, io::stdin(), &mut console, interrupt) {
         Ok(()) | Err(Error::OutputClosed) => ExitCode::SUCCESS,
         Err(error) => {
             console.error(&error);
             ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Turns Ctrl-C into a message on a channel, for the modes that end a conversation politely on it
+/// (telling the peer, or every member of a room). `half` keeps the default: the kernel ends the
+/// process and closes its socket, and the peer sees the connection close.
+///
+/// A second Ctrl-C, or one that nobody is listening for any more, ends the process at once, so a
+/// student is never stuck with a program that ignores Ctrl-C.
+fn install_interrupt_handler(cli: &Cli) -> Receiver<()> {
+    let (sender, receiver) = bounded(1);
+    if matches!(cli.mode, ModeCommand::Half(_)) {
+        return receiver;
+    }
+    let result = ctrlc::set_handler(move || {
+        if sender.try_send(()).is_err() {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    if let Err(error) = result {
+        let _ = writeln!(
+            io::stderr(),
+            "netchat: cannot handle Ctrl-C ({error}); it will end netchat at once"
+        );
+    }
+    receiver
 }
 
 /// `--help` and `--version` print normally; a usage error becomes `netchat: error: …`, exit 2.
