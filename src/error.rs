@@ -88,8 +88,8 @@ impl Error {
                     .to_string()
             }
             Error::Refused { addr } => format!(
-                "nothing is listening on {addr}: start the other side first, e.g. \
-                 `netchat half --listen {}` in another terminal, and check the port number",
+                "nothing is listening on {addr}: start the listening side first (with \
+                 `--listen {}` in another terminal), and check the port number",
                 port_of(addr)
             ),
             Error::ConnectTimedOut { .. } => {
@@ -198,7 +198,7 @@ mod tests {
             addr: "127.0.0.1:5000".into(),
         };
         let hint = refused.hint().unwrap();
-        assert!(hint.contains("--listen 5000"), "{hint}");
+        assert!(hint.contains("`--listen 5000`"), "{hint}");
     }
 
     #[test]

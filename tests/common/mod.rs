@@ -368,3 +368,37 @@ impl RawPeer {
         }
     }
 }
+
+/// A child started by hand (for unusual stdio set-ups), killed on drop.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Waits for the exit within the deadline.
+    pub fn wait_with_deadline(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => panic!("child did not exit within {DEADLINE:?}"),
+                Err(e) => panic!("could not wait for the child: {e}"),
+            }
+        }
+    }
+
+    /// Everything the child wrote to its (piped) stderr; call after it exited.
+    pub fn stderr_text(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut stderr) = self.0.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
