@@ -85,6 +85,15 @@ impl Console {
         let _ = self.err.flush();
     }
 
+    /// A status line for a person at a terminal only (whose turn it is, what to type next).
+    /// Scripts and tests never see it, so their output stays stable.
+    pub fn guide(&mut self, text: &str) {
+        if self.interactive {
+            let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text.green());
+            let _ = self.err.flush();
+        }
+    }
+
     /// A prompt on stderr without a newline, shown only to a person at a terminal.
     pub fn prompt(&mut self, text: &str) {
         if self.interactive {
@@ -211,6 +220,7 @@ mod tests {
         console.peer_message("peer", b"hi").unwrap();
         console.status("connected");
         console.prompt("you> ");
+        console.guide("your turn");
         assert_eq!(&*out.0.lock().unwrap(), b"hi\n");
         assert_eq!(&*err.0.lock().unwrap(), b"netchat: connected\n");
     }

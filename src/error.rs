@@ -73,8 +73,8 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
             Error::AddrInUse { addr } => format!(
-                "another program is already listening on {addr} (maybe another netchat in an \
-                 other terminal): stop it, or pick another port, e.g. --listen {}",
+                "another program is already listening on {addr} (maybe another netchat in \
+                 another terminal): stop it, or pick another port, e.g. --listen {}",
                 suggest_other_port(addr)
             ),
             Error::BindPermission { .. } => {

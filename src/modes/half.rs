@@ -111,7 +111,7 @@ fn my_turn(
     socket_out: &mut impl Write,
     console: &mut Console,
 ) -> Result<Turn> {
-    console.prompt("you> ");
+    console.guide("your turn: type one line (q quits)");
     let line = match keyboard.read_frame() {
         Ok(Some(Frame::Line(line))) => line,
         Ok(Some(Frame::TooLong { limit })) => {
@@ -142,9 +142,7 @@ fn my_turn(
 /// is echoed by the terminal but waits in stdin's buffer until our next turn.
 // ANCHOR: their_turn
 fn their_turn(peer: &mut LineReader<impl Read>, console: &mut Console) -> Result<Turn> {
-    if console.is_interactive() {
-        console.status("waiting for the peer's reply (what you type now is sent on your turn)");
-    }
+    console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
     match peer.read_frame() {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
             console.status("peer quit");
