@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::console::ColorMode;
 use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
-use crate::framing::DEFAULT_MAX_LINE;
+use crate::framing::{DEFAULT_MAX_LINE, Framing};
 
 /// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
 const MAX_MAX_LINE: u32 = 64 * 1024 * 1024;
@@ -116,6 +116,27 @@ pub struct CommonArgs {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MAX_LINE))
     )]
     pub max_line: u32,
+    /// How the byte stream is cut into messages: line = one message per newline (netchat, nc,
+    /// telnet); raw = each chunk as it arrives, and typed lines are sent without a newline
+    /// (for scripts that pair one send() with one recv()).
+    #[arg(long, value_enum, value_name = "RULE", default_value_t = FramingChoice::Line)]
+    pub framing: FramingChoice,
+}
+
+/// `--framing line|raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FramingChoice {
+    Line,
+    Raw,
+}
+
+impl From<FramingChoice> for Framing {
+    fn from(choice: FramingChoice) -> Framing {
+        match choice {
+            FramingChoice::Line => Framing::Line,
+            FramingChoice::Raw => Framing::Raw,
+        }
+    }
 }
 
 /// `--color auto|always|never`.
@@ -151,6 +172,11 @@ impl CommonArgs {
     /// `--max-line` as a size.
     pub fn max_line(&self) -> usize {
         self.max_line as usize
+    }
+
+    /// `--framing` as the plain type the modes use.
+    pub fn framing(&self) -> Framing {
+        self.framing.into()
     }
 }
 

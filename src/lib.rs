@@ -38,6 +38,7 @@ pub fn run(
         ModeCommand::Half(args) => {
             let options = modes::half::Options {
                 max_line: args.common.max_line(),
+                framing: args.common.framing(),
             };
             modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
         }

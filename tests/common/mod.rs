@@ -337,6 +337,16 @@ impl RawPeer {
         }
     }
 
+    /// Reads exactly `n` bytes, within the deadline: what a script's `recv` would see, newline
+    /// or not.
+    pub fn read_exactly(&mut self, n: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; n];
+        match self.reader.read_exact(&mut bytes) {
+            Ok(()) => bytes,
+            Err(e) => panic!("raw peer: {n} bytes did not arrive within {DEADLINE:?}: {e}"),
+        }
+    }
+
     /// Asserts that nothing arrives during [`QUIET_PERIOD`].
     pub fn expect_silence(&mut self) {
         self.stream
