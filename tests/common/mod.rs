@@ -81,6 +81,13 @@ impl Netchat {
         }
     }
 
+    /// Spawns `netchat ARGS…` with stdin from the null device (EOF at once).
+    pub fn spawn_with_null_stdin(name: &str, args: &[&str]) -> Netchat {
+        let mut process = Netchat::spawn(name, args);
+        process.close_stdin();
+        process
+    }
+
     /// Spawns `netchat MODE --listen 127.0.0.1:0 EXTRA…` and waits for its
     /// `netchat: listening on ADDR` line. Returns the process and the address the OS chose.
     pub fn listen(name: &str, mode: &str, extra: &[&str]) -> (Netchat, SocketAddr) {
@@ -167,6 +174,11 @@ impl Netchat {
                 )),
             }
         }
+    }
+
+    /// The exit status if the process has already exited, without waiting.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Waits for the process to exit, within the deadline, and returns its status.
