@@ -161,6 +161,9 @@ struct Screen {
     active: bool,
     prompt: String,
     line: String,
+    /// How many characters the prompt and input took when last drawn. Erasing must use this,
+    /// not the current line, which a key may already have changed.
+    drawn: usize,
 }
 
 type SharedScreen = Arc<Mutex<Screen>>;
@@ -180,7 +183,7 @@ impl Screen {
         if !self.active {
             return Ok(());
         }
-        let width = self.prompt.chars().count() + self.line.chars().count();
+        let width = std::mem::take(&mut self.drawn);
         let columns = terminal::size().map_or(80, |(columns, _)| usize::from(columns.max(1)));
         // The cursor sits after the last character; when that is the last column, terminals
         // keep it there ("pending wrap") rather than on the next row, hence `width - 1`.
@@ -201,6 +204,7 @@ impl Screen {
         if self.active {
             let prompt = self.prompt.green().bold();
             write!(self.out, "{prompt}{}", self.line)?;
+            self.drawn = self.prompt.chars().count() + self.line.chars().count();
         }
         self.out.flush()
     }
@@ -294,6 +298,7 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
         active: true,
         prompt: options.prompt.clone(),
         line: String::new(),
+        drawn: 0,
     }));
     let stderr_is_terminal = io::stderr().is_terminal();
     console.wrap_streams(|out, err| {

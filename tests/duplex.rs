@@ -198,16 +198,32 @@ fn duplex_timestamps_prefix_messages_with_the_time() {
 #[test]
 fn duplex_ctrl_c_says_bye_so_the_peer_sees_a_polite_end() {
     let (mut listener, mut connector) = pair(&[]);
-    // SIGINT to this one child, by its PID.
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &connector.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    interrupt(&connector);
     connector.expect_stderr("Ctrl-C");
     listener.expect_stderr("the peer said bye");
     listener.expect_exit_code(0);
     connector.expect_exit_code(0);
+}
+
+#[cfg(unix)]
+#[test]
+fn duplex_ctrl_c_while_waiting_for_a_peer_ends_at_once() {
+    let (mut listener, addr) = Netchat::listen("listener", "duplex", &[]);
+    interrupt(&listener);
+    listener.expect_stderr("before anyone connected");
+    listener.expect_exit_code(0);
+    // The port is closed with the process: nobody is left waiting in its backlog.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to this one child, by its PID.
+#[cfg(unix)]
+fn interrupt(process: &Netchat) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &process.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
 }
 
 #[test]

@@ -93,8 +93,9 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let connection = endpoint::open_one(endpoint, "duplex", console)?;
-    let stream = connection.stream;
+    let Some(stream) = open(endpoint, console, &interrupt)? else {
+        return Ok(());
+    };
     console.set_timestamps(options.timestamps);
     let (peer_events, socket_reader) = spawn_socket_reader(&stream, options.max_line)?;
     let keyboard = Keyboard::start(
@@ -119,6 +120,72 @@ pub fn run(
     result.map(|_ending| ())
 }
 // ANCHOR_END: run
+
+/// Opens the connection like [`endpoint::open_one`], but on a helper thread, so that Ctrl-C
+/// while waiting for a peer (in `accept`, or a slow `connect`) ends netchat at once instead of
+/// being noticed only later, when a peer arrives. `None`: interrupted before anyone connected.
+///
+/// If interrupted, the helper stays blocked in `accept`/`connect` and is not joined: nothing can
+/// wake it portably, and the process exits around it, closing its socket.
+fn open(
+    endpoint: &Endpoint,
+    console: &mut Console,
+    interrupt: &Receiver<()>,
+) -> Result<Option<TcpStream>> {
+    let (sender, opened) = bounded(1);
+    let helper = match endpoint {
+        Endpoint::Listen(addr) => {
+            let listener = endpoint::listen(addr)?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| Error::io("reading the bound address", e))?;
+            console.status(&format!(
+                "listening on {local} (from another terminal: netchat duplex --connect {})",
+                local.port()
+            ));
+            // The helper owns the listener and drops it after one peer: a third person is refused.
+            thread::Builder::new()
+                .name("acceptor".into())
+                .spawn(move || {
+                    let accepted = endpoint::accept(&listener)
+                        .map(|(stream, peer)| (stream, format!("{peer} connected")));
+                    let _ = sender.send(accepted);
+                })
+        }
+        Endpoint::Connect(addr) => {
+            let addr = addr.clone();
+            thread::Builder::new()
+                .name("connector".into())
+                .spawn(move || {
+                    let connected = endpoint::connect(&addr).and_then(|stream| {
+                        let peer = stream
+                            .peer_addr()
+                            .map_err(|e| Error::io("reading the peer's address", e))?;
+                        Ok((stream, format!("connected to {peer}")))
+                    });
+                    let _ = sender.send(connected);
+                })
+        }
+    };
+    helper.map_err(|e| Error::io("starting the connection thread", e))?;
+    let opened = select! {
+        recv(opened) -> result => result,
+        recv(interrupt) -> signal => match signal {
+            Ok(()) => {
+                console.status("interrupted (Ctrl-C) before anyone connected");
+                return Ok(None);
+            }
+            // No Ctrl-C handler: just wait for the connection.
+            Err(_) => opened.recv(),
+        },
+    };
+    let (stream, announce) = opened.map_err(|_| Error::Io {
+        doing: "opening the connection (its helper thread stopped unexpectedly)".into(),
+        source: io::ErrorKind::Other.into(),
+    })??;
+    console.status(&announce);
+    Ok(Some(stream))
+}
 
 /// Starts the `socket-reader` thread: it blocks in `read` on (a clone of) the socket and sends
 /// every message it frames to the returned channel, ending at EOF, at an error, or when nobody
