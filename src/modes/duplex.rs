@@ -127,6 +127,7 @@ pub fn run(
 ///
 /// If interrupted, the helper stays blocked in `accept`/`connect` and is not joined: nothing can
 /// wake it portably, and the process exits around it, closing its socket.
+// ANCHOR: open
 fn open(
     endpoint: &Endpoint,
     console: &mut Console,
@@ -186,6 +187,7 @@ fn open(
     console.status(&announce);
     Ok(Some(stream))
 }
+// ANCHOR_END: open
 
 /// Starts the `socket-reader` thread: it blocks in `read` on (a clone of) the socket and sends
 /// every message it frames to the returned channel, ending at EOF, at an error, or when nobody
