@@ -76,6 +76,9 @@ pub struct DuplexArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Prefix each message with the local time (HH:MM:SS).
+    #[arg(long)]
+    pub timestamps: bool,
 }
 
 /// `netchat room`.

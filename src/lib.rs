@@ -9,6 +9,8 @@
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
+//! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
+//! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`cli`] | the command line (the only module that knows clap) |
 
 pub mod cli;
@@ -17,6 +19,7 @@ pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod modes;
+pub mod terminal;
 
 use std::io::Read;
 
@@ -42,11 +45,15 @@ pub fn run(
             };
             modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
         }
-        // Until their issues land; they will take `interrupt`.
-        ModeCommand::Duplex(_) => {
-            drop(interrupt);
-            Err(Error::NotBuilt { mode: "duplex" })
+        ModeCommand::Duplex(args) => {
+            let options = modes::duplex::Options {
+                max_line: args.common.max_line(),
+                timestamps: args.timestamps,
+            };
+            let endpoint = args.endpoint.endpoint();
+            modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
+        // Until its issue lands; it will take `interrupt`.
         ModeCommand::Room(_) => Err(Error::NotBuilt { mode: "room" }),
     }
 }
