@@ -110,8 +110,8 @@ pub struct CommonArgs {
     /// When to use colors: auto means only on a terminal, and never if NO_COLOR is set.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// The longest message in bytes. Longer lines from a peer are dropped with a notice,
-    /// so a peer can never make netchat's memory grow.
+    /// The longest message in bytes. Longer lines from a peer are dropped with a notice, so a
+    /// peer can never make netchat's memory grow; longer typed lines are not sent.
     #[arg(
         long,
         value_name = "BYTES",

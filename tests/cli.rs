@@ -3,6 +3,7 @@
 mod common;
 
 use common::netchat_cmd;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 #[test]
@@ -47,4 +48,30 @@ fn version_prints_the_crate_version() {
         .assert()
         .code(0)
         .stdout(contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn bare_netchat_shows_the_help_not_an_error_and_exits_2() {
+    netchat_cmd()
+        .assert()
+        .code(2)
+        .stderr(contains("Usage: netchat <COMMAND>"))
+        .stderr(contains("netchat: error").not());
+}
+
+#[test]
+fn every_line_of_a_usage_error_is_marked_as_netchat_s() {
+    let output = netchat_cmd()
+        .args(["half", "--connect", "99999"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.is_empty());
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("netchat: "),
+            "unmarked line {line:?} in:\n{stderr}"
+        );
+    }
 }

@@ -54,6 +54,7 @@ pub enum Ending {
 }
 
 /// `netchat half`: opens the connection, holds the conversation, closes politely.
+// ANCHOR: run
 pub fn run(
     endpoint: &Endpoint,
     options: &Options,
@@ -76,6 +77,7 @@ pub fn run(
     }
     Ok(())
 }
+// ANCHOR_END: run
 
 /// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests).
 // ANCHOR: converse
