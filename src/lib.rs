@@ -49,6 +49,7 @@ pub fn run(
             let options = modes::duplex::Options {
                 max_line: args.common.max_line(),
                 timestamps: args.timestamps,
+                framing: args.common.framing(),
             };
             let endpoint = args.endpoint.endpoint();
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)

@@ -99,3 +99,41 @@ fn raw_an_empty_line_is_not_sent() {
     netchat.send_line("now");
     assert_eq!(script.read_exactly(3), b"now");
 }
+
+/// A threaded Python duplex *client* (sends raw `input()` text, ends when a chunk `.strip()`s to
+/// `bye`) against `netchat duplex --listen --framing raw`: both talk freely, its bye ends both.
+#[test]
+fn raw_duplex_listener_chats_freely_with_a_threaded_python_style_client() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &["--framing", "raw"]);
+    let mut script = raw_connect(addr);
+    netchat.expect_stderr("raw framing");
+    // Both sides speak without waiting for each other.
+    netchat.send_line("hello script");
+    script.send(b"hello netchat");
+    assert_eq!(script.read_exactly(12), b"hello script");
+    assert_eq!(netchat.next_stdout(), "hello netchat");
+    netchat.send_line("and again");
+    assert_eq!(script.read_exactly(9), b"and again");
+    script.send(b"bye");
+    netchat.expect_stderr("the peer said bye");
+    netchat.expect_exit_code(0);
+}
+
+/// `netchat duplex --connect --framing raw` against a threaded Python *server*: netchat's bye
+/// arrives as the three bytes the script compares after strip().
+#[test]
+fn raw_duplex_connector_says_bye_to_a_threaded_python_style_server() {
+    let (listener, addr) = raw_listener();
+    let mut netchat = Netchat::connect("netchat", "duplex", addr, &["--framing", "raw"]);
+    let mut script = raw_accept(&listener);
+    script.send(b"welcome");
+    assert_eq!(netchat.next_stdout(), "welcome");
+    netchat.send_line("thanks");
+    assert_eq!(script.read_exactly(6), b"thanks");
+    netchat.send_line("bye");
+    assert_eq!(script.read_exactly(3), b"bye");
+    // The script ends when its recv() returns b"" (netchat's FIN) and closes: netchat is done.
+    script.expect_eof();
+    drop(script);
+    netchat.expect_exit_code(0);
+}

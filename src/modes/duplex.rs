@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, LineReader};
+use crate::framing::{self, Frame, Framing, MessageReader};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What `duplex` needs besides the endpoint.
@@ -37,6 +37,8 @@ pub struct Options {
     pub max_line: usize,
     /// `--timestamps`: prefix messages with the local time.
     pub timestamps: bool,
+    /// `--framing`: newline-terminated lines, or raw chunks for unframed scripts.
+    pub framing: Framing,
 }
 
 /// The word that ends the conversation for both sides.
@@ -97,7 +99,11 @@ pub fn run(
         return Ok(());
     };
     console.set_timestamps(options.timestamps);
-    let (peer_events, socket_reader) = spawn_socket_reader(&stream, options.max_line)?;
+    if options.framing == Framing::Raw {
+        console.status(options.framing.describe());
+    }
+    let (peer_events, socket_reader) =
+        spawn_socket_reader(&stream, options.framing, options.max_line)?;
     let keyboard = Keyboard::start(
         stdin,
         &KeyboardOptions {
@@ -111,7 +117,17 @@ pub fn run(
         console
             .status("type whenever you like; the peer's messages appear as they arrive; bye ends");
     }
-    let result = converse(&stream, keyboard.input(), &peer_events, &interrupt, console);
+    let outgoing = Outgoing {
+        socket: &stream,
+        framing: options.framing,
+    };
+    let result = converse(
+        outgoing,
+        keyboard.input(),
+        &peer_events,
+        &interrupt,
+        console,
+    );
     // Give the terminal back (raw mode off, prompt erased) before the last lines.
     drop(keyboard);
     hang_up(&stream, peer_events, result.is_ok(), console);
@@ -195,6 +211,7 @@ fn open(
 // ANCHOR: spawn_socket_reader
 pub fn spawn_socket_reader(
     stream: &TcpStream,
+    framing: Framing,
     max_line: usize,
 ) -> Result<(Receiver<PeerEvent>, JoinHandle<()>)> {
     // try_clone gives a second handle (a dup'ed file descriptor) to the *same* socket: one
@@ -206,10 +223,13 @@ pub fn spawn_socket_reader(
     let handle = thread::Builder::new()
         .name("socket-reader".into())
         .spawn(move || {
-            let mut messages = LineReader::new(socket, max_line);
+            let mut messages = MessageReader::new(socket, framing, max_line);
             loop {
                 let event = match messages.read_frame() {
-                    Ok(Some(Frame::Line(line))) => PeerEvent::Line(line),
+                    Ok(Some(Frame::Line(line))) => match framing {
+                        Framing::Line => PeerEvent::Line(line),
+                        Framing::Raw => PeerEvent::Line(framing::strip_line_ending(&line).to_vec()),
+                    },
                     Ok(Some(Frame::TooLong { limit })) => PeerEvent::TooLong { limit },
                     Ok(None) => PeerEvent::Closed,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -231,7 +251,7 @@ pub fn spawn_socket_reader(
 /// `select!` stops looking at it while the other direction goes on.
 // ANCHOR: converse
 pub fn converse(
-    socket: &TcpStream,
+    outgoing: Outgoing<'_>,
     keyboard: &Receiver<Input>,
     peer: &Receiver<PeerEvent>,
     interrupt: &Receiver<()>,
@@ -243,10 +263,10 @@ pub fn converse(
         let keyboard = if sending { keyboard.clone() } else { never() };
         let peer = if receiving { peer.clone() } else { never() };
         let step = select! {
-            recv(keyboard) -> input => on_keyboard(input.unwrap_or(Input::Eof), socket, console)?,
+            recv(keyboard) -> input => on_keyboard(input.unwrap_or(Input::Eof), outgoing, console)?,
             recv(peer) -> event => on_peer(event.unwrap_or(PeerEvent::Closed), sending, console)?,
             recv(interrupt) -> signal => match signal {
-                Ok(()) => on_interrupt(sending, socket, console)?,
+                Ok(()) => on_interrupt(sending, outgoing, console)?,
                 // Nobody can send Ctrl-C any more (the handler could not be installed).
                 Err(_) => { interrupt = never(); Step::Continue }
             },
@@ -266,15 +286,20 @@ pub fn converse(
 
 /// A line typed (or piped) on our side.
 // ANCHOR: on_keyboard
-fn on_keyboard(input: Input, socket: &TcpStream, console: &mut Console) -> Result<Step> {
+fn on_keyboard(input: Input, outgoing: Outgoing<'_>, console: &mut Console) -> Result<Step> {
     match input {
         Input::Line(line) if is_bye(&line) => {
-            send(socket, BYE.as_bytes())?;
+            outgoing.send(BYE.as_bytes())?;
             console.status("you said bye");
             Ok(Step::End(Ending::WeSaidBye))
         }
+        Input::Line(line) if line.is_empty() && outgoing.framing == Framing::Raw => {
+            // Zero bytes on the wire are no message at all.
+            console.notice("an empty line sends nothing with --framing raw; type some text");
+            Ok(Step::Continue)
+        }
         Input::Line(line) => {
-            send(socket, &line)?;
+            outgoing.send(&line)?;
             Ok(Step::Continue)
         }
         Input::TooLong { limit } => {
@@ -286,13 +311,13 @@ fn on_keyboard(input: Input, socket: &TcpStream, console: &mut Console) -> Resul
         // A half-close: FIN goes out after everything we sent, and the peer's `read` will
         // return 0. Our receiving direction stays open, so its replies still arrive.
         Input::Eof => {
-            let _ = socket.shutdown(Shutdown::Write);
+            let _ = outgoing.socket.shutdown(Shutdown::Write);
             console.status(
                 "end of input: sent FIN (half-close); still showing what the peer sends until it ends",
             );
             Ok(Step::StopSending)
         }
-        Input::Interrupted => on_interrupt(true, socket, console),
+        Input::Interrupted => on_interrupt(true, outgoing, console),
         Input::Failed(e) => Err(Error::io("reading standard input", e)),
     }
 }
@@ -335,10 +360,10 @@ fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Ste
 // ANCHOR_END: on_peer
 
 /// Ctrl-C: say `bye` (if we still can) so the peer sees a polite end, not a vanished partner.
-fn on_interrupt(sending: bool, socket: &TcpStream, console: &mut Console) -> Result<Step> {
+fn on_interrupt(sending: bool, outgoing: Outgoing<'_>, console: &mut Console) -> Result<Step> {
     if sending {
         // The peer may be gone already; we are leaving either way.
-        let _ = send(socket, BYE.as_bytes());
+        let _ = outgoing.send(BYE.as_bytes());
         console.status("interrupted (Ctrl-C): said bye to the peer");
     } else {
         console.status("interrupted (Ctrl-C)");
@@ -376,10 +401,20 @@ pub fn is_bye(line: &[u8]) -> bool {
     line.trim_ascii().eq_ignore_ascii_case(BYE.as_bytes())
 }
 
-/// One message, one `write` (framing.rs): with TCP_NODELAY it leaves at once, in one segment.
-fn send(socket: &TcpStream, message: &[u8]) -> Result<()> {
-    let mut socket = socket;
-    framing::write_line(&mut socket, message).map_err(|e| Error::io("sending to the peer", e))
+/// Our sending direction: the socket and the framing both sides agreed on.
+#[derive(Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub socket: &'a TcpStream,
+    pub framing: Framing,
+}
+
+impl Outgoing<'_> {
+    /// One message, one `write` (framing.rs): with TCP_NODELAY it leaves at once, in one segment.
+    fn send(self, message: &[u8]) -> Result<()> {
+        let mut socket = self.socket;
+        framing::write_message(&mut socket, self.framing, message)
+            .map_err(|e| Error::io("sending to the peer", e))
+    }
 }
 
 #[cfg(test)]
@@ -389,6 +424,13 @@ mod tests {
 
     fn quiet_console() -> Console {
         Console::new(Box::new(io::sink()), Box::new(io::sink()), false)
+    }
+
+    fn outgoing(socket: &TcpStream) -> Outgoing<'_> {
+        Outgoing {
+            socket,
+            framing: Framing::Line,
+        }
     }
 
     fn socket_pair() -> (TcpStream, TcpStream) {
@@ -414,7 +456,14 @@ mod tests {
         let (_peer_tx, peer) = bounded(1);
         keys.send(Input::Line(b"hi".to_vec())).unwrap();
         keys.send(Input::Line(b" Bye ".to_vec())).unwrap();
-        let ending = converse(&ours, &keyboard, &peer, &never(), &mut quiet_console()).unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        )
+        .unwrap();
         assert_eq!(ending, Ending::WeSaidBye);
         drop(ours);
         let mut wire = String::new();
@@ -432,7 +481,14 @@ mod tests {
             .send(PeerEvent::Line(b"late reply".to_vec()))
             .unwrap();
         peer_tx.send(PeerEvent::Closed).unwrap();
-        let ending = converse(&ours, &keyboard, &peer, &never(), &mut quiet_console()).unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        )
+        .unwrap();
         assert_eq!(ending, Ending::BothClosed);
         // Our FIN went out: the peer reads EOF.
         let mut wire = Vec::new();
@@ -448,7 +504,13 @@ mod tests {
         peer_tx
             .send(PeerEvent::Failed(io::ErrorKind::ConnectionReset.into()))
             .unwrap();
-        let result = converse(&ours, &keyboard, &peer, &never(), &mut quiet_console());
+        let result = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        );
         assert!(matches!(result, Err(Error::Reset)));
     }
 
@@ -459,7 +521,14 @@ mod tests {
         let (_peer_tx, peer) = bounded(1);
         let (ctrl_c, interrupt) = bounded(1);
         ctrl_c.send(()).unwrap();
-        let ending = converse(&ours, &keyboard, &peer, &interrupt, &mut quiet_console()).unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &interrupt,
+            &mut quiet_console(),
+        )
+        .unwrap();
         assert_eq!(ending, Ending::Interrupted);
         drop(ours);
         let mut wire = String::new();
