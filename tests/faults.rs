@@ -67,20 +67,7 @@ fn half_50_mb_without_a_newline_keeps_memory_bounded() {
     let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
     let peer = raw_connect(addr);
     netchat.expect_stderr("connected");
-    let mut writer = peer.stream.try_clone().expect("clone");
-    // A write timeout, so the flood can never hang the test if netchat stopped reading.
-    writer
-        .set_write_timeout(Some(common::DEADLINE))
-        .expect("timeout");
-    let flood = thread::spawn(move || {
-        let block = vec![b'x'; 1 << 20];
-        for _ in 0..50 {
-            if writer.write_all(&block).is_err() {
-                return false;
-            }
-        }
-        writer.write_all(b"\nafter the flood\n").is_ok()
-    });
+    let flood = flood_50_mib(&peer);
     netchat.expect_stderr("longer than 8192 bytes");
     // The dropped line counted as the peer's turn. Answer, so netchat reads the socket again and
     // skips the rest of the 50 MB.
@@ -136,4 +123,110 @@ fn half_sigint_ends_the_process_and_the_peer_sees_a_clean_close() {
     listener.expect_stderr("the peer closed the connection");
     listener.expect_exit_code(0);
     connector.wait_exit();
+}
+
+/// Sends 50 MiB without a newline, then one good line, from a thread (writes block while netchat
+/// is not reading). The returned handle says whether every write succeeded.
+fn flood_50_mib(peer: &common::RawPeer) -> thread::JoinHandle<bool> {
+    let mut writer = peer.stream.try_clone().expect("clone");
+    writer
+        .set_write_timeout(Some(common::DEADLINE))
+        .expect("timeout");
+    thread::spawn(move || {
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..50 {
+            if writer.write_all(&block).is_err() {
+                return false;
+            }
+        }
+        writer.write_all(b"\nafter the flood\n").is_ok()
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn assert_memory_bounded(netchat: &Netchat) {
+    let kib = resident_kib(netchat.pid()).expect("VmRSS");
+    assert!(
+        kib < MAX_RESIDENT_KIB,
+        "resident memory {kib} KiB after a 50 MB line"
+    );
+}
+
+#[cfg(not(target_os = "linux"))]
+fn assert_memory_bounded(_: &Netchat) {}
+
+#[test]
+fn duplex_50_mb_without_a_newline_keeps_memory_bounded_and_goes_on() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    let flood = flood_50_mib(&peer);
+    netchat.expect_stderr("longer than 8192 bytes");
+    assert_eq!(netchat.next_stdout(), "after the flood");
+    assert!(
+        flood.join().expect("flood thread"),
+        "netchat stopped reading"
+    );
+    assert_memory_bounded(&netchat);
+}
+
+#[test]
+fn duplex_one_byte_per_write_still_frames_lines() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let mut peer = raw_connect(addr);
+    let message = "drip ".repeat(600);
+    for byte in message.as_bytes().iter().chain(b"\n") {
+        peer.send(std::slice::from_ref(byte));
+    }
+    assert_eq!(netchat.next_stdout(), message);
+}
+
+#[test]
+fn duplex_peer_that_connects_and_says_nothing_is_waited_for() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    netchat.expect_no_stdout();
+    assert!(
+        netchat.try_exit().is_none(),
+        "netchat gave up on a silent peer"
+    );
+    netchat.send_line("anyone there?");
+    assert_eq!(peer.read_line(), "anyone there?");
+}
+
+#[test]
+fn duplex_stdin_from_dev_null_half_closes_and_still_prints_the_peer() {
+    let (raw, addr) = common::raw_listener();
+    let mut netchat =
+        Netchat::spawn_with_null_stdin("netchat", &["duplex", "--connect", &addr.to_string()]);
+    let mut peer = common::raw_accept(&raw);
+    // netchat's input ended at once: its FIN is the first thing the peer sees...
+    peer.expect_eof();
+    // ...yet the other direction is open.
+    peer.send(b"you can still hear me\n");
+    assert_eq!(netchat.next_stdout(), "you can still hear me");
+    drop(peer);
+    netchat.expect_exit_code(0);
+}
+
+#[test]
+fn duplex_a_closed_stdout_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let (raw, addr) = common::raw_listener();
+    let child = Command::new(common::netchat_bin())
+        .args(["duplex", "--connect", &addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut guard = common::ChildGuard(child);
+    drop(guard.0.stdout.take());
+    let mut peer = common::raw_accept(&raw);
+    peer.send(b"this cannot be printed\n");
+    let status = guard.wait_with_deadline();
+    let stderr = guard.stderr_text();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 }
