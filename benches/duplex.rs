@@ -94,7 +94,8 @@ fn input_file() -> PathBuf {
 
 fn run_netchat(input: &Path) -> Run {
     let (mut receiver, addr, _stderr) =
-        support::spawn_listener("duplex", &[], Stdio::null(), Stdio::piped());
+        support::spawn_listener("duplex", &[], Stdio::null(), Stdio::piped())
+            .expect("netchat listens");
     let out = support::count_on_thread(receiver.0.stdout.take().expect("stdout"));
     let started = Instant::now();
     let mut sender = Guard(

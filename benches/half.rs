@@ -39,7 +39,8 @@ fn ping_pong(args: &Args) {
         &[],
         Stdio::from(File::open(&listener_input).expect("listener input")),
         Stdio::piped(),
-    );
+    )
+    .expect("netchat listens");
     let listener_out = support::count_on_thread(listener.0.stdout.take().expect("stdout"));
     let started = Instant::now();
     let mut connector = Guard(

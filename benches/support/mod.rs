@@ -18,10 +18,11 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Path of the netchat binary cargo built for this bench (cargo sets it for benches and
-/// integration tests alike).
-pub fn netchat_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_netchat")
+/// Path of the netchat binary: the one cargo built for this bench (cargo sets
+/// `CARGO_BIN_EXE_netchat` for benches and integration tests alike), or `NETCHAT_BENCH_BIN` to
+/// measure another build (an older commit, for a before/after comparison).
+pub fn netchat_bin() -> String {
+    std::env::var("NETCHAT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_netchat").to_string())
 }
 
 /// The bench's command line: `--json`, and scenario names to run (all when none is given).
@@ -152,13 +153,14 @@ impl Drop for Guard {
 
 /// Spawns `netchat MODE --listen 127.0.0.1:0 EXTRA…` with the given stdio and waits (up to 10 s)
 /// for its `listening on ADDR` line. The rest of its stderr is drained on a thread, so the
-/// server never blocks on a full pipe; the returned receiver yields those lines.
+/// server never blocks on a full pipe; the returned receiver yields those lines. `Err` holds
+/// what netchat said instead (e.g. a mode this build does not have).
 pub fn spawn_listener(
     mode: &str,
     extra: &[&str],
     stdin: Stdio,
     stdout: Stdio,
-) -> (Guard, SocketAddr, crossbeam_channel::Receiver<String>) {
+) -> Result<(Guard, SocketAddr, crossbeam_channel::Receiver<String>), String> {
     let mut command = Command::new(netchat_bin());
     command
         .arg(mode)
@@ -170,11 +172,13 @@ pub fn spawn_listener(
     let mut child = command.spawn().expect("start netchat");
     let stderr = child.stderr.take().expect("piped stderr");
     let guard = Guard(child);
-    let (addr, lines) = read_listening_addr(stderr);
-    (guard, addr, lines)
+    let (addr, lines) = read_listening_addr(stderr)?;
+    Ok((guard, addr, lines))
 }
 
-fn read_listening_addr(stderr: ChildStderr) -> (SocketAddr, crossbeam_channel::Receiver<String>) {
+type Listening = (SocketAddr, crossbeam_channel::Receiver<String>);
+
+fn read_listening_addr(stderr: ChildStderr) -> Result<Listening, String> {
     let (sender, receiver) = crossbeam_channel::unbounded();
     thread::Builder::new()
         .name("bench-stderr".into())
@@ -188,14 +192,19 @@ fn read_listening_addr(stderr: ChildStderr) -> (SocketAddr, crossbeam_channel::R
         })
         .expect("start the stderr thread");
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut said = Vec::new();
     loop {
-        let line = receiver
-            .recv_deadline(deadline)
-            .expect("netchat printed `listening on ADDR` within 10 s");
+        let Ok(line) = receiver.recv_deadline(deadline) else {
+            return Err(said.join(" / "));
+        };
         if let Some(rest) = line.split("listening on ").nth(1) {
             let addr = rest.split_whitespace().next().unwrap_or_default();
-            return (addr.parse().expect("a socket address"), receiver);
+            let addr = addr
+                .parse()
+                .map_err(|_| format!("no address in {line:?}"))?;
+            return Ok((addr, receiver));
         }
+        said.push(line);
     }
 }
 
@@ -225,11 +234,30 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Voluntary + involuntary context switches of a process so far (all its threads).
+/// Voluntary + involuntary context switches of a process so far, summed over all its threads
+/// (`/proc/PID/status` counts only the main thread; each thread has its own under `task/`).
 pub fn context_switches(pid: u32) -> Option<u64> {
-    let v = proc_status_kib(pid, "voluntary_ctxt_switches:")?;
-    let n = proc_status_kib(pid, "nonvoluntary_ctxt_switches:")?;
-    Some(v + n)
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread ended meanwhile
+        };
+        for line in status.lines() {
+            if line.starts_with("voluntary_ctxt_switches:")
+                || line.starts_with("nonvoluntary_ctxt_switches:")
+            {
+                total += line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    Some(total)
 }
 
 /// Reads everything from `reader` on a thread; returns (bytes, lines, when EOF came).
