@@ -88,17 +88,6 @@ fn half_50_mb_without_a_newline_keeps_memory_bounded() {
 }
 
 #[test]
-fn half_one_byte_per_write_still_frames_lines() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
-    let mut peer = raw_connect(addr);
-    let message = "slow ".repeat(600);
-    for byte in message.as_bytes().iter().chain(b"\n") {
-        peer.send(std::slice::from_ref(byte));
-    }
-    assert_eq!(netchat.next_stdout(), message);
-}
-
-#[test]
 fn half_stdin_from_dev_null_sends_q_and_exits_0() {
     let (mut listener, addr) = Netchat::listen("listener", "half", &[]);
     let mut connector =
@@ -171,17 +160,6 @@ fn duplex_50_mb_without_a_newline_keeps_memory_bounded_and_goes_on() {
 }
 
 #[test]
-fn duplex_one_byte_per_write_still_frames_lines() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
-    let mut peer = raw_connect(addr);
-    let message = "drip ".repeat(600);
-    for byte in message.as_bytes().iter().chain(b"\n") {
-        peer.send(std::slice::from_ref(byte));
-    }
-    assert_eq!(netchat.next_stdout(), message);
-}
-
-#[test]
 fn duplex_peer_that_connects_and_says_nothing_is_waited_for() {
     let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
     let mut peer = raw_connect(addr);
@@ -229,4 +207,25 @@ fn duplex_a_closed_stdout_ends_quietly() {
     let stderr = guard.stderr_text();
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+/// A peer that sends one byte per `write`, thousands of times: the lines still come out whole.
+fn one_byte_per_write_still_frames_lines(mode: &str) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
+    let mut peer = raw_connect(addr);
+    let message = "drip ".repeat(600);
+    for byte in message.as_bytes().iter().chain(b"\n") {
+        peer.send(std::slice::from_ref(byte));
+    }
+    assert_eq!(netchat.next_stdout(), message);
+}
+
+#[test]
+fn half_one_byte_per_write_still_frames_lines() {
+    one_byte_per_write_still_frames_lines("half");
+}
+
+#[test]
+fn duplex_one_byte_per_write_still_frames_lines() {
+    one_byte_per_write_still_frames_lines("duplex");
 }
