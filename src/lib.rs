@@ -9,6 +9,7 @@
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
+//! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`cli`] | the command line (the only module that knows clap) |
 
 pub mod cli;
@@ -46,6 +47,19 @@ pub fn run(
             drop(interrupt);
             Err(Error::NotBuilt { mode: "duplex" })
         }
-        ModeCommand::Room(_) => Err(Error::NotBuilt { mode: "room" }),
+        ModeCommand::Room(args) => {
+            let options = modes::room::Options {
+                max_line: args.common.max_line(),
+                max_clients: args.max_clients as usize,
+                nick: args.nick,
+            };
+            modes::room::run(
+                &args.endpoint.endpoint(),
+                &options,
+                stdin,
+                console,
+                interrupt,
+            )
+        }
     }
 }
