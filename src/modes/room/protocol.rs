@@ -313,7 +313,7 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
     match word.to_ascii_lowercase().as_slice() {
         b"who" => HostCommand::Who,
         b"kick" => match split_word(argument) {
-            (nick, _) if nick.is_empty() => HostCommand::Usage("usage: /kick NICK [reason]".into()),
+            ([], _) => HostCommand::Usage("usage: /kick NICK [reason]".into()),
             (nick, reason) => HostCommand::Kick {
                 nick: nick.to_vec(),
                 reason: (!reason.is_empty()).then(|| reason.to_vec()),

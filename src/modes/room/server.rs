@@ -87,11 +87,6 @@ pub fn run(
     interrupt: Receiver<()>,
 ) -> Result<()> {
     let listener = endpoint::listen(addr)?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the bound address", e))?;
-    console.status(&format!("listening on {local} ({})", join_hint(local)));
-    console.status("type a line to speak as [host]; /who, /kick NICK [reason], /help; Ctrl-C or Ctrl-D closes the room");
     let keyboard = keyboard::spawn(stdin, options.max_line);
     serve(listener, options, keyboard, console, interrupt)
 }
@@ -148,6 +143,13 @@ pub fn serve(
         })?
     };
     drop(alive);
+    // Announced only now that every thread of the room runs: a script (or a test) that waits
+    // for this line can connect at once.
+    console.status(&format!("listening on {local} ({})", join_hint(local)));
+    console.status(
+        "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
+         Ctrl-C or Ctrl-D closes the room",
+    );
 
     let reason = console_loop(&events, &log, &keyboard, &interrupt, console)?;
     console.status(&format!("{reason}: closing the room"));

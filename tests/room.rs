@@ -1,0 +1,407 @@
+//! `netchat room`: a real server with netchat clients and raw TCP clients (playing `nc`).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Netchat, RawPeer, raw_connect};
+
+/// A netchat client that joined as `nick` (waits for the server's confirmation).
+fn join(addr: SocketAddr, nick: &str) -> Netchat {
+    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
+    client.expect_stdout(&format!("*** you are now {nick}"));
+    client
+}
+
+/// A raw client (what `nc` does) that took the name `nick`.
+fn raw_join(addr: SocketAddr, nick: &str) -> RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\r\n").as_bytes());
+    read_until(&mut peer, &format!("*** you are now {nick}"));
+    peer
+}
+
+/// Reads raw lines until one contains `needle` (each read has the harness deadline).
+fn read_until(peer: &mut RawPeer, needle: &str) -> String {
+    loop {
+        let line = peer.read_line();
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+/// The next `count` chat lines (`[name] …`, `* name …`) a netchat client prints, skipping notices.
+fn chat_lines(client: &mut Netchat, count: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    while lines.len() < count {
+        let line = client.next_stdout();
+        if !line.starts_with("***") {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+fn raw_chat_lines(peer: &mut RawPeer, count: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    while lines.len() < count {
+        let line = peer.read_line();
+        if !line.starts_with("***") {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+#[test]
+fn room_messages_reach_every_other_member_once_in_server_order() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = join(addr, "carol");
+    let mut dave = raw_join(addr, "dave");
+
+    // Everyone talks at once; the hub decides one order.
+    alice.send_line("a1");
+    dave.send(b"d1\r\n");
+    bob.send_line("b1");
+    carol.send_line("c1");
+    alice.send_line("a2");
+    dave.send(b"d2\n");
+    bob.send_line("b2");
+
+    let order = chat_lines_of_server(&mut server, 7);
+    let from = |who: &str| format!("[{who}] ");
+    let expected = |me: &str| -> Vec<String> {
+        order
+            .iter()
+            .filter(|line| !line.starts_with(&from(me)))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(chat_lines(&mut alice, 5), expected("alice"));
+    assert_eq!(chat_lines(&mut bob, 5), expected("bob"));
+    assert_eq!(chat_lines(&mut carol, 6), expected("carol"));
+    assert_eq!(raw_chat_lines(&mut dave, 5), expected("dave"));
+
+    // Exactly once: the next chat line everyone sees is the host's, not a duplicate.
+    server.send_line("end");
+    for client in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(chat_lines(client, 1), vec!["[host] end"]);
+    }
+    assert_eq!(raw_chat_lines(&mut dave, 1), vec!["[host] end"]);
+}
+
+fn chat_lines_of_server(server: &mut Netchat, count: usize) -> Vec<String> {
+    (0..count).map(|_| server.next_stdout()).collect()
+}
+
+#[test]
+fn room_announces_join_rename_and_leave_to_the_others() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut newcomer = raw_connect(addr);
+    let welcome = newcomer.read_line();
+    assert!(
+        welcome.contains("you are guest-2; also here: alice"),
+        "{welcome}"
+    );
+    alice.expect_stdout("*** guest-2 joined (2 in the room)");
+
+    newcomer.send(b"/nick bob\n");
+    alice.expect_stdout("*** guest-2 is now bob");
+    server.expect_stderr("guest-2 is now bob");
+
+    // Read what the server sent before closing: closing a socket with unread data makes the
+    // kernel send a RST, and the room would see "lost the connection" instead of "left".
+    read_until(&mut newcomer, "you are now bob");
+    drop(newcomer);
+    alice.expect_stdout("*** bob left (1 in the room)");
+
+    let mut carol = join(addr, "carol");
+    carol.send_line("/quit lunch time");
+    alice.expect_stdout("*** carol left (lunch time) (1 in the room)");
+    carol.expect_exit_code(0);
+}
+
+#[test]
+fn room_refuses_taken_and_invalid_names_and_impersonation_shows() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+
+    bob.send(b"/nick Alice\n");
+    assert_eq!(
+        read_until(&mut bob, "refused"),
+        "*** name refused: Alice is taken; you are still bob"
+    );
+    bob.send(b"/nick al ice\n");
+    assert!(read_until(&mut bob, "refused").contains("spaces"));
+    bob.send(b"/nick \x1b[31mred\n");
+    assert!(read_until(&mut bob, "refused").contains("control"));
+    bob.send(b"/nick host\n");
+    assert!(read_until(&mut bob, "refused").contains("operator"));
+
+    // Claiming to be alice only shows who really spoke; escape sequences arrive escaped.
+    bob.send(b"[alice] I owe bob 10 euros\n");
+    assert_eq!(
+        chat_lines(&mut alice, 1),
+        vec!["[bob] [alice] I owe bob 10 euros"]
+    );
+    bob.send(b"\x1b[2Jcleared?\n");
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] \\x1b[2Jcleared?"]);
+}
+
+#[test]
+fn room_private_message_reaches_only_its_target() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = raw_join(addr, "carol");
+
+    alice.send_line("/msg carol meet me at 5");
+    assert_eq!(
+        raw_chat_lines(&mut carol, 1),
+        vec!["[alice -> you] meet me at 5"]
+    );
+    server.expect_stderr("alice sent a private message to carol");
+    // Everyone's next chat line is a public one: bob never saw the private message.
+    alice.send_line("public now");
+    assert_eq!(chat_lines(&mut bob, 1), vec!["[alice] public now"]);
+    assert_eq!(raw_chat_lines(&mut carol, 1), vec!["[alice] public now"]);
+    assert_eq!(server.next_stdout(), "[alice] public now");
+
+    alice.send_line("/msg nobody hi");
+    alice.expect_stdout("*** nobody called nobody is here");
+}
+
+#[test]
+fn room_line_over_max_line_is_refused_and_the_connection_lives() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--max-line", "100"]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    bob.send(&[b'x'; 300]);
+    bob.send(b"\nshort one\n");
+    assert_eq!(
+        read_until(&mut bob, "longer"),
+        "*** your line was longer than 100 bytes and was not sent"
+    );
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] short one"]);
+}
+
+/// A client that never reads is disconnected once its queue is full, while the room goes on.
+/// The flood uses lines near --max-line so that the kernel buffers (several MB on loopback) and
+/// the 256-line queue fill within a few hundred lines.
+#[test]
+fn room_disconnects_a_client_that_never_reads() {
+    const LINE: usize = 60_000;
+    const MAX_FLOOD: usize = 1500; // ~90 MB: far more than buffers + queue hold
+    let (mut server, addr) = Netchat::listen("server", "room", &["--max-line", "65536"]);
+    let mut sloth = raw_join(addr, "sloth");
+    let mut flooder = raw_join(addr, "flooder");
+    let watcher = raw_join(addr, "watcher");
+    sloth.send(b"I will never read again\n");
+
+    // The watcher reads everything on its own thread, as a healthy client does, and reports
+    // the notices it sees.
+    let (seen, notices) = crossbeam_channel::unbounded::<String>();
+    let mut watcher_reader = BufReader::new(watcher.stream.try_clone().unwrap());
+    let watching = thread::spawn(move || {
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match watcher_reader.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if raw.starts_with(b"***") || raw.starts_with(b"[flooder] still") => {
+                    let line = String::from_utf8_lossy(&raw).trim_end().to_string();
+                    if seen.send(line).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    });
+
+    let big = vec![b'z'; LINE];
+    let mut kicked = false;
+    for _ in 0..MAX_FLOOD {
+        flooder.send(&big);
+        flooder.send(b"\n");
+        if notices
+            .try_iter()
+            .any(|n| n.contains("sloth was disconnected: too slow"))
+        {
+            kicked = true;
+            break;
+        }
+    }
+    if !kicked {
+        let deadline = Instant::now() + DEADLINE;
+        while let Ok(notice) = notices.recv_deadline(deadline) {
+            if notice.contains("sloth was disconnected: too slow") {
+                kicked = true;
+                break;
+            }
+        }
+    }
+    assert!(kicked, "the never-reading client was not disconnected");
+    server.expect_stderr("sloth was disconnected: too slow");
+
+    // The room goes on.
+    flooder.send(b"still here\n");
+    let deadline = Instant::now() + DEADLINE;
+    let mut heard = false;
+    while let Ok(line) = notices.recv_deadline(deadline) {
+        if line == "[flooder] still here" {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the watcher stopped hearing the room");
+    drop(watcher);
+    let _ = flooder.stream.shutdown(std::net::Shutdown::Both);
+    drop(notices);
+    let _ = watching.join();
+}
+
+#[test]
+fn room_refuses_one_client_more_than_max_clients() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--max-clients", "2"]);
+    let _alice = raw_join(addr, "alice");
+    let _bob = raw_join(addr, "bob");
+    let mut third = raw_connect(addr);
+    let refusal = third.read_line();
+    assert_eq!(
+        refusal,
+        "*** goodbye: sorry, the room is full (2 people); try again later"
+    );
+    third.expect_eof();
+}
+
+#[test]
+fn room_host_kicks_a_member_and_speaks_as_host() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    server.send_line("hello class");
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[host] hello class"]);
+    server.send_line("/kick bob too noisy");
+    bob.expect_stdout("*** goodbye: you were kicked by the host (too noisy)");
+    bob.expect_exit_code(0);
+    alice.expect_stdout("*** bob was kicked by the host (too noisy) (1 in the room)");
+    server.send_line("/who");
+    server.expect_stderr("in the room (1): alice (");
+}
+
+#[test]
+fn room_closing_on_end_of_input_tells_everyone_and_exits_0() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    server.close_stdin();
+    alice.expect_stdout("*** goodbye: the host closed the room");
+    alice.expect_exit_code(0);
+    read_until(&mut bob, "*** goodbye: the host closed the room");
+    bob.expect_eof();
+    server.expect_exit_code(0);
+}
+
+#[cfg(unix)]
+#[test]
+fn room_ctrl_c_closes_the_room_and_exits_0() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    alice.expect_stdout("*** goodbye: the host closed the room");
+    server.expect_stderr("Ctrl-C: closing the room");
+    server.expect_exit_code(0);
+    alice.expect_exit_code(0);
+}
+
+#[test]
+fn room_client_exits_1_when_the_server_vanishes() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    server.kill();
+    alice.expect_stderr("netchat: error: the room's server closed the connection");
+    alice.expect_exit_code(1);
+}
+
+#[test]
+fn room_client_leaves_at_end_of_input_with_exit_0() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    bob.send_line("last words");
+    bob.close_stdin();
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] last words"]);
+    alice.expect_stdout("*** bob left (end of input) (1 in the room)");
+    bob.expect_exit_code(0);
+}
+
+#[test]
+fn room_nick_and_max_clients_belong_to_one_side_each() {
+    common::netchat_cmd()
+        .args(["room", "--listen", "0", "--nick", "x"])
+        .assert()
+        .code(2);
+    common::netchat_cmd()
+        .args(["room", "--connect", "5000", "--max-clients", "3"])
+        .assert()
+        .code(2);
+}
+
+/// 200 clients join and leave; afterwards the server has as many threads and open files as
+/// before: every per-client thread ended and every socket was closed.
+#[cfg(target_os = "linux")]
+#[test]
+fn room_200_clients_leave_no_threads_or_sockets_behind() {
+    let (server, addr) = Netchat::listen("server", "room", &[]);
+    let pid = server.pid();
+    let count = |what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    };
+    let (threads, files) = (count("task"), count("fd"));
+
+    let mut clients: Vec<TcpStream> = Vec::new();
+    for _ in 0..200 {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        clients.push(stream);
+    }
+    // Every one of them is in the room: each got its welcome.
+    for stream in &clients {
+        let mut line = String::new();
+        BufReader::new(stream)
+            .read_line(&mut line)
+            .expect("welcome");
+        assert!(line.contains("welcome"), "{line}");
+    }
+    assert!(count("task") >= threads + 400, "two threads per client");
+    for mut stream in clients.drain(..) {
+        let _ = stream.write_all(b"/quit\n");
+    }
+
+    let deadline = Instant::now() + DEADLINE;
+    while count("task") > threads || count("fd") > files {
+        if Instant::now() > deadline {
+            server.fail(&format!(
+                "after 200 clients left: {} threads (before: {threads}), {} fds (before: {files})",
+                count("task"),
+                count("fd")
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
