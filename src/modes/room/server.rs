@@ -71,6 +71,10 @@ pub const CLIENT_THREAD_STACK: usize = 128 * 1024;
 /// that stop reading when it is quiet, so every writer thread has an end.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many bytes a writer gathers before it writes: enough for hundreds of chat lines in one
+/// system call, small enough to keep per client.
+pub const WRITE_BATCH: usize = 64 * 1024;
+
 /// After the last line to a client, how long its writer waits for the client to close its side
 /// before forcing the connection shut.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
@@ -405,23 +409,35 @@ fn describe(error: &io::Error) -> String {
 }
 
 /// The writer: waits for a line, then takes everything else already queued and sends it all
-/// in one `write` — one system call (and, with TCP_NODELAY, as few packets as possible) for a
-/// burst of lines. Ends when the hub drops the queue's sender, or when a write fails.
+/// with as few `write` calls as possible — one system call (and, with TCP_NODELAY, as few packets
+/// as possible) for a burst of lines. Ends when the hub drops the queue's sender, or when a
+/// write fails.
 // ANCHOR: write_loop
 fn write_loop(mut stream: &TcpStream, lines: &Receiver<Line>) {
-    let mut batch = Vec::new();
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
     while let Ok(first) = lines.recv() {
-        batch.clear();
         for line in std::iter::once(first).chain(lines.try_iter()) {
             batch.extend_from_slice(line.as_bytes());
             batch.push(b'\n');
+            if batch.len() >= WRITE_BATCH && !send_batch(&mut stream, &mut batch) {
+                return;
+            }
         }
-        if stream.write_all(&batch).is_err() {
-            // Gone, reset, or blocked longer than WRITE_TIMEOUT: this client is finished. Our
-            // `lines` receiver is dropped on return, so the hub's next offer sees Disconnected.
+        if !send_batch(&mut stream, &mut batch) {
             return;
         }
     }
+}
+
+/// Writes the batch and empties it, giving back memory a burst of long lines made it take: a
+/// thousand idle writers must not each keep megabytes. `false` means the client is finished:
+/// gone, reset, or blocked longer than WRITE_TIMEOUT. Our `lines` receiver is then dropped, so
+/// the hub's next offer sees Disconnected.
+fn send_batch(stream: &mut &TcpStream, batch: &mut Vec<u8>) -> bool {
+    let written = stream.write_all(batch).is_ok();
+    batch.clear();
+    batch.shrink_to(WRITE_BATCH);
+    written
 }
 // ANCHOR_END: write_loop
 
