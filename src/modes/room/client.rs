@@ -131,8 +131,12 @@ fn chat(
                     "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
                 )),
                 // EOF, or an error after we had already said goodbye: a normal ending.
-                Ok(Incoming::Failed(_)) | Err(_) if leaving.is_some() || goodbye => {
+                Ok(Incoming::Failed(_)) | Err(_) if leaving.is_some() => {
                     console.status("you left the room");
+                    return Ok(());
+                }
+                Ok(Incoming::Failed(_)) | Err(_) if goodbye => {
+                    console.status("the server closed the connection (its goodbye is above)");
                     return Ok(());
                 }
                 Ok(Incoming::Failed(error)) => return Err(lost(error)),

@@ -98,24 +98,21 @@ pub fn run(
 /// How students join, with the address they should type.
 fn join_hint(local: SocketAddr) -> String {
     let port = local.port();
-    let host = if local.ip().is_unspecified() {
+    match local.ip() {
         // Bound to every interface: the students need this machine's LAN address.
-        "THIS-MACHINE-IP".to_string()
-    } else {
-        match local.ip() {
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            IpAddr::V4(ip) => ip.to_string(),
-        }
-    };
-    let own = if local.ip().is_unspecified() {
-        " (find the IP with `ip addr` or `ipconfig`; on this machine use localhost)"
-    } else {
-        ""
-    };
-    format!(
-        "students join with: netchat room --connect {host}:{port} --nick NAME, \
-         or: nc {host} {port}{own}"
-    )
+        ip if ip.is_unspecified() => format!(
+            "students join with: netchat room --connect IP:{port} --nick NAME, or: nc IP {port}, \
+             where IP is this machine's address (see `ip addr` or `ipconfig`), or localhost here"
+        ),
+        IpAddr::V6(ip) => format!(
+            "students join with: netchat room --connect [{ip}]:{port} --nick NAME, \
+             or: nc {ip} {port}"
+        ),
+        IpAddr::V4(ip) => format!(
+            "students join with: netchat room --connect {ip}:{port} --nick NAME, \
+             or: nc {ip} {port}"
+        ),
+    }
 }
 
 /// Runs the room on an already bound listener. Returns when the operator types `/quit`, stdin
