@@ -116,11 +116,15 @@ impl Console {
     /// relays it, and the room client escapes again what it receives.
     pub fn room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
         let shown = match tone {
-            Tone::Own => text.green(),
-            Tone::Other => text.normal(),
-            Tone::Action => text.cyan(),
-            Tone::Private => text.magenta().bold(),
-            Tone::Notice => text.yellow(),
+            Tone::Own => text.green().to_string(),
+            // `[bob] hi`: the name stands out; what you type yourself stays plain.
+            Tone::Other => match text.split_once("] ") {
+                Some((name, said)) => format!("{} {said}", format!("{name}]").cyan().bold()),
+                None => text.to_string(),
+            },
+            Tone::Action => text.cyan().to_string(),
+            Tone::Private => text.magenta().bold().to_string(),
+            Tone::Notice => text.yellow().to_string(),
         };
         writeln!(self.out, "{shown}")
             .and_then(|()| self.out.flush())

@@ -60,6 +60,8 @@ fn raw_chat_lines(peer: &mut RawPeer, count: usize) -> Vec<String> {
 #[test]
 fn room_messages_reach_every_other_member_once_in_server_order() {
     let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    // Connected first and never says a word: it must hold up nobody.
+    let _silent = raw_connect(addr);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     let mut carol = join(addr, "carol");
@@ -346,6 +348,15 @@ fn room_client_leaves_at_end_of_input_with_exit_0() {
     assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] last words"]);
     alice.expect_stdout("*** bob left (end of input) (1 in the room)");
     bob.expect_exit_code(0);
+}
+
+#[test]
+fn room_client_refuses_an_invalid_nick_before_connecting() {
+    common::netchat_cmd()
+        .args(["room", "--connect", "5000", "--nick", "al ice"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("a name cannot contain spaces"));
 }
 
 #[test]

@@ -31,7 +31,7 @@ use crossbeam_channel::Receiver;
 
 use crate::console::Console;
 use crate::endpoint::Endpoint;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub use client::ClientOptions;
 pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
@@ -64,6 +64,18 @@ pub fn run(
             server::run(addr, &options, stdin, console, interrupt)
         }
         Endpoint::Connect(addr) => {
+            // Refused here, before connecting, with the same rule the server applies.
+            if let Some(nick) = &options.nick {
+                if let Err(why) = protocol::check_nick(nick.as_bytes()) {
+                    return Err(Error::Usage {
+                        message: format!("--nick {nick:?}: {why}"),
+                        hint: format!(
+                            "a name has 1 to {} letters, digits, '-', '_' or '.', e.g. --nick alice",
+                            protocol::MAX_NICK
+                        ),
+                    });
+                }
+            }
             let options = ClientOptions {
                 max_line: options.max_line,
                 nick: options.nick.clone(),
