@@ -703,6 +703,44 @@ mod tests {
         assert_eq!(lines_to(&actions, 1), vec!["[host] hi class"]);
     }
 
+    /// A loopback connection, for a `Wire` whose socket the hub may shut down.
+    fn socket() -> TcpStream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let _server_side = listener.accept().unwrap();
+        client
+    }
+
+    #[test]
+    fn the_hub_disconnects_a_full_queue_and_never_waits_for_it() {
+        let (log, _logs) = crossbeam_channel::unbounded();
+        let mut hub = Hub {
+            room: room_of(&["alice", "slow"]),
+            wires: BTreeMap::new(),
+            log,
+            skipped_logs: 0,
+        };
+        let (alice_queue, alice_lines) = crossbeam_channel::bounded(10);
+        let (slow_queue, _slow_lines) = crossbeam_channel::bounded(1);
+        slow_queue.try_send(Arc::from("already waiting")).unwrap();
+        let slow_socket = socket();
+        for (id, queue, stream) in [(1, alice_queue, socket()), (2, slow_queue, slow_socket)] {
+            hub.wires.insert(id, Wire { queue, stream });
+        }
+        let actions = hub.room.host(HostCommand::Say(b"hi".to_vec()));
+        hub.apply(actions);
+        let alice_got: Vec<String> = alice_lines.try_iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            alice_got,
+            vec![
+                "[host] hi",
+                "*** slow was disconnected: too slow to read the room's messages (1 in the room)"
+            ]
+        );
+        assert!(!hub.wires.contains_key(&2));
+        assert_eq!(hub.room.nick(2), None);
+    }
+
     #[test]
     fn close_says_goodbye_to_all() {
         let mut room = room_of(&["alice", "bob"]);
