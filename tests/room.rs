@@ -184,7 +184,13 @@ fn room_private_message_reaches_only_its_target() {
 #[test]
 fn room_line_over_max_line_is_refused_and_the_connection_lives() {
     let (_server, addr) = Netchat::listen("server", "room", &["--max-line", "100"]);
-    let mut alice = join(addr, "alice");
+    let mut alice = Netchat::connect(
+        "alice",
+        "room",
+        addr,
+        &["--nick", "alice", "--max-line", "100"],
+    );
+    alice.expect_stdout("*** you are now alice");
     let mut bob = raw_join(addr, "bob");
     bob.send(&[b'x'; 300]);
     bob.send(b"\nshort one\n");
@@ -193,6 +199,13 @@ fn room_line_over_max_line_is_refused_and_the_connection_lives() {
         "*** your line was longer than 100 bytes and was not sent"
     );
     assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] short one"]);
+    // The longest legal line, all control bytes, reaches a netchat client (escaped, 4x longer).
+    bob.send(&[0x07; 100]);
+    bob.send(b"\n");
+    assert_eq!(
+        chat_lines(&mut alice, 1),
+        vec![format!("[bob] {}", "\\x07".repeat(100))]
+    );
 }
 
 /// A client that never reads is disconnected once its queue is full, while the room goes on.

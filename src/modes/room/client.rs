@@ -66,7 +66,8 @@ pub fn run(
     let reading = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;
-    let (incoming, reader) = spawn_socket_reader(reading, options.max_line)?;
+    let from_server = protocol::longest_relayed_line(options.max_line);
+    let (incoming, reader) = spawn_socket_reader(reading, from_server)?;
     let keyboard = keyboard::spawn(stdin, options.max_line);
     let result = chat(&stream, &incoming, keyboard, &interrupt, console);
     // Wake the socket reader (blocked in read) and wait for it: every thread we own ends here.

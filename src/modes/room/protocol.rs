@@ -204,6 +204,16 @@ pub fn goodbye(reason: &str) -> String {
 }
 // ANCHOR_END: format
 
+/// How long a line from the server can be when clients' lines are at most `max_line` bytes.
+///
+/// The server adds a name (at most [`MAX_NICK`] characters of up to 4 bytes) and a few brackets,
+/// and escaping can make text longer: one control byte becomes the four characters `\x1b`, one
+/// invalid byte the three bytes of `�`. So a client that reads with `--max-line` as its limit
+/// would drop its classmates' longest legal lines; it reads with this limit instead.
+pub fn longest_relayed_line(max_line: usize) -> usize {
+    max_line.saturating_mul(4).saturating_add(4 * MAX_NICK + 32)
+}
+
 /// A reason a client gave with `/quit`, made safe and short enough for a notice.
 pub fn reason_text(reason: &[u8]) -> String {
     let safe = escape_peer_text(reason);
@@ -449,6 +459,19 @@ mod tests {
             "*** in the room (2 people): alice, bob"
         );
         assert_eq!(who(&["alice"]), "*** in the room (1 person): alice");
+    }
+
+    #[test]
+    fn the_longest_relayed_line_fits_the_client_limit() {
+        let worst = vec![0x1b_u8; 100];
+        let nick = "ü".repeat(MAX_NICK);
+        for line in [
+            said(&nick, &worst),
+            private(&nick, &worst),
+            action(&nick, &worst),
+        ] {
+            assert!(line.len() <= longest_relayed_line(100), "{}", line.len());
+        }
     }
 
     #[test]
