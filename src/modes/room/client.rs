@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, after, bounded, never, select};
 
-use super::keyboard::{self, Keyboard};
+use super::keyboard::{self, Input};
 use super::protocol::{self, LineKind};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
@@ -108,7 +108,7 @@ fn spawn_socket_reader(
 fn chat(
     stream: &TcpStream,
     incoming: &Receiver<Incoming>,
-    mut keyboard: Receiver<Keyboard>,
+    mut keyboard: Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
 ) -> Result<()> {
@@ -143,18 +143,19 @@ fn chat(
                 Ok(Incoming::Failed(error)) => return Err(lost(error)),
                 Err(_) => return Err(Error::RoomClosed),
             },
-            recv(keyboard) -> typed => match typed {
-                Ok(Keyboard::Line(line)) if leaving.is_none() => {
+            recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
+                Input::Line(line) if leaving.is_none() => {
                     send(stream, &line)?;
                     if matches!(protocol::parse(&line), protocol::Command::Quit(_)) {
                         leaving = Some(Instant::now() + QUIT_WAIT);
                     }
                 }
-                Ok(Keyboard::Line(_)) => {}
-                Ok(Keyboard::TooLong { limit }) => console.notice(&format!(
+                Input::Line(_) => {}
+                Input::TooLong { limit } => console.notice(&format!(
                     "your line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Ok(Keyboard::Failed(_)) | Err(_) => {
+                Input::Interrupted => leaving = leaving.or_else(|| quit(stream, "Ctrl-C")),
+                Input::Eof | Input::Failed(_) => {
                     // End of input (Ctrl-D, or the end of a piped script): leave politely.
                     keyboard = never();
                     leaving = leaving.or_else(|| quit(stream, "end of input"));

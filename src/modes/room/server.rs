@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use super::hub::{self, ClientId, Event, Gone, Line, Log};
-use super::keyboard::{self, Keyboard};
+use super::keyboard::{self, Input};
 use super::protocol::{self, HostCommand};
 use crate::console::{Console, Tone};
 use crate::endpoint;
@@ -121,7 +121,7 @@ fn join_hint(local: SocketAddr) -> String {
 pub fn serve(
     listener: TcpListener,
     options: &ServerOptions,
-    keyboard: Receiver<Keyboard>,
+    keyboard: Receiver<Input>,
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
@@ -175,7 +175,7 @@ pub fn serve(
 fn console_loop(
     events: &Sender<Event>,
     log: &Receiver<Log>,
-    keyboard: &Receiver<Keyboard>,
+    keyboard: &Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
 ) -> Result<&'static str> {
@@ -185,8 +185,8 @@ fn console_loop(
                 Ok(entry) => show(console, entry)?,
                 Err(_) => return Ok("the hub stopped"),
             },
-            recv(keyboard) -> typed => match typed {
-                Ok(Keyboard::Line(line)) => match protocol::parse_host(&line) {
+            recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
+                Input::Line(line) => match protocol::parse_host(&line) {
                     HostCommand::Close => return Ok("/quit"),
                     HostCommand::Nothing => {}
                     command => {
@@ -195,14 +195,15 @@ fn console_loop(
                         }
                     }
                 },
-                Ok(Keyboard::TooLong { limit }) => console.notice(&format!(
+                Input::TooLong { limit } => console.notice(&format!(
                     "that line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Ok(Keyboard::Failed(error)) => {
+                Input::Interrupted => return Ok("Ctrl-C"),
+                Input::Eof => return Ok("end of input"),
+                Input::Failed(error) => {
                     console.notice(&format!("cannot read the keyboard: {error}"));
                     return Ok("standard input failed");
                 }
-                Err(_) => return Ok("end of input"),
             },
             recv(interrupt) -> _ => return Ok("Ctrl-C"),
         }
