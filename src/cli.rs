@@ -85,7 +85,7 @@ pub struct RoomArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub common: CommonArgs,
-    /// With --connect: the name to take on joining (letters, digits, - _ .; at most 20).
+    /// With --connect: the name to take on joining (ASCII letters, digits, - _ .; at most 20).
     /// Without it you are guest-N until you type /nick NAME.
     #[arg(long, value_name = "NAME", conflicts_with = "listen")]
     pub nick: Option<String>,

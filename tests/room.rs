@@ -145,6 +145,10 @@ fn room_refuses_taken_and_invalid_names_and_impersonation_shows() {
     assert!(read_until(&mut bob, "refused").contains("spaces"));
     bob.send(b"/nick \x1b[31mred\n");
     assert!(read_until(&mut bob, "refused").contains("control"));
+    bob.send(b"/nick a1ice\n");
+    assert!(read_until(&mut bob, "refused").contains("looks too much like alice"));
+    bob.send("/nick \u{430}lice\n".as_bytes()); // Cyrillic а
+    assert!(read_until(&mut bob, "refused").contains("ASCII"));
     bob.send(b"/nick host\n");
     assert!(read_until(&mut bob, "refused").contains("operator"));
 

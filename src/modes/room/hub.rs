@@ -282,8 +282,13 @@ impl Room {
         }
         // The hub is the only owner of the names, so this check and the rename below cannot be
         // raced by another client asking for the same name: its request is the next event.
-        if self.find(&new).is_some_and(|other| other != id) {
-            return refuse(format!("{new} is taken"));
+        if let Some(other) = self.find(&new).filter(|&other| other != id) {
+            let holder = self.nick(other).unwrap_or_default();
+            return refuse(if holder.eq_ignore_ascii_case(&new) {
+                format!("{new} is taken")
+            } else {
+                format!("{new} looks too much like {holder}, who is here")
+            });
         }
         if let Some(member) = self.members.get_mut(&id) {
             member.nick = new.clone();
@@ -638,6 +643,18 @@ mod tests {
         );
         assert!(lines_to(&actions, 1).is_empty());
         assert_eq!(room.nick(2), Some("bob"));
+    }
+
+    #[test]
+    fn a_lookalike_name_is_refused_with_the_reason() {
+        let mut room = room_of(&["alice", "bob"]);
+        let actions = room.said(2, b"/nick a1ice");
+        assert_eq!(
+            lines_to(&actions, 2),
+            vec![
+                "*** name refused: a1ice looks too much like alice, who is here; you are still bob"
+            ]
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn run(
                     return Err(Error::Usage {
                         message: format!("--nick {nick:?}: {why}"),
                         hint: format!(
-                            "a name has 1 to {} letters, digits, '-', '_' or '.', e.g. --nick alice",
+                            "a name has 1 to {} ASCII letters, digits, '-', '_' or '.', e.g. --nick alice",
                             protocol::MAX_NICK
                         ),
                     });

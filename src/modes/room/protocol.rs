@@ -7,7 +7,7 @@
 //! | line | meaning |
 //! |---|---|
 //! | `hello all` | a message to everyone else in the room |
-//! | `/nick NAME` | take a name (unique, 1–20 letters, digits, `-`, `_`, `.`) |
+//! | `/nick NAME` | take a name (unique, 1–20 ASCII letters, digits, `-`, `_`, `.`) |
 //! | `/who` | list who is in the room |
 //! | `/me waves` | an action: `* alice waves` |
 //! | `/msg NICK TEXT` | a private message to one member |
@@ -132,6 +132,11 @@ impl std::fmt::Display for NickError {
             NickError::BadCharacter(c) if c.is_control() => {
                 f.write_str("a name cannot contain control characters")
             }
+            NickError::BadCharacter(c) if !c.is_ascii() => write!(
+                f,
+                "a name cannot contain '{c}': use ASCII letters, digits, '-', '_' and '.' \
+                 (letters from other alphabets can look exactly like someone else's name)"
+            ),
             NickError::BadCharacter(c) => write!(
                 f,
                 "a name cannot contain '{c}': use letters, digits, '-', '_' and '.'"
@@ -142,9 +147,11 @@ impl std::fmt::Display for NickError {
     }
 }
 
-/// Checks a requested nickname. Only letters, digits, `-`, `_` and `.` are allowed: no spaces,
-/// brackets or control characters, so a name can never make a line look like it came from
-/// someone else or smuggle an escape sequence onto a terminal.
+/// Checks a requested nickname. Only ASCII letters, digits, `-`, `_` and `.` are allowed: no
+/// spaces, brackets or control characters, so a name can never make a line look like it came
+/// from someone else or smuggle an escape sequence onto a terminal; and no letters from other
+/// alphabets, because a Cyrillic `а` looks exactly like a Latin `a` (`аlice` is not `alice`).
+/// Names that merely *look* alike are caught by [`same_nick`].
 // ANCHOR: check_nick
 pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
     let name = std::str::from_utf8(name).map_err(|_| NickError::NotUtf8)?;
@@ -156,7 +163,7 @@ pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
     }
     if let Some(bad) = name
         .chars()
-        .find(|&c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Err(NickError::BadCharacter(bad));
     }
@@ -167,9 +174,25 @@ pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
 }
 // ANCHOR_END: check_nick
 
-/// Two names are the same if they differ only in case: `Alice` must not pass for `alice`.
+/// Two names are the same if they *look* the same: `Alice`, `aIice` (capital i), `a1ice` and
+/// `alice` are one name, and so are `bob` and `b0b`, `marc` and `rnarc`.
 pub fn same_nick(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    lookalike_key(a) == lookalike_key(b)
+}
+
+/// Folds the characters that many fonts draw alike: case, `i`/`l`/`1`/`I`, `o`/`0`, `rn`/`m`,
+/// `vv`/`w`.
+fn lookalike_key(name: &str) -> String {
+    let folded: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'i' | '1' => 'l',
+            '0' => 'o',
+            other => other,
+        })
+        .collect();
+    folded.replace("rn", "m").replace("vv", "w")
 }
 
 /// The name a newcomer gets until it picks one.
@@ -237,7 +260,7 @@ pub fn who(names: &[&str]) -> String {
 pub fn help() -> Vec<String> {
     [
         "commands: a plain line is a message to everyone",
-        "/nick NAME       take a name (letters, digits, - _ .)",
+        "/nick NAME       take a name (ASCII letters, digits, - _ .)",
         "/who             who is in the room",
         "/me ACTION       e.g. /me waves -> * you waves",
         "/msg NICK TEXT   a private message to one person",
@@ -398,7 +421,7 @@ mod tests {
     #[test]
     fn good_nicknames_pass() {
         assert_eq!(check_nick(b"alice").unwrap(), "alice");
-        assert_eq!(check_nick(b"Zo\xc3\xab_2.b-c").unwrap(), "Zoë_2.b-c");
+        assert_eq!(check_nick(b"Zoe_2.b-c").unwrap(), "Zoe_2.b-c");
         assert!(check_nick(&[b'a'; MAX_NICK]).is_ok());
     }
 
@@ -421,6 +444,19 @@ mod tests {
     fn names_are_compared_without_case() {
         assert!(same_nick("Alice", "alice"));
         assert!(!same_nick("alice", "alice2"));
+    }
+
+    #[test]
+    fn lookalike_names_count_as_the_same() {
+        assert!(same_nick("aIice", "alice"));
+        assert!(same_nick("a1ice", "ALICE"));
+        assert!(same_nick("b0b", "bob"));
+        assert!(same_nick("rnarc", "marc"));
+        assert!(same_nick("vvill", "will"));
+        assert!(!same_nick("bob", "rob"));
+        // Other alphabets are refused outright: Cyrillic а (U+0430) looks like Latin a.
+        let cyrillic = check_nick("\u{430}lice".as_bytes()).unwrap_err();
+        assert!(cyrillic.to_string().contains("ASCII"), "{cyrillic}");
     }
 
     #[test]
