@@ -424,6 +424,12 @@ fn room_200_clients_leave_no_threads_or_sockets_behind() {
         }
         thread::sleep(Duration::from_millis(20));
     }
+    // One descriptor per client: reader, writer and hub share the socket.
+    let open = count("fd");
+    assert!(
+        open >= files + 200 && open <= files + 210,
+        "{open} fds for 200 clients (before: {files})"
+    );
     for mut stream in clients.drain(..) {
         let _ = stream.write_all(b"/quit\n");
     }

@@ -31,12 +31,12 @@ pub type Line = Arc<str>;
 /// What the other threads tell the hub.
 pub enum Event {
     /// The accept thread took a new connection. `queue` feeds its writer thread; `stream` is a
-    /// clone of its socket, kept only to shut it down (kick, slow consumer).
+    /// handle on its socket, kept only to shut it down (kick, slow consumer).
     Joined {
         id: ClientId,
         peer: SocketAddr,
         queue: Sender<Line>,
-        stream: TcpStream,
+        stream: Arc<TcpStream>,
     },
     /// A reader got one line from its client.
     Said { id: ClientId, line: Vec<u8> },
@@ -448,7 +448,7 @@ pub const LOG_QUEUE: usize = 1024;
 /// A client's end of the wiring, as the hub holds it.
 struct Wire {
     queue: Sender<Line>,
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
 }
 
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
@@ -721,11 +721,11 @@ mod tests {
     }
 
     /// A loopback connection, for a `Wire` whose socket the hub may shut down.
-    fn socket() -> TcpStream {
+    fn socket() -> Arc<TcpStream> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let _server_side = listener.accept().unwrap();
-        client
+        Arc::new(client)
     }
 
     #[test]

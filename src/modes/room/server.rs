@@ -41,8 +41,8 @@ pub struct ServerOptions {
 }
 
 /// Default for `--max-clients`. Each client costs two threads with small stacks, two socket
-/// buffers in the kernel, and one file descriptor; a thousand of them fit comfortably within the
-/// usual limit of 1024 open files (`ulimit -n`) on Linux. Client number 1001 reads
+/// buffers in the kernel, and one file descriptor; a thousand of them fit within the usual limit
+/// of 1024 open files per process (`ulimit -n`) on Linux, with room for the listener and stdio. Client number 1001 reads
 /// `*** sorry, the room is full …` and is disconnected.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 
@@ -329,11 +329,14 @@ fn start_client(
     events: &Sender<Event>,
     alive: &Sender<()>,
 ) -> std::result::Result<(), ()> {
-    let (Ok(for_hub), Ok(for_writer)) = (stream.try_clone(), stream.try_clone()) else {
-        return Ok(()); // out of descriptors: dropping the stream closes this one connection
-    };
     // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
-    let _ = for_writer.set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
+    // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
+    // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
+    // the last holder drops it.
+    let stream = Arc::new(stream);
+    let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
     let (queue, lines) = bounded::<Line>(CLIENT_QUEUE);
     // The hub must know the client before its reader can report a line from it.
     events
