@@ -472,3 +472,31 @@ fn room_lesson_cites_only_existing_anchors() {
     }
     assert!(cited >= 10, "only {cited} citations found");
 }
+
+#[test]
+fn room_client_colors_kinds_of_lines_only_when_asked() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = Netchat::connect(
+        "alice",
+        "room",
+        addr,
+        &["--nick", "alice", "--color", "always"],
+    );
+    let confirmed = alice.expect_stdout("you are now alice");
+    assert!(
+        confirmed.starts_with("\u{1b}[33m"),
+        "notice in yellow: {confirmed:?}"
+    );
+    let mut bob = raw_join(addr, "bob");
+    bob.send(b"/msg alice psst\n");
+    let private = alice.expect_stdout("psst");
+    assert!(
+        private.starts_with("\u{1b}[1;35m"),
+        "private in bold magenta: {private:?}"
+    );
+    // The peer's own escape sequence still arrives escaped, between our color codes.
+    bob.send(b"\x1b[31mred\n");
+    let message = alice.expect_stdout("red");
+    assert!(message.contains("\\x1b[31mred"), "{message:?}");
+    // Without --color, piped output has no escape codes at all (checked by every other test).
+}
