@@ -154,6 +154,13 @@ pub fn serve(
 
     let reason = console_loop(&events, &log, &keyboard, &interrupt, console)?;
     console.status(&format!("{reason}: closing the room"));
+    if reason == "end of input" && !console.is_interactive() {
+        // Started from a script or in the background with no keyboard: stdin ended at once.
+        console.status(
+            "to run a room without a keyboard, keep its input open, e.g. \
+             `tail -f /dev/null | netchat room --listen PORT`",
+        );
+    }
 
     // Tell the hub; it says goodbye to everyone and drops every client's queue.
     let _ = events.send(Event::Close);
