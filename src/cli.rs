@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::console::ColorMode;
 use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
-use crate::framing::DEFAULT_MAX_LINE;
+use crate::framing::{DEFAULT_MAX_LINE, Framing};
 
 /// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
 const MAX_MAX_LINE: u32 = 64 * 1024 * 1024;
@@ -76,6 +76,9 @@ pub struct DuplexArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Prefix each message with the local time (HH:MM:SS).
+    #[arg(long)]
+    pub timestamps: bool,
 }
 
 /// `netchat room`.
@@ -121,8 +124,8 @@ pub struct CommonArgs {
     /// When to use colors: auto means only on a terminal, and never if NO_COLOR is set.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// The longest message in bytes. Longer lines from a peer are dropped with a notice,
-    /// so a peer can never make netchat's memory grow.
+    /// The longest message in bytes. Longer lines from a peer are dropped with a notice, so a
+    /// peer can never make netchat's memory grow; longer typed lines are not sent.
     #[arg(
         long,
         value_name = "BYTES",
@@ -130,6 +133,27 @@ pub struct CommonArgs {
         value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MAX_LINE))
     )]
     pub max_line: u32,
+    /// How the byte stream is cut into messages: line = one message per newline (netchat, nc,
+    /// telnet); raw = each chunk as it arrives, and typed lines are sent without a newline
+    /// (for scripts that pair one send() with one recv()).
+    #[arg(long, value_enum, value_name = "RULE", default_value_t = FramingChoice::Line)]
+    pub framing: FramingChoice,
+}
+
+/// `--framing line|raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FramingChoice {
+    Line,
+    Raw,
+}
+
+impl From<FramingChoice> for Framing {
+    fn from(choice: FramingChoice) -> Framing {
+        match choice {
+            FramingChoice::Line => Framing::Line,
+            FramingChoice::Raw => Framing::Raw,
+        }
+    }
 }
 
 /// `--color auto|always|never`.
@@ -165,6 +189,11 @@ impl CommonArgs {
     /// `--max-line` as a size.
     pub fn max_line(&self) -> usize {
         self.max_line as usize
+    }
+
+    /// `--framing` as the plain type the modes use.
+    pub fn framing(&self) -> Framing {
+        self.framing.into()
     }
 }
 

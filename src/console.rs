@@ -43,6 +43,8 @@ pub struct Console {
     /// True when stdin and stdout are both a terminal: a person types and reads, so netchat shows
     /// prompts and labels. False in pipes, scripts and tests, where output stays plain.
     interactive: bool,
+    /// `--timestamps`: prefix each message with the local time.
+    timestamps: bool,
 }
 
 impl Console {
@@ -53,7 +55,37 @@ impl Console {
             out,
             err,
             interactive,
+            timestamps: false,
         }
+    }
+
+    /// Turns `--timestamps` on or off: messages get a `[HH:MM:SS] ` prefix in local time.
+    pub fn set_timestamps(&mut self, on: bool) {
+        self.timestamps = on;
+    }
+
+    /// The `[HH:MM:SS] ` prefix for a message, or nothing when `--timestamps` is off.
+    pub fn timestamp_prefix(&self) -> String {
+        if self.timestamps {
+            format!("[{}] ", local_clock())
+        } else {
+            String::new()
+        }
+    }
+
+    /// Replaces the two output streams with wrappers around them, e.g. so that a line editor can
+    /// print above the line being typed (terminal.rs). `wrap` gets the current streams and returns
+    /// the new ones.
+    pub fn wrap_streams(
+        &mut self,
+        wrap: impl FnOnce(
+            Box<dyn Write + Send>,
+            Box<dyn Write + Send>,
+        ) -> (Box<dyn Write + Send>, Box<dyn Write + Send>),
+    ) {
+        let out = std::mem::replace(&mut self.out, Box::new(io::sink()));
+        let err = std::mem::replace(&mut self.err, Box::new(io::sink()));
+        (self.out, self.err) = wrap(out, err);
     }
 
     /// Whether a person is at the keyboard (prompts make sense).
@@ -85,6 +117,15 @@ impl Console {
         let _ = self.err.flush();
     }
 
+    /// A status line for a person at a terminal only (whose turn it is, what to type next).
+    /// Scripts and tests never see it, so their output stays stable.
+    pub fn guide(&mut self, text: &str) {
+        if self.interactive {
+            let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text.green());
+            let _ = self.err.flush();
+        }
+    }
+
     /// A prompt on stderr without a newline, shown only to a person at a terminal.
     pub fn prompt(&mut self, text: &str) {
         if self.interactive {
@@ -100,10 +141,12 @@ impl Console {
     /// program quietly.
     pub fn peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
         let text = escape_peer_text(message);
+        let time = self.timestamp_prefix();
         let written = if self.interactive {
-            writeln!(self.out, "{} {}", format!("{label}>").cyan().bold(), text)
+            let label = format!("{label}>").cyan().bold();
+            writeln!(self.out, "{}{label} {text}", time.dimmed())
         } else {
-            writeln!(self.out, "{text}")
+            writeln!(self.out, "{time}{text}")
         };
         written
             .and_then(|()| self.out.flush())
@@ -145,6 +188,14 @@ pub enum Tone {
     Private,
     /// What the server itself says: joins, leaves, renames, answers.
     Notice,
+}
+
+/// The local wall-clock time as `HH:MM:SS`, for `--timestamps`.
+///
+/// std knows only UTC: the local offset needs the time zone database (`/etc/localtime`, `TZ`, or
+/// Windows' own), which jiff reads. If the zone cannot be found, jiff falls back to UTC.
+pub fn local_clock() -> String {
+    jiff::Zoned::now().strftime("%H:%M:%S").to_string()
 }
 
 /// A failed write to stdout: a closed pipe is a quiet end, anything else an error.
@@ -247,6 +298,7 @@ mod tests {
         console.peer_message("peer", b"hi").unwrap();
         console.status("connected");
         console.prompt("you> ");
+        console.guide("your turn");
         assert_eq!(&*out.0.lock().unwrap(), b"hi\n");
         assert_eq!(&*err.0.lock().unwrap(), b"netchat: connected\n");
     }

@@ -180,7 +180,9 @@ pub fn listen(addr: &ListenAddr) -> Result<TcpListener> {
 // ANCHOR_END: listen
 
 /// `accept`: blocks until a peer has finished the handshake, then returns a new socket for it.
-/// The listening socket stays open and could accept more peers.
+/// The listening socket itself stays open and could accept more peers; [`open_one`] closes it
+/// after one, a room server keeps accepting.
+// ANCHOR: accept
 pub fn accept(listener: &TcpListener) -> Result<(TcpStream, SocketAddr)> {
     loop {
         match listener.accept() {
@@ -193,6 +195,7 @@ pub fn accept(listener: &TcpListener) -> Result<(TcpStream, SocketAddr)> {
         }
     }
 }
+// ANCHOR_END: accept
 
 /// `connect`: tries each address the name resolves to until one answers.
 // ANCHOR: connect

@@ -76,8 +76,8 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
             Error::AddrInUse { addr } => format!(
-                "another program is already listening on {addr} (maybe another netchat in an \
-                 other terminal): stop it, or pick another port, e.g. --listen {}",
+                "another program is already listening on {addr} (maybe another netchat in \
+                 another terminal): stop it, or pick another port, e.g. --listen {}",
                 suggest_other_port(addr)
             ),
             Error::BindPermission { .. } => {
@@ -91,8 +91,8 @@ impl Error {
                     .to_string()
             }
             Error::Refused { addr } => format!(
-                "nothing is listening on {addr}: start the other side first, e.g. \
-                 `netchat half --listen {}` in another terminal, and check the port number",
+                "nothing is listening on {addr}: start the listening side first (with \
+                 `--listen {}` in another terminal), and check the port number",
                 port_of(addr)
             ),
             Error::ConnectTimedOut { .. } => {
@@ -207,7 +207,7 @@ mod tests {
             addr: "127.0.0.1:5000".into(),
         };
         let hint = refused.hint().unwrap();
-        assert!(hint.contains("--listen 5000"), "{hint}");
+        assert!(hint.contains("`--listen 5000`"), "{hint}");
     }
 
     #[test]

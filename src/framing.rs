@@ -21,12 +21,36 @@ pub const DEFAULT_MAX_LINE: usize = 8192;
 /// How many bytes one `read` system call may fetch from the socket at a time.
 const READ_CHUNK: usize = 8192;
 
+/// `--framing`: the rule that cuts the byte stream into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A message ends at a newline (netchat, nc, telnet, most line protocols).
+    Line,
+    /// Whatever one `read` returns is one message, and typed lines are sent without a newline:
+    /// the (fragile) convention of classroom scripts that pair one `send()` with one `recv(1024)`.
+    Raw,
+}
+
+impl Framing {
+    /// One sentence for the status line, so a student knows which rule is in force.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Framing::Line => "line framing: a message ends at a newline",
+            Framing::Raw => {
+                "raw framing: each chunk the socket delivers is one message, and your lines are \
+                 sent without a newline"
+            }
+        }
+    }
+}
+
 /// One thing the reader found in the byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// One message: the bytes before the newline, without the `\n` and without a trailing `\r`
-    /// (telnet and Windows programs end lines with CR LF). The bytes are as the peer sent them;
-    /// turning them into safe text is the console's job.
+    /// One message. With line framing: the bytes before the newline, without the `\n` and
+    /// without a trailing `\r` (telnet and Windows programs end lines with CR LF). With raw
+    /// framing: the bytes one `read` returned. The bytes are as the peer sent them; turning them
+    /// into safe text is the console's job.
     Line(Vec<u8>),
     /// A line grew past `limit` bytes. Its bytes were dropped and the rest of it, up to the next
     /// newline, will be skipped.
@@ -113,6 +137,84 @@ impl<R: Read> LineReader<R> {
             None
         } else {
             Some(Frame::Line(self.take_line()))
+        }
+    }
+}
+
+/// Raw framing: each `read` is one message, at most `max_line` bytes.
+///
+/// This is what a script does with `msg = sock.recv(1024)`, and it shows why that is fragile:
+/// two quick sends can come back from one `read` (merged), and a long one from several (split).
+/// TCP never promised anything else.
+pub struct ChunkReader<R> {
+    inner: R,
+    buffer: Vec<u8>,
+}
+
+impl<R: Read> ChunkReader<R> {
+    /// A reader whose messages are at most `max_line` bytes: the buffer is that size, so a longer
+    /// send simply arrives as several messages.
+    pub fn new(inner: R, max_line: usize) -> Self {
+        ChunkReader {
+            inner,
+            buffer: vec![0; max_line.max(1)],
+        }
+    }
+
+    /// Blocks until the socket has some bytes; `Ok(None)` at EOF.
+    // ANCHOR: read_chunk
+    pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
+        loop {
+            match self.inner.read(&mut self.buffer) {
+                Ok(0) => return Ok(None),
+                Ok(n) => return Ok(Some(Frame::Line(self.buffer[..n].to_vec()))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // ANCHOR_END: read_chunk
+}
+
+/// A raw chunk without one trailing `\n` or `\r\n`, for display: a script that does
+/// `send(text + "\n")` should not show a stray `\x0a` after every message. Newlines *inside* a
+/// chunk stay (escaped), so merged sends remain visible.
+pub fn strip_line_ending(chunk: &[u8]) -> &[u8] {
+    let chunk = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+    chunk.strip_suffix(b"\r").unwrap_or(chunk)
+}
+
+/// Reads messages with the framing the user chose.
+pub enum MessageReader<R> {
+    Lines(LineReader<R>),
+    Chunks(ChunkReader<R>),
+}
+
+impl<R: Read> MessageReader<R> {
+    pub fn new(inner: R, framing: Framing, max_line: usize) -> Self {
+        match framing {
+            Framing::Line => MessageReader::Lines(LineReader::new(inner, max_line)),
+            Framing::Raw => MessageReader::Chunks(ChunkReader::new(inner, max_line)),
+        }
+    }
+
+    /// The next message, `Ok(None)` at EOF: see [`LineReader::read_frame`] and
+    /// [`ChunkReader::read_frame`].
+    pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
+        match self {
+            MessageReader::Lines(reader) => reader.read_frame(),
+            MessageReader::Chunks(reader) => reader.read_frame(),
+        }
+    }
+}
+
+/// Sends one message with the chosen framing: with a newline, or (raw) exactly as typed.
+pub fn write_message(writer: &mut impl Write, framing: Framing, message: &[u8]) -> io::Result<()> {
+    match framing {
+        Framing::Line => write_line(writer, message),
+        Framing::Raw => {
+            writer.write_all(message)?;
+            writer.flush()
         }
     }
 }
@@ -265,6 +367,23 @@ mod tests {
         );
         assert!(reader.pending.capacity() <= 101);
         assert_eq!(reader.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn raw_chunks_are_bounded_by_max_line() {
+        let mut reader = ChunkReader::new(Pieces(vec![b"abcdefgh".to_vec(), b"ij".to_vec()]), 5);
+        assert_eq!(reader.read_frame().unwrap(), Some(line("abcde")));
+        assert_eq!(reader.read_frame().unwrap(), Some(line("fgh")));
+        assert_eq!(reader.read_frame().unwrap(), Some(line("ij")));
+        assert_eq!(reader.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn raw_messages_are_sent_without_a_newline() {
+        let mut wire = Vec::new();
+        write_message(&mut wire, Framing::Raw, b"hello").unwrap();
+        write_message(&mut wire, Framing::Line, b"there").unwrap();
+        assert_eq!(wire, b"hellothere\n");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
+//! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
+//! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`cli`] | the command line (the only module that knows clap) |
 
 pub mod cli;
@@ -18,6 +20,7 @@ pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod modes;
+pub mod terminal;
 
 use std::io::Read;
 
@@ -39,15 +42,29 @@ pub fn run(
         ModeCommand::Half(args) => {
             let options = modes::half::Options {
                 max_line: args.common.max_line(),
+                framing: args.common.framing(),
             };
             modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
         }
-        // Until their issues land; they will take `interrupt`.
-        ModeCommand::Duplex(_) => {
-            drop(interrupt);
-            Err(Error::NotBuilt { mode: "duplex" })
+        ModeCommand::Duplex(args) => {
+            let options = modes::duplex::Options {
+                max_line: args.common.max_line(),
+                timestamps: args.timestamps,
+                framing: args.common.framing(),
+            };
+            let endpoint = args.endpoint.endpoint();
+            modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
         ModeCommand::Room(args) => {
+            // The room speaks a line protocol: a message is a line, whatever the reads.
+            if args.common.framing() == framing::Framing::Raw {
+                return Err(Error::Usage {
+                    message: "`netchat room` does not take --framing raw".to_string(),
+                    hint: "the room's protocol is one message per line (nc and telnet speak it); \
+                           use --framing raw with half or duplex"
+                        .to_string(),
+                });
+            }
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,

@@ -66,20 +66,32 @@ fn install_interrupt_handler(cli: &Cli) -> Receiver<()> {
     receiver
 }
 
-/// `--help` and `--version` print normally; a usage error becomes `netchat: error: …`, exit 2.
+/// `--help` and `--version` print normally; a usage error becomes `netchat: …` lines, exit 2.
 fn command_line_error(error: &clap::Error) -> ExitCode {
-    if !error.use_stderr() {
-        // --help, --version: to stdout. A closed stdout (`netchat --help | head -1`) is fine.
+    use clap::error::ErrorKind;
+    let is_help = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if is_help {
+        // --help and --version go to stdout, bare `netchat` shows the help on stderr; either way
+        // a closed stream (`netchat --help | head -1`) is fine.
         let _ = error.print();
-        return ExitCode::SUCCESS;
+        return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { 0 });
     }
+    // clap's own text, with every line marked as netchat's, as the output contract says.
     let text = error.render().to_string();
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     let mut stderr = io::stderr();
-    let _ = write!(stderr, "netchat: error: {text}");
-    ExitCode::from(if error.exit_code() == 0 {
-        0
-    } else {
-        EXIT_USAGE
-    })
+    for (number, line) in text.lines().filter(|line| !line.is_empty()).enumerate() {
+        let marker = if number == 0 {
+            "netchat: error: "
+        } else {
+            "netchat: "
+        };
+        let _ = writeln!(stderr, "{marker}{line}");
+    }
+    ExitCode::from(EXIT_USAGE)
 }

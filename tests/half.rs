@@ -97,3 +97,95 @@ fn half_connector_speaks_first_to_a_raw_listener() {
     connector.expect_stderr("peer quit");
     connector.expect_exit_code(0);
 }
+
+/// A raw peer connected to a `netchat half --listen` whose keyboard always has a reply ready.
+fn listener_with_raw_peer(extra: &[&str]) -> (Netchat, common::RawPeer) {
+    let (mut listener, addr) = Netchat::listen("listener", "half", extra);
+    let peer = raw_connect(addr);
+    listener.expect_stderr("connected");
+    (listener, peer)
+}
+
+#[test]
+fn half_crlf_from_a_telnet_style_peer_is_one_clean_line() {
+    let (mut listener, mut peer) = listener_with_raw_peer(&[]);
+    peer.send(b"from telnet\r\n");
+    assert_eq!(listener.next_stdout(), "from telnet");
+}
+
+#[test]
+fn half_invalid_utf8_shows_replacement_characters() {
+    let (mut listener, mut peer) = listener_with_raw_peer(&[]);
+    peer.send(b"caf\xe9 \xff\n");
+    assert_eq!(listener.next_stdout(), "caf\u{fffd} \u{fffd}");
+}
+
+#[test]
+fn half_escape_sequences_from_the_peer_are_printed_escaped() {
+    let (mut listener, mut peer) = listener_with_raw_peer(&[]);
+    peer.send(b"\x1b[2J\x1b[31mred\x07\n");
+    let line = listener.next_stdout();
+    assert_eq!(line, "\\x1b[2J\\x1b[31mred\\x07");
+    assert!(!line.contains('\x1b'));
+}
+
+#[test]
+fn half_an_overlong_line_is_dropped_with_a_notice_and_the_conversation_goes_on() {
+    let (mut listener, mut peer) = listener_with_raw_peer(&["--max-line", "16"]);
+    let mut long = vec![b'x'; 5000];
+    long.push(b'\n');
+    peer.send(&long);
+    listener.expect_stderr("longer than 16 bytes");
+    // The dropped line counted as the peer's turn: the listener answers...
+    listener.send_line("still here");
+    assert_eq!(peer.read_line(), "still here");
+    // ...and the next normal line arrives intact.
+    peer.send(b"short\n");
+    assert_eq!(listener.next_stdout(), "short");
+}
+
+#[test]
+fn half_a_typed_line_over_max_line_is_not_sent() {
+    let (raw, addr) = raw_listener();
+    let mut connector = Netchat::connect("connector", "half", addr, &["--max-line", "8"]);
+    let mut peer = raw_accept(&raw);
+    connector.send_line("this is far too long");
+    connector.expect_stderr("not sent");
+    connector.send_line("short");
+    assert_eq!(peer.read_line(), "short");
+}
+
+#[test]
+fn half_the_peer_closing_without_q_ends_with_a_status_and_exit_0() {
+    let (mut listener, peer) = listener_with_raw_peer(&[]);
+    drop(peer);
+    listener.expect_stderr("the peer closed the connection");
+    listener.expect_exit_code(0);
+}
+
+#[test]
+fn half_a_closed_stdout_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let (raw, addr) = raw_listener();
+    let mut child = Command::new(common::netchat_bin())
+        .args(["half", "--connect", &addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the reading end of stdout, as `| head -1` does after its line.
+    drop(child.stdout.take());
+    let mut peer = raw_accept(&raw);
+    use std::io::Write;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"hello\n").expect("type");
+    assert_eq!(peer.read_line(), "hello");
+    peer.send(b"this reply cannot be printed\n");
+    let mut guard = common::ChildGuard(child);
+    let status = guard.wait_with_deadline();
+    let stderr = guard.stderr_text();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    assert!(!stderr.contains("error"), "stderr: {stderr}");
+}

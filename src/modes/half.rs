@@ -19,13 +19,15 @@ use std::io::{Read, Write};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, LineReader};
+use crate::framing::{self, Frame, Framing, LineReader, MessageReader};
 
 /// What `half` needs besides the endpoint.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// `--max-line`: the longest message accepted from the peer or the keyboard.
     pub max_line: usize,
+    /// `--framing`: newline-terminated lines, or raw chunks for unframed scripts.
+    pub framing: Framing,
 }
 
 /// The word that ends the conversation, as in the classic lab.
@@ -52,6 +54,7 @@ pub enum Ending {
 }
 
 /// `netchat half`: opens the connection, holds the conversation, closes politely.
+// ANCHOR: run
 pub fn run(
     endpoint: &Endpoint,
     options: &Options,
@@ -59,6 +62,9 @@ pub fn run(
     console: &mut Console,
 ) -> Result<()> {
     let connection = endpoint::open_one(endpoint, "half", console)?;
+    if options.framing == Framing::Raw {
+        console.status(options.framing.describe());
+    }
     let first = match connection.role {
         Role::Connector => Turn::Mine,
         Role::Listener => Turn::Theirs,
@@ -71,6 +77,7 @@ pub fn run(
     }
     Ok(())
 }
+// ANCHOR_END: run
 
 /// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests).
 // ANCHOR: converse
@@ -82,20 +89,21 @@ pub fn converse(
     options: &Options,
     console: &mut Console,
 ) -> Result<Ending> {
-    let mut from_peer = LineReader::new(socket_in, options.max_line);
+    let mut from_peer = MessageReader::new(socket_in, options.framing, options.max_line);
+    // The keyboard is always read line by line: Enter ends what you typed.
     let mut from_keyboard = LineReader::new(stdin, options.max_line);
     let mut turn = first;
     let mut ending = Ending::PeerEnded;
     while turn != Turn::Over {
         turn = match turn {
             Turn::Mine => {
-                let next = my_turn(&mut from_keyboard, &mut socket_out, console)?;
+                let next = my_turn(&mut from_keyboard, &mut socket_out, options, console)?;
                 if next == Turn::Over {
                     ending = Ending::WeQuit;
                 }
                 next
             }
-            Turn::Theirs => their_turn(&mut from_peer, console)?,
+            Turn::Theirs => their_turn(&mut from_peer, options.framing, console)?,
             Turn::Over => Turn::Over,
         };
     }
@@ -109,9 +117,11 @@ pub fn converse(
 fn my_turn(
     keyboard: &mut LineReader<impl Read>,
     socket_out: &mut impl Write,
+    options: &Options,
     console: &mut Console,
 ) -> Result<Turn> {
-    console.prompt("you> ");
+    let framing = options.framing;
+    console.guide("your turn: type one line (q quits)");
     let line = match keyboard.read_frame() {
         Ok(Some(Frame::Line(line))) => line,
         Ok(Some(Frame::TooLong { limit })) => {
@@ -122,18 +132,23 @@ fn my_turn(
             return Ok(Turn::Mine);
         }
         Ok(None) => {
-            send(socket_out, QUIT.as_bytes())?;
+            send(socket_out, framing, QUIT.as_bytes())?;
             console.status("end of input: sent q, closing the connection");
             return Ok(Turn::Over);
         }
         Err(e) => return Err(Error::io("reading standard input", e)),
     };
     if is_quit(&line) {
-        send(socket_out, QUIT.as_bytes())?;
+        send(socket_out, framing, QUIT.as_bytes())?;
         console.status("you quit");
         return Ok(Turn::Over);
     }
-    send(socket_out, &line)?;
+    if line.is_empty() && framing == Framing::Raw {
+        // Zero bytes on the wire are no message at all: the peer would wait for ever.
+        console.notice("an empty line sends nothing with --framing raw; type some text");
+        return Ok(Turn::Mine);
+    }
+    send(socket_out, framing, &line)?;
     Ok(Turn::Theirs)
 }
 // ANCHOR_END: my_turn
@@ -141,17 +156,23 @@ fn my_turn(
 /// Blocks in `read` on the socket until one whole message has arrived. Anything typed meanwhile
 /// is echoed by the terminal but waits in stdin's buffer until our next turn.
 // ANCHOR: their_turn
-fn their_turn(peer: &mut LineReader<impl Read>, console: &mut Console) -> Result<Turn> {
-    if console.is_interactive() {
-        console.status("waiting for the peer's reply (what you type now is sent on your turn)");
-    }
+fn their_turn(
+    peer: &mut MessageReader<impl Read>,
+    framing: Framing,
+    console: &mut Console,
+) -> Result<Turn> {
+    console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
     match peer.read_frame() {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
             console.status("peer quit");
             Ok(Turn::Over)
         }
         Ok(Some(Frame::Line(line))) => {
-            console.peer_message("peer", &line)?;
+            let shown = match framing {
+                Framing::Line => &line[..],
+                Framing::Raw => framing::strip_line_ending(&line),
+            };
+            console.peer_message("peer", shown)?;
             Ok(Turn::Mine)
         }
         Ok(Some(Frame::TooLong { limit })) => {
@@ -175,8 +196,9 @@ fn is_quit(line: &[u8]) -> bool {
     line.trim_ascii().eq_ignore_ascii_case(QUIT.as_bytes())
 }
 
-fn send(socket_out: &mut impl Write, message: &[u8]) -> Result<()> {
-    framing::write_line(socket_out, message).map_err(|e| Error::io("sending to the peer", e))
+fn send(socket_out: &mut impl Write, framing: Framing, message: &[u8]) -> Result<()> {
+    framing::write_message(socket_out, framing, message)
+        .map_err(|e| Error::io("sending to the peer", e))
 }
 
 #[cfg(test)]
@@ -189,7 +211,10 @@ mod tests {
     }
 
     fn options() -> Options {
-        Options { max_line: 100 }
+        Options {
+            max_line: 100,
+            framing: Framing::Line,
+        }
     }
 
     #[test]

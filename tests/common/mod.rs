@@ -81,6 +81,13 @@ impl Netchat {
         }
     }
 
+    /// Spawns `netchat ARGS…` with stdin from the null device (EOF at once).
+    pub fn spawn_with_null_stdin(name: &str, args: &[&str]) -> Netchat {
+        let mut process = Netchat::spawn(name, args);
+        process.close_stdin();
+        process
+    }
+
     /// Spawns `netchat MODE --listen 127.0.0.1:0 EXTRA…` and waits for its
     /// `netchat: listening on ADDR` line. Returns the process and the address the OS chose.
     pub fn listen(name: &str, mode: &str, extra: &[&str]) -> (Netchat, SocketAddr) {
@@ -167,6 +174,11 @@ impl Netchat {
                 )),
             }
         }
+    }
+
+    /// The exit status if the process has already exited, without waiting.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Waits for the process to exit, within the deadline, and returns its status.
@@ -337,6 +349,16 @@ impl RawPeer {
         }
     }
 
+    /// Reads exactly `n` bytes, within the deadline: what a script's `recv` would see, newline
+    /// or not.
+    pub fn read_exactly(&mut self, n: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; n];
+        match self.reader.read_exact(&mut bytes) {
+            Ok(()) => bytes,
+            Err(e) => panic!("raw peer: {n} bytes did not arrive within {DEADLINE:?}: {e}"),
+        }
+    }
+
     /// Asserts that nothing arrives during [`QUIET_PERIOD`].
     pub fn expect_silence(&mut self) {
         self.stream
@@ -366,5 +388,39 @@ impl RawPeer {
             ),
             Err(e) => panic!("raw peer: expected EOF within {DEADLINE:?}: {e}"),
         }
+    }
+}
+
+/// A child started by hand (for unusual stdio set-ups), killed on drop.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Waits for the exit within the deadline.
+    pub fn wait_with_deadline(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => panic!("child did not exit within {DEADLINE:?}"),
+                Err(e) => panic!("could not wait for the child: {e}"),
+            }
+        }
+    }
+
+    /// Everything the child wrote to its (piped) stderr; call after it exited.
+    pub fn stderr_text(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut stderr) = self.0.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

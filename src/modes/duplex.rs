@@ -1,0 +1,538 @@
+//! Full-duplex chat: both sides type whenever they like over one TCP connection, like a phone call.
+//!
+//! Socket calls: `bind` → `listen` → `accept` or `connect` (endpoint.rs), then `read` and `write`
+//! on the same socket *at the same time*, from different threads, and `shutdown(Write)` for a
+//! half-close. A TCP connection is two independent byte streams, one each way; half mode used one
+//! at a time only because its single thread could block in only one place.
+//!
+//! Threads: `stdin-reader` (or `line-editor` on a terminal, terminal.rs) turns the keyboard into
+//! [`Input`] events, `socket-reader` turns the socket into [`PeerEvent`]s; each feeds a channel and
+//! the main thread `select!`s over both and Ctrl-C ([`converse`]). `bye` ends both sides; end of
+//! stdin (Ctrl-D) sends a FIN but keeps showing what the peer sends, until it ends too.
+//!
+//! Try it, in two terminals:
+//!
+//! ```text
+//! netchat duplex --listen 5000       # terminal 1
+//! netchat duplex --connect 5000      # terminal 2: now type in both, any time
+//! ```
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, bounded, never, select};
+
+use crate::console::Console;
+use crate::endpoint::{self, Endpoint};
+use crate::error::{Error, Result};
+use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::terminal::{Input, Keyboard, KeyboardOptions};
+
+/// What `duplex` needs besides the endpoint.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--max-line`: the longest message accepted from the peer or the keyboard.
+    pub max_line: usize,
+    /// `--timestamps`: prefix messages with the local time.
+    pub timestamps: bool,
+    /// `--framing`: newline-terminated lines, or raw chunks for unframed scripts.
+    pub framing: Framing,
+}
+
+/// The word that ends the conversation for both sides.
+pub const BYE: &str = "bye";
+
+/// How many received messages may wait for the main thread. When it falls behind (a slow
+/// terminal), the socket reader waits, the kernel's receive buffer fills, and TCP's flow control
+/// slows the sender down: memory stays bounded whatever the peer sends.
+pub const PEER_QUEUE: usize = 64;
+
+/// One thing the socket reader found.
+#[derive(Debug)]
+pub enum PeerEvent {
+    Line(Vec<u8>),
+    /// A line longer than `--max-line`: dropped, reported once.
+    TooLong {
+        limit: usize,
+    },
+    /// `read` returned 0: the peer's FIN arrived, it will send nothing more.
+    Closed,
+    /// `read` failed, most often with ECONNRESET (a RST arrived).
+    Failed(io::Error),
+}
+
+/// How the conversation ended; every one of them is a normal end (exit code 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// We typed `bye`.
+    WeSaidBye,
+    /// The peer sent `bye`.
+    PeerSaidBye,
+    /// Both directions are closed: our input ended and the peer sent its FIN.
+    BothClosed,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// What one event does to the conversation.
+enum Step {
+    Continue,
+    /// Our sending direction is closed (we sent a FIN).
+    StopSending,
+    /// The peer's direction is closed (its FIN arrived).
+    StopReceiving,
+    End(Ending),
+}
+
+/// `netchat duplex`: opens the connection, starts the two reader threads, converses, hangs up.
+// ANCHOR: run
+pub fn run(
+    endpoint: &Endpoint,
+    options: &Options,
+    stdin: impl Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    let Some(stream) = open(endpoint, console, &interrupt)? else {
+        return Ok(());
+    };
+    console.set_timestamps(options.timestamps);
+    if options.framing == Framing::Raw {
+        console.status(options.framing.describe());
+    }
+    let (peer_events, socket_reader) =
+        spawn_socket_reader(&stream, options.framing, options.max_line)?;
+    let keyboard = Keyboard::start(
+        stdin,
+        &KeyboardOptions {
+            max_line: options.max_line,
+            prompt: "you> ".to_string(),
+            timestamps: options.timestamps,
+        },
+        console,
+    )?;
+    if console.is_interactive() {
+        console
+            .status("type whenever you like; the peer's messages appear as they arrive; bye ends");
+    }
+    let outgoing = Outgoing {
+        socket: &stream,
+        framing: options.framing,
+    };
+    let result = converse(
+        outgoing,
+        keyboard.input(),
+        &peer_events,
+        &interrupt,
+        console,
+    );
+    // Give the terminal back (raw mode off, prompt erased) before the last lines.
+    drop(keyboard);
+    hang_up(&stream, peer_events, result.is_ok(), console);
+    // It ends: hang_up shut the socket down, which wakes its read, and dropped its channel.
+    let _ = socket_reader.join();
+    result.map(|_ending| ())
+}
+// ANCHOR_END: run
+
+/// Opens the connection like [`endpoint::open_one`], but on a helper thread, so that Ctrl-C
+/// while waiting for a peer (in `accept`, or a slow `connect`) ends netchat at once instead of
+/// being noticed only later, when a peer arrives. `None`: interrupted before anyone connected.
+///
+/// If interrupted, the helper stays blocked in `accept`/`connect` and is not joined: nothing can
+/// wake it portably, and the process exits around it, closing its socket.
+// ANCHOR: open
+fn open(
+    endpoint: &Endpoint,
+    console: &mut Console,
+    interrupt: &Receiver<()>,
+) -> Result<Option<TcpStream>> {
+    let (sender, opened) = bounded(1);
+    let helper = match endpoint {
+        Endpoint::Listen(addr) => {
+            let listener = endpoint::listen(addr)?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| Error::io("reading the bound address", e))?;
+            console.status(&format!(
+                "listening on {local} (from another terminal: netchat duplex --connect {})",
+                local.port()
+            ));
+            // The helper owns the listener and drops it after one peer: a third person is refused.
+            thread::Builder::new()
+                .name("acceptor".into())
+                .spawn(move || {
+                    let accepted = endpoint::accept(&listener)
+                        .map(|(stream, peer)| (stream, format!("{peer} connected")));
+                    let _ = sender.send(accepted);
+                })
+        }
+        Endpoint::Connect(addr) => {
+            let addr = addr.clone();
+            thread::Builder::new()
+                .name("connector".into())
+                .spawn(move || {
+                    let connected = endpoint::connect(&addr).and_then(|stream| {
+                        let peer = stream
+                            .peer_addr()
+                            .map_err(|e| Error::io("reading the peer's address", e))?;
+                        Ok((stream, format!("connected to {peer}")))
+                    });
+                    let _ = sender.send(connected);
+                })
+        }
+    };
+    helper.map_err(|e| Error::io("starting the connection thread", e))?;
+    let opened = select! {
+        recv(opened) -> result => result,
+        recv(interrupt) -> signal => match signal {
+            Ok(()) => {
+                console.status("interrupted (Ctrl-C) before anyone connected");
+                return Ok(None);
+            }
+            // No Ctrl-C handler: just wait for the connection.
+            Err(_) => opened.recv(),
+        },
+    };
+    let (stream, announce) = opened.map_err(|_| Error::Io {
+        doing: "opening the connection (its helper thread stopped unexpectedly)".into(),
+        source: io::ErrorKind::Other.into(),
+    })??;
+    console.status(&announce);
+    Ok(Some(stream))
+}
+// ANCHOR_END: open
+
+/// Starts the `socket-reader` thread: it blocks in `read` on (a clone of) the socket and sends
+/// every message it frames to the returned channel, ending at EOF, at an error, or when nobody
+/// listens any more.
+// ANCHOR: spawn_socket_reader
+pub fn spawn_socket_reader(
+    stream: &TcpStream,
+    framing: Framing,
+    max_line: usize,
+) -> Result<(Receiver<PeerEvent>, JoinHandle<()>)> {
+    // try_clone gives a second handle (a dup'ed file descriptor) to the *same* socket: one
+    // thread reads through it while the main thread writes through the original.
+    let socket = stream
+        .try_clone()
+        .map_err(|e| Error::io("preparing the socket for a reader thread", e))?;
+    let (sender, receiver) = bounded(PEER_QUEUE);
+    let handle = thread::Builder::new()
+        .name("socket-reader".into())
+        .spawn(move || {
+            let mut messages = MessageReader::new(socket, framing, max_line);
+            loop {
+                let event = match messages.read_frame() {
+                    Ok(Some(Frame::Line(line))) => match framing {
+                        Framing::Line => PeerEvent::Line(line),
+                        Framing::Raw => PeerEvent::Line(framing::strip_line_ending(&line).to_vec()),
+                    },
+                    Ok(Some(Frame::TooLong { limit })) => PeerEvent::TooLong { limit },
+                    Ok(None) => PeerEvent::Closed,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => PeerEvent::Failed(e),
+                };
+                let last = matches!(event, PeerEvent::Closed | PeerEvent::Failed(_));
+                if sender.send(event).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Error::io("starting the socket reader thread", e))?;
+    Ok((receiver, handle))
+}
+// ANCHOR_END: spawn_socket_reader
+
+/// The main loop: wait for whichever comes first — a line from the keyboard, a message from the
+/// peer, or Ctrl-C — and handle it. A closed direction's channel is swapped for `never()`, so
+/// `select!` stops looking at it while the other direction goes on.
+// ANCHOR: converse
+pub fn converse(
+    outgoing: Outgoing<'_>,
+    keyboard: &Receiver<Input>,
+    peer: &Receiver<PeerEvent>,
+    interrupt: &Receiver<()>,
+    console: &mut Console,
+) -> Result<Ending> {
+    let (mut sending, mut receiving) = (true, true);
+    let mut interrupt = interrupt.clone();
+    loop {
+        let keyboard = if sending { keyboard.clone() } else { never() };
+        let peer = if receiving { peer.clone() } else { never() };
+        let step = select! {
+            recv(keyboard) -> input => on_keyboard(input.unwrap_or(Input::Eof), outgoing, console)?,
+            recv(peer) -> event => on_peer(event.unwrap_or(PeerEvent::Closed), sending, console)?,
+            recv(interrupt) -> signal => match signal {
+                Ok(()) => on_interrupt(sending, outgoing, console)?,
+                // Nobody can send Ctrl-C any more (the handler could not be installed).
+                Err(_) => { interrupt = never(); Step::Continue }
+            },
+        };
+        match step {
+            Step::Continue => {}
+            Step::StopSending => sending = false,
+            Step::StopReceiving => receiving = false,
+            Step::End(ending) => return Ok(ending),
+        }
+        if !sending && !receiving {
+            return Ok(Ending::BothClosed);
+        }
+    }
+}
+// ANCHOR_END: converse
+
+/// A line typed (or piped) on our side.
+// ANCHOR: on_keyboard
+fn on_keyboard(input: Input, outgoing: Outgoing<'_>, console: &mut Console) -> Result<Step> {
+    match input {
+        Input::Line(line) if is_bye(&line) => {
+            outgoing.send(BYE.as_bytes())?;
+            console.status("you said bye");
+            Ok(Step::End(Ending::WeSaidBye))
+        }
+        Input::Line(line) if line.is_empty() && outgoing.framing == Framing::Raw => {
+            // Zero bytes on the wire are no message at all.
+            console.notice("an empty line sends nothing with --framing raw; type some text");
+            Ok(Step::Continue)
+        }
+        Input::Line(line) => {
+            outgoing.send(&line)?;
+            Ok(Step::Continue)
+        }
+        Input::TooLong { limit } => {
+            console.notice(&format!(
+                "your line is longer than {limit} bytes (--max-line) and was not sent"
+            ));
+            Ok(Step::Continue)
+        }
+        // A half-close: FIN goes out after everything we sent, and the peer's `read` will
+        // return 0. Our receiving direction stays open, so its replies still arrive.
+        Input::Eof => {
+            let _ = outgoing.socket.shutdown(Shutdown::Write);
+            console.status(
+                "end of input: sent FIN (half-close); still showing what the peer sends until it ends",
+            );
+            Ok(Step::StopSending)
+        }
+        Input::Interrupted => on_interrupt(true, outgoing, console),
+        Input::Failed(e) => Err(Error::io("reading standard input", e)),
+    }
+}
+// ANCHOR_END: on_keyboard
+
+/// Something the socket reader found.
+// ANCHOR: on_peer
+fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Step> {
+    match event {
+        PeerEvent::Line(line) if is_bye(&line) => {
+            console.status("the peer said bye");
+            Ok(Step::End(Ending::PeerSaidBye))
+        }
+        PeerEvent::Line(line) => {
+            console.peer_message("peer", &line)?;
+            Ok(Step::Continue)
+        }
+        PeerEvent::TooLong { limit } => {
+            console.notice(&format!(
+                "the peer sent a line longer than {limit} bytes (--max-line); it was dropped"
+            ));
+            Ok(Step::Continue)
+        }
+        // FIN: the peer will send nothing more. It may have only half-closed (its input ended)
+        // and still read what we send, so our direction stays open until our input ends too.
+        PeerEvent::Closed if sending => {
+            console.status(
+                "the peer finished sending (FIN); what you type is still sent: \
+                 type bye or press Ctrl-D to end",
+            );
+            Ok(Step::StopReceiving)
+        }
+        PeerEvent::Closed => {
+            console.status("the peer closed the connection");
+            Ok(Step::StopReceiving)
+        }
+        PeerEvent::Failed(e) => Err(Error::io("receiving from the peer", e)),
+    }
+}
+// ANCHOR_END: on_peer
+
+/// Ctrl-C: say `bye` (if we still can) so the peer sees a polite end, not a vanished partner.
+fn on_interrupt(sending: bool, outgoing: Outgoing<'_>, console: &mut Console) -> Result<Step> {
+    if sending {
+        // The peer may be gone already; we are leaving either way.
+        let _ = outgoing.send(BYE.as_bytes());
+        console.status("interrupted (Ctrl-C): said bye to the peer");
+    } else {
+        console.status("interrupted (Ctrl-C)");
+    }
+    Ok(Step::End(Ending::Interrupted))
+}
+
+/// Closes the connection without losing anything: our FIN first, then wait a moment
+/// ([`endpoint::LINGER`]) for the peer's FIN, showing any messages still in flight (typed before
+/// the peer saw our bye). Closing while unread data sits in our receive buffer would make the
+/// kernel send a RST instead of a FIN; endpoint::close_gracefully explains the same dance.
+// ANCHOR: hang_up
+fn hang_up(stream: &TcpStream, peer: Receiver<PeerEvent>, drain: bool, console: &mut Console) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + endpoint::LINGER;
+    let mut draining = drain;
+    while draining {
+        draining = match peer.recv_deadline(deadline) {
+            Ok(PeerEvent::Line(line)) if !is_bye(&line) => {
+                console.peer_message("peer", &line).is_ok()
+            }
+            Ok(PeerEvent::Line(_) | PeerEvent::TooLong { .. }) => true,
+            Ok(PeerEvent::Closed | PeerEvent::Failed(_)) | Err(_) => false,
+        };
+    }
+    // Wakes the socket reader if it is still blocked in `read` (a peer that never closed), and
+    // dropping the channel ends it if it is blocked handing over a message.
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(peer);
+}
+// ANCHOR_END: hang_up
+
+/// `bye` alone on a line, in any case, spaces around it forgiven.
+pub fn is_bye(line: &[u8]) -> bool {
+    line.trim_ascii().eq_ignore_ascii_case(BYE.as_bytes())
+}
+
+/// Our sending direction: the socket and the framing both sides agreed on.
+#[derive(Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub socket: &'a TcpStream,
+    pub framing: Framing,
+}
+
+impl Outgoing<'_> {
+    /// One message, one `write` (framing.rs): with TCP_NODELAY it leaves at once, in one segment.
+    fn send(self, message: &[u8]) -> Result<()> {
+        let mut socket = self.socket;
+        framing::write_message(&mut socket, self.framing, message)
+            .map_err(|e| Error::io("sending to the peer", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn quiet_console() -> Console {
+        Console::new(Box::new(io::sink()), Box::new(io::sink()), false)
+    }
+
+    fn outgoing(socket: &TcpStream) -> Outgoing<'_> {
+        Outgoing {
+            socket,
+            framing: Framing::Line,
+        }
+    }
+
+    fn socket_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn bye_is_forgiving_about_case_and_spaces() {
+        assert!(is_bye(b"bye"));
+        assert!(is_bye(b"  BYE "));
+        assert!(is_bye(b"Bye\t"));
+        assert!(!is_bye(b"goodbye"));
+        assert!(!is_bye(b"bye now"));
+    }
+
+    #[test]
+    fn typing_bye_sends_it_and_ends() {
+        let (ours, theirs) = socket_pair();
+        let (keys, keyboard) = bounded(4);
+        let (_peer_tx, peer) = bounded(1);
+        keys.send(Input::Line(b"hi".to_vec())).unwrap();
+        keys.send(Input::Line(b" Bye ".to_vec())).unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        )
+        .unwrap();
+        assert_eq!(ending, Ending::WeSaidBye);
+        drop(ours);
+        let mut wire = String::new();
+        (&theirs).read_to_string(&mut wire).unwrap();
+        assert_eq!(wire, "hi\nbye\n");
+    }
+
+    #[test]
+    fn eof_then_the_peers_fin_closes_both_directions() {
+        let (ours, theirs) = socket_pair();
+        let (keys, keyboard) = bounded(4);
+        let (peer_tx, peer) = bounded(4);
+        keys.send(Input::Eof).unwrap();
+        peer_tx
+            .send(PeerEvent::Line(b"late reply".to_vec()))
+            .unwrap();
+        peer_tx.send(PeerEvent::Closed).unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        )
+        .unwrap();
+        assert_eq!(ending, Ending::BothClosed);
+        // Our FIN went out: the peer reads EOF.
+        let mut wire = Vec::new();
+        (&theirs).read_to_end(&mut wire).unwrap();
+        assert!(wire.is_empty());
+    }
+
+    #[test]
+    fn a_reset_is_an_error() {
+        let (ours, _theirs) = socket_pair();
+        let (_keys, keyboard) = bounded(1);
+        let (peer_tx, peer) = bounded(1);
+        peer_tx
+            .send(PeerEvent::Failed(io::ErrorKind::ConnectionReset.into()))
+            .unwrap();
+        let result = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        );
+        assert!(matches!(result, Err(Error::Reset)));
+    }
+
+    #[test]
+    fn ctrl_c_says_bye() {
+        let (ours, theirs) = socket_pair();
+        let (_keys, keyboard) = bounded(1);
+        let (_peer_tx, peer) = bounded(1);
+        let (ctrl_c, interrupt) = bounded(1);
+        ctrl_c.send(()).unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &interrupt,
+            &mut quiet_console(),
+        )
+        .unwrap();
+        assert_eq!(ending, Ending::Interrupted);
+        drop(ours);
+        let mut wire = String::new();
+        (&theirs).read_to_string(&mut wire).unwrap();
+        assert_eq!(wire, "bye\n");
+    }
+}

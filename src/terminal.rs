@@ -1,0 +1,509 @@
+//! The keyboard, for the modes where messages arrive while you type (`duplex`, the `room` client).
+//!
+//! [`Keyboard::start`] starts a thread that turns what the user types into [`Input`] events on a
+//! channel, so that a mode's main loop can `select!` over the keyboard and the socket at once.
+//!
+//! - **Not on a terminal** (a pipe, a file, a test): plain lines from stdin through
+//!   [`LineReader`]. No line editor, no escape sequences: output stays plain and stable.
+//! - **On a terminal**: a small line editor. Normally the terminal is in "cooked" mode: the
+//!   kernel's tty driver echoes what you type and keeps the half-typed line to itself until Enter,
+//!   so a message printed meanwhile lands in the middle of it and garbles it. In *raw* mode
+//!   (crossterm) netchat receives each key as it is pressed and draws the line itself, so it can
+//!   print a message *above* it: erase the prompt line, print the message, draw prompt and partial
+//!   input again. [`Console`] output goes through [`AbovePrompt`] for that.
+//!
+//! Raw mode also turns Ctrl-C and Ctrl-D into keys rather than a signal and an end of file: the
+//! editor reports them as [`Input::Interrupted`] and [`Input::Eof`].
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use colored::Colorize;
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::{cursor, queue, terminal};
+
+use crate::console::{self, Console};
+use crate::error::{Error, Result};
+use crate::framing::{Frame, LineReader};
+
+/// One thing the keyboard produced.
+#[derive(Debug)]
+pub enum Input {
+    /// A line, without its newline.
+    Line(Vec<u8>),
+    /// A line longer than `max_line` (piped input only; the editor refuses to grow that long).
+    TooLong { limit: usize },
+    /// End of input: stdin reached end of file, or Ctrl-D on an empty line in the editor.
+    Eof,
+    /// Ctrl-C in the line editor (in raw mode it is a key, not a signal).
+    Interrupted,
+    /// Reading the keyboard failed.
+    Failed(io::Error),
+}
+
+/// How many typed lines may wait for the main loop. A human types far fewer; a file piped into
+/// stdin fills it, and then the reader simply waits: backpressure instead of unbounded memory.
+pub const INPUT_QUEUE: usize = 64;
+
+/// How often the editor thread looks up from the keyboard to check whether it should stop.
+/// Short enough that ending feels instant, long enough to cost nothing.
+const KEY_POLL: Duration = Duration::from_millis(100);
+
+/// What the keyboard needs to know.
+#[derive(Debug, Clone)]
+pub struct KeyboardOptions {
+    /// `--max-line`: the longest line that may be typed or read.
+    pub max_line: usize,
+    /// The prompt in front of the line being typed, e.g. `you> ` (terminal only).
+    pub prompt: String,
+    /// `--timestamps`: prefix a line with the local time once it is sent (terminal only).
+    pub timestamps: bool,
+}
+
+/// The running keyboard reader. Dropping it stops the line editor and gives the terminal back in
+/// its normal mode; the plain stdin reader cannot be stopped (see [`spawn_plain_reader`]).
+pub struct Keyboard {
+    input: Receiver<Input>,
+    editor: Option<EditorThread>,
+}
+
+struct EditorThread {
+    /// Dropping this sender disconnects the channel: the editor's signal to stop.
+    stop: Sender<()>,
+    handle: JoinHandle<()>,
+}
+
+impl Keyboard {
+    /// Starts reading the keyboard: the line editor when a person is at a terminal
+    /// ([`Console::is_interactive`]), plain lines from `stdin` otherwise. On a terminal the
+    /// console's output is rerouted so that it prints above the line being typed.
+    pub fn start(
+        stdin: impl Read + Send + 'static,
+        options: &KeyboardOptions,
+        console: &mut Console,
+    ) -> Result<Keyboard> {
+        if console.is_interactive() {
+            match start_editor(options, console) {
+                Ok(keyboard) => return Ok(keyboard),
+                Err(error) => console.notice(&format!(
+                    "cannot use the line editor ({error}); reading plain lines instead"
+                )),
+            }
+        }
+        Ok(Keyboard {
+            input: spawn_plain_reader(stdin, options.max_line)?,
+            editor: None,
+        })
+    }
+
+    /// The channel the keyboard's events arrive on.
+    pub fn input(&self) -> &Receiver<Input> {
+        &self.input
+    }
+}
+
+impl Drop for Keyboard {
+    fn drop(&mut self) {
+        if let Some(editor) = self.editor.take() {
+            drop(editor.stop);
+            // It notices within KEY_POLL, erases its prompt and leaves raw mode; waiting for it
+            // means the shell gets a sane terminal back before netchat prints its last lines.
+            let _ = editor.handle.join();
+        }
+    }
+}
+
+/// Reads plain lines from stdin on a thread named `stdin-reader`.
+///
+/// This thread is never joined. It spends its life blocked in `read()` on stdin, and nothing in
+/// std can wake it: closing or shutting down works for sockets, not for a terminal or a pipe held
+/// by another process. So the conversation does not wait for it: when the mode returns, `main`
+/// returns, and the process exits around the blocked thread (the OS ends every thread of a process).
+// ANCHOR: spawn_plain_reader
+pub fn spawn_plain_reader(
+    stdin: impl Read + Send + 'static,
+    max_line: usize,
+) -> Result<Receiver<Input>> {
+    let (sender, receiver) = bounded(INPUT_QUEUE);
+    thread::Builder::new()
+        .name("stdin-reader".into())
+        .spawn(move || {
+            let mut lines = LineReader::new(stdin, max_line);
+            loop {
+                let input = match lines.read_frame() {
+                    Ok(Some(Frame::Line(line))) => Input::Line(line),
+                    Ok(Some(Frame::TooLong { limit })) => Input::TooLong { limit },
+                    Ok(None) => Input::Eof,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Input::Failed(e),
+                };
+                let last = matches!(input, Input::Eof | Input::Failed(_));
+                // A failed send means the conversation is over and nobody listens any more.
+                if sender.send(input).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Error::io("starting the keyboard thread", e))?;
+    Ok(receiver)
+}
+// ANCHOR_END: spawn_plain_reader
+
+/// What is on the screen's last line(s): the prompt and the partial input. Shared, behind a mutex,
+/// by the editor thread (which changes the line) and the console's writers (which print above it).
+struct Screen {
+    /// The terminal: the console's stdout, which is a terminal whenever the editor runs.
+    out: Box<dyn Write + Send>,
+    /// Whether the editor is drawing a prompt. Once it stops, output passes through unchanged.
+    active: bool,
+    prompt: String,
+    line: String,
+    /// How many characters the prompt and input took when last drawn. Erasing must use this,
+    /// not the current line, which a key may already have changed.
+    drawn: usize,
+}
+
+type SharedScreen = Arc<Mutex<Screen>>;
+
+fn lock(screen: &SharedScreen) -> MutexGuard<'_, Screen> {
+    // A panic while holding the lock leaves a screen that is at worst drawn wrongly: go on.
+    screen
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Screen {
+    /// Removes the prompt and partial input, leaving the cursor at the start of where they were.
+    /// A long input may have wrapped onto several rows: go up to the first one, then clear down.
+    // ANCHOR: erase_prompt
+    fn erase(&mut self) -> io::Result<()> {
+        if !self.active {
+            return Ok(());
+        }
+        let width = std::mem::take(&mut self.drawn);
+        let columns = terminal::size().map_or(80, |(columns, _)| usize::from(columns.max(1)));
+        // The cursor sits after the last character; when that is the last column, terminals
+        // keep it there ("pending wrap") rather than on the next row, hence `width - 1`.
+        let rows_up = width.saturating_sub(1) / columns;
+        queue!(self.out, cursor::MoveToColumn(0))?;
+        if rows_up > 0 {
+            queue!(self.out, cursor::MoveUp(rows_up as u16))?;
+        }
+        queue!(
+            self.out,
+            terminal::Clear(terminal::ClearType::FromCursorDown)
+        )
+    }
+    // ANCHOR_END: erase_prompt
+
+    /// Draws the prompt and the partial input again, below whatever was just printed.
+    fn draw(&mut self) -> io::Result<()> {
+        if self.active {
+            let prompt = self.prompt.green().bold();
+            write!(self.out, "{prompt}{}", self.line)?;
+            self.drawn = self.prompt.chars().count() + self.line.chars().count();
+        }
+        self.out.flush()
+    }
+
+    fn redraw(&mut self) -> io::Result<()> {
+        self.erase()?;
+        self.draw()
+    }
+}
+
+/// Where an [`AbovePrompt`] writer sends its text.
+enum Target {
+    /// The terminal the editor draws on (the console's stdout).
+    Screen,
+    /// Another stream (the console's stderr); `terminal` says whether it shows on the terminal
+    /// too (then its newlines need a carriage return in raw mode) or goes to a file.
+    Other {
+        stream: Box<dyn Write + Send>,
+        terminal: bool,
+    },
+}
+
+/// A console stream that prints whole lines above the line being edited.
+///
+/// `Console` writes a message in pieces and then flushes; this collects the pieces and, on
+/// flush, erases the prompt, prints them, and draws the prompt again — all under the screen lock,
+/// so the editor thread cannot draw in the middle.
+// ANCHOR: above_prompt
+pub struct AbovePrompt {
+    target: Target,
+    screen: SharedScreen,
+    pending: Vec<u8>,
+}
+
+impl Write for AbovePrompt {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let text = std::mem::take(&mut self.pending);
+        let mut guard = lock(&self.screen);
+        let screen = &mut *guard;
+        if !screen.active {
+            let stream = match &mut self.target {
+                Target::Screen => &mut screen.out,
+                Target::Other { stream, .. } => stream,
+            };
+            stream.write_all(&text)?;
+            return stream.flush();
+        }
+        screen.erase()?;
+        screen.out.flush()?;
+        match &mut self.target {
+            Target::Screen => write_lines(&mut screen.out, &text, true)?,
+            Target::Other { stream, terminal } => write_lines(stream, &text, *terminal)?,
+        }
+        screen.draw()
+    }
+}
+// ANCHOR_END: above_prompt
+
+/// Writes `text`, ending each line with CR LF when it goes to a terminal in raw mode: raw mode
+/// also turns off the tty driver's output processing, so a bare `\n` would only move down.
+fn write_lines(stream: &mut (impl Write + ?Sized), text: &[u8], terminal: bool) -> io::Result<()> {
+    if terminal {
+        for piece in text.split_inclusive(|&b| b == b'\n') {
+            match piece.strip_suffix(b"\n") {
+                Some(line) => {
+                    stream.write_all(line)?;
+                    stream.write_all(b"\r\n")?;
+                }
+                None => stream.write_all(piece)?,
+            }
+        }
+    } else {
+        stream.write_all(text)?;
+    }
+    stream.flush()
+}
+
+/// Switches the terminal to raw mode, reroutes the console, and starts the editor thread.
+fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<Keyboard> {
+    terminal::enable_raw_mode()?;
+    let screen: SharedScreen = Arc::new(Mutex::new(Screen {
+        out: Box::new(io::sink()),
+        active: true,
+        prompt: options.prompt.clone(),
+        line: String::new(),
+        drawn: 0,
+    }));
+    let stderr_is_terminal = io::stderr().is_terminal();
+    console.wrap_streams(|out, err| {
+        lock(&screen).out = out;
+        let to_screen = AbovePrompt {
+            target: Target::Screen,
+            screen: Arc::clone(&screen),
+            pending: Vec::new(),
+        };
+        let to_err = AbovePrompt {
+            target: Target::Other {
+                stream: err,
+                terminal: stderr_is_terminal,
+            },
+            screen: Arc::clone(&screen),
+            pending: Vec::new(),
+        };
+        (Box::new(to_screen), Box::new(to_err))
+    });
+    let (sender, input) = bounded(INPUT_QUEUE);
+    let (stop, stopped) = bounded::<()>(0);
+    let editor = Editor {
+        screen: Arc::clone(&screen),
+        sender,
+        stopped,
+        max_line: options.max_line,
+        timestamps: options.timestamps,
+    };
+    let spawned = thread::Builder::new()
+        .name("line-editor".into())
+        .spawn(move || editor.run());
+    match spawned {
+        Ok(handle) => Ok(Keyboard {
+            input,
+            editor: Some(EditorThread { stop, handle }),
+        }),
+        Err(error) => {
+            lock(&screen).active = false;
+            let _ = terminal::disable_raw_mode();
+            Err(error)
+        }
+    }
+}
+
+/// The line editor thread: keys in, lines out.
+struct Editor {
+    screen: SharedScreen,
+    sender: Sender<Input>,
+    stopped: Receiver<()>,
+    max_line: usize,
+    timestamps: bool,
+}
+
+/// What the editor does after a key.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Editor {
+    /// Runs until told to stop, or until Ctrl-D; then always leaves the terminal as it found it.
+    fn run(self) {
+        let _ = lock(&self.screen).draw();
+        if let Err(error) = self.read_keys() {
+            let _ = self.sender.send(Input::Failed(error));
+        }
+        let mut screen = lock(&self.screen);
+        let _ = screen.erase();
+        screen.active = false;
+        let _ = screen.out.flush();
+        let _ = terminal::disable_raw_mode();
+    }
+
+    fn read_keys(&self) -> io::Result<()> {
+        loop {
+            if matches!(self.stopped.try_recv(), Err(TryRecvError::Disconnected)) {
+                return Ok(());
+            }
+            // Waiting with a timeout rather than blocking in read(): that is what lets this
+            // thread, unlike the plain stdin reader, notice that it should stop, and be joined.
+            if !event::poll(KEY_POLL)? {
+                continue;
+            }
+            let Event::Key(key) = event::read()? else {
+                continue;
+            };
+            if key.kind == KeyEventKind::Release {
+                continue; // Windows reports releases too
+            }
+            if let Flow::Stop = self.on_key(key)? {
+                return Ok(());
+            }
+        }
+    }
+
+    // ANCHOR: on_key
+    fn on_key(&self, key: KeyEvent) -> io::Result<Flow> {
+        let control = key.modifiers.contains(KeyModifiers::CONTROL)
+            && !key.modifiers.contains(KeyModifiers::ALT); // Ctrl+Alt is AltGr on Windows
+        let mut screen = lock(&self.screen);
+        match key.code {
+            KeyCode::Char('c') if control => {
+                drop(screen);
+                return Ok(self.send(Input::Interrupted));
+            }
+            KeyCode::Char('d') if control && screen.line.is_empty() => {
+                drop(screen);
+                self.send(Input::Eof);
+                return Ok(Flow::Stop);
+            }
+            KeyCode::Char('u') if control => {
+                screen.line.clear();
+                screen.redraw()?;
+            }
+            KeyCode::Char('w') if control => {
+                let kept = screen
+                    .line
+                    .trim_end()
+                    .rfind(' ')
+                    .map_or(0, |space| space + 1);
+                screen.line.truncate(kept);
+                screen.redraw()?;
+            }
+            KeyCode::Char(_) if control => {}
+            KeyCode::Char(c) => {
+                // Never let a line grow past what may be sent: ring the bell instead.
+                if screen.line.len() + c.len_utf8() > self.max_line {
+                    write!(screen.out, "\x07")?;
+                    screen.out.flush()?;
+                } else {
+                    screen.line.push(c);
+                    screen.redraw()?;
+                }
+            }
+            KeyCode::Tab => {
+                screen.line.push(' ');
+                screen.redraw()?;
+            }
+            KeyCode::Backspace => {
+                screen.line.pop();
+                screen.redraw()?;
+            }
+            KeyCode::Enter => {
+                let line = std::mem::take(&mut screen.line);
+                self.commit(&mut screen, &line)?;
+                drop(screen);
+                return Ok(self.send(Input::Line(line.into_bytes())));
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+    // ANCHOR_END: on_key
+
+    /// Leaves the sent line on screen as `you> text` (with the time under `--timestamps`) and
+    /// starts a fresh prompt below it.
+    fn commit(&self, screen: &mut Screen, line: &str) -> io::Result<()> {
+        screen.erase()?;
+        let time = if self.timestamps {
+            format!("[{}] ", console::local_clock())
+        } else {
+            String::new()
+        };
+        let prompt = screen.prompt.green().bold();
+        let text = console::escape_peer_text(line.as_bytes());
+        write!(screen.out, "{}{prompt}{text}\r\n", time.dimmed())?;
+        screen.draw()
+    }
+
+    /// Hands an event to the main loop, unless the conversation is over (then stop).
+    fn send(&self, input: Input) -> Flow {
+        select! {
+            send(self.sender, input) -> sent => if sent.is_ok() { Flow::Continue } else { Flow::Stop },
+            recv(self.stopped) -> _ => Flow::Stop,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_reader_yields_lines_then_eof() {
+        let input = spawn_plain_reader(&b"one\r\ntwo\n"[..], 100).unwrap();
+        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"one"));
+        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"two"));
+        assert!(matches!(input.recv().unwrap(), Input::Eof));
+        assert!(input.recv().is_err(), "the thread ends after EOF");
+    }
+
+    #[test]
+    fn plain_reader_reports_overlong_lines_and_goes_on() {
+        let input = spawn_plain_reader(&b"0123456789\nok\n"[..], 4).unwrap();
+        assert!(matches!(input.recv().unwrap(), Input::TooLong { limit: 4 }));
+        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"ok"));
+    }
+
+    #[test]
+    fn raw_mode_lines_end_with_cr_lf_only_on_a_terminal() {
+        let mut out = Vec::new();
+        write_lines(&mut out, b"a\nb\n", true).unwrap();
+        assert_eq!(out, b"a\r\nb\r\n");
+        let mut out = Vec::new();
+        write_lines(&mut out, b"a\nb\n", false).unwrap();
+        assert_eq!(out, b"a\nb\n");
+    }
+}

@@ -1,0 +1,231 @@
+//! The fault matrix: what a broken, vanished or hostile peer (or a closed stdio) does to netchat.
+//! Each row proves the clear status line, the documented exit code, and that netchat (or the rest
+//! of the conversation) carries on. Exit codes: 0 normal end, 1 network/runtime error, 2 usage.
+
+mod common;
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::thread;
+
+use common::{Netchat, raw_connect};
+
+/// Resident memory of a process in KiB, from /proc (Linux only).
+#[cfg(target_os = "linux")]
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The bound on netchat's resident memory while a peer floods it (a debug build is ~5 MiB).
+const MAX_RESIDENT_KIB: u64 = 32 * 1024;
+
+#[test]
+fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
+    let mut peer = raw_connect(addr);
+    peer.send(b"hello\n");
+    assert_eq!(netchat.next_stdout(), "hello");
+    netchat.send_line("a reply the peer will never read");
+    // Make sure the reply sits unread in the peer's receive buffer: closing a socket with unread
+    // data makes the kernel answer with RST instead of FIN. That is how a reset looks on the wire.
+    // peek() waits for it without taking it out of the kernel's buffer.
+    peer.stream.peek(&mut [0u8; 1]).expect("the reply arrives");
+    peer.send(b"half a li");
+    drop(peer);
+    netchat.expect_stderr("netchat: error: the peer reset the connection");
+    netchat.expect_exit_code(1);
+}
+
+#[test]
+fn half_peer_half_close_between_turns_ends_with_exit_0() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
+    let peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    peer.stream.shutdown(Shutdown::Write).expect("shutdown");
+    netchat.expect_stderr("the peer closed the connection");
+    netchat.expect_exit_code(0);
+}
+
+#[test]
+fn half_peer_that_connects_and_says_nothing_is_waited_for() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    netchat.expect_no_stdout();
+    assert!(
+        netchat.try_exit().is_none(),
+        "netchat gave up on a silent peer"
+    );
+    peer.send(b"finally\n");
+    assert_eq!(netchat.next_stdout(), "finally");
+}
+
+#[test]
+fn half_50_mb_without_a_newline_keeps_memory_bounded() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
+    let peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    let flood = flood_50_mib(&peer);
+    netchat.expect_stderr("longer than 8192 bytes");
+    // The dropped line counted as the peer's turn. Answer, so netchat reads the socket again and
+    // skips the rest of the 50 MB.
+    netchat.send_line("ok");
+    assert_eq!(netchat.next_stdout(), "after the flood");
+    assert!(
+        flood.join().expect("flood thread"),
+        "netchat stopped reading"
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let kib = resident_kib(netchat.pid()).expect("VmRSS");
+        assert!(
+            kib < MAX_RESIDENT_KIB,
+            "resident memory {kib} KiB after a 50 MB line"
+        );
+    }
+}
+
+#[test]
+fn half_stdin_from_dev_null_sends_q_and_exits_0() {
+    let (mut listener, addr) = Netchat::listen("listener", "half", &[]);
+    let mut connector =
+        Netchat::spawn_with_null_stdin("connector", &["half", "--connect", &addr.to_string()]);
+    listener.expect_stderr("peer quit");
+    connector.expect_exit_code(0);
+    listener.expect_exit_code(0);
+}
+
+#[cfg(unix)]
+#[test]
+fn half_sigint_ends_the_process_and_the_peer_sees_a_clean_close() {
+    let (mut listener, addr) = Netchat::listen("listener", "half", &[]);
+    let mut connector = Netchat::connect("connector", "half", addr, &[]);
+    listener.expect_stderr("connected");
+    connector.expect_stderr("connected to");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &connector.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    listener.expect_stderr("the peer closed the connection");
+    listener.expect_exit_code(0);
+    connector.wait_exit();
+}
+
+/// Sends 50 MiB without a newline, then one good line, from a thread (writes block while netchat
+/// is not reading). The returned handle says whether every write succeeded.
+fn flood_50_mib(peer: &common::RawPeer) -> thread::JoinHandle<bool> {
+    let mut writer = peer.stream.try_clone().expect("clone");
+    writer
+        .set_write_timeout(Some(common::DEADLINE))
+        .expect("timeout");
+    thread::spawn(move || {
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..50 {
+            if writer.write_all(&block).is_err() {
+                return false;
+            }
+        }
+        writer.write_all(b"\nafter the flood\n").is_ok()
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn assert_memory_bounded(netchat: &Netchat) {
+    let kib = resident_kib(netchat.pid()).expect("VmRSS");
+    assert!(
+        kib < MAX_RESIDENT_KIB,
+        "resident memory {kib} KiB after a 50 MB line"
+    );
+}
+
+#[cfg(not(target_os = "linux"))]
+fn assert_memory_bounded(_: &Netchat) {}
+
+#[test]
+fn duplex_50_mb_without_a_newline_keeps_memory_bounded_and_goes_on() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    let flood = flood_50_mib(&peer);
+    netchat.expect_stderr("longer than 8192 bytes");
+    assert_eq!(netchat.next_stdout(), "after the flood");
+    assert!(
+        flood.join().expect("flood thread"),
+        "netchat stopped reading"
+    );
+    assert_memory_bounded(&netchat);
+}
+
+#[test]
+fn duplex_peer_that_connects_and_says_nothing_is_waited_for() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    netchat.expect_no_stdout();
+    assert!(
+        netchat.try_exit().is_none(),
+        "netchat gave up on a silent peer"
+    );
+    netchat.send_line("anyone there?");
+    assert_eq!(peer.read_line(), "anyone there?");
+}
+
+#[test]
+fn duplex_stdin_from_dev_null_half_closes_and_still_prints_the_peer() {
+    let (raw, addr) = common::raw_listener();
+    let mut netchat =
+        Netchat::spawn_with_null_stdin("netchat", &["duplex", "--connect", &addr.to_string()]);
+    let mut peer = common::raw_accept(&raw);
+    // netchat's input ended at once: its FIN is the first thing the peer sees...
+    peer.expect_eof();
+    // ...yet the other direction is open.
+    peer.send(b"you can still hear me\n");
+    assert_eq!(netchat.next_stdout(), "you can still hear me");
+    drop(peer);
+    netchat.expect_exit_code(0);
+}
+
+#[test]
+fn duplex_a_closed_stdout_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let (raw, addr) = common::raw_listener();
+    let child = Command::new(common::netchat_bin())
+        .args(["duplex", "--connect", &addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut guard = common::ChildGuard(child);
+    drop(guard.0.stdout.take());
+    let mut peer = common::raw_accept(&raw);
+    peer.send(b"this cannot be printed\n");
+    let status = guard.wait_with_deadline();
+    let stderr = guard.stderr_text();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+/// A peer that sends one byte per `write`, thousands of times: the lines still come out whole.
+fn one_byte_per_write_still_frames_lines(mode: &str) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
+    let mut peer = raw_connect(addr);
+    let message = "drip ".repeat(600);
+    for byte in message.as_bytes().iter().chain(b"\n") {
+        peer.send(std::slice::from_ref(byte));
+    }
+    assert_eq!(netchat.next_stdout(), message);
+}
+
+#[test]
+fn half_one_byte_per_write_still_frames_lines() {
+    one_byte_per_write_still_frames_lines("half");
+}
+
+#[test]
+fn duplex_one_byte_per_write_still_frames_lines() {
+    one_byte_per_write_still_frames_lines("duplex");
+}

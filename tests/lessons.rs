@@ -1,0 +1,130 @@
+//! The lessons point at the code; this test keeps them pointing at something that exists.
+//!
+//! Citation syntax, in any `lessons/*.md`: `src/FILE.rs#ANCHOR`, usually in a code span, e.g.
+//! `` `src/modes/duplex.rs#converse` ``. It means the region between `// ANCHOR: converse` and
+//! `// ANCHOR_END: converse` in that file. A bare `src/FILE.rs` must name a file that exists.
+
+use std::fs;
+use std::path::Path;
+
+/// One `src/…rs` or `src/…rs#anchor` found in a lesson.
+#[derive(Debug, PartialEq, Eq)]
+struct Citation {
+    file: String,
+    anchor: Option<String>,
+}
+
+/// Finds every citation in a markdown text.
+fn citations(text: &str) -> Vec<Citation> {
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.');
+    let is_anchor_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut found = Vec::new();
+    for (start, _) in text.match_indices("src/") {
+        // Not the tail of a longer name such as `my_src/` (but `../src/` in a link is fine).
+        let before = text[..start].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) {
+            continue;
+        }
+        let rest = &text[start..];
+        let path_len = rest.find(|c| !is_path_char(c)).unwrap_or(rest.len());
+        // A sentence may end right after the path: "see src/endpoint.rs."
+        let file = rest[..path_len].trim_end_matches('.');
+        if !file.ends_with(".rs") {
+            continue;
+        }
+        let after = &rest[file.len()..];
+        let anchor = after.strip_prefix('#').map(|tail| {
+            let len = tail.find(|c| !is_anchor_char(c)).unwrap_or(tail.len());
+            tail[..len].to_string()
+        });
+        found.push(Citation {
+            file: file.to_string(),
+            anchor: anchor.filter(|name| !name.is_empty()),
+        });
+    }
+    found
+}
+
+/// Whether `source` has both `// ANCHOR: name` and `// ANCHOR_END: name` lines.
+fn has_anchor(source: &str, name: &str) -> bool {
+    let has_line = |marker: &str| {
+        source
+            .lines()
+            .any(|line| line.trim() == format!("// {marker}: {name}"))
+    };
+    has_line("ANCHOR") && has_line("ANCHOR_END")
+}
+
+#[test]
+fn every_anchor_a_lesson_cites_exists_in_src() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lessons = fs::read_dir(root.join("lessons")).expect("a lessons/ directory");
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for entry in lessons {
+        let path = entry.expect("a lessons/ entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("md") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("a readable lesson");
+        let lesson = path.file_name().unwrap_or_default().to_string_lossy();
+        for citation in citations(&text) {
+            checked += 1;
+            let shown = match &citation.anchor {
+                Some(anchor) => format!("{}#{anchor}", citation.file),
+                None => citation.file.clone(),
+            };
+            match fs::read_to_string(root.join(&citation.file)) {
+                Err(_) => broken.push(format!("{lesson}: {shown}: no such file")),
+                Ok(source) => match &citation.anchor {
+                    Some(anchor) if !has_anchor(&source, anchor) => broken.push(format!(
+                        "{lesson}: {shown}: no `// ANCHOR: {anchor}` … `// ANCHOR_END: {anchor}` in {}",
+                        citation.file
+                    )),
+                    _ => {}
+                },
+            }
+        }
+    }
+    assert!(checked > 0, "no citations found in lessons/*.md");
+    assert!(
+        broken.is_empty(),
+        "lessons cite code that does not exist:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn citations_are_found_in_code_spans_links_and_sentences() {
+    let text = "See `src/modes/duplex.rs#converse`, [it](../src/terminal.rs#on_key) and \
+                src/endpoint.rs. Not my_src/x.rs, not src/lib, not `src/main.rs#`.";
+    assert_eq!(
+        citations(text),
+        vec![
+            Citation {
+                file: "src/modes/duplex.rs".into(),
+                anchor: Some("converse".into())
+            },
+            Citation {
+                file: "src/terminal.rs".into(),
+                anchor: Some("on_key".into())
+            },
+            Citation {
+                file: "src/endpoint.rs".into(),
+                anchor: None
+            },
+            Citation {
+                file: "src/main.rs".into(),
+                anchor: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_anchor_needs_both_markers() {
+    let source = "// ANCHOR: a\nfn a() {}\n// ANCHOR_END: a\n// ANCHOR: b\n";
+    assert!(has_anchor(source, "a"));
+    assert!(!has_anchor(source, "b"));
+    assert!(!has_anchor(source, "c"));
+}
