@@ -2,8 +2,9 @@
 //! and a clean ending.
 //!
 //! Three sources can wake it at any moment: the keyboard, the socket, and Ctrl-C. Each gets its
-//! own channel (a keyboard thread, a socket reader thread, main.rs's Ctrl-C handler) and the
-//! main loop `select!`s over all three, exactly like `duplex`.
+//! own channel (the keyboard thread of terminal.rs, a socket reader thread, main.rs's Ctrl-C
+//! handler) and the main loop `select!`s over all three, exactly like `duplex`. On a terminal,
+//! terminal.rs's line editor prints arriving lines above the line being typed.
 
 use std::io;
 use std::net::{Shutdown, TcpStream};
@@ -12,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, after, bounded, never, select};
 
-use super::keyboard::{self, Input};
 use super::protocol::{self, LineKind};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, LineReader};
+use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the client needs besides the address.
 #[derive(Debug, Clone)]
@@ -68,8 +69,25 @@ pub fn run(
         .map_err(|e| Error::io("cloning the socket", e))?;
     let from_server = protocol::longest_relayed_line(options.max_line);
     let (incoming, reader) = spawn_socket_reader(reading, from_server)?;
-    let keyboard = keyboard::spawn(stdin, options.max_line);
-    let result = chat(&stream, &incoming, keyboard, &interrupt, console);
+    // On a terminal, a line editor: messages print above the line being typed (terminal.rs).
+    let keyboard = Keyboard::start(
+        stdin,
+        &KeyboardOptions {
+            max_line: options.max_line,
+            prompt: "you> ".to_string(),
+            timestamps: false,
+        },
+        console,
+    )?;
+    let result = chat(
+        &stream,
+        &incoming,
+        keyboard.input().clone(),
+        &interrupt,
+        console,
+    );
+    // Give the terminal back (raw mode off, prompt erased) before the last lines.
+    drop(keyboard);
     // Wake the socket reader (blocked in read) and wait for it: every thread we own ends here.
     let _ = stream.shutdown(Shutdown::Both);
     drop(incoming);

@@ -17,11 +17,11 @@
 //! ```
 //!
 //! Files: `protocol.rs` (commands and lines), `hub.rs` (the room's rules and its thread),
-//! `server.rs` (accept, readers, writers, the host console), `client.rs`, `keyboard.rs`.
+//! `server.rs` (accept, readers, writers, the host console), `client.rs`. The keyboard, and
+//! printing above the line being typed, is the shared `src/terminal.rs`.
 
 pub mod client;
 pub mod hub;
-pub mod keyboard;
 pub mod protocol;
 pub mod server;
 

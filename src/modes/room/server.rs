@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use super::hub::{self, ClientId, Event, Gone, Line, Log};
-use super::keyboard::{self, Input};
 use super::protocol::{self, HostCommand};
 use crate::console::{Console, Tone};
 use crate::endpoint;
 use crate::error::{Error, Result};
 use crate::framing::{Frame, LineReader};
+use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the server needs besides the listening address.
 #[derive(Debug, Clone)]
@@ -91,8 +91,20 @@ pub fn run(
     interrupt: Receiver<()>,
 ) -> Result<()> {
     let listener = endpoint::listen(addr)?;
-    let keyboard = keyboard::spawn(stdin, options.max_line);
-    serve(listener, options, keyboard, console, interrupt)
+    // On a terminal, a line editor: the room's lines print above what the host is typing.
+    let keyboard = Keyboard::start(
+        stdin,
+        &KeyboardOptions {
+            max_line: options.max_line,
+            prompt: "host> ".to_string(),
+            timestamps: false,
+        },
+        console,
+    )?;
+    let input = keyboard.input().clone();
+    let result = serve(listener, options, input, console, interrupt);
+    drop(keyboard);
+    result
 }
 
 /// How students join, with the address they should type.
@@ -219,6 +231,11 @@ fn console_loop(
 
 fn show(console: &mut Console, entry: Log) -> Result<()> {
     match entry {
+        // On a terminal the line editor already left `host> TEXT` on screen; piped, the
+        // transcript on stdout keeps `[host] TEXT` like every other message.
+        Log::Message(text)
+            if console.is_interactive()
+                && protocol::classify(&text) == protocol::LineKind::Host => {}
         Log::Message(text) => console.room_line(&text, tone_of(&text))?,
         Log::Status(text) => console.status(&text),
         Log::Notice(text) => console.notice(&text),
