@@ -474,3 +474,103 @@ fn room_client_colors_kinds_of_lines_only_when_asked() {
     assert!(message.contains("\\x1b[31mred"), "{message:?}");
     // Without --color, piped output has no escape codes at all (checked by every other test).
 }
+
+// The fault matrix (tests/faults.rs), room rows: a hostile or broken client, or a closed stdout.
+
+/// Resident memory of a process in KiB, from /proc (Linux only).
+#[cfg(target_os = "linux")]
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on() {
+    let (server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut flooder = raw_join(addr, "flooder");
+    let mut writer = flooder.stream.try_clone().unwrap();
+    writer.set_write_timeout(Some(DEADLINE)).unwrap();
+    let flood = thread::spawn(move || {
+        let block = vec![b'x'; 1 << 20];
+        (0..50).all(|_| writer.write_all(&block).is_ok())
+            && writer.write_all(b"\nafter the flood\n").is_ok()
+    });
+    read_until(&mut flooder, "longer than 8192 bytes and was not sent");
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[flooder] after the flood"]);
+    assert!(flood.join().unwrap(), "the server stopped reading");
+    #[cfg(target_os = "linux")]
+    {
+        let kib = resident_kib(server.pid());
+        assert!(
+            kib < 32 * 1024,
+            "server resident memory {kib} KiB after a 50 MB line"
+        );
+    }
+    drop(server);
+}
+
+#[test]
+fn room_one_byte_per_write_still_frames_lines() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    let message = "drip ".repeat(600);
+    for byte in message.as_bytes().iter().chain(b"\r\n") {
+        bob.send(std::slice::from_ref(byte));
+    }
+    assert_eq!(chat_lines(&mut alice, 1), vec![format!("[bob] {message}")]);
+}
+
+#[test]
+fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0() {
+    use std::process::{Command, Stdio};
+    let child = Command::new(common::netchat_bin())
+        .args(["room", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut guard = common::ChildGuard(child);
+    // Like `netchat room --listen … | head -0`: nobody reads the server's stdout any more.
+    drop(guard.0.stdout.take());
+    let stderr = guard.0.stderr.take().unwrap();
+    let (lines, status_lines) = crossbeam_channel::unbounded();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let addr = loop {
+        let line = status_lines
+            .recv_deadline(deadline)
+            .expect("listening line");
+        if let Some(addr) = common::parse_listening_addr(&line) {
+            break addr;
+        }
+    };
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    bob.send(b"this message cannot be printed on the server\n");
+    alice.expect_stdout("*** goodbye: the host closed the room");
+    alice.expect_exit_code(0);
+    read_until(&mut bob, "*** goodbye: the host closed the room");
+    let status = guard.wait_with_deadline();
+    // The process has exited, so its stderr is at EOF and the reading thread ends.
+    let said: Vec<String> = status_lines.iter().collect();
+    assert_eq!(status.code(), Some(0), "stderr: {said:?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("standard output closed: closing the room")),
+        "{said:?}"
+    );
+    assert!(!said.iter().any(|l| l.contains("panicked")), "{said:?}");
+}

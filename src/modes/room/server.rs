@@ -164,7 +164,12 @@ pub fn serve(
          Ctrl-C or Ctrl-D closes the room",
     );
 
-    let reason = console_loop(&events, &log, &keyboard, &interrupt, console)?;
+    // Whatever ends the console (even a closed stdout, `| head`), the room closes politely.
+    let outcome = console_loop(&events, &log, &keyboard, &interrupt, console);
+    let reason = match &outcome {
+        Ok(reason) => *reason,
+        Err(_) => "standard output closed",
+    };
     console.status(&format!("{reason}: closing the room"));
     if reason == "end of input" && !console.is_interactive() {
         // Started from a script or in the background with no keyboard: stdin ended at once.
@@ -179,13 +184,14 @@ pub fn serve(
     drop(events);
     let _ = hub.join();
     for entry in log.try_iter() {
-        show(console, entry)?;
+        // Errors ignored: stdout may be the very thing that closed.
+        let _ = show(console, entry);
     }
     stop_accepting(&stopping, local, acceptor);
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     let _ = all_ended.recv_deadline(deadline);
     console.status("the room is closed");
-    Ok(())
+    outcome.map(|_| ())
 }
 // ANCHOR_END: serve
 
