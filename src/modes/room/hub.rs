@@ -64,8 +64,8 @@ pub enum Gone {
 /// What the hub asks the operator's console to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Log {
-    /// A chat line (stdout).
-    Message(String),
+    /// A chat line (stdout): the same shared line the clients get, not a copy.
+    Message(Line),
     /// A status line (stderr, `netchat: …`).
     Status(String),
     /// A status line that deserves attention (stderr, highlighted).
@@ -232,12 +232,13 @@ impl Room {
 
     /// A line for everyone but the sender, and for the operator's screen.
     fn broadcast(&self, sender: ClientId, text: String) -> Vec<Action> {
+        let shared = line(text);
         vec![
             Action::All {
                 except: Some(sender),
-                line: line(text.clone()),
+                line: Arc::clone(&shared),
             },
-            Action::Log(Log::Message(text)),
+            Action::Log(Log::Message(shared)),
         ]
     }
     // ANCHOR_END: route
@@ -371,13 +372,13 @@ impl Room {
         let status = |text: String| vec![Action::Log(Log::Status(text))];
         match command {
             HostCommand::Say(text) => {
-                let text = protocol::said(protocol::HOST_NICK, &text);
+                let shared = line(protocol::said(protocol::HOST_NICK, &text));
                 vec![
                     Action::All {
                         except: None,
-                        line: line(text.clone()),
+                        line: Arc::clone(&shared),
                     },
-                    Action::Log(Log::Message(text)),
+                    Action::Log(Log::Message(shared)),
                 ]
             }
             HostCommand::Who if self.members.is_empty() => status("the room is empty".into()),
@@ -442,8 +443,9 @@ impl Room {
 
 /// How many console lines may wait for the operator's terminal. If the terminal cannot keep up
 /// (a flood, or output paused with Ctrl-S), further lines are counted and skipped rather than
-/// letting the hub, and so the whole room, wait for a screen.
-pub const LOG_QUEUE: usize = 1024;
+/// letting the hub, and so the whole room, wait for a screen; the operator then reads
+/// `netchat: N console lines were skipped: the terminal could not keep up`.
+pub const LOG_QUEUE: usize = 256;
 
 /// A client's end of the wiring, as the hub holds it.
 struct Wire {

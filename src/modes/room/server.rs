@@ -55,8 +55,10 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 pub const CLIENT_QUEUE: usize = 256;
 
 /// How many events may wait for the hub. When it is full, readers wait: they stop reading their
-/// sockets, and TCP's flow control slows the senders down. Memory stays bounded either way.
-pub const EVENT_QUEUE: usize = 1024;
+/// sockets, and TCP's flow control slows the senders down. The hub never waits for anything, so
+/// a short queue is enough to smooth a burst; it is short because each event may hold a line of
+/// up to `--max-line` bytes.
+pub const EVENT_QUEUE: usize = 64;
 
 /// Stack size for each client's reader and writer threads.
 ///
