@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::{Sender, bounded};
 
 use netchat::cli::{Cli, ModeCommand};
 use netchat::console::{self, ColorMode, Console};
@@ -30,27 +30,32 @@ fn main() -> ExitCode {
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let mut console = Console::new(Box::new(io::stdout()), Box::new(io::stderr()), interactive);
 
-    let interrupt = install_interrupt_handler(&cli);
+    // Held until the end, so the channel never disconnects, even where no handler could be
+    // installed: a mode's select! would otherwise see a disconnected channel as an event.
+    let (interrupt_sender, interrupt) = bounded(1);
+    install_interrupt_handler(&cli, interrupt_sender.clone());
 
-    match netchat::run(cli, io::stdin(), &mut console, interrupt) {
+    let code = match netchat::run(cli, io::stdin(), &mut console, interrupt) {
         Ok(()) | Err(Error::OutputClosed) => ExitCode::SUCCESS,
         Err(error) => {
             console.error(&error);
             ExitCode::from(error.exit_code())
         }
-    }
+    };
+    drop(interrupt_sender);
+    code
 }
 
 /// Turns Ctrl-C into a message on a channel, for the modes that end a conversation politely on it
 /// (telling the peer, or every member of a room). `half` keeps the default: the kernel ends the
 /// process and closes its socket, and the peer sees the connection close.
 ///
-/// A second Ctrl-C, or one that nobody is listening for any more, ends the process at once, so a
-/// student is never stuck with a program that ignores Ctrl-C.
-fn install_interrupt_handler(cli: &Cli) -> Receiver<()> {
-    let (sender, receiver) = bounded(1);
+/// A second Ctrl-C while the first is still waiting to be noticed, or one after the mode stopped
+/// listening, ends the process at once, so a student is never stuck with a program that ignores
+/// Ctrl-C.
+fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
     if matches!(cli.mode, ModeCommand::Half(_)) {
-        return receiver;
+        return;
     }
     let result = ctrlc::set_handler(move || {
         if sender.try_send(()).is_err() {
@@ -63,7 +68,6 @@ fn install_interrupt_handler(cli: &Cli) -> Receiver<()> {
             "netchat: cannot handle Ctrl-C ({error}); it will end netchat at once"
         );
     }
-    receiver
 }
 
 /// `--help` and `--version` print normally; a usage error becomes `netchat: …` lines, exit 2.
