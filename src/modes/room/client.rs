@@ -130,6 +130,7 @@ fn chat(
     interrupt: &Receiver<()>,
     console: &mut Console,
 ) -> Result<()> {
+    let mut interrupt = interrupt.clone();
     // Set once we asked to leave: from then on the server's close is the expected ending.
     let mut leaving: Option<Instant> = None;
     let mut goodbye = false;
@@ -179,8 +180,12 @@ fn chat(
                     leaving = leaving.or_else(|| quit(stream, "end of input"));
                 }
             },
-            recv(interrupt) -> _ => {
-                leaving = leaving.or_else(|| quit(stream, "Ctrl-C"));
+            recv(interrupt) -> signal => {
+                if signal.is_ok() {
+                    leaving = leaving.or_else(|| quit(stream, "Ctrl-C"));
+                } else {
+                    interrupt = never(); // nobody can send Ctrl-C any more: stop watching
+                }
             }
             recv(give_up) -> _ => {
                 console.status("you left the room (the server did not answer /quit)");

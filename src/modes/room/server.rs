@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, select};
+use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
 use super::hub::{self, ClientId, Event, Gone, Line, Log};
 use super::protocol::{self, HostCommand};
@@ -206,6 +206,7 @@ fn console_loop(
     interrupt: &Receiver<()>,
     console: &mut Console,
 ) -> Result<&'static str> {
+    let mut interrupt = interrupt.clone();
     loop {
         select! {
             recv(log) -> entry => match entry {
@@ -232,7 +233,11 @@ fn console_loop(
                     return Ok("standard input failed");
                 }
             },
-            recv(interrupt) -> _ => return Ok("Ctrl-C"),
+            recv(interrupt) -> signal => match signal {
+                Ok(()) => return Ok("Ctrl-C"),
+                // Nobody can send Ctrl-C any more: stop watching instead of spinning.
+                Err(_) => interrupt = never(),
+            },
         }
     }
 }
