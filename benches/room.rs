@@ -491,6 +491,10 @@ impl Histogram {
 
 /// 10,000 clients join and stay silent: how long joining takes, and what each connection costs
 /// the server in resident memory.
+///
+/// Clients connect in steps of [`IDLE_STEP`], and the next step starts only when the previous
+/// one is welcomed, all within [`IDLE_DEADLINE`]: a server that cannot keep up is reported as
+/// such instead of drowning the machine in thousands of runnable threads.
 fn idle(args: &Args, clients: usize) {
     let server = match Server::start(clients + 10) {
         Ok(server) => server,
@@ -503,50 +507,60 @@ fn idle(args: &Args, clients: usize) {
     let own_before = support::own_cpu_seconds();
     let cpu_before = support::cpu_seconds(pid);
     let started = Instant::now();
-    let mut streams = Vec::with_capacity(clients);
-    let mut connect_errors = 0;
-    for _ in 0..clients {
-        match TcpStream::connect(server.addr) {
-            Ok(stream) => {
-                let _ = stream.set_nonblocking(true);
-                streams.push(stream);
+    let deadline = started + IDLE_DEADLINE;
+    let mut clients_in = Sweep {
+        streams: Vec::with_capacity(clients),
+        state: Vec::with_capacity(clients),
+        welcomed: 0,
+        refused: 0,
+        buffer: vec![0u8; 64 * 1024],
+    };
+    let mut connect_error = None;
+    while clients_in.streams.len() < clients && Instant::now() < deadline {
+        let step = IDLE_STEP.min(clients - clients_in.streams.len());
+        for _ in 0..step {
+            match TcpStream::connect(server.addr) {
+                Ok(stream) => {
+                    let _ = stream.set_nonblocking(true);
+                    clients_in.streams.push(stream);
+                    clients_in.state.push(0);
+                }
+                Err(e) => {
+                    connect_error = Some(e.to_string());
+                    break;
+                }
             }
-            Err(_) => connect_errors += 1,
+        }
+        if connect_error.is_some() {
+            break;
+        }
+        // Read everything that arrived (join notices) until this step is welcomed.
+        while clients_in.settled() < clients_in.streams.len() && Instant::now() < deadline {
+            if !clients_in.sweep() {
+                thread::sleep(Duration::from_millis(1));
+            }
         }
     }
-    let connected = started.elapsed().as_secs_f64();
-    // Two sweeper threads drain every socket with non-blocking reads until each has its welcome.
-    let streams = Arc::new(streams);
-    let sweepers: Vec<_> = (0..2)
-        .map(|part| {
-            let streams = Arc::clone(&streams);
-            thread::Builder::new()
-                .name(format!("sweeper-{part}"))
-                .spawn(move || sweep_until_welcomed(&streams, part, 2))
-                .expect("start a sweeper")
-        })
-        .collect();
-    let mut welcomed = 0;
-    let mut refused = 0;
-    for sweeper in sweepers {
-        let (w, r) = sweeper.join().unwrap_or((0, 0));
-        welcomed += w;
-        refused += r;
+    let join_s = started.elapsed().as_secs_f64();
+    // Drain what is still in flight, then look at the server's memory.
+    let settle = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < settle {
+        if !clients_in.sweep() {
+            thread::sleep(Duration::from_millis(5));
+        }
     }
-    let joined = started.elapsed().as_secs_f64();
-    thread::sleep(Duration::from_millis(300));
     let rss_after = support::proc_status_kib(pid, "VmRSS:").unwrap_or(0);
     let threads = support::proc_status_kib(pid, "Threads:").unwrap_or(0);
     let cpu = delta(support::cpu_seconds(pid), cpu_before);
     let own = delta(support::own_cpu_seconds(), own_before);
+    let welcomed = clients_in.welcomed;
     let per_connection = rss_after.saturating_sub(rss_before) as f64 / welcomed.max(1) as f64;
-    Report::new("room/idle")
+    let mut report = Report::new("room/idle");
+    report
         .int("clients", clients as u64)
         .int("joined", welcomed)
-        .int("refused", refused)
-        .int("connect_errors", connect_errors)
-        .float("connect_s", connected, 2)
-        .float("join_s", joined, 2)
+        .int("refused", clients_in.refused)
+        .float("join_s", join_s, 2)
         .int("server_rss_kib", rss_after)
         .float("rss_per_conn_kib", per_connection, 1)
         .int("server_threads", threads)
@@ -555,70 +569,70 @@ fn idle(args: &Args, clients: usize) {
             support::proc_status_kib(pid, "VmHWM:").unwrap_or(0),
         )
         .float("server_cpu_s", cpu.unwrap_or(f64::NAN), 2)
-        .float("gen_cpu_s", own.unwrap_or(f64::NAN), 2)
-        .print(args.json);
+        .float("gen_cpu_s", own.unwrap_or(f64::NAN), 2);
+    if let Some(error) = &connect_error {
+        report.text("connect_error", error);
+    }
+    if welcomed < clients as u64 && connect_error.is_none() {
+        report.text("note", "deadline reached before everyone joined");
+    }
+    report.print(args.json);
     if welcomed < clients as u64 {
-        for line in server.status_lines().iter().rev().take(5) {
+        for line in server.status_lines().iter().rev().take(3) {
             eprintln!("  server: {line}");
         }
     }
 }
 
-/// Sweeps sockets `part`, `part + step`, … until each has been welcomed or refused (or 60 s
-/// passed), reading whatever arrived and throwing it away (join notices). Returns (welcomed,
-/// refused).
-fn sweep_until_welcomed(streams: &[TcpStream], part: usize, step: usize) -> (u64, u64) {
-    let mine: Vec<&TcpStream> = streams.iter().skip(part).step_by(step).collect();
-    // 0 = waiting, 1 = welcomed, 2 = refused or closed.
-    let mut state = vec![0u8; mine.len()];
-    let mut waiting = mine.len();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
+/// How many clients connect before the generator waits for their welcome.
+const IDLE_STEP: usize = 100;
+/// How long the idle scenario may take to bring everyone in.
+const IDLE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The idle clients, read with non-blocking sweeps by the generator's main thread.
+struct Sweep {
+    streams: Vec<TcpStream>,
+    /// 0 = waiting for the first line, 1 = welcomed, 2 = refused or closed.
+    state: Vec<u8>,
+    welcomed: u64,
+    refused: u64,
+    buffer: Vec<u8>,
+}
+
+impl Sweep {
+    fn settled(&self) -> usize {
+        (self.welcomed + self.refused) as usize
+    }
+
+    /// One pass over every socket, reading whatever arrived and throwing it away. True if
+    /// anything was read.
+    fn sweep(&mut self) -> bool {
         let mut progress = false;
-        for (i, stream) in mine.iter().enumerate() {
-            let mut stream = *stream;
+        for (i, stream) in self.streams.iter().enumerate() {
+            let mut stream = stream;
             loop {
-                match stream.read(&mut buffer) {
-                    Ok(0) => {
-                        if state[i] == 0 {
-                            state[i] = 2;
-                            waiting -= 1;
-                        }
-                        break;
-                    }
-                    Ok(n) => {
-                        progress = true;
-                        if state[i] == 0 {
-                            // The first line a joined client gets is its welcome.
-                            state[i] = if buffer[..n].starts_with(b"*** welcome") {
-                                1
-                            } else {
-                                2
-                            };
-                            waiting -= 1;
-                        }
-                    }
+                let (outcome, closed) = match stream.read(&mut self.buffer) {
+                    Ok(0) => (2, true),
+                    // The first line a joined client gets is its welcome.
+                    Ok(n) if self.buffer[..n].starts_with(b"*** welcome") => (1, false),
+                    Ok(_) => (2, false),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        if state[i] == 0 {
-                            state[i] = 2;
-                            waiting -= 1;
-                        }
-                        break;
+                    Err(_) => (2, true),
+                };
+                progress |= !closed;
+                if self.state[i] == 0 {
+                    self.state[i] = outcome;
+                    match outcome {
+                        1 => self.welcomed += 1,
+                        _ => self.refused += 1,
                     }
+                }
+                if closed {
+                    break;
                 }
             }
         }
-        if waiting == 0 {
-            break;
-        }
-        if !progress {
-            thread::sleep(Duration::from_millis(1));
-        }
+        progress
     }
-    let welcomed = state.iter().filter(|&&s| s == 1).count() as u64;
-    let refused = state.iter().filter(|&&s| s == 2).count() as u64;
-    (welcomed, refused)
 }

@@ -88,6 +88,20 @@ pub struct RoomArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// With --connect: the name to take on joining (ASCII letters, digits, - _ .; at most 20).
+    /// Without it you are guest-N until you type /nick NAME.
+    #[arg(long, value_name = "NAME", conflicts_with = "listen")]
+    pub nick: Option<String>,
+    /// With --listen: how many clients may be connected at once; one more is told the room is
+    /// full and disconnected.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::modes::room::DEFAULT_MAX_CLIENTS as u32,
+        value_parser = clap::value_parser!(u32).range(1..=100_000),
+        conflicts_with = "connect"
+    )]
+    pub max_clients: u32,
 }
 
 /// Exactly one of `--listen` or `--connect`.

@@ -172,6 +172,42 @@ impl Console {
     pub fn flush_messages(&mut self) -> Result<(), Error> {
         self.out.flush().map_err(output_error)
     }
+
+    /// A line of a chat room on stdout, colored by `tone` (colors only when enabled).
+    ///
+    /// `text` must already be safe to print: the room server escapes what peers sent before it
+    /// relays it, and the room client escapes again what it receives.
+    pub fn room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
+        let shown = match tone {
+            Tone::Own => text.green().to_string(),
+            // `[bob] hi`: the name stands out; what you type yourself stays plain.
+            Tone::Other => match text.split_once("] ") {
+                Some((name, said)) => format!("{} {said}", format!("{name}]").cyan().bold()),
+                None => text.to_string(),
+            },
+            Tone::Action => text.cyan().to_string(),
+            Tone::Private => text.magenta().bold().to_string(),
+            Tone::Notice => text.yellow().to_string(),
+        };
+        writeln!(self.out, "{shown}")
+            .and_then(|()| self.out.flush())
+            .map_err(output_error)
+    }
+}
+
+/// How a chat-room line looks, by who it is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Our own words (or, on the server's console, the host's).
+    Own,
+    /// Someone else's message.
+    Other,
+    /// `/me` actions.
+    Action,
+    /// A private message to us.
+    Private,
+    /// What the server itself says: joins, leaves, renames, answers.
+    Notice,
 }
 
 /// Printable ASCII and tabs only: nothing [`escape_peer_text`] would change.

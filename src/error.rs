@@ -41,6 +41,9 @@ pub enum Error {
     OutputClosed,
     /// A write found the connection already closed by the peer (EPIPE).
     PeerClosed,
+    /// The room's server closed our connection without a goodbye: stopped, crashed, or the
+    /// network dropped.
+    RoomClosed,
     /// A mode that a later issue will build.
     NotBuilt { mode: &'static str },
     /// Any other I/O failure, with what netchat was doing at the time.
@@ -112,6 +115,11 @@ impl Error {
                 "the other side ended the conversation before this message could be sent"
                     .to_string()
             }
+            Error::RoomClosed => {
+                "the host stopped the server, it crashed, or the network dropped: ask the host, \
+                 then join again with the same command"
+                    .to_string()
+            }
             Error::NotBuilt { .. } => "use `netchat half` for now".to_string(),
             Error::Io { .. } | Error::OutputClosed => return None,
         };
@@ -144,6 +152,7 @@ impl fmt::Display for Error {
             Error::Reset => f.write_str("the peer reset the connection"),
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
+            Error::RoomClosed => f.write_str("the room's server closed the connection"),
             Error::NotBuilt { mode } => write!(f, "`netchat {mode}` is not built yet"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
         }

@@ -10,6 +10,7 @@
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
+//! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`cli`] | the command line (the only module that knows clap) |
 
@@ -54,7 +55,28 @@ pub fn run(
             let endpoint = args.endpoint.endpoint();
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
-        // Until its issue lands; it will take `interrupt`.
-        ModeCommand::Room(_) => Err(Error::NotBuilt { mode: "room" }),
+        ModeCommand::Room(args) => {
+            // The room speaks a line protocol: a message is a line, whatever the reads.
+            if args.common.framing() == framing::Framing::Raw {
+                return Err(Error::Usage {
+                    message: "`netchat room` does not take --framing raw".to_string(),
+                    hint: "the room's protocol is one message per line (nc and telnet speak it); \
+                           use --framing raw with half or duplex"
+                        .to_string(),
+                });
+            }
+            let options = modes::room::Options {
+                max_line: args.common.max_line(),
+                max_clients: args.max_clients as usize,
+                nick: args.nick,
+            };
+            modes::room::run(
+                &args.endpoint.endpoint(),
+                &options,
+                stdin,
+                console,
+                interrupt,
+            )
+        }
     }
 }

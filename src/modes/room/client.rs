@@ -1,0 +1,228 @@
+//! The room client: `netchat room --connect`. What `nc HOST PORT` does, plus colors, `--nick`,
+//! and a clean ending.
+//!
+//! Three sources can wake it at any moment: the keyboard, the socket, and Ctrl-C. Each gets its
+//! own channel (the keyboard thread of terminal.rs, a socket reader thread, main.rs's Ctrl-C
+//! handler) and the main loop `select!`s over all three, exactly like `duplex`. On a terminal,
+//! terminal.rs's line editor prints arriving lines above the line being typed.
+
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, after, bounded, never, select};
+
+use super::protocol::{self, LineKind};
+use super::server::tone_of;
+use crate::console::{Console, escape_peer_text};
+use crate::endpoint::{self, ConnectAddr};
+use crate::error::{Error, Result};
+use crate::framing::{self, Frame, LineReader};
+use crate::terminal::{Input, Keyboard, KeyboardOptions};
+
+/// What the client needs besides the address.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `--max-line`: the longest line accepted from the server or the keyboard.
+    pub max_line: usize,
+    /// `--nick`: sent as `/nick NAME` right after joining.
+    pub nick: Option<String>,
+}
+
+/// After `/quit`, how long to wait for the server's goodbye and close before leaving anyway.
+pub const QUIT_WAIT: Duration = Duration::from_secs(2);
+
+/// How many received lines may wait for the screen. When full, the socket reader stops reading
+/// and the server's queue for us fills: a client that cannot keep up is the server's problem to
+/// bound, not a reason for us to grow.
+const INCOMING_QUEUE: usize = 64;
+
+/// What the socket reader thread reports; the channel closing means EOF.
+enum Incoming {
+    Line(Vec<u8>),
+    TooLong { limit: usize },
+    Failed(io::Error),
+}
+
+/// `netchat room --connect`: joins, chats until `/quit`, end of input, Ctrl-C or the server
+/// closing.
+pub fn run(
+    addr: &ConnectAddr,
+    options: &ClientOptions,
+    stdin: impl io::Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    let stream = endpoint::connect(addr)?;
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| Error::io("reading the server's address", e))?;
+    console.status(&format!(
+        "connected to {peer}; type a line to talk to the room, /help for commands, /quit to leave"
+    ));
+    if let Some(nick) = &options.nick {
+        send(&stream, format!("/nick {nick}").as_bytes())?;
+    }
+    let reading = stream
+        .try_clone()
+        .map_err(|e| Error::io("cloning the socket", e))?;
+    let from_server = protocol::longest_relayed_line(options.max_line);
+    let (incoming, reader) = spawn_socket_reader(reading, from_server)?;
+    // On a terminal, a line editor: messages print above the line being typed (terminal.rs).
+    let keyboard = Keyboard::start(
+        stdin,
+        &KeyboardOptions {
+            max_line: options.max_line,
+            prompt: "you> ".to_string(),
+            timestamps: false,
+        },
+        console,
+    )?;
+    let result = chat(
+        &stream,
+        &incoming,
+        keyboard.input().clone(),
+        &interrupt,
+        console,
+    );
+    // Give the terminal back (raw mode off, prompt erased) before the last lines.
+    drop(keyboard);
+    // Wake the socket reader (blocked in read) and wait for it: every thread we own ends here.
+    let _ = stream.shutdown(Shutdown::Both);
+    drop(incoming);
+    let _ = reader.join();
+    result
+}
+
+fn spawn_socket_reader(
+    stream: TcpStream,
+    max_line: usize,
+) -> Result<(Receiver<Incoming>, thread::JoinHandle<()>)> {
+    let (sender, receiver) = bounded(INCOMING_QUEUE);
+    let handle = thread::Builder::new()
+        .name("room-recv".into())
+        .spawn(move || {
+            let mut reader = LineReader::new(&stream, max_line);
+            loop {
+                let item = match reader.read_frame() {
+                    Ok(Some(Frame::Line(line))) => Incoming::Line(line),
+                    Ok(Some(Frame::TooLong { limit })) => Incoming::TooLong { limit },
+                    Ok(None) => return,
+                    Err(error) => Incoming::Failed(error),
+                };
+                let failed = matches!(item, Incoming::Failed(_));
+                if sender.send(item).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Error::io("starting the socket reader thread", e))?;
+    Ok((receiver, handle))
+}
+
+/// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
+// ANCHOR: client_loop
+fn chat(
+    stream: &TcpStream,
+    incoming: &Receiver<Incoming>,
+    mut keyboard: Receiver<Input>,
+    interrupt: &Receiver<()>,
+    console: &mut Console,
+) -> Result<()> {
+    let mut interrupt = interrupt.clone();
+    // Set once we asked to leave: from then on the server's close is the expected ending.
+    let mut leaving: Option<Instant> = None;
+    let mut goodbye = false;
+    loop {
+        let give_up = match leaving {
+            Some(deadline) => after(deadline.saturating_duration_since(Instant::now())),
+            None => never(),
+        };
+        select! {
+            recv(incoming) -> item => match item {
+                Ok(Incoming::Line(bytes)) => {
+                    // The server escapes what it relays, but a client trusts no peer: escape again.
+                    let text = escape_peer_text(&bytes);
+                    goodbye |= protocol::classify(&text) == LineKind::Goodbye;
+                    console.room_line(&text, tone_of(&text))?;
+                }
+                Ok(Incoming::TooLong { limit }) => console.notice(&format!(
+                    "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
+                )),
+                // EOF, or an error after we had already said goodbye: a normal ending.
+                Ok(Incoming::Failed(_)) | Err(_) if leaving.is_some() => {
+                    console.status("you left the room");
+                    return Ok(());
+                }
+                Ok(Incoming::Failed(_)) | Err(_) if goodbye => {
+                    console.status("the server closed the connection (its goodbye is above)");
+                    return Ok(());
+                }
+                Ok(Incoming::Failed(error)) => return Err(lost(error)),
+                Err(_) => return Err(Error::RoomClosed),
+            },
+            recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
+                Input::Line(line) => typed_line(stream, &line, &mut leaving)?,
+                // A script piped in arrives in blocks: each of its lines as if typed alone.
+                Input::Lines(lines) => {
+                    for line in lines {
+                        typed_line(stream, &line, &mut leaving)?;
+                    }
+                }
+                Input::TooLong { limit } => console.notice(&format!(
+                    "your line is longer than {limit} bytes (--max-line) and was not sent"
+                )),
+                Input::Interrupted => leaving = leaving.or_else(|| quit(stream, "Ctrl-C")),
+                Input::Eof | Input::Failed(_) => {
+                    // End of input (Ctrl-D, or the end of a piped script): leave politely.
+                    keyboard = never();
+                    leaving = leaving.or_else(|| quit(stream, "end of input"));
+                }
+            },
+            recv(interrupt) -> signal => {
+                if signal.is_ok() {
+                    leaving = leaving.or_else(|| quit(stream, "Ctrl-C"));
+                } else {
+                    interrupt = never(); // nobody can send Ctrl-C any more: stop watching
+                }
+            }
+            recv(give_up) -> _ => {
+                console.status("you left the room (the server did not answer /quit)");
+                return Ok(());
+            }
+        }
+    }
+}
+// ANCHOR_END: client_loop
+
+/// Sends a line we typed, unless we are already leaving; `/quit` starts the wait for the
+/// server's goodbye.
+fn typed_line(stream: &TcpStream, line: &[u8], leaving: &mut Option<Instant>) -> Result<()> {
+    if leaving.is_none() {
+        send(stream, line)?;
+        if matches!(protocol::parse(line), protocol::Command::Quit(_)) {
+            *leaving = Some(Instant::now() + QUIT_WAIT);
+        }
+    }
+    Ok(())
+}
+
+/// Sends `/quit` (errors ignored: we are leaving anyway) and returns the deadline to wait for
+/// the server's goodbye.
+fn quit(stream: &TcpStream, why: &str) -> Option<Instant> {
+    let _ = send(stream, format!("/quit {why}").as_bytes());
+    Some(Instant::now() + QUIT_WAIT)
+}
+
+fn send(mut stream: &TcpStream, line: &[u8]) -> Result<()> {
+    framing::write_line(&mut stream, line).map_err(lost)
+}
+
+/// A broken connection to the room: reset or closed under us means the server went away.
+fn lost(error: io::Error) -> Error {
+    match Error::io("talking to the room", error) {
+        Error::PeerClosed | Error::Reset => Error::RoomClosed,
+        other => other,
+    }
+}

@@ -1,0 +1,86 @@
+//! The chat room: one server, many clients, and a hub thread that owns the room.
+//!
+//! Socket calls: the server does `bind` → `listen` once, then `accept` in a loop on its own
+//! thread: every `accept` returns a new socket for one client. Each client gets a reader thread
+//! (blocking `read` on its socket) and a writer thread (blocking on its queue, then `write`).
+//! The hub thread owns the member list and the names; everyone else sends it events over
+//! channels, and it offers each outgoing line (formatted once, shared by `Arc`) to every
+//! recipient's *bounded* queue. A client that stops reading fills its queue and is disconnected:
+//! it can never stall the room. The client side (`--connect`) is a small full-duplex program.
+//!
+//! Try it, in three terminals:
+//!
+//! ```text
+//! netchat room --listen 5000                  # the room (type to speak as [host])
+//! netchat room --connect 5000 --nick alice    # a student
+//! nc localhost 5000                           # another one, with plain nc (try /nick bob)
+//! ```
+//!
+//! Files: `protocol.rs` (commands and lines), `hub.rs` (the room's rules and its thread),
+//! `server.rs` (accept, readers, writers, the host console), `client.rs`. The keyboard, and
+//! printing above the line being typed, is the shared `src/terminal.rs`.
+
+pub mod client;
+pub mod hub;
+pub mod protocol;
+pub mod server;
+
+use std::io::Read;
+
+use crossbeam_channel::Receiver;
+
+use crate::console::Console;
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+
+pub use client::ClientOptions;
+pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
+
+/// Everything `netchat room` can be told, for either side.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--max-line`.
+    pub max_line: usize,
+    /// `--max-clients` (server only).
+    pub max_clients: usize,
+    /// `--nick` (client only).
+    pub nick: Option<String>,
+}
+
+/// `netchat room`: runs the room (`--listen`) or joins one (`--connect`).
+pub fn run(
+    endpoint: &Endpoint,
+    options: &Options,
+    stdin: impl Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    match endpoint {
+        Endpoint::Listen(addr) => {
+            let options = ServerOptions {
+                max_line: options.max_line,
+                max_clients: options.max_clients,
+            };
+            server::run(addr, &options, stdin, console, interrupt)
+        }
+        Endpoint::Connect(addr) => {
+            // Refused here, before connecting, with the same rule the server applies.
+            if let Some(nick) = &options.nick {
+                if let Err(why) = protocol::check_nick(nick.as_bytes()) {
+                    return Err(Error::Usage {
+                        message: format!("--nick {nick:?}: {why}"),
+                        hint: format!(
+                            "a name has 1 to {} ASCII letters, digits, '-', '_' or '.', e.g. --nick alice",
+                            protocol::MAX_NICK
+                        ),
+                    });
+                }
+            }
+            let options = ClientOptions {
+                max_line: options.max_line,
+                nick: options.nick.clone(),
+            };
+            client::run(addr, &options, stdin, console, interrupt)
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! The room's line protocol: what a client may send, and every line the server sends back.
+//!
+//! Pure functions on bytes and strings, no sockets, so every rule is unit tested below.
+//!
+//! A client sends one command per line (`\n` or `\r\n`; framing.rs strips the CR):
+//!
+//! | line | meaning |
+//! |---|---|
+//! | `hello all` | a message to everyone else in the room |
+//! | `/nick NAME` | take a name (unique, 1–20 ASCII letters, digits, `-`, `_`, `.`) |
+//! | `/who` | list who is in the room |
+//! | `/me waves` | an action: `* alice waves` |
+//! | `/msg NICK TEXT` | a private message to one member |
+//! | `/quit [reason]` | leave |
+//! | `/help` | list the commands |
+//! | `//text` | a message that starts with a slash (`/text`) |
+//!
+//! The server writes one line per event, and the *server* puts the sender's name first, so a
+//! client cannot speak as someone else. Each kind of line starts differently, so a reader (or
+//! netchat's client, to pick a color) can tell them apart:
+//!
+//! | line | sent when |
+//! |---|---|
+//! | `[alice] hello all` | alice said something (`[host]` is the operator of the server) |
+//! | `* alice waves` | alice used `/me` |
+//! | `[alice -> you] psst` | alice sent you a private message |
+//! | `*** bob joined (3 in the room)` | a notice: join, leave, rename, an answer, a refusal |
+//! | `*** goodbye: …` | the last line before the server closes your connection |
+//!
+//! A line from bob that starts with `[alice]` arrives as `[bob] [alice] …`: nicknames cannot
+//! contain spaces or brackets, so the first `[...]` is always the real sender.
+
+use crate::console::escape_peer_text;
+
+/// The longest nickname, in characters: long enough for a first name and a digit or two, short
+/// enough that `/who` for a class of thirty fits on a few lines. A longer `/nick` is refused with
+/// the reason.
+pub const MAX_NICK: usize = 20;
+
+/// The name the server's operator speaks under. Nobody else may take it.
+pub const HOST_NICK: &str = "host";
+
+/// What starts every notice from the server.
+pub const NOTICE_PREFIX: &str = "*** ";
+
+/// What starts the last line the server sends before it closes a connection.
+pub const GOODBYE_PREFIX: &str = "*** goodbye: ";
+
+/// One line from a client, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// A plain line: a message to the room. Empty (or all-blank) lines are `Nothing`.
+    Say(&'a [u8]),
+    /// `/nick NAME`.
+    Nick(&'a [u8]),
+    /// `/who`.
+    Who,
+    /// `/me ACTION`.
+    Me(&'a [u8]),
+    /// `/msg NICK TEXT`.
+    Msg { to: &'a [u8], text: &'a [u8] },
+    /// `/quit [reason]`.
+    Quit(Option<&'a [u8]>),
+    /// `/help`.
+    Help,
+    /// A blank line: nc users press Enter by habit; nothing is sent.
+    Nothing,
+    /// A command used wrongly: the text says how to use it.
+    Usage(&'static str),
+    /// A `/word` the server does not know, escaped for display.
+    Unknown(String),
+}
+
+/// Understands one line from a client.
+// ANCHOR: parse
+pub fn parse(line: &[u8]) -> Command<'_> {
+    if line.trim_ascii().is_empty() {
+        return Command::Nothing;
+    }
+    // `//text` says `/text`: the escape for a message that starts with a slash.
+    if line.starts_with(b"//") {
+        return Command::Say(&line[1..]);
+    }
+    let Some(rest) = line.strip_prefix(b"/") else {
+        return Command::Say(line);
+    };
+    let (word, argument) = split_word(rest);
+    match word.to_ascii_lowercase().as_slice() {
+        b"nick" if argument.is_empty() => Command::Usage("usage: /nick NAME"),
+        b"nick" => Command::Nick(argument),
+        b"who" => Command::Who,
+        b"me" if argument.is_empty() => Command::Usage("usage: /me ACTION, e.g. /me waves"),
+        b"me" => Command::Me(argument),
+        b"msg" => match split_word(argument) {
+            (to, text) if !to.is_empty() && !text.is_empty() => Command::Msg { to, text },
+            _ => Command::Usage("usage: /msg NICK TEXT"),
+        },
+        b"quit" => Command::Quit((!argument.is_empty()).then_some(argument)),
+        b"help" => Command::Help,
+        _ => Command::Unknown(escape_peer_text(word)),
+    }
+}
+// ANCHOR_END: parse
+
+/// Splits `word rest…` at the first run of spaces; `rest` has no leading or trailing blanks.
+fn split_word(text: &[u8]) -> (&[u8], &[u8]) {
+    let text = text.trim_ascii();
+    match text.iter().position(|b| b.is_ascii_whitespace()) {
+        Some(space) => (&text[..space], text[space..].trim_ascii()),
+        None => (text, &[]),
+    }
+}
+
+/// Why a nickname was refused; the text is what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NickError {
+    Empty,
+    TooLong,
+    BadCharacter(char),
+    NotUtf8,
+    Reserved,
+}
+
+impl std::fmt::Display for NickError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NickError::Empty => f.write_str("a name cannot be empty"),
+            NickError::TooLong => write!(f, "a name has at most {MAX_NICK} characters"),
+            NickError::BadCharacter(c) if c.is_whitespace() => {
+                f.write_str("a name cannot contain spaces")
+            }
+            NickError::BadCharacter(c) if c.is_control() => {
+                f.write_str("a name cannot contain control characters")
+            }
+            NickError::BadCharacter(c) if !c.is_ascii() => write!(
+                f,
+                "a name cannot contain '{c}': use ASCII letters, digits, '-', '_' and '.' \
+                 (letters from other alphabets can look exactly like someone else's name)"
+            ),
+            NickError::BadCharacter(c) => write!(
+                f,
+                "a name cannot contain '{c}': use letters, digits, '-', '_' and '.'"
+            ),
+            NickError::NotUtf8 => f.write_str("a name must be valid UTF-8 text"),
+            NickError::Reserved => write!(f, "'{HOST_NICK}' is the server's operator"),
+        }
+    }
+}
+
+/// Checks a requested nickname. Only ASCII letters, digits, `-`, `_` and `.` are allowed: no
+/// spaces, brackets or control characters, so a name can never make a line look like it came
+/// from someone else or smuggle an escape sequence onto a terminal; and no letters from other
+/// alphabets, because a Cyrillic `а` looks exactly like a Latin `a` (`аlice` is not `alice`).
+/// Names that merely *look* alike are caught by [`same_nick`].
+// ANCHOR: check_nick
+pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
+    let name = std::str::from_utf8(name).map_err(|_| NickError::NotUtf8)?;
+    if name.is_empty() {
+        return Err(NickError::Empty);
+    }
+    if name.chars().count() > MAX_NICK {
+        return Err(NickError::TooLong);
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(NickError::BadCharacter(bad));
+    }
+    if same_nick(name, HOST_NICK) {
+        return Err(NickError::Reserved);
+    }
+    Ok(name.to_string())
+}
+// ANCHOR_END: check_nick
+
+/// Two names are the same if they *look* the same: `Alice`, `aIice` (capital i), `a1ice` and
+/// `alice` are one name, and so are `bob` and `b0b`, `marc` and `rnarc`.
+pub fn same_nick(a: &str, b: &str) -> bool {
+    lookalike_key(a) == lookalike_key(b)
+}
+
+/// Folds the characters that many fonts draw alike: case, `i`/`l`/`1`/`I`, `o`/`0`, `rn`/`m`,
+/// `vv`/`w`.
+fn lookalike_key(name: &str) -> String {
+    let folded: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'i' | '1' => 'l',
+            '0' => 'o',
+            other => other,
+        })
+        .collect();
+    folded.replace("rn", "m").replace("vv", "w")
+}
+
+/// The name a newcomer gets until it picks one.
+pub fn guest_nick(number: u64) -> String {
+    format!("guest-{number}")
+}
+
+// ANCHOR: format
+/// `[alice] hello`: a message, with the sender's name put there by the server.
+pub fn said(from: &str, text: &[u8]) -> String {
+    format!("[{from}] {}", escape_peer_text(text))
+}
+
+/// `* alice waves`.
+pub fn action(from: &str, text: &[u8]) -> String {
+    format!("* {from} {}", escape_peer_text(text))
+}
+
+/// `[alice -> you] psst`: only the recipient ever receives it.
+pub fn private(from: &str, text: &[u8]) -> String {
+    format!("[{from} -> you] {}", escape_peer_text(text))
+}
+
+/// `*** TEXT`: anything the server itself says.
+pub fn notice(text: &str) -> String {
+    format!("{NOTICE_PREFIX}{text}")
+}
+
+/// `*** goodbye: REASON`: the last line before the server closes a connection.
+pub fn goodbye(reason: &str) -> String {
+    format!("{GOODBYE_PREFIX}{reason}")
+}
+// ANCHOR_END: format
+
+/// How long a line from the server can be when clients' lines are at most `max_line` bytes.
+///
+/// The server adds a name (at most [`MAX_NICK`] characters of up to 4 bytes) and a few brackets,
+/// and escaping can make text longer: one control byte becomes the four characters `\x1b`, one
+/// invalid byte the three bytes of `�`. So a client that reads with `--max-line` as its limit
+/// would drop its classmates' longest legal lines; it reads with this limit instead.
+pub fn longest_relayed_line(max_line: usize) -> usize {
+    max_line.saturating_mul(4).saturating_add(4 * MAX_NICK + 32)
+}
+
+/// A reason a client gave with `/quit`, made safe and short enough for a notice.
+pub fn reason_text(reason: &[u8]) -> String {
+    let safe = escape_peer_text(reason);
+    match safe.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &safe[..cut]),
+        None => safe,
+    }
+}
+
+/// `/who`: the names in the room, in the order they joined.
+pub fn who(names: &[&str]) -> String {
+    let people = if names.len() == 1 { "person" } else { "people" };
+    notice(&format!(
+        "in the room ({} {people}): {}",
+        names.len(),
+        names.join(", ")
+    ))
+}
+
+/// `/help`: one line per command.
+pub fn help() -> Vec<String> {
+    [
+        "commands: a plain line is a message to everyone",
+        "/nick NAME       take a name (ASCII letters, digits, - _ .)",
+        "/who             who is in the room",
+        "/me ACTION       e.g. /me waves -> * you waves",
+        "/msg NICK TEXT   a private message to one person",
+        "/quit [reason]   leave the room",
+        "//text           a message that starts with /",
+    ]
+    .iter()
+    .map(|line| notice(line))
+    .collect()
+}
+
+/// The kinds of line a client receives, for choosing a color.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// `[alice] hello`
+    Message,
+    /// `[host] hello`
+    Host,
+    /// `* alice waves`
+    Action,
+    /// `[alice -> you] psst`
+    Private,
+    /// `*** …`
+    Notice,
+    /// `*** goodbye: …`
+    Goodbye,
+}
+
+/// Which kind of server line this is.
+pub fn classify(line: &str) -> LineKind {
+    if line.starts_with(GOODBYE_PREFIX) {
+        LineKind::Goodbye
+    } else if line.starts_with(NOTICE_PREFIX) {
+        LineKind::Notice
+    } else if line.starts_with("* ") {
+        LineKind::Action
+    } else if line.starts_with(&format!("[{HOST_NICK}] ")) {
+        LineKind::Host
+    } else if line
+        .split_once("] ")
+        .is_some_and(|(head, _)| head.starts_with('[') && head.ends_with(" -> you"))
+    {
+        LineKind::Private
+    } else {
+        LineKind::Message
+    }
+}
+
+/// What the operator types at the server's console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostCommand {
+    /// A plain line: said to the room as `[host] …`.
+    Say(Vec<u8>),
+    /// `/who`.
+    Who,
+    /// `/kick NICK [reason]`.
+    Kick {
+        nick: Vec<u8>,
+        reason: Option<Vec<u8>>,
+    },
+    /// `/quit`: close the room.
+    Close,
+    /// `/help`.
+    Help,
+    /// A blank line.
+    Nothing,
+    /// Misused or unknown: the text says what to do.
+    Usage(String),
+}
+
+/// Understands one line the operator typed.
+pub fn parse_host(line: &[u8]) -> HostCommand {
+    if line.trim_ascii().is_empty() {
+        return HostCommand::Nothing;
+    }
+    if line.starts_with(b"//") {
+        return HostCommand::Say(line[1..].to_vec());
+    }
+    let Some(rest) = line.strip_prefix(b"/") else {
+        return HostCommand::Say(line.to_vec());
+    };
+    let (word, argument) = split_word(rest);
+    match word.to_ascii_lowercase().as_slice() {
+        b"who" => HostCommand::Who,
+        b"kick" => match split_word(argument) {
+            ([], _) => HostCommand::Usage("usage: /kick NICK [reason]".into()),
+            (nick, reason) => HostCommand::Kick {
+                nick: nick.to_vec(),
+                reason: (!reason.is_empty()).then(|| reason.to_vec()),
+            },
+        },
+        b"quit" => HostCommand::Close,
+        b"help" => HostCommand::Help,
+        _ => HostCommand::Usage(format!(
+            "unknown command /{}: the host has /who, /kick NICK [reason], /quit, /help",
+            escape_peer_text(word)
+        )),
+    }
+}
+
+/// `/help` at the server's console.
+pub const HOST_HELP: &[&str] = &[
+    "a plain line is said to the room as [host]",
+    "/who                 who is in the room",
+    "/kick NICK [reason]  disconnect someone, telling the room",
+    "/quit (or Ctrl-C, or Ctrl-D)  close the room",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_are_messages_and_blank_lines_nothing() {
+        assert_eq!(parse(b"hello all"), Command::Say(b"hello all"));
+        assert_eq!(parse(b""), Command::Nothing);
+        assert_eq!(parse(b"   "), Command::Nothing);
+    }
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        assert_eq!(parse(b"/nick alice"), Command::Nick(b"alice"));
+        assert_eq!(parse(b"/NICK  alice  "), Command::Nick(b"alice"));
+        assert_eq!(parse(b"/who"), Command::Who);
+        assert_eq!(parse(b"/me waves hello"), Command::Me(b"waves hello"));
+        assert_eq!(
+            parse(b"/msg bob  see you at 5"),
+            Command::Msg {
+                to: b"bob",
+                text: b"see you at 5"
+            }
+        );
+        assert_eq!(parse(b"/quit"), Command::Quit(None));
+        assert_eq!(
+            parse(b"/quit time for lunch"),
+            Command::Quit(Some(b"time for lunch"))
+        );
+        assert_eq!(parse(b"/help"), Command::Help);
+    }
+
+    #[test]
+    fn misused_and_unknown_commands_say_why() {
+        assert!(matches!(parse(b"/nick"), Command::Usage(_)));
+        assert!(matches!(parse(b"/msg bob"), Command::Usage(_)));
+        assert!(matches!(parse(b"/me"), Command::Usage(_)));
+        assert_eq!(parse(b"/dance now"), Command::Unknown("dance".into()));
+        assert_eq!(parse(b"/\x1b[2J"), Command::Unknown("\\x1b[2J".into()));
+    }
+
+    #[test]
+    fn a_double_slash_says_a_line_that_starts_with_a_slash() {
+        assert_eq!(
+            parse(b"//nick is a command"),
+            Command::Say(b"/nick is a command")
+        );
+    }
+
+    #[test]
+    fn good_nicknames_pass() {
+        assert_eq!(check_nick(b"alice").unwrap(), "alice");
+        assert_eq!(check_nick(b"Zoe_2.b-c").unwrap(), "Zoe_2.b-c");
+        assert!(check_nick(&[b'a'; MAX_NICK]).is_ok());
+    }
+
+    #[test]
+    fn bad_nicknames_are_refused_with_the_reason() {
+        assert_eq!(check_nick(b""), Err(NickError::Empty));
+        assert_eq!(check_nick(&[b'a'; MAX_NICK + 1]), Err(NickError::TooLong));
+        let spaces = check_nick(b"al ice").unwrap_err();
+        assert!(spaces.to_string().contains("spaces"), "{spaces}");
+        let control = check_nick(b"al\x1bice").unwrap_err();
+        assert!(control.to_string().contains("control"), "{control}");
+        assert_eq!(check_nick(b"[alice]"), Err(NickError::BadCharacter('[')));
+        assert_eq!(check_nick(b"a\xffb"), Err(NickError::NotUtf8));
+        assert_eq!(check_nick(b"HOST"), Err(NickError::Reserved));
+        // The invisible bidi override is not alphanumeric either.
+        assert!(check_nick("a\u{202e}b".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn names_are_compared_without_case() {
+        assert!(same_nick("Alice", "alice"));
+        assert!(!same_nick("alice", "alice2"));
+    }
+
+    #[test]
+    fn lookalike_names_count_as_the_same() {
+        assert!(same_nick("aIice", "alice"));
+        assert!(same_nick("a1ice", "ALICE"));
+        assert!(same_nick("b0b", "bob"));
+        assert!(same_nick("rnarc", "marc"));
+        assert!(same_nick("vvill", "will"));
+        assert!(!same_nick("bob", "rob"));
+        // Other alphabets are refused outright: Cyrillic а (U+0430) looks like Latin a.
+        let cyrillic = check_nick("\u{430}lice".as_bytes()).unwrap_err();
+        assert!(cyrillic.to_string().contains("ASCII"), "{cyrillic}");
+    }
+
+    #[test]
+    fn the_sender_name_comes_first_so_impersonation_shows() {
+        assert_eq!(
+            said("bob", b"[alice] I owe bob 10 euros"),
+            "[bob] [alice] I owe bob 10 euros"
+        );
+        assert_eq!(
+            classify(&said("bob", b"[alice -> you] x")),
+            LineKind::Message
+        );
+    }
+
+    #[test]
+    fn relayed_text_is_escaped_for_raw_terminals() {
+        assert_eq!(said("bob", b"\x1b[2Jhi\x07"), "[bob] \\x1b[2Jhi\\x07");
+        assert_eq!(action("bob", b"waves\r"), "* bob waves\\x0d");
+        assert_eq!(private("bob", b"\xff"), "[bob -> you] \u{fffd}");
+    }
+
+    #[test]
+    fn each_kind_of_line_is_recognised() {
+        assert_eq!(classify("[alice] hi"), LineKind::Message);
+        assert_eq!(classify("[host] hi"), LineKind::Host);
+        assert_eq!(classify("* alice waves"), LineKind::Action);
+        assert_eq!(classify(&private("alice", b"psst")), LineKind::Private);
+        assert_eq!(classify(&notice("bob joined")), LineKind::Notice);
+        assert_eq!(classify(&goodbye("the room is closing")), LineKind::Goodbye);
+    }
+
+    #[test]
+    fn who_lists_names_in_order() {
+        assert_eq!(
+            who(&["alice", "bob"]),
+            "*** in the room (2 people): alice, bob"
+        );
+        assert_eq!(who(&["alice"]), "*** in the room (1 person): alice");
+    }
+
+    #[test]
+    fn the_longest_relayed_line_fits_the_client_limit() {
+        let worst = vec![0x1b_u8; 100];
+        let nick = "ü".repeat(MAX_NICK);
+        for line in [
+            said(&nick, &worst),
+            private(&nick, &worst),
+            action(&nick, &worst),
+        ] {
+            assert!(line.len() <= longest_relayed_line(100), "{}", line.len());
+        }
+    }
+
+    #[test]
+    fn long_quit_reasons_are_cut() {
+        let long = vec![b'x'; 500];
+        assert_eq!(reason_text(&long).chars().count(), 201);
+        assert_eq!(reason_text(b"lunch"), "lunch");
+    }
+
+    #[test]
+    fn host_commands_parse() {
+        assert_eq!(
+            parse_host(b"hello class"),
+            HostCommand::Say(b"hello class".to_vec())
+        );
+        assert_eq!(parse_host(b"/who"), HostCommand::Who);
+        assert_eq!(
+            parse_host(b"/kick bob spamming"),
+            HostCommand::Kick {
+                nick: b"bob".to_vec(),
+                reason: Some(b"spamming".to_vec())
+            }
+        );
+        assert_eq!(
+            parse_host(b"/kick bob"),
+            HostCommand::Kick {
+                nick: b"bob".to_vec(),
+                reason: None
+            }
+        );
+        assert!(matches!(parse_host(b"/kick"), HostCommand::Usage(_)));
+        assert_eq!(parse_host(b"/quit"), HostCommand::Close);
+        assert!(matches!(parse_host(b"/nick x"), HostCommand::Usage(_)));
+    }
+}

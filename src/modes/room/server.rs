@@ -1,0 +1,516 @@
+//! The room server: the accept thread, and a reader and a writer thread per client.
+//!
+//! ```text
+//!                      Event (bounded)                 Line queues (bounded, one per client)
+//!  accept thread ──Joined──┐                        ┌──> writer 1 ──write──> client 1
+//!  reader 1 ──Said/Gone────┼──> hub thread (Room) ──┼──> writer 2 ──write──> client 2
+//!  reader 2 ──Said/Gone────┤          │             └──> writer 3 ──write──> client 3
+//!  console (host) ─Host────┘          └──Log──> console (this thread: stdout, stderr)
+//! ```
+//!
+//! Why threads per client: a `read` blocks until *that* client sends something. One thread
+//! reading thirty sockets in turn would wait on the quietest student while the others' lines
+//! pile up. So each client gets a reader blocked on its own socket, and a writer blocked on its
+//! own queue (or on its own socket when the client reads slowly) — a stalled client stalls only
+//! its own two threads.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded, never, select};
+
+use super::hub::{self, ClientId, Event, Gone, Line, Log};
+use super::protocol::{self, HostCommand};
+use crate::console::{Console, Tone};
+use crate::endpoint;
+use crate::error::{Error, Result};
+use crate::framing::{Frame, LineReader};
+use crate::terminal::{Input, Keyboard, KeyboardOptions};
+
+/// What the server needs besides the listening address.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `--max-line`: the longest line accepted from a client.
+    pub max_line: usize,
+    /// `--max-clients`: connections beyond this get a polite refusal.
+    pub max_clients: usize,
+}
+
+/// Default for `--max-clients`. Each client costs two threads with small stacks, two socket
+/// buffers in the kernel, and one file descriptor; a thousand of them fit within the usual limit
+/// of 1024 open files per process (`ulimit -n`) on Linux, with room for the listener and stdio. Client number 1001 reads
+/// `*** sorry, the room is full …` and is disconnected.
+pub const DEFAULT_MAX_CLIENTS: usize = 1000;
+
+/// How many lines may wait for one client's writer. A writer empties its whole queue in one
+/// `write`, so the queue only fills while the writer is stuck in `write` — that is, while the
+/// client's kernel buffers (a few MB on a LAN) are already full because it stopped reading. 256
+/// lines is minutes of busy classroom chat; beyond that the client is too slow: it is disconnected
+/// and the room sees `*** NAME was disconnected: too slow to read the room's messages`. The
+/// bound is what keeps one stalled client from growing the server's memory.
+pub const CLIENT_QUEUE: usize = 256;
+
+/// How many events may wait for the hub. When it is full, readers wait: they stop reading their
+/// sockets, and TCP's flow control slows the senders down. The hub never waits for anything, so
+/// a short queue is enough to smooth a burst; it is short because each event may hold a line of
+/// up to `--max-line` bytes.
+pub const EVENT_QUEUE: usize = 64;
+
+/// Stack size for each client's reader and writer threads.
+///
+/// A thread's stack is reserved when the thread starts: 2 MiB by default in Rust. Our client
+/// threads only hold a few small frames (their buffers live on the heap), so 2 MiB each would
+/// reserve 4 GB of address space for a thousand clients for nothing — too much for 32-bit
+/// machines or a tight `ulimit -v`. 128 KiB is still many times what they use.
+pub const CLIENT_THREAD_STACK: usize = 128 * 1024;
+
+/// How long a single `write` to one client may block before that client is given up on. The
+/// queue bound catches clients that stop reading while the room is busy; this catches the ones
+/// that stop reading when it is quiet, so every writer thread has an end.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many bytes a writer gathers before it writes: enough for hundreds of chat lines in one
+/// system call, small enough to keep per client.
+pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// After the last line to a client, how long its writer waits for the client to close its side
+/// before forcing the connection shut.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// How long closing the room waits for the client threads to end.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// `netchat room --listen`: binds, then runs the room until the operator closes it.
+pub fn run(
+    addr: &endpoint::ListenAddr,
+    options: &ServerOptions,
+    stdin: impl Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    let listener = endpoint::listen(addr)?;
+    // On a terminal, a line editor: the room's lines print above what the host is typing.
+    let keyboard = Keyboard::start(
+        stdin,
+        &KeyboardOptions {
+            max_line: options.max_line,
+            prompt: "host> ".to_string(),
+            timestamps: false,
+        },
+        console,
+    )?;
+    let input = keyboard.input().clone();
+    let result = serve(listener, options, input, console, interrupt);
+    drop(keyboard);
+    result
+}
+
+/// How students join, with the address they should type.
+fn join_hint(local: SocketAddr) -> String {
+    let port = local.port();
+    match local.ip() {
+        // Bound to every interface: the students need this machine's LAN address.
+        ip if ip.is_unspecified() => format!(
+            "students join with: netchat room --connect IP:{port} --nick NAME, or: nc IP {port}, \
+             where IP is this machine's address (see `ip addr` or `ipconfig`), or localhost here"
+        ),
+        IpAddr::V6(ip) => format!(
+            "students join with: netchat room --connect [{ip}]:{port} --nick NAME, \
+             or: nc {ip} {port}"
+        ),
+        IpAddr::V4(ip) => format!(
+            "students join with: netchat room --connect {ip}:{port} --nick NAME, \
+             or: nc {ip} {port}"
+        ),
+    }
+}
+
+/// Runs the room on an already bound listener. Returns when the operator types `/quit`, stdin
+/// ends, or `interrupt` fires: by then every client has been told and disconnected.
+// ANCHOR: serve
+pub fn serve(
+    listener: TcpListener,
+    options: &ServerOptions,
+    keyboard: Receiver<Input>,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", e))?;
+    let (events, hub_events) = bounded::<Event>(EVENT_QUEUE);
+    let (log_sender, log) = bounded::<Log>(hub::LOG_QUEUE);
+    // Every client thread holds a clone of `alive`; when all are gone, `recv` on `all_ended`
+    // reports Disconnected. A channel nobody sends on, used as a "wait for all of them".
+    let (alive, all_ended) = bounded::<()>(0);
+    let stopping = Arc::new(AtomicBool::new(false));
+
+    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log_sender))?;
+    let acceptor = {
+        let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
+        let options = options.clone();
+        spawn_named("room-accept", None, move || {
+            accept_loop(&listener, &options, &events, &alive, &stopping)
+        })?
+    };
+    drop(alive);
+    // Announced only now that every thread of the room runs: a script (or a test) that waits
+    // for this line can connect at once.
+    console.status(&format!("listening on {local} ({})", join_hint(local)));
+    console.status(
+        "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
+         Ctrl-C or Ctrl-D closes the room",
+    );
+
+    // Whatever ends the console (even a closed stdout, `| head`), the room closes politely.
+    let outcome = console_loop(&events, &log, &keyboard, &interrupt, console);
+    let reason = match &outcome {
+        Ok(reason) => *reason,
+        Err(_) => "standard output closed",
+    };
+    console.status(&format!("{reason}: closing the room"));
+    if reason == "end of input" && !console.is_interactive() {
+        // Started from a script or in the background with no keyboard: stdin ended at once.
+        console.status(
+            "to run a room without a keyboard, keep its input open, e.g. \
+             `tail -f /dev/null | netchat room --listen PORT`",
+        );
+    }
+
+    // Tell the hub; it says goodbye to everyone and drops every client's queue.
+    let _ = events.send(Event::Close);
+    drop(events);
+    let _ = hub.join();
+    for entry in log.try_iter() {
+        // Errors ignored: stdout may be the very thing that closed.
+        let _ = show(console, entry);
+    }
+    stop_accepting(&stopping, local, acceptor);
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    let _ = all_ended.recv_deadline(deadline);
+    console.status("the room is closed");
+    outcome.map(|_| ())
+}
+// ANCHOR_END: serve
+
+/// The operator's side: shows what the hub logs, passes typed lines to the hub, and returns why
+/// the room should close.
+fn console_loop(
+    events: &Sender<Event>,
+    log: &Receiver<Log>,
+    keyboard: &Receiver<Input>,
+    interrupt: &Receiver<()>,
+    console: &mut Console,
+) -> Result<&'static str> {
+    let mut interrupt = interrupt.clone();
+    loop {
+        select! {
+            recv(log) -> entry => match entry {
+                Ok(entry) => show(console, entry)?,
+                Err(_) => return Ok("the hub stopped"),
+            },
+            recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
+                Input::Line(line) => {
+                    if let Some(reason) = host_line(&line, events) {
+                        return Ok(reason);
+                    }
+                }
+                // Piped operator input arrives in blocks: each line as if typed alone.
+                Input::Lines(lines) => {
+                    if let Some(reason) = lines.iter().find_map(|line| host_line(line, events)) {
+                        return Ok(reason);
+                    }
+                }
+                Input::TooLong { limit } => console.notice(&format!(
+                    "that line is longer than {limit} bytes (--max-line) and was not sent"
+                )),
+                Input::Interrupted => return Ok("Ctrl-C"),
+                Input::Eof => return Ok("end of input"),
+                Input::Failed(error) => {
+                    console.notice(&format!("cannot read the keyboard: {error}"));
+                    return Ok("standard input failed");
+                }
+            },
+            recv(interrupt) -> signal => match signal {
+                Ok(()) => return Ok("Ctrl-C"),
+                // Nobody can send Ctrl-C any more: stop watching instead of spinning.
+                Err(_) => interrupt = never(),
+            },
+        }
+    }
+}
+
+/// One line the operator typed: a command for the hub, or why the room should close.
+fn host_line(line: &[u8], events: &Sender<Event>) -> Option<&'static str> {
+    match protocol::parse_host(line) {
+        HostCommand::Close => Some("/quit"),
+        HostCommand::Nothing => None,
+        command => events
+            .send(Event::Host(command))
+            .is_err()
+            .then_some("the hub stopped"),
+    }
+}
+
+fn show(console: &mut Console, entry: Log) -> Result<()> {
+    match entry {
+        // On a terminal the line editor already left `host> TEXT` on screen; piped, the
+        // transcript on stdout keeps `[host] TEXT` like every other message.
+        Log::Message(text)
+            if console.is_interactive()
+                && protocol::classify(&text) == protocol::LineKind::Host => {}
+        Log::Message(text) => console.room_line(&text, tone_of(&text))?,
+        Log::Status(text) => console.status(&text),
+        Log::Notice(text) => console.notice(&text),
+    }
+    Ok(())
+}
+
+/// The color of a line, by its kind (protocol.rs).
+pub fn tone_of(line: &str) -> Tone {
+    match protocol::classify(line) {
+        protocol::LineKind::Message => Tone::Other,
+        protocol::LineKind::Host => Tone::Own,
+        protocol::LineKind::Action => Tone::Action,
+        protocol::LineKind::Private => Tone::Private,
+        protocol::LineKind::Notice | protocol::LineKind::Goodbye => Tone::Notice,
+    }
+}
+
+/// Ends the accept thread. A thread blocked in `accept()` cannot be woken portably (closing the
+/// listener from another thread does not reliably do it), so we set the flag and then connect to
+/// ourselves: `accept` returns, sees the flag, and the thread ends.
+fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle<()>) {
+    stopping.store(true, Ordering::SeqCst);
+    let target = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, local.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, local.port()))
+        }
+        _ => local,
+    };
+    if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
+        let _ = acceptor.join();
+    }
+    // Otherwise the thread is left blocked in accept(); the process exits around it.
+}
+
+/// Counts live connections, for `--max-clients`. The one count shared between threads, so an
+/// atomic; membership and names stay with the hub. Dropped when the client's writer ends.
+struct Seat(Arc<AtomicUsize>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The accept thread: takes each new connection and gives it a reader and a writer.
+// ANCHOR: accept_loop
+fn accept_loop(
+    listener: &TcpListener,
+    options: &ServerOptions,
+    events: &Sender<Event>,
+    alive: &Sender<()>,
+    stopping: &AtomicBool,
+) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut next_id: ClientId = 1;
+    loop {
+        let (stream, peer) = match endpoint::accept(listener) {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // E.g. EMFILE: out of file descriptors. Say so, wait a little, and go on: the
+                // connections already in the room are not affected.
+                let text = format!("cannot accept a connection: {error}");
+                if events.send(Event::Trouble(text)).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if live.load(Ordering::SeqCst) >= options.max_clients {
+            refuse(stream, options.max_clients, alive);
+            continue;
+        }
+        live.fetch_add(1, Ordering::SeqCst);
+        let seat = Seat(Arc::clone(&live));
+        let id = next_id;
+        next_id += 1;
+        if start_client(id, stream, peer, seat, options, events, alive).is_err() {
+            return; // the hub is gone: the room is closing
+        }
+    }
+}
+// ANCHOR_END: accept_loop
+
+/// One connection too many: a polite line, then close. On its own short thread, because a
+/// graceful close waits up to a second and the accept thread must not.
+fn refuse(stream: TcpStream, max_clients: usize, alive: &Sender<()>) {
+    let alive = alive.clone();
+    let _ = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
+        let text = protocol::goodbye(&format!(
+            "sorry, the room is full ({max_clients} people); try again later"
+        ));
+        let _ = (&stream).write_all(format!("{text}\n").as_bytes());
+        endpoint::close_gracefully(&stream);
+        drop(alive);
+    });
+}
+
+/// Registers a client with the hub, then starts its writer and reader. `Err` means the hub is
+/// gone.
+// ANCHOR: start_client
+fn start_client(
+    id: ClientId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    seat: Seat,
+    options: &ServerOptions,
+    events: &Sender<Event>,
+    alive: &Sender<()>,
+) -> std::result::Result<(), ()> {
+    // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
+    // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
+    // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
+    // the last holder drops it.
+    let stream = Arc::new(stream);
+    let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
+    let (queue, lines) = bounded::<Line>(CLIENT_QUEUE);
+    // The hub must know the client before its reader can report a line from it.
+    events
+        .send(Event::Joined {
+            id,
+            peer,
+            queue,
+            stream: for_hub,
+        })
+        .map_err(|_| ())?;
+    // The reader tells the writer it has ended by dropping `reader_done`.
+    let (reader_done, reader_ended) = bounded::<()>(0);
+    let writer_alive = alive.clone();
+    let writer = spawn_named(
+        &format!("room-write-{id}"),
+        Some(CLIENT_THREAD_STACK),
+        move || {
+            write_loop(&for_writer, &lines);
+            finish(&for_writer, &reader_ended);
+            drop((seat, writer_alive));
+        },
+    );
+    let reader_events = events.clone();
+    let reader_alive = alive.clone();
+    let max_line = options.max_line;
+    let reader = spawn_named(
+        &format!("room-read-{id}"),
+        Some(CLIENT_THREAD_STACK),
+        move || {
+            let why = read_loop(id, &stream, max_line, &reader_events);
+            let _ = reader_events.send(Event::Gone { id, why });
+            drop((reader_done, reader_alive));
+        },
+    );
+    if writer.is_err() || reader.is_err() {
+        // Out of threads: the hub drops this client once told it is gone.
+        let why = Gone::Lost("the server could not start a thread for it".into());
+        events.send(Event::Gone { id, why }).map_err(|_| ())?;
+    }
+    Ok(())
+}
+// ANCHOR_END: start_client
+
+/// The reader: one blocking `read` after another on this client's socket, each line an event.
+/// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
+// ANCHOR: read_loop
+fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<Event>) -> Gone {
+    let mut reader = LineReader::new(stream, max_line);
+    loop {
+        let event = match reader.read_frame() {
+            Ok(Some(Frame::Line(line))) => Event::Said { id, line },
+            Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },
+            Ok(None) => return Gone::Closed,
+            Err(error) => return Gone::Lost(describe(&error)),
+        };
+        // Blocks while the hub's queue is full: this client waits, the others do not.
+        if events.send(event).is_err() {
+            return Gone::Closed;
+        }
+    }
+}
+// ANCHOR_END: read_loop
+
+fn describe(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            "reset by the peer".to_string()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// The writer: waits for a line, then takes everything else already queued and sends it all
+/// with as few `write` calls as possible — one system call (and, with TCP_NODELAY, as few packets
+/// as possible) for a burst of lines. Ends when the hub drops the queue's sender, or when a
+/// write fails.
+// ANCHOR: write_loop
+fn write_loop(mut stream: &TcpStream, lines: &Receiver<Line>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while let Ok(first) = lines.recv() {
+        for line in std::iter::once(first).chain(lines.try_iter()) {
+            batch.extend_from_slice(line.as_bytes());
+            batch.push(b'\n');
+            if batch.len() >= WRITE_BATCH && !send_batch(&mut stream, &mut batch) {
+                return;
+            }
+        }
+        if !send_batch(&mut stream, &mut batch) {
+            return;
+        }
+    }
+}
+
+/// Writes the batch and empties it, giving back memory a burst of long lines made it take: a
+/// thousand idle writers must not each keep megabytes. `false` means the client is finished:
+/// gone, reset, or blocked longer than WRITE_TIMEOUT. Our `lines` receiver is then dropped, so
+/// the hub's next offer sees Disconnected.
+fn send_batch(stream: &mut &TcpStream, batch: &mut Vec<u8>) -> bool {
+    let written = stream.write_all(batch).is_ok();
+    batch.clear();
+    batch.shrink_to(WRITE_BATCH);
+    written
+}
+// ANCHOR_END: write_loop
+
+/// After the last line: send our FIN (shutdown Write), give the client a moment to close its
+/// side and the reader to see it, then shut everything so the reader ends for sure.
+fn finish(stream: &TcpStream, reader_ended: &Receiver<()>) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = reader_ended.recv_timeout(CLOSE_LINGER);
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Starts a named thread (names show in debuggers, `top -H` and /proc/PID/task/*/comm).
+fn spawn_named<F>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<()>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let mut builder = thread::Builder::new().name(name.to_string());
+    if let Some(size) = stack {
+        builder = builder.stack_size(size);
+    }
+    builder
+        .spawn(body)
+        .map_err(|e| Error::io(format!("starting thread {name}"), e))
+}

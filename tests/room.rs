@@ -1,0 +1,588 @@
+//! `netchat room`: a real server with netchat clients and raw TCP clients (playing `nc`).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Netchat, RawPeer, raw_connect};
+
+/// A netchat client that joined as `nick` (waits for the server's confirmation).
+fn join(addr: SocketAddr, nick: &str) -> Netchat {
+    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
+    client.expect_stdout(&format!("*** you are now {nick}"));
+    client
+}
+
+/// A raw client (what `nc` does) that took the name `nick`.
+fn raw_join(addr: SocketAddr, nick: &str) -> RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\r\n").as_bytes());
+    read_until(&mut peer, &format!("*** you are now {nick}"));
+    peer
+}
+
+/// Reads raw lines until one contains `needle` (each read has the harness deadline).
+fn read_until(peer: &mut RawPeer, needle: &str) -> String {
+    loop {
+        let line = peer.read_line();
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+/// The next `count` chat lines (`[name] …`, `* name …`) a netchat client prints, skipping notices.
+fn chat_lines(client: &mut Netchat, count: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    while lines.len() < count {
+        let line = client.next_stdout();
+        if !line.starts_with("***") {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+fn raw_chat_lines(peer: &mut RawPeer, count: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    while lines.len() < count {
+        let line = peer.read_line();
+        if !line.starts_with("***") {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+#[test]
+fn room_messages_reach_every_other_member_once_in_server_order() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    // Connected first and never says a word: it must hold up nobody.
+    let _silent = raw_connect(addr);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = join(addr, "carol");
+    let mut dave = raw_join(addr, "dave");
+
+    // Everyone talks at once; the hub decides one order.
+    alice.send_line("a1");
+    dave.send(b"d1\r\n");
+    bob.send_line("b1");
+    carol.send_line("c1");
+    alice.send_line("a2");
+    dave.send(b"d2\n");
+    bob.send_line("b2");
+
+    let order = chat_lines_of_server(&mut server, 7);
+    let from = |who: &str| format!("[{who}] ");
+    let expected = |me: &str| -> Vec<String> {
+        order
+            .iter()
+            .filter(|line| !line.starts_with(&from(me)))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(chat_lines(&mut alice, 5), expected("alice"));
+    assert_eq!(chat_lines(&mut bob, 5), expected("bob"));
+    assert_eq!(chat_lines(&mut carol, 6), expected("carol"));
+    assert_eq!(raw_chat_lines(&mut dave, 5), expected("dave"));
+
+    // Exactly once: the next chat line everyone sees is the host's, not a duplicate.
+    server.send_line("end");
+    for client in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(chat_lines(client, 1), vec!["[host] end"]);
+    }
+    assert_eq!(raw_chat_lines(&mut dave, 1), vec!["[host] end"]);
+}
+
+fn chat_lines_of_server(server: &mut Netchat, count: usize) -> Vec<String> {
+    (0..count).map(|_| server.next_stdout()).collect()
+}
+
+#[test]
+fn room_announces_join_rename_and_leave_to_the_others() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut newcomer = raw_connect(addr);
+    let welcome = newcomer.read_line();
+    assert!(
+        welcome.contains("you are guest-2; also here: alice"),
+        "{welcome}"
+    );
+    alice.expect_stdout("*** guest-2 joined (2 in the room)");
+
+    newcomer.send(b"/nick bob\n");
+    alice.expect_stdout("*** guest-2 is now bob");
+    server.expect_stderr("guest-2 is now bob");
+
+    // Read what the server sent before closing: closing a socket with unread data makes the
+    // kernel send a RST, and the room would see "lost the connection" instead of "left".
+    read_until(&mut newcomer, "you are now bob");
+    drop(newcomer);
+    alice.expect_stdout("*** bob left (1 in the room)");
+
+    let mut carol = join(addr, "carol");
+    carol.send_line("/quit lunch time");
+    alice.expect_stdout("*** carol left (lunch time) (1 in the room)");
+    carol.expect_exit_code(0);
+}
+
+#[test]
+fn room_refuses_taken_and_invalid_names_and_impersonation_shows() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+
+    bob.send(b"/nick Alice\n");
+    assert_eq!(
+        read_until(&mut bob, "refused"),
+        "*** name refused: Alice is taken; you are still bob"
+    );
+    bob.send(b"/nick al ice\n");
+    assert!(read_until(&mut bob, "refused").contains("spaces"));
+    bob.send(b"/nick \x1b[31mred\n");
+    assert!(read_until(&mut bob, "refused").contains("control"));
+    bob.send(b"/nick a1ice\n");
+    assert!(read_until(&mut bob, "refused").contains("looks too much like alice"));
+    bob.send("/nick \u{430}lice\n".as_bytes()); // Cyrillic а
+    assert!(read_until(&mut bob, "refused").contains("ASCII"));
+    bob.send(b"/nick host\n");
+    assert!(read_until(&mut bob, "refused").contains("operator"));
+
+    // Claiming to be alice only shows who really spoke; escape sequences arrive escaped.
+    bob.send(b"[alice] I owe bob 10 euros\n");
+    assert_eq!(
+        chat_lines(&mut alice, 1),
+        vec!["[bob] [alice] I owe bob 10 euros"]
+    );
+    bob.send(b"\x1b[2Jcleared?\n");
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] \\x1b[2Jcleared?"]);
+}
+
+#[test]
+fn room_private_message_reaches_only_its_target() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = raw_join(addr, "carol");
+
+    alice.send_line("/msg carol meet me at 5");
+    assert_eq!(
+        raw_chat_lines(&mut carol, 1),
+        vec!["[alice -> you] meet me at 5"]
+    );
+    server.expect_stderr("alice sent a private message to carol");
+    // Everyone's next chat line is a public one: bob never saw the private message.
+    alice.send_line("public now");
+    assert_eq!(chat_lines(&mut bob, 1), vec!["[alice] public now"]);
+    assert_eq!(raw_chat_lines(&mut carol, 1), vec!["[alice] public now"]);
+    assert_eq!(server.next_stdout(), "[alice] public now");
+
+    alice.send_line("/msg nobody hi");
+    alice.expect_stdout("*** nobody called nobody is here");
+}
+
+#[test]
+fn room_line_over_max_line_is_refused_and_the_connection_lives() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--max-line", "100"]);
+    let mut alice = Netchat::connect(
+        "alice",
+        "room",
+        addr,
+        &["--nick", "alice", "--max-line", "100"],
+    );
+    alice.expect_stdout("*** you are now alice");
+    let mut bob = raw_join(addr, "bob");
+    bob.send(&[b'x'; 300]);
+    bob.send(b"\nshort one\n");
+    assert_eq!(
+        read_until(&mut bob, "longer"),
+        "*** your line was longer than 100 bytes and was not sent"
+    );
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] short one"]);
+    // The longest legal line, all control bytes, reaches a netchat client (escaped, 4x longer).
+    bob.send(&[0x07; 100]);
+    bob.send(b"\n");
+    assert_eq!(
+        chat_lines(&mut alice, 1),
+        vec![format!("[bob] {}", "\\x07".repeat(100))]
+    );
+}
+
+/// A client that never reads is disconnected once its queue is full, while the room goes on.
+///
+/// To fill the sloth's kernel buffers (a few MB on loopback) and then its 256-line queue quickly,
+/// the flood uses long lines. The flooder stays at most `LEAD` lines ahead of what the watcher
+/// has received, so the data in flight stays small, and it stops as soon as the server reports
+/// the disconnection.
+#[test]
+fn room_disconnects_a_client_that_never_reads() {
+    const LINE: usize = 16_000;
+    const LEAD: usize = 32;
+    const MAX_FLOOD: usize = 5000; // 80 MB: far more than buffers + queue can hold
+    let (mut server, addr) = Netchat::listen("server", "room", &["--max-line", "16384"]);
+    let mut sloth = raw_join(addr, "sloth");
+    let flooder = raw_join(addr, "flooder");
+    let watcher = raw_join(addr, "watcher");
+    sloth.send(b"I will never read again\n");
+
+    // The watcher reads everything on its own thread, as a healthy client does: it gives the
+    // flooder one credit per flood line received, and reports the other lines it sees.
+    let (seen, lines) = crossbeam_channel::unbounded::<String>();
+    let (credit, credits) = crossbeam_channel::unbounded::<()>();
+    let mut watcher_reader = BufReader::new(watcher.stream.try_clone().unwrap());
+    let watching = thread::spawn(move || {
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match watcher_reader.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if raw.starts_with(b"[flooder] zzz") => {
+                    let _ = credit.send(());
+                }
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&raw).trim_end().to_string();
+                    if seen.send(line).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
+    let mut writer = flooder.stream.try_clone().unwrap();
+    writer.set_write_timeout(Some(DEADLINE)).unwrap();
+    let flooding = thread::spawn(move || {
+        let mut big = vec![b'z'; LINE];
+        big.push(b'\n');
+        for sent in 0..MAX_FLOOD {
+            let go_on = stopped.try_recv().is_err()
+                && (sent < LEAD || credits.recv_timeout(DEADLINE).is_ok())
+                && writer.write_all(&big).is_ok();
+            if !go_on {
+                return;
+            }
+        }
+    });
+    // The watcher hears of the disconnection at most LEAD lines after it happened. Relaying the
+    // ~9 MB it takes is quick, but a debug build on a loaded 2-core CI machine may need more than
+    // the usual deadline, so this one wait gets three.
+    let deadline = Instant::now() + 3 * DEADLINE;
+    loop {
+        match lines.recv_deadline(deadline) {
+            Ok(line) if line.contains("sloth was disconnected: too slow") => break,
+            Ok(_) => {}
+            Err(_) => server.fail("the never-reading client was not disconnected"),
+        }
+    }
+    let _ = stop.send(());
+    assert!(flooding.join().is_ok());
+    server.expect_stderr("sloth was disconnected: too slow");
+
+    // The room goes on.
+    let mut flooder = flooder;
+    flooder.send(b"still here\n");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match lines.recv_deadline(deadline) {
+            Ok(line) if line == "[flooder] still here" => break,
+            Ok(_) => {}
+            Err(_) => panic!("the watcher stopped hearing the room"),
+        }
+    }
+    drop(watcher);
+    let _ = flooder.stream.shutdown(std::net::Shutdown::Both);
+    drop(lines);
+    let _ = watching.join();
+}
+
+#[test]
+fn room_refuses_one_client_more_than_max_clients() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--max-clients", "2"]);
+    let _alice = raw_join(addr, "alice");
+    let _bob = raw_join(addr, "bob");
+    let mut third = raw_connect(addr);
+    let refusal = third.read_line();
+    assert_eq!(
+        refusal,
+        "*** goodbye: sorry, the room is full (2 people); try again later"
+    );
+    third.expect_eof();
+}
+
+#[test]
+fn room_host_kicks_a_member_and_speaks_as_host() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    server.send_line("hello class");
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[host] hello class"]);
+    server.send_line("/kick bob too noisy");
+    bob.expect_stdout("*** goodbye: you were kicked by the host (too noisy)");
+    bob.expect_exit_code(0);
+    alice.expect_stdout("*** bob was kicked by the host (too noisy) (1 in the room)");
+    server.send_line("/who");
+    server.expect_stderr("in the room (1): alice (");
+}
+
+#[test]
+fn room_closing_on_end_of_input_tells_everyone_and_exits_0() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    server.close_stdin();
+    alice.expect_stdout("*** goodbye: the host closed the room");
+    alice.expect_exit_code(0);
+    read_until(&mut bob, "*** goodbye: the host closed the room");
+    bob.expect_eof();
+    server.expect_exit_code(0);
+}
+
+#[cfg(unix)]
+#[test]
+fn room_ctrl_c_closes_the_room_and_exits_0() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    alice.expect_stdout("*** goodbye: the host closed the room");
+    server.expect_stderr("Ctrl-C: closing the room");
+    server.expect_exit_code(0);
+    alice.expect_exit_code(0);
+}
+
+#[test]
+fn room_client_exits_1_when_the_server_vanishes() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    server.kill();
+    alice.expect_stderr("netchat: error: the room's server closed the connection");
+    alice.expect_exit_code(1);
+}
+
+#[test]
+fn room_client_leaves_at_end_of_input_with_exit_0() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    bob.send_line("last words");
+    bob.close_stdin();
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] last words"]);
+    alice.expect_stdout("*** bob left (end of input) (1 in the room)");
+    bob.expect_exit_code(0);
+}
+
+#[test]
+fn room_client_refuses_an_invalid_nick_before_connecting() {
+    common::netchat_cmd()
+        .args(["room", "--connect", "5000", "--nick", "al ice"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("a name cannot contain spaces"));
+}
+
+#[test]
+fn room_nick_and_max_clients_belong_to_one_side_each() {
+    common::netchat_cmd()
+        .args(["room", "--listen", "0", "--nick", "x"])
+        .assert()
+        .code(2);
+    common::netchat_cmd()
+        .args(["room", "--connect", "5000", "--max-clients", "3"])
+        .assert()
+        .code(2);
+}
+
+/// 200 clients join and leave; afterwards the server has as many threads and open files as
+/// before: every per-client thread ended and every socket was closed.
+#[cfg(target_os = "linux")]
+#[test]
+fn room_200_clients_leave_no_threads_or_sockets_behind() {
+    let (server, addr) = Netchat::listen("server", "room", &[]);
+    let pid = server.pid();
+    let count = |what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    };
+    let (threads, files) = (count("task"), count("fd"));
+
+    let mut clients: Vec<TcpStream> = Vec::new();
+    for _ in 0..200 {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        clients.push(stream);
+    }
+    // Every one of them is in the room: each got its welcome.
+    for stream in &clients {
+        let mut line = String::new();
+        BufReader::new(stream)
+            .read_line(&mut line)
+            .expect("welcome");
+        assert!(line.contains("welcome"), "{line}");
+    }
+    // Two threads per client (the reader of the last one may still be starting: poll).
+    let deadline = Instant::now() + DEADLINE;
+    while count("task") < threads + 400 {
+        if Instant::now() > deadline {
+            server.fail(&format!("{} threads for 200 clients", count("task")));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    // One descriptor per client: reader, writer and hub share the socket.
+    let open = count("fd");
+    assert!(
+        open >= files + 200 && open <= files + 210,
+        "{open} fds for 200 clients (before: {files})"
+    );
+    for mut stream in clients.drain(..) {
+        let _ = stream.write_all(b"/quit\n");
+    }
+
+    let deadline = Instant::now() + DEADLINE;
+    while count("task") > threads || count("fd") > files {
+        if Instant::now() > deadline {
+            server.fail(&format!(
+                "after 200 clients left: {} threads (before: {threads}), {} fds (before: {files})",
+                count("task"),
+                count("fd")
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn room_client_colors_kinds_of_lines_only_when_asked() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = Netchat::connect(
+        "alice",
+        "room",
+        addr,
+        &["--nick", "alice", "--color", "always"],
+    );
+    let confirmed = alice.expect_stdout("you are now alice");
+    assert!(
+        confirmed.starts_with("\u{1b}[33m"),
+        "notice in yellow: {confirmed:?}"
+    );
+    let mut bob = raw_join(addr, "bob");
+    bob.send(b"/msg alice psst\n");
+    let private = alice.expect_stdout("psst");
+    assert!(
+        private.starts_with("\u{1b}[1;35m"),
+        "private in bold magenta: {private:?}"
+    );
+    // The peer's own escape sequence still arrives escaped, between our color codes.
+    bob.send(b"\x1b[31mred\n");
+    let message = alice.expect_stdout("red");
+    assert!(message.contains("\\x1b[31mred"), "{message:?}");
+    // Without --color, piped output has no escape codes at all (checked by every other test).
+}
+
+// The fault matrix (tests/faults.rs), room rows: a hostile or broken client, or a closed stdout.
+
+/// Resident memory of a process in KiB, from /proc (Linux only).
+#[cfg(target_os = "linux")]
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on() {
+    let (server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut flooder = raw_join(addr, "flooder");
+    let mut writer = flooder.stream.try_clone().unwrap();
+    writer.set_write_timeout(Some(DEADLINE)).unwrap();
+    let flood = thread::spawn(move || {
+        let block = vec![b'x'; 1 << 20];
+        (0..50).all(|_| writer.write_all(&block).is_ok())
+            && writer.write_all(b"\nafter the flood\n").is_ok()
+    });
+    read_until(&mut flooder, "longer than 8192 bytes and was not sent");
+    assert_eq!(chat_lines(&mut alice, 1), vec!["[flooder] after the flood"]);
+    assert!(flood.join().unwrap(), "the server stopped reading");
+    #[cfg(target_os = "linux")]
+    {
+        let kib = resident_kib(server.pid());
+        assert!(
+            kib < 32 * 1024,
+            "server resident memory {kib} KiB after a 50 MB line"
+        );
+    }
+    drop(server);
+}
+
+#[test]
+fn room_one_byte_per_write_still_frames_lines() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    let message = "drip ".repeat(600);
+    for byte in message.as_bytes().iter().chain(b"\r\n") {
+        bob.send(std::slice::from_ref(byte));
+    }
+    assert_eq!(chat_lines(&mut alice, 1), vec![format!("[bob] {message}")]);
+}
+
+#[test]
+fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0() {
+    use std::process::{Command, Stdio};
+    let child = Command::new(common::netchat_bin())
+        .args(["room", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut guard = common::ChildGuard(child);
+    // Like `netchat room --listen … | head -0`: nobody reads the server's stdout any more.
+    drop(guard.0.stdout.take());
+    let stderr = guard.0.stderr.take().unwrap();
+    let (lines, status_lines) = crossbeam_channel::unbounded();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let addr = loop {
+        let line = status_lines
+            .recv_deadline(deadline)
+            .expect("listening line");
+        if let Some(addr) = common::parse_listening_addr(&line) {
+            break addr;
+        }
+    };
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    bob.send(b"this message cannot be printed on the server\n");
+    alice.expect_stdout("*** goodbye: the host closed the room");
+    alice.expect_exit_code(0);
+    read_until(&mut bob, "*** goodbye: the host closed the room");
+    let status = guard.wait_with_deadline();
+    // The process has exited, so its stderr is at EOF and the reading thread ends.
+    let said: Vec<String> = status_lines.iter().collect();
+    assert_eq!(status.code(), Some(0), "stderr: {said:?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("standard output closed: closing the room")),
+        "{said:?}"
+    );
+    assert!(!said.iter().any(|l| l.contains("panicked")), "{said:?}");
+}
