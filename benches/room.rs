@@ -573,12 +573,20 @@ fn idle(args: &Args, clients: usize) {
     if let Some(error) = &connect_error {
         report.text("connect_error", error);
     }
-    if welcomed < clients as u64 && connect_error.is_none() {
+    if clients_in.refused > 0 {
+        report.text(
+            "note",
+            "the server refused the rest: room full (see its status line)",
+        );
+    } else if welcomed < clients as u64 && connect_error.is_none() {
         report.text("note", "deadline reached before everyone joined");
     }
     report.print(args.json);
     if welcomed < clients as u64 {
-        for line in server.status_lines().iter().rev().take(3) {
+        // The server's own explanation (its notice on the admission limit), if it gave one.
+        let lines = server.status_lines();
+        let said = lines.iter().find(|l| l.contains("lets the room hold"));
+        for line in said.into_iter().chain(lines.iter().rev().take(2)) {
             eprintln!("  server: {line}");
         }
     }
