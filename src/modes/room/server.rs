@@ -520,6 +520,11 @@ fn start_client(
 /// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
 fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<Event>) -> Gone {
+    // Wait for the first byte *before* taking a read buffer: `peek` blocks like `read` but
+    // leaves the byte in the socket. A client that never speaks (most of a school-sized room)
+    // then costs no 8 KiB buffer. Whatever peek returns (data, EOF, an error), the reader below
+    // sees it again and handles it.
+    let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line);
     loop {
         let event = match reader.read_frame() {
