@@ -40,7 +40,11 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() {
     let args = Args::parse();
-    println!("# machine: {}", support::machine());
+    if args.json {
+        println!("{{\"machine\":\"{}\"}}", support::machine());
+    } else {
+        println!("# machine: {}", support::machine());
+    }
     if args.wants("room/burst") {
         active(&args, "room/burst", 100, Load::Burst { messages: 100 });
     }

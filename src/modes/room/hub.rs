@@ -565,6 +565,7 @@ pub fn run(events: Receiver<Event>, log: Sender<Log>) {
     let mut hub = Hub {
         room: Room::new(),
         wires: BTreeMap::new(),
+        recipients: Vec::new(),
         log,
         skipped_logs: 0,
     };
@@ -604,6 +605,8 @@ pub fn run(events: Receiver<Event>, log: Sender<Log>) {
 struct Hub {
     room: Room,
     wires: BTreeMap<ClientId, Wire>,
+    /// Scratch list of a broadcast's recipients, reused from one message to the next.
+    recipients: Vec<ClientId>,
     log: Sender<Log>,
     skipped_logs: u64,
 }
@@ -621,12 +624,17 @@ impl Hub {
                     }
                 }
                 Action::All { except, line } => {
-                    let ids: Vec<ClientId> = self.wires.keys().copied().collect();
-                    for id in ids.into_iter().filter(|&id| Some(id) != except) {
+                    // The recipients are listed first (offering may remove a slow one from
+                    // `wires`), into a list kept between messages: no allocation per message.
+                    let mut ids = std::mem::take(&mut self.recipients);
+                    ids.clear();
+                    ids.extend(self.wires.keys().copied().filter(|&id| Some(id) != except));
+                    for &id in &ids {
                         if let Some(slow) = self.offer(id, Arc::clone(&line)) {
                             work.extend(self.room.leave(slow, Leave::TooSlow));
                         }
                     }
+                    self.recipients = ids;
                 }
                 Action::Disconnect(id) => {
                     self.wires.remove(&id);
@@ -874,6 +882,7 @@ mod tests {
         let mut hub = Hub {
             room: room_of(&["alice", "slow"]),
             wires: BTreeMap::new(),
+            recipients: Vec::new(),
             log,
             skipped_logs: 0,
         };
