@@ -153,8 +153,9 @@ impl Drop for Guard {
 
 /// Spawns `netchat MODE --listen 127.0.0.1:0 EXTRA…` with the given stdio and waits (up to 10 s)
 /// for its `listening on ADDR` line. The rest of its stderr is drained on a thread, so the
-/// server never blocks on a full pipe; the returned receiver yields those lines. `Err` holds
-/// what netchat said instead (e.g. a mode this build does not have).
+/// server never blocks on a full pipe; the returned receiver yields those lines, starting with
+/// any it printed before `listening on` (a notice about its limits). `Err` holds what netchat
+/// said instead (e.g. a mode this build does not have).
 pub fn spawn_listener(
     mode: &str,
     extra: &[&str],
@@ -180,6 +181,7 @@ type Listening = (SocketAddr, crossbeam_channel::Receiver<String>);
 
 fn read_listening_addr(stderr: ChildStderr) -> Result<Listening, String> {
     let (sender, receiver) = crossbeam_channel::unbounded();
+    let (early, early_lines) = crossbeam_channel::unbounded::<String>();
     thread::Builder::new()
         .name("bench-stderr".into())
         .spawn(move || {
@@ -202,7 +204,21 @@ fn read_listening_addr(stderr: ChildStderr) -> Result<Listening, String> {
             let addr = addr
                 .parse()
                 .map_err(|_| format!("no address in {line:?}"))?;
-            return Ok((addr, receiver));
+            // The lines before it come first, then the rest as they arrive.
+            for line in said {
+                let _ = early.send(line);
+            }
+            thread::Builder::new()
+                .name("bench-stderr-relay".into())
+                .spawn(move || {
+                    for line in receiver {
+                        if early.send(line).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            return Ok((addr, early_lines));
         }
         said.push(line);
     }

@@ -355,16 +355,19 @@ fn admission_limit(requested: usize, console: &mut Console) -> usize {
     if limit < requested {
         let why = if by_files <= by_maps {
             format!(
-                "the open-file limit is {files} and each client needs one;                  raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
+                "the open-file limit is {files} and each client needs one; \
+                 raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
             )
         } else {
             format!(
-                "each client costs two threads and Linux allows {} memory mappings per process                  (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
+                "each client costs two threads and Linux allows {} memory mappings per process \
+                 (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
                 maps.unwrap_or_default()
             )
         };
         console.notice(&format!(
-            "this system lets the room hold {limit} clients, not {requested}: {why};              later ones are told the room is full"
+            "this system lets the room hold {limit} clients, not {requested}: {why}; \
+             later ones are told the room is full"
         ));
     }
     limit
