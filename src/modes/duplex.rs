@@ -466,10 +466,16 @@ impl<'a> Outgoing<'a> {
         }
     }
 
-    /// Queues one message (framing.rs adds the newline).
+    /// Queues one message (framing.rs adds the newline). With raw framing the message leaves at
+    /// once, in its own `write`: without a newline, only the timing of the writes separates two
+    /// messages for a script that calls `recv(1024)`, so gathering them would merge them for sure.
     fn send(&mut self, message: &[u8]) -> Result<()> {
         framing::queue_message(&mut self.socket, self.framing, message)
-            .map_err(|e| Error::io("sending to the peer", e))
+            .map_err(|e| Error::io("sending to the peer", e))?;
+        if self.framing == Framing::Raw {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Writes everything queued, in as few `write` calls as the kernel allows.
