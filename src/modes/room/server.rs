@@ -608,3 +608,48 @@ where
         .spawn(body)
         .map_err(|e| Error::io(format!("starting thread {name}"), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A console whose stderr the test can read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_small_room_is_admitted_as_asked_without_a_word() {
+        let err = Captured::default();
+        let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
+        assert_eq!(admission_limit(10, &mut console), 10);
+        assert!(err.0.lock().unwrap().is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn more_clients_than_the_system_can_hold_are_capped_with_the_reason() {
+        let err = Captured::default();
+        let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
+        let limit = admission_limit(100_000_000, &mut console);
+        assert!(limit < 100_000_000);
+        let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
+        assert!(
+            said.contains(&format!("lets the room hold {limit} clients")),
+            "{said}"
+        );
+    }
+}
