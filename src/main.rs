@@ -29,6 +29,11 @@ fn main() -> ExitCode {
     // Prompts and labels only when a person is both typing and reading.
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     let mut console = Console::new(Box::new(io::stdout()), Box::new(io::stderr()), interactive);
+    console.set_stdout_color(console::use_color(
+        color_mode,
+        io::stdout().is_terminal(),
+        no_color,
+    ));
 
     // Held until the end, so the channel never disconnects, even where no handler could be
     // installed: a mode's select! would otherwise see a disconnected channel as an event.
