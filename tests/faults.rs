@@ -229,3 +229,182 @@ fn half_one_byte_per_write_still_frames_lines() {
 fn duplex_one_byte_per_write_still_frames_lines() {
     one_byte_per_write_still_frames_lines("duplex");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Closed standard output, for the two-person modes (the room's rows are further down).
+
+/// `netchat … | head -0`: the first message cannot be printed. netchat ends quietly with exit 0,
+/// and the peer sees a clean end (FIN, not a reset).
+fn a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end(mode: &str) {
+    let (mut netchat, addr) = Netchat::listen_without_stdout("netchat", mode, &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    peer.send(b"this cannot be printed\n");
+    netchat.expect_exit_code(0);
+    peer.expect_eof();
+    assert_no_panic(&netchat);
+}
+
+#[test]
+fn half_a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end() {
+    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end("half");
+}
+
+#[test]
+fn duplex_a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end() {
+    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end("duplex");
+}
+
+fn assert_no_panic(netchat: &Netchat) {
+    if netchat.transcript().contains("panicked") {
+        netchat.fail("panicked");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The room. Its first fault rows (50 MB line, one byte per write, closed server stdout, a client
+// that never reads, --max-clients, 200 clients leave nothing behind) are in tests/room.rs; these
+// are the rest of the matrix.
+
+/// A raw client (what `nc` does) that took the name `nick`.
+fn raw_join(addr: std::net::SocketAddr, nick: &str) -> common::RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\r\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    peer
+}
+
+/// A netchat room client that joined as `nick`.
+fn join(addr: std::net::SocketAddr, nick: &str) -> Netchat {
+    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
+    client.expect_stdout(&format!("*** you are now {nick}"));
+    client
+}
+
+#[test]
+fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    let mut mallory = raw_join(addr, "mallory");
+    bob.send(b"hi all\n");
+    assert_eq!(alice.expect_stdout("hi all"), "[bob] hi all");
+    // bob's line now sits unread in mallory's receive buffer (peek waits for it without taking
+    // it): closing with unread data makes the kernel send RST, not FIN.
+    mallory
+        .stream
+        .peek(&mut [0u8; 1])
+        .expect("bob's line arrives");
+    mallory.send(b"half a li");
+    drop(mallory);
+    let notice = alice.expect_stdout("*** mallory ");
+    assert!(
+        notice.starts_with("*** mallory lost the connection (")
+            && notice.ends_with("(2 in the room)"),
+        "{notice}"
+    );
+    server.expect_stderr("mallory lost the connection");
+    // The half line died with the connection: it was never relayed.
+    bob.send(b"still here\n");
+    assert_eq!(alice.next_stdout(), "[bob] still here");
+    alice.send_line("me too");
+    assert_eq!(bob.read_until("me too"), "[alice] me too");
+}
+
+#[test]
+fn room_a_client_that_vanishes_between_lines_leaves_and_the_room_goes_on() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = raw_join(addr, "carol");
+    alice.expect_stdout("is now carol");
+    bob.expect_stdout("is now carol");
+    // SIGKILL: no /quit, no goodbye; the kernel closes bob's socket for it.
+    bob.kill();
+    assert_eq!(
+        alice.expect_stdout("*** bob "),
+        "*** bob left (2 in the room)"
+    );
+    assert_eq!(carol.read_until("*** bob "), "*** bob left (2 in the room)");
+    server.expect_stderr("bob left (2 in the room)");
+    carol.send(b"where did bob go?\n");
+    assert_eq!(alice.next_stdout(), "[carol] where did bob go?");
+}
+
+#[test]
+fn room_a_client_that_connects_and_never_sends_blocks_nobody() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    // Connects, never sends a byte, never reads: it stays a guest and holds up nobody.
+    let _silent = raw_connect(addr);
+    server.expect_stderr("guest-1 joined");
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    for i in 0..50 {
+        bob.send(format!("line {i}\n").as_bytes());
+    }
+    for i in 0..50 {
+        assert_eq!(alice.expect_stdout("[bob] "), format!("[bob] line {i}"));
+    }
+    assert!(server.try_exit().is_none(), "the server gave up");
+}
+
+#[test]
+fn room_server_with_stdin_from_dev_null_closes_the_room_and_says_how_to_keep_it_open() {
+    let mut server = Netchat::spawn_with_null_stdin("server", &["room", "--listen", "127.0.0.1:0"]);
+    server.expect_stderr("to run a room without a keyboard, keep its input open");
+    server.expect_exit_code(0);
+    assert_no_panic(&server);
+}
+
+#[test]
+fn room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let target = addr.to_string();
+    let mut bob =
+        Netchat::spawn_with_null_stdin("bob", &["room", "--connect", &target, "--nick", "bob"]);
+    alice.expect_stdout("*** guest-2 joined");
+    let left = alice.expect_stdout(" left ");
+    assert!(
+        left.ends_with("left (end of input) (1 in the room)"),
+        "{left}"
+    );
+    bob.expect_exit_code(0);
+    assert_no_panic(&bob);
+}
+
+#[test]
+fn room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let target = addr.to_string();
+    // Like `netchat room --connect … | head -0`: its welcome cannot be printed.
+    let mut bob = Netchat::spawn_without_stdout("bob", &["room", "--connect", &target]);
+    alice.expect_stdout("*** guest-2 joined");
+    bob.expect_exit_code(0);
+    assert_no_panic(&bob);
+    // The room is told it left, and how: a clean end, not a lost connection.
+    assert_eq!(
+        alice.expect_stdout("*** guest-2 "),
+        "*** guest-2 left (1 in the room)"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn room_client_sigint_leaves_politely_and_exits_0() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &bob.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert_eq!(
+        alice.expect_stdout("*** bob "),
+        "*** bob left (Ctrl-C) (1 in the room)"
+    );
+    bob.expect_stderr("you left the room");
+    bob.expect_exit_code(0);
+}
