@@ -188,27 +188,6 @@ fn duplex_stdin_from_dev_null_half_closes_and_still_prints_the_peer() {
     netchat.expect_exit_code(0);
 }
 
-#[test]
-fn duplex_a_closed_stdout_ends_quietly() {
-    use std::process::{Command, Stdio};
-    let (raw, addr) = common::raw_listener();
-    let child = Command::new(common::netchat_bin())
-        .args(["duplex", "--connect", &addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut guard = common::ChildGuard(child);
-    drop(guard.0.stdout.take());
-    let mut peer = common::raw_accept(&raw);
-    peer.send(b"this cannot be printed\n");
-    let status = guard.wait_with_deadline();
-    let stderr = guard.stderr_text();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-}
-
 /// A peer that sends one byte per `write`, thousands of times: the lines still come out whole.
 fn one_byte_per_write_still_frames_lines(mode: &str) {
     let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
@@ -407,4 +386,218 @@ fn room_client_sigint_leaves_politely_and_exits_0() {
     );
     bob.expect_stderr("you left the room");
     bob.expect_exit_code(0);
+}
+
+/// Peak resident memory of a process in KiB (VmHWM), from /proc (Linux only).
+#[cfg(target_os = "linux")]
+fn peak_resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One client floods 10,000 lines of 1 KB while another never reads. The reader-less client is
+/// disconnected (its queue is bounded), the server's memory never grows with the flood, and a
+/// healthy client gets every single line, in order. Compare tests/room.rs
+/// `room_disconnects_a_client_that_never_reads`, which stops at the disconnection: this one
+/// goes on to the end of the flood and counts every line.
+#[test]
+fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_others() {
+    use std::io::BufRead;
+    use std::time::Instant;
+    const LINES: usize = 10_000;
+    const LEAD: usize = 64; // flood lines in flight ahead of what the watcher has read
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let _sloth = raw_join(addr, "sloth"); // never reads again
+    let flooder = raw_join(addr, "flooder");
+    let watcher = raw_join(addr, "watcher");
+
+    // The watcher reads everything on its own thread, as a healthy client does: each flood line
+    // is checked for its number and gives the flooder one credit; other lines are passed on.
+    let (seen, lines) = crossbeam_channel::unbounded::<String>();
+    let (credit, credits) = crossbeam_channel::unbounded::<()>();
+    let mut reader = std::io::BufReader::new(watcher.stream.try_clone().expect("clone"));
+    let watching = thread::spawn(move || -> Result<usize, String> {
+        let mut next = 0;
+        let mut raw = Vec::new();
+        while next < LINES {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
+                Ok(0) => return Err(format!("connection closed after {next} flood lines")),
+                Err(e) => return Err(format!("after {next} flood lines: {e}")),
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&raw).trim_end().to_string();
+            match line.strip_prefix("[flooder] ") {
+                Some(text) => {
+                    let expected = format!("{next:05} ");
+                    if !text.starts_with(&expected) || text.len() != 6 + 1000 {
+                        return Err(format!("flood line {next} came as {:.40}…", text));
+                    }
+                    next += 1;
+                    let _ = credit.send(());
+                }
+                None => {
+                    let _ = seen.send(line);
+                }
+            }
+        }
+        Ok(next)
+    });
+
+    let mut writer = flooder.stream.try_clone().expect("clone");
+    writer
+        .set_write_timeout(Some(common::DEADLINE))
+        .expect("timeout");
+    let flooding = thread::spawn(move || -> Result<(), String> {
+        let filler = "z".repeat(1000);
+        for i in 0..LINES {
+            if i >= LEAD && credits.recv_timeout(common::DEADLINE).is_err() {
+                return Err(format!("the watcher stopped hearing the flood at line {i}"));
+            }
+            let line = format!("{i:05} {filler}\n");
+            writer
+                .write_all(line.as_bytes())
+                .map_err(|e| format!("flood line {i}: {e}"))?;
+        }
+        Ok(())
+    });
+    if let Err(why) = flooding.join().expect("flood thread") {
+        server.fail(&why);
+    }
+    match watching.join().expect("watcher thread") {
+        Ok(count) => assert_eq!(count, LINES),
+        Err(why) => server.fail(&why),
+    }
+    // Somewhere in the flood the sloth was dropped: the watcher was told, and so was the host.
+    let deadline = Instant::now() + common::DEADLINE;
+    loop {
+        match lines.recv_deadline(deadline) {
+            Ok(line) if line.contains("sloth was disconnected: too slow") => break,
+            Ok(_) => {}
+            Err(_) => server.fail("the client that never reads was not disconnected"),
+        }
+    }
+    server.expect_stderr("sloth was disconnected: too slow");
+    #[cfg(target_os = "linux")]
+    {
+        let peak = peak_resident_kib(server.pid()).expect("VmHWM");
+        assert!(
+            peak < MAX_RESIDENT_KIB,
+            "server peak resident memory {peak} KiB during a 10 MB flood"
+        );
+    }
+}
+
+/// The soft limit on open files, from the shell (`ulimit -n`), if it can be read.
+#[cfg(unix)]
+fn open_files_limit() -> Option<u64> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if text == "unlimited" {
+        return Some(u64::MAX);
+    }
+    text.parse().ok()
+}
+
+/// 1,000 connections opened at once against `--max-clients 500`: each one reads either its
+/// welcome or the polite refusal within the deadline. None hangs, none is dropped unanswered.
+#[cfg(unix)]
+#[test]
+fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpStream;
+    const CONNECTIONS: usize = 1000;
+    const MAX_CLIENTS: usize = 500;
+    const THREADS: usize = 4;
+    // This process holds 1,000 sockets and the server up to as many: both need room for them.
+    let needed = 2 * CONNECTIONS as u64 + 200;
+    match open_files_limit() {
+        Some(limit) if limit >= needed => {}
+        limit => {
+            eprintln!(
+                "skipped: 1,000 connections need `ulimit -n` of at least {needed} (it is {limit:?})"
+            );
+            return;
+        }
+    }
+    let max = MAX_CLIENTS.to_string();
+    let (mut server, addr) = Netchat::listen("server", "room", &["--max-clients", &max]);
+
+    let openers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            thread::spawn(move || -> Result<Vec<TcpStream>, String> {
+                (0..CONNECTIONS / THREADS)
+                    .map(|_| {
+                        // The listen backlog (std asks the kernel for 128) overflows in such a
+                        // burst: the kernel drops the extra SYNs and the client sends them again
+                        // after 1 s, then 3 s... so a connect may take several seconds on a
+                        // loaded machine without anything being wrong.
+                        let stream = TcpStream::connect_timeout(&addr, 3 * common::DEADLINE)
+                            .map_err(|e| format!("connect: {e}"))?;
+                        stream
+                            .set_read_timeout(Some(common::DEADLINE))
+                            .map_err(|e| e.to_string())?;
+                        Ok(stream)
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut groups = Vec::new();
+    for opener in openers {
+        match opener.join().expect("opener thread") {
+            Ok(group) => groups.push(group),
+            Err(why) => server.fail(&why),
+        }
+    }
+    // Every connection gets its first line: read them from a few threads, as they were opened.
+    let readers: Vec<_> = groups
+        .into_iter()
+        .map(|group| {
+            thread::spawn(move || -> Result<(usize, usize, Vec<TcpStream>), String> {
+                let (mut welcomed, mut refused) = (0, 0);
+                for stream in &group {
+                    let mut line = String::new();
+                    BufReader::new(stream)
+                        .read_line(&mut line)
+                        .map_err(|e| format!("no first line within the deadline: {e}"))?;
+                    if line.starts_with("*** welcome! you are guest-") {
+                        welcomed += 1;
+                    } else if line.starts_with(&format!(
+                        "*** goodbye: sorry, the room is full ({MAX_CLIENTS} people)"
+                    )) {
+                        refused += 1;
+                    } else {
+                        return Err(format!("unexpected first line {line:?}"));
+                    }
+                }
+                Ok((welcomed, refused, group))
+            })
+        })
+        .collect();
+    let (mut welcomed, mut refused, mut open) = (0, 0, Vec::new());
+    for reader in readers {
+        match reader.join().expect("reader thread") {
+            Ok((w, r, group)) => {
+                welcomed += w;
+                refused += r;
+                open.push(group);
+            }
+            Err(why) => server.fail(&why),
+        }
+    }
+    assert_eq!(
+        (welcomed, refused),
+        (MAX_CLIENTS, CONNECTIONS - MAX_CLIENTS)
+    );
+    // The server is alive and still polite: one more is refused while the room is full.
+    let mut late = raw_connect(addr);
+    assert!(late.read_line().contains("the room is full"));
+    drop(open);
+    assert!(server.try_exit().is_none(), "the server died");
+    assert_no_panic(&server);
 }
