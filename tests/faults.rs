@@ -21,9 +21,11 @@ fn resident_kib(pid: u32) -> Option<u64> {
 /// The bound on netchat's resident memory while a peer floods it (a debug build is ~5 MiB).
 const MAX_RESIDENT_KIB: u64 = 32 * 1024;
 
-#[test]
-fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
+/// The peer sends half a line, then its socket is closed with our reply unread in its buffer:
+/// the kernel answers with RST. netchat says so, exits 1, and never prints the half line as if
+/// it were a message.
+fn peer_reset_mid_line_is_an_error_with_exit_1(mode: &str) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
     let mut peer = raw_connect(addr);
     peer.send(b"hello\n");
     assert_eq!(netchat.next_stdout(), "hello");
@@ -35,7 +37,21 @@ fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
     peer.send(b"half a li");
     drop(peer);
     netchat.expect_stderr("netchat: error: the peer reset the connection");
+    netchat.expect_stderr("netchat: hint:");
     netchat.expect_exit_code(1);
+    if netchat.transcript().contains("out| half a li") {
+        netchat.fail("printed the half line of a connection that was reset");
+    }
+}
+
+#[test]
+fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
+    peer_reset_mid_line_is_an_error_with_exit_1("half");
+}
+
+#[test]
+fn duplex_peer_reset_mid_line_is_an_error_with_exit_1() {
+    peer_reset_mid_line_is_an_error_with_exit_1("duplex");
 }
 
 #[test]
@@ -45,6 +61,20 @@ fn half_peer_half_close_between_turns_ends_with_exit_0() {
     netchat.expect_stderr("connected");
     peer.stream.shutdown(Shutdown::Write).expect("shutdown");
     netchat.expect_stderr("the peer closed the connection");
+    netchat.expect_exit_code(0);
+}
+
+#[test]
+fn duplex_peer_half_close_is_reported_and_our_lines_still_reach_it() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    peer.stream.shutdown(Shutdown::Write).expect("shutdown");
+    netchat.expect_stderr("the peer finished sending");
+    netchat.send_line("you can still read me");
+    assert_eq!(peer.read_line(), "you can still read me");
+    netchat.close_stdin();
+    peer.expect_eof();
     netchat.expect_exit_code(0);
 }
 
