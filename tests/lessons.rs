@@ -140,13 +140,17 @@ fn every_test_the_readme_guarantees_cite_exists() {
         .find("## What netchat guarantees")
         .expect("README has a guarantees section");
     let section = &readme[start..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
     let mut cited = 0;
     for span in section.split('`').skip(1).step_by(2) {
         let Some((file, test)) = span.split_once("::") else {
             continue;
         };
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(file);
         let source = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("README cites {span}: cannot read {}: {e}", path.display()));
         assert!(
