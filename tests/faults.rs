@@ -631,3 +631,21 @@ fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang() {
     assert!(server.try_exit().is_none(), "the server died");
     assert_no_panic(&server);
 }
+
+/// The room client against a hostile "server" (any program can listen on a port): 50 MB without
+/// a newline is dropped with a notice, memory stays bounded, and the next line still arrives.
+#[test]
+fn room_client_50_mb_from_a_hostile_server_keeps_memory_bounded_and_goes_on() {
+    let (raw, addr) = common::raw_listener();
+    let mut client = Netchat::connect("client", "room", addr, &[]);
+    let peer = common::raw_accept(&raw);
+    client.expect_stderr("connected to");
+    let flood = flood_50_mib(&peer);
+    client.expect_stderr("the server sent a line longer than");
+    assert_eq!(client.next_stdout(), "after the flood");
+    assert!(
+        flood.join().expect("flood thread"),
+        "the client stopped reading"
+    );
+    assert_memory_bounded(&client);
+}
