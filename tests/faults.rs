@@ -649,3 +649,16 @@ fn room_client_50_mb_from_a_hostile_server_keeps_memory_bounded_and_goes_on() {
     );
     assert_memory_bounded(&client);
 }
+
+/// Found by `properties.rs::whatever_a_member_sends_the_room_relays_safe_lines_that_name_the_real_sender`:
+/// the refusal of a name quoted the refused character raw, so `/nick x` + U+202E (a bidi
+/// override) made the server send that override to a raw client's terminal.
+#[test]
+fn room_a_refused_name_shows_its_bad_character_escaped() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut mallory = raw_connect(addr);
+    mallory.send("/nick x\u{202e}olleh\n".as_bytes());
+    let refusal = mallory.read_until("name refused");
+    assert!(refusal.contains("cannot contain '\\u{202e}'"), "{refusal}");
+    assert!(!refusal.contains('\u{202e}'), "{refusal:?}");
+}

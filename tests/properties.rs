@@ -62,6 +62,17 @@ fn traffic() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// Any bytes, often with multi-byte characters that matter to a terminal mixed in: bidi
+/// overrides, C1 controls written as UTF-8, line and paragraph separators.
+fn peer_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => prop::collection::vec(any::<u8>(), 0..6),
+        1 => prop::sample::select(vec!['\u{202e}', '\u{2066}', '\u{200f}', '\u{85}', '\u{9b}', '\u{2028}', '\u{7f}', '\u{1b}'])
+            .prop_map(|c| c.to_string().into_bytes()),
+    ];
+    prop::collection::vec(piece, 0..20).prop_map(|pieces| pieces.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
@@ -138,7 +149,8 @@ fn captured_console(interactive: bool) -> (Console, Captured, Captured) {
 }
 
 /// What reaches a terminal is valid UTF-8 with no control character but newline and tab: no ESC
-/// (so no CSI/OSC sequence), no BEL, no backspace or carriage return to overwrite a line, no C1.
+/// (so no CSI/OSC sequence), no BEL, no backspace or carriage return to overwrite a line, no C1;
+/// and no bidirectional override, which would make a line display in another order.
 fn assert_terminal_safe(written: &[u8]) -> Result<(), TestCaseError> {
     let text = std::str::from_utf8(written)
         .map_err(|e| TestCaseError::fail(format!("not UTF-8 ({e}): {written:?}")))?;
@@ -146,6 +158,12 @@ fn assert_terminal_safe(written: &[u8]) -> Result<(), TestCaseError> {
         prop_assert!(
             c == '\n' || c == '\t' || !c.is_control(),
             "control character {:?} written: {:?}",
+            c,
+            text
+        );
+        prop_assert!(
+            !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'),
+            "bidi control {:?} written: {:?}",
             c,
             text
         );
@@ -261,7 +279,7 @@ proptest! {
 
     /// What the console writes for a peer's message, plain (piped) and interactive (labelled).
     #[test]
-    fn peer_messages_reach_the_terminal_safe(data in any::<Vec<u8>>(), interactive: bool) {
+    fn peer_messages_reach_the_terminal_safe(data in peer_bytes(), interactive: bool) {
         let (mut console, out, _) = captured_console(interactive);
         console.peer_message("peer", &data).expect("writing to memory");
         let written = out.bytes();
@@ -272,7 +290,7 @@ proptest! {
     /// What a netchat room client prints for any line a server sends it (the client escapes it
     /// again: the server might not be netchat), in every tone.
     #[test]
-    fn room_lines_reach_the_terminal_safe(data in any::<Vec<u8>>()) {
+    fn room_lines_reach_the_terminal_safe(data in peer_bytes()) {
         let (mut console, out, _) = captured_console(true);
         let text = escape_peer_text(&data);
         console.room_line(&text, tone_of(&text)).expect("writing to memory");
