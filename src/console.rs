@@ -45,6 +45,10 @@ pub struct Console {
     interactive: bool,
     /// `--timestamps`: prefix each message with the local time.
     timestamps: bool,
+    /// Whether stdout may be colored. `colored`'s switch is global and main.rs sets it from
+    /// stderr, but stdout can be a file while stderr is a terminal (`netchat room … > chat.log`):
+    /// then a log full of escape codes would break every `grep`.
+    color_out: bool,
 }
 
 impl Console {
@@ -56,7 +60,14 @@ impl Console {
             err,
             interactive,
             timestamps: false,
+            color_out: true,
         }
+    }
+
+    /// Whether stdout may be colored at all (decided in main.rs from `--color`, `NO_COLOR` and
+    /// whether stdout is a terminal). On by default; `colored`'s global switch still applies.
+    pub fn set_stdout_color(&mut self, on: bool) {
+        self.color_out = on;
     }
 
     /// Turns `--timestamps` on or off: messages get a `[HH:MM:SS] ` prefix in local time.
@@ -179,6 +190,7 @@ impl Console {
     /// relays it, and the room client escapes again what it receives.
     pub fn room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
         let shown = match tone {
+            _ if !self.color_out => text.to_string(),
             Tone::Own => text.green().to_string(),
             // `[bob] hi`: the name stands out; what you type yourself stays plain.
             Tone::Other => match text.split_once("] ") {

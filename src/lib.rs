@@ -28,7 +28,7 @@ use crossbeam_channel::Receiver;
 
 use cli::{Cli, ModeCommand};
 use console::Console;
-use error::{Error, Result};
+use error::Result;
 
 /// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
 /// message per Ctrl-C (main.rs owns the signal handler); `half` does not use it.
@@ -56,19 +56,11 @@ pub fn run(
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
         ModeCommand::Room(args) => {
-            // The room speaks a line protocol: a message is a line, whatever the reads.
-            if args.common.framing() == framing::Framing::Raw {
-                return Err(Error::Usage {
-                    message: "`netchat room` does not take --framing raw".to_string(),
-                    hint: "the room's protocol is one message per line (nc and telnet speak it); \
-                           use --framing raw with half or duplex"
-                        .to_string(),
-                });
-            }
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
                 nick: args.nick,
+                framing: args.common.framing(),
             };
             modes::room::run(
                 &args.endpoint.endpoint(),

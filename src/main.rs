@@ -34,6 +34,11 @@ fn main() -> ExitCode {
     // writes.
     let stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut console = Console::new(Box::new(stdout), Box::new(io::stderr()), interactive);
+    console.set_stdout_color(console::use_color(
+        color_mode,
+        io::stdout().is_terminal(),
+        no_color,
+    ));
 
     // Held until the end, so the channel never disconnects, even where no handler could be
     // installed: a mode's select! would otherwise see a disconnected channel as an event.

@@ -385,7 +385,9 @@ enum Flow {
 impl Editor {
     /// Runs until told to stop, or until Ctrl-D; then always leaves the terminal as it found it.
     fn run(self) {
-        let _ = lock(&self.screen).draw();
+        // redraw, not draw: the console may already have printed a line above the prompt (and
+        // drawn it) before this thread got going; drawing again would show `you> you> `.
+        let _ = lock(&self.screen).redraw();
         if let Err(error) = self.read_keys() {
             let _ = self.sender.send(Input::Failed(error));
         }
@@ -423,7 +425,13 @@ impl Editor {
         let control = key.modifiers.contains(KeyModifiers::CONTROL)
             && !key.modifiers.contains(KeyModifiers::ALT); // Ctrl+Alt is AltGr on Windows
         let mut screen = lock(&self.screen);
-        match key.code {
+        // A line typed before raw mode began was ended by the kernel's cooked mode with a `\n`,
+        // which raw mode reports as Ctrl-J: it is still an Enter.
+        let code = match key.code {
+            KeyCode::Char('j' | 'm') if control => KeyCode::Enter,
+            code => code,
+        };
+        match code {
             KeyCode::Char('c') if control => {
                 drop(screen);
                 return Ok(self.send(Input::Interrupted));

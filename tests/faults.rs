@@ -21,9 +21,11 @@ fn resident_kib(pid: u32) -> Option<u64> {
 /// The bound on netchat's resident memory while a peer floods it (a debug build is ~5 MiB).
 const MAX_RESIDENT_KIB: u64 = 32 * 1024;
 
-#[test]
-fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
+/// The peer sends half a line, then its socket is closed with our reply unread in its buffer:
+/// the kernel answers with RST. netchat says so, exits 1, and never prints the half line as if
+/// it were a message.
+fn peer_reset_mid_line_is_an_error_with_exit_1(mode: &str) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
     let mut peer = raw_connect(addr);
     peer.send(b"hello\n");
     assert_eq!(netchat.next_stdout(), "hello");
@@ -35,7 +37,21 @@ fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
     peer.send(b"half a li");
     drop(peer);
     netchat.expect_stderr("netchat: error: the peer reset the connection");
+    netchat.expect_stderr("netchat: hint:");
     netchat.expect_exit_code(1);
+    if netchat.transcript().contains("out| half a li") {
+        netchat.fail("printed the half line of a connection that was reset");
+    }
+}
+
+#[test]
+fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
+    peer_reset_mid_line_is_an_error_with_exit_1("half");
+}
+
+#[test]
+fn duplex_peer_reset_mid_line_is_an_error_with_exit_1() {
+    peer_reset_mid_line_is_an_error_with_exit_1("duplex");
 }
 
 #[test]
@@ -45,6 +61,20 @@ fn half_peer_half_close_between_turns_ends_with_exit_0() {
     netchat.expect_stderr("connected");
     peer.stream.shutdown(Shutdown::Write).expect("shutdown");
     netchat.expect_stderr("the peer closed the connection");
+    netchat.expect_exit_code(0);
+}
+
+#[test]
+fn duplex_peer_half_close_is_reported_and_our_lines_still_reach_it() {
+    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    peer.stream.shutdown(Shutdown::Write).expect("shutdown");
+    netchat.expect_stderr("the peer finished sending");
+    netchat.send_line("you can still read me");
+    assert_eq!(peer.read_line(), "you can still read me");
+    netchat.close_stdin();
+    peer.expect_eof();
     netchat.expect_exit_code(0);
 }
 
@@ -188,27 +218,6 @@ fn duplex_stdin_from_dev_null_half_closes_and_still_prints_the_peer() {
     netchat.expect_exit_code(0);
 }
 
-#[test]
-fn duplex_a_closed_stdout_ends_quietly() {
-    use std::process::{Command, Stdio};
-    let (raw, addr) = common::raw_listener();
-    let child = Command::new(common::netchat_bin())
-        .args(["duplex", "--connect", &addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut guard = common::ChildGuard(child);
-    drop(guard.0.stdout.take());
-    let mut peer = common::raw_accept(&raw);
-    peer.send(b"this cannot be printed\n");
-    let status = guard.wait_with_deadline();
-    let stderr = guard.stderr_text();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-}
-
 /// A peer that sends one byte per `write`, thousands of times: the lines still come out whole.
 fn one_byte_per_write_still_frames_lines(mode: &str) {
     let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
@@ -228,4 +237,428 @@ fn half_one_byte_per_write_still_frames_lines() {
 #[test]
 fn duplex_one_byte_per_write_still_frames_lines() {
     one_byte_per_write_still_frames_lines("duplex");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed standard output, for the two-person modes (the room's rows are further down).
+
+/// `netchat … | head -0`: the first message cannot be printed. netchat ends quietly with exit 0,
+/// and the peer sees a clean end (FIN, not a reset).
+fn a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end(mode: &str) {
+    let (mut netchat, addr) = Netchat::listen_without_stdout("netchat", mode, &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    peer.send(b"this cannot be printed\n");
+    netchat.expect_exit_code(0);
+    peer.expect_eof();
+    assert_no_panic(&netchat);
+}
+
+#[test]
+fn half_a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end() {
+    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end("half");
+}
+
+#[test]
+fn duplex_a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end() {
+    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end("duplex");
+}
+
+fn assert_no_panic(netchat: &Netchat) {
+    if netchat.transcript().contains("panicked") {
+        netchat.fail("panicked");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The room. Its first fault rows (50 MB line, one byte per write, closed server stdout, a client
+// that never reads, --max-clients, 200 clients leave nothing behind) are in tests/room.rs; these
+// are the rest of the matrix.
+
+/// A raw client (what `nc` does) that took the name `nick`.
+fn raw_join(addr: std::net::SocketAddr, nick: &str) -> common::RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\r\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    peer
+}
+
+/// A netchat room client that joined as `nick`.
+fn join(addr: std::net::SocketAddr, nick: &str) -> Netchat {
+    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
+    client.expect_stdout(&format!("*** you are now {nick}"));
+    client
+}
+
+#[test]
+fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    let mut mallory = raw_join(addr, "mallory");
+    bob.send(b"hi all\n");
+    assert_eq!(alice.expect_stdout("hi all"), "[bob] hi all");
+    // bob's line now sits unread in mallory's receive buffer (peek waits for it without taking
+    // it): closing with unread data makes the kernel send RST, not FIN.
+    mallory
+        .stream
+        .peek(&mut [0u8; 1])
+        .expect("bob's line arrives");
+    mallory.send(b"half a li");
+    drop(mallory);
+    let notice = alice.expect_stdout("*** mallory ");
+    assert!(
+        notice.starts_with("*** mallory lost the connection (")
+            && notice.ends_with("(2 in the room)"),
+        "{notice}"
+    );
+    server.expect_stderr("mallory lost the connection");
+    // The half line died with the connection: it was never relayed.
+    bob.send(b"still here\n");
+    assert_eq!(alice.next_stdout(), "[bob] still here");
+    alice.send_line("me too");
+    assert_eq!(bob.read_until("me too"), "[alice] me too");
+}
+
+#[test]
+fn room_a_client_that_vanishes_between_lines_leaves_and_the_room_goes_on() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = raw_join(addr, "carol");
+    alice.expect_stdout("is now carol");
+    bob.expect_stdout("is now carol");
+    // SIGKILL: no /quit, no goodbye; the kernel closes bob's socket for it.
+    bob.kill();
+    assert_eq!(
+        alice.expect_stdout("*** bob "),
+        "*** bob left (2 in the room)"
+    );
+    assert_eq!(carol.read_until("*** bob "), "*** bob left (2 in the room)");
+    server.expect_stderr("bob left (2 in the room)");
+    carol.send(b"where did bob go?\n");
+    assert_eq!(alice.next_stdout(), "[carol] where did bob go?");
+}
+
+#[test]
+fn room_a_client_that_connects_and_never_sends_blocks_nobody() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    // Connects, never sends a byte, never reads: it stays a guest and holds up nobody.
+    let _silent = raw_connect(addr);
+    server.expect_stderr("guest-1 joined");
+    let mut alice = join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    for i in 0..50 {
+        bob.send(format!("line {i}\n").as_bytes());
+    }
+    for i in 0..50 {
+        assert_eq!(alice.expect_stdout("[bob] "), format!("[bob] line {i}"));
+    }
+    assert!(server.try_exit().is_none(), "the server gave up");
+}
+
+#[test]
+fn room_server_with_stdin_from_dev_null_closes_the_room_and_says_how_to_keep_it_open() {
+    let mut server = Netchat::spawn_with_null_stdin("server", &["room", "--listen", "127.0.0.1:0"]);
+    server.expect_stderr("to run a room without a keyboard, keep its input open");
+    server.expect_exit_code(0);
+    assert_no_panic(&server);
+}
+
+#[test]
+fn room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let target = addr.to_string();
+    let mut bob =
+        Netchat::spawn_with_null_stdin("bob", &["room", "--connect", &target, "--nick", "bob"]);
+    alice.expect_stdout("*** guest-2 joined");
+    let left = alice.expect_stdout(" left ");
+    assert!(
+        left.ends_with("left (end of input) (1 in the room)"),
+        "{left}"
+    );
+    bob.expect_exit_code(0);
+    assert_no_panic(&bob);
+}
+
+#[test]
+fn room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let target = addr.to_string();
+    // Like `netchat room --connect … | head -0`: its welcome cannot be printed.
+    let mut bob = Netchat::spawn_without_stdout("bob", &["room", "--connect", &target]);
+    alice.expect_stdout("*** guest-2 joined");
+    bob.expect_exit_code(0);
+    assert_no_panic(&bob);
+    // The room is told it left, and how: a clean end, not a lost connection.
+    assert_eq!(
+        alice.expect_stdout("*** guest-2 "),
+        "*** guest-2 left (1 in the room)"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn room_client_sigint_leaves_politely_and_exits_0() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &bob.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert_eq!(
+        alice.expect_stdout("*** bob "),
+        "*** bob left (Ctrl-C) (1 in the room)"
+    );
+    bob.expect_stderr("you left the room");
+    bob.expect_exit_code(0);
+}
+
+/// Peak resident memory of a process in KiB (VmHWM), from /proc (Linux only).
+#[cfg(target_os = "linux")]
+fn peak_resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One client floods 10,000 lines of 1 KB while another never reads. The reader-less client is
+/// disconnected (its queue is bounded), the server's memory never grows with the flood, and a
+/// healthy client gets every single line, in order. Compare tests/room.rs
+/// `room_disconnects_a_client_that_never_reads`, which stops at the disconnection: this one
+/// goes on to the end of the flood and counts every line.
+#[test]
+fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_others() {
+    use std::io::BufRead;
+    use std::time::Instant;
+    const LINES: usize = 10_000;
+    const LEAD: usize = 64; // flood lines in flight ahead of what the watcher has read
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let _sloth = raw_join(addr, "sloth"); // never reads again
+    let flooder = raw_join(addr, "flooder");
+    let watcher = raw_join(addr, "watcher");
+
+    // The watcher reads everything on its own thread, as a healthy client does: each flood line
+    // is checked for its number and gives the flooder one credit; other lines are passed on.
+    let (seen, lines) = crossbeam_channel::unbounded::<String>();
+    let (credit, credits) = crossbeam_channel::unbounded::<()>();
+    let mut reader = std::io::BufReader::new(watcher.stream.try_clone().expect("clone"));
+    let watching = thread::spawn(move || -> Result<usize, String> {
+        let mut next = 0;
+        let mut raw = Vec::new();
+        while next < LINES {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
+                Ok(0) => return Err(format!("connection closed after {next} flood lines")),
+                Err(e) => return Err(format!("after {next} flood lines: {e}")),
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&raw).trim_end().to_string();
+            match line.strip_prefix("[flooder] ") {
+                Some(text) => {
+                    let expected = format!("{next:05} ");
+                    if !text.starts_with(&expected) || text.len() != 6 + 1000 {
+                        return Err(format!("flood line {next} came as {:.40}…", text));
+                    }
+                    next += 1;
+                    let _ = credit.send(());
+                }
+                None => {
+                    let _ = seen.send(line);
+                }
+            }
+        }
+        Ok(next)
+    });
+
+    let mut writer = flooder.stream.try_clone().expect("clone");
+    writer
+        .set_write_timeout(Some(common::DEADLINE))
+        .expect("timeout");
+    let flooding = thread::spawn(move || -> Result<(), String> {
+        let filler = "z".repeat(1000);
+        for i in 0..LINES {
+            if i >= LEAD && credits.recv_timeout(common::DEADLINE).is_err() {
+                return Err(format!("the watcher stopped hearing the flood at line {i}"));
+            }
+            let line = format!("{i:05} {filler}\n");
+            writer
+                .write_all(line.as_bytes())
+                .map_err(|e| format!("flood line {i}: {e}"))?;
+        }
+        Ok(())
+    });
+    if let Err(why) = flooding.join().expect("flood thread") {
+        server.fail(&why);
+    }
+    match watching.join().expect("watcher thread") {
+        Ok(count) => assert_eq!(count, LINES),
+        Err(why) => server.fail(&why),
+    }
+    // Somewhere in the flood the sloth was dropped: the watcher was told, and so was the host.
+    let deadline = Instant::now() + common::DEADLINE;
+    loop {
+        match lines.recv_deadline(deadline) {
+            Ok(line) if line.contains("sloth was disconnected: too slow") => break,
+            Ok(_) => {}
+            Err(_) => server.fail("the client that never reads was not disconnected"),
+        }
+    }
+    server.expect_stderr("sloth was disconnected: too slow");
+    #[cfg(target_os = "linux")]
+    {
+        let peak = peak_resident_kib(server.pid()).expect("VmHWM");
+        assert!(
+            peak < MAX_RESIDENT_KIB,
+            "server peak resident memory {peak} KiB during a 10 MB flood"
+        );
+    }
+}
+
+/// The soft limit on open files, from the shell (`ulimit -n`), if it can be read.
+#[cfg(unix)]
+fn open_files_limit() -> Option<u64> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if text == "unlimited" {
+        return Some(u64::MAX);
+    }
+    text.parse().ok()
+}
+
+/// 1,000 connections opened at once against `--max-clients 500`: each one reads either its
+/// welcome or the polite refusal within the deadline. None hangs, none is dropped unanswered.
+#[cfg(unix)]
+#[test]
+fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpStream;
+    const CONNECTIONS: usize = 1000;
+    const MAX_CLIENTS: usize = 500;
+    const THREADS: usize = 4;
+    // This process holds 1,000 sockets and the server up to as many: both need room for them.
+    let needed = 2 * CONNECTIONS as u64 + 200;
+    match open_files_limit() {
+        Some(limit) if limit >= needed => {}
+        limit => {
+            eprintln!(
+                "skipped: 1,000 connections need `ulimit -n` of at least {needed} (it is {limit:?})"
+            );
+            return;
+        }
+    }
+    let max = MAX_CLIENTS.to_string();
+    let (mut server, addr) = Netchat::listen("server", "room", &["--max-clients", &max]);
+
+    let openers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            thread::spawn(move || -> Result<Vec<TcpStream>, String> {
+                (0..CONNECTIONS / THREADS)
+                    .map(|_| {
+                        // The listen backlog (std asks the kernel for 128) overflows in such a
+                        // burst: the kernel drops the extra SYNs and the client sends them again
+                        // after 1 s, then 3 s... so a connect may take several seconds on a
+                        // loaded machine without anything being wrong.
+                        let stream = TcpStream::connect_timeout(&addr, 3 * common::DEADLINE)
+                            .map_err(|e| format!("connect: {e}"))?;
+                        stream
+                            .set_read_timeout(Some(common::DEADLINE))
+                            .map_err(|e| e.to_string())?;
+                        Ok(stream)
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut groups = Vec::new();
+    for opener in openers {
+        match opener.join().expect("opener thread") {
+            Ok(group) => groups.push(group),
+            Err(why) => server.fail(&why),
+        }
+    }
+    // Every connection gets its first line: read them from a few threads, as they were opened.
+    let readers: Vec<_> = groups
+        .into_iter()
+        .map(|group| {
+            thread::spawn(move || -> Result<(usize, usize, Vec<TcpStream>), String> {
+                let (mut welcomed, mut refused) = (0, 0);
+                for stream in &group {
+                    let mut line = String::new();
+                    BufReader::new(stream)
+                        .read_line(&mut line)
+                        .map_err(|e| format!("no first line within the deadline: {e}"))?;
+                    if line.starts_with("*** welcome! you are guest-") {
+                        welcomed += 1;
+                    } else if line.starts_with(&format!(
+                        "*** goodbye: sorry, the room is full ({MAX_CLIENTS} people)"
+                    )) {
+                        refused += 1;
+                    } else {
+                        return Err(format!("unexpected first line {line:?}"));
+                    }
+                }
+                Ok((welcomed, refused, group))
+            })
+        })
+        .collect();
+    let (mut welcomed, mut refused, mut open) = (0, 0, Vec::new());
+    for reader in readers {
+        match reader.join().expect("reader thread") {
+            Ok((w, r, group)) => {
+                welcomed += w;
+                refused += r;
+                open.push(group);
+            }
+            Err(why) => server.fail(&why),
+        }
+    }
+    assert_eq!(
+        (welcomed, refused),
+        (MAX_CLIENTS, CONNECTIONS - MAX_CLIENTS)
+    );
+    // The server is alive and still polite: one more is refused while the room is full.
+    let mut late = raw_connect(addr);
+    assert!(late.read_line().contains("the room is full"));
+    drop(open);
+    assert!(server.try_exit().is_none(), "the server died");
+    assert_no_panic(&server);
+}
+
+/// The room client against a hostile "server" (any program can listen on a port): 50 MB without
+/// a newline is dropped with a notice, memory stays bounded, and the next line still arrives.
+#[test]
+fn room_client_50_mb_from_a_hostile_server_keeps_memory_bounded_and_goes_on() {
+    let (raw, addr) = common::raw_listener();
+    let mut client = Netchat::connect("client", "room", addr, &[]);
+    let peer = common::raw_accept(&raw);
+    client.expect_stderr("connected to");
+    let flood = flood_50_mib(&peer);
+    client.expect_stderr("the server sent a line longer than");
+    assert_eq!(client.next_stdout(), "after the flood");
+    assert!(
+        flood.join().expect("flood thread"),
+        "the client stopped reading"
+    );
+    assert_memory_bounded(&client);
+}
+
+/// Found by `properties.rs::whatever_a_member_sends_the_room_relays_safe_lines_that_name_the_real_sender`:
+/// the refusal of a name quoted the refused character raw, so `/nick x` + U+202E (a bidi
+/// override) made the server send that override to a raw client's terminal.
+#[test]
+fn room_a_refused_name_shows_its_bad_character_escaped() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut mallory = raw_connect(addr);
+    mallory.send("/nick x\u{202e}olleh\n".as_bytes());
+    let refusal = mallory.read_until("name refused");
+    assert!(refusal.contains("cannot contain '\\u{202e}'"), "{refusal}");
+    assert!(!refusal.contains('\u{202e}'), "{refusal:?}");
 }

@@ -128,3 +128,36 @@ fn an_anchor_needs_both_markers() {
     assert!(!has_anchor(source, "b"));
     assert!(!has_anchor(source, "c"));
 }
+
+/// README's "What netchat guarantees" names the test behind each promise as
+/// `` `FILE.rs::test_name` ``: each must be a test function in `tests/FILE.rs`, so a renamed or
+/// deleted test cannot leave a promise without its proof.
+#[test]
+fn every_test_the_readme_guarantees_cite_exists() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("## What netchat guarantees")
+        .expect("README has a guarantees section");
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let mut cited = 0;
+    for span in section.split('`').skip(1).step_by(2) {
+        let Some((file, test)) = span.split_once("::") else {
+            continue;
+        };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(file);
+        let source = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("README cites {span}: cannot read {}: {e}", path.display()));
+        assert!(
+            source.contains(&format!("fn {test}(")),
+            "README cites {span}, but tests/{file} has no such test"
+        );
+        cited += 1;
+    }
+    assert!(cited >= 10, "only {cited} tests cited in the guarantees");
+}

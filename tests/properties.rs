@@ -2,10 +2,15 @@
 //! keep their promises. proptest generates thousands of inputs and shrinks any failure to a
 //! minimal example.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
-use netchat::console::escape_peer_text;
+use netchat::console::{Console, Tone, escape_peer_text};
 use netchat::framing::{Frame, LineReader};
+use netchat::modes::room::hub::{Action, Log, Room};
+use netchat::modes::room::protocol;
+use netchat::modes::room::server::tone_of;
 use proptest::prelude::*;
 
 /// Hands out `data` in pieces of the given sizes, one piece per `read`, like segments arriving.
@@ -57,6 +62,17 @@ fn traffic() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// Any bytes, often with multi-byte characters that matter to a terminal mixed in: bidi
+/// overrides, C1 controls written as UTF-8, line and paragraph separators.
+fn peer_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => prop::collection::vec(any::<u8>(), 0..6),
+        1 => prop::sample::select(vec!['\u{202e}', '\u{2066}', '\u{200f}', '\u{85}', '\u{9b}', '\u{2028}', '\u{7f}', '\u{1b}'])
+            .prop_map(|c| c.to_string().into_bytes()),
+    ];
+    prop::collection::vec(piece, 0..20).prop_map(|pieces| pieces.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
@@ -100,5 +116,189 @@ proptest! {
             prop_assert!(c == '\t' || !c.is_control(), "control character {:?} in {:?}", c, shown);
             prop_assert_ne!(c, '\x1b');
         }
+    }
+}
+
+/// A writer whose bytes a test can read back after the console wrote them.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A console writing into memory, without colors (colors are netchat's own escape sequences,
+/// chosen by `--color`; what is tested here is that a peer can never add any).
+fn captured_console(interactive: bool) -> (Console, Captured, Captured) {
+    colored::control::set_override(false);
+    let (out, err) = (Captured::default(), Captured::default());
+    let console = Console::new(Box::new(out.clone()), Box::new(err.clone()), interactive);
+    (console, out, err)
+}
+
+/// What reaches a terminal is valid UTF-8 with no control character but newline and tab: no ESC
+/// (so no CSI/OSC sequence), no BEL, no backspace or carriage return to overwrite a line, no C1;
+/// and no bidirectional override, which would make a line display in another order.
+fn assert_terminal_safe(written: &[u8]) -> Result<(), TestCaseError> {
+    let text = std::str::from_utf8(written)
+        .map_err(|e| TestCaseError::fail(format!("not UTF-8 ({e}): {written:?}")))?;
+    for c in text.chars() {
+        prop_assert!(
+            c == '\n' || c == '\t' || !c.is_control(),
+            "control character {:?} written: {:?}",
+            c,
+            text
+        );
+        prop_assert!(
+            !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'),
+            "bidi control {:?} written: {:?}",
+            c,
+            text
+        );
+    }
+    Ok(())
+}
+
+/// One line a hostile client might send: commands, names, brackets, escapes, invalid UTF-8.
+fn hostile_line() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"/nick ".to_vec()),
+        Just(b"/me ".to_vec()),
+        Just(b"/msg ".to_vec()),
+        Just(b"/msg alice ".to_vec()),
+        Just(b"/quit ".to_vec()),
+        Just(b"/who".to_vec()),
+        Just(b"/help".to_vec()),
+        Just(b"//".to_vec()),
+        Just(b"[alice] ".to_vec()),
+        Just(b"*** ".to_vec()),
+        Just(b"alice".to_vec()),
+        Just(b"host".to_vec()),
+        Just(b"\x1b[2J".to_vec()),
+        Just(b"\x1b]0;pwned\x07".to_vec()),
+        Just(b"\r".to_vec()),
+        Just("\u{202e}".as_bytes().to_vec()),
+        Just("\u{85}".as_bytes().to_vec()),
+        Just(vec![0xff, 0xfe]),
+        "[a-z ]{0,8}".prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ];
+    prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+}
+
+fn addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4000))
+}
+
+/// Every line of text in the room's actions, with whether `who` receives it.
+fn texts(actions: &[Action], who: u64) -> Vec<(bool, String)> {
+    actions
+        .iter()
+        .map(|action| match action {
+            Action::To(id, line) => (*id == who, line.to_string()),
+            Action::All { except, line } => (*except != Some(who), line.to_string()),
+            Action::Log(Log::Message(line)) => (false, line.to_string()),
+            Action::Log(Log::Status(text) | Log::Notice(text)) => (false, text.clone()),
+            Action::Disconnect(_) => (false, String::new()),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_line_parses_as_a_command_or_a_message_without_panicking(line in any::<Vec<u8>>()) {
+        let _ = protocol::parse(&line);
+        let _ = protocol::parse_host(&line);
+        let _ = protocol::check_nick(&line);
+        let _ = protocol::reason_text(&line);
+    }
+
+    #[test]
+    fn hostile_lines_parse_without_panicking(line in hostile_line()) {
+        if let protocol::Command::Unknown(word) = protocol::parse(&line) {
+            assert_terminal_safe(word.as_bytes())?;
+        }
+        if let protocol::HostCommand::Usage(text) = protocol::parse_host(&line) {
+            assert_terminal_safe(text.as_bytes())?;
+        }
+    }
+
+    /// A hostile member (2) says anything it likes to a room with alice (1) and carol (3). Every
+    /// line the hub formats — relayed to clients, which a raw `nc` prints as it is, or shown on the
+    /// host's console — is terminal-safe, and every line alice gets because of it names the real
+    /// sender first: `[mallory] …`, `* mallory …`, `[mallory -> you] …` or `*** mallory …`.
+    #[test]
+    fn whatever_a_member_sends_the_room_relays_safe_lines_that_name_the_real_sender(
+        lines in prop::collection::vec(hostile_line(), 1..12),
+    ) {
+        let mut room = Room::new();
+        for (id, name) in [(1, "alice"), (2, "mallory"), (3, "carol")] {
+            room.join(id, addr());
+            room.said(id, format!("/nick {name}").as_bytes());
+        }
+        for line in &lines {
+            let Some(sender) = room.nick(2).map(str::to_string) else {
+                break; // it quit
+            };
+            let actions = room.said(2, line);
+            for (to_alice, text) in texts(&actions, 1) {
+                prop_assert!(!text.contains('\n'), "a line break inside one line: {:?}", text);
+                assert_terminal_safe(text.as_bytes())?;
+                if to_alice {
+                    let honest = [
+                        format!("[{sender}] "),
+                        format!("* {sender} "),
+                        format!("[{sender} -> you] "),
+                        format!("*** {sender} "),
+                    ];
+                    prop_assert!(
+                        honest.iter().any(|prefix| text.starts_with(prefix.as_str())),
+                        "alice got {:?} from {}'s line {:?}",
+                        text,
+                        sender,
+                        String::from_utf8_lossy(line)
+                    );
+                }
+            }
+        }
+    }
+
+    /// What the console writes for a peer's message, plain (piped) and interactive (labelled).
+    #[test]
+    fn peer_messages_reach_the_terminal_safe(data in peer_bytes(), interactive: bool) {
+        let (mut console, out, _) = captured_console(interactive);
+        console.peer_message("peer", &data).expect("writing to memory");
+        let written = out.bytes();
+        assert_terminal_safe(&written)?;
+        prop_assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    /// What a netchat room client prints for any line a server sends it (the client escapes it
+    /// again: the server might not be netchat), in every tone.
+    #[test]
+    fn room_lines_reach_the_terminal_safe(data in peer_bytes()) {
+        let (mut console, out, _) = captured_console(true);
+        let text = escape_peer_text(&data);
+        console.room_line(&text, tone_of(&text)).expect("writing to memory");
+        for tone in [Tone::Own, Tone::Other, Tone::Action, Tone::Private, Tone::Notice] {
+            console.room_line(&text, tone).expect("writing to memory");
+        }
+        let written = out.bytes();
+        assert_terminal_safe(&written)?;
+        prop_assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 6);
     }
 }

@@ -137,3 +137,61 @@ fn raw_duplex_connector_says_bye_to_a_threaded_python_style_server() {
     drop(script);
     netchat.expect_exit_code(0);
 }
+
+/// Two `netchat room --connect --framing raw` clients in a Python-style broadcast room: the test
+/// plays the server, which greets without a newline and relays each client's text to the others
+/// prefixed `<ip> `, never framing anything.
+#[test]
+fn raw_room_clients_talk_through_a_python_style_broadcast_server() {
+    let (listener, addr) = raw_listener();
+    let mut alice = Netchat::connect("alice", "room", addr, &["--framing", "raw"]);
+    let mut alice_conn = raw_accept(&listener);
+    let mut bob = Netchat::connect("bob", "room", addr, &["--framing", "raw"]);
+    let mut bob_conn = raw_accept(&listener);
+    alice_conn.send(b"Welcome to the chat room!");
+    bob_conn.send(b"Welcome to the chat room!");
+    assert_eq!(alice.next_stdout(), "Welcome to the chat room!");
+    assert_eq!(bob.next_stdout(), "Welcome to the chat room!");
+
+    // What alice types reaches the server as exactly those bytes...
+    alice.send_line("hello all");
+    assert_eq!(alice_conn.read_exactly(9), b"hello all");
+    // ...and the server's relay, prefixed with her address, shows on bob's side.
+    bob_conn.send(b"<127.0.0.1> hello all");
+    assert_eq!(bob.next_stdout(), "<127.0.0.1> hello all");
+    bob.send_line("hi alice");
+    assert_eq!(bob_conn.read_exactly(8), b"hi alice");
+    alice_conn.send(b"<127.0.0.1> hi alice");
+    assert_eq!(alice.next_stdout(), "<127.0.0.1> hi alice");
+
+    // /quit with a raw server just closes: the script's recv() returns b"".
+    alice.send_line("/quit");
+    alice_conn.expect_eof();
+    alice.expect_exit_code(0);
+    bob.close_stdin();
+    bob_conn.expect_eof();
+    drop(bob_conn);
+    bob.expect_exit_code(0);
+}
+
+#[test]
+fn raw_framing_is_refused_for_a_room_server_and_with_nick() {
+    common::netchat_cmd()
+        .args(["room", "--listen", "127.0.0.1:0", "--framing", "raw"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("does not take --framing raw"));
+    common::netchat_cmd()
+        .args([
+            "room",
+            "--connect",
+            "5000",
+            "--framing",
+            "raw",
+            "--nick",
+            "al",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--nick needs a netchat room"));
+}

@@ -57,6 +57,27 @@ pub struct Netchat {
 impl Netchat {
     /// Spawns `netchat ARGS…` with piped stdio. `name` labels it in failure messages.
     pub fn spawn(name: &str, args: &[&str]) -> Netchat {
+        Netchat::spawn_stdout(name, args, true)
+    }
+
+    /// Spawns `netchat ARGS…` whose stdout nobody reads: the pipe's reading end is closed at
+    /// once, like `netchat … | head -0`. Its first write to stdout fails with EPIPE.
+    pub fn spawn_without_stdout(name: &str, args: &[&str]) -> Netchat {
+        Netchat::spawn_stdout(name, args, false)
+    }
+
+    /// Like [`Netchat::listen`], for a netchat whose stdout nobody reads.
+    pub fn listen_without_stdout(name: &str, mode: &str, extra: &[&str]) -> (Netchat, SocketAddr) {
+        let mut args = vec![mode, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut process = Netchat::spawn_without_stdout(name, &args);
+        let line = process.expect_stderr("listening on ");
+        let addr = parse_listening_addr(&line)
+            .unwrap_or_else(|| process.fail(&format!("no address in the line {line:?}")));
+        (process, addr)
+    }
+
+    fn spawn_stdout(name: &str, args: &[&str], keep_stdout: bool) -> Netchat {
         let mut command = Command::new(netchat_bin());
         command
             .args(args)
@@ -68,7 +89,11 @@ impl Netchat {
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {}: {e}", netchat_bin()));
         let transcript = Arc::new(Mutex::new(Vec::new()));
-        let stdout = pump(child.stdout.take().unwrap(), Stream::Stdout, &transcript);
+        let stdout = match child.stdout.take() {
+            Some(pipe) if keep_stdout => pump(pipe, Stream::Stdout, &transcript),
+            // Dropping the pipe closes its reading end; an empty channel stands for the output.
+            _ => unbounded().1,
+        };
         let stderr = pump(child.stderr.take().unwrap(), Stream::Stderr, &transcript);
         Netchat {
             name: name.to_string(),
@@ -346,6 +371,16 @@ impl RawPeer {
             }
             Ok(_) => panic!("raw peer: connection closed in the middle of a line: {raw:?}"),
             Err(e) => panic!("raw peer: no line within {DEADLINE:?}: {e}"),
+        }
+    }
+
+    /// Reads lines until one contains `needle` and returns it (each read has the deadline).
+    pub fn read_until(&mut self, needle: &str) -> String {
+        loop {
+            let line = self.read_line();
+            if line.contains(needle) {
+                return line;
+            }
         }
     }
 

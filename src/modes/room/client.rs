@@ -18,7 +18,7 @@ use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, LineReader};
+use crate::framing::{self, Frame, Framing, MessageReader};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the client needs besides the address.
@@ -28,6 +28,11 @@ pub struct ClientOptions {
     pub max_line: usize,
     /// `--nick`: sent as `/nick NAME` right after joining.
     pub nick: Option<String>,
+    /// `--framing`: `Line` for a netchat room (or any line-based server); `Raw` for a server that
+    /// never frames, such as a classroom Python broadcast script: each chunk is one message, typed
+    /// lines go out without a newline, and leaving just closes the connection (such a server has
+    /// no `/quit`).
+    pub framing: Framing,
 }
 
 /// After `/quit`, how long to wait for the server's goodbye and close before leaving anyway.
@@ -58,17 +63,27 @@ pub fn run(
     let peer = stream
         .peer_addr()
         .map_err(|e| Error::io("reading the server's address", e))?;
-    console.status(&format!(
-        "connected to {peer}; type a line to talk to the room, /help for commands, /quit to leave"
-    ));
+    let server = Server {
+        stream: &stream,
+        framing: options.framing,
+    };
+    match options.framing {
+        Framing::Line => console.status(&format!(
+            "connected to {peer}; type a line to talk to the room, /help for commands, /quit to leave"
+        )),
+        Framing::Raw => {
+            console.status(&format!("connected to {peer}; /quit or Ctrl-D leaves"));
+            console.status(options.framing.describe());
+        }
+    }
     if let Some(nick) = &options.nick {
-        send(&stream, format!("/nick {nick}").as_bytes())?;
+        server.send(format!("/nick {nick}").as_bytes())?;
     }
     let reading = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;
     let from_server = protocol::longest_relayed_line(options.max_line);
-    let (incoming, reader) = spawn_socket_reader(reading, from_server)?;
+    let (incoming, reader) = spawn_socket_reader(reading, options.framing, from_server)?;
     // On a terminal, a line editor: messages print above the line being typed (terminal.rs).
     let keyboard = Keyboard::start(
         stdin,
@@ -80,7 +95,7 @@ pub fn run(
         console,
     )?;
     let result = chat(
-        &stream,
+        server,
         &incoming,
         keyboard.input().clone(),
         &interrupt,
@@ -97,16 +112,20 @@ pub fn run(
 
 fn spawn_socket_reader(
     stream: TcpStream,
+    framing: Framing,
     max_line: usize,
 ) -> Result<(Receiver<Incoming>, thread::JoinHandle<()>)> {
     let (sender, receiver) = bounded(INCOMING_QUEUE);
     let handle = thread::Builder::new()
         .name("room-recv".into())
         .spawn(move || {
-            let mut reader = LineReader::new(&stream, max_line);
+            let mut reader = MessageReader::new(&stream, framing, max_line);
             loop {
                 let item = match reader.read_frame() {
-                    Ok(Some(Frame::Line(line))) => Incoming::Line(line),
+                    Ok(Some(Frame::Line(line))) => match framing {
+                        Framing::Line => Incoming::Line(line),
+                        Framing::Raw => Incoming::Line(framing::strip_line_ending(&line).to_vec()),
+                    },
                     Ok(Some(Frame::TooLong { limit })) => Incoming::TooLong { limit },
                     Ok(None) => return,
                     Err(error) => Incoming::Failed(error),
@@ -124,7 +143,7 @@ fn spawn_socket_reader(
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
 // ANCHOR: client_loop
 fn chat(
-    stream: &TcpStream,
+    server: Server<'_>,
     incoming: &Receiver<Incoming>,
     mut keyboard: Receiver<Input>,
     interrupt: &Receiver<()>,
@@ -163,26 +182,32 @@ fn chat(
                 Err(_) => return Err(Error::RoomClosed),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
-                Input::Line(line) => typed_line(stream, &line, &mut leaving)?,
+                Input::Line(line) => {
+                    if typed_line(server, &line, &mut leaving, console)? {
+                        return Ok(());
+                    }
+                }
                 // A script piped in arrives in blocks: each of its lines as if typed alone.
                 Input::Lines(lines) => {
                     for line in lines {
-                        typed_line(stream, &line, &mut leaving)?;
+                        if typed_line(server, &line, &mut leaving, console)? {
+                            return Ok(());
+                        }
                     }
                 }
                 Input::TooLong { limit } => console.notice(&format!(
                     "your line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Input::Interrupted => leaving = leaving.or_else(|| quit(stream, "Ctrl-C")),
+                Input::Interrupted => leaving = leaving.or_else(|| server.quit("Ctrl-C")),
                 Input::Eof | Input::Failed(_) => {
                     // End of input (Ctrl-D, or the end of a piped script): leave politely.
                     keyboard = never();
-                    leaving = leaving.or_else(|| quit(stream, "end of input"));
+                    leaving = leaving.or_else(|| server.quit("end of input"));
                 }
             },
             recv(interrupt) -> signal => {
                 if signal.is_ok() {
-                    leaving = leaving.or_else(|| quit(stream, "Ctrl-C"));
+                    leaving = leaving.or_else(|| server.quit("Ctrl-C"));
                 } else {
                     interrupt = never(); // nobody can send Ctrl-C any more: stop watching
                 }
@@ -196,27 +221,61 @@ fn chat(
 }
 // ANCHOR_END: client_loop
 
-/// Sends a line we typed, unless we are already leaving; `/quit` starts the wait for the
-/// server's goodbye.
-fn typed_line(stream: &TcpStream, line: &[u8], leaving: &mut Option<Instant>) -> Result<()> {
-    if leaving.is_none() {
-        send(stream, line)?;
-        if matches!(protocol::parse(line), protocol::Command::Quit(_)) {
-            *leaving = Some(Instant::now() + QUIT_WAIT);
-        }
+/// A line we typed: sent, unless we are already leaving. `/quit` starts the wait for the
+/// server's goodbye; `true` means the conversation is over (`/quit` to a raw server).
+fn typed_line(
+    server: Server<'_>,
+    line: &[u8],
+    leaving: &mut Option<Instant>,
+    console: &mut Console,
+) -> Result<bool> {
+    if leaving.is_some() {
+        return Ok(false);
     }
-    Ok(())
+    let quitting = matches!(protocol::parse(line), protocol::Command::Quit(_));
+    if quitting && server.framing == Framing::Raw {
+        console.status("you left (closed the connection)");
+        return Ok(true);
+    }
+    if line.is_empty() && server.framing == Framing::Raw {
+        // Zero bytes on the wire are no message at all.
+        console.notice("an empty line sends nothing with --framing raw; type some text");
+        return Ok(false);
+    }
+    server.send(line)?;
+    if quitting {
+        *leaving = Some(Instant::now() + QUIT_WAIT);
+    }
+    Ok(false)
 }
 
-/// Sends `/quit` (errors ignored: we are leaving anyway) and returns the deadline to wait for
-/// the server's goodbye.
-fn quit(stream: &TcpStream, why: &str) -> Option<Instant> {
-    let _ = send(stream, format!("/quit {why}").as_bytes());
-    Some(Instant::now() + QUIT_WAIT)
+/// The connection to the room's server, and the framing it speaks.
+#[derive(Clone, Copy)]
+struct Server<'a> {
+    stream: &'a TcpStream,
+    framing: Framing,
 }
 
-fn send(mut stream: &TcpStream, line: &[u8]) -> Result<()> {
-    framing::write_line(&mut stream, line).map_err(lost)
+impl Server<'_> {
+    fn send(self, line: &[u8]) -> Result<()> {
+        let mut stream = self.stream;
+        framing::write_message(&mut stream, self.framing, line).map_err(lost)
+    }
+
+    /// Asks to leave and returns the deadline to wait for the server's goodbye. A netchat room
+    /// gets `/quit` (errors ignored: we are leaving anyway). A raw server has no such command:
+    /// our FIN is the goodbye, and its close (or the deadline) ends the wait.
+    fn quit(self, why: &str) -> Option<Instant> {
+        match self.framing {
+            Framing::Line => {
+                let _ = self.send(format!("/quit {why}").as_bytes());
+            }
+            Framing::Raw => {
+                let _ = self.stream.shutdown(Shutdown::Write);
+            }
+        }
+        Some(Instant::now() + QUIT_WAIT)
+    }
 }
 
 /// A broken connection to the room: reset or closed under us means the server went away.

@@ -614,6 +614,7 @@ struct Hub {
 impl Hub {
     /// Carries out actions in order. A full queue found while offering a line adds the slow
     /// client's removal to the same work list, so its leave notice follows right after.
+    // ANCHOR: fan_out
     fn apply(&mut self, actions: Vec<Action>) {
         let mut work: VecDeque<Action> = actions.into();
         while let Some(action) = work.pop_front() {
@@ -643,6 +644,7 @@ impl Hub {
             }
         }
     }
+    // ANCHOR_END: fan_out
 
     /// Puts a line in a client's queue without ever waiting. Returns the client's id if its queue
     /// was full: it has stopped reading.

@@ -32,6 +32,7 @@ use crossbeam_channel::Receiver;
 use crate::console::Console;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::framing::Framing;
 
 pub use client::ClientOptions;
 pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
@@ -45,6 +46,8 @@ pub struct Options {
     pub max_clients: usize,
     /// `--nick` (client only).
     pub nick: Option<String>,
+    /// `--framing` (client only: the server speaks one message per line).
+    pub framing: Framing,
 }
 
 /// `netchat room`: runs the room (`--listen`) or joins one (`--connect`).
@@ -56,6 +59,12 @@ pub fn run(
     interrupt: Receiver<()>,
 ) -> Result<()> {
     match endpoint {
+        Endpoint::Listen(_) if options.framing == Framing::Raw => Err(Error::Usage {
+            message: "a room server does not take --framing raw".to_string(),
+            hint: "the room's protocol is one message per line (nc and telnet speak it); \
+                   --framing raw is for a client joining a server that never frames"
+                .to_string(),
+        }),
         Endpoint::Listen(addr) => {
             let options = ServerOptions {
                 max_line: options.max_line,
@@ -76,9 +85,17 @@ pub fn run(
                     });
                 }
             }
+            if options.framing == Framing::Raw && options.nick.is_some() {
+                return Err(Error::Usage {
+                    message: "--nick needs a netchat room, which speaks line framing".to_string(),
+                    hint: "a server that never frames has no /nick; drop --nick, or --framing raw"
+                        .to_string(),
+                });
+            }
             let options = ClientOptions {
                 max_line: options.max_line,
                 nick: options.nick.clone(),
+                framing: options.framing,
             };
             client::run(addr, &options, stdin, console, interrupt)
         }

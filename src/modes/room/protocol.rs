@@ -132,10 +132,13 @@ impl std::fmt::Display for NickError {
             NickError::BadCharacter(c) if c.is_control() => {
                 f.write_str("a name cannot contain control characters")
             }
+            // The character came from a peer: shown escaped like any peer text, because it may be
+            // a bidi override (U+202E) that would reverse the rest of this line on the screen.
             NickError::BadCharacter(c) if !c.is_ascii() => write!(
                 f,
-                "a name cannot contain '{c}': use ASCII letters, digits, '-', '_' and '.' \
-                 (letters from other alphabets can look exactly like someone else's name)"
+                "a name cannot contain '{}': use ASCII letters, digits, '-', '_' and '.' \
+                 (letters from other alphabets can look exactly like someone else's name)",
+                escape_peer_text(c.encode_utf8(&mut [0; 4]).as_bytes())
             ),
             NickError::BadCharacter(c) => write!(
                 f,
@@ -417,6 +420,19 @@ mod tests {
             parse(b"//nick is a command"),
             Command::Say(b"/nick is a command")
         );
+    }
+
+    #[test]
+    fn a_refused_character_is_shown_escaped() {
+        let why = check_nick("bob\u{202e}".as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("cannot contain '\\u{202e}'"), "{why}");
+        assert!(!why.contains('\u{202e}'), "{why}");
+        let why = check_nick("\u{430}lice".as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("cannot contain '\u{430}'"), "{why}");
     }
 
     #[test]
