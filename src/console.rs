@@ -151,17 +151,37 @@ impl Console {
     /// A closed stdout (`netchat … | head -1`) becomes [`Error::OutputClosed`], which ends the
     /// program quietly.
     pub fn peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
-        let text = escape_peer_text(message);
+        self.queue_peer_message(label, message)?;
+        self.flush_messages()
+    }
+
+    /// Like [`Console::peer_message`], but leaves the line in stdout's buffer until
+    /// [`Console::flush_messages`]: when many messages arrive at once (a file piped through
+    /// netchat), one `write` for all of them instead of one system call per line.
+    // ANCHOR: queue_peer_message
+    pub fn queue_peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
         let time = self.timestamp_prefix();
         let written = if self.interactive {
+            let text = escape_peer_text(message);
             let label = format!("{label}>").cyan().bold();
             writeln!(self.out, "{}{label} {text}", time.dimmed())
+        } else if is_plain_ascii(message) {
+            // Most lines are printable ASCII, which is safe as it is: copy it straight out,
+            // without decoding and re-encoding it character by character.
+            self.out
+                .write_all(time.as_bytes())
+                .and_then(|()| self.out.write_all(message))
+                .and_then(|()| self.out.write_all(b"\n"))
         } else {
-            writeln!(self.out, "{time}{text}")
+            writeln!(self.out, "{time}{}", escape_peer_text(message))
         };
-        written
-            .and_then(|()| self.out.flush())
-            .map_err(output_error)
+        written.map_err(output_error)
+    }
+    // ANCHOR_END: queue_peer_message
+
+    /// Sends the queued messages on their way (see [`Console::queue_peer_message`]).
+    pub fn flush_messages(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(output_error)
     }
 
     /// A line of a chat room on stdout, colored by `tone` (colors only when enabled).
@@ -200,6 +220,13 @@ pub enum Tone {
     Private,
     /// What the server itself says: joins, leaves, renames, answers.
     Notice,
+}
+
+/// Printable ASCII and tabs only: nothing [`escape_peer_text`] would change.
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 /// The local wall-clock time as `HH:MM:SS`, for `--timestamps`.
@@ -278,6 +305,22 @@ mod tests {
             escape_peer_text("héllo\twörld 👋".as_bytes()),
             "héllo\twörld 👋"
         );
+    }
+
+    #[test]
+    fn the_plain_ascii_shortcut_agrees_with_escaping() {
+        for text in [
+            &b"hello, world\tok"[..],
+            b"a\x7fb",
+            b"\x1b[2J",
+            b"caf\xc3\xa9",
+            b"",
+        ] {
+            assert_eq!(
+                is_plain_ascii(text),
+                escape_peer_text(text).as_bytes() == text && text.is_ascii()
+            );
+        }
     }
 
     #[test]

@@ -123,6 +123,13 @@ impl<R: Read> LineReader<R> {
     }
     // ANCHOR_END: read_frame
 
+    /// Whether bytes that arrived in an earlier `read` still wait here: then the next
+    /// [`LineReader::read_frame`] may return without a system call. A reader thread uses it to
+    /// hand over, in one go, every message that one `read` brought.
+    pub fn has_buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
+    }
+
     fn take_line(&mut self) -> Vec<u8> {
         let mut line = std::mem::take(&mut self.pending);
         if line.last() == Some(&b'\r') {
@@ -198,6 +205,15 @@ impl<R: Read> MessageReader<R> {
         }
     }
 
+    /// Whether the next message may already be here, without another `read` (raw framing:
+    /// never, each `read` is one message).
+    pub fn has_buffered(&self) -> bool {
+        match self {
+            MessageReader::Lines(reader) => reader.has_buffered(),
+            MessageReader::Chunks(_) => false,
+        }
+    }
+
     /// The next message, `Ok(None)` at EOF: see [`LineReader::read_frame`] and
     /// [`ChunkReader::read_frame`].
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
@@ -216,6 +232,17 @@ pub fn write_message(writer: &mut impl Write, framing: Framing, message: &[u8]) 
             writer.write_all(message)?;
             writer.flush()
         }
+    }
+}
+
+/// Puts one message into `writer` with the chosen framing, *without* flushing: for a buffered
+/// writer that gathers many messages into one `write` (duplex.rs, `Outgoing`). Whoever queues must
+/// flush when there is nothing more to send right now, or the message waits in the buffer.
+pub fn queue_message(writer: &mut impl Write, framing: Framing, message: &[u8]) -> io::Result<()> {
+    writer.write_all(message)?;
+    match framing {
+        Framing::Line => writer.write_all(b"\n"),
+        Framing::Raw => Ok(()),
     }
 }
 

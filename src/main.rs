@@ -28,7 +28,12 @@ fn main() -> ExitCode {
 
     // Prompts and labels only when a person is both typing and reading.
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
-    let mut console = Console::new(Box::new(io::stdout()), Box::new(io::stderr()), interactive);
+    // Rust's stdout is line-buffered: one `write` system call per line, even into a pipe. The
+    // console flushes after each message it prints (or batch of them, duplex.rs), so a bigger
+    // buffer changes nothing a person sees, and a file streamed through netchat leaves in 64 KiB
+    // writes.
+    let stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout());
+    let mut console = Console::new(Box::new(stdout), Box::new(io::stderr()), interactive);
     console.set_stdout_color(console::use_color(
         color_mode,
         io::stdout().is_terminal(),

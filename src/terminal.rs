@@ -34,6 +34,9 @@ use crate::framing::{Frame, LineReader};
 pub enum Input {
     /// A line, without its newline.
     Line(Vec<u8>),
+    /// Several lines that one `read` of piped input brought, in order: a file piped into stdin
+    /// is handed over in blocks, not line by line (see [`spawn_plain_reader`]).
+    Lines(Vec<Vec<u8>>),
     /// A line longer than `max_line` (piped input only; the editor refuses to grow that long).
     TooLong { limit: usize },
     /// End of input: stdin reached end of file, or Ctrl-D on an empty line in the editor.
@@ -132,16 +135,37 @@ pub fn spawn_plain_reader(
         .name("stdin-reader".into())
         .spawn(move || {
             let mut lines = LineReader::new(stdin, max_line);
+            let mut batch = Vec::new();
             loop {
                 let input = match lines.read_frame() {
-                    Ok(Some(Frame::Line(line))) => Input::Line(line),
-                    Ok(Some(Frame::TooLong { limit })) => Input::TooLong { limit },
-                    Ok(None) => Input::Eof,
+                    Ok(Some(Frame::Line(line))) => {
+                        batch.push(line);
+                        // A pipe or a file gives up to 8 KiB per `read`, some 200 short lines:
+                        // gather them and hand them over as one channel message. One message
+                        // per line would cost a wake-up of the main thread (a system call and a
+                        // context switch) per line, far more than the line itself.
+                        if lines.has_buffered() {
+                            continue;
+                        }
+                        None
+                    }
+                    Ok(Some(Frame::TooLong { limit })) => Some(Input::TooLong { limit }),
+                    Ok(None) => Some(Input::Eof),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => Input::Failed(e),
+                    Err(e) => Some(Input::Failed(e)),
                 };
-                let last = matches!(input, Input::Eof | Input::Failed(_));
+                // A person types one line per `read`: it goes alone, and at once.
+                let typed = match batch.len() {
+                    0 => None,
+                    1 => batch.pop().map(Input::Line),
+                    _ => Some(Input::Lines(std::mem::take(&mut batch))),
+                };
                 // A failed send means the conversation is over and nobody listens any more.
+                if typed.is_some_and(|typed| sender.send(typed).is_err()) {
+                    return;
+                }
+                let Some(input) = input else { continue };
+                let last = matches!(input, Input::Eof | Input::Failed(_));
                 if sender.send(input).is_err() || last {
                     return;
                 }
@@ -492,8 +516,8 @@ mod tests {
     #[test]
     fn plain_reader_yields_lines_then_eof() {
         let input = spawn_plain_reader(&b"one\r\ntwo\n"[..], 100).unwrap();
-        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"one"));
-        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"two"));
+        // Both came from one `read`: one batch.
+        assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l == [b"one", b"two"]));
         assert!(matches!(input.recv().unwrap(), Input::Eof));
         assert!(input.recv().is_err(), "the thread ends after EOF");
     }
@@ -503,6 +527,29 @@ mod tests {
         let input = spawn_plain_reader(&b"0123456789\nok\n"[..], 4).unwrap();
         assert!(matches!(input.recv().unwrap(), Input::TooLong { limit: 4 }));
         assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"ok"));
+    }
+
+    /// A stdin that gives one piece per `read`, when the test sends it, like a person typing.
+    struct Typist(Receiver<&'static [u8]>);
+
+    impl Read for Typist {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let piece = self.0.recv().unwrap_or_default();
+            buf[..piece.len()].copy_from_slice(piece);
+            Ok(piece.len())
+        }
+    }
+
+    #[test]
+    fn plain_reader_hands_over_a_line_alone_when_nothing_follows_it() {
+        let (keys, typed) = bounded(1);
+        let input = spawn_plain_reader(Typist(typed), 100).unwrap();
+        keys.send(&b"typed\n"[..]).unwrap();
+        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"typed"));
+        keys.send(&b"again\n"[..]).unwrap();
+        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"again"));
+        drop(keys);
+        assert!(matches!(input.recv().unwrap(), Input::Eof));
     }
 
     #[test]

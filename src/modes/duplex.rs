@@ -17,7 +17,8 @@
 //! netchat duplex --connect 5000      # terminal 2: now type in both, any time
 //! ```
 
-use std::io::{self, Read};
+use std::io::{self, BufWriter, Read, Write};
+use std::mem::take;
 use std::net::{Shutdown, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -52,11 +53,10 @@ pub const PEER_QUEUE: usize = 64;
 /// One thing the socket reader found.
 #[derive(Debug)]
 pub enum PeerEvent {
-    Line(Vec<u8>),
+    /// Every whole message that one `read` brought, in order (at least one).
+    Lines(Vec<Vec<u8>>),
     /// A line longer than `--max-line`: dropped, reported once.
-    TooLong {
-        limit: usize,
-    },
+    TooLong { limit: usize },
     /// `read` returned 0: the peer's FIN arrived, it will send nothing more.
     Closed,
     /// `read` failed, most often with ECONNRESET (a RST arrived).
@@ -117,12 +117,8 @@ pub fn run(
         console
             .status("type whenever you like; the peer's messages appear as they arrive; bye ends");
     }
-    let outgoing = Outgoing {
-        socket: &stream,
-        framing: options.framing,
-    };
     let result = converse(
-        outgoing,
+        Outgoing::new(&stream, options.framing),
         keyboard.input(),
         &peer_events,
         &interrupt,
@@ -224,17 +220,31 @@ pub fn spawn_socket_reader(
         .name("socket-reader".into())
         .spawn(move || {
             let mut messages = MessageReader::new(socket, framing, max_line);
+            let mut batch = Vec::new();
             loop {
                 let event = match messages.read_frame() {
-                    Ok(Some(Frame::Line(line))) => match framing {
-                        Framing::Line => PeerEvent::Line(line),
-                        Framing::Raw => PeerEvent::Line(framing::strip_line_ending(&line).to_vec()),
-                    },
-                    Ok(Some(Frame::TooLong { limit })) => PeerEvent::TooLong { limit },
-                    Ok(None) => PeerEvent::Closed,
+                    Ok(Some(Frame::Line(line))) => {
+                        batch.push(match framing {
+                            Framing::Line => line,
+                            Framing::Raw => framing::strip_line_ending(&line).to_vec(),
+                        });
+                        // One `read` often brings many lines (a file piped through the peer):
+                        // hand them over together, one channel message, one wake-up of the
+                        // main thread, instead of one per line.
+                        if messages.has_buffered() {
+                            continue;
+                        }
+                        None
+                    }
+                    Ok(Some(Frame::TooLong { limit })) => Some(PeerEvent::TooLong { limit }),
+                    Ok(None) => Some(PeerEvent::Closed),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => PeerEvent::Failed(e),
+                    Err(e) => Some(PeerEvent::Failed(e)),
                 };
+                if !batch.is_empty() && sender.send(PeerEvent::Lines(take(&mut batch))).is_err() {
+                    return;
+                }
+                let Some(event) = event else { continue };
                 let last = matches!(event, PeerEvent::Closed | PeerEvent::Failed(_));
                 if sender.send(event).is_err() || last {
                     return;
@@ -251,7 +261,7 @@ pub fn spawn_socket_reader(
 /// `select!` stops looking at it while the other direction goes on.
 // ANCHOR: converse
 pub fn converse(
-    outgoing: Outgoing<'_>,
+    mut outgoing: Outgoing<'_>,
     keyboard: &Receiver<Input>,
     peer: &Receiver<PeerEvent>,
     interrupt: &Receiver<()>,
@@ -263,10 +273,18 @@ pub fn converse(
         let keyboard = if sending { keyboard.clone() } else { never() };
         let peer = if receiving { peer.clone() } else { never() };
         let step = select! {
-            recv(keyboard) -> input => on_keyboard(input.unwrap_or(Input::Eof), outgoing, console)?,
+            recv(keyboard) -> input => {
+                let step = on_keyboard(input.unwrap_or(Input::Eof), &mut outgoing, console)?;
+                // Flush when the input pauses: a typed line goes out at once, while a file
+                // piped in keeps the channel full and travels in big writes.
+                if keyboard.is_empty() {
+                    outgoing.flush()?;
+                }
+                step
+            }
             recv(peer) -> event => on_peer(event.unwrap_or(PeerEvent::Closed), sending, console)?,
             recv(interrupt) -> signal => match signal {
-                Ok(()) => on_interrupt(sending, outgoing, console)?,
+                Ok(()) => on_interrupt(sending, &mut outgoing, console)?,
                 // Nobody can send Ctrl-C any more (the handler could not be installed).
                 Err(_) => { interrupt = never(); Step::Continue }
             },
@@ -286,20 +304,17 @@ pub fn converse(
 
 /// A line typed (or piped) on our side.
 // ANCHOR: on_keyboard
-fn on_keyboard(input: Input, outgoing: Outgoing<'_>, console: &mut Console) -> Result<Step> {
+fn on_keyboard(input: Input, outgoing: &mut Outgoing<'_>, console: &mut Console) -> Result<Step> {
     match input {
-        Input::Line(line) if is_bye(&line) => {
-            outgoing.send(BYE.as_bytes())?;
-            console.status("you said bye");
-            Ok(Step::End(Ending::WeSaidBye))
-        }
-        Input::Line(line) if line.is_empty() && outgoing.framing == Framing::Raw => {
-            // Zero bytes on the wire are no message at all.
-            console.notice("an empty line sends nothing with --framing raw; type some text");
-            Ok(Step::Continue)
-        }
-        Input::Line(line) => {
-            outgoing.send(&line)?;
+        Input::Line(line) => on_line(line, outgoing, console),
+        // Piped input comes in blocks: each line of it is handled as if it came alone.
+        Input::Lines(lines) => {
+            for line in lines {
+                let step = on_line(line, outgoing, console)?;
+                if !matches!(step, Step::Continue) {
+                    return Ok(step);
+                }
+            }
             Ok(Step::Continue)
         }
         Input::TooLong { limit } => {
@@ -311,7 +326,8 @@ fn on_keyboard(input: Input, outgoing: Outgoing<'_>, console: &mut Console) -> R
         // A half-close: FIN goes out after everything we sent, and the peer's `read` will
         // return 0. Our receiving direction stays open, so its replies still arrive.
         Input::Eof => {
-            let _ = outgoing.socket.shutdown(Shutdown::Write);
+            outgoing.flush()?;
+            let _ = outgoing.socket.get_ref().shutdown(Shutdown::Write);
             console.status(
                 "end of input: sent FIN (half-close); still showing what the peer sends until it ends",
             );
@@ -323,16 +339,38 @@ fn on_keyboard(input: Input, outgoing: Outgoing<'_>, console: &mut Console) -> R
 }
 // ANCHOR_END: on_keyboard
 
+/// One line of our input: `bye`, or a message for the peer.
+fn on_line(line: Vec<u8>, outgoing: &mut Outgoing<'_>, console: &mut Console) -> Result<Step> {
+    if is_bye(&line) {
+        outgoing.send(BYE.as_bytes())?;
+        outgoing.flush()?;
+        console.status("you said bye");
+        Ok(Step::End(Ending::WeSaidBye))
+    } else if line.is_empty() && outgoing.framing == Framing::Raw {
+        // Zero bytes on the wire are no message at all.
+        console.notice("an empty line sends nothing with --framing raw; type some text");
+        Ok(Step::Continue)
+    } else {
+        outgoing.send(&line)?;
+        Ok(Step::Continue)
+    }
+}
+
 /// Something the socket reader found.
 // ANCHOR: on_peer
 fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Step> {
     match event {
-        PeerEvent::Line(line) if is_bye(&line) => {
-            console.status("the peer said bye");
-            Ok(Step::End(Ending::PeerSaidBye))
-        }
-        PeerEvent::Line(line) => {
-            console.peer_message("peer", &line)?;
+        PeerEvent::Lines(lines) => {
+            for line in lines {
+                if is_bye(&line) {
+                    console.flush_messages()?;
+                    console.status("the peer said bye");
+                    return Ok(Step::End(Ending::PeerSaidBye));
+                }
+                console.queue_peer_message("peer", &line)?;
+            }
+            // One flush, so one `write` to stdout, for everything this batch brought.
+            console.flush_messages()?;
             Ok(Step::Continue)
         }
         PeerEvent::TooLong { limit } => {
@@ -360,10 +398,12 @@ fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Ste
 // ANCHOR_END: on_peer
 
 /// Ctrl-C: say `bye` (if we still can) so the peer sees a polite end, not a vanished partner.
-fn on_interrupt(sending: bool, outgoing: Outgoing<'_>, console: &mut Console) -> Result<Step> {
+fn on_interrupt(sending: bool, outgoing: &mut Outgoing<'_>, console: &mut Console) -> Result<Step> {
     if sending {
         // The peer may be gone already; we are leaving either way.
-        let _ = outgoing.send(BYE.as_bytes());
+        let _ = outgoing
+            .send(BYE.as_bytes())
+            .and_then(|()| outgoing.flush());
         console.status("interrupted (Ctrl-C): said bye to the peer");
     } else {
         console.status("interrupted (Ctrl-C)");
@@ -382,10 +422,11 @@ fn hang_up(stream: &TcpStream, peer: Receiver<PeerEvent>, drain: bool, console: 
     let mut draining = drain;
     while draining {
         draining = match peer.recv_deadline(deadline) {
-            Ok(PeerEvent::Line(line)) if !is_bye(&line) => {
-                console.peer_message("peer", &line).is_ok()
-            }
-            Ok(PeerEvent::Line(_) | PeerEvent::TooLong { .. }) => true,
+            Ok(PeerEvent::Lines(lines)) => lines
+                .iter()
+                .filter(|line| !is_bye(line))
+                .all(|line| console.peer_message("peer", line).is_ok()),
+            Ok(PeerEvent::TooLong { .. }) => true,
             Ok(PeerEvent::Closed | PeerEvent::Failed(_)) | Err(_) => false,
         };
     }
@@ -401,21 +442,50 @@ pub fn is_bye(line: &[u8]) -> bool {
     line.trim_ascii().eq_ignore_ascii_case(BYE.as_bytes())
 }
 
-/// Our sending direction: the socket and the framing both sides agreed on.
-#[derive(Clone, Copy)]
+/// Our sending direction: the socket, behind a buffer, and the framing both sides agreed on.
+///
+/// Messages are gathered in the buffer and leave when the input pauses ([`converse`] flushes
+/// when the keyboard channel is empty) or the buffer is full. A person typing never has a second
+/// line waiting, so each typed line is still its own `write` and leaves at once (TCP_NODELAY,
+/// endpoint.rs). A file piped into stdin has thousands waiting: one `write` carries 64 KiB of
+/// them, instead of one system call, and one wake-up of the peer's reader, per 40-byte line.
+// ANCHOR: outgoing
 pub struct Outgoing<'a> {
-    pub socket: &'a TcpStream,
-    pub framing: Framing,
+    socket: BufWriter<&'a TcpStream>,
+    framing: Framing,
 }
 
-impl Outgoing<'_> {
-    /// One message, one `write` (framing.rs): with TCP_NODELAY it leaves at once, in one segment.
-    fn send(self, message: &[u8]) -> Result<()> {
-        let mut socket = self.socket;
-        framing::write_message(&mut socket, self.framing, message)
+/// How many bytes of messages may gather before they are written anyway.
+pub const SEND_BUFFER: usize = 64 * 1024;
+
+impl<'a> Outgoing<'a> {
+    pub fn new(socket: &'a TcpStream, framing: Framing) -> Self {
+        Outgoing {
+            socket: BufWriter::with_capacity(SEND_BUFFER, socket),
+            framing,
+        }
+    }
+
+    /// Queues one message (framing.rs adds the newline). With raw framing the message leaves at
+    /// once, in its own `write`: without a newline, only the timing of the writes separates two
+    /// messages for a script that calls `recv(1024)`, so gathering them would merge them for sure.
+    fn send(&mut self, message: &[u8]) -> Result<()> {
+        framing::queue_message(&mut self.socket, self.framing, message)
+            .map_err(|e| Error::io("sending to the peer", e))?;
+        if self.framing == Framing::Raw {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued, in as few `write` calls as the kernel allows.
+    fn flush(&mut self) -> Result<()> {
+        self.socket
+            .flush()
             .map_err(|e| Error::io("sending to the peer", e))
     }
 }
+// ANCHOR_END: outgoing
 
 #[cfg(test)]
 mod tests {
@@ -427,10 +497,7 @@ mod tests {
     }
 
     fn outgoing(socket: &TcpStream) -> Outgoing<'_> {
-        Outgoing {
-            socket,
-            framing: Framing::Line,
-        }
+        Outgoing::new(socket, Framing::Line)
     }
 
     fn socket_pair() -> (TcpStream, TcpStream) {
@@ -478,7 +545,7 @@ mod tests {
         let (peer_tx, peer) = bounded(4);
         keys.send(Input::Eof).unwrap();
         peer_tx
-            .send(PeerEvent::Line(b"late reply".to_vec()))
+            .send(PeerEvent::Lines(vec![b"late reply".to_vec()]))
             .unwrap();
         peer_tx.send(PeerEvent::Closed).unwrap();
         let ending = converse(

@@ -182,23 +182,19 @@ fn chat(
                 Err(_) => return Err(Error::RoomClosed),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
-                Input::Line(line) if leaving.is_none() => {
-                    let quitting = matches!(protocol::parse(&line), protocol::Command::Quit(_));
-                    if quitting && server.framing == Framing::Raw {
-                        console.status("you left (closed the connection)");
+                Input::Line(line) => {
+                    if typed_line(server, &line, &mut leaving, console)? {
                         return Ok(());
                     }
-                    if line.is_empty() && server.framing == Framing::Raw {
-                        // Zero bytes on the wire are no message at all.
-                        console.notice("an empty line sends nothing with --framing raw; type some text");
-                        continue;
-                    }
-                    server.send(&line)?;
-                    if quitting {
-                        leaving = Some(Instant::now() + QUIT_WAIT);
+                }
+                // A script piped in arrives in blocks: each of its lines as if typed alone.
+                Input::Lines(lines) => {
+                    for line in lines {
+                        if typed_line(server, &line, &mut leaving, console)? {
+                            return Ok(());
+                        }
                     }
                 }
-                Input::Line(_) => {}
                 Input::TooLong { limit } => console.notice(&format!(
                     "your line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
@@ -224,6 +220,34 @@ fn chat(
     }
 }
 // ANCHOR_END: client_loop
+
+/// A line we typed: sent, unless we are already leaving. `/quit` starts the wait for the
+/// server's goodbye; `true` means the conversation is over (`/quit` to a raw server).
+fn typed_line(
+    server: Server<'_>,
+    line: &[u8],
+    leaving: &mut Option<Instant>,
+    console: &mut Console,
+) -> Result<bool> {
+    if leaving.is_some() {
+        return Ok(false);
+    }
+    let quitting = matches!(protocol::parse(line), protocol::Command::Quit(_));
+    if quitting && server.framing == Framing::Raw {
+        console.status("you left (closed the connection)");
+        return Ok(true);
+    }
+    if line.is_empty() && server.framing == Framing::Raw {
+        // Zero bytes on the wire are no message at all.
+        console.notice("an empty line sends nothing with --framing raw; type some text");
+        return Ok(false);
+    }
+    server.send(line)?;
+    if quitting {
+        *leaving = Some(Instant::now() + QUIT_WAIT);
+    }
+    Ok(false)
+}
 
 /// The connection to the room's server, and the framing it speaks.
 #[derive(Clone, Copy)]

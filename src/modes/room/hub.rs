@@ -13,9 +13,10 @@
 //! - [`run`] is the thread: it receives events, asks the `Room`, and carries the actions out by
 //!   offering each line to the recipients' bounded queues, never waiting on any of them.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -35,7 +36,7 @@ pub enum Event {
     Joined {
         id: ClientId,
         peer: SocketAddr,
-        queue: Sender<Line>,
+        queue: QueueSender,
         stream: Arc<TcpStream>,
     },
     /// A reader got one line from its client.
@@ -107,9 +108,22 @@ struct Member {
 pub struct Room {
     /// By id, i.e. in the order they joined. Only the hub thread touches it.
     members: BTreeMap<ClientId, Member>,
+    /// Who holds each name, by its lookalike key (protocol.rs): finding a name is one lookup,
+    /// not a comparison with every member, which for a school of 10,000 joining one by one
+    /// would be 50 million comparisons.
+    by_name: HashMap<String, ClientId>,
     /// The number in the next `guest-N` name.
     next_guest: u64,
 }
+
+/// Up to this many members, everyone is told when someone joins or leaves. Beyond it, only the
+/// newcomer (its welcome says how many are here) and the operator's console hear about it.
+///
+/// Announcing every arrival to everyone costs n lines per join, so n²/2 for a room that fills
+/// up: 435 lines for a class of 30, but 50 million for a school of 10,000, which would take the
+/// server (and every student's screen) minutes to get through. Nobody reads a thousand "joined"
+/// lines anyway; `/who` still lists the room.
+pub const ANNOUNCE_UP_TO: usize = 100;
 
 fn line(text: String) -> Line {
     Arc::from(text)
@@ -125,6 +139,7 @@ impl Room {
     pub fn new() -> Room {
         Room {
             members: BTreeMap::new(),
+            by_name: HashMap::new(),
             next_guest: 1,
         }
     }
@@ -144,10 +159,7 @@ impl Room {
     }
 
     fn find(&self, nick: &str) -> Option<ClientId> {
-        self.members
-            .iter()
-            .find(|(_, m)| protocol::same_nick(&m.nick, nick))
-            .map(|(&id, _)| id)
+        self.by_name.get(&protocol::lookalike_key(nick)).copied()
     }
 
     fn names(&self) -> Vec<&str> {
@@ -169,7 +181,20 @@ impl Room {
     // ANCHOR: join
     pub fn join(&mut self, id: ClientId, peer: SocketAddr) -> Vec<Action> {
         let nick = self.fresh_guest_name();
-        let others = self.names().join(", ");
+        let count = self.members.len() + 1;
+        // In a big room the list of names would be longer than anyone reads (and building it
+        // for every newcomer is n² work again): say how many instead.
+        let welcome = if count == 1 {
+            format!("welcome! you are {nick}, and the first one here")
+        } else if count > ANNOUNCE_UP_TO {
+            format!("welcome! you are {nick}; {count} in the room (/who lists them)")
+        } else {
+            format!(
+                "welcome! you are {nick}; also here: {}",
+                self.names().join(", ")
+            )
+        };
+        self.by_name.insert(protocol::lookalike_key(&nick), id);
         self.members.insert(
             id,
             Member {
@@ -177,13 +202,7 @@ impl Room {
                 peer,
             },
         );
-        let count = self.members.len();
-        let welcome = if others.is_empty() {
-            format!("welcome! you are {nick}, and the first one here")
-        } else {
-            format!("welcome! you are {nick}; also here: {others}")
-        };
-        vec![
+        let mut actions = vec![
             Action::To(id, line(protocol::notice(&welcome))),
             Action::To(
                 id,
@@ -191,16 +210,19 @@ impl Room {
                     "/nick NAME to pick a name, /help for the commands",
                 )),
             ),
-            Action::All {
+        ];
+        if count <= ANNOUNCE_UP_TO {
+            actions.push(Action::All {
                 except: Some(id),
                 line: line(protocol::notice(&format!(
                     "{nick} joined ({count} in the room)"
                 ))),
-            },
-            Action::Log(Log::Status(format!(
-                "{nick} joined from {peer} ({count} in the room)"
-            ))),
-        ]
+            });
+        }
+        actions.push(Action::Log(Log::Status(format!(
+            "{nick} joined from {peer} ({count} in the room)"
+        ))));
+        actions
     }
     // ANCHOR_END: join
 
@@ -292,6 +314,8 @@ impl Room {
             });
         }
         if let Some(member) = self.members.get_mut(&id) {
+            self.by_name.remove(&protocol::lookalike_key(&member.nick));
+            self.by_name.insert(protocol::lookalike_key(&new), id);
             member.nick = new.clone();
         }
         vec![
@@ -321,6 +345,7 @@ impl Room {
         let Some(member) = self.members.remove(&id) else {
             return Vec::new();
         };
+        self.by_name.remove(&protocol::lookalike_key(&member.nick));
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
         let log = if notice {
@@ -328,14 +353,16 @@ impl Room {
         } else {
             Log::Status(format!("{text}, from {}", member.peer))
         };
-        vec![
-            Action::Disconnect(id),
-            Action::All {
+        let mut actions = vec![Action::Disconnect(id)];
+        // The same rule as for a join: the room had `count + 1` members with this one.
+        if count < ANNOUNCE_UP_TO {
+            actions.push(Action::All {
                 except: None,
                 line: line(protocol::notice(&text)),
-            },
-            Action::Log(log),
-        ]
+            });
+        }
+        actions.push(Action::Log(log));
+        actions
     }
 
     /// A member's connection ended or it stopped reading.
@@ -437,6 +464,7 @@ impl Room {
         }];
         actions.extend(self.members.keys().map(|&id| Action::Disconnect(id)));
         self.members.clear();
+        self.by_name.clear();
         actions
     }
 }
@@ -447,9 +475,86 @@ impl Room {
 /// `netchat: N console lines were skipped: the terminal could not keep up`.
 pub const LOG_QUEUE: usize = 256;
 
+/// A client's queue of lines to send, bounded by what its waiting lines cost in bytes.
+///
+/// Not a `bounded` channel: that allocates all its slots up front, and a queue deep enough for
+/// a burst (see `CLIENT_QUEUE` in server.rs) would cost hundreds of KiB for every silent client
+/// of a 10,000-seat room. An unbounded channel grows in small blocks as lines wait and gives them
+/// back as they are written; a count of the waiting bytes keeps the bound. Bytes, not lines: a
+/// bound of N lines would let one slow client hold N × `--max-line` bytes.
+// ANCHOR: client_queue
+pub fn client_queue(capacity: usize) -> (QueueSender, QueueReceiver) {
+    let (lines, receiver) = crossbeam_channel::unbounded();
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let sender = QueueSender {
+        lines,
+        waiting: Arc::clone(&waiting),
+        capacity,
+    };
+    (
+        sender,
+        QueueReceiver {
+            lines: receiver,
+            waiting,
+        },
+    )
+}
+
+/// What one waiting line costs its queue: its text, its newline, and the queue's bookkeeping
+/// (a pointer to the shared line and its slot), so that a flood of tiny lines is bounded too.
+fn cost(line: &Line) -> usize {
+    line.len() + 1 + 32
+}
+
+/// The hub's end of a client queue.
+pub struct QueueSender {
+    lines: Sender<Line>,
+    waiting: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl QueueSender {
+    /// Queues a line unless the waiting lines would cost more than `capacity` bytes (`Full`), or
+    /// the writer is gone (`Disconnected`).
+    pub fn try_send(&self, line: Line) -> Result<(), TrySendError<Line>> {
+        let cost = cost(&line);
+        if self.waiting.fetch_add(cost, Ordering::Relaxed) + cost > self.capacity {
+            self.waiting.fetch_sub(cost, Ordering::Relaxed);
+            return Err(TrySendError::Full(line));
+        }
+        self.lines.send(line).map_err(|error| {
+            self.waiting.fetch_sub(cost, Ordering::Relaxed);
+            TrySendError::Disconnected(error.0)
+        })
+    }
+}
+
+/// The writer's end of a client queue.
+pub struct QueueReceiver {
+    lines: Receiver<Line>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl QueueReceiver {
+    /// Waits for the next line; `None` once the hub dropped its end and the queue is empty.
+    pub fn recv(&self) -> Option<Line> {
+        let line = self.lines.recv().ok()?;
+        self.waiting.fetch_sub(cost(&line), Ordering::Relaxed);
+        Some(line)
+    }
+
+    /// The next line if one is waiting, without waiting.
+    pub fn try_recv(&self) -> Option<Line> {
+        let line = self.lines.try_recv().ok()?;
+        self.waiting.fetch_sub(cost(&line), Ordering::Relaxed);
+        Some(line)
+    }
+}
+// ANCHOR_END: client_queue
+
 /// A client's end of the wiring, as the hub holds it.
 struct Wire {
-    queue: Sender<Line>,
+    queue: QueueSender,
     stream: Arc<TcpStream>,
 }
 
@@ -460,6 +565,7 @@ pub fn run(events: Receiver<Event>, log: Sender<Log>) {
     let mut hub = Hub {
         room: Room::new(),
         wires: BTreeMap::new(),
+        recipients: Vec::new(),
         log,
         skipped_logs: 0,
     };
@@ -499,6 +605,8 @@ pub fn run(events: Receiver<Event>, log: Sender<Log>) {
 struct Hub {
     room: Room,
     wires: BTreeMap<ClientId, Wire>,
+    /// Scratch list of a broadcast's recipients, reused from one message to the next.
+    recipients: Vec<ClientId>,
     log: Sender<Log>,
     skipped_logs: u64,
 }
@@ -517,12 +625,17 @@ impl Hub {
                     }
                 }
                 Action::All { except, line } => {
-                    let ids: Vec<ClientId> = self.wires.keys().copied().collect();
-                    for id in ids.into_iter().filter(|&id| Some(id) != except) {
+                    // The recipients are listed first (offering may remove a slow one from
+                    // `wires`), into a list kept between messages: no allocation per message.
+                    let mut ids = std::mem::take(&mut self.recipients);
+                    ids.clear();
+                    ids.extend(self.wires.keys().copied().filter(|&id| Some(id) != except));
+                    for &id in &ids {
                         if let Some(slow) = self.offer(id, Arc::clone(&line)) {
                             work.extend(self.room.leave(slow, Leave::TooSlow));
                         }
                     }
+                    self.recipients = ids;
                 }
                 Action::Disconnect(id) => {
                     self.wires.remove(&id);
@@ -621,6 +734,39 @@ mod tests {
             &actions[2],
             Action::All { except: Some(2), line } if line.contains("guest-2 joined (2 in the room)")
         ));
+    }
+
+    #[test]
+    fn a_big_room_does_not_announce_every_join_or_leave() {
+        let mut room = Room::new();
+        for id in 1..=ANNOUNCE_UP_TO as ClientId {
+            room.join(id, addr());
+        }
+        let newcomer = ANNOUNCE_UP_TO as ClientId + 1;
+        let actions = room.join(newcomer, addr());
+        assert!(!actions.iter().any(|a| matches!(a, Action::All { .. })));
+        let welcome = &lines_to(&actions, newcomer)[0];
+        assert!(welcome.contains(&format!("{} in the room", ANNOUNCE_UP_TO + 1)));
+        assert!(
+            !welcome.contains("guest-1,"),
+            "no list of 100 names: {welcome}"
+        );
+        let gone = room.leave(newcomer, Leave::Gone(Gone::Closed));
+        assert!(!gone.iter().any(|a| matches!(a, Action::All { .. })));
+        // Back at the limit, leaving is announced again.
+        let gone = room.leave(1, Leave::Gone(Gone::Closed));
+        assert!(gone.iter().any(|a| matches!(a, Action::All { .. })));
+    }
+
+    #[test]
+    fn names_are_found_by_how_they_look_after_renames_and_leaves() {
+        let mut room = room_of(&["alice", "bob"]);
+        assert_eq!(room.find("AIice"), Some(1));
+        room.said(1, b"/nick carol");
+        assert_eq!(room.find("alice"), None);
+        assert_eq!(room.find("caro1"), Some(1));
+        room.leave(2, Leave::Gone(Gone::Closed));
+        assert_eq!(room.find("b0b"), None);
     }
 
     #[test]
@@ -738,11 +884,13 @@ mod tests {
         let mut hub = Hub {
             room: room_of(&["alice", "slow"]),
             wires: BTreeMap::new(),
+            recipients: Vec::new(),
             log,
             skipped_logs: 0,
         };
-        let (alice_queue, alice_lines) = crossbeam_channel::bounded(10);
-        let (slow_queue, _slow_lines) = crossbeam_channel::bounded(1);
+        let (alice_queue, alice_lines) = client_queue(1000);
+        // Room for exactly one line: the one already waiting.
+        let (slow_queue, _slow_lines) = client_queue(cost(&Arc::from("already waiting")));
         slow_queue.try_send(Arc::from("already waiting")).unwrap();
         let slow_socket = socket();
         for (id, queue, stream) in [(1, alice_queue, socket()), (2, slow_queue, slow_socket)] {
@@ -750,7 +898,9 @@ mod tests {
         }
         let actions = hub.room.host(HostCommand::Say(b"hi".to_vec()));
         hub.apply(actions);
-        let alice_got: Vec<String> = alice_lines.try_iter().map(|l| l.to_string()).collect();
+        let alice_got: Vec<String> = std::iter::from_fn(|| alice_lines.try_recv())
+            .map(|l| l.to_string())
+            .collect();
         assert_eq!(
             alice_got,
             vec![

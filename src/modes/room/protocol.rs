@@ -184,8 +184,9 @@ pub fn same_nick(a: &str, b: &str) -> bool {
 }
 
 /// Folds the characters that many fonts draw alike: case, `i`/`l`/`1`/`I`, `o`/`0`, `rn`/`m`,
-/// `vv`/`w`.
-fn lookalike_key(name: &str) -> String {
+/// `vv`/`w`. Two names are the same exactly when their keys are equal, so the hub can index
+/// names by key.
+pub fn lookalike_key(name: &str) -> String {
     let folded: String = name
         .to_lowercase()
         .chars()

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
-use super::hub::{self, ClientId, Event, Gone, Line, Log};
+use super::hub::{self, ClientId, Event, Gone, Log, QueueReceiver};
 use super::protocol::{self, HostCommand};
 use crate::console::{Console, Tone};
 use crate::endpoint;
@@ -46,13 +46,27 @@ pub struct ServerOptions {
 /// `*** sorry, the room is full …` and is disconnected.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 
-/// How many lines may wait for one client's writer. A writer empties its whole queue in one
-/// `write`, so the queue only fills while the writer is stuck in `write` — that is, while the
-/// client's kernel buffers (a few MB on a LAN) are already full because it stopped reading. 256
-/// lines is minutes of busy classroom chat; beyond that the client is too slow: it is disconnected
-/// and the room sees `*** NAME was disconnected: too slow to read the room's messages`. The
-/// bound is what keeps one stalled client from growing the server's memory.
-pub const CLIENT_QUEUE: usize = 256;
+/// How many bytes of lines may wait for one client's writer. A writer empties its whole queue in
+/// one `write`, so lines pile up only while it cannot keep up: during a burst (100 students
+/// pasting 100 lines each is 9,900 lines for everyone, offered faster than 100 writer threads on
+/// two cores get to run), or for good when the client stopped reading and its kernel buffers are
+/// full. 1 MiB rides out such a burst (about 15,000 chat lines); beyond it the client is too
+/// slow: it is disconnected and the room sees `*** NAME was disconnected: too slow to read the
+/// room's messages`. The bound is what keeps one stalled client from growing the server's
+/// memory, and the queue takes memory only while lines wait (hub.rs, `client_queue`).
+pub const CLIENT_QUEUE: usize = 1024 * 1024;
+
+/// File descriptors kept free for everything that is not a client: stdio, the listener, the
+/// terminal, and a margin for the refusals in flight.
+const FILES_RESERVED: usize = 32;
+
+/// Memory mappings per client: two threads, and Rust gives each thread four (its stack, the stack's
+/// guard page, and an alternate signal stack with its own guard, on which std reports a stack
+/// overflow instead of crashing silently).
+const MAPS_PER_CLIENT: usize = 8;
+
+/// Memory mappings kept free for the program itself, its libraries and its heap.
+const MAPS_RESERVED: usize = 2_000;
 
 /// How many events may wait for the hub. When it is full, readers wait: they stop reading their
 /// sockets, and TCP's flow control slows the senders down. The hub never waits for anything, so
@@ -76,6 +90,10 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many bytes a writer gathers before it writes: enough for hundreds of chat lines in one
 /// system call, small enough to keep per client.
 pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// How much of its batch buffer a writer keeps between bursts: a few chat lines' worth. A
+/// thousand idle writers must not each keep the 64 KiB a burst made them take.
+pub const WRITE_KEEP: usize = 4 * 1024;
 
 /// After the last line to a client, how long its writer waits for the client to close its side
 /// before forcing the connection shut.
@@ -152,7 +170,8 @@ pub fn serve(
     let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log_sender))?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
-        let options = options.clone();
+        let mut options = options.clone();
+        options.max_clients = admission_limit(options.max_clients, console);
         spawn_named("room-accept", None, move || {
             accept_loop(&listener, &options, &events, &alive, &stopping)
         })?
@@ -214,15 +233,17 @@ fn console_loop(
                 Err(_) => return Ok("the hub stopped"),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
-                Input::Line(line) => match protocol::parse_host(&line) {
-                    HostCommand::Close => return Ok("/quit"),
-                    HostCommand::Nothing => {}
-                    command => {
-                        if events.send(Event::Host(command)).is_err() {
-                            return Ok("the hub stopped");
-                        }
+                Input::Line(line) => {
+                    if let Some(reason) = host_line(&line, events) {
+                        return Ok(reason);
                     }
-                },
+                }
+                // Piped operator input arrives in blocks: each line as if typed alone.
+                Input::Lines(lines) => {
+                    if let Some(reason) = lines.iter().find_map(|line| host_line(line, events)) {
+                        return Ok(reason);
+                    }
+                }
                 Input::TooLong { limit } => console.notice(&format!(
                     "that line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
@@ -239,6 +260,18 @@ fn console_loop(
                 Err(_) => interrupt = never(),
             },
         }
+    }
+}
+
+/// One line the operator typed: a command for the hub, or why the room should close.
+fn host_line(line: &[u8], events: &Sender<Event>) -> Option<&'static str> {
+    match protocol::parse_host(line) {
+        HostCommand::Close => Some("/quit"),
+        HostCommand::Nothing => None,
+        command => events
+            .send(Event::Host(command))
+            .is_err()
+            .then_some("the hub stopped"),
     }
 }
 
@@ -297,6 +330,59 @@ impl Drop for Seat {
     }
 }
 
+/// How many clients this process can really hold, at most `requested` (`--max-clients`).
+///
+/// Two limits of the operating system come before ours, and past either of them a new client
+/// would not get a polite "room is full" but a failed `accept` or a thread that cannot start:
+///
+/// - **open files**: each client is one socket, one file descriptor. The soft limit is often
+///   1,024 (`ulimit -n`); a process may raise it itself up to the hard limit, so we do. std has
+///   no call for it (`setrlimit`); the `rlimit` crate wraps it, and knows macOS's lower real
+///   maximum (`kern.maxfilesperproc`).
+/// - **memory mappings** (Linux): each thread's stack is a mapping, and `vm.max_map_count`
+///   (65,530 by default) caps them per process: about 8,000 clients at two threads each.
+// ANCHOR: admission_limit
+fn admission_limit(requested: usize, console: &mut Console) -> usize {
+    let files = rlimit::increase_nofile_limit(u64::MAX).map_or(usize::MAX, |soft| {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    });
+    let by_files = files.saturating_sub(FILES_RESERVED);
+    let maps = max_map_count();
+    let by_maps = maps.map_or(usize::MAX, |maps| {
+        maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_CLIENT
+    });
+    let limit = requested.min(by_files).min(by_maps);
+    if limit < requested {
+        let why = if by_files <= by_maps {
+            format!(
+                "the open-file limit is {files} and each client needs one; \
+                 raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
+            )
+        } else {
+            format!(
+                "each client costs two threads and Linux allows {} memory mappings per process \
+                 (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
+                maps.unwrap_or_default()
+            )
+        };
+        console.notice(&format!(
+            "this system lets the room hold {limit} clients, not {requested}: {why}; \
+             later ones are told the room is full"
+        ));
+    }
+    limit
+}
+// ANCHOR_END: admission_limit
+
+/// Linux's per-process limit on memory mappings; `None` elsewhere (no such limit to read).
+fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The accept thread: takes each new connection and gives it a reader and a writer.
 // ANCHOR: accept_loop
 fn accept_loop(
@@ -341,18 +427,34 @@ fn accept_loop(
 // ANCHOR_END: accept_loop
 
 /// One connection too many: a polite line, then close. On its own short thread, because a
-/// graceful close waits up to a second and the accept thread must not.
+/// graceful close waits up to a second and the accept thread must not. At most
+/// [`MAX_REFUSING`] such threads at once: a crowd knocking at a full room must not cost a thread
+/// each (threads are the very thing that ran out); the rest get the line and a plain close.
 fn refuse(stream: TcpStream, max_clients: usize, alive: &Sender<()>) {
+    static REFUSING: AtomicUsize = AtomicUsize::new(0);
+    let text = protocol::goodbye(&format!(
+        "sorry, the room is full ({max_clients} people); try again later"
+    ));
+    let line = format!("{text}\n");
+    if REFUSING.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+        REFUSING.fetch_sub(1, Ordering::SeqCst);
+        let _ = (&stream).write_all(line.as_bytes());
+        return;
+    }
     let alive = alive.clone();
-    let _ = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
-        let text = protocol::goodbye(&format!(
-            "sorry, the room is full ({max_clients} people); try again later"
-        ));
-        let _ = (&stream).write_all(format!("{text}\n").as_bytes());
+    let spawned = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
+        let _ = (&stream).write_all(line.as_bytes());
         endpoint::close_gracefully(&stream);
+        REFUSING.fetch_sub(1, Ordering::SeqCst);
         drop(alive);
     });
+    if spawned.is_err() {
+        REFUSING.fetch_sub(1, Ordering::SeqCst);
+    }
 }
+
+/// How many refused connections may be closed gracefully at the same time.
+const MAX_REFUSING: usize = 16;
 
 /// Registers a client with the hub, then starts its writer and reader. `Err` means the hub is
 /// gone.
@@ -374,7 +476,7 @@ fn start_client(
     // the last holder drops it.
     let stream = Arc::new(stream);
     let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
-    let (queue, lines) = bounded::<Line>(CLIENT_QUEUE);
+    let (queue, lines) = hub::client_queue(CLIENT_QUEUE);
     // The hub must know the client before its reader can report a line from it.
     events
         .send(Event::Joined {
@@ -421,6 +523,11 @@ fn start_client(
 /// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
 fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<Event>) -> Gone {
+    // Wait for the first byte *before* taking a read buffer: `peek` blocks like `read` but
+    // leaves the byte in the socket. A client that never speaks (most of a school-sized room)
+    // then costs no 8 KiB buffer. Whatever peek returns (data, EOF, an error), the reader below
+    // sees it again and handles it.
+    let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line);
     loop {
         let event = match reader.read_frame() {
@@ -451,10 +558,11 @@ fn describe(error: &io::Error) -> String {
 /// as possible) for a burst of lines. Ends when the hub drops the queue's sender, or when a
 /// write fails.
 // ANCHOR: write_loop
-fn write_loop(mut stream: &TcpStream, lines: &Receiver<Line>) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    while let Ok(first) = lines.recv() {
-        for line in std::iter::once(first).chain(lines.try_iter()) {
+fn write_loop(mut stream: &TcpStream, lines: &QueueReceiver) {
+    // Empty until the first line: a silent client's writer holds no buffer at all.
+    let mut batch = Vec::new();
+    while let Some(first) = lines.recv() {
+        for line in std::iter::once(first).chain(std::iter::from_fn(|| lines.try_recv())) {
             batch.extend_from_slice(line.as_bytes());
             batch.push(b'\n');
             if batch.len() >= WRITE_BATCH && !send_batch(&mut stream, &mut batch) {
@@ -474,7 +582,7 @@ fn write_loop(mut stream: &TcpStream, lines: &Receiver<Line>) {
 fn send_batch(stream: &mut &TcpStream, batch: &mut Vec<u8>) -> bool {
     let written = stream.write_all(batch).is_ok();
     batch.clear();
-    batch.shrink_to(WRITE_BATCH);
+    batch.shrink_to(WRITE_KEEP);
     written
 }
 // ANCHOR_END: write_loop
@@ -499,4 +607,49 @@ where
     builder
         .spawn(body)
         .map_err(|e| Error::io(format!("starting thread {name}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A console whose stderr the test can read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_small_room_is_admitted_as_asked_without_a_word() {
+        let err = Captured::default();
+        let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
+        assert_eq!(admission_limit(10, &mut console), 10);
+        assert!(err.0.lock().unwrap().is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn more_clients_than_the_system_can_hold_are_capped_with_the_reason() {
+        let err = Captured::default();
+        let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
+        let limit = admission_limit(100_000_000, &mut console);
+        assert!(limit < 100_000_000);
+        let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
+        assert!(
+            said.contains(&format!("lets the room hold {limit} clients")),
+            "{said}"
+        );
+    }
 }

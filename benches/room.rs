@@ -1,0 +1,650 @@
+//! `cargo bench --bench room`: a real `netchat room` server under load from many clients.
+//!
+//! The load generator runs in this process. Every client is a real TCP connection. Each message
+//! a client sends carries its sender, a sequence number and the time it was sent (nanoseconds on
+//! this process's monotonic clock), so a receiving client can tell its latency, whether anything
+//! was lost or reordered, and whether a line arrived intact (a line spliced from two messages
+//! does not parse).
+//!
+//! Scenarios (select by name: `cargo bench --bench room -- burst`):
+//!
+//! - `room/burst`: 100 clients each write 100 messages at once; how fast the room fans out all
+//!   990,000 deliveries.
+//! - `room/rate`: 100 clients × 10 msg/s for 10 s: the latency a class feels.
+//! - `room/sat-R`: 100 clients × R msg/s (R = 20 … 320) for 3 s each: where the room saturates.
+//! - `room/idle`: 10,000 clients join and say nothing: memory per connection and time to join.
+//!
+//! The generator's threads: one reader per client (blocking `read`, 64 KiB stack: std has no
+//! epoll, and a blocked thread costs no CPU), one pacing sender for all clients. For `idle`, two
+//! threads sweep all sockets with non-blocking reads instead, so that 10,000 clients do not need
+//! 10,000 more threads (Linux counts threads against `pid_max`, often 32,768, and the server
+//! already runs two per client). Its own CPU time is reported as `gen_cpu_s`.
+
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{ChildStdin, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use support::{Args, Guard, Report};
+
+/// Stack for each client reader thread: it holds a few small frames; its buffer is on the heap.
+const READER_STACK: usize = 64 * 1024;
+/// How long after the last send the generator waits for the last delivery before counting loss.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+fn main() {
+    let args = Args::parse();
+    if args.json {
+        println!("{{\"machine\":\"{}\"}}", support::machine());
+    } else {
+        println!("# machine: {}", support::machine());
+    }
+    if args.wants("room/burst") {
+        active(&args, "room/burst", 100, Load::Burst { messages: 100 });
+    }
+    if args.wants("room/rate") {
+        let load = Load::Rate {
+            per_second: 10.0,
+            seconds: 10.0,
+        };
+        active(&args, "room/rate", 100, load);
+    }
+    for rate in [20.0, 40.0, 80.0, 160.0, 320.0] {
+        let name = format!("room/sat-{rate}");
+        if args.wants(&name) {
+            let load = Load::Rate {
+                per_second: rate,
+                seconds: 3.0,
+            };
+            active(&args, &name, 100, load);
+        }
+    }
+    if args.wants("room/idle") {
+        idle(&args, 10_000);
+    }
+}
+
+/// What the clients send.
+#[derive(Clone, Copy)]
+enum Load {
+    /// Every client writes this many messages at once.
+    Burst { messages: u64 },
+    /// Every client sends this many messages per second, evenly spread, for this long.
+    Rate { per_second: f64, seconds: f64 },
+}
+
+impl Load {
+    fn messages_per_client(self) -> u64 {
+        match self {
+            Load::Burst { messages } => messages,
+            Load::Rate {
+                per_second,
+                seconds,
+            } => (per_second * seconds).round() as u64,
+        }
+    }
+}
+
+/// A running `netchat room --listen` with its stdin held open (a room closes when its input
+/// ends) and its stdout (every message, for the operator) going to the null device.
+struct Server {
+    guard: Guard,
+    addr: SocketAddr,
+    _stdin: ChildStdin,
+    stderr: Receiver<String>,
+}
+
+impl Server {
+    /// The server, or why it did not start (then the scenario is skipped with that reason).
+    fn start(max_clients: usize) -> Result<Server, String> {
+        let max = max_clients.to_string();
+        let (mut guard, addr, stderr) = support::spawn_listener(
+            "room",
+            &["--max-clients", &max],
+            Stdio::piped(),
+            Stdio::null(),
+        )?;
+        let stdin = guard.0.stdin.take().expect("piped stdin");
+        Ok(Server {
+            guard,
+            addr,
+            _stdin: stdin,
+            stderr,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.guard.pid()
+    }
+
+    /// The status lines the server printed so far (for a failing scenario).
+    fn status_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+/// What one client's reader saw.
+struct Tally {
+    received: u64,
+    /// Lines that did not parse, or arrived out of order: must be 0.
+    broken: u64,
+    latency: Histogram,
+}
+
+/// Things readers tell the main thread while clients join.
+enum Joined {
+    Welcomed,
+    /// Client 0 saw the last client's join notice: everyone is in the room.
+    AllIn,
+}
+
+fn active(args: &Args, name: &str, clients: usize, load: Load) {
+    let server = match Server::start(clients + 10) {
+        Ok(server) => server,
+        Err(why) => return skipped(args, name, &why),
+    };
+    let base = Instant::now();
+    let per_client = load.messages_per_client();
+    let expected_each = per_client * (clients as u64 - 1);
+    let (joined_tx, joined) = unbounded();
+    let mut streams = Vec::with_capacity(clients);
+    let mut readers = Vec::with_capacity(clients);
+    for me in 0..clients {
+        let stream = Arc::new(connect(server.addr));
+        let reader_stream = Arc::clone(&stream);
+        let joined_tx = joined_tx.clone();
+        let reader = thread::Builder::new()
+            .name(format!("client-{me}"))
+            .stack_size(READER_STACK)
+            .spawn(move || {
+                read_client(&reader_stream, me, clients, expected_each, base, &joined_tx)
+            })
+            .expect("start a client reader");
+        streams.push(stream);
+        readers.push(reader);
+    }
+    drop(joined_tx);
+    wait_for_everyone(&joined, clients, &server);
+
+    let cpu_before = support::cpu_seconds(server.pid());
+    let switches_before = support::context_switches(server.pid());
+    let own_before = support::own_cpu_seconds();
+    let started = Instant::now();
+    let started_ns = since(base);
+    let sender_streams = streams.clone();
+    let sender = thread::Builder::new()
+        .name("sender".into())
+        .spawn(move || send_all(&sender_streams, load, base))
+        .expect("start the sender");
+    let send_ok = sender.join().unwrap_or(false);
+    // Readers end when they have everything; a deadline shuts the rest down.
+    let deadline = Instant::now() + DRAIN_DEADLINE;
+    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let finished = Instant::now();
+    for stream in &streams {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    let mut total = Tally {
+        received: 0,
+        broken: 0,
+        latency: Histogram::new(),
+    };
+    for reader in readers {
+        if let Ok(tally) = reader.join() {
+            total.received += tally.received;
+            total.broken += tally.broken;
+            total.latency.merge(&tally.latency);
+        }
+    }
+    let cpu = delta(support::cpu_seconds(server.pid()), cpu_before);
+    let switches = support::context_switches(server.pid())
+        .zip(switches_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let own = delta(support::own_cpu_seconds(), own_before);
+    let expected = expected_each * clients as u64;
+    // From the first send to the last delivery: the last reader to finish.
+    let span = total
+        .latency
+        .last_arrival_ns
+        .saturating_sub(started_ns)
+        .max(1) as f64
+        / 1e9;
+    let mut report = Report::new(name);
+    report.int("clients", clients as u64);
+    match load {
+        Load::Burst { messages } => report.int("msgs_each", messages),
+        Load::Rate { per_second, .. } => report.float("msg_per_s_each", per_second, 0),
+    };
+    report
+        .float("offered_per_s", offered(load, clients), 0)
+        .float("deliveries_per_s", total.received as f64 / span, 0)
+        .int("deliveries", total.received)
+        .int("lost", expected.saturating_sub(total.received))
+        .int("broken", total.broken)
+        .float("p50_ms", total.latency.percentile(0.50), 3)
+        .float("p99_ms", total.latency.percentile(0.99), 3)
+        .float("max_ms", total.latency.max_ms(), 3)
+        .float("server_cpu_s", cpu.unwrap_or(f64::NAN), 2)
+        .int(
+            "server_peak_rss_kib",
+            support::proc_status_kib(server.pid(), "VmHWM:").unwrap_or(0),
+        )
+        .int("server_ctx_switches", switches.unwrap_or(0))
+        .float("gen_cpu_s", own.unwrap_or(f64::NAN), 2)
+        .float("wall_s", (finished - started).as_secs_f64(), 2);
+    if !send_ok {
+        report.text("note", "a send failed: the server closed a connection");
+    }
+    report.print(args.json);
+    if total.broken > 0 || !send_ok {
+        for line in server.status_lines().iter().rev().take(5) {
+            eprintln!("  server: {line}");
+        }
+    }
+}
+
+fn skipped(args: &Args, name: &str, why: &str) {
+    Report::new(name)
+        .text("skipped", &format!("the room server did not start: {why}"))
+        .print(args.json);
+}
+
+fn offered(load: Load, clients: usize) -> f64 {
+    match load {
+        Load::Burst { .. } => f64::NAN,
+        Load::Rate { per_second, .. } => per_second * clients as f64 * (clients as f64 - 1.0),
+    }
+}
+
+fn delta(after: Option<f64>, before: Option<f64>) -> Option<f64> {
+    Some(after? - before?)
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to the room");
+    // Like netchat itself: a message leaves at once, not when Nagle's algorithm allows.
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    stream
+}
+
+/// Nanoseconds since `base` on the monotonic clock (shared by every thread of this process).
+fn since(base: Instant) -> u64 {
+    base.elapsed().as_nanos() as u64
+}
+
+fn wait_for_everyone(joined: &Receiver<Joined>, clients: usize, server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut welcomed, mut all_in) = (0, clients == 1);
+    while welcomed < clients || !all_in {
+        match joined.recv_deadline(deadline) {
+            Ok(Joined::Welcomed) => welcomed += 1,
+            Ok(Joined::AllIn) => all_in = true,
+            Err(_) => panic!(
+                "only {welcomed} of {clients} clients joined within 30 s; server said: {:?}",
+                server.status_lines()
+            ),
+        }
+    }
+}
+
+/// One client's reader: counts and checks every message line, and measures its latency.
+fn read_client(
+    stream: &TcpStream,
+    me: usize,
+    clients: usize,
+    expected: u64,
+    base: Instant,
+    joined: &Sender<Joined>,
+) -> Tally {
+    let all_in = format!("({clients} in the room)");
+    let mut tally = Tally {
+        received: 0,
+        broken: 0,
+        latency: Histogram::new(),
+    };
+    let mut next_seq = vec![0u64; clients];
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut filled = 0;
+    let mut reader = stream;
+    while tally.received < expected {
+        if filled == buffer.len() {
+            tally.broken += 1; // a 64 KiB line: nothing netchat should ever send
+            filled = 0;
+        }
+        let n = match reader.read(&mut buffer[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // One clock reading per read: every line in it became available at this moment.
+        let now = since(base);
+        filled += n;
+        let mut start = 0;
+        while let Some(newline) = buffer[start..filled].iter().position(|&b| b == b'\n') {
+            let line = &buffer[start..start + newline];
+            start += newline + 1;
+            if line.starts_with(b"[") {
+                match parse_message(line) {
+                    Some((from, seq, sent)) if from < clients && seq == next_seq[from] => {
+                        next_seq[from] += 1;
+                        tally.received += 1;
+                        tally.latency.record(now.saturating_sub(sent), now);
+                    }
+                    _ => tally.broken += 1,
+                }
+            } else if line.starts_with(b"*** welcome") {
+                let _ = joined.send(Joined::Welcomed);
+            } else if me == 0 && contains(line, all_in.as_bytes()) {
+                let _ = joined.send(Joined::AllIn);
+            }
+        }
+        buffer.copy_within(start..filled, 0);
+        filled -= start;
+    }
+    tally
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `[guestN] m FROM SEQ SENT_NS` → (FROM, SEQ, SENT_NS).
+fn parse_message(line: &[u8]) -> Option<(usize, u64, u64)> {
+    let close = line.iter().position(|&b| b == b']')?;
+    let text = std::str::from_utf8(line.get(close + 2..)?).ok()?;
+    let mut words = text.strip_prefix("m ")?.split(' ');
+    let from = words.next()?.parse().ok()?;
+    let seq = words.next()?.parse().ok()?;
+    let sent = words.next()?.parse().ok()?;
+    words.next().is_none().then_some((from, seq, sent))
+}
+
+/// The pacing sender: writes every client's messages, on time. False if a write failed.
+fn send_all(streams: &[Arc<TcpStream>], load: Load, base: Instant) -> bool {
+    let mut line = Vec::with_capacity(64);
+    match load {
+        Load::Burst { messages } => {
+            // Each client's messages in one write: they reach the server as one read.
+            let mut block = Vec::with_capacity(messages as usize * 40);
+            for (from, stream) in streams.iter().enumerate() {
+                block.clear();
+                let sent = since(base);
+                for seq in 0..messages {
+                    let _ = writeln!(block, "m {from} {seq} {sent}");
+                }
+                if (&**stream).write_all(&block).is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+        Load::Rate {
+            per_second,
+            seconds,
+        } => {
+            // Slot k belongs to client k % N: every client sends every 1/rate seconds, and the
+            // clients are spread evenly over that period.
+            let clients = streams.len();
+            let slot = Duration::from_secs_f64(1.0 / per_second / clients as f64);
+            let slots = (per_second * seconds).round() as u64 * clients as u64;
+            let start = Instant::now();
+            let mut k = 0u64;
+            while k < slots {
+                let due = start + slot.mul_f64(k as f64);
+                let now = Instant::now();
+                if due > now {
+                    thread::sleep((due - now).max(Duration::from_micros(50)));
+                    continue;
+                }
+                // Send everything that is due (after a late wake-up, several at once).
+                while k < slots && start + slot.mul_f64(k as f64) <= Instant::now() {
+                    let from = (k % clients as u64) as usize;
+                    let seq = k / clients as u64;
+                    line.clear();
+                    let _ = writeln!(line, "m {from} {seq} {}", since(base));
+                    if (&*streams[from]).write_all(&line).is_err() {
+                        return false;
+                    }
+                    k += 1;
+                }
+            }
+            true
+        }
+    }
+}
+
+/// Latencies in buckets: 1 µs wide below 10 ms, 100 µs below 1 s, 10 ms above.
+struct Histogram {
+    counts: Vec<u64>,
+    max_ns: u64,
+    last_arrival_ns: u64,
+}
+
+const FINE: u64 = 10_000; // µs
+const COARSE: u64 = 1_000_000; // µs
+const BUCKETS: usize = (FINE + (COARSE - FINE) / 100 + 1000) as usize;
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram {
+            counts: vec![0; BUCKETS],
+            max_ns: 0,
+            last_arrival_ns: 0,
+        }
+    }
+
+    fn record(&mut self, latency_ns: u64, arrival_ns: u64) {
+        let us = latency_ns / 1000;
+        let bucket = if us < FINE {
+            us
+        } else if us < COARSE {
+            FINE + (us - FINE) / 100
+        } else {
+            (FINE + (COARSE - FINE) / 100 + (us - COARSE) / 10_000).min(BUCKETS as u64 - 1)
+        };
+        self.counts[bucket as usize] += 1;
+        self.max_ns = self.max_ns.max(latency_ns);
+        self.last_arrival_ns = self.last_arrival_ns.max(arrival_ns);
+    }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.max_ns = self.max_ns.max(other.max_ns);
+        self.last_arrival_ns = self.last_arrival_ns.max(other.last_arrival_ns);
+    }
+
+    /// The latency below which `fraction` of the deliveries fell, in milliseconds (the upper
+    /// edge of its bucket).
+    fn percentile(&self, fraction: f64) -> f64 {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let wanted = (total as f64 * fraction).ceil() as u64;
+        let mut seen = 0;
+        for (bucket, count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen >= wanted {
+                let bucket = bucket as u64;
+                let upper_us = if bucket < FINE {
+                    bucket + 1
+                } else if bucket < FINE + (COARSE - FINE) / 100 {
+                    FINE + (bucket - FINE + 1) * 100
+                } else {
+                    COARSE + (bucket - FINE - (COARSE - FINE) / 100 + 1) * 10_000
+                };
+                return (upper_us as f64 / 1000.0).min(self.max_ms());
+            }
+        }
+        self.max_ms()
+    }
+
+    fn max_ms(&self) -> f64 {
+        self.max_ns as f64 / 1e6
+    }
+}
+
+/// 10,000 clients join and stay silent: how long joining takes, and what each connection costs
+/// the server in resident memory.
+///
+/// Clients connect in steps of [`IDLE_STEP`], and the next step starts only when the previous
+/// one is welcomed, all within [`IDLE_DEADLINE`]: a server that cannot keep up is reported as
+/// such instead of drowning the machine in thousands of runnable threads.
+fn idle(args: &Args, clients: usize) {
+    let server = match Server::start(clients + 10) {
+        Ok(server) => server,
+        Err(why) => return skipped(args, "room/idle", &why),
+    };
+    let pid = server.pid();
+    // Let the server settle, then take its memory before anyone joins.
+    thread::sleep(Duration::from_millis(200));
+    let rss_before = support::proc_status_kib(pid, "VmRSS:").unwrap_or(0);
+    let own_before = support::own_cpu_seconds();
+    let cpu_before = support::cpu_seconds(pid);
+    let started = Instant::now();
+    let deadline = started + IDLE_DEADLINE;
+    let mut clients_in = Sweep {
+        streams: Vec::with_capacity(clients),
+        state: Vec::with_capacity(clients),
+        welcomed: 0,
+        refused: 0,
+        buffer: vec![0u8; 64 * 1024],
+    };
+    let mut connect_error = None;
+    while clients_in.streams.len() < clients && Instant::now() < deadline {
+        let step = IDLE_STEP.min(clients - clients_in.streams.len());
+        for _ in 0..step {
+            match TcpStream::connect(server.addr) {
+                Ok(stream) => {
+                    let _ = stream.set_nonblocking(true);
+                    clients_in.streams.push(stream);
+                    clients_in.state.push(0);
+                }
+                Err(e) => {
+                    connect_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if connect_error.is_some() {
+            break;
+        }
+        // Read everything that arrived (join notices) until this step is welcomed.
+        while clients_in.settled() < clients_in.streams.len() && Instant::now() < deadline {
+            if !clients_in.sweep() {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    let join_s = started.elapsed().as_secs_f64();
+    // Drain what is still in flight, then look at the server's memory.
+    let settle = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < settle {
+        if !clients_in.sweep() {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let rss_after = support::proc_status_kib(pid, "VmRSS:").unwrap_or(0);
+    let threads = support::proc_status_kib(pid, "Threads:").unwrap_or(0);
+    let cpu = delta(support::cpu_seconds(pid), cpu_before);
+    let own = delta(support::own_cpu_seconds(), own_before);
+    let welcomed = clients_in.welcomed;
+    let per_connection = rss_after.saturating_sub(rss_before) as f64 / welcomed.max(1) as f64;
+    let mut report = Report::new("room/idle");
+    report
+        .int("clients", clients as u64)
+        .int("joined", welcomed)
+        .int("refused", clients_in.refused)
+        .float("join_s", join_s, 2)
+        .int("server_rss_kib", rss_after)
+        .float("rss_per_conn_kib", per_connection, 1)
+        .int("server_threads", threads)
+        .int(
+            "server_peak_rss_kib",
+            support::proc_status_kib(pid, "VmHWM:").unwrap_or(0),
+        )
+        .float("server_cpu_s", cpu.unwrap_or(f64::NAN), 2)
+        .float("gen_cpu_s", own.unwrap_or(f64::NAN), 2);
+    if let Some(error) = &connect_error {
+        report.text("connect_error", error);
+    }
+    if clients_in.refused > 0 {
+        report.text(
+            "note",
+            "the server refused the rest: room full (see its status line)",
+        );
+    } else if welcomed < clients as u64 && connect_error.is_none() {
+        report.text("note", "deadline reached before everyone joined");
+    }
+    report.print(args.json);
+    if welcomed < clients as u64 {
+        // The server's own explanation (its notice on the admission limit), if it gave one.
+        let lines = server.status_lines();
+        let said = lines.iter().find(|l| l.contains("lets the room hold"));
+        for line in said.into_iter().chain(lines.iter().rev().take(2)) {
+            eprintln!("  server: {line}");
+        }
+    }
+}
+
+/// How many clients connect before the generator waits for their welcome.
+const IDLE_STEP: usize = 100;
+/// How long the idle scenario may take to bring everyone in.
+const IDLE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The idle clients, read with non-blocking sweeps by the generator's main thread.
+struct Sweep {
+    streams: Vec<TcpStream>,
+    /// 0 = waiting for the first line, 1 = welcomed, 2 = refused or closed.
+    state: Vec<u8>,
+    welcomed: u64,
+    refused: u64,
+    buffer: Vec<u8>,
+}
+
+impl Sweep {
+    fn settled(&self) -> usize {
+        (self.welcomed + self.refused) as usize
+    }
+
+    /// One pass over every socket, reading whatever arrived and throwing it away. True if
+    /// anything was read.
+    fn sweep(&mut self) -> bool {
+        let mut progress = false;
+        for (i, stream) in self.streams.iter().enumerate() {
+            let mut stream = stream;
+            loop {
+                let (outcome, closed) = match stream.read(&mut self.buffer) {
+                    Ok(0) => (2, true),
+                    // The first line a joined client gets is its welcome.
+                    Ok(n) if self.buffer[..n].starts_with(b"*** welcome") => (1, false),
+                    Ok(_) => (2, false),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => (2, true),
+                };
+                progress |= !closed;
+                if self.state[i] == 0 {
+                    self.state[i] = outcome;
+                    match outcome {
+                        1 => self.welcomed += 1,
+                        _ => self.refused += 1,
+                    }
+                }
+                if closed {
+                    break;
+                }
+            }
+        }
+        progress
+    }
+}
