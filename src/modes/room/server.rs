@@ -40,10 +40,11 @@ pub struct ServerOptions {
     pub max_clients: usize,
 }
 
-/// Default for `--max-clients`. Each client costs two threads with small stacks, two socket
-/// buffers in the kernel, and one file descriptor; a thousand of them fit within the usual limit
-/// of 1024 open files per process (`ulimit -n`) on Linux, with room for the listener and stdio. Client number 1001 reads
-/// `*** sorry, the room is full …` and is disconnected.
+/// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
+/// with small stacks, two socket buffers in the kernel, and one file descriptor; the server raises
+/// its open-file limit as far as the OS allows and, if the OS cannot hold this many, admits fewer
+/// and says so when it starts. Client number 1001 reads `*** goodbye: sorry, the room is full …`
+/// and is disconnected.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 
 /// How many bytes of lines may wait for one client's writer. A writer empties its whole queue in
