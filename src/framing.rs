@@ -168,13 +168,19 @@ impl<R: Read> ChunkReader<R> {
         }
     }
 
-    /// Blocks until the socket has some bytes; `Ok(None)` at EOF.
+    /// Blocks until the socket has some bytes; `Ok(None)` at EOF. The message is the chunk
+    /// without one trailing `\n` or `\r\n`: a script that does `send(text + "\n")` should not
+    /// show a stray `\x0a` after every message. Newlines *inside* a chunk stay (escaped when
+    /// shown), so merged sends remain visible.
     // ANCHOR: read_chunk
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
             match self.inner.read(&mut self.buffer) {
                 Ok(0) => return Ok(None),
-                Ok(n) => return Ok(Some(Frame::Line(self.buffer[..n].to_vec()))),
+                Ok(n) => {
+                    let chunk = strip_line_ending(&self.buffer[..n]);
+                    return Ok(Some(Frame::Line(chunk.to_vec())));
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
@@ -183,10 +189,8 @@ impl<R: Read> ChunkReader<R> {
     // ANCHOR_END: read_chunk
 }
 
-/// A raw chunk without one trailing `\n` or `\r\n`, for display: a script that does
-/// `send(text + "\n")` should not show a stray `\x0a` after every message. Newlines *inside* a
-/// chunk stay (escaped), so merged sends remain visible.
-pub fn strip_line_ending(chunk: &[u8]) -> &[u8] {
+/// A raw chunk without one trailing `\n` or `\r\n`.
+fn strip_line_ending(chunk: &[u8]) -> &[u8] {
     let chunk = chunk.strip_suffix(b"\n").unwrap_or(chunk);
     chunk.strip_suffix(b"\r").unwrap_or(chunk)
 }
@@ -222,6 +226,14 @@ impl<R: Read> MessageReader<R> {
             MessageReader::Chunks(reader) => reader.read_frame(),
         }
     }
+}
+
+/// Why a typed message cannot be sent with this framing, if it cannot. With raw framing an empty
+/// line would be zero bytes on the wire: no message at all, and a peer waiting for one would wait
+/// for ever. Every mode refuses it with this sentence.
+pub fn unsendable(framing: Framing, message: &[u8]) -> Option<&'static str> {
+    (framing == Framing::Raw && message.is_empty())
+        .then_some("an empty line sends nothing with --framing raw; type some text")
 }
 
 /// Sends one message with the chosen framing: with a newline, or (raw) exactly as typed.
@@ -403,6 +415,20 @@ mod tests {
         assert_eq!(reader.read_frame().unwrap(), Some(line("fgh")));
         assert_eq!(reader.read_frame().unwrap(), Some(line("ij")));
         assert_eq!(reader.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn a_raw_chunk_loses_one_trailing_line_ending_but_keeps_inner_newlines() {
+        let mut reader = ChunkReader::new(Pieces(vec![b"hi\r\n".to_vec(), b"a\nb\n".to_vec()]), 64);
+        assert_eq!(reader.read_frame().unwrap(), Some(line("hi")));
+        assert_eq!(reader.read_frame().unwrap(), Some(line("a\nb")));
+    }
+
+    #[test]
+    fn only_an_empty_raw_message_is_unsendable() {
+        assert!(unsendable(Framing::Raw, b"").is_some());
+        assert!(unsendable(Framing::Raw, b"x").is_none());
+        assert!(unsendable(Framing::Line, b"").is_none());
     }
 
     #[test]

@@ -224,10 +224,7 @@ pub fn spawn_socket_reader(
             loop {
                 let event = match messages.read_frame() {
                     Ok(Some(Frame::Line(line))) => {
-                        batch.push(match framing {
-                            Framing::Line => line,
-                            Framing::Raw => framing::strip_line_ending(&line).to_vec(),
-                        });
+                        batch.push(line);
                         // One `read` often brings many lines (a file piped through the peer):
                         // hand them over together, one channel message, one wake-up of the
                         // main thread, instead of one per line.
@@ -346,9 +343,8 @@ fn on_line(line: Vec<u8>, outgoing: &mut Outgoing<'_>, console: &mut Console) ->
         outgoing.flush()?;
         console.status("you said bye");
         Ok(Step::End(Ending::WeSaidBye))
-    } else if line.is_empty() && outgoing.framing == Framing::Raw {
-        // Zero bytes on the wire are no message at all.
-        console.notice("an empty line sends nothing with --framing raw; type some text");
+    } else if let Some(why) = framing::unsendable(outgoing.framing, &line) {
+        console.notice(why);
         Ok(Step::Continue)
     } else {
         outgoing.send(&line)?;

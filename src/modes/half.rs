@@ -103,7 +103,7 @@ pub fn converse(
                 }
                 next
             }
-            Turn::Theirs => their_turn(&mut from_peer, options.framing, console)?,
+            Turn::Theirs => their_turn(&mut from_peer, console)?,
             Turn::Over => Turn::Over,
         };
     }
@@ -143,9 +143,8 @@ fn my_turn(
         console.status("you quit");
         return Ok(Turn::Over);
     }
-    if line.is_empty() && framing == Framing::Raw {
-        // Zero bytes on the wire are no message at all: the peer would wait for ever.
-        console.notice("an empty line sends nothing with --framing raw; type some text");
+    if let Some(why) = framing::unsendable(framing, &line) {
+        console.notice(why);
         return Ok(Turn::Mine);
     }
     send(socket_out, framing, &line)?;
@@ -156,11 +155,7 @@ fn my_turn(
 /// Blocks in `read` on the socket until one whole message has arrived. Anything typed meanwhile
 /// is echoed by the terminal but waits in stdin's buffer until our next turn.
 // ANCHOR: their_turn
-fn their_turn(
-    peer: &mut MessageReader<impl Read>,
-    framing: Framing,
-    console: &mut Console,
-) -> Result<Turn> {
+fn their_turn(peer: &mut MessageReader<impl Read>, console: &mut Console) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
     match peer.read_frame() {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
@@ -168,11 +163,7 @@ fn their_turn(
             Ok(Turn::Over)
         }
         Ok(Some(Frame::Line(line))) => {
-            let shown = match framing {
-                Framing::Line => &line[..],
-                Framing::Raw => framing::strip_line_ending(&line),
-            };
-            console.peer_message("peer", shown)?;
+            console.peer_message("peer", &line)?;
             Ok(Turn::Mine)
         }
         Ok(Some(Frame::TooLong { limit })) => {

@@ -122,10 +122,7 @@ fn spawn_socket_reader(
             let mut reader = MessageReader::new(&stream, framing, max_line);
             loop {
                 let item = match reader.read_frame() {
-                    Ok(Some(Frame::Line(line))) => match framing {
-                        Framing::Line => Incoming::Line(line),
-                        Framing::Raw => Incoming::Line(framing::strip_line_ending(&line).to_vec()),
-                    },
+                    Ok(Some(Frame::Line(line))) => Incoming::Line(line),
                     Ok(Some(Frame::TooLong { limit })) => Incoming::TooLong { limit },
                     Ok(None) => return,
                     Err(error) => Incoming::Failed(error),
@@ -237,9 +234,8 @@ fn typed_line(
         console.status("you left (closed the connection)");
         return Ok(true);
     }
-    if line.is_empty() && server.framing == Framing::Raw {
-        // Zero bytes on the wire are no message at all.
-        console.notice("an empty line sends nothing with --framing raw; type some text");
+    if let Some(why) = framing::unsendable(server.framing, line) {
+        console.notice(why);
         return Ok(false);
     }
     server.send(line)?;
