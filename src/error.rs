@@ -44,8 +44,6 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
-    /// A mode that a later issue will build.
-    NotBuilt { mode: &'static str },
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
 }
@@ -120,7 +118,6 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
-            Error::NotBuilt { .. } => "use `netchat half` for now".to_string(),
             Error::Io { .. } | Error::OutputClosed => return None,
         };
         Some(hint)
@@ -153,7 +150,6 @@ impl fmt::Display for Error {
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
-            Error::NotBuilt { mode } => write!(f, "`netchat {mode}` is not built yet"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
         }
     }
