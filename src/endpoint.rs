@@ -249,37 +249,62 @@ fn tune(stream: &TcpStream) -> Result<()> {
 /// person who tries to join is refused instead of waiting forever in the backlog.
 // ANCHOR: open_one
 pub fn open_one(endpoint: &Endpoint, mode: &str, console: &mut Console) -> Result<Connection> {
-    match endpoint {
-        Endpoint::Listen(addr) => {
-            let listener = listen(addr)?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| Error::io("reading the bound address", e))?;
-            console.status(&format!(
-                "listening on {local} (from another terminal: netchat {mode} --connect {})",
-                local.port()
-            ));
-            let (stream, peer) = accept(&listener)?;
-            drop(listener);
-            console.status(&format!("{peer} connected"));
-            Ok(Connection {
-                stream,
-                peer,
-                role: Role::Listener,
-            })
-        }
-        Endpoint::Connect(addr) => {
-            let stream = connect(addr)?;
-            let peer = stream
-                .peer_addr()
-                .map_err(|e| Error::io("reading the peer's address", e))?;
-            console.status(&format!("connected to {peer}"));
-            Ok(Connection {
-                stream,
-                peer,
-                role: Role::Connector,
-            })
-        }
+    let connection = match endpoint {
+        Endpoint::Listen(addr) => accept_one(listen_announced(addr, mode, console)?)?,
+        Endpoint::Connect(addr) => connect_one(addr)?,
+    };
+    announce(&connection, console);
+    Ok(connection)
+}
+
+/// [`listen`], then prints the real bound address (port 0 shows the port the OS chose): the line
+/// tests and scripts read it from, with how to connect from another terminal.
+pub fn listen_announced(
+    addr: &ListenAddr,
+    mode: &str,
+    console: &mut Console,
+) -> Result<TcpListener> {
+    let listener = listen(addr)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the bound address", e))?;
+    console.status(&format!(
+        "listening on {local} (from another terminal: netchat {mode} --connect {})",
+        local.port()
+    ));
+    Ok(listener)
+}
+
+/// Accepts one peer, then drops (closes) the listening socket: the kernel refuses whoever comes
+/// next.
+pub fn accept_one(listener: TcpListener) -> Result<Connection> {
+    let (stream, peer) = accept(&listener)?;
+    drop(listener);
+    Ok(Connection {
+        stream,
+        peer,
+        role: Role::Listener,
+    })
+}
+
+/// [`connect`], and who answered.
+pub fn connect_one(addr: &ConnectAddr) -> Result<Connection> {
+    let stream = connect(addr)?;
+    let peer = stream
+        .peer_addr()
+        .map_err(|e| Error::io("reading the peer's address", e))?;
+    Ok(Connection {
+        stream,
+        peer,
+        role: Role::Connector,
+    })
+}
+
+/// Says on stderr who is on the other end.
+pub fn announce(connection: &Connection, console: &mut Console) {
+    match connection.role {
+        Role::Listener => console.status(&format!("{} connected", connection.peer)),
+        Role::Connector => console.status(&format!("connected to {}", connection.peer)),
     }
 }
 // ANCHOR_END: open_one

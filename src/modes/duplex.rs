@@ -148,21 +148,12 @@ fn open(
     let (sender, opened) = bounded(1);
     let helper = match endpoint {
         Endpoint::Listen(addr) => {
-            let listener = endpoint::listen(addr)?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| Error::io("reading the bound address", e))?;
-            console.status(&format!(
-                "listening on {local} (from another terminal: netchat duplex --connect {})",
-                local.port()
-            ));
+            let listener = endpoint::listen_announced(addr, "duplex", console)?;
             // The helper owns the listener and drops it after one peer: a third person is refused.
             thread::Builder::new()
                 .name("acceptor".into())
                 .spawn(move || {
-                    let accepted = endpoint::accept(&listener)
-                        .map(|(stream, peer)| (stream, format!("{peer} connected")));
-                    let _ = sender.send(accepted);
+                    let _ = sender.send(endpoint::accept_one(listener));
                 })
         }
         Endpoint::Connect(addr) => {
@@ -170,13 +161,7 @@ fn open(
             thread::Builder::new()
                 .name("connector".into())
                 .spawn(move || {
-                    let connected = endpoint::connect(&addr).and_then(|stream| {
-                        let peer = stream
-                            .peer_addr()
-                            .map_err(|e| Error::io("reading the peer's address", e))?;
-                        Ok((stream, format!("connected to {peer}")))
-                    });
-                    let _ = sender.send(connected);
+                    let _ = sender.send(endpoint::connect_one(&addr));
                 })
         }
     };
@@ -192,12 +177,12 @@ fn open(
             Err(_) => opened.recv(),
         },
     };
-    let (stream, announce) = opened.map_err(|_| Error::Io {
+    let connection = opened.map_err(|_| Error::Io {
         doing: "opening the connection (its helper thread stopped unexpectedly)".into(),
         source: io::ErrorKind::Other.into(),
     })??;
-    console.status(&announce);
-    Ok(Some(stream))
+    endpoint::announce(&connection, console);
+    Ok(Some(connection.stream))
 }
 // ANCHOR_END: open
 
