@@ -59,10 +59,7 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let stream = endpoint::connect(addr)?;
-    let peer = stream
-        .peer_addr()
-        .map_err(|e| Error::io("reading the server's address", e))?;
+    let endpoint::Connection { stream, peer, .. } = endpoint::connect_one(addr)?;
     let server = Server {
         stream: &stream,
         framing: options.framing,
