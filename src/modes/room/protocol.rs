@@ -30,7 +30,7 @@
 //! A line from bob that starts with `[alice]` arrives as `[bob] [alice] …`: nicknames cannot
 //! contain spaces or brackets, so the first `[...]` is always the real sender.
 
-use crate::console::escape_peer_text;
+use crate::console::{escape_peer_text, shorten_blank_runs};
 
 /// The longest nickname, in characters: long enough for a first name and a digit or two, short
 /// enough that `/who` for a class of thirty fits on a few lines. A longer `/nick` is refused with
@@ -119,6 +119,8 @@ pub enum NickError {
     BadCharacter(char),
     NotUtf8,
     Reserved,
+    /// Only punctuation: `...` or `_` would be one name with every other such name.
+    NoLetters,
 }
 
 impl std::fmt::Display for NickError {
@@ -145,7 +147,11 @@ impl std::fmt::Display for NickError {
                 "a name cannot contain '{c}': use letters, digits, '-', '_' and '.'"
             ),
             NickError::NotUtf8 => f.write_str("a name must be valid UTF-8 text"),
-            NickError::Reserved => write!(f, "'{HOST_NICK}' is the server's operator"),
+            NickError::Reserved => write!(
+                f,
+                "'{HOST_NICK}' and names that look like it are the server's operator's"
+            ),
+            NickError::NoLetters => f.write_str("a name needs at least one letter or digit"),
         }
     }
 }
@@ -170,6 +176,9 @@ pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
     {
         return Err(NickError::BadCharacter(bad));
     }
+    if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return Err(NickError::NoLetters);
+    }
     if same_nick(name, HOST_NICK) {
         return Err(NickError::Reserved);
     }
@@ -177,26 +186,46 @@ pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
 }
 // ANCHOR_END: check_nick
 
-/// Two names are the same if they *look* the same: `Alice`, `aIice` (capital i), `a1ice` and
-/// `alice` are one name, and so are `bob` and `b0b`, `marc` and `rnarc`.
+/// Two names are the same if they *look* the same: `Alice`, `aIice` (capital i), `a1ice`,
+/// `a.lice` and `alice` are one name, and so are `bob` and `b0b`, `marc` and `rnarc`, `dave` and
+/// `clave`, `host` and `host_`.
 pub fn same_nick(a: &str, b: &str) -> bool {
     lookalike_key(a) == lookalike_key(b)
 }
 
-/// Folds the characters that many fonts draw alike: case, `i`/`l`/`1`/`I`, `o`/`0`, `rn`/`m`,
-/// `vv`/`w`. Two names are the same exactly when their keys are equal, so the hub can index
-/// names by key.
+/// The punctuation a name may contain, and which a reader's eye skips: `a.lice`, `a_lice`,
+/// `-alice-` and `alice` read as the same name, so they are one name.
+fn is_name_punctuation(c: char) -> bool {
+    matches!(c, '.' | '_' | '-')
+}
+
+/// The confusable skeleton of a name (Unicode's UTS #39): what it looks like, with the
+/// punctuation dropped and every character replaced by the one it is drawn like. Two names are
+/// the same exactly when their keys are equal, so the rules index names by key.
+///
+/// Unicode's table maps `1`, `I` and `l` to `l`, `0` to `O`, `m` to `rn`, and thousands of
+/// characters of other alphabets to the Latin letter they look like. It does not fold case, and
+/// it maps one character at a time, so three folds are added by hand: `i` is drawn like `l` in
+/// many fonts once lowered (`ALICE` must meet `aIice`), `cl` like `d`, `vv` like `w`. The table
+/// comes from the `unicode-security` crate, which rustc uses for its own lookalike-identifier
+/// lint: hand-written folds alone would miss most of it.
+// ANCHOR: lookalike_key
 pub fn lookalike_key(name: &str) -> String {
-    let folded: String = name
-        .to_lowercase()
+    let bare: String = name
         .chars()
-        .map(|c| match c {
-            'i' | '1' => 'l',
-            '0' => 'o',
-            other => other,
-        })
+        .filter(|&c| !is_name_punctuation(c))
+        .flat_map(char::to_lowercase)
         .collect();
-    folded.replace("rn", "m").replace("vv", "w")
+    skeleton(&bare)
+        .to_lowercase()
+        .replace('i', "l")
+        .replace("cl", "d")
+        .replace("vv", "w")
+}
+// ANCHOR_END: lookalike_key
+
+fn skeleton(text: &str) -> String {
+    unicode_security::confusable_detection::skeleton(text).collect()
 }
 
 /// The name a newcomer gets until it picks one.
@@ -207,17 +236,23 @@ pub fn guest_nick(number: u64) -> String {
 // ANCHOR: format
 /// `[alice] hello`: a message, with the sender's name put there by the server.
 pub fn said(from: &str, text: &[u8]) -> String {
-    format!("[{from}] {}", escape_peer_text(text))
+    format!("[{from}] {}", message_text(text))
 }
 
 /// `* alice waves`.
 pub fn action(from: &str, text: &[u8]) -> String {
-    format!("* {from} {}", escape_peer_text(text))
+    format!("* {from} {}", message_text(text))
 }
 
 /// `[alice -> you] psst`: only the recipient ever receives it.
 pub fn private(from: &str, text: &[u8]) -> String {
-    format!("[{from} -> you] {}", escape_peer_text(text))
+    format!("[{from} -> you] {}", message_text(text))
+}
+
+/// What a member wrote, as the room shows it: escaped (no control, bidi or invisible
+/// characters), and with long runs of blanks shortened, so no message can start a fake row.
+pub fn message_text(text: &[u8]) -> String {
+    shorten_blank_runs(&escape_peer_text(text))
 }
 
 /// `*** TEXT`: anything the server itself says.
@@ -471,6 +506,46 @@ mod tests {
         assert!(same_nick("rnarc", "marc"));
         assert!(same_nick("vvill", "will"));
         assert!(!same_nick("bob", "rob"));
+        assert!(!same_nick("alice", "alicia"));
+    }
+
+    #[test]
+    fn punctuation_and_confusable_letters_do_not_make_a_new_name() {
+        for (lookalike, original) in [
+            ("host_", "host"),
+            ("-host", "host"),
+            ("h.o.s.t", "host"),
+            ("a.lice", "alice"),
+            ("a_lice", "alice"),
+            ("Dave_", "dave"),
+            ("clave", "dave"),
+            ("CLAVE", "Dave"),
+            ("rn", "m"),
+        ] {
+            assert!(same_nick(lookalike, original), "{lookalike} vs {original}");
+        }
+        // Letters of other alphabets fold onto the Latin ones they look like, so the rule holds
+        // even for a name that never went through check_nick.
+        assert!(same_nick("\u{430}lice", "alice"));
+        assert!(!same_nick("dave", "dove"));
+    }
+
+    #[test]
+    fn host_and_its_lookalikes_are_reserved() {
+        for name in ["host", "HOST", "host_", "-host", "h0st", "ho.st", "Host-"] {
+            assert_eq!(
+                check_nick(name.as_bytes()),
+                Err(NickError::Reserved),
+                "{name}"
+            );
+        }
+        assert!(check_nick(b"hostess").is_ok());
+    }
+
+    #[test]
+    fn a_name_of_punctuation_only_is_refused() {
+        assert_eq!(check_nick(b"..."), Err(NickError::NoLetters));
+        assert_eq!(check_nick(b"_"), Err(NickError::NoLetters));
         // Other alphabets are refused outright: Cyrillic а (U+0430) looks like Latin a.
         let cyrillic = check_nick("\u{430}lice".as_bytes()).unwrap_err();
         assert!(cyrillic.to_string().contains("ASCII"), "{cyrillic}");
@@ -493,6 +568,21 @@ mod tests {
         assert_eq!(said("bob", b"\x1b[2Jhi\x07"), "[bob] \\x1b[2Jhi\\x07");
         assert_eq!(action("bob", b"waves\r"), "* bob waves\\x0d");
         assert_eq!(private("bob", b"\xff"), "[bob -> you] \u{fffd}");
+        assert_eq!(said("bob", "a\u{200b}b".as_bytes()), "[bob] a\\u{200b}b");
+    }
+
+    #[test]
+    fn a_message_cannot_push_a_fake_notice_onto_its_own_row() {
+        let fake = format!(
+            "hi{}*** bob was kicked by the host (cheating)",
+            " ".repeat(68)
+        );
+        let shown = said("eve", fake.as_bytes());
+        assert_eq!(
+            shown,
+            "[eve] hi        *** bob was kicked by the host (cheating)"
+        );
+        assert_eq!(said("eve", b"    indented()"), "[eve]     indented()");
     }
 
     #[test]
