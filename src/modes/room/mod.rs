@@ -22,6 +22,7 @@
 
 pub mod client;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod server;
 

@@ -57,6 +57,14 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 /// memory, and the queue takes memory only while lines wait (hub.rs, `client_queue`).
 pub const CLIENT_QUEUE: usize = 1024 * 1024;
 
+/// The kernel send buffer of each client's socket (`SO_SNDBUF`, endpoint.rs), requested at
+/// accept. Fixed, so that how far behind a client may fall before it is dropped does not depend
+/// on the kernel's autotuning (which grows it to 4 MiB on Linux): at most [`CLIENT_QUEUE`] in its
+/// queue, one [`WRITE_BATCH`] in its writer's hands, and this buffer (twice this on Linux, which
+/// doubles the request for its bookkeeping). 64 KiB is still a thousand chat lines in flight, so a
+/// reading client never waits on it.
+pub const CLIENT_SEND_BUFFER: usize = 64 * 1024;
+
 /// File descriptors kept free for everything that is not a client: stdio, the listener, the
 /// terminal, and a margin for the refusals in flight.
 const FILES_RESERVED: usize = 32;
@@ -471,6 +479,8 @@ fn start_client(
 ) -> std::result::Result<(), ()> {
     // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
+    let _ = endpoint::fix_send_buffer(&stream, CLIENT_SEND_BUFFER);
     // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
     // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
     // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
