@@ -44,6 +44,9 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
+    /// The room's server closed our connection while we were behind: it drops a member that
+    /// reads the room's lines too slowly (its queue on the server filled up).
+    DroppedTooSlow,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
 }
@@ -118,6 +121,12 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
+            Error::DroppedTooSlow => {
+                "this screen could not keep up with the room (or netchat was paused, e.g. with \
+                 Ctrl-Z), so the server gave up on it rather than let the room wait: join again \
+                 with the same command"
+                    .to_string()
+            }
             Error::Io { .. } | Error::OutputClosed => return None,
         };
         Some(hint)
@@ -150,6 +159,9 @@ impl fmt::Display for Error {
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
+            Error::DroppedTooSlow => f.write_str(
+                "the room's server dropped this client for reading the room's lines too slowly",
+            ),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
         }
     }

@@ -66,6 +66,8 @@ pub struct LineReader<R> {
     max_line: usize,
     /// True after a `TooLong`, until the newline that ends that long line.
     skipping: bool,
+    /// True once the stream ended in the middle of a line (see [`LineReader::ended_mid_line`]).
+    cut: bool,
 }
 
 impl<R: Read> LineReader<R> {
@@ -76,6 +78,7 @@ impl<R: Read> LineReader<R> {
             pending: Vec::new(),
             max_line,
             skipping: false,
+            cut: false,
         }
     }
 
@@ -138,8 +141,16 @@ impl<R: Read> LineReader<R> {
         line
     }
 
+    /// Whether the last line returned had no newline: the stream ended in the middle of it. A
+    /// program that only sends whole lines (a room server) did not mean it as a message: the
+    /// connection was cut while the line was on its way.
+    pub fn ended_mid_line(&self) -> bool {
+        self.cut
+    }
+
     fn finish_at_eof(&mut self) -> Option<Frame> {
         self.skipping = false;
+        self.cut = !self.pending.is_empty();
         if self.pending.is_empty() {
             None
         } else {
@@ -214,6 +225,14 @@ impl<R: Read> MessageReader<R> {
     pub fn has_buffered(&self) -> bool {
         match self {
             MessageReader::Lines(reader) => reader.has_buffered(),
+            MessageReader::Chunks(_) => false,
+        }
+    }
+
+    /// See [`LineReader::ended_mid_line`]; a raw chunk is never cut.
+    pub fn ended_mid_line(&self) -> bool {
+        match self {
+            MessageReader::Lines(reader) => reader.ended_mid_line(),
             MessageReader::Chunks(_) => false,
         }
     }
@@ -348,6 +367,15 @@ mod tests {
     #[test]
     fn returns_a_last_line_without_newline_at_eof() {
         assert_eq!(frames(&[b"one\ntwo"], 100), vec![line("one"), line("two")]);
+    }
+
+    #[test]
+    fn a_line_cut_by_eof_is_returned_and_marked() {
+        let mut reader = LineReader::new(&b"whole\nhal"[..], 100);
+        assert_eq!(reader.read_frame().unwrap(), Some(line("whole")));
+        assert!(!reader.ended_mid_line());
+        assert_eq!(reader.read_frame().unwrap(), Some(line("hal")));
+        assert!(reader.ended_mid_line());
     }
 
     #[test]
