@@ -54,7 +54,10 @@ fn cut(data: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
     points.push(0);
     points.push(data.len());
     points.sort_unstable();
-    points.windows(2).map(|w| data[w[0]..w[1]].to_vec()).collect()
+    points
+        .windows(2)
+        .map(|w| data[w[0]..w[1]].to_vec())
+        .collect()
 }
 
 /// Bytes that look like chat traffic: mostly text, with newlines, CRs and hostile bytes mixed in.
