@@ -203,7 +203,12 @@ pub struct Admission {
     max_per_address: u32,
     visitors: HashMap<IpAddr, Visitor>,
     banned: HashMap<IpAddr, String>,
+    /// The table's size at which idle addresses are next forgotten.
+    sweep_at: usize,
 }
+
+/// Below this many addresses the table is never swept: a class fits without any sweeping.
+const SWEEP_MIN: usize = 256;
 
 impl Admission {
     pub fn new(max_per_address: u32) -> Admission {
@@ -211,6 +216,7 @@ impl Admission {
             max_per_address,
             visitors: HashMap::new(),
             banned: HashMap::new(),
+            sweep_at: SWEEP_MIN,
         }
     }
 
@@ -218,6 +224,9 @@ impl Admission {
     pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
         if self.banned.contains_key(&ip) {
             return Err(Refusal::Banned);
+        }
+        if self.visitors.len() >= self.sweep_at {
+            self.forget_idle(now);
         }
         let max = self.max_per_address;
         let visitor = self.visitors.entry(ip).or_insert(Visitor {
@@ -244,21 +253,14 @@ impl Admission {
         // Every attempt costs a token, refused or not: a script retrying in a loop stays out
         // until it slows down.
         visitor.tokens = (visitor.tokens - 1.0).max(-f64::from(CONNECT_BURST));
-        match refusal {
-            Some(refusal) => {
-                self.forget_if_idle(ip, now);
-                Err(refusal)
-            }
-            None => Ok(()),
-        }
+        refusal.map_or(Ok(()), Err)
     }
 
     /// A member from `ip` left: its seat is free.
-    pub fn release(&mut self, ip: IpAddr, now: Instant) {
+    pub fn release(&mut self, ip: IpAddr) {
         if let Some(visitor) = self.visitors.get_mut(&ip) {
             visitor.seats = visitor.seats.saturating_sub(1);
         }
-        self.forget_if_idle(ip, now);
     }
 
     /// `/ban`: refuse this address from now until the room closes. `nick` is remembered for the
@@ -277,18 +279,19 @@ impl Admission {
         self.banned.iter()
     }
 
-    /// An address with no seat and a full connection bucket is forgotten, so a crowd of
-    /// one-time visitors does not grow the table.
-    fn forget_if_idle(&mut self, ip: IpAddr, now: Instant) {
-        let idle = self.visitors.get(&ip).is_some_and(|v| {
+    /// Forgets the addresses with no seat and a full connection bucket, so that a crowd of
+    /// one-time visitors does not grow the table. Done when the table has doubled since the last
+    /// time, so it costs a constant amount per connection, however many there are.
+    fn forget_idle(&mut self, now: Instant) {
+        let burst = f64::from(CONNECT_BURST);
+        let limited = self.max_per_address != 0;
+        self.visitors.retain(|_, v| {
             let refilled = v.tokens
                 + now.saturating_duration_since(v.updated).as_secs_f64()
                     * f64::from(CONNECTS_PER_SECOND);
-            v.seats == 0 && (self.max_per_address == 0 || refilled >= f64::from(CONNECT_BURST))
+            v.seats > 0 || (limited && refilled < burst)
         });
-        if idle {
-            self.visitors.remove(&ip);
-        }
+        self.sweep_at = (self.visitors.len() * 2).max(SWEEP_MIN);
     }
 }
 // ANCHOR_END: admission
@@ -373,7 +376,7 @@ mod tests {
         );
         // Another address is not affected, and a freed seat can be taken again.
         assert_eq!(door.admit(ip("127.0.0.1"), now), Ok(()));
-        door.release(script, now);
+        door.release(script);
         assert_eq!(door.admit(script, now), Ok(()));
     }
 
@@ -384,7 +387,7 @@ mod tests {
         let churner = ip("10.0.0.9");
         for _ in 0..CONNECT_BURST {
             assert_eq!(door.admit(churner, start), Ok(()));
-            door.release(churner, start);
+            door.release(churner);
         }
         assert_eq!(door.admit(churner, start), Err(Refusal::TooFast));
         // Refused attempts cost too: retrying at once keeps it out.
@@ -417,12 +420,14 @@ mod tests {
     #[test]
     fn idle_addresses_are_forgotten() {
         let start = Instant::now();
+        let later = start + Duration::from_secs(60);
         let mut door = Admission::new(4);
-        for n in 0..100u8 {
+        for n in 0..=255u8 {
             let visitor = IpAddr::from([10, 0, 0, n]);
             door.admit(visitor, start).unwrap();
-            door.release(visitor, start + Duration::from_secs(60));
+            door.release(visitor);
         }
-        assert!(door.visitors.is_empty());
+        door.admit(ip("10.0.1.1"), later).unwrap();
+        assert_eq!(door.visitors.len(), 1);
     }
 }

@@ -30,6 +30,8 @@
 //! A line from bob that starts with `[alice]` arrives as `[bob] [alice] …`: nicknames cannot
 //! contain spaces or brackets, so the first `[...]` is always the real sender.
 
+use std::net::IpAddr;
+
 use crate::console::{escape_peer_text, shorten_blank_runs};
 
 /// The longest nickname, in characters: long enough for a first name and a digit or two, short
@@ -329,6 +331,31 @@ pub fn kicked(reason: Option<&[u8]>) -> (String, String) {
     }
 }
 
+/// What a banned member is told (its goodbye) and what the room is told about it.
+pub fn banned(reason: Option<&[u8]>) -> (String, String) {
+    match reason.map(reason_text) {
+        Some(reason) => (
+            goodbye(&format!(
+                "you were banned from this room by the host ({reason})"
+            )),
+            format!("was banned by the host ({reason})"),
+        ),
+        None => (
+            goodbye("you were banned from this room by the host"),
+            "was banned by the host".to_string(),
+        ),
+    }
+}
+
+/// What a member over its rate limit is told, once per episode (limits.rs).
+pub fn slow_down(lines_per_second: u32) -> String {
+    notice(&format!(
+        "slow down: you are sending faster than this room allows ({lines_per_second} lines a \
+         second, more in a short burst); the server reads your next lines as your allowance \
+         refills, nothing you sent is lost"
+    ))
+}
+
 /// What the room is told about a member dropped for not reading (engine.rs, `CLIENT_QUEUE`).
 pub const TOO_SLOW: &str = "was disconnected: too slow to read the room's messages";
 // ANCHOR_END: policy
@@ -427,6 +454,13 @@ pub enum HostCommand {
         nick: Vec<u8>,
         reason: Option<Vec<u8>>,
     },
+    /// `/ban NICK [reason]`: kick, and refuse that member's address until the room closes.
+    Ban {
+        nick: Vec<u8>,
+        reason: Option<Vec<u8>>,
+    },
+    /// `/unban ADDR`, or `/unban` alone to list the banned addresses.
+    Unban(Option<IpAddr>),
     /// `/quit`: close the room.
     Close,
     /// `/help`.
@@ -458,10 +492,30 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
                 reason: (!reason.is_empty()).then(|| reason.to_vec()),
             },
         },
+        b"ban" => match split_word(argument) {
+            ([], _) => HostCommand::Usage("usage: /ban NICK [reason]".into()),
+            (nick, reason) => HostCommand::Ban {
+                nick: nick.to_vec(),
+                reason: (!reason.is_empty()).then(|| reason.to_vec()),
+            },
+        },
+        b"unban" if argument.is_empty() => HostCommand::Unban(None),
+        b"unban" => match std::str::from_utf8(argument)
+            .ok()
+            .and_then(|a| a.parse().ok())
+        {
+            Some(ip) => HostCommand::Unban(Some(ip)),
+            None => HostCommand::Usage(format!(
+                "usage: /unban ADDRESS, e.g. /unban 192.168.1.23 (not {}); /unban alone lists \
+                 the banned addresses",
+                escape_peer_text(argument)
+            )),
+        },
         b"quit" => HostCommand::Close,
         b"help" => HostCommand::Help,
         _ => HostCommand::Usage(format!(
-            "unknown command /{}: the host has /who, /kick NICK [reason], /quit, /help",
+            "unknown command /{}: the host has /who, /kick NICK [reason], /ban NICK [reason], \
+             /unban ADDRESS, /quit, /help",
             escape_peer_text(word)
         )),
     }
@@ -472,6 +526,8 @@ pub const HOST_HELP: &[&str] = &[
     "a plain line is said to the room as [host]",
     "/who                 who is in the room",
     "/kick NICK [reason]  disconnect someone, telling the room",
+    "/ban NICK [reason]   kick, and refuse their address until the room closes",
+    "/unban ADDRESS       let a banned address in again (/unban alone lists them)",
     "/quit (or Ctrl-C, or Ctrl-D)  close the room",
 ];
 
@@ -714,6 +770,24 @@ mod tests {
         );
         assert!(matches!(parse_host(b"/kick"), HostCommand::Usage(_)));
         assert_eq!(parse_host(b"/quit"), HostCommand::Close);
+        assert_eq!(
+            parse_host(b"/ban eve flooding"),
+            HostCommand::Ban {
+                nick: b"eve".to_vec(),
+                reason: Some(b"flooding".to_vec())
+            }
+        );
+        assert!(matches!(parse_host(b"/ban"), HostCommand::Usage(_)));
+        assert_eq!(
+            parse_host(b"/unban 127.0.0.2"),
+            HostCommand::Unban(Some("127.0.0.2".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_host(b"/unban ::1"),
+            HostCommand::Unban(Some("::1".parse().unwrap()))
+        );
+        assert_eq!(parse_host(b"/unban"), HostCommand::Unban(None));
+        assert!(matches!(parse_host(b"/unban eve"), HostCommand::Usage(_)));
         assert!(matches!(parse_host(b"/nick x"), HostCommand::Usage(_)));
     }
 }
