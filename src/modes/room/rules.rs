@@ -294,8 +294,14 @@ impl Room {
         };
         *pending = 0;
         *last = Some(now);
+        let hint = match refusal {
+            limits::Refusal::TooManySeats { .. } | limits::Refusal::TooFast => {
+                " (--max-per-address N sets it, 0 lifts it)"
+            }
+            limits::Refusal::Banned => " (/unban lets it in)",
+        };
         Some(Action::Log(Log::Notice(format!(
-            "refused a connection from {}: {refusal}{more}",
+            "refused a connection from {}: {refusal}{hint}{more}",
             peer.ip()
         ))))
     }
