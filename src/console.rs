@@ -137,14 +137,6 @@ impl Console {
         }
     }
 
-    /// A prompt on stderr without a newline, shown only to a person at a terminal.
-    pub fn prompt(&mut self, text: &str) {
-        if self.interactive {
-            let _ = write!(self.err, "{}", text.green().bold());
-            let _ = self.err.flush();
-        }
-    }
-
     /// A message from a peer on stdout, escaped. `label` says who sent it; it is shown only on a
     /// terminal, so piped output is exactly what the peer sent, one message per line.
     ///
@@ -352,7 +344,6 @@ mod tests {
         let mut console = Console::new(Box::new(out.clone()), Box::new(err.clone()), false);
         console.peer_message("peer", b"hi").unwrap();
         console.status("connected");
-        console.prompt("you> ");
         console.guide("your turn");
         assert_eq!(&*out.0.lock().unwrap(), b"hi\n");
         assert_eq!(&*err.0.lock().unwrap(), b"netchat: connected\n");
