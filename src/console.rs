@@ -1,7 +1,7 @@
 //! Everything a person sees.
 //!
 //! Modes say *what happened* (a status, a message from the peer, a notice); this file decides how
-//! it looks. The output contract (DESIGN.md) lives here:
+//! it looks. The output contract (ARCHITECTURE.md, "Invariants") lives here:
 //!
 //! - messages from peers go to **stdout**, everything else to **stderr** as `netchat: …` lines,
 //!   so `netchat … > chat.log` keeps only the conversation;
