@@ -52,6 +52,9 @@ pub enum Error {
     Interrupted,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
+    /// One of netchat's own helper threads ended without its answer: a bug (it panicked), not
+    /// something the network or the user did.
+    ThreadDied { thread: &'static str },
 }
 
 impl Error {
@@ -125,6 +128,9 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
+            Error::ThreadDied { .. } => {
+                "this is a bug in netchat: please report it with the command you ran".to_string()
+            }
             Error::Io { .. } | Error::OutputClosed | Error::Interrupted => return None,
         };
         Some(hint)
@@ -159,6 +165,7 @@ impl fmt::Display for Error {
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
             Error::Interrupted => f.write_str("interrupted"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
     }
 }

@@ -155,7 +155,7 @@ pub fn spawn_plain_reader(
                     }
                     Ok(Some(Frame::TooLong { limit })) => Some(Input::TooLong { limit }),
                     Ok(None) => Some(Input::Eof),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // (EINTR never gets here: read_frame retries it.)
                     Err(e) => Some(Input::Failed(e)),
                 };
                 // A person types one line per `read`: it goes alone, and at once.
