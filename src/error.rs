@@ -14,6 +14,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUNTIME: u8 = 1;
 /// Exit code of a usage error: an option or address that does not parse. clap uses it too.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `half` ended by Ctrl-C (or SIGTERM, SIGHUP): 128 + SIGINT's number, what a shell
+/// shows for a program the kernel ended on Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Everything that can end netchat early.
 #[derive(Debug)]
@@ -47,8 +50,14 @@ pub enum Error {
     /// The room's server closed our connection while we were behind: it drops a member that
     /// reads the room's lines too slowly (its queue on the server filled up).
     DroppedTooSlow,
+    /// `half` was interrupted (Ctrl-C at its prompt). Not reported as an error: the status line
+    /// already said so; only the exit code (130) tells a script.
+    Interrupted,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
+    /// One of netchat's own helper threads ended without its answer: a bug (it panicked), not
+    /// something the network or the user did.
+    ThreadDied { thread: &'static str },
 }
 
 impl Error {
@@ -69,6 +78,7 @@ impl Error {
         match self {
             Error::Usage { .. } => EXIT_USAGE,
             Error::OutputClosed => EXIT_OK,
+            Error::Interrupted => EXIT_INTERRUPTED,
             _ => EXIT_RUNTIME,
         }
     }
@@ -127,7 +137,10 @@ impl Error {
                  with the same command"
                     .to_string()
             }
-            Error::Io { .. } | Error::OutputClosed => return None,
+            Error::ThreadDied { .. } => {
+                "this is a bug in netchat: please report it with the command you ran".to_string()
+            }
+            Error::Io { .. } | Error::OutputClosed | Error::Interrupted => return None,
         };
         Some(hint)
     }
@@ -162,7 +175,9 @@ impl fmt::Display for Error {
             Error::DroppedTooSlow => f.write_str(
                 "the room's server dropped this client for reading the room's lines too slowly",
             ),
+            Error::Interrupted => f.write_str("interrupted"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
     }
 }
