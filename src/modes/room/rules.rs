@@ -9,7 +9,7 @@
 //! rule (a name check, a command, who hears a notice) exists once, and every rule is tested here
 //! without a socket.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,6 +86,13 @@ struct Member {
     announced: bool,
     /// Its rate limit's bucket (limits.rs).
     bucket: Bucket,
+    /// Over its rate limit: not read before this time.
+    paused_until: Option<Instant>,
+    /// Lines that were already on their way when the pause began (an engine may have read a few
+    /// more before it carried the pause out): kept in order, and taken when the pause ends, so
+    /// that nothing is relayed beyond the limit and nothing read is lost. Bounded by what an
+    /// engine reads ahead: a few lines.
+    held: VecDeque<Vec<u8>>,
 }
 
 /// The limits a room is run with (`--rate-limit`, `--max-per-address`).
@@ -141,6 +148,8 @@ pub struct Room {
     unannounced: VecDeque<(Instant, ClientId)>,
     /// Refused connections not yet reported at the console, and when the last report was.
     refusals: (u64, Option<Instant>),
+    /// Members with held lines (see `Member::held`).
+    holding: BTreeSet<ClientId>,
 }
 
 /// Up to this many members, everyone is told when someone joins or leaves. Beyond it, only the
@@ -172,6 +181,7 @@ impl Room {
             door: Admission::new(limits.max_per_address),
             unannounced: VecDeque::new(),
             refusals: (0, None),
+            holding: BTreeSet::new(),
         }
     }
 
@@ -253,6 +263,8 @@ impl Room {
                 peer,
                 announced: false,
                 bucket: Bucket::new(now),
+                paused_until: None,
+                held: VecDeque::new(),
             },
         );
         let mut actions = vec![
@@ -306,8 +318,9 @@ impl Room {
         ))))
     }
 
-    /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`]. An engine calls
-    /// it at [`Room::next_deadline`] (and may call it any time).
+    /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`], and takes the
+    /// held lines of members whose pause is over. An engine calls it at [`Room::next_deadline`]
+    /// (and may call it any time).
     pub fn tick(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
         while let Some(&(joined, id)) = self.unannounced.front() {
@@ -317,14 +330,45 @@ impl Room {
             self.unannounced.pop_front();
             actions.extend(self.announce(id));
         }
+        let holding: Vec<ClientId> = self.holding.iter().copied().collect();
+        for id in holding {
+            actions.extend(self.release_held(id, now));
+        }
         actions
     }
 
     /// When the room next has something to do on its own ([`Room::tick`]), if ever.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.unannounced
+        let announce = self
+            .unannounced
             .front()
-            .map(|&(joined, _)| joined + limits::SHORT_STAY)
+            .map(|&(joined, _)| joined + limits::SHORT_STAY);
+        let resume = self
+            .holding
+            .iter()
+            .filter_map(|id| self.members.get(id)?.paused_until)
+            .min();
+        announce.into_iter().chain(resume).min()
+    }
+
+    /// Takes a member's held lines while its pause is over, until it is paused again.
+    fn release_held(&mut self, id: ClientId, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        loop {
+            let Some(member) = self.members.get_mut(&id) else {
+                self.holding.remove(&id);
+                return actions;
+            };
+            if member.paused_until.is_some_and(|until| now < until) {
+                return actions;
+            }
+            member.paused_until = None;
+            let Some(text) = member.held.pop_front() else {
+                self.holding.remove(&id);
+                return actions;
+            };
+            actions.extend(self.take_line(id, &text, now));
+        }
     }
 
     /// Tells the others that this member joined, unless they were told already (or the room is
@@ -348,6 +392,21 @@ impl Room {
     /// One line from a member: a message or a command.
     // ANCHOR: route
     pub fn said(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
+        };
+        // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
+        if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
+            member.held.push_back(text.to_vec());
+            self.holding.insert(id);
+            return Vec::new();
+        }
+        member.paused_until = None;
+        self.take_line(id, text, now)
+    }
+
+    /// A member's line, its turn come: what it makes happen, charged to its rate limit.
+    fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let command = protocol::parse(text);
         // Whatever the others will see of this member, they first hear that it joined.
         let mut actions = match command {
@@ -420,6 +479,7 @@ impl Room {
         let Charge::Pause { until, new_episode } = member.bucket.charge(rate, now, bytes) else {
             return Vec::new();
         };
+        member.paused_until = Some(until);
         let mut actions = vec![Action::Pause { id, until }];
         if new_episode {
             actions.push(Action::To(id, line(protocol::slow_down(lines))));
@@ -530,6 +590,26 @@ impl Room {
 
     /// A member's connection ended or it stopped reading.
     pub fn leave(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
+        // Lines it sent before it closed still count: `printf '…30 lines…' | ncat` ends at once.
+        // Taken now (a few at most), or they would be lost with it.
+        let mut actions = Vec::new();
+        if why != Leave::TooSlow {
+            let held = self
+                .members
+                .get_mut(&id)
+                .map(|member| std::mem::take(&mut member.held))
+                .unwrap_or_default();
+            for text in held {
+                let command = protocol::parse(&text);
+                actions.extend(self.obey(id, command));
+            }
+        }
+        self.holding.remove(&id);
+        actions.extend(self.depart(id, why));
+        actions
+    }
+
+    fn depart(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
         match why {
             Leave::Gone(Gone::Closed) => self.remove(id, "left", false),
             Leave::Gone(Gone::Lost(error)) => {
@@ -941,9 +1021,34 @@ mod tests {
         assert!(room.is_limited(1));
         // The line that went over was still relayed: nothing read is ever dropped.
         assert_eq!(lines_to(&actions, 2).last().unwrap(), "[guest-1] spam");
-        let again = room.said(1, b"spam", start);
-        assert!(again.iter().any(|a| matches!(a, Action::Pause { .. })));
-        assert!(lines_to(&again, 1).is_empty() && logs(&again).is_empty());
+        // Lines already on their way when the pause began wait, in order, for it to end.
+        assert!(room.said(1, b"one", start).is_empty());
+        assert!(room.said(1, b"two", start).is_empty());
+        let resume = start + Duration::from_millis(200);
+        assert_eq!(room.next_deadline(), Some(resume));
+        assert!(room.tick(start + Duration::from_millis(100)).is_empty());
+        let released = room.tick(resume);
+        // One line's worth of allowance: "one" goes, and the member is paused again, quietly.
+        assert_eq!(lines_to(&released, 2), vec!["[guest-1] one"]);
+        assert!(released.iter().any(|a| matches!(a, Action::Pause { .. })));
+        assert!(lines_to(&released, 1).is_empty() && logs(&released).is_empty());
+        let released = room.tick(resume + Duration::from_millis(200));
+        assert_eq!(lines_to(&released, 2), vec!["[guest-1] two"]);
+    }
+
+    #[test]
+    fn held_lines_of_a_member_who_leaves_are_still_relayed() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        for _ in 0..=limits::BURST_LINES {
+            room.said(1, b"paste", start);
+        }
+        room.said(1, b"last line", start);
+        let gone = room.leave(1, Leave::Gone(Gone::Closed));
+        assert_eq!(lines_to(&gone, 2)[0], "[guest-1] last line");
+        assert_eq!(room.next_deadline(), Some(start + limits::SHORT_STAY));
     }
 
     #[test]
