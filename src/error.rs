@@ -47,6 +47,9 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
+    /// The room's server turned us away with a goodbye (`*** goodbye: sorry, …`): the room is
+    /// full, or the host does not let us in.
+    RoomRefused { reason: String },
     /// `half` was interrupted (Ctrl-C at its prompt). Not reported as an error: the status line
     /// already said so; only the exit code (130) tells a script.
     Interrupted,
@@ -128,6 +131,10 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
+            Error::RoomRefused { .. } => {
+                "the room's host decides who may join and how many: try again later, or ask them"
+                    .to_string()
+            }
             Error::ThreadDied { .. } => {
                 "this is a bug in netchat: please report it with the command you ran".to_string()
             }
@@ -164,6 +171,7 @@ impl fmt::Display for Error {
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
             Error::Interrupted => f.write_str("interrupted"),
+            Error::RoomRefused { reason } => write!(f, "the room turned you away: {reason}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
