@@ -103,7 +103,9 @@ impl Error {
             }
             Error::Refused { addr } => format!(
                 "nothing is listening on {addr}: start the listening side first (with \
-                 `--listen {}` in another terminal), and check the port number",
+                 `--listen {}` in another terminal), and check the port number; a half or \
+                 duplex listener takes one peer and then stops listening, so if it is already \
+                 talking to someone, ask for a listener of your own",
                 port_of(addr)
             ),
             Error::ConnectTimedOut { .. } => {
