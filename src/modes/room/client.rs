@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, after, bounded, never, select, unbounded};
 
-use super::protocol::{self, LineKind};
+use super::protocol::{self, Farewell};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
@@ -292,8 +292,8 @@ impl Server {
 struct Leaving {
     /// Set once we asked to leave: from then on the server's close is the expected ending.
     deadline: Option<Instant>,
-    /// The server said goodbye: its close is expected too.
-    goodbye: bool,
+    /// The server's goodbye line, once it came: it says whether its close is a normal end.
+    goodbye: Option<Farewell>,
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
@@ -309,7 +309,7 @@ fn chat(
     let mut keyboard_open = true;
     let mut state = Leaving {
         deadline: None,
-        goodbye: false,
+        goodbye: None,
     };
     loop {
         let give_up = match state.deadline {
@@ -400,7 +400,9 @@ fn received(
         Incoming::Line(bytes) => {
             // The server escapes what it relays, but a client trusts no peer: escape again.
             let text = escape_peer_text(&bytes);
-            state.goodbye |= protocol::classify(&text) == LineKind::Goodbye;
+            if let Some(farewell) = protocol::farewell(&text) {
+                state.goodbye = Some(farewell);
+            }
             console.room_line(&text, tone_of(&text))?;
         }
         Incoming::TooLong { limit } => console.notice(&format!(
@@ -416,9 +418,14 @@ fn received(
             console.status("you left the room");
             return Ok(Some(Ok(())));
         }
-        Incoming::Ended { .. } if state.goodbye => {
-            console.status("the server closed the connection (its goodbye is above)");
-            return Ok(Some(Ok(())));
+        Incoming::Ended { .. } if state.goodbye.is_some() => {
+            return Ok(Some(match state.goodbye.take() {
+                Some(Farewell::Refused { reason }) => Err(Error::RoomRefused { reason }),
+                _ => {
+                    console.status("the server closed the connection (its goodbye is above)");
+                    Ok(())
+                }
+            }));
         }
         Incoming::Ended { behind: true, .. } => return Ok(Some(Err(Error::DroppedTooSlow))),
         Incoming::Ended {

@@ -235,7 +235,7 @@ impl Room {
     pub fn join(&mut self, id: ClientId, peer: SocketAddr, now: Instant) -> Vec<Action> {
         if let Err(refusal) = self.door.admit(peer.ip(), now) {
             let mut actions = vec![
-                Action::To(id, line(protocol::goodbye(&refusal.to_string()))),
+                Action::To(id, line(protocol::refusal(&refusal.to_string()))),
                 Action::Disconnect(id),
             ];
             actions.extend(self.count_refusal(peer, &refusal, now));
@@ -1090,7 +1090,9 @@ mod tests {
         room.join(1, script, now());
         room.join(2, script, now());
         let refused = room.join(3, script, now());
-        assert!(lines_to(&refused, 3)[0].starts_with("*** goodbye: your address already has 2"));
+        assert!(
+            lines_to(&refused, 3)[0].starts_with("*** goodbye: sorry, your address already has 2")
+        );
         assert!(refused.contains(&Action::Disconnect(3)));
         assert_eq!(room.nick(3), None);
         assert!(logs(&refused)[0].contains("refused a connection from 127.0.0.2"));
