@@ -46,6 +46,9 @@ pub enum Error {
     RoomClosed,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
+    /// One of netchat's own helper threads ended without its answer: a bug (it panicked), not
+    /// something the network or the user did.
+    ThreadDied { thread: &'static str },
 }
 
 impl Error {
@@ -118,6 +121,9 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
+            Error::ThreadDied { .. } => {
+                "this is a bug in netchat: please report it with the command you ran".to_string()
+            }
             Error::Io { .. } | Error::OutputClosed => return None,
         };
         Some(hint)
@@ -151,6 +157,7 @@ impl fmt::Display for Error {
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
     }
 }

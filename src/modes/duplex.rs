@@ -17,7 +17,7 @@
 //! netchat duplex --connect 5000      # terminal 2: now type in both, any time
 //! ```
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -168,9 +168,9 @@ fn open(
             Err(_) => opened.recv(),
         },
     };
-    let connection = opened.map_err(|_| Error::Io {
-        doing: "opening the connection (its helper thread stopped unexpectedly)".into(),
-        source: io::ErrorKind::Other.into(),
+    // The helper always sends before it ends; a closed channel means it died (a panic).
+    let connection = opened.map_err(|_| Error::ThreadDied {
+        thread: "the connection helper",
     })??;
     endpoint::announce(&connection, console);
     Ok(Some(connection.stream))
@@ -470,6 +470,7 @@ impl<'a> Outgoing<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
     use std::net::TcpListener;
 
     fn quiet_console() -> Console {
