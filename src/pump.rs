@@ -121,19 +121,16 @@ pub fn frame_lines(
     // Every line is copied once, into a buffer sized for the whole chunk: no allocation per line.
     let mut lines = Messages::with_capacity(chunk.len() + 1);
     loop {
-        let (used, frame) = decoder.decode(chunk);
+        let (used, too_long) = decoder.decode_into(chunk, &mut lines);
         chunk = &chunk[used..];
-        match frame {
-            Some(Frame::Line(line)) => lines.push(line),
-            Some(Frame::TooLong { limit }) => {
-                if !lines.is_empty() && !hand_over(Pumped::Messages(take(&mut lines))) {
-                    return false;
-                }
-                if !hand_over(Pumped::TooLong { limit }) {
-                    return false;
-                }
-            }
-            None => break,
+        let Some(Frame::TooLong { limit }) = too_long else {
+            break;
+        };
+        if !lines.is_empty() && !hand_over(Pumped::Messages(take(&mut lines))) {
+            return false;
+        }
+        if !hand_over(Pumped::TooLong { limit }) {
+            return false;
         }
     }
     lines.is_empty() || hand_over(Pumped::Messages(lines))

@@ -520,6 +520,33 @@ mod tests {
     }
 
     #[test]
+    fn piped_lines_leave_as_one_block_up_to_a_bye() {
+        let (ours, theirs) = socket_pair();
+        let (keys, keyboard) = bounded(4);
+        let (_peer_tx, peer) = bounded(1);
+        keys.send(Input::Lines(Messages::from_iter([
+            "one",
+            "two",
+            " BYE",
+            "never sent",
+        ])))
+        .unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        )
+        .unwrap();
+        assert_eq!(ending, Ending::WeSaidBye);
+        drop(ours);
+        let mut wire = String::new();
+        (&theirs).read_to_string(&mut wire).unwrap();
+        assert_eq!(wire, "one\ntwo\nbye\n");
+    }
+
+    #[test]
     fn eof_then_the_peers_fin_closes_both_directions() {
         let (ours, theirs) = socket_pair();
         let (keys, keyboard) = bounded(4);
