@@ -103,6 +103,11 @@ impl Console {
         (self.out, self.err) = wrap(out, err);
     }
 
+    /// The stream a line editor draws on (stdout, which is the terminal whenever one runs).
+    pub fn screen(&mut self) -> &mut Box<dyn Write + Send> {
+        &mut self.out
+    }
+
     /// Whether a person is at the keyboard (prompts make sense).
     pub fn is_interactive(&self) -> bool {
         self.interactive

@@ -86,7 +86,7 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let Some(stream) = open(endpoint, console, &interrupt)? else {
+    let Some(stream) = open(endpoint, options.framing, console, &interrupt)? else {
         return Ok(());
     };
     console.set_timestamps(options.timestamps);
@@ -133,13 +133,14 @@ pub fn run(
 // ANCHOR: open
 fn open(
     endpoint: &Endpoint,
+    framing: Framing,
     console: &mut Console,
     interrupt: &Receiver<()>,
 ) -> Result<Option<TcpStream>> {
     let (sender, opened) = bounded(1);
     let helper = match endpoint {
         Endpoint::Listen(addr) => {
-            let listener = endpoint::listen_announced(addr, "duplex", console)?;
+            let listener = endpoint::listen_announced(addr, "duplex", framing, console)?;
             // The helper owns the listener and drops it after one peer: a third person is refused.
             thread::Builder::new()
                 .name("acceptor".into())

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 
+#[cfg(unix)]
+pub mod pty;
+
 /// How long any single wait may take before the test fails. Generous, so a loaded CI machine
 /// does not cause false failures, yet bounded, so nothing hangs.
 pub const DEADLINE: Duration = Duration::from_secs(10);

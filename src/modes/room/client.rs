@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, after, never, select};
 
-use super::protocol::{self, LineKind};
+use super::protocol::{self, Farewell};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
@@ -130,7 +130,8 @@ fn chat(
     let mut interrupt = interrupt.clone();
     // Set once we asked to leave: from then on the server's close is the expected ending.
     let mut leaving: Option<Instant> = None;
-    let mut goodbye = false;
+    // The server's goodbye line, once it came: it says whether this is a normal end.
+    let mut goodbye: Option<Farewell> = None;
     loop {
         let give_up = match leaving {
             Some(deadline) => after(deadline.saturating_duration_since(Instant::now())),
@@ -143,7 +144,9 @@ fn chat(
                         // The server escapes what it relays, but a client trusts no peer:
                         // escape again.
                         let text = escape_peer_text(bytes);
-                        goodbye |= protocol::classify(&text) == LineKind::Goodbye;
+                        if let Some(farewell) = protocol::farewell(&text) {
+                            goodbye = Some(farewell);
+                        }
                         console.room_line(&text, tone_of(&text))?;
                     }
                 }
@@ -155,9 +158,14 @@ fn chat(
                     console.status("you left the room");
                     return Ok(());
                 }
-                Ok(Pumped::Closed | Pumped::Failed(_)) | Err(_) if goodbye => {
-                    console.status("the server closed the connection (its goodbye is above)");
-                    return Ok(());
+                Ok(Pumped::Closed | Pumped::Failed(_)) | Err(_) if goodbye.is_some() => {
+                    return match goodbye.take() {
+                        Some(Farewell::Refused { reason }) => Err(Error::RoomRefused { reason }),
+                        _ => {
+                            console.status("the server closed the connection (its goodbye is above)");
+                            Ok(())
+                        }
+                    };
                 }
                 Ok(Pumped::Failed(error)) => return Err(lost(error)),
                 Ok(Pumped::Closed) | Err(_) => return Err(Error::RoomClosed),
