@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 
 use std::collections::VecDeque;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, after, bounded, never, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
 
 use super::protocol::{self, Farewell};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::framing::{self, Framing};
+use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the client needs besides the address.
@@ -55,25 +56,10 @@ const INCOMING_QUEUE: usize = 64;
 /// the screen and Ctrl-C keep working meanwhile.
 const OUTGOING_QUEUE: usize = 16;
 
-/// A reader that had to wait for the screen this recently, when the server closed without a
-/// goodbye, was behind: that is why the server dropped it.
+/// If the screen was this far behind the socket (received lines waiting to be shown) this
+/// recently when the server closed without a goodbye, the server dropped us for reading too
+/// slowly.
 const BEHIND_WINDOW: Duration = Duration::from_secs(30);
-
-/// What the socket reader thread reports.
-enum Incoming {
-    Line(Vec<u8>),
-    TooLong {
-        limit: usize,
-    },
-    /// The connection ended in the middle of a line: these bytes are the start of it.
-    Cut(Vec<u8>),
-    /// The connection ended (EOF, or the error). `behind` says whether lines had to wait for
-    /// the screen shortly before: then the server closed because we read too slowly.
-    Ended {
-        error: Option<io::Error>,
-        behind: bool,
-    },
-}
 
 /// What the main loop gives the sender thread.
 enum Outgoing {
@@ -140,45 +126,21 @@ pub fn run(
     result
 }
 
+/// The `room-recv` thread: the reader pump (pump.rs) on the socket.
 fn spawn_socket_reader(
     stream: TcpStream,
     framing: Framing,
     max_line: usize,
-) -> Result<(Receiver<Incoming>, thread::JoinHandle<()>)> {
-    let (sender, receiver) = bounded(INCOMING_QUEUE);
-    let handle = thread::Builder::new()
-        .name("room-recv".into())
-        .spawn(move || {
-            let mut reader = MessageReader::new(&stream, framing, max_line);
-            let mut waited: Option<Instant> = None;
-            loop {
-                let item = match reader.read_frame() {
-                    Ok(Some(Frame::Line(line))) if reader.ended_mid_line() => Incoming::Cut(line),
-                    Ok(Some(Frame::Line(line))) => Incoming::Line(line),
-                    Ok(Some(Frame::TooLong { limit })) => Incoming::TooLong { limit },
-                    ended => {
-                        let error = ended.err();
-                        let behind = waited.is_some_and(|at| at.elapsed() < BEHIND_WINDOW);
-                        let _ = sender.send(Incoming::Ended { error, behind });
-                        return;
-                    }
-                };
-                // A full queue: the screen is behind the room. Remember when, then wait.
-                let item = match sender.try_send(item) {
-                    Ok(()) => continue,
-                    Err(TrySendError::Full(item)) => {
-                        waited = Some(Instant::now());
-                        item
-                    }
-                    Err(TrySendError::Disconnected(_)) => return,
-                };
-                if sender.send(item).is_err() {
-                    return;
-                }
-            }
-        })
-        .map_err(|e| Error::io("starting the socket reader thread", e))?;
-    Ok((receiver, handle))
+) -> Result<(Receiver<Pumped>, thread::JoinHandle<()>)> {
+    pump::spawn(
+        "room-recv",
+        stream,
+        framing,
+        max_line,
+        INCOMING_QUEUE,
+        |event| event,
+    )
+    .map_err(|e| Error::io("starting the socket reader thread", e))
 }
 
 /// The sender thread: one blocking `write` per typed line, so that the main loop never blocks
@@ -294,13 +256,15 @@ struct Leaving {
     deadline: Option<Instant>,
     /// The server's goodbye line, once it came: it says whether its close is a normal end.
     goodbye: Option<Farewell>,
+    /// When received lines last filled the queue to the screen: the screen was behind.
+    behind: Option<Instant>,
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
 // ANCHOR: client_loop
 fn chat(
     server: &mut Server,
-    incoming: &Receiver<Incoming>,
+    incoming: &Receiver<Pumped>,
     keyboard: Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
@@ -310,6 +274,7 @@ fn chat(
     let mut state = Leaving {
         deadline: None,
         goodbye: None,
+        behind: None,
     };
     loop {
         let give_up = match state.deadline {
@@ -325,8 +290,11 @@ fn chat(
         select! {
             recv(incoming) -> item => {
                 let Ok(item) = item else {
-                    return Err(Error::RoomClosed); // the reader always reports its end first
+                    return Err(Error::RoomClosed); // the pump always reports its end first
                 };
+                if incoming.is_full() {
+                    state.behind = Some(Instant::now());
+                }
                 if let Some(ending) = received(item, &mut state, console)? {
                     return ending;
                 }
@@ -350,8 +318,8 @@ fn chat(
                 }
                 // A script piped in arrives in blocks: each of its lines as if typed alone.
                 Input::Lines(lines) => {
-                    for line in lines {
-                        if typed_line(server, line, &mut state, console) {
+                    for line in lines.iter() {
+                        if typed_line(server, line.to_vec(), &mut state, console) {
                             return Ok(());
                         }
                     }
@@ -392,33 +360,30 @@ fn chat(
 
 /// One thing the socket reader reported; `Some` ends the conversation with that result.
 fn received(
-    item: Incoming,
+    item: Pumped,
     state: &mut Leaving,
     console: &mut Console,
 ) -> Result<Option<Result<()>>> {
     match item {
-        Incoming::Line(bytes) => {
-            // The server escapes what it relays, but a client trusts no peer: escape again.
-            let text = escape_peer_text(&bytes);
-            if let Some(farewell) = protocol::farewell(&text) {
-                state.goodbye = Some(farewell);
+        Pumped::Messages(lines) => {
+            for bytes in lines.iter() {
+                // The server escapes what it relays, but a client trusts no peer: escape again.
+                let text = escape_peer_text(bytes);
+                if let Some(farewell) = protocol::farewell(&text) {
+                    state.goodbye = Some(farewell);
+                }
+                console.room_line(&text, tone_of(&text))?;
             }
-            console.room_line(&text, tone_of(&text))?;
         }
-        Incoming::TooLong { limit } => console.notice(&format!(
+        Pumped::TooLong { limit } => console.notice(&format!(
             "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
         )),
-        // Not a message: the server never sends half a line on purpose.
-        Incoming::Cut(bytes) => console.notice(&format!(
-            "the connection ended in the middle of a line; what arrived of it: {}",
-            escape_peer_text(&bytes)
-        )),
         // EOF, or an error after we had already said goodbye: a normal ending.
-        Incoming::Ended { .. } if state.deadline.is_some() => {
+        Pumped::Closed | Pumped::Failed(_) if state.deadline.is_some() => {
             console.status("you left the room");
             return Ok(Some(Ok(())));
         }
-        Incoming::Ended { .. } if state.goodbye.is_some() => {
+        Pumped::Closed | Pumped::Failed(_) if state.goodbye.is_some() => {
             return Ok(Some(match state.goodbye.take() {
                 Some(Farewell::Refused { reason }) => Err(Error::RoomRefused { reason }),
                 _ => {
@@ -427,11 +392,15 @@ fn received(
                 }
             }));
         }
-        Incoming::Ended { behind: true, .. } => return Ok(Some(Err(Error::DroppedTooSlow))),
-        Incoming::Ended {
-            error: Some(error), ..
-        } => return Ok(Some(Err(lost(error)))),
-        Incoming::Ended { error: None, .. } => return Ok(Some(Err(Error::RoomClosed))),
+        // No goodbye, and we were behind: the server gave up on us (it cannot send a goodbye
+        // through a queue that is full).
+        Pumped::Closed | Pumped::Failed(_)
+            if state.behind.is_some_and(|at| at.elapsed() < BEHIND_WINDOW) =>
+        {
+            return Ok(Some(Err(Error::DroppedTooSlow)));
+        }
+        Pumped::Failed(error) => return Ok(Some(Err(lost(error)))),
+        Pumped::Closed => return Ok(Some(Err(Error::RoomClosed))),
     }
     Ok(None)
 }
