@@ -16,12 +16,14 @@
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`cli`] | the command line (the only module that knows clap) |
+//! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
 pub mod cli;
 pub mod console;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod lessons;
 pub mod modes;
 pub mod terminal;
 
@@ -58,6 +60,8 @@ pub fn run(
             let endpoint = args.endpoint.endpoint();
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
+        // main.rs runs the lesson itself, with the pager it chose; here, plain text.
+        ModeCommand::Lesson(args) => lessons::run(args.name.as_deref(), console, None),
         ModeCommand::Room(args) => {
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
