@@ -14,6 +14,7 @@
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
+//! | [`pump`] | a blocking `read` on its own thread, feeding a channel; bulk reads, one hand-over per read |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`cli`] | the command line (the only module that knows clap) |
 //! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
@@ -25,6 +26,7 @@ pub mod error;
 pub mod framing;
 pub mod lessons;
 pub mod modes;
+pub mod pump;
 pub mod terminal;
 
 use std::io::Read;
