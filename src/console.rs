@@ -210,6 +210,14 @@ impl Console {
         self.out.flush().map_err(output_error)
     }
 
+    /// Text of netchat's own (a lesson, a list) on stdout, as it is.
+    pub fn plain_text(&mut self, text: &str) -> Result<(), Error> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(output_error)
+    }
+
     /// A line of a chat room on stdout, colored by `tone` (colors only when enabled).
     ///
     /// `text` must already be safe to print: the room server escapes what peers sent before it
