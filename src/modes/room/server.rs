@@ -179,7 +179,7 @@ pub fn serve(
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     console.status(
-        "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
+        "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
     );
 
