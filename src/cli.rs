@@ -3,11 +3,15 @@
 //! Modes never see clap: [`crate::run`] turns these structs into plain ones (an
 //! [`Endpoint`](crate::endpoint::Endpoint), a mode's `Options`) before a mode starts.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::console::ColorMode;
+use crate::diagram::DiagramFormat;
 use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
 use crate::framing::{DEFAULT_MAX_LINE, Framing};
+use crate::observe;
 
 /// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
 const MAX_MAX_LINE: u32 = 64 * 1024 * 1024;
@@ -58,6 +62,48 @@ pub enum ModeCommand {
     /// A chat room: one server, many clients (netchat, nc or telnet), with nicknames.
     #[command(after_help = ROOM_EXAMPLES)]
     Room(RoomArgs),
+    /// Draws a sequence diagram from event logs written with --events (both sides of one
+    /// conversation are merged by time).
+    #[command(after_help = DIAGRAM_EXAMPLES)]
+    Diagram(DiagramArgs),
+}
+
+const DIAGRAM_EXAMPLES: &str = "\
+Examples:
+  netchat half --listen 5000 --events a.jsonl      terminal 1
+  netchat half --connect 5000 --events b.jsonl     terminal 2; then, after the chat:
+  netchat diagram a.jsonl b.jsonl > chat.mmd       a Mermaid diagram (renders on GitHub)
+  netchat diagram a.jsonl b.jsonl --format text    the same, as text for the terminal";
+
+/// `netchat diagram`.
+#[derive(Debug, Args)]
+pub struct DiagramArgs {
+    /// Event logs written with --events; several are merged by time.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// mermaid: a Mermaid sequenceDiagram (GitHub and most Markdown viewers draw it);
+    /// text: columns for the terminal.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatChoice::Mermaid)]
+    pub format: FormatChoice,
+    /// When to use colors (the diagram itself is never colored; this is for error lines).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `--format mermaid|text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    Mermaid,
+    Text,
+}
+
+impl From<FormatChoice> for DiagramFormat {
+    fn from(choice: FormatChoice) -> DiagramFormat {
+        match choice {
+            FormatChoice::Mermaid => DiagramFormat::Mermaid,
+            FormatChoice::Text => DiagramFormat::Text,
+        }
+    }
 }
 
 /// `netchat half`.
@@ -138,6 +184,15 @@ pub struct CommonArgs {
     /// (for scripts that pair one send() with one recv()).
     #[arg(long, value_enum, value_name = "RULE", default_value_t = FramingChoice::Line)]
     pub framing: FramingChoice,
+    /// Show every socket event on stderr as `netchat: trace …` lines: connect/accept, each
+    /// read() and write() with its bytes and what framing made of them, FIN, RST, close.
+    /// With FILE, write those lines to FILE instead.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub trace: Option<Option<PathBuf>>,
+    /// Write a JSON Lines event log to FILE (one object per line, flushed as written: `tail -f`
+    /// works), for graders and for `netchat diagram`.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 }
 
 /// `--framing line|raw`.
@@ -195,15 +250,35 @@ impl CommonArgs {
     pub fn framing(&self) -> Framing {
         self.framing.into()
     }
+
+    /// `--trace` and `--events`.
+    pub fn observe(&self) -> observe::Settings {
+        observe::Settings {
+            trace: self.trace.clone(),
+            events: self.events.clone(),
+        }
+    }
 }
 
 impl Cli {
-    /// The options every mode shares, whichever mode was chosen.
-    pub fn common(&self) -> &CommonArgs {
+    /// The options every mode shares, whichever mode was chosen (`None` for `diagram`, which
+    /// opens no connection).
+    pub fn common(&self) -> Option<&CommonArgs> {
         match &self.mode {
-            ModeCommand::Half(args) => &args.common,
-            ModeCommand::Duplex(args) => &args.common,
-            ModeCommand::Room(args) => &args.common,
+            ModeCommand::Half(args) => Some(&args.common),
+            ModeCommand::Duplex(args) => Some(&args.common),
+            ModeCommand::Room(args) => Some(&args.common),
+            ModeCommand::Diagram(_) => None,
+        }
+    }
+
+    /// `--color`, whichever command was chosen.
+    pub fn color(&self) -> ColorChoice {
+        match &self.mode {
+            ModeCommand::Diagram(args) => args.color,
+            _ => self
+                .common()
+                .map_or(ColorChoice::Auto, |common| common.color),
         }
     }
 }
@@ -235,9 +310,25 @@ mod tests {
     }
 
     #[test]
+    fn trace_takes_an_optional_file_and_events_a_required_one() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["netchat", "duplex", "--listen", "0"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|cli| cli.common().unwrap().observe())
+        };
+        assert_eq!(parse(&[]).unwrap(), observe::Settings::default());
+        assert_eq!(parse(&["--trace"]).unwrap().trace, Some(None));
+        assert_eq!(
+            parse(&["--trace", "t.log"]).unwrap().trace,
+            Some(Some(PathBuf::from("t.log")))
+        );
+        assert!(parse(&["--events"]).is_err());
+    }
+
+    #[test]
     fn max_line_defaults_to_8192_and_rejects_zero() {
         let cli = Cli::try_parse_from(["netchat", "half", "--listen", "0"]).unwrap();
-        assert_eq!(cli.common().max_line(), 8192);
+        assert_eq!(cli.common().unwrap().max_line(), 8192);
         assert!(
             Cli::try_parse_from(["netchat", "half", "--listen", "0", "--max-line", "0"]).is_err()
         );

@@ -46,6 +46,8 @@ pub enum Error {
     RoomClosed,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
+    /// `netchat diagram` was given a log it cannot read or parse.
+    BadLog { path: String, why: String },
 }
 
 impl Error {
@@ -118,7 +120,8 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
-            Error::Io { .. } | Error::OutputClosed => return None,
+            // One line says it all: which file, which line, what is wrong with it.
+            Error::Io { .. } | Error::OutputClosed | Error::BadLog { .. } => return None,
         };
         Some(hint)
     }
@@ -151,6 +154,7 @@ impl fmt::Display for Error {
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::BadLog { path, why } => write!(f, "cannot draw a diagram from {path}: {why}"),
         }
     }
 }

@@ -12,14 +12,18 @@
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
+//! | [`observe`] | watching the wire: `--trace` lines and the `--events` JSON Lines log |
+//! | [`diagram`] | `netchat diagram`: sequence diagrams drawn from event logs |
 //! | [`cli`] | the command line (the only module that knows clap) |
 
 pub mod cli;
 pub mod console;
+pub mod diagram;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod modes;
+pub mod observe;
 pub mod terminal;
 
 use std::io::Read;
@@ -29,10 +33,36 @@ use crossbeam_channel::Receiver;
 use cli::{Cli, ModeCommand};
 use console::Console;
 use error::Result;
+use observe::Observer;
 
 /// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
 /// message per Ctrl-C (main.rs owns the signal handler); `half` does not use it.
+///
+/// `--trace` and `--events` are opened here, before the mode starts, and the error that ends a
+/// mode is the last line of the event log.
 pub fn run(
+    cli: Cli,
+    stdin: impl Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    if let Some(common) = cli.common() {
+        let mode = match &cli.mode {
+            ModeCommand::Half(_) => "half",
+            ModeCommand::Duplex(_) => "duplex",
+            ModeCommand::Room(_) | ModeCommand::Diagram(_) => "room",
+        };
+        let observer = Observer::open(&common.observe(), console.stderr_handle(), mode)?;
+        console.set_observer(observer);
+    }
+    let result = run_mode(cli, stdin, console, interrupt);
+    if let Err(error) = &result {
+        console.observer().error(error);
+    }
+    result
+}
+
+fn run_mode(
     cli: Cli,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
@@ -70,5 +100,6 @@ pub fn run(
                 interrupt,
             )
         }
+        ModeCommand::Diagram(args) => diagram::run(&args.logs, args.format.into(), console),
     }
 }

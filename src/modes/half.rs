@@ -20,6 +20,7 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, LineReader, MessageReader};
+use crate::observe::{By, Traced, Watch};
 
 /// What `half` needs besides the endpoint.
 #[derive(Debug, Clone)]
@@ -70,10 +71,16 @@ pub fn run(
         Role::Listener => Turn::Theirs,
     };
     let stream = &connection.stream;
-    // `&TcpStream` implements both Read and Write: one socket, two directions.
-    let ending = converse(stream, stream, first, stdin, options, console)?;
-    if ending == Ending::WeQuit {
-        endpoint::close_gracefully(stream);
+    let mut watch = connection.watch(console, options.framing);
+    // `&TcpStream` implements both Read and Write: one socket, two directions. `Traced` shows
+    // each `write` in the trace (`--trace`); when nobody watches it only passes them on.
+    let socket_out = Traced::new(stream, watch.clone());
+    let ending = converse(
+        stream, socket_out, first, stdin, options, &mut watch, console,
+    )?;
+    match ending {
+        Ending::WeQuit => endpoint::close_gracefully(stream, &watch),
+        Ending::PeerEnded => watch.closed(),
     }
     Ok(())
 }
@@ -87,6 +94,7 @@ pub fn converse(
     first: Turn,
     stdin: impl Read,
     options: &Options,
+    watch: &mut Watch,
     console: &mut Console,
 ) -> Result<Ending> {
     let mut from_peer = MessageReader::new(socket_in, options.framing, options.max_line);
@@ -97,13 +105,13 @@ pub fn converse(
     while turn != Turn::Over {
         turn = match turn {
             Turn::Mine => {
-                let next = my_turn(&mut from_keyboard, &mut socket_out, options, console)?;
+                let next = my_turn(&mut from_keyboard, &mut socket_out, options, watch, console)?;
                 if next == Turn::Over {
                     ending = Ending::WeQuit;
                 }
                 next
             }
-            Turn::Theirs => their_turn(&mut from_peer, console)?,
+            Turn::Theirs => their_turn(&mut from_peer, watch, console)?,
             Turn::Over => Turn::Over,
         };
     }
@@ -118,6 +126,7 @@ fn my_turn(
     keyboard: &mut LineReader<impl Read>,
     socket_out: &mut impl Write,
     options: &Options,
+    watch: &Watch,
     console: &mut Console,
 ) -> Result<Turn> {
     let framing = options.framing;
@@ -132,14 +141,16 @@ fn my_turn(
             return Ok(Turn::Mine);
         }
         Ok(None) => {
-            send(socket_out, framing, QUIT.as_bytes())?;
+            send(socket_out, framing, QUIT.as_bytes(), watch)?;
+            watch.quit(By::Us, "end of input");
             console.status("end of input: sent q, closing the connection");
             return Ok(Turn::Over);
         }
         Err(e) => return Err(Error::io("reading standard input", e)),
     };
     if is_quit(&line) {
-        send(socket_out, framing, QUIT.as_bytes())?;
+        send(socket_out, framing, QUIT.as_bytes(), watch)?;
+        watch.quit(By::Us, QUIT);
         console.status("you quit");
         return Ok(Turn::Over);
     }
@@ -147,7 +158,7 @@ fn my_turn(
         console.notice(why);
         return Ok(Turn::Mine);
     }
-    send(socket_out, framing, &line)?;
+    send(socket_out, framing, &line, watch)?;
     Ok(Turn::Theirs)
 }
 // ANCHOR_END: my_turn
@@ -155,14 +166,21 @@ fn my_turn(
 /// Blocks in `read` on the socket until one whole message has arrived. Anything typed meanwhile
 /// is echoed by the terminal but waits in stdin's buffer until our next turn.
 // ANCHOR: their_turn
-fn their_turn(peer: &mut MessageReader<impl Read>, console: &mut Console) -> Result<Turn> {
+fn their_turn(
+    peer: &mut MessageReader<impl Read>,
+    watch: &Watch,
+    console: &mut Console,
+) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
     match peer.read_frame() {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
+            watch.received(&line);
+            watch.quit(By::Peer, QUIT);
             console.status("peer quit");
             Ok(Turn::Over)
         }
         Ok(Some(Frame::Line(line))) => {
+            watch.received(&line);
             console.peer_message("peer", &line)?;
             Ok(Turn::Mine)
         }
@@ -187,9 +205,17 @@ fn is_quit(line: &[u8]) -> bool {
     line.trim_ascii().eq_ignore_ascii_case(QUIT.as_bytes())
 }
 
-fn send(socket_out: &mut impl Write, framing: Framing, message: &[u8]) -> Result<()> {
+/// Sends one message and reports it (`--events`).
+fn send(
+    socket_out: &mut impl Write,
+    framing: Framing,
+    message: &[u8],
+    watch: &Watch,
+) -> Result<()> {
     framing::write_message(socket_out, framing, message)
-        .map_err(|e| Error::io("sending to the peer", e))
+        .map_err(|e| Error::io("sending to the peer", e))?;
+    watch.sent(message);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -217,6 +243,7 @@ mod tests {
             Turn::Mine,
             &b"one\ntwo\n"[..],
             &options(),
+            &mut Watch::off(),
             &mut quiet_console(),
         )
         .unwrap();
@@ -234,6 +261,7 @@ mod tests {
             Turn::Theirs,
             &b"never sent\n"[..],
             &options(),
+            &mut Watch::off(),
             &mut quiet_console(),
         )
         .unwrap();

@@ -19,6 +19,7 @@ use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::observe::{By, Traced, Watch};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the client needs besides the address.
@@ -59,10 +60,13 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let endpoint::Connection { stream, peer, .. } = endpoint::connect_one(addr)?;
+    let connection = endpoint::connect_one(addr)?;
+    let watch = connection.watch(console, options.framing);
+    let endpoint::Connection { stream, peer, .. } = connection;
     let server = Server {
         stream: &stream,
         framing: options.framing,
+        watch: &watch,
     };
     match options.framing {
         Framing::Line => console.status(&format!(
@@ -104,6 +108,7 @@ pub fn run(
     let _ = stream.shutdown(Shutdown::Both);
     drop(incoming);
     let _ = reader.join();
+    watch.closed();
     result
 }
 
@@ -157,7 +162,12 @@ fn chat(
                 Ok(Incoming::Line(bytes)) => {
                     // The server escapes what it relays, but a client trusts no peer: escape again.
                     let text = escape_peer_text(&bytes);
-                    goodbye |= protocol::classify(&text) == LineKind::Goodbye;
+                    let kind = protocol::classify(&text);
+                    goodbye |= kind == LineKind::Goodbye;
+                    match kind {
+                        LineKind::Notice | LineKind::Goodbye => server.watch.notice(&text),
+                        _ => server.watch.received(&bytes),
+                    }
                     console.room_line(&text, tone_of(&text))?;
                 }
                 Ok(Incoming::TooLong { limit }) => console.notice(&format!(
@@ -227,6 +237,9 @@ fn typed_line(
         return Ok(false);
     }
     let quitting = matches!(protocol::parse(line), protocol::Command::Quit(_));
+    if quitting {
+        server.watch.quit(By::Us, "/quit");
+    }
     if quitting && server.framing == Framing::Raw {
         console.status("you left (closed the connection)");
         return Ok(true);
@@ -247,25 +260,28 @@ fn typed_line(
 struct Server<'a> {
     stream: &'a TcpStream,
     framing: Framing,
+    /// `--trace` and `--events`.
+    watch: &'a Watch,
 }
 
 impl Server<'_> {
     fn send(self, line: &[u8]) -> Result<()> {
-        let mut stream = self.stream;
-        framing::write_message(&mut stream, self.framing, line).map_err(lost)
+        let mut stream = Traced::new(self.stream, self.watch.clone());
+        framing::write_message(&mut stream, self.framing, line).map_err(lost)?;
+        self.watch.sent(line);
+        Ok(())
     }
 
     /// Asks to leave and returns the deadline to wait for the server's goodbye. A netchat room
     /// gets `/quit` (errors ignored: we are leaving anyway). A raw server has no such command:
     /// our FIN is the goodbye, and its close (or the deadline) ends the wait.
     fn quit(self, why: &str) -> Option<Instant> {
+        self.watch.quit(By::Us, why);
         match self.framing {
             Framing::Line => {
                 let _ = self.send(format!("/quit {why}").as_bytes());
             }
-            Framing::Raw => {
-                let _ = self.stream.shutdown(Shutdown::Write);
-            }
+            Framing::Raw => self.watch.shutdown_write(self.stream),
         }
         Some(Instant::now() + QUIT_WAIT)
     }

@@ -445,7 +445,7 @@ fn refuse(stream: TcpStream, max_clients: usize, alive: &Sender<()>) {
     let alive = alive.clone();
     let spawned = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
         let _ = (&stream).write_all(line.as_bytes());
-        endpoint::close_gracefully(&stream);
+        endpoint::close_gracefully(&stream, &crate::observe::Watch::off());
         REFUSING.fetch_sub(1, Ordering::SeqCst);
         drop(alive);
     });
