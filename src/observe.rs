@@ -458,7 +458,9 @@ impl Watch {
             (0, held) => write!(what, " → message continues ({} so far)", bytes(held)),
             (n, _) => write!(what, " → {}", count(n, "message")),
         };
-        if messages > 0 && reads > 1 {
+        if messages == 1 && reads > 1 {
+            let _ = write!(what, ", complete after {reads} reads");
+        } else if messages > 1 && reads > 1 {
             let _ = write!(what, ", the first complete after {reads} reads");
         }
         if messages > 0 && pending > 0 {

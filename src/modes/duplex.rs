@@ -106,7 +106,7 @@ pub fn run(
         console.status(options.framing.describe());
     }
     let (peer_events, socket_reader) =
-        spawn_socket_reader(&stream, options.framing, options.max_line)?;
+        spawn_socket_reader(&stream, options.framing, options.max_line, watch.clone())?;
     let keyboard = Keyboard::start(
         stdin,
         &KeyboardOptions {
@@ -201,6 +201,7 @@ pub fn spawn_socket_reader(
     stream: &TcpStream,
     framing: Framing,
     max_line: usize,
+    watch: Watch,
 ) -> Result<(Receiver<PeerEvent>, JoinHandle<()>)> {
     // try_clone gives a second handle (a dup'ed file descriptor) to the *same* socket: one
     // thread reads through it while the main thread writes through the original.
@@ -211,7 +212,7 @@ pub fn spawn_socket_reader(
     let handle = thread::Builder::new()
         .name("socket-reader".into())
         .spawn(move || {
-            let mut messages = MessageReader::new(socket, framing, max_line);
+            let mut messages = MessageReader::new(socket, framing, max_line).watched(watch);
             let mut batch = Vec::new();
             loop {
                 let event = match messages.read_frame() {

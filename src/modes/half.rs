@@ -97,7 +97,8 @@ pub fn converse(
     watch: &mut Watch,
     console: &mut Console,
 ) -> Result<Ending> {
-    let mut from_peer = MessageReader::new(socket_in, options.framing, options.max_line);
+    let mut from_peer =
+        MessageReader::new(socket_in, options.framing, options.max_line).watched(watch.clone());
     // The keyboard is always read line by line: Enter ends what you typed.
     let mut from_keyboard = LineReader::new(stdin, options.max_line);
     let mut turn = first;

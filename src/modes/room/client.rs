@@ -84,7 +84,8 @@ pub fn run(
         .try_clone()
         .map_err(|e| Error::io("cloning the socket", e))?;
     let from_server = protocol::longest_relayed_line(options.max_line);
-    let (incoming, reader) = spawn_socket_reader(reading, options.framing, from_server)?;
+    let (incoming, reader) =
+        spawn_socket_reader(reading, options.framing, from_server, watch.clone())?;
     // On a terminal, a line editor: messages print above the line being typed (terminal.rs).
     let keyboard = Keyboard::start(
         stdin,
@@ -116,12 +117,13 @@ fn spawn_socket_reader(
     stream: TcpStream,
     framing: Framing,
     max_line: usize,
+    watch: Watch,
 ) -> Result<(Receiver<Incoming>, thread::JoinHandle<()>)> {
     let (sender, receiver) = bounded(INCOMING_QUEUE);
     let handle = thread::Builder::new()
         .name("room-recv".into())
         .spawn(move || {
-            let mut reader = MessageReader::new(&stream, framing, max_line);
+            let mut reader = MessageReader::new(&stream, framing, max_line).watched(watch);
             loop {
                 let item = match reader.read_frame() {
                     Ok(Some(Frame::Line(line))) => Incoming::Line(line),
