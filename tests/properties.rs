@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use netchat::console::{Console, Tone, escape_peer_text};
 use netchat::framing::{Frame, LineDecoder, LineReader};
-use netchat::modes::room::hub::{Action, Log, Room};
 use netchat::modes::room::protocol;
+use netchat::modes::room::rules::{Action, Log, Room};
 use netchat::modes::room::server::tone_of;
 use proptest::prelude::*;
 

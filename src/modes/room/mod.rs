@@ -16,13 +16,17 @@
 //! nc localhost 5000                           # another one, with plain nc (try /nick bob)
 //! ```
 //!
-//! Files: `protocol.rs` (commands and lines), `hub.rs` (the room's rules and its thread),
+//! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
+//! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
+//! out, the bounds, the system's limits), `hub.rs` (the threads engine's hub thread),
 //! `server.rs` (accept, readers, writers, the host console), `client.rs`. The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
 
 pub mod client;
+pub mod engine;
 pub mod hub;
 pub mod protocol;
+pub mod rules;
 pub mod server;
 
 use std::io::Read;

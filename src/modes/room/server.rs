@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
-use super::hub::{self, ClientId, Event, Gone, Log, QueueReceiver};
+use super::engine::{self, CLIENT_QUEUE, Limit};
+use super::hub::{self, Event, QueueReceiver};
 use super::protocol::{self, HostCommand};
+use super::rules::{ClientId, Gone, Log};
 use crate::console::{Console, Tone};
 use crate::endpoint;
 use crate::error::{Error, Result};
@@ -46,20 +48,6 @@ pub struct ServerOptions {
 /// and says so when it starts. Client number 1001 reads `*** goodbye: sorry, the room is full …`
 /// and is disconnected.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
-
-/// How many bytes of lines may wait for one client's writer. A writer empties its whole queue in
-/// one `write`, so lines pile up only while it cannot keep up: during a burst (100 students
-/// pasting 100 lines each is 9,900 lines for everyone, offered faster than 100 writer threads on
-/// two cores get to run), or for good when the client stopped reading and its kernel buffers are
-/// full. 1 MiB rides out such a burst (about 15,000 chat lines); beyond it the client is too
-/// slow: it is disconnected and the room sees `*** NAME was disconnected: too slow to read the
-/// room's messages`. The bound is what keeps one stalled client from growing the server's
-/// memory, and the queue takes memory only while lines wait (hub.rs, `client_queue`).
-pub const CLIENT_QUEUE: usize = 1024 * 1024;
-
-/// File descriptors kept free for everything that is not a client: stdio, the listener, the
-/// terminal, and a margin for the refusals in flight.
-const FILES_RESERVED: usize = 32;
 
 /// Memory mappings per client: two threads, and Rust gives each thread four (its stack, the stack's
 /// guard page, and an alternate signal stack with its own guard, on which std reports a stack
@@ -162,7 +150,7 @@ pub fn serve(
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
     let (events, hub_events) = bounded::<Event>(EVENT_QUEUE);
-    let (log_sender, log) = bounded::<Log>(hub::LOG_QUEUE);
+    let (log_sender, log) = bounded::<Log>(engine::LOG_QUEUE);
     // Every client thread holds a clone of `alive`; when all are gone, `recv` on `all_ended`
     // reports Disconnected. A channel nobody sends on, used as a "wait for all of them".
     let (alive, all_ended) = bounded::<()>(0);
@@ -172,7 +160,11 @@ pub fn serve(
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
         let mut options = options.clone();
-        options.max_clients = admission_limit(options.max_clients, console);
+        options.max_clients = engine::admission_limit(
+            options.max_clients,
+            &[engine::file_limit(), thread_limit()],
+            console,
+        );
         spawn_named("room-accept", None, move || {
             accept_loop(&listener, &options, &events, &alive, &stopping)
         })?
@@ -331,49 +323,25 @@ impl Drop for Seat {
     }
 }
 
-/// How many clients this process can really hold, at most `requested` (`--max-clients`).
-///
-/// Two limits of the operating system come before ours, and past either of them a new client
-/// would not get a polite "room is full" but a failed `accept` or a thread that cannot start:
-///
-/// - **open files**: each client is one socket, one file descriptor. The soft limit is often
-///   1,024 (`ulimit -n`); a process may raise it itself up to the hard limit, so we do. std has
-///   no call for it (`setrlimit`); the `rlimit` crate wraps it, and knows macOS's lower real
-///   maximum (`kern.maxfilesperproc`).
-/// - **memory mappings** (Linux): each thread's stack is a mapping, and `vm.max_map_count`
-///   (65,530 by default) caps them per process: about 8,000 clients at two threads each.
-// ANCHOR: admission_limit
-fn admission_limit(requested: usize, console: &mut Console) -> usize {
-    let files = rlimit::increase_nofile_limit(u64::MAX).map_or(usize::MAX, |soft| {
-        usize::try_from(soft).unwrap_or(usize::MAX)
-    });
-    let by_files = files.saturating_sub(FILES_RESERVED);
+/// The limit only the threads engine has (the open-file limit, shared by every engine, is in
+/// engine.rs): on Linux each thread's stack is a memory mapping, and `vm.max_map_count` (65,530
+/// by default) caps them per process, so about 8,000 clients at two threads each. The poll engine
+/// needs no thread per client, and the start-up line says so.
+// ANCHOR: thread_limit
+fn thread_limit() -> Limit {
     let maps = max_map_count();
-    let by_maps = maps.map_or(usize::MAX, |maps| {
-        maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_CLIENT
-    });
-    let limit = requested.min(by_files).min(by_maps);
-    if limit < requested {
-        let why = if by_files <= by_maps {
-            format!(
-                "the open-file limit is {files} and each client needs one; \
-                 raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
-            )
-        } else {
-            format!(
-                "each client costs two threads and Linux allows {} memory mappings per process \
-                 (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
-                maps.unwrap_or_default()
-            )
-        };
-        console.notice(&format!(
-            "this system lets the room hold {limit} clients, not {requested}: {why}; \
-             later ones are told the room is full"
-        ));
+    Limit {
+        clients: maps.map_or(usize::MAX, |maps| {
+            maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_CLIENT
+        }),
+        why: format!(
+            "each client costs two threads and Linux allows {} memory mappings per process \
+             (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
+            maps.unwrap_or_default()
+        ),
     }
-    limit
 }
-// ANCHOR_END: admission_limit
+// ANCHOR_END: thread_limit
 
 /// Linux's per-process limit on memory mappings; `None` elsewhere (no such limit to read).
 fn max_map_count() -> Option<usize> {
@@ -433,10 +401,7 @@ fn accept_loop(
 /// each (threads are the very thing that ran out); the rest get the line and a plain close.
 fn refuse(stream: TcpStream, max_clients: usize, alive: &Sender<()>) {
     static REFUSING: AtomicUsize = AtomicUsize::new(0);
-    let text = protocol::goodbye(&format!(
-        "sorry, the room is full ({max_clients} people); try again later"
-    ));
-    let line = format!("{text}\n");
+    let line = format!("{}\n", protocol::room_full(max_clients));
     if REFUSING.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         REFUSING.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
@@ -636,7 +601,8 @@ mod tests {
     fn a_small_room_is_admitted_as_asked_without_a_word() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        assert_eq!(admission_limit(10, &mut console), 10);
+        let limits = [engine::file_limit(), thread_limit()];
+        assert_eq!(engine::admission_limit(10, &limits, &mut console), 10);
         assert!(err.0.lock().unwrap().is_empty());
     }
 
@@ -645,7 +611,8 @@ mod tests {
     fn more_clients_than_the_system_can_hold_are_capped_with_the_reason() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        let limit = admission_limit(100_000_000, &mut console);
+        let limits = [engine::file_limit(), thread_limit()];
+        let limit = engine::admission_limit(100_000_000, &limits, &mut console);
         assert!(limit < 100_000_000);
         let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
         assert!(
