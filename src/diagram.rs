@@ -373,7 +373,7 @@ impl Diagram {
                 match (socket_note(other), client) {
                     (Some(text), Some(client)) => vec![Step::Note {
                         over: room,
-                        text: format!("#{client}: {text}"),
+                        text: format!("client {client}: {text}"),
                     }],
                     (Some(text), None) => vec![Step::Note { over: room, text }],
                     (None, _) => Vec::new(),
@@ -542,7 +542,7 @@ fn joined_peer(log: &Log, client: u64) -> Option<String> {
     })
 }
 
-/// `#3 alice`: a member's number and the last name it had in the log.
+/// `alice (client 3)`: the last name a member had in the log, and its number.
 fn member_label(log: &Log, peer: &str) -> String {
     let mut label = peer.to_string();
     let mut id = None;
@@ -554,10 +554,10 @@ fn member_label(log: &Log, peer: &str) -> String {
                 peer: from,
             } if from == peer => {
                 id = Some(*client);
-                label = format!("#{client} {nick}");
+                label = format!("{nick} (client {client})");
             }
             Event::Renamed { client, to, .. } if Some(*client) == id => {
-                label = format!("#{client} {to}");
+                label = format!("{to} (client {client})");
             }
             _ => {}
         }

@@ -258,13 +258,17 @@ impl Observer {
             None => None,
             Some(path) => Some(Box::new(create(path, "--events")?)),
         };
+        // The two clocks read back to back: the wall clock lets two logs be merged, the
+        // monotonic one (which never jumps) times everything after.
+        let wall = SystemTime::now();
+        let start = Instant::now();
         let observer = Observer(Some(Arc::new(Sinks {
-            start: Instant::now(),
+            start,
             trace: trace.map(Mutex::new),
             events: events.map(Mutex::new),
             names: Mutex::new(HashMap::new()),
         })));
-        let unix = SystemTime::now()
+        let unix = wall
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |since| since.as_secs_f64());
         observer.record(Event::Started {
@@ -330,9 +334,10 @@ impl Observer {
             } => {
                 lock(&sinks.names).insert(*client, nick.clone());
             }
-            Event::Left { client, .. }
-            | Event::Kicked { client, .. }
-            | Event::Evicted { client, .. } => {
+            // Kept until the connection is closed, so its last trace lines still say who.
+            Event::Closed {
+                client: Some(client),
+            } => {
                 lock(&sinks.names).remove(client);
             }
             _ => {}

@@ -21,6 +21,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
 use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
+use crate::observe::Observer;
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -132,8 +133,8 @@ struct Wire {
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>) {
-    let mut room = Room::new();
+pub fn run(events: Receiver<Event>, log: Sender<Log>, observer: Observer) {
+    let mut room = Room::new().observed(observer);
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),

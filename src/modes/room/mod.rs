@@ -73,6 +73,7 @@ pub fn run(
             let options = ServerOptions {
                 max_line: options.max_line,
                 max_clients: options.max_clients,
+                observer: console.observer().clone(),
             };
             server::run(addr, &options, stdin, console, interrupt)
         }

@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::protocol::{self, Command, HostCommand};
+use crate::console::escape_peer_text;
+use crate::observe::{Event, Observer};
 
 /// Every client gets a number when it connects; numbers are never reused.
 pub type ClientId = u64;
@@ -43,7 +45,7 @@ pub enum Log {
 }
 
 /// One thing the [`Room`] decided should happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Offer the line to one client.
     To(ClientId, Line),
@@ -58,6 +60,20 @@ pub enum Action {
     Disconnect(ClientId),
     /// Show something at the server's console.
     Log(Log),
+    /// Write this to the event log (`--events`): joined, renamed, message, left… Only produced
+    /// when someone watches (see [`Room::observed`]), so an unwatched room builds none.
+    Record(Event),
+}
+
+/// How a member came to leave, for the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It left (`/quit`, closed, or its connection broke).
+    Left,
+    /// The host kicked it.
+    Kicked,
+    /// The room dropped it: it stopped reading.
+    Evicted,
 }
 
 /// Why a member leaves, as the room is told.
@@ -85,6 +101,9 @@ pub struct Room {
     by_name: HashMap<String, ClientId>,
     /// The number in the next `guest-N` name.
     next_guest: u64,
+    /// `--trace`/`--events`: whether to describe what happens as [`Action::Record`]s, and where
+    /// the engines' shared [`Dispatch`](super::engine::Dispatch) writes them.
+    observer: Observer,
 }
 
 /// Up to this many members, everyone is told when someone joins or leaves. Beyond it, only the
@@ -112,6 +131,26 @@ impl Room {
             members: BTreeMap::new(),
             by_name: HashMap::new(),
             next_guest: 1,
+            observer: Observer::off(),
+        }
+    }
+
+    /// A room whose events go to `observer` (`--events`). Every engine builds its room this way,
+    /// so both engines log the same events.
+    pub fn observed(mut self, observer: Observer) -> Room {
+        self.observer = observer;
+        self
+    }
+
+    /// Where [`Action::Record`]s go.
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// Adds `event()` to `actions` if someone watches: when nobody does, nothing is built.
+    fn record(&self, actions: &mut Vec<Action>, event: impl FnOnce() -> Event) {
+        if self.observer.is_on() {
+            actions.push(Action::Record(event()));
         }
     }
 
@@ -205,6 +244,11 @@ impl Room {
         actions.push(Action::Log(Log::Status(format!(
             "{nick} joined from {peer} ({count} in the room)"
         ))));
+        self.record(&mut actions, || Event::Joined {
+            client: id,
+            nick,
+            peer: peer.to_string(),
+        });
         actions
     }
     // ANCHOR_END: join
@@ -217,8 +261,8 @@ impl Room {
         };
         let reply = |text: String| vec![Action::To(id, line(protocol::notice(&text)))];
         match protocol::parse(text) {
-            Command::Say(text) => self.broadcast(id, protocol::said(&from, text)),
-            Command::Me(text) => self.broadcast(id, protocol::action(&from, text)),
+            Command::Say(text) => self.broadcast(id, &from, text, protocol::said(&from, text)),
+            Command::Me(text) => self.broadcast(id, &from, text, protocol::action(&from, text)),
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
@@ -233,30 +277,46 @@ impl Room {
         }
     }
 
-    /// A line for everyone but the sender, and for the operator's screen.
-    fn broadcast(&self, sender: ClientId, text: String) -> Vec<Action> {
+    /// A line for everyone but the sender, and for the operator's screen. `said` is what the
+    /// member typed, for the event log.
+    fn broadcast(&self, sender: ClientId, from: &str, said: &[u8], text: String) -> Vec<Action> {
         let shared = line(text);
-        vec![
+        let mut actions = vec![
             Action::All {
                 except: Some(sender),
                 line: Arc::clone(&shared),
             },
             Action::Log(Log::Message(shared)),
-        ]
+        ];
+        self.record(&mut actions, || Event::Message {
+            client: sender,
+            nick: from.to_string(),
+            text: escape_peer_text(said),
+        });
+        actions
     }
     // ANCHOR_END: route
 
     fn whisper(&self, id: ClientId, from: &str, to: &[u8], text: &[u8]) -> Vec<Action> {
         let target = std::str::from_utf8(to).ok().and_then(|to| self.find(to));
         match target {
-            Some(target) => vec![
-                Action::To(target, line(protocol::private(from, text))),
-                // The operator sees that it happened, not what was said.
-                Action::Log(Log::Status(format!(
-                    "{from} sent a private message to {}",
-                    self.nick(target).unwrap_or("?")
-                ))),
-            ],
+            Some(target) => {
+                let to = self.nick(target).unwrap_or("?");
+                let mut actions = vec![
+                    Action::To(target, line(protocol::private(from, text))),
+                    // The operator sees that it happened, not what was said.
+                    Action::Log(Log::Status(format!(
+                        "{from} sent a private message to {to}"
+                    ))),
+                ];
+                self.record(&mut actions, || Event::Private {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    from_client: id,
+                    to_client: target,
+                });
+                actions
+            }
             None => vec![Action::To(
                 id,
                 line(protocol::notice(&protocol::nobody_called(to))),
@@ -285,14 +345,20 @@ impl Room {
             self.by_name.insert(protocol::lookalike_key(&new), id);
             member.nick = new.clone();
         }
-        vec![
+        let mut actions = vec![
             Action::To(id, line(protocol::notice(&format!("you are now {new}")))),
             Action::All {
                 except: Some(id),
                 line: line(protocol::notice(&format!("{old} is now {new}"))),
             },
             Action::Log(Log::Status(format!("{old} is now {new}"))),
-        ]
+        ];
+        self.record(&mut actions, || Event::Renamed {
+            client: id,
+            from: old.to_string(),
+            to: new,
+        });
+        actions
     }
     // ANCHOR_END: rename
 
@@ -303,22 +369,21 @@ impl Room {
         };
         let goodbye = Action::To(id, line(protocol::goodbye("see you")));
         let mut actions = vec![goodbye];
-        actions.extend(self.remove(id, &why, false));
+        actions.extend(self.remove(id, &why, Departure::Left));
         actions
     }
 
     /// Takes a member out and tells the others: `*** alice WHY (N in the room)`.
-    fn remove(&mut self, id: ClientId, why: &str, notice: bool) -> Vec<Action> {
+    fn remove(&mut self, id: ClientId, why: &str, departure: Departure) -> Vec<Action> {
         let Some(member) = self.members.remove(&id) else {
             return Vec::new();
         };
         self.by_name.remove(&protocol::lookalike_key(&member.nick));
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
-        let log = if notice {
-            Log::Notice(text.clone())
-        } else {
-            Log::Status(format!("{text}, from {}", member.peer))
+        let log = match departure {
+            Departure::Left => Log::Status(format!("{text}, from {}", member.peer)),
+            Departure::Kicked | Departure::Evicted => Log::Notice(text.clone()),
         };
         let mut actions = vec![Action::Disconnect(id)];
         // The same rule as for a join: the room had `count + 1` members with this one.
@@ -329,17 +394,27 @@ impl Room {
             });
         }
         actions.push(Action::Log(log));
+        self.record(&mut actions, || {
+            let (client, nick, why) = (id, member.nick, why.to_string());
+            match departure {
+                Departure::Left => Event::Left { client, nick, why },
+                Departure::Kicked => Event::Kicked { client, nick, why },
+                Departure::Evicted => Event::Evicted { client, nick, why },
+            }
+        });
         actions
     }
 
     /// A member's connection ended or it stopped reading.
     pub fn leave(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
         match why {
-            Leave::Gone(Gone::Closed) => self.remove(id, "left", false),
-            Leave::Gone(Gone::Lost(error)) => {
-                self.remove(id, &format!("lost the connection ({error})"), false)
-            }
-            Leave::TooSlow => self.remove(id, protocol::TOO_SLOW, true),
+            Leave::Gone(Gone::Closed) => self.remove(id, "left", Departure::Left),
+            Leave::Gone(Gone::Lost(error)) => self.remove(
+                id,
+                &format!("lost the connection ({error})"),
+                Departure::Left,
+            ),
+            Leave::TooSlow => self.remove(id, protocol::TOO_SLOW, Departure::Evicted),
         }
     }
 
@@ -397,7 +472,7 @@ impl Room {
         };
         let (goodbye, why) = protocol::kicked(reason);
         let mut actions = vec![Action::To(id, line(goodbye))];
-        actions.extend(self.remove(id, &why, true));
+        actions.extend(self.remove(id, &why, Departure::Kicked));
         actions
     }
 
@@ -412,6 +487,15 @@ impl Room {
             .map(|&id| Action::To(id, Arc::clone(&goodbye)))
             .collect();
         actions.extend(self.members.keys().map(|&id| Action::Disconnect(id)));
+        if self.observer.is_on() {
+            actions.extend(self.members.iter().map(|(&client, member)| {
+                Action::Record(Event::Left {
+                    client,
+                    nick: member.nick.clone(),
+                    why: "the host closed the room".to_string(),
+                })
+            }));
+        }
         self.members.clear();
         self.by_name.clear();
         actions
