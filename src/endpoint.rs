@@ -351,7 +351,11 @@ pub fn close_gracefully(stream: &TcpStream, watch: &Watch) {
                 watch.fin_received();
                 break;
             }
-            Err(_) => break,
+            Err(e) => {
+                // Typically ECONNRESET: the peer closed with our last bytes unread.
+                watch.reset(&e);
+                break;
+            }
             Ok(_) => {}
         }
     }

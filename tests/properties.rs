@@ -246,7 +246,8 @@ fn texts(actions: &[Action], who: u64) -> Vec<(bool, String)> {
             Action::All { except, line } => (*except != Some(who), line.to_string()),
             Action::Log(Log::Message(line)) => (false, line.to_string()),
             Action::Log(Log::Status(text) | Log::Notice(text)) => (false, text.clone()),
-            Action::Disconnect(_) => (false, String::new()),
+            // The event log is for graders, not shown to anyone (and off in these rooms).
+            Action::Disconnect(_) | Action::Record(_) => (false, String::new()),
         })
         .collect()
 }

@@ -532,6 +532,15 @@ mod tests {
     }
 
     #[test]
+    fn an_unobserved_room_builds_no_events() {
+        let mut room = room_of(&["alice", "bob"]);
+        let mut actions = room.said(1, b"hello");
+        actions.extend(room.said(1, b"/nick carol"));
+        actions.extend(room.leave(2, Leave::TooSlow));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Record(_))));
+    }
+
+    #[test]
     fn newcomers_get_unique_guest_names_and_a_welcome() {
         let mut room = Room::new();
         let first = room.join(1, addr());
