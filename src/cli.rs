@@ -154,7 +154,7 @@ pub struct RoomArgs {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct EndpointArgs {
-    /// Wait for a peer on this port. A bare PORT listens on every interface (0.0.0.0);
+    /// Wait for a peer on this port. A bare PORT listens on every interface, IPv4 and IPv6;
     /// 127.0.0.1:0 lets the OS choose a free port and prints it.
     #[arg(long, value_name = "[ADDR:]PORT")]
     pub listen: Option<ListenAddr>,

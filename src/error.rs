@@ -14,6 +14,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUNTIME: u8 = 1;
 /// Exit code of a usage error: an option or address that does not parse. clap uses it too.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `half` ended by Ctrl-C (or SIGTERM, SIGHUP): 128 + SIGINT's number, what a shell
+/// shows for a program the kernel ended on Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Everything that can end netchat early.
 #[derive(Debug)]
@@ -44,10 +47,19 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
+    /// The room's server turned us away with a goodbye (`*** goodbye: sorry, …`): the room is
+    /// full, or the host does not let us in.
+    RoomRefused { reason: String },
+    /// `half` was interrupted (Ctrl-C at its prompt). Not reported as an error: the status line
+    /// already said so; only the exit code (130) tells a script.
+    Interrupted,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
     /// `netchat diagram` was given a log it cannot read or parse.
     BadLog { path: String, why: String },
+    /// One of netchat's own helper threads ended without its answer: a bug (it panicked), not
+    /// something the network or the user did.
+    ThreadDied { thread: &'static str },
 }
 
 impl Error {
@@ -68,6 +80,7 @@ impl Error {
         match self {
             Error::Usage { .. } => EXIT_USAGE,
             Error::OutputClosed => EXIT_OK,
+            Error::Interrupted => EXIT_INTERRUPTED,
             _ => EXIT_RUNTIME,
         }
     }
@@ -92,7 +105,9 @@ impl Error {
             }
             Error::Refused { addr } => format!(
                 "nothing is listening on {addr}: start the listening side first (with \
-                 `--listen {}` in another terminal), and check the port number",
+                 `--listen {}` in another terminal), and check the port number; a half or \
+                 duplex listener takes one peer and then stops listening, so if it is already \
+                 talking to someone, ask for a listener of your own",
                 port_of(addr)
             ),
             Error::ConnectTimedOut { .. } => {
@@ -120,8 +135,17 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
-            // One line says it all: which file, which line, what is wrong with it.
-            Error::Io { .. } | Error::OutputClosed | Error::BadLog { .. } => return None,
+            Error::RoomRefused { .. } => {
+                "the room's host decides who may join and how many: try again later, or ask them"
+                    .to_string()
+            }
+            Error::ThreadDied { .. } => {
+                "this is a bug in netchat: please report it with the command you ran".to_string()
+            }
+            // A bad log: one line says it all (which file, which line, what is wrong with it).
+            Error::Io { .. } | Error::OutputClosed | Error::Interrupted | Error::BadLog { .. } => {
+                return None;
+            }
         };
         Some(hint)
     }
@@ -153,8 +177,11 @@ impl fmt::Display for Error {
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
+            Error::Interrupted => f.write_str("interrupted"),
+            Error::RoomRefused { reason } => write!(f, "the room turned you away: {reason}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::BadLog { path, why } => write!(f, "cannot draw a diagram from {path}: {why}"),
+            Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! netchat: a classroom toolkit for learning TCP sockets by chatting over them.
 //!
+//! ARCHITECTURE.md, at the top of the repository, gives the bird's-eye view, the code map and
+//! the invariants every change keeps.
+//!
 //! The crate map, each module with the socket idea it teaches:
 //!
 //! | module | what it shows |
@@ -11,6 +14,7 @@
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
+//! | [`pump`] | a blocking `read` on its own thread, feeding a channel; bulk reads, one hand-over per read |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`observe`] | watching the wire: `--trace` lines and the `--events` JSON Lines log |
 //! | [`diagram`] | `netchat diagram`: sequence diagrams drawn from event logs |
@@ -24,6 +28,7 @@ pub mod error;
 pub mod framing;
 pub mod modes;
 pub mod observe;
+pub mod pump;
 pub mod terminal;
 
 use std::io::Read;

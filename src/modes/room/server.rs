@@ -189,10 +189,10 @@ pub fn serve(
     let outcome = console_loop(&events, &log, &keyboard, &interrupt, console);
     let reason = match &outcome {
         Ok(reason) => *reason,
-        Err(_) => "standard output closed",
+        Err(_) => CloseReason::StdoutClosed,
     };
     console.status(&format!("{reason}: closing the room"));
-    if reason == "end of input" && !console.is_interactive() {
+    if reason == CloseReason::EndOfInput && !console.is_interactive() {
         // Started from a script or in the background with no keyboard: stdin ended at once.
         console.status(
             "to run a room without a keyboard, keep its input open, e.g. \
@@ -216,6 +216,36 @@ pub fn serve(
 }
 // ANCHOR_END: serve
 
+/// Why the host's side closes the room; shown as `netchat: REASON: closing the room`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseReason {
+    /// The host typed `/quit`.
+    Quit,
+    /// Ctrl-C, from the line editor or the signal handler.
+    Interrupted,
+    /// The host's input ended (Ctrl-D, or a script's input ran out).
+    EndOfInput,
+    /// The host's input could not be read.
+    StdinFailed,
+    /// Nobody reads the room's stdout any more (`| head`).
+    StdoutClosed,
+    /// The hub thread is gone (it only ends after a close, so this is a bug).
+    HubStopped,
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CloseReason::Quit => "/quit",
+            CloseReason::Interrupted => "Ctrl-C",
+            CloseReason::EndOfInput => "end of input",
+            CloseReason::StdinFailed => "standard input failed",
+            CloseReason::StdoutClosed => "standard output closed",
+            CloseReason::HubStopped => "the hub stopped",
+        })
+    }
+}
+
 /// The operator's side: shows what the hub logs, passes typed lines to the hub, and returns why
 /// the room should close.
 fn console_loop(
@@ -224,13 +254,13 @@ fn console_loop(
     keyboard: &Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
-) -> Result<&'static str> {
+) -> Result<CloseReason> {
     let mut interrupt = interrupt.clone();
     loop {
         select! {
             recv(log) -> entry => match entry {
                 Ok(entry) => show(console, entry)?,
-                Err(_) => return Ok("the hub stopped"),
+                Err(_) => return Ok(CloseReason::HubStopped),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
                 Input::Line(line) => {
@@ -247,15 +277,15 @@ fn console_loop(
                 Input::TooLong { limit } => console.notice(&format!(
                     "that line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Input::Interrupted => return Ok("Ctrl-C"),
-                Input::Eof => return Ok("end of input"),
+                Input::Interrupted => return Ok(CloseReason::Interrupted),
+                Input::Eof => return Ok(CloseReason::EndOfInput),
                 Input::Failed(error) => {
                     console.notice(&format!("cannot read the keyboard: {error}"));
-                    return Ok("standard input failed");
+                    return Ok(CloseReason::StdinFailed);
                 }
             },
             recv(interrupt) -> signal => match signal {
-                Ok(()) => return Ok("Ctrl-C"),
+                Ok(()) => return Ok(CloseReason::Interrupted),
                 // Nobody can send Ctrl-C any more: stop watching instead of spinning.
                 Err(_) => interrupt = never(),
             },
@@ -264,14 +294,14 @@ fn console_loop(
 }
 
 /// One line the operator typed: a command for the hub, or why the room should close.
-fn host_line(line: &[u8], events: &Sender<Event>) -> Option<&'static str> {
+fn host_line(line: &[u8], events: &Sender<Event>) -> Option<CloseReason> {
     match protocol::parse_host(line) {
-        HostCommand::Close => Some("/quit"),
+        HostCommand::Close => Some(CloseReason::Quit),
         HostCommand::Nothing => None,
         command => events
             .send(Event::Host(command))
             .is_err()
-            .then_some("the hub stopped"),
+            .then_some(CloseReason::HubStopped),
     }
 }
 
@@ -320,8 +350,9 @@ fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle
     // Otherwise the thread is left blocked in accept(); the process exits around it.
 }
 
-/// Counts live connections, for `--max-clients`. The one count shared between threads, so an
-/// atomic; membership and names stay with the hub. Dropped when the client's writer ends.
+/// One place in a count shared between threads (live connections for `--max-clients`, refusals
+/// being closed), so an atomic; membership and names stay with the hub. Dropping it gives the
+/// place back: for a client, when its writer ends.
 struct Seat(Arc<AtomicUsize>);
 
 impl Drop for Seat {
@@ -369,6 +400,7 @@ fn accept_loop(
     stopping: &AtomicBool,
 ) {
     let live = Arc::new(AtomicUsize::new(0));
+    let refusing = Arc::new(AtomicUsize::new(0));
     let mut next_id: ClientId = 1;
     loop {
         let (stream, peer) = match endpoint::accept(listener) {
@@ -388,7 +420,7 @@ fn accept_loop(
             return;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(stream, peer, options, alive);
+            refuse(stream, peer, options, &refusing, alive);
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -406,8 +438,13 @@ fn accept_loop(
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once: a crowd knocking at a full room must not cost a thread
 /// each (threads are the very thing that ran out); the rest get the line and a plain close.
-fn refuse(stream: TcpStream, peer: SocketAddr, options: &ServerOptions, alive: &Sender<()>) {
-    static REFUSING: AtomicUsize = AtomicUsize::new(0);
+fn refuse(
+    stream: TcpStream,
+    peer: SocketAddr,
+    options: &ServerOptions,
+    refusing: &Arc<AtomicUsize>,
+    alive: &Sender<()>,
+) {
     let line = format!("{}\n", protocol::room_full(options.max_clients));
     let watch = options.observer.watch_from_start(None, Framing::Line);
     if watch.is_on() {
@@ -416,21 +453,20 @@ fn refuse(stream: TcpStream, peer: SocketAddr, options: &ServerOptions, alive: &
             why: format!("the room is full ({} people)", options.max_clients),
         });
     }
-    if REFUSING.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
+    if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+        refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
         return;
     }
+    // Counted like a seat: the count goes down when the thread ends, or at once if it cannot
+    // start (the closure, and the seat in it, is dropped).
+    let slot = Seat(Arc::clone(refusing));
     let alive = alive.clone();
-    let spawned = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
+    let _ = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
         let _ = (&stream).write_all(line.as_bytes());
         endpoint::close_gracefully(&stream, &watch);
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
-        drop(alive);
+        drop((slot, alive));
     });
-    if spawned.is_err() {
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// How many refused connections may be closed gracefully at the same time.
