@@ -19,6 +19,7 @@
 //! | [`observe`] | watching the wire: `--trace` lines and the `--events` JSON Lines log |
 //! | [`diagram`] | `netchat diagram`: sequence diagrams drawn from event logs |
 //! | [`cli`] | the command line (the only module that knows clap) |
+//! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
 pub mod cli;
 pub mod console;
@@ -26,6 +27,7 @@ pub mod diagram;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod lessons;
 pub mod modes;
 pub mod observe;
 pub mod pump;
@@ -52,12 +54,7 @@ pub fn run(
     interrupt: Receiver<()>,
 ) -> Result<()> {
     if let Some(common) = cli.common() {
-        let mode = match &cli.mode {
-            ModeCommand::Half(_) => "half",
-            ModeCommand::Duplex(_) => "duplex",
-            ModeCommand::Room(_) | ModeCommand::Diagram(_) => "room",
-        };
-        let observer = Observer::open(&common.observe(), console.stderr_handle(), mode)?;
+        let observer = Observer::open(&common.observe(), console.stderr_handle(), cli.mode.name())?;
         console.set_observer(observer);
     }
     let result = run_mode(cli, stdin, console, interrupt);
@@ -90,10 +87,16 @@ fn run_mode(
             let endpoint = args.endpoint.endpoint();
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
+        // main.rs runs the lesson itself, with the pager it chose; here, plain text.
+        ModeCommand::Lesson(args) => lessons::run(args.name.as_deref(), console, None),
         ModeCommand::Room(args) => {
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
+                limits: modes::room::rules::Limits {
+                    rate: modes::room::limits::RateLimit::from_option(args.rate_limit),
+                    max_per_address: args.max_per_address,
+                },
                 nick: args.nick,
                 framing: args.common.framing(),
             };

@@ -185,7 +185,15 @@ pub enum Event {
         nick: String,
         why: String,
     },
-    /// Room server: a connection was turned away before joining (the room is full).
+    /// Room server: a member sends faster than `--rate-limit` allows: it is not read for
+    /// `seconds` (its lines wait in its socket).
+    Limited {
+        client: u64,
+        nick: String,
+        seconds: f64,
+    },
+    /// Room server: a connection was turned away before joining (the room is full, too many
+    /// from one address, banned).
     Refused { peer: String, why: String },
     /// An event this version of netchat does not know (a newer log): kept, and skipped by
     /// `netchat diagram`.
@@ -510,6 +518,11 @@ impl Watch {
     /// call site: the peer may be gone already, and we are closing anyway.
     pub fn shutdown_write(&self, stream: &TcpStream) {
         let _ = stream.shutdown(Shutdown::Write);
+        self.fin_sent();
+    }
+
+    /// `shutdown(Write)` went through: our FIN is on its way.
+    pub fn fin_sent(&self) {
         let Some(sinks) = &self.sinks else { return };
         self.trace(
             sinks,

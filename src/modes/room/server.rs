@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
 use super::engine::{self, CLIENT_QUEUE, Limit};
-use super::hub::{self, Event, QueueReceiver};
+use super::hub::{self, Event, Gate, QueueReceiver};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Log};
+use super::rules::{ClientId, Gone, Limits, Log};
 use crate::console::{Console, Tone};
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub max_line: usize,
     /// `--max-clients`: connections beyond this get a polite refusal.
     pub max_clients: usize,
+    /// `--rate-limit` and `--max-per-address`: the rules' limits against a prankster.
+    pub limits: Limits,
     /// `--trace` and `--events`: every client's socket, and the room's events.
     pub observer: Observer,
 }
@@ -159,9 +161,9 @@ pub fn serve(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let observer = options.observer.clone();
+    let (limits, observer) = (options.limits, options.observer.clone());
     let hub = spawn_named("room-hub", None, move || {
-        hub::run(hub_events, log_sender, observer)
+        hub::run(hub_events, log_sender, limits, observer)
     })?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
@@ -313,7 +315,7 @@ fn show(console: &mut Console, entry: Log) -> Result<()> {
             if console.is_interactive()
                 && protocol::classify(&text) == protocol::LineKind::Host => {}
         Log::Message(text) => console.room_line(&text, tone_of(&text))?,
-        Log::Status(text) => console.status(&text),
+        Log::Status(text) | Log::Answer(text) => console.status(&text),
         Log::Notice(text) => console.notice(&text),
     }
     Ok(())
@@ -486,6 +488,8 @@ fn start_client(
 ) -> std::result::Result<(), ()> {
     // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
+    let _ = endpoint::fix_send_buffer(&stream, engine::CLIENT_SEND_BUFFER);
     // Trace lines carry the client's number (and name, once the hub gave it one).
     let watch = options.observer.watch_from_start(Some(id), Framing::Line);
     watch.connected(&stream, Role::Listener);
@@ -496,6 +500,7 @@ fn start_client(
     let stream = Arc::new(stream);
     let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
     let (queue, lines) = hub::client_queue(CLIENT_QUEUE);
+    let gate = Arc::new(Gate::default());
     // The hub must know the client before its reader can report a line from it.
     events
         .send(Event::Joined {
@@ -503,6 +508,7 @@ fn start_client(
             peer,
             queue,
             stream: for_hub,
+            gate: Arc::clone(&gate),
         })
         .map_err(|_| ())?;
     // The reader tells the writer it has ended by dropping `reader_done`.
@@ -525,7 +531,7 @@ fn start_client(
         &format!("room-read-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            let why = read_loop(id, &stream, max_line, &reader_events, watch);
+            let why = read_loop(id, &stream, max_line, &gate, &reader_events, watch);
             let _ = reader_events.send(Event::Gone { id, why });
             drop((reader_done, reader_alive));
         },
@@ -546,6 +552,7 @@ fn read_loop(
     id: ClientId,
     stream: &TcpStream,
     max_line: usize,
+    gate: &Gate,
     events: &Sender<Event>,
     watch: Watch,
 ) -> Gone {
@@ -556,6 +563,8 @@ fn read_loop(
     let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line).watched(watch);
     loop {
+        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
+        gate.wait();
         let event = match reader.read_frame() {
             Ok(Some(Frame::Line(line))) => Event::Said { id, line },
             Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },
