@@ -183,7 +183,7 @@ pub fn serve(
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     options.observer.listening(local);
     console.status(
-        "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
+        "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
     );
 
