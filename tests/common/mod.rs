@@ -499,3 +499,12 @@ impl RawPeer {
         }
     }
 }
+
+/// A fresh path in the system's temporary folder for a file a test makes netchat write (an
+/// event log, a trace): unique to this process and `name`, removed first if a previous run left
+/// it.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("netchat-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
