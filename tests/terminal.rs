@@ -318,3 +318,15 @@ fn a_lesson_goes_through_the_pager_on_a_terminal() {
     tty.wait_for_text("paged:");
     tty.expect_exit_code(0);
 }
+
+#[test]
+fn closing_the_terminal_window_says_bye_and_exits() {
+    let (mut peer, mut tty) = duplex_at_terminal(COLUMNS);
+    tty.type_keys("half a line");
+    tty.wait_for_cursor_row("you> half a line", 16);
+    // The kernel hangs the terminal up: SIGHUP, and every read of it fails from now on.
+    tty.close_window();
+    peer.expect_stderr("the peer said bye");
+    tty.expect_exit_code(0);
+    peer.expect_exit_code(0);
+}
