@@ -16,7 +16,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
@@ -26,7 +26,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::termios::{LocalFlags, tcgetattr};
 use nix::unistd::Pid;
 
-use super::{DEADLINE, netchat_bin};
+use super::{DEADLINE, netchat_bin, wait_until_exit};
 
 /// Keys as a terminal (xterm, and so every terminal emulator a student uses) sends them.
 pub mod keys {
@@ -233,20 +233,7 @@ impl Tty {
 
     /// Waits for the child to exit, within the deadline.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => {
-                    // Keep the screen current while waiting: the output says what is going on.
-                    if let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(10)) {
-                        self.screen.process(&bytes);
-                    }
-                }
-                Ok(None) => self.fail("waited for the process to exit"),
-                Err(e) => self.fail(&format!("could not wait for the process: {e}")),
-            }
-        }
+        wait_until_exit(&mut self.child).unwrap_or_else(|why| self.fail(&why))
     }
 
     /// Waits for the exit and asserts its code.
