@@ -161,6 +161,7 @@ pub fn spawn_plain_reader(
         Framing::Line,
         max_line,
         INPUT_QUEUE,
+        crate::observe::Watch::off(),
         |pumped| match pumped {
             Pumped::Messages(lines) => Input::Lines(lines),
             Pumped::TooLong { limit } => Input::TooLong { limit },

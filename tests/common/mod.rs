@@ -157,6 +157,12 @@ impl Netchat {
     }
 
     /// Closes the child's stdin: the program sees EOF.
+    /// Takes the child's stdin, for a test that feeds it from another thread (a write that may
+    /// block while netchat is not reading its input).
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin is piped and not taken yet")
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin = None;
     }
@@ -372,6 +378,27 @@ pub fn raw_connect(addr: SocketAddr) -> RawPeer {
     RawPeer::new(stream)
 }
 
+/// Connects a raw peer to `addr` from the source address `from` (e.g. 127.0.0.2: every address
+/// of 127.0.0.0/8 is this machine on Linux), so a test can play a second machine for the room's
+/// per-address rules. `None` where the system cannot bind there (macOS has only 127.0.0.1 until
+/// an alias is added): the caller skips with a message.
+pub fn raw_connect_from(from: std::net::IpAddr, addr: SocketAddr) -> Option<RawPeer> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("a TCP socket");
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .map_err(|e| eprintln!("skipped: cannot bind a socket to {from}: {e}"))
+        .ok()?;
+    socket
+        .connect_timeout(&addr.into(), DEADLINE)
+        .unwrap_or_else(|e| panic!("raw peer from {from} could not connect to {addr}: {e}"));
+    Some(RawPeer::new(socket.into()))
+}
+
 /// A loopback listener on a port the OS chooses, for tests where netchat connects to a raw peer.
 pub fn raw_listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -476,4 +503,13 @@ impl RawPeer {
             Err(e) => panic!("raw peer: expected EOF within {DEADLINE:?}: {e}"),
         }
     }
+}
+
+/// A fresh path in the system's temporary folder for a file a test makes netchat write (an
+/// event log, a trace): unique to this process and `name`, removed first if a previous run left
+/// it.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("netchat-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
 }
