@@ -169,7 +169,14 @@ fn open(
         recv(opened) -> result => result,
         recv(interrupt) -> signal => match signal {
             Ok(()) => {
-                console.status("interrupted (Ctrl-C) before anyone connected");
+                // A peer may have connected at the very same moment: it still gets its bye.
+                if let Ok(Ok(connection)) = opened.try_recv() {
+                    let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
+                    endpoint::close_gracefully(&connection.stream);
+                    console.status("interrupted (Ctrl-C): said bye to the peer");
+                } else {
+                    console.status("interrupted (Ctrl-C) before anyone connected");
+                }
                 return Ok(None);
             }
             // No Ctrl-C handler: just wait for the connection.
