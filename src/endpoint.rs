@@ -272,6 +272,7 @@ pub fn listen_announced(
         "listening on {local} (from another terminal: netchat {mode} --connect {})",
         local.port()
     ));
+    crate::lan::announce(local, &format!("netchat {mode} --connect {{}}"), console);
     Ok(listener)
 }
 

@@ -5,6 +5,7 @@
 //! | module | what it shows |
 //! |---|---|
 //! | [`endpoint`] | `bind`/`listen`/`accept` versus `connect`; TCP_NODELAY; closing without losing data |
+//! | [`lan`] | which of this machine's addresses classmates can connect to |
 //! | [`framing`] | TCP is a byte stream: finding message boundaries, with bounded memory |
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
@@ -19,6 +20,7 @@ pub mod console;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod lan;
 pub mod modes;
 pub mod terminal;
 
@@ -61,6 +63,7 @@ pub fn run(
                 max_clients: args.max_clients as usize,
                 nick: args.nick,
                 framing: args.common.framing(),
+                class: args.teacher.class_options(),
             };
             modes::room::run(
                 &args.endpoint.endpoint(),

@@ -320,6 +320,33 @@ pub fn raw_connect(addr: SocketAddr) -> RawPeer {
     RawPeer::new(stream)
 }
 
+/// Connects a raw peer to `addr` from the loopback address `source` (127.0.0.2, 127.0.0.3…):
+/// the socket is bound to it before `connect`, so the server sees a second machine. How
+/// per-address rules are tested without a second machine.
+pub fn raw_connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawPeer {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+        .unwrap_or_else(|e| panic!("raw peer: socket: {e}"));
+    socket
+        .bind(&SocketAddr::new(source, 0).into())
+        .unwrap_or_else(|e| panic!("raw peer: cannot bind {source}: {e}"));
+    socket
+        .connect_timeout(&addr.into(), DEADLINE)
+        .unwrap_or_else(|e| panic!("raw peer from {source} could not connect to {addr}: {e}"));
+    RawPeer::new(socket.into())
+}
+
+/// Whether this machine can use `ip` as a source address (Linux routes all of 127.0.0.0/8 to
+/// loopback; macOS has only 127.0.0.1 unless an alias is added). Tests that need a second
+/// loopback address skip, with a message, where it is missing.
+pub fn source_address_usable(ip: std::net::IpAddr) -> bool {
+    let usable = TcpListener::bind(SocketAddr::new(ip, 0)).is_ok();
+    if !usable {
+        eprintln!("skipped: this machine cannot use {ip} as a source address");
+    }
+    usable
+}
+
 /// A loopback listener on a port the OS chooses, for tests where netchat connects to a raw peer.
 pub fn raw_listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::protocol::{self, Command, HostCommand};
+use super::transcript::{Recorded, Transcript};
 
 /// Every client gets a number when it connects; numbers are never reused.
 pub type ClientId = u64;
@@ -561,13 +562,14 @@ struct Wire {
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>) {
+pub fn run(events: Receiver<Event>, log: Sender<Log>, transcript: Option<Transcript>) {
     let mut hub = Hub {
         room: Room::new(),
         wires: BTreeMap::new(),
         recipients: Vec::new(),
         log,
         skipped_logs: 0,
+        transcript,
     };
     // `recv` fails only when every sender (accept thread, readers, console) is gone.
     while let Ok(event) = events.recv() {
@@ -609,6 +611,8 @@ struct Hub {
     recipients: Vec<ClientId>,
     log: Sender<Log>,
     skipped_logs: u64,
+    /// `--log FILE`: every console entry, written in full even when the terminal skips some.
+    transcript: Option<Transcript>,
 }
 
 impl Hub {
@@ -672,6 +676,11 @@ impl Hub {
 
     /// Hands a line to the console thread, never waiting for the terminal.
     fn show(&mut self, entry: Log) {
+        if let Some(transcript) = &mut self.transcript {
+            if let Recorded::Failed(why) = transcript.record(&entry) {
+                let _ = self.log.try_send(Log::Notice(why));
+            }
+        }
         if self.skipped_logs > 0 {
             let note = Log::Notice(format!(
                 "{} console lines were skipped: the terminal could not keep up",
@@ -887,6 +896,7 @@ mod tests {
             recipients: Vec::new(),
             log,
             skipped_logs: 0,
+            transcript: None,
         };
         let (alice_queue, alice_lines) = client_queue(1000);
         // Room for exactly one line: the one already waiting.

@@ -15,7 +15,7 @@
 //! its own two threads.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -23,12 +23,16 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
+use super::access::{AccessList, Refusals};
+use super::bots::{self, BotOptions};
 use super::hub::{self, ClientId, Event, Gone, Log, QueueReceiver};
 use super::protocol::{self, HostCommand};
+use super::transcript::Transcript;
 use crate::console::{Console, Tone};
 use crate::endpoint;
 use crate::error::{Error, Result};
 use crate::framing::{Frame, LineReader};
+use crate::lan;
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the server needs besides the listening address.
@@ -38,6 +42,12 @@ pub struct ServerOptions {
     pub max_line: usize,
     /// `--max-clients`: connections beyond this get a polite refusal.
     pub max_clients: usize,
+    /// `--allow` and `--deny`: who may join at all.
+    pub access: AccessList,
+    /// `--motd`/`--motd-file`: the greeting's lines, already read and escaped.
+    pub motd: Vec<String>,
+    /// `--bots`, `--bots-slow`, `--seed`.
+    pub bots: BotOptions,
 }
 
 /// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
@@ -107,6 +117,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub fn run(
     addr: &endpoint::ListenAddr,
     options: &ServerOptions,
+    transcript: Option<Transcript>,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     interrupt: Receiver<()>,
@@ -123,7 +134,7 @@ pub fn run(
         console,
     )?;
     let input = keyboard.input().clone();
-    let result = serve(listener, options, input, console, interrupt);
+    let result = serve(listener, options, transcript, input, console, interrupt);
     drop(keyboard);
     result
 }
@@ -132,18 +143,13 @@ pub fn run(
 fn join_hint(local: SocketAddr) -> String {
     let port = local.port();
     match local.ip() {
-        // Bound to every interface: the students need this machine's LAN address.
+        // Bound to every interface: the LAN addresses and their commands follow this line.
         ip if ip.is_unspecified() => format!(
-            "students join with: netchat room --connect IP:{port} --nick NAME, or: nc IP {port}, \
-             where IP is this machine's address (see `ip addr` or `ipconfig`), or localhost here"
+            "from this machine: netchat room --connect {port} --nick NAME, or: nc localhost {port}"
         ),
-        IpAddr::V6(ip) => format!(
-            "students join with: netchat room --connect [{ip}]:{port} --nick NAME, \
-             or: nc {ip} {port}"
-        ),
-        IpAddr::V4(ip) => format!(
-            "students join with: netchat room --connect {ip}:{port} --nick NAME, \
-             or: nc {ip} {port}"
+        ip => format!(
+            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}",
+            lan::join_target(ip, port)
         ),
     }
 }
@@ -154,6 +160,7 @@ fn join_hint(local: SocketAddr) -> String {
 pub fn serve(
     listener: TcpListener,
     options: &ServerOptions,
+    transcript: Option<Transcript>,
     keyboard: Receiver<Input>,
     console: &mut Console,
     interrupt: Receiver<()>,
@@ -161,6 +168,20 @@ pub fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
+    let mut options = options.clone();
+    // The bots are ordinary clients from loopback: let them in even past an --allow list.
+    let bot_target = bots::target(local);
+    if options.bots.any() {
+        if let Some(network) = options.access.admit_too(bot_target.ip()) {
+            return Err(Error::Usage {
+                message: format!(
+                    "--bots join from {}, which --deny {network} refuses",
+                    bot_target.ip()
+                ),
+                hint: "drop that --deny, or run the room without --bots".to_string(),
+            });
+        }
+    }
     let (events, hub_events) = bounded::<Event>(EVENT_QUEUE);
     let (log_sender, log) = bounded::<Log>(hub::LOG_QUEUE);
     // Every client thread holds a clone of `alive`; when all are gone, `recv` on `all_ended`
@@ -168,11 +189,14 @@ pub fn serve(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log_sender))?;
+    let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
+    let hub = spawn_named("room-hub", None, move || {
+        hub::run(hub_events, log_sender, transcript)
+    })?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
-        let mut options = options.clone();
         options.max_clients = admission_limit(options.max_clients, console);
+        let options = options.clone();
         spawn_named("room-accept", None, move || {
             accept_loop(&listener, &options, &events, &alive, &stopping)
         })?
@@ -181,6 +205,23 @@ pub fn serve(
     // Announced only now that every thread of the room runs: a script (or a test) that waits
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
+    lan::announce(local, "netchat room --connect {} --nick NAME", console);
+    if let Some(rule) = options.access.describe() {
+        console.status(&format!("access: {rule} (--allow, --deny)"));
+    }
+    if let Some(path) = &transcript_path {
+        console.status(&format!("transcript: appending to {path} (--log)"));
+    }
+    // The bots stop when `stop_bots` is dropped, just before the room closes.
+    let (stop_bots, bots_stop) = bounded::<()>(0);
+    let bots = options.bots.any().then(|| {
+        let seed = options.bots.seed.unwrap_or_else(bots::seed_from_clock);
+        console.status(&format!(
+            "starting {} practice bot(s) (--seed {seed} replays their lines)",
+            options.bots.count + usize::from(options.bots.slow)
+        ));
+        bots::start(bot_target, &options.bots, seed, &bots_stop)
+    });
     console.status(
         "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
@@ -201,6 +242,8 @@ pub fn serve(
         );
     }
 
+    // The bots first, so that none of them comes back while the room closes.
+    drop(stop_bots);
     // Tell the hub; it says goodbye to everyone and drops every client's queue.
     let _ = events.send(Event::Close);
     drop(events);
@@ -209,8 +252,13 @@ pub fn serve(
         // Errors ignored: stdout may be the very thing that closed.
         let _ = show(console, entry);
     }
-    stop_accepting(&stopping, local, acceptor);
+    if let Some(summary) = stop_accepting(&stopping, local, acceptor) {
+        console.notice(&summary);
+    }
     let deadline = Instant::now() + SHUTDOWN_GRACE;
+    if let Some(bots) = bots {
+        bots.join(deadline);
+    }
     let _ = all_ended.recv_deadline(deadline);
     console.status("the room is closed");
     outcome.map(|_| ())
@@ -304,21 +352,20 @@ pub fn tone_of(line: &str) -> Tone {
 /// Ends the accept thread. A thread blocked in `accept()` cannot be woken portably (closing the
 /// listener from another thread does not reliably do it), so we set the flag and then connect to
 /// ourselves: `accept` returns, sees the flag, and the thread ends.
-fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle<()>) {
+/// Returns what the accept thread has left to say (refusals it counted but did not show yet).
+fn stop_accepting(
+    stopping: &AtomicBool,
+    local: SocketAddr,
+    acceptor: JoinHandle<Option<String>>,
+) -> Option<String> {
     stopping.store(true, Ordering::SeqCst);
-    let target = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::from((Ipv4Addr::LOCALHOST, local.port()))
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::from((Ipv6Addr::LOCALHOST, local.port()))
-        }
-        _ => local,
-    };
+    // Where the bots connect is where this machine reaches its own listener.
+    let target = bots::target(local);
     if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
-        let _ = acceptor.join();
+        return acceptor.join().ok().flatten();
     }
     // Otherwise the thread is left blocked in accept(); the process exits around it.
+    None
 }
 
 /// Counts live connections, for `--max-clients`. The one count shared between threads, so an
@@ -392,9 +439,10 @@ fn accept_loop(
     events: &Sender<Event>,
     alive: &Sender<()>,
     stopping: &AtomicBool,
-) {
+) -> Option<String> {
     let live = Arc::new(AtomicUsize::new(0));
     let mut next_id: ClientId = 1;
+    let mut refusals = Refusals::default();
     loop {
         let (stream, peer) = match endpoint::accept(listener) {
             Ok(accepted) => accepted,
@@ -403,17 +451,32 @@ fn accept_loop(
                 // connections already in the room are not affected.
                 let text = format!("cannot accept a connection: {error}");
                 if events.send(Event::Trouble(text)).is_err() {
-                    return;
+                    return refusals.summary();
                 }
                 thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
         if stopping.load(Ordering::SeqCst) {
-            return;
+            return refusals.summary();
+        }
+        // --allow / --deny: decided before anything else, so a refused address costs no seat.
+        let verdict = options.access.decide(peer.ip());
+        if let Some(reason) = verdict.refusal(peer.ip()) {
+            refuse(stream, &reason, alive);
+            if let Some(line) = refusals.record(peer.ip(), &verdict, Instant::now()) {
+                if events.send(Event::Trouble(line)).is_err() {
+                    return refusals.summary();
+                }
+            }
+            continue;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(stream, options.max_clients, alive);
+            let full = format!(
+                "sorry, the room is full ({} people); try again later",
+                options.max_clients
+            );
+            refuse(stream, &full, alive);
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -421,21 +484,20 @@ fn accept_loop(
         let id = next_id;
         next_id += 1;
         if start_client(id, stream, peer, seat, options, events, alive).is_err() {
-            return; // the hub is gone: the room is closing
+            return refusals.summary(); // the hub is gone: the room is closing
         }
     }
 }
 // ANCHOR_END: accept_loop
 
-/// One connection too many: a polite line, then close. On its own short thread, because a
+/// A connection the room does not take (full, or refused by --allow/--deny): a polite line
+/// saying why, then close. On its own short thread, because a
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once: a crowd knocking at a full room must not cost a thread
 /// each (threads are the very thing that ran out); the rest get the line and a plain close.
-fn refuse(stream: TcpStream, max_clients: usize, alive: &Sender<()>) {
+fn refuse(stream: TcpStream, reason: &str, alive: &Sender<()>) {
     static REFUSING: AtomicUsize = AtomicUsize::new(0);
-    let text = protocol::goodbye(&format!(
-        "sorry, the room is full ({max_clients} people); try again later"
-    ));
+    let text = protocol::goodbye(reason);
     let line = format!("{text}\n");
     if REFUSING.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         REFUSING.fetch_sub(1, Ordering::SeqCst);
@@ -597,9 +659,10 @@ fn finish(stream: &TcpStream, reader_ended: &Receiver<()>) {
 }
 
 /// Starts a named thread (names show in debuggers, `top -H` and /proc/PID/task/*/comm).
-fn spawn_named<F>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<()>>
+fn spawn_named<F, T>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<T>>
 where
-    F: FnOnce() + Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
 {
     let mut builder = thread::Builder::new().name(name.to_string());
     if let Some(size) = stack {
