@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use netchat::console::{Console, Tone, escape_peer_text};
-use netchat::framing::{Frame, LineReader};
-use netchat::modes::room::hub::{Action, Log, Room};
+use netchat::framing::{Frame, LineDecoder, LineReader};
 use netchat::modes::room::protocol;
+use netchat::modes::room::rules::{Action, Log, Room};
 use netchat::modes::room::server::tone_of;
 use proptest::prelude::*;
 
@@ -48,6 +48,18 @@ fn all_frames(reader: impl Read, max_line: usize) -> Vec<Frame> {
     frames
 }
 
+/// `data` cut at the given points (any order, any repeats): the pieces TCP might deliver.
+fn cut(data: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+    points.push(0);
+    points.push(data.len());
+    points.sort_unstable();
+    points
+        .windows(2)
+        .map(|w| data[w[0]..w[1]].to_vec())
+        .collect()
+}
+
 /// Bytes that look like chat traffic: mostly text, with newlines, CRs and hostile bytes mixed in.
 fn traffic() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
@@ -84,6 +96,29 @@ proptest! {
     ) {
         let whole = all_frames(&data[..], max_line);
         let split = all_frames(Split { data: data.clone(), sizes, next: 0 }, max_line);
+        prop_assert_eq!(whole, split);
+    }
+
+    /// The sans-IO decoder, fed the pieces of any split (empty pieces included), gives exactly
+    /// the frames the blocking reader gives for the whole stream; it reports as many lines as it
+    /// handed out, and never holds more than one line's bytes.
+    #[test]
+    fn the_decoder_gives_the_same_frames_for_any_split(
+        data in traffic(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        max_line in 1usize..64,
+    ) {
+        let whole = all_frames(&data[..], max_line);
+        let mut decoder = LineDecoder::new(max_line);
+        let mut split = Vec::new();
+        for piece in cut(&data, &cuts) {
+            let before = split.len();
+            let fed = decoder.feed(&piece, |frame| split.push(frame.to_owned_frame()));
+            prop_assert_eq!(fed.lines + fed.too_long, split.len() - before);
+            prop_assert!(decoder.held() <= max_line + 1, "{} bytes held", decoder.held());
+            prop_assert!(!decoder.has_partial() || decoder.held() > 0);
+        }
+        split.extend(decoder.finish().map(|frame| frame.to_owned_frame()));
         prop_assert_eq!(whole, split);
     }
 

@@ -16,7 +16,9 @@
 //! nc localhost 5000                           # another one, with plain nc (try /nick bob)
 //! ```
 //!
-//! Files: `protocol.rs` (commands and lines), `hub.rs` (the room's rules and its thread),
+//! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
+//! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
+//! out, the bounds, the system's limits), `hub.rs` (the threads engine's hub thread),
 //! `server.rs` (accept, readers, writers, the host console), `client.rs`; for a teacher running
 //! the room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
 //! (`--bots`, practice members for a student alone). The keyboard, and
@@ -25,8 +27,10 @@
 pub mod access;
 pub mod bots;
 pub mod client;
+pub mod engine;
 pub mod hub;
 pub mod protocol;
+pub mod rules;
 pub mod server;
 pub mod transcript;
 

@@ -231,6 +231,73 @@ pub fn goodbye(reason: &str) -> String {
 }
 // ANCHOR_END: format
 
+// ANCHOR: policy
+/// What the room says when it turns something down. Every refusal and every room policy a
+/// client can meet is worded here, once, whichever engine runs the room.
+///
+/// `*** goodbye: sorry, the room is full (N people); try again later`: the one line a connection
+/// beyond `--max-clients` receives before it is closed.
+pub fn room_full(max_clients: usize) -> String {
+    goodbye(&format!(
+        "sorry, the room is full ({max_clients} people); try again later"
+    ))
+}
+
+/// `*** name refused: WHY; you are still NAME`.
+pub fn name_refused(why: &str, current: &str) -> String {
+    notice(&format!("name refused: {why}; you are still {current}"))
+}
+
+/// Why `/nick NEW` was refused because someone holds it, or a name that looks like it.
+pub fn name_taken(new: &str, holder: &str) -> String {
+    if holder.eq_ignore_ascii_case(new) {
+        format!("{new} is taken")
+    } else {
+        format!("{new} looks too much like {holder}, who is here")
+    }
+}
+
+/// `/word` the server does not know (`word` already escaped).
+pub fn unknown_command(word: &str) -> String {
+    notice(&format!(
+        "unknown command /{word}; /help lists the commands, //{word} says it"
+    ))
+}
+
+/// A name (from a client or the host) that nobody in the room has; without the `*** ` prefix,
+/// since the host's console shows it as a status line.
+pub fn nobody_called(nick: &[u8]) -> String {
+    format!(
+        "nobody called {} is here; /who lists the room",
+        escape_peer_text(nick)
+    )
+}
+
+/// A line longer than `--max-line`: dropped, and its sender told.
+pub fn line_too_long(limit: usize) -> String {
+    notice(&format!(
+        "your line was longer than {limit} bytes and was not sent"
+    ))
+}
+
+/// What a kicked member is told (its goodbye) and what the room is told about it.
+pub fn kicked(reason: Option<&[u8]>) -> (String, String) {
+    match reason.map(reason_text) {
+        Some(reason) => (
+            goodbye(&format!("you were kicked by the host ({reason})")),
+            format!("was kicked by the host ({reason})"),
+        ),
+        None => (
+            goodbye("you were kicked by the host"),
+            "was kicked by the host".to_string(),
+        ),
+    }
+}
+
+/// What the room is told about a member dropped for not reading (engine.rs, `CLIENT_QUEUE`).
+pub const TOO_SLOW: &str = "was disconnected: too slow to read the room's messages";
+// ANCHOR_END: policy
+
 /// How long a line from the server can be when clients' lines are at most `max_line` bytes.
 ///
 /// The server adds a name (at most [`MAX_NICK`] characters of up to 4 bytes) and a few brackets,

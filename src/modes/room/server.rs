@@ -25,8 +25,10 @@ use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
 use super::access::{AccessList, Refusals};
 use super::bots::{self, BotOptions};
-use super::hub::{self, ClientId, Event, Gone, Log, QueueReceiver};
+use super::engine::{self, CLIENT_QUEUE, Limit};
+use super::hub::{self, Event, QueueReceiver};
 use super::protocol::{self, HostCommand};
+use super::rules::{ClientId, Gone, Log};
 use super::transcript::Transcript;
 use crate::console::{Console, Tone};
 use crate::endpoint;
@@ -56,20 +58,6 @@ pub struct ServerOptions {
 /// and says so when it starts. Client number 1001 reads `*** goodbye: sorry, the room is full …`
 /// and is disconnected.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
-
-/// How many bytes of lines may wait for one client's writer. A writer empties its whole queue in
-/// one `write`, so lines pile up only while it cannot keep up: during a burst (100 students
-/// pasting 100 lines each is 9,900 lines for everyone, offered faster than 100 writer threads on
-/// two cores get to run), or for good when the client stopped reading and its kernel buffers are
-/// full. 1 MiB rides out such a burst (about 15,000 chat lines); beyond it the client is too
-/// slow: it is disconnected and the room sees `*** NAME was disconnected: too slow to read the
-/// room's messages`. The bound is what keeps one stalled client from growing the server's
-/// memory, and the queue takes memory only while lines wait (hub.rs, `client_queue`).
-pub const CLIENT_QUEUE: usize = 1024 * 1024;
-
-/// File descriptors kept free for everything that is not a client: stdio, the listener, the
-/// terminal, and a margin for the refusals in flight.
-const FILES_RESERVED: usize = 32;
 
 /// Memory mappings per client: two threads, and Rust gives each thread four (its stack, the stack's
 /// guard page, and an alternate signal stack with its own guard, on which std reports a stack
@@ -183,7 +171,7 @@ pub fn serve(
         }
     }
     let (events, hub_events) = bounded::<Event>(EVENT_QUEUE);
-    let (log_sender, log) = bounded::<Log>(hub::LOG_QUEUE);
+    let (log_sender, log) = bounded::<Log>(engine::LOG_QUEUE);
     // Every client thread holds a clone of `alive`; when all are gone, `recv` on `all_ended`
     // reports Disconnected. A channel nobody sends on, used as a "wait for all of them".
     let (alive, all_ended) = bounded::<()>(0);
@@ -195,7 +183,11 @@ pub fn serve(
     })?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
-        options.max_clients = admission_limit(options.max_clients, console);
+        options.max_clients = engine::admission_limit(
+            options.max_clients,
+            &[engine::file_limit(), thread_limit()],
+            console,
+        );
         let options = options.clone();
         spawn_named("room-accept", None, move || {
             accept_loop(&listener, &options, &events, &alive, &stopping)
@@ -231,10 +223,10 @@ pub fn serve(
     let outcome = console_loop(&events, &log, &keyboard, &interrupt, console);
     let reason = match &outcome {
         Ok(reason) => *reason,
-        Err(_) => "standard output closed",
+        Err(_) => CloseReason::StdoutClosed,
     };
     console.status(&format!("{reason}: closing the room"));
-    if reason == "end of input" && !console.is_interactive() {
+    if reason == CloseReason::EndOfInput && !console.is_interactive() {
         // Started from a script or in the background with no keyboard: stdin ended at once.
         console.status(
             "to run a room without a keyboard, keep its input open, e.g. \
@@ -265,6 +257,36 @@ pub fn serve(
 }
 // ANCHOR_END: serve
 
+/// Why the host's side closes the room; shown as `netchat: REASON: closing the room`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseReason {
+    /// The host typed `/quit`.
+    Quit,
+    /// Ctrl-C, from the line editor or the signal handler.
+    Interrupted,
+    /// The host's input ended (Ctrl-D, or a script's input ran out).
+    EndOfInput,
+    /// The host's input could not be read.
+    StdinFailed,
+    /// Nobody reads the room's stdout any more (`| head`).
+    StdoutClosed,
+    /// The hub thread is gone (it only ends after a close, so this is a bug).
+    HubStopped,
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CloseReason::Quit => "/quit",
+            CloseReason::Interrupted => "Ctrl-C",
+            CloseReason::EndOfInput => "end of input",
+            CloseReason::StdinFailed => "standard input failed",
+            CloseReason::StdoutClosed => "standard output closed",
+            CloseReason::HubStopped => "the hub stopped",
+        })
+    }
+}
+
 /// The operator's side: shows what the hub logs, passes typed lines to the hub, and returns why
 /// the room should close.
 fn console_loop(
@@ -273,13 +295,13 @@ fn console_loop(
     keyboard: &Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
-) -> Result<&'static str> {
+) -> Result<CloseReason> {
     let mut interrupt = interrupt.clone();
     loop {
         select! {
             recv(log) -> entry => match entry {
                 Ok(entry) => show(console, entry)?,
-                Err(_) => return Ok("the hub stopped"),
+                Err(_) => return Ok(CloseReason::HubStopped),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
                 Input::Line(line) => {
@@ -296,15 +318,15 @@ fn console_loop(
                 Input::TooLong { limit } => console.notice(&format!(
                     "that line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Input::Interrupted => return Ok("Ctrl-C"),
-                Input::Eof => return Ok("end of input"),
+                Input::Interrupted => return Ok(CloseReason::Interrupted),
+                Input::Eof => return Ok(CloseReason::EndOfInput),
                 Input::Failed(error) => {
                     console.notice(&format!("cannot read the keyboard: {error}"));
-                    return Ok("standard input failed");
+                    return Ok(CloseReason::StdinFailed);
                 }
             },
             recv(interrupt) -> signal => match signal {
-                Ok(()) => return Ok("Ctrl-C"),
+                Ok(()) => return Ok(CloseReason::Interrupted),
                 // Nobody can send Ctrl-C any more: stop watching instead of spinning.
                 Err(_) => interrupt = never(),
             },
@@ -313,14 +335,14 @@ fn console_loop(
 }
 
 /// One line the operator typed: a command for the hub, or why the room should close.
-fn host_line(line: &[u8], events: &Sender<Event>) -> Option<&'static str> {
+fn host_line(line: &[u8], events: &Sender<Event>) -> Option<CloseReason> {
     match protocol::parse_host(line) {
-        HostCommand::Close => Some("/quit"),
+        HostCommand::Close => Some(CloseReason::Quit),
         HostCommand::Nothing => None,
         command => events
             .send(Event::Host(command))
             .is_err()
-            .then_some("the hub stopped"),
+            .then_some(CloseReason::HubStopped),
     }
 }
 
@@ -368,8 +390,9 @@ fn stop_accepting(
     None
 }
 
-/// Counts live connections, for `--max-clients`. The one count shared between threads, so an
-/// atomic; membership and names stay with the hub. Dropped when the client's writer ends.
+/// One place in a count shared between threads (live connections for `--max-clients`, refusals
+/// being closed), so an atomic; membership and names stay with the hub. Dropping it gives the
+/// place back: for a client, when its writer ends.
 struct Seat(Arc<AtomicUsize>);
 
 impl Drop for Seat {
@@ -378,49 +401,25 @@ impl Drop for Seat {
     }
 }
 
-/// How many clients this process can really hold, at most `requested` (`--max-clients`).
-///
-/// Two limits of the operating system come before ours, and past either of them a new client
-/// would not get a polite "room is full" but a failed `accept` or a thread that cannot start:
-///
-/// - **open files**: each client is one socket, one file descriptor. The soft limit is often
-///   1,024 (`ulimit -n`); a process may raise it itself up to the hard limit, so we do. std has
-///   no call for it (`setrlimit`); the `rlimit` crate wraps it, and knows macOS's lower real
-///   maximum (`kern.maxfilesperproc`).
-/// - **memory mappings** (Linux): each thread's stack is a mapping, and `vm.max_map_count`
-///   (65,530 by default) caps them per process: about 8,000 clients at two threads each.
-// ANCHOR: admission_limit
-fn admission_limit(requested: usize, console: &mut Console) -> usize {
-    let files = rlimit::increase_nofile_limit(u64::MAX).map_or(usize::MAX, |soft| {
-        usize::try_from(soft).unwrap_or(usize::MAX)
-    });
-    let by_files = files.saturating_sub(FILES_RESERVED);
+/// The limit only the threads engine has (the open-file limit, shared by every engine, is in
+/// engine.rs): on Linux each thread's stack is a memory mapping, and `vm.max_map_count` (65,530
+/// by default) caps them per process, so about 8,000 clients at two threads each. The poll engine
+/// needs no thread per client, and the start-up line says so.
+// ANCHOR: thread_limit
+fn thread_limit() -> Limit {
     let maps = max_map_count();
-    let by_maps = maps.map_or(usize::MAX, |maps| {
-        maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_CLIENT
-    });
-    let limit = requested.min(by_files).min(by_maps);
-    if limit < requested {
-        let why = if by_files <= by_maps {
-            format!(
-                "the open-file limit is {files} and each client needs one; \
-                 raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
-            )
-        } else {
-            format!(
-                "each client costs two threads and Linux allows {} memory mappings per process \
-                 (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
-                maps.unwrap_or_default()
-            )
-        };
-        console.notice(&format!(
-            "this system lets the room hold {limit} clients, not {requested}: {why}; \
-             later ones are told the room is full"
-        ));
+    Limit {
+        clients: maps.map_or(usize::MAX, |maps| {
+            maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_CLIENT
+        }),
+        why: format!(
+            "each client costs two threads and Linux allows {} memory mappings per process \
+             (vm.max_map_count); raise it with `sudo sysctl vm.max_map_count=262144`",
+            maps.unwrap_or_default()
+        ),
     }
-    limit
 }
-// ANCHOR_END: admission_limit
+// ANCHOR_END: thread_limit
 
 /// Linux's per-process limit on memory mappings; `None` elsewhere (no such limit to read).
 fn max_map_count() -> Option<usize> {
@@ -441,6 +440,7 @@ fn accept_loop(
     stopping: &AtomicBool,
 ) -> Option<String> {
     let live = Arc::new(AtomicUsize::new(0));
+    let refusing = Arc::new(AtomicUsize::new(0));
     let mut next_id: ClientId = 1;
     let mut refusals = Refusals::default();
     loop {
@@ -463,7 +463,7 @@ fn accept_loop(
         // --allow / --deny: decided before anything else, so a refused address costs no seat.
         let verdict = options.access.decide(peer.ip());
         if let Some(reason) = verdict.refusal(peer.ip()) {
-            refuse(stream, &reason, alive);
+            refuse(stream, protocol::goodbye(&reason), &refusing, alive);
             if let Some(line) = refusals.record(peer.ip(), &verdict, Instant::now()) {
                 if events.send(Event::Trouble(line)).is_err() {
                     return refusals.summary();
@@ -472,11 +472,12 @@ fn accept_loop(
             continue;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            let full = format!(
-                "sorry, the room is full ({} people); try again later",
-                options.max_clients
+            refuse(
+                stream,
+                protocol::room_full(options.max_clients),
+                &refusing,
+                alive,
             );
-            refuse(stream, &full, alive);
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -495,25 +496,22 @@ fn accept_loop(
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once: a crowd knocking at a full room must not cost a thread
 /// each (threads are the very thing that ran out); the rest get the line and a plain close.
-fn refuse(stream: TcpStream, reason: &str, alive: &Sender<()>) {
-    static REFUSING: AtomicUsize = AtomicUsize::new(0);
-    let text = protocol::goodbye(reason);
-    let line = format!("{text}\n");
-    if REFUSING.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
+fn refuse(stream: TcpStream, goodbye: String, refusing: &Arc<AtomicUsize>, alive: &Sender<()>) {
+    let line = format!("{goodbye}\n");
+    if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+        refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
         return;
     }
+    // Counted like a seat: the count goes down when the thread ends, or at once if it cannot
+    // start (the closure, and the seat in it, is dropped).
+    let slot = Seat(Arc::clone(refusing));
     let alive = alive.clone();
-    let spawned = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
+    let _ = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
         let _ = (&stream).write_all(line.as_bytes());
         endpoint::close_gracefully(&stream);
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
-        drop(alive);
+        drop((slot, alive));
     });
-    if spawned.is_err() {
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// How many refused connections may be closed gracefully at the same time.
@@ -699,7 +697,8 @@ mod tests {
     fn a_small_room_is_admitted_as_asked_without_a_word() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        assert_eq!(admission_limit(10, &mut console), 10);
+        let limits = [engine::file_limit(), thread_limit()];
+        assert_eq!(engine::admission_limit(10, &limits, &mut console), 10);
         assert!(err.0.lock().unwrap().is_empty());
     }
 
@@ -708,7 +707,8 @@ mod tests {
     fn more_clients_than_the_system_can_hold_are_capped_with_the_reason() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        let limit = admission_limit(100_000_000, &mut console);
+        let limits = [engine::file_limit(), thread_limit()];
+        let limit = engine::admission_limit(100_000_000, &limits, &mut console);
         assert!(limit < 100_000_000);
         let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
         assert!(

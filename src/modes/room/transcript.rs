@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::hub::Log;
+use super::rules::Log;
 use crate::console::local_clock;
 use crate::error::{Error, Result};
 

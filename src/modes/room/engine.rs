@@ -1,0 +1,202 @@
+//! What every room engine shares: the small interface through which the room's decisions are
+//! carried out, the one place that carries them out (including dropping a client that stopped
+//! reading), the bounds every engine keeps, and how many clients the system lets a room hold.
+//!
+//! The rules (rules.rs) decide *what* happens; an engine only moves bytes. It implements
+//! [`Engine`]: offer a line to one client without ever waiting (accepted, full, or gone),
+//! disconnect a client, drop a client that stopped reading, show a line at the console. The
+//! threads engine (hub.rs) offers a line to a writer thread's queue; the poll engine (poll.rs)
+//! appends it to the client's output buffer. [`Dispatch::apply`] walks the actions for both, so
+//! "a full client is dropped, and the room told, right after the line that found it full" is
+//! written once.
+
+use std::collections::VecDeque;
+
+use crossbeam_channel::Sender;
+
+use super::rules::{Action, ClientId, Leave, Line, Log, Room};
+use super::transcript::{Recorded, Transcript};
+use crate::console::Console;
+
+/// How many bytes of lines may wait for one client, in either engine. Lines pile up only while
+/// the client cannot keep up: during a burst (100 students pasting 100 lines each is 9,900 lines
+/// for everyone, offered faster than two cores can write them all), or for good when the client
+/// stopped reading and its kernel buffers are full. 1 MiB rides out such a burst (about 15,000
+/// chat lines); beyond it the client is too slow: it is disconnected and the room sees
+/// `*** NAME was disconnected: too slow to read the room's messages`. The bound is what keeps one
+/// stalled client from growing the server's memory.
+pub const CLIENT_QUEUE: usize = 1024 * 1024;
+
+/// How many console lines may wait for the operator's terminal. If the terminal cannot keep up
+/// (a flood, or output paused with Ctrl-S), further lines are counted and skipped rather than
+/// letting the room wait for a screen; the operator then reads
+/// `netchat: N console lines were skipped: the terminal could not keep up`.
+pub const LOG_QUEUE: usize = 256;
+
+/// File descriptors kept free for everything that is not a client: stdio, the listener, the
+/// terminal, the poll engine's epoll descriptor, and a margin for the refusals in flight.
+const FILES_RESERVED: usize = 32;
+
+/// What happened to a line offered to one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// It waits in the client's output (queue or buffer) and will be written.
+    Accepted,
+    /// The client already has [`CLIENT_QUEUE`] bytes waiting: it has stopped reading.
+    Full,
+    /// The engine no longer has this client (its connection already ended): nothing to do.
+    Gone,
+}
+
+/// What an engine does for the room. Every method returns at once: an engine never waits for a
+/// client, or one stalled student would stall the room.
+pub trait Engine {
+    /// Puts a line in the client's output, never waiting.
+    fn offer(&mut self, id: ClientId, line: &Line) -> Offer;
+    /// Stop sending to this client: what already waits for it (its goodbye) is still written,
+    /// then the connection closes.
+    fn disconnect(&mut self, id: ClientId);
+    /// The client stopped reading: close its connection now, discarding what waits for it.
+    fn drop_slow(&mut self, id: ClientId);
+    /// Shows a line at the operator's console, never waiting for the terminal.
+    fn log(&mut self, entry: Log);
+}
+
+/// Carries out the room's actions on an engine. Holds two lists kept between calls, so that a
+/// message costs no allocation here.
+#[derive(Default)]
+pub struct Dispatch {
+    work: VecDeque<Action>,
+    recipients: Vec<ClientId>,
+}
+
+impl Dispatch {
+    /// Carries out actions in order. A client found full while a line is offered is dropped,
+    /// and the room's reaction (its leave notice) joins the same work list, so it follows right
+    /// after: the slow-consumer cascade, once for both engines.
+    // ANCHOR: fan_out
+    pub fn apply(&mut self, room: &mut Room, engine: &mut impl Engine, actions: Vec<Action>) {
+        self.work.extend(actions);
+        while let Some(action) = self.work.pop_front() {
+            match action {
+                Action::To(id, line) => {
+                    if engine.offer(id, &line) == Offer::Full {
+                        self.too_slow(room, engine, id);
+                    }
+                }
+                Action::All { except, line } => {
+                    // The recipients are listed first (a slow one leaves the room while we
+                    // offer), into a list kept between messages.
+                    let mut ids = std::mem::take(&mut self.recipients);
+                    room.members_except(except, &mut ids);
+                    for &id in &ids {
+                        if engine.offer(id, &line) == Offer::Full {
+                            self.too_slow(room, engine, id);
+                        }
+                    }
+                    self.recipients = ids;
+                }
+                Action::Disconnect(id) => engine.disconnect(id),
+                Action::Log(entry) => engine.log(entry),
+            }
+        }
+    }
+    // ANCHOR_END: fan_out
+
+    fn too_slow(&mut self, room: &mut Room, engine: &mut impl Engine, id: ClientId) {
+        engine.drop_slow(id);
+        self.work.extend(room.leave(id, Leave::TooSlow));
+    }
+}
+
+/// The room's side of the operator's console: lines handed to the console thread through a
+/// bounded channel, never waiting for the terminal. Both engines hand their log this way.
+pub struct LogQueue {
+    sender: Sender<Log>,
+    skipped: u64,
+    /// `--log FILE`: every entry is written there in full, even when the terminal skips some.
+    transcript: Option<Transcript>,
+}
+
+impl LogQueue {
+    pub fn new(sender: Sender<Log>) -> LogQueue {
+        LogQueue {
+            sender,
+            skipped: 0,
+            transcript: None,
+        }
+    }
+
+    /// Also appends every entry to the transcript (`--log`), if there is one.
+    pub fn with_transcript(mut self, transcript: Option<Transcript>) -> LogQueue {
+        self.transcript = transcript;
+        self
+    }
+
+    /// Hands a line to the console thread; counts it as skipped if the console is behind.
+    pub fn show(&mut self, entry: Log) {
+        if let Some(transcript) = &mut self.transcript {
+            if let Recorded::Failed(why) = transcript.record(&entry) {
+                let _ = self.sender.try_send(Log::Notice(why));
+            }
+        }
+        if self.skipped > 0 {
+            let note = Log::Notice(format!(
+                "{} console lines were skipped: the terminal could not keep up",
+                self.skipped
+            ));
+            if self.sender.try_send(note).is_ok() {
+                self.skipped = 0;
+            }
+        }
+        if self.sender.try_send(entry).is_err() {
+            self.skipped += 1;
+        }
+    }
+}
+
+/// A limit the system puts on how many clients a room can hold, and why, in words the operator
+/// can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub clients: usize,
+    pub why: String,
+}
+
+/// The open-file limit, which binds every engine: each client is one socket, one file
+/// descriptor. The soft limit is often 1,024 (`ulimit -n`); a process may raise it itself up to
+/// the hard limit, so we do. std has no call for it (`setrlimit`); the `rlimit` crate wraps it,
+/// and knows macOS's lower real maximum (`kern.maxfilesperproc`).
+// ANCHOR: file_limit
+pub fn file_limit() -> Limit {
+    let files = rlimit::increase_nofile_limit(u64::MAX).map_or(usize::MAX, |soft| {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    });
+    Limit {
+        clients: files.saturating_sub(FILES_RESERVED),
+        why: format!(
+            "the open-file limit is {files} and each client needs one; \
+             raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
+        ),
+    }
+}
+// ANCHOR_END: file_limit
+
+/// How many clients the room admits: `requested` (`--max-clients`), or fewer if one of the
+/// system's `limits` is lower, in which case the operator is told which one and how to raise
+/// it. Past such a limit a new client would not get a polite "room is full" but a failed
+/// `accept` (or, for the threads engine, a thread that cannot start).
+pub fn admission_limit(requested: usize, limits: &[Limit], console: &mut Console) -> usize {
+    let tightest = limits.iter().min_by_key(|limit| limit.clients);
+    match tightest {
+        Some(limit) if limit.clients < requested => {
+            console.notice(&format!(
+                "this system lets the room hold {} clients, not {requested}: {}; \
+                 later ones are told the room is full",
+                limit.clients, limit.why
+            ));
+            limit.clients
+        }
+        _ => requested,
+    }
+}
