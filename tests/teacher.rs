@@ -290,3 +290,21 @@ fn a_listener_on_every_interface_prints_this_machines_addresses_with_the_command
     assert_eq!(printed, expected);
     server.expect_stderr("firewall: ");
 }
+
+#[test]
+fn telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut reader = raw_connect(addr);
+    read_until(&mut reader, "welcome!");
+    let mut telnet = raw_connect(addr);
+    read_until(&mut telnet, "welcome!");
+    // What telnet sends for a bare carriage return, once cut in two by TCP.
+    telnet.send(b"/nick tel\r\0hello\r");
+    telnet.send(b"\0second line\r\n");
+    read_until(&mut telnet, "you are now tel");
+    assert_eq!(read_until(&mut reader, "[tel]"), "[tel] hello");
+    assert_eq!(read_until(&mut reader, "[tel]"), "[tel] second line");
+    let shown = server.expect_stdout("[tel] second line");
+    assert!(!server.transcript().contains("\\x0d") && !server.transcript().contains("\\x00"));
+    assert_eq!(shown, "[tel] second line");
+}
