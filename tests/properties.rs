@@ -6,11 +6,12 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use netchat::console::{Console, Tone, escape_peer_text};
-use netchat::framing::{Frame, LineDecoder, LineReader};
+use netchat::console::{Console, Tone, escape_into, escape_peer_text};
+use netchat::framing::{Frame, LineDecoder, LineReader, Messages};
 use netchat::modes::room::protocol;
 use netchat::modes::room::rules::{Action, Log, Room};
 use netchat::modes::room::server::tone_of;
+use netchat::pump::{self, Pumped};
 use proptest::prelude::*;
 
 /// Hands out `data` in pieces of the given sizes, one piece per `read`, like segments arriving.
@@ -124,6 +125,35 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 
+    /// The reader pump's bulk path (runs of plain lines copied whole into one `Messages` per
+    /// read) gives the frames the blocking reader gives, in the same order, for any split.
+    #[test]
+    fn the_pumps_blocks_hold_the_same_frames_for_any_split(
+        data in traffic(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        max_line in 1usize..64,
+    ) {
+        let whole = all_frames(&data[..], max_line);
+        let mut decoder = LineDecoder::new(max_line);
+        let mut pumped = Vec::new();
+        let mut hand_over = |event: Pumped| {
+            match event {
+                Pumped::Messages(lines) => {
+                    assert!(!lines.is_empty(), "an empty block was handed over");
+                    pumped.extend(lines.iter().map(|line| Frame::Line(line.to_vec())));
+                }
+                Pumped::TooLong { limit } => pumped.push(Frame::TooLong { limit }),
+                Pumped::Closed | Pumped::Failed(_) => unreachable!("not from framing"),
+            }
+            true
+        };
+        for piece in cut(&data, &cuts) {
+            prop_assert!(pump::frame_lines(&mut decoder, &piece, &mut hand_over));
+        }
+        prop_assert!(pump::hand_over_last_line(&mut decoder, &mut hand_over));
+        prop_assert_eq!(whole, pumped);
+    }
+
     #[test]
     fn no_message_exceeds_max_line(data in traffic(), max_line in 1usize..64) {
         for frame in all_frames(&data[..], max_line) {
@@ -148,6 +178,16 @@ proptest! {
         prop_assert_eq!(all_frames(&data[..], 20), expected);
     }
 
+    /// Escaping that copies runs of safe text gives exactly what escaping character by character
+    /// gives (the definition, kept here as the reference).
+    #[test]
+    fn run_copying_escape_matches_the_character_by_character_definition(data in peer_bytes()) {
+        let mut appended = String::from("before ");
+        escape_into(&data, &mut appended);
+        prop_assert_eq!(&appended["before ".len()..], reference_escape(&data));
+        prop_assert_eq!(escape_peer_text(&data), reference_escape(&data));
+    }
+
     #[test]
     fn escaped_text_has_no_control_characters_and_is_valid_utf8(data in any::<Vec<u8>>()) {
         let shown = escape_peer_text(&data);
@@ -156,6 +196,26 @@ proptest! {
             prop_assert_ne!(c, '\x1b');
         }
     }
+}
+
+/// The definition of escaping, one character at a time: what the console's run-copying escape
+/// must give. Invalid UTF-8 becomes U+FFFD; controls but tab become `\xNN`; bidi controls
+/// become `\u{NNNN}`; everything else stays.
+fn reference_escape(bytes: &[u8]) -> String {
+    let mut safe = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
+        if c == '\t' {
+            safe.push(c);
+        } else if c.is_control() {
+            safe.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else if matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        {
+            safe.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
 }
 
 /// A writer whose bytes a test can read back after the console wrote them.
@@ -324,6 +384,29 @@ proptest! {
         let written = out.bytes();
         assert_terminal_safe(&written)?;
         prop_assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    /// A block of messages printed at once (the bulk path) is byte for byte what printing its
+    /// messages one by one gives, plain or interactive, whatever the messages hold: a block of
+    /// plain lines is copied out whole, any other block goes line by line.
+    #[test]
+    fn a_block_prints_exactly_what_its_lines_print_one_by_one(
+        lines in prop::collection::vec(prop_oneof![
+            4 => "[ -~\t]{0,30}".prop_map(String::into_bytes),
+            1 => peer_bytes(),
+        ], 0..12),
+        interactive: bool,
+    ) {
+        let block: Messages = lines.iter().collect();
+        let (mut bulk, bulk_out, _) = captured_console(interactive);
+        bulk.queue_peer_messages("peer", &block).expect("writing to memory");
+        bulk.flush_messages().expect("writing to memory");
+        let (mut single, single_out, _) = captured_console(interactive);
+        for line in &lines {
+            single.peer_message("peer", line).expect("writing to memory");
+        }
+        prop_assert_eq!(bulk_out.bytes(), single_out.bytes());
+        assert_terminal_safe(&bulk_out.bytes())?;
     }
 
     /// What a netchat room client prints for any line a server sends it (the client escapes it

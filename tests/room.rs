@@ -315,6 +315,17 @@ fn room_refuses_one_client_more_than_max_clients() {
 }
 
 #[test]
+fn a_netchat_client_turned_away_by_a_full_room_exits_1() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--max-clients", "1"]);
+    let _alice = raw_join(addr, "alice");
+    let mut late = Netchat::connect("late", "room", addr, &[]);
+    late.expect_stdout("*** goodbye: sorry, the room is full (1 people)");
+    late.expect_stderr("error: the room turned you away: the room is full");
+    late.expect_stderr("hint: the room's host decides who may join");
+    late.expect_exit_code(1);
+}
+
+#[test]
 fn room_host_kicks_a_member_and_speaks_as_host() {
     let (mut server, addr) = Netchat::listen("server", "room", &[]);
     let mut alice = join(addr, "alice");

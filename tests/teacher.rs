@@ -259,14 +259,17 @@ fn a_listener_on_every_interface_prints_this_machines_addresses_with_the_command
         eprintln!("skipped: no `ip` tool to list this machine's interfaces with");
         return;
     };
-    let expected: BTreeSet<(String, IpAddr)> = expected
-        .into_iter()
-        .filter(|(_, ip)| ip.is_ipv4())
-        .collect();
-    // Listens on 0.0.0.0 for a moment: nothing is sent anywhere, the list is only printed.
+    // Listens on every interface for a moment: nothing is sent anywhere, the list is only
+    // printed.
     let mut server = Netchat::spawn("server", &["duplex", "--listen", "0"]);
     let listening = server.expect_stderr("listening on ");
-    let port = common::parse_listening_addr(&listening).unwrap().port();
+    let local = common::parse_listening_addr(&listening).unwrap();
+    let port = local.port();
+    // A dual-stack `[::]` socket takes both families; a plain 0.0.0.0 one IPv4 only.
+    let expected: BTreeSet<(String, IpAddr)> = expected
+        .into_iter()
+        .filter(|(_, ip)| local.is_ipv6() || ip.is_ipv4())
+        .collect();
     if expected.is_empty() {
         server.expect_stderr("no network address besides loopback");
         eprintln!("skipped: this machine has no network address besides loopback");
@@ -280,8 +283,9 @@ fn a_listener_on_every_interface_prints_this_machines_addresses_with_the_command
         // "netchat:   eth0  netchat duplex --connect 192.0.2.2:5000   or: nc 192.0.2.2 5000"
         let interface = words[1].to_string();
         let ip: IpAddr = words[words.len() - 2].parse().unwrap();
+        let target = std::net::SocketAddr::new(ip, port);
         assert!(
-            line.contains(&format!("netchat duplex --connect {ip}:{port}")),
+            line.contains(&format!("netchat duplex --connect {target}")),
             "{line}"
         );
         assert!(line.ends_with(&format!("or: nc {ip} {port}")), "{line}");

@@ -11,14 +11,15 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, after, bounded, never, select};
+use crossbeam_channel::{Receiver, after, never, select};
 
-use super::protocol::{self, LineKind};
+use super::protocol::{self, Farewell};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::framing::{self, Framing};
+use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the client needs besides the address.
@@ -42,13 +43,6 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 /// and the server's queue for us fills: a client that cannot keep up is the server's problem to
 /// bound, not a reason for us to grow.
 const INCOMING_QUEUE: usize = 64;
-
-/// What the socket reader thread reports; the channel closing means EOF.
-enum Incoming {
-    Line(Vec<u8>),
-    TooLong { limit: usize },
-    Failed(io::Error),
-}
 
 /// `netchat room --connect`: joins, chats until `/quit`, end of input, Ctrl-C or the server
 /// closing.
@@ -107,38 +101,28 @@ pub fn run(
     result
 }
 
+/// The `room-recv` thread: the reader pump (pump.rs) on the socket.
 fn spawn_socket_reader(
     stream: TcpStream,
     framing: Framing,
     max_line: usize,
-) -> Result<(Receiver<Incoming>, thread::JoinHandle<()>)> {
-    let (sender, receiver) = bounded(INCOMING_QUEUE);
-    let handle = thread::Builder::new()
-        .name("room-recv".into())
-        .spawn(move || {
-            let mut reader = MessageReader::new(&stream, framing, max_line);
-            loop {
-                let item = match reader.read_frame() {
-                    Ok(Some(Frame::Line(line))) => Incoming::Line(line),
-                    Ok(Some(Frame::TooLong { limit })) => Incoming::TooLong { limit },
-                    Ok(None) => return,
-                    Err(error) => Incoming::Failed(error),
-                };
-                let failed = matches!(item, Incoming::Failed(_));
-                if sender.send(item).is_err() || failed {
-                    return;
-                }
-            }
-        })
-        .map_err(|e| Error::io("starting the socket reader thread", e))?;
-    Ok((receiver, handle))
+) -> Result<(Receiver<Pumped>, thread::JoinHandle<()>)> {
+    pump::spawn(
+        "room-recv",
+        stream,
+        framing,
+        max_line,
+        INCOMING_QUEUE,
+        |event| event,
+    )
+    .map_err(|e| Error::io("starting the socket reader thread", e))
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
 // ANCHOR: client_loop
 fn chat(
     server: Server<'_>,
-    incoming: &Receiver<Incoming>,
+    incoming: &Receiver<Pumped>,
     mut keyboard: Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
@@ -146,7 +130,8 @@ fn chat(
     let mut interrupt = interrupt.clone();
     // Set once we asked to leave: from then on the server's close is the expected ending.
     let mut leaving: Option<Instant> = None;
-    let mut goodbye = false;
+    // The server's goodbye line, once it came: it says whether this is a normal end.
+    let mut goodbye: Option<Farewell> = None;
     loop {
         let give_up = match leaving {
             Some(deadline) => after(deadline.saturating_duration_since(Instant::now())),
@@ -154,26 +139,36 @@ fn chat(
         };
         select! {
             recv(incoming) -> item => match item {
-                Ok(Incoming::Line(bytes)) => {
-                    // The server escapes what it relays, but a client trusts no peer: escape again.
-                    let text = escape_peer_text(&bytes);
-                    goodbye |= protocol::classify(&text) == LineKind::Goodbye;
-                    console.room_line(&text, tone_of(&text))?;
+                Ok(Pumped::Messages(lines)) => {
+                    for bytes in lines.iter() {
+                        // The server escapes what it relays, but a client trusts no peer:
+                        // escape again.
+                        let text = escape_peer_text(bytes);
+                        if let Some(farewell) = protocol::farewell(&text) {
+                            goodbye = Some(farewell);
+                        }
+                        console.room_line(&text, tone_of(&text))?;
+                    }
                 }
-                Ok(Incoming::TooLong { limit }) => console.notice(&format!(
+                Ok(Pumped::TooLong { limit }) => console.notice(&format!(
                     "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
                 )),
                 // EOF, or an error after we had already said goodbye: a normal ending.
-                Ok(Incoming::Failed(_)) | Err(_) if leaving.is_some() => {
+                Ok(Pumped::Closed | Pumped::Failed(_)) | Err(_) if leaving.is_some() => {
                     console.status("you left the room");
                     return Ok(());
                 }
-                Ok(Incoming::Failed(_)) | Err(_) if goodbye => {
-                    console.status("the server closed the connection (its goodbye is above)");
-                    return Ok(());
+                Ok(Pumped::Closed | Pumped::Failed(_)) | Err(_) if goodbye.is_some() => {
+                    return match goodbye.take() {
+                        Some(Farewell::Refused { reason }) => Err(Error::RoomRefused { reason }),
+                        _ => {
+                            console.status("the server closed the connection (its goodbye is above)");
+                            Ok(())
+                        }
+                    };
                 }
-                Ok(Incoming::Failed(error)) => return Err(lost(error)),
-                Err(_) => return Err(Error::RoomClosed),
+                Ok(Pumped::Failed(error)) => return Err(lost(error)),
+                Ok(Pumped::Closed) | Err(_) => return Err(Error::RoomClosed),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
                 Input::Line(line) => {
@@ -183,8 +178,8 @@ fn chat(
                 }
                 // A script piped in arrives in blocks: each of its lines as if typed alone.
                 Input::Lines(lines) => {
-                    for line in lines {
-                        if typed_line(server, &line, &mut leaving, console)? {
+                    for line in lines.iter() {
+                        if typed_line(server, line, &mut leaving, console)? {
                             return Ok(());
                         }
                     }

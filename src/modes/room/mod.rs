@@ -168,7 +168,8 @@ pub fn run(
             if options.framing == Framing::Raw && options.nick.is_some() {
                 return Err(Error::Usage {
                     message: "--nick needs a netchat room, which speaks line framing".to_string(),
-                    hint: "a server that never frames has no /nick; drop --nick, or --framing raw"
+                    hint: "to join a netchat room, drop --framing raw; to join a server that \
+                           never frames (it has no /nick), drop --nick"
                         .to_string(),
                 });
             }

@@ -238,9 +238,50 @@ pub fn goodbye(reason: &str) -> String {
 /// `*** goodbye: sorry, the room is full (N people); try again later`: the one line a connection
 /// beyond `--max-clients` receives before it is closed.
 pub fn room_full(max_clients: usize) -> String {
-    goodbye(&format!(
-        "sorry, the room is full ({max_clients} people); try again later"
+    refusal(&format!(
+        "the room is full ({max_clients} people); try again later"
     ))
+}
+
+/// `*** goodbye: sorry, REASON`: a connection turned away at the door (the room is full, or the
+/// host does not let it in). Every refusal is worded through here, so that [`farewell`] — and
+/// with it the client's exit code — recognises it.
+pub fn refusal(reason: &str) -> String {
+    goodbye(&format!("{REFUSAL_PREFIX}{reason}"))
+}
+
+/// What every refusal's reason starts with.
+const REFUSAL_PREFIX: &str = "sorry, ";
+
+/// What every kick's reason starts with.
+const KICKED_PREFIX: &str = "you were kicked";
+
+/// Why the server closed our connection, as its goodbye line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Farewell {
+    /// Turned away at the door ([`refusal`]): the client exits with 1, as for any refusal.
+    Refused { reason: String },
+    /// Removed by the host (`/kick`): the host ended the conversation on purpose, politely; the
+    /// client exits with 0, as when the room closes.
+    Kicked,
+    /// Any other goodbye: `/quit` answered, the room closing.
+    Closed,
+}
+
+/// Reads a goodbye line back into why it was said; `None` for any other line. The client knows
+/// the server only by its lines, so this is the one place that parses them, next to the
+/// functions that word them.
+pub fn farewell(line: &str) -> Option<Farewell> {
+    let reason = line.strip_prefix(GOODBYE_PREFIX)?;
+    Some(if let Some(why) = reason.strip_prefix(REFUSAL_PREFIX) {
+        Farewell::Refused {
+            reason: why.to_string(),
+        }
+    } else if reason.starts_with(KICKED_PREFIX) {
+        Farewell::Kicked
+    } else {
+        Farewell::Closed
+    })
 }
 
 /// `*** name refused: WHY; you are still NAME`.
@@ -284,11 +325,11 @@ pub fn line_too_long(limit: usize) -> String {
 pub fn kicked(reason: Option<&[u8]>) -> (String, String) {
     match reason.map(reason_text) {
         Some(reason) => (
-            goodbye(&format!("you were kicked by the host ({reason})")),
+            goodbye(&format!("{KICKED_PREFIX} by the host ({reason})")),
             format!("was kicked by the host ({reason})"),
         ),
         None => (
-            goodbye("you were kicked by the host"),
+            goodbye(&format!("{KICKED_PREFIX} by the host")),
             "was kicked by the host".to_string(),
         ),
     }
@@ -560,6 +601,20 @@ mod tests {
         assert_eq!(said("bob", b"\x1b[2Jhi\x07"), "[bob] \\x1b[2Jhi\\x07");
         assert_eq!(action("bob", b"waves\r"), "* bob waves\\x0d");
         assert_eq!(private("bob", b"\xff"), "[bob -> you] \u{fffd}");
+    }
+
+    #[test]
+    fn every_goodbye_says_why_to_the_client() {
+        assert_eq!(
+            farewell(&room_full(2)),
+            Some(Farewell::Refused {
+                reason: "the room is full (2 people); try again later".into()
+            })
+        );
+        assert_eq!(farewell(&kicked(Some(b"noisy")).0), Some(Farewell::Kicked));
+        assert_eq!(farewell(&kicked(None).0), Some(Farewell::Kicked));
+        assert_eq!(farewell(&goodbye("see you")), Some(Farewell::Closed));
+        assert_eq!(farewell("[bob] *** goodbye: sorry, fake"), None);
     }
 
     #[test]
