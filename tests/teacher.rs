@@ -312,3 +312,35 @@ fn telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room() {
     assert!(!server.transcript().contains("\\x0d") && !server.transcript().contains("\\x00"));
     assert_eq!(shown, "[tel] second line");
 }
+
+#[test]
+fn every_newcomer_reads_the_greeting_right_after_the_welcome() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--motd", "Lab 3 today\\nbe kind"]);
+    for _ in 0..2 {
+        let mut student = raw_connect(addr);
+        assert!(student.read_line().starts_with("*** welcome!"));
+        assert!(student.read_line().contains("/nick NAME"));
+        assert_eq!(student.read_line(), "*** Lab 3 today");
+        assert_eq!(student.read_line(), "*** be kind");
+    }
+}
+
+#[test]
+fn the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room() {
+    let path = temp_file("motd.txt");
+    std::fs::write(&path, "Welcome to the lab\nsubmit on the course page\n").unwrap();
+    let motd = path.to_string_lossy().into_owned();
+    let (_server, addr) = Netchat::listen("server", "room", &["--motd-file", &motd]);
+    let mut student = raw_connect(addr);
+    assert_eq!(student.read_until("Welcome"), "*** Welcome to the lab");
+    assert_eq!(student.read_line(), "*** submit on the course page");
+    let _ = std::fs::remove_file(&path);
+
+    let mut missing = Netchat::spawn_with_null_stdin(
+        "server",
+        &["room", "--listen", "127.0.0.1:0", "--motd-file", &motd],
+    );
+    let error = missing.expect_stderr("netchat: error:");
+    assert!(error.contains("cannot read the greeting"), "{error}");
+    missing.expect_exit_code(1);
+}

@@ -133,8 +133,12 @@ struct Wire {
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>, transcript: Option<Transcript>) {
-    let mut room = Room::new();
+pub fn run(
+    events: Receiver<Event>,
+    log: Sender<Log>,
+    mut room: Room,
+    transcript: Option<Transcript>,
+) {
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),

@@ -85,6 +85,8 @@ pub struct Room {
     by_name: HashMap<String, ClientId>,
     /// The number in the next `guest-N` name.
     next_guest: u64,
+    /// `--motd`: the greeting every newcomer gets after the welcome, formatted once.
+    motd: Vec<Line>,
 }
 
 /// Up to this many members, everyone is told when someone joins or leaves. Beyond it, only the
@@ -112,7 +114,17 @@ impl Room {
             members: BTreeMap::new(),
             by_name: HashMap::new(),
             next_guest: 1,
+            motd: Vec::new(),
         }
+    }
+
+    /// Sets the greeting (`--motd`): each line is shown to every newcomer, as a `***` notice,
+    /// right after the welcome.
+    pub fn set_motd(&mut self, lines: &[String]) {
+        self.motd = lines
+            .iter()
+            .map(|text| line(protocol::notice(text)))
+            .collect();
     }
 
     /// How many members the room has.
@@ -194,6 +206,11 @@ impl Room {
                 )),
             ),
         ];
+        actions.extend(
+            self.motd
+                .iter()
+                .map(|text| Action::To(id, Arc::clone(text))),
+        );
         if count <= ANNOUNCE_UP_TO {
             actions.push(Action::All {
                 except: Some(id),
@@ -455,6 +472,17 @@ mod tests {
         room.said(1, b"/nick guest-2");
         room.join(2, addr());
         assert_eq!(room.nick(2), Some("guest-3"));
+    }
+
+    #[test]
+    fn the_greeting_follows_the_welcome_for_every_newcomer() {
+        let mut room = Room::new();
+        room.set_motd(&["Lab 3: sockets".to_string(), "be kind".to_string()]);
+        for id in 1..=2 {
+            let lines = lines_to(&room.join(id, addr()), id);
+            assert!(lines[0].contains("welcome!"), "{lines:?}");
+            assert_eq!(lines[2..4], ["*** Lab 3: sockets", "*** be kind"]);
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ use super::bots::{self, BotOptions};
 use super::engine::{self, CLIENT_QUEUE, Limit};
 use super::hub::{self, Event, QueueReceiver};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Log};
+use super::rules::{ClientId, Gone, Log, Room};
 use super::transcript::Transcript;
 use crate::console::{Console, Tone};
 use crate::endpoint;
@@ -178,8 +178,10 @@ pub fn serve(
     let stopping = Arc::new(AtomicBool::new(false));
 
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
+    let mut room = Room::new();
+    room.set_motd(&options.motd);
     let hub = spawn_named("room-hub", None, move || {
-        hub::run(hub_events, log_sender, transcript)
+        hub::run(hub_events, log_sender, room, transcript)
     })?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
