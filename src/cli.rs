@@ -127,6 +127,28 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub max_clients: u32,
+    /// With --listen: the most lines a second each member may send, sustained (a burst of 20
+    /// goes at once, and bytes are limited in proportion). A member over it is not read until
+    /// its allowance refills, so TCP slows its sender: nothing is lost. 0 turns the limit off
+    /// (load tests, benchmarks).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::modes::room::limits::DEFAULT_RATE_LIMIT,
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000),
+        conflicts_with = "connect"
+    )]
+    pub rate_limit: u32,
+    /// With --listen: how many connections one address may have at once, and (with it) a limit
+    /// on how fast one address may open new ones. 0 lifts both (many clients from one machine:
+    /// tests, benchmarks).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::modes::room::limits::DEFAULT_MAX_PER_ADDRESS,
+        conflicts_with = "connect"
+    )]
+    pub max_per_address: u32,
     #[command(flatten)]
     pub teacher: TeacherArgs,
 }

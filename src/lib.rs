@@ -70,6 +70,10 @@ pub fn run(
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
+                limits: modes::room::rules::Limits {
+                    rate: modes::room::limits::RateLimit::from_option(args.rate_limit),
+                    max_per_address: args.max_per_address,
+                },
                 nick: args.nick,
                 framing: args.common.framing(),
                 class: args.teacher.class_options(),

@@ -5,15 +5,14 @@
 //! many leading bits must match (`/24` = the first three numbers of an IPv4 address). A bare
 //! address is one machine (`/32` for IPv4, `/128` for IPv6).
 //!
-//! The decision is pure (an address in, a [`Verdict`] out) and taken at admission, before the
-//! newcomer is a member: a refused client gets one `*** goodbye:` line saying why, and is closed.
-//! [`Refusals`] keeps the operator's console readable when a script knocks a thousand times a
-//! second: the first refusal is shown, the rest are counted and summed up at most once a second.
+//! The decision is pure (an address in, a [`Verdict`] out) and taken at admission, beside the
+//! other per-address rules (bans, seats per address: `Admission` in limits.rs), before the
+//! newcomer is a member: a refused client gets one `*** goodbye:` line saying why, and is
+//! closed, and the console counts refusals rather than printing one line each.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 /// One `--allow` or `--deny` value: every address whose first `prefix` bits equal `base`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,86 +178,6 @@ impl AccessList {
     }
 }
 
-impl Verdict {
-    /// Why a refused client is refused, as its `*** goodbye:` line says it. `None` for
-    /// [`Verdict::Admit`].
-    pub fn refusal(&self, ip: IpAddr) -> Option<String> {
-        let ip = canonical(ip);
-        match self {
-            Verdict::Admit => None,
-            Verdict::Denied(network) => Some(format!(
-                "sorry, this room does not admit {ip} (the host denied {network}); \
-                 ask the host if that is a mistake"
-            )),
-            Verdict::NotAllowed => Some(format!(
-                "sorry, this room admits only the class's network, and {ip} is not in it; \
-                 join from the lab's network or ask the host"
-            )),
-        }
-    }
-
-    /// The reason in a few words, for the operator's console.
-    fn short(&self) -> String {
-        match self {
-            Verdict::Admit => "admitted".to_string(),
-            Verdict::Denied(network) => format!("in --deny {network}"),
-            Verdict::NotAllowed => "not in any --allow network".to_string(),
-        }
-    }
-}
-
-/// How often the console may report refused connections during a storm of them.
-pub const REPORT_EVERY: Duration = Duration::from_secs(1);
-
-/// The operator's count of refused connections: one console line per [`REPORT_EVERY`] at most,
-/// however fast a script knocks, and nothing lost from the count.
-#[derive(Debug, Default)]
-pub struct Refusals {
-    total: u64,
-    /// Refused since the last line the console showed.
-    unreported: u64,
-    last_report: Option<Instant>,
-}
-
-impl Refusals {
-    /// Counts one refused connection; returns the console line to show now, if one is due.
-    pub fn record(&mut self, ip: IpAddr, verdict: &Verdict, now: Instant) -> Option<String> {
-        self.total += 1;
-        self.unreported += 1;
-        let due = self
-            .last_report
-            .is_none_or(|last| now.duration_since(last) >= REPORT_EVERY);
-        if !due {
-            return None;
-        }
-        let ip = canonical(ip);
-        let line = if self.unreported == 1 {
-            format!("refused a connection from {ip}: {}", verdict.short())
-        } else {
-            format!(
-                "refused {} connections since the last report, the latest from {ip}: {} \
-                 ({} refused in all)",
-                self.unreported,
-                verdict.short(),
-                self.total
-            )
-        };
-        self.unreported = 0;
-        self.last_report = Some(now);
-        Some(line)
-    }
-
-    /// What is left to say when the room closes: refusals counted but never shown.
-    pub fn summary(&self) -> Option<String> {
-        (self.unreported > 0).then(|| {
-            format!(
-                "{} more connections were refused since the last report ({} in all)",
-                self.unreported, self.total
-            )
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,15 +280,6 @@ mod tests {
     }
 
     #[test]
-    fn refusals_say_why_and_name_the_address() {
-        let denied = Verdict::Denied(net("127.0.0.3")).refusal(ip("::ffff:127.0.0.3"));
-        assert!(denied.unwrap().contains("does not admit 127.0.0.3"));
-        let outside = Verdict::NotAllowed.refusal(ip("10.0.0.1")).unwrap();
-        assert!(outside.contains("only the class's network"), "{outside}");
-        assert_eq!(Verdict::Admit.refusal(ip("10.0.0.1")), None);
-    }
-
-    #[test]
     fn the_bots_address_can_be_let_in_unless_denied() {
         let mut list = AccessList {
             allow: vec![net("192.168.1.0/24")],
@@ -386,33 +296,5 @@ mod tests {
             deny: vec![net("127.0.0.0/8")],
         };
         assert_eq!(denied.admit_too(ip("127.0.0.1")), Some(net("127.0.0.0/8")));
-    }
-
-    #[test]
-    fn a_storm_of_refusals_makes_one_console_line_per_second() {
-        let mut refusals = Refusals::default();
-        let start = Instant::now();
-        let who = ip("127.0.0.3");
-        let why = Verdict::NotAllowed;
-        let first = refusals.record(who, &why, start).unwrap();
-        assert!(
-            first.contains("refused a connection from 127.0.0.3"),
-            "{first}"
-        );
-        let shown = (1..=999)
-            .filter_map(|i| refusals.record(who, &why, start + Duration::from_micros(i)))
-            .count();
-        assert_eq!(shown, 0);
-        assert_eq!(
-            refusals.summary().unwrap(),
-            "999 more connections were refused since the last report (1000 in all)"
-        );
-        let later = refusals.record(who, &why, start + REPORT_EVERY).unwrap();
-        assert!(
-            later.starts_with("refused 1000 connections since the last report"),
-            "{later}"
-        );
-        assert!(later.contains("(1001 refused in all)"), "{later}");
-        assert_eq!(refusals.summary(), None);
     }
 }

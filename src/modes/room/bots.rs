@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
+use super::access::AccessList;
+use crate::error::{Error, Result};
+
 /// What `--bots`, `--bots-slow` and `--seed` asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BotOptions {
@@ -203,6 +206,29 @@ pub fn target(local: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, local.port())
+}
+
+/// Lets the bots in, before the room opens. They join from `target`'s address (loopback), so an
+/// `--allow` list gets that address too, and the per-address limits (a handful of seats, a few
+/// new connections a second) must leave it alone: ten bots from one address are not a
+/// prankster's script. Returns that address, or `None` when no bot runs. A `--deny` that covers
+/// it is a usage error: the bots could never join.
+pub fn admit(
+    target: SocketAddr,
+    options: &BotOptions,
+    access: &mut AccessList,
+) -> Result<Option<IpAddr>> {
+    if !options.any() {
+        return Ok(None);
+    }
+    let ip = target.ip();
+    match access.admit_too(ip) {
+        None => Ok(Some(ip)),
+        Some(network) => Err(Error::Usage {
+            message: format!("--bots join from {ip}, which --deny {network} refuses"),
+            hint: "drop that --deny, or run the room without --bots".to_string(),
+        }),
+    }
 }
 
 /// The running bots. They end when `stop`'s sender is dropped (the room closes); [`Bots::join`]

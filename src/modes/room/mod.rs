@@ -29,6 +29,7 @@ pub mod bots;
 pub mod client;
 pub mod engine;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod rules;
 pub mod server;
@@ -56,6 +57,8 @@ pub struct Options {
     pub max_line: usize,
     /// `--max-clients` (server only).
     pub max_clients: usize,
+    /// `--rate-limit` and `--max-per-address` (server only).
+    pub limits: rules::Limits,
     /// `--nick` (client only).
     pub nick: Option<String>,
     /// `--framing` (client only: the server speaks one message per line).
@@ -149,6 +152,7 @@ pub fn run(
                 access: options.class.access.clone(),
                 motd: options.class.motd.lines()?,
                 bots: options.class.bots.clone(),
+                limits: options.limits,
             };
             server::run(addr, &server_options, transcript, stdin, console, interrupt)
         }

@@ -15,7 +15,7 @@
 //! its own two threads.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
-use super::access::{AccessList, Refusals};
+use super::access::AccessList;
 use super::bots::{self, BotOptions};
 use super::engine::{self, CLIENT_QUEUE, Limit};
-use super::hub::{self, Event, QueueReceiver};
+use super::hub::{self, Event, Gate, QueueReceiver};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Log, Room};
+use super::rules::{ClientId, Gone, Limits, Log, Room};
 use super::transcript::Transcript;
 use crate::console::{Console, Tone};
 use crate::endpoint;
@@ -44,12 +44,29 @@ pub struct ServerOptions {
     pub max_line: usize,
     /// `--max-clients`: connections beyond this get a polite refusal.
     pub max_clients: usize,
+    /// `--rate-limit` and `--max-per-address`: the rules' limits against a prankster.
+    pub limits: Limits,
     /// `--allow` and `--deny`: who may join at all.
     pub access: AccessList,
     /// `--motd`/`--motd-file`: the greeting's lines, already read and escaped.
     pub motd: Vec<String>,
     /// `--bots`, `--bots-slow`, `--seed`.
     pub bots: BotOptions,
+}
+
+impl ServerOptions {
+    /// The room these options describe, for any engine: its limits, who may join, the
+    /// greeting. `bots_from` is the address the practice bots join from, which the per-address
+    /// limits leave alone (see bots.rs).
+    pub fn room(&self, bots_from: Option<IpAddr>) -> Room {
+        let mut room = Room::new(self.limits);
+        room.set_access(self.access.clone());
+        room.set_motd(&self.motd);
+        if let Some(ip) = bots_from {
+            room.exempt_from_address_limits(ip);
+        }
+        room
+    }
 }
 
 /// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
@@ -157,19 +174,8 @@ pub fn serve(
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
     let mut options = options.clone();
-    // The bots are ordinary clients from loopback: let them in even past an --allow list.
     let bot_target = bots::target(local);
-    if options.bots.any() {
-        if let Some(network) = options.access.admit_too(bot_target.ip()) {
-            return Err(Error::Usage {
-                message: format!(
-                    "--bots join from {}, which --deny {network} refuses",
-                    bot_target.ip()
-                ),
-                hint: "drop that --deny, or run the room without --bots".to_string(),
-            });
-        }
-    }
+    let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let (events, hub_events) = bounded::<Event>(EVENT_QUEUE);
     let (log_sender, log) = bounded::<Log>(engine::LOG_QUEUE);
     // Every client thread holds a clone of `alive`; when all are gone, `recv` on `all_ended`
@@ -178,8 +184,7 @@ pub fn serve(
     let stopping = Arc::new(AtomicBool::new(false));
 
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
-    let mut room = Room::new();
-    room.set_motd(&options.motd);
+    let room = options.room(bots_from);
     let hub = spawn_named("room-hub", None, move || {
         hub::run(hub_events, log_sender, room, transcript)
     })?;
@@ -246,9 +251,7 @@ pub fn serve(
         // Errors ignored: stdout may be the very thing that closed.
         let _ = show(console, entry);
     }
-    if let Some(summary) = stop_accepting(&stopping, local, acceptor) {
-        console.notice(&summary);
-    }
+    stop_accepting(&stopping, local, acceptor);
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     if let Some(bots) = bots {
         bots.join(deadline);
@@ -356,7 +359,7 @@ fn show(console: &mut Console, entry: Log) -> Result<()> {
             if console.is_interactive()
                 && protocol::classify(&text) == protocol::LineKind::Host => {}
         Log::Message(text) => console.room_line(&text, tone_of(&text))?,
-        Log::Status(text) => console.status(&text),
+        Log::Status(text) | Log::Answer(text) => console.status(&text),
         Log::Notice(text) => console.notice(&text),
     }
     Ok(())
@@ -376,20 +379,14 @@ pub fn tone_of(line: &str) -> Tone {
 /// Ends the accept thread. A thread blocked in `accept()` cannot be woken portably (closing the
 /// listener from another thread does not reliably do it), so we set the flag and then connect to
 /// ourselves: `accept` returns, sees the flag, and the thread ends.
-/// Returns what the accept thread has left to say (refusals it counted but did not show yet).
-fn stop_accepting(
-    stopping: &AtomicBool,
-    local: SocketAddr,
-    acceptor: JoinHandle<Option<String>>,
-) -> Option<String> {
+fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle<()>) {
     stopping.store(true, Ordering::SeqCst);
     // Where the bots connect is where this machine reaches its own listener.
     let target = bots::target(local);
     if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
-        return acceptor.join().ok().flatten();
+        let _ = acceptor.join();
     }
     // Otherwise the thread is left blocked in accept(); the process exits around it.
-    None
 }
 
 /// One place in a count shared between threads (live connections for `--max-clients`, refusals
@@ -440,11 +437,10 @@ fn accept_loop(
     events: &Sender<Event>,
     alive: &Sender<()>,
     stopping: &AtomicBool,
-) -> Option<String> {
+) {
     let live = Arc::new(AtomicUsize::new(0));
     let refusing = Arc::new(AtomicUsize::new(0));
     let mut next_id: ClientId = 1;
-    let mut refusals = Refusals::default();
     loop {
         let (stream, peer) = match endpoint::accept(listener) {
             Ok(accepted) => accepted,
@@ -453,33 +449,17 @@ fn accept_loop(
                 // connections already in the room are not affected.
                 let text = format!("cannot accept a connection: {error}");
                 if events.send(Event::Trouble(text)).is_err() {
-                    return refusals.summary();
+                    return;
                 }
                 thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
         if stopping.load(Ordering::SeqCst) {
-            return refusals.summary();
-        }
-        // --allow / --deny: decided before anything else, so a refused address costs no seat.
-        let verdict = options.access.decide(peer.ip());
-        if let Some(reason) = verdict.refusal(peer.ip()) {
-            refuse(stream, protocol::goodbye(&reason), &refusing, alive);
-            if let Some(line) = refusals.record(peer.ip(), &verdict, Instant::now()) {
-                if events.send(Event::Trouble(line)).is_err() {
-                    return refusals.summary();
-                }
-            }
-            continue;
+            return;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(
-                stream,
-                protocol::room_full(options.max_clients),
-                &refusing,
-                alive,
-            );
+            refuse(stream, options.max_clients, &refusing, alive);
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -487,7 +467,7 @@ fn accept_loop(
         let id = next_id;
         next_id += 1;
         if start_client(id, stream, peer, seat, options, events, alive).is_err() {
-            return refusals.summary(); // the hub is gone: the room is closing
+            return; // the hub is gone: the room is closing
         }
     }
 }
@@ -498,8 +478,8 @@ fn accept_loop(
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once: a crowd knocking at a full room must not cost a thread
 /// each (threads are the very thing that ran out); the rest get the line and a plain close.
-fn refuse(stream: TcpStream, goodbye: String, refusing: &Arc<AtomicUsize>, alive: &Sender<()>) {
-    let line = format!("{goodbye}\n");
+fn refuse(stream: TcpStream, max_clients: usize, refusing: &Arc<AtomicUsize>, alive: &Sender<()>) {
+    let line = format!("{}\n", protocol::room_full(max_clients));
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
@@ -533,6 +513,8 @@ fn start_client(
 ) -> std::result::Result<(), ()> {
     // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
+    let _ = endpoint::fix_send_buffer(&stream, engine::CLIENT_SEND_BUFFER);
     // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
     // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
     // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
@@ -540,6 +522,7 @@ fn start_client(
     let stream = Arc::new(stream);
     let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
     let (queue, lines) = hub::client_queue(CLIENT_QUEUE);
+    let gate = Arc::new(Gate::default());
     // The hub must know the client before its reader can report a line from it.
     events
         .send(Event::Joined {
@@ -547,6 +530,7 @@ fn start_client(
             peer,
             queue,
             stream: for_hub,
+            gate: Arc::clone(&gate),
         })
         .map_err(|_| ())?;
     // The reader tells the writer it has ended by dropping `reader_done`.
@@ -568,7 +552,7 @@ fn start_client(
         &format!("room-read-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            let why = read_loop(id, &stream, max_line, &reader_events);
+            let why = read_loop(id, &stream, max_line, &gate, &reader_events);
             let _ = reader_events.send(Event::Gone { id, why });
             drop((reader_done, reader_alive));
         },
@@ -585,7 +569,13 @@ fn start_client(
 /// The reader: one blocking `read` after another on this client's socket, each line an event.
 /// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
-fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<Event>) -> Gone {
+fn read_loop(
+    id: ClientId,
+    stream: &TcpStream,
+    max_line: usize,
+    gate: &Gate,
+    events: &Sender<Event>,
+) -> Gone {
     // Wait for the first byte *before* taking a read buffer: `peek` blocks like `read` but
     // leaves the byte in the socket. A client that never speaks (most of a school-sized room)
     // then costs no 8 KiB buffer. Whatever peek returns (data, EOF, an error), the reader below
@@ -593,6 +583,8 @@ fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<
     let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line);
     loop {
+        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
+        gate.wait();
         let event = match reader.read_frame() {
             Ok(Some(Frame::Line(line))) => Event::Said { id, line },
             Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },

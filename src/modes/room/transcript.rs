@@ -93,7 +93,7 @@ impl Transcript {
 fn line_of(entry: &Log) -> String {
     match entry {
         Log::Message(text) => text.to_string(),
-        Log::Status(text) | Log::Notice(text) => format!("*** {text}"),
+        Log::Status(text) | Log::Notice(text) | Log::Answer(text) => format!("*** {text}"),
     }
 }
 
