@@ -157,6 +157,12 @@ impl Netchat {
     }
 
     /// Closes the child's stdin: the program sees EOF.
+    /// Takes the child's stdin, for a test that feeds it from another thread (a write that may
+    /// block while netchat is not reading its input).
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin is piped and not taken yet")
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin = None;
     }
@@ -214,15 +220,7 @@ impl Netchat {
 
     /// Waits for the process to exit, within the deadline, and returns its status.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => self.fail("waited for the process to exit"),
-                Err(e) => self.fail(&format!("could not wait for the process: {e}")),
-            }
-        }
+        wait_until_exit(&mut self.child).unwrap_or_else(|why| self.fail(&why))
     }
 
     /// Waits for the exit and asserts its code.
@@ -315,6 +313,19 @@ pub fn closed_pipe() -> Stdio {
     Stdio::from(writer)
 }
 
+/// Waits for `child` to exit within [`DEADLINE`]; `Err` says why it did not.
+pub fn wait_until_exit(child: &mut Child) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            Ok(None) => return Err(format!("waited {DEADLINE:?} for the process to exit")),
+            Err(e) => return Err(format!("could not wait for the process: {e}")),
+        }
+    }
+}
+
 /// Reads lines from a child's pipe into a channel and the shared transcript.
 fn pump(
     pipe: impl Read + Send + 'static,
@@ -367,31 +378,25 @@ pub fn raw_connect(addr: SocketAddr) -> RawPeer {
     RawPeer::new(stream)
 }
 
-/// Connects a raw peer to `addr` from the loopback address `source` (127.0.0.2, 127.0.0.3…):
-/// the socket is bound to it before `connect`, so the server sees a second machine. How
-/// per-address rules are tested without a second machine.
-pub fn raw_connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawPeer {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
-        .unwrap_or_else(|e| panic!("raw peer: socket: {e}"));
+/// Connects a raw peer to `addr` from the source address `from` (e.g. 127.0.0.2: every address
+/// of 127.0.0.0/8 is this machine on Linux), so a test can play a second machine for the room's
+/// per-address rules. `None` where the system cannot bind there (macOS has only 127.0.0.1 until
+/// an alias is added): the caller skips with a message.
+pub fn raw_connect_from(from: std::net::IpAddr, addr: SocketAddr) -> Option<RawPeer> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("a TCP socket");
     socket
-        .bind(&SocketAddr::new(source, 0).into())
-        .unwrap_or_else(|e| panic!("raw peer: cannot bind {source}: {e}"));
+        .bind(&SocketAddr::new(from, 0).into())
+        .map_err(|e| eprintln!("skipped: cannot bind a socket to {from}: {e}"))
+        .ok()?;
     socket
         .connect_timeout(&addr.into(), DEADLINE)
-        .unwrap_or_else(|e| panic!("raw peer from {source} could not connect to {addr}: {e}"));
-    RawPeer::new(socket.into())
-}
-
-/// Whether this machine can use `ip` as a source address (Linux routes all of 127.0.0.0/8 to
-/// loopback; macOS has only 127.0.0.1 unless an alias is added). Tests that need a second
-/// loopback address skip, with a message, where it is missing.
-pub fn source_address_usable(ip: std::net::IpAddr) -> bool {
-    let usable = TcpListener::bind(SocketAddr::new(ip, 0)).is_ok();
-    if !usable {
-        eprintln!("skipped: this machine cannot use {ip} as a source address");
-    }
-    usable
+        .unwrap_or_else(|e| panic!("raw peer from {from} could not connect to {addr}: {e}"));
+    Some(RawPeer::new(socket.into()))
 }
 
 /// A loopback listener on a port the OS chooses, for tests where netchat connects to a raw peer.
@@ -498,4 +503,13 @@ impl RawPeer {
             Err(e) => panic!("raw peer: expected EOF within {DEADLINE:?}: {e}"),
         }
     }
+}
+
+/// A fresh path in the system's temporary folder for a file a test makes netchat write (an
+/// event log, a trace): unique to this process and `name`, removed first if a previous run left
+/// it.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("netchat-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
 }

@@ -153,6 +153,7 @@ pub fn run(
                 motd: options.class.motd.lines()?,
                 bots: options.class.bots.clone(),
                 limits: options.limits,
+                observer: console.observer().clone(),
             };
             server::run(addr, &server_options, transcript, stdin, console, interrupt)
         }
