@@ -172,8 +172,7 @@ fn open(
                 // A peer may have connected at the very same moment: it still gets its bye.
                 if let Ok(Ok(connection)) = opened.try_recv() {
                     let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
-                    let watch = connection.watch(console, framing);
-                    endpoint::close_gracefully(&connection.stream, &watch);
+                    endpoint::close_gracefully(&connection.stream, &connection.watch(console, framing));
                     console.status("interrupted (Ctrl-C): said bye to the peer");
                 } else {
                     console.status("interrupted (Ctrl-C) before anyone connected");
