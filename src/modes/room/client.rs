@@ -39,10 +39,11 @@ pub struct ClientOptions {
 /// After `/quit`, how long to wait for the server's goodbye and close before leaving anyway.
 pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 
-/// How many received lines may wait for the screen. When full, the socket reader stops reading
+/// How many hand-overs from the socket reader (each every line one `read` brought, at most
+/// `pump::READ_BLOCK` bytes) may wait for the screen. When full, the socket reader stops reading
 /// and the server's queue for us fills: a client that cannot keep up is the server's problem to
 /// bound, not a reason for us to grow.
-const INCOMING_QUEUE: usize = 64;
+const INCOMING_QUEUE: usize = 16;
 
 /// `netchat room --connect`: joins, chats until `/quit`, end of input, Ctrl-C or the server
 /// closing.
