@@ -106,7 +106,16 @@ impl Server {
         let max = max_clients.to_string();
         let (mut guard, addr, stderr) = support::spawn_listener(
             "room",
-            &["--max-clients", &max],
+            // A load test from one address at full speed: the limits against a prankster
+            // (rate, seats and connections per address) are lifted, as the README says to.
+            &[
+                "--max-clients",
+                &max,
+                "--rate-limit",
+                "0",
+                "--max-per-address",
+                "0",
+            ],
             Stdio::piped(),
             Stdio::null(),
         )?;

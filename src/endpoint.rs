@@ -313,6 +313,23 @@ fn tune(stream: &TcpStream) -> Result<()> {
         .map_err(|e| Error::io("setting TCP_NODELAY", e))
 }
 
+/// Fixes the kernel's send buffer of a socket (`SO_SNDBUF`) at `bytes`, and returns what the
+/// kernel really reserved (Linux doubles the request, keeping half for its own bookkeeping).
+///
+/// Left alone, Linux grows a busy socket's send buffer up to `net.ipv4.tcp_wmem`'s maximum (4 MiB
+/// by default): a room client that stopped reading would then absorb megabytes before its queue
+/// on the server even started to fill, and how many depended on the kernel's mood. Setting the
+/// size turns that autotuning off for this socket, so "stopped reading" means a known number of
+/// bytes behind. std has no call for it; `socket2` is the well-kept crate that wraps `setsockopt`
+/// on every platform.
+// ANCHOR: send_buffer
+pub fn fix_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<usize> {
+    let socket = socket2::SockRef::from(stream);
+    socket.set_send_buffer_size(bytes)?;
+    socket.send_buffer_size()
+}
+// ANCHOR_END: send_buffer
+
 /// Opens the one connection a two-person mode (`half`, `duplex`) needs, saying on stderr what
 /// happens. A listener accepts exactly one peer and then closes its listening socket, so a third
 /// person who tries to join is refused instead of waiting forever in the backlog.

@@ -47,6 +47,9 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
+    /// The room's server closed our connection while we were behind: it drops a member that
+    /// reads the room's lines too slowly (its queue on the server filled up).
+    DroppedTooSlow,
     /// The room's server turned us away with a goodbye (`*** goodbye: sorry, …`): the room is
     /// full, or the host does not let us in.
     RoomRefused { reason: String },
@@ -133,6 +136,12 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
+            Error::DroppedTooSlow => {
+                "this screen could not keep up with the room (or netchat was paused, e.g. with \
+                 Ctrl-Z), so the server gave up on it rather than let the room wait: join again \
+                 with the same command"
+                    .to_string()
+            }
             Error::RoomRefused { .. } => {
                 "the room's host decides who may join and how many: try again later, or ask them"
                     .to_string()
@@ -172,6 +181,9 @@ impl fmt::Display for Error {
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
+            Error::DroppedTooSlow => f.write_str(
+                "the room's server dropped this client for reading the room's lines too slowly",
+            ),
             Error::Interrupted => f.write_str("interrupted"),
             Error::RoomRefused { reason } => write!(f, "the room turned you away: {reason}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),

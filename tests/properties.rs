@@ -5,11 +5,14 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use netchat::console::{Console, Tone, escape_into, escape_peer_text};
+use netchat::console::{
+    Console, MAX_BLANK_RUN, MAX_INDENT, Tone, escape_into, escape_peer_text, is_invisible_format,
+};
 use netchat::framing::{Frame, LineDecoder, LineReader, Messages};
 use netchat::modes::room::protocol;
-use netchat::modes::room::rules::{Action, Log, Room};
+use netchat::modes::room::rules::{Action, Limits, Log, Room};
 use netchat::modes::room::server::tone_of;
 use netchat::pump::{self, Pumped};
 use proptest::prelude::*;
@@ -82,9 +85,36 @@ fn peer_bytes() -> impl Strategy<Value = Vec<u8>> {
         4 => prop::collection::vec(any::<u8>(), 0..6),
         1 => prop::sample::select(vec!['\u{202e}', '\u{2066}', '\u{200f}', '\u{85}', '\u{9b}', '\u{2028}', '\u{7f}', '\u{1b}'])
             .prop_map(|c| c.to_string().into_bytes()),
+        1 => prop::sample::select(INVISIBLE.to_vec()).prop_map(|c| c.to_string().into_bytes()),
+        1 => prop::sample::select(vec![" ", "\t", "        ", "\u{a0}", "\u{3000}", "\u{2003}"])
+            .prop_map(|blank| blank.repeat(4).into_bytes()),
     ];
     prop::collection::vec(piece, 0..20).prop_map(|pieces| pieces.concat())
 }
+
+/// The invisible and format characters a peer must never get onto a terminal raw: zero-width
+/// spaces and joiners, word joiner and invisible operators, BOM, the Arabic letter mark, line
+/// and paragraph separators, soft hyphen, and tag characters.
+const INVISIBLE: &[char] = &[
+    '\u{200b}',
+    '\u{200c}',
+    '\u{200d}',
+    '\u{200e}',
+    '\u{200f}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{2060}',
+    '\u{2061}',
+    '\u{2062}',
+    '\u{2063}',
+    '\u{2064}',
+    '\u{feff}',
+    '\u{61c}',
+    '\u{ad}',
+    '\u{e0001}',
+    '\u{e0041}',
+    '\u{e007f}',
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
@@ -175,6 +205,31 @@ proptest! {
         prop_assert_eq!(all_frames(&data[..], 20), expected);
     }
 
+    /// However a message mixes text and blanks (spaces, tabs, Unicode spaces), the room's form of
+    /// it has no run of blanks wider than the limit (indentation excepted, to its own limit), so
+    /// it cannot push a fake line onto a row of its own; and text between the runs is kept.
+    #[test]
+    fn no_relayed_message_has_a_wide_run_of_blanks(data in peer_bytes()) {
+        let shown = protocol::message_text(&data);
+        let mut width = 0;
+        let mut leading = true;
+        for c in shown.chars() {
+            match c {
+                '\t' => width += 8,
+                '\u{3000}' => width += 2,
+                c if c.is_whitespace() => width += 1,
+                _ => {
+                    width = 0;
+                    leading = false;
+                }
+            }
+            let limit = if leading { MAX_INDENT } else { MAX_BLANK_RUN };
+            prop_assert!(width <= limit, "a run of {} columns in {:?}", width, shown);
+        }
+        let visible = |text: &str| text.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        prop_assert_eq!(visible(&shown), visible(&escape_peer_text(&data)));
+    }
+
     /// Escaping that copies runs of safe text gives exactly what escaping character by character
     /// gives (the definition, kept here as the reference).
     #[test]
@@ -205,8 +260,7 @@ fn reference_escape(bytes: &[u8]) -> String {
             safe.push(c);
         } else if c.is_control() {
             safe.push_str(&format!("\\x{:02x}", u32::from(c)));
-        } else if matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-        {
+        } else if is_invisible_format(c) {
             safe.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
             safe.push(c);
@@ -263,6 +317,12 @@ fn assert_terminal_safe(written: &[u8]) -> Result<(), TestCaseError> {
             c,
             text
         );
+        prop_assert!(
+            !INVISIBLE.contains(&c),
+            "invisible format character {:?} written: {:?}",
+            c,
+            text
+        );
     }
     Ok(())
 }
@@ -306,8 +366,10 @@ fn texts(actions: &[Action], who: u64) -> Vec<(bool, String)> {
             Action::To(id, line) => (*id == who, line.to_string()),
             Action::All { except, line } => (*except != Some(who), line.to_string()),
             Action::Log(Log::Message(line)) => (false, line.to_string()),
-            Action::Log(Log::Status(text) | Log::Notice(text)) => (false, text.clone()),
-            Action::Disconnect(_) => (false, String::new()),
+            Action::Log(Log::Status(text) | Log::Notice(text) | Log::Answer(text)) => {
+                (false, text.clone())
+            }
+            Action::Disconnect(_) | Action::Pause { .. } => (false, String::new()),
         })
         .collect()
 }
@@ -341,16 +403,18 @@ proptest! {
     fn whatever_a_member_sends_the_room_relays_safe_lines_that_name_the_real_sender(
         lines in prop::collection::vec(hostile_line(), 1..12),
     ) {
-        let mut room = Room::new();
+        // The default limits, so that the rate limit's notices are checked too.
+        let mut room = Room::new(Limits::default());
+        let now = Instant::now();
         for (id, name) in [(1, "alice"), (2, "mallory"), (3, "carol")] {
-            room.join(id, addr());
-            room.said(id, format!("/nick {name}").as_bytes());
+            room.join(id, addr(), now);
+            room.said(id, format!("/nick {name}").as_bytes(), now);
         }
         for line in &lines {
             let Some(sender) = room.nick(2).map(str::to_string) else {
                 break; // it quit
             };
-            let actions = room.said(2, line);
+            let actions = room.said(2, line, now);
             for (to_alice, text) in texts(&actions, 1) {
                 prop_assert!(!text.contains('\n'), "a line break inside one line: {:?}", text);
                 assert_terminal_safe(text.as_bytes())?;

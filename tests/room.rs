@@ -59,7 +59,8 @@ fn raw_chat_lines(peer: &mut RawPeer, count: usize) -> Vec<String> {
 
 #[test]
 fn room_messages_reach_every_other_member_once_in_server_order() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    // Five members from 127.0.0.1: more than one address may hold by default.
+    let (mut server, addr) = Netchat::listen("server", "room", &["--max-per-address", "0"]);
     // Connected first and never says a word: it must hold up nobody.
     let _silent = raw_connect(addr);
     let mut alice = join(addr, "alice");
@@ -223,7 +224,12 @@ fn room_disconnects_a_client_that_never_reads() {
     const LINE: usize = 16_000;
     const LEAD: usize = 32;
     const MAX_FLOOD: usize = 5000; // 80 MB: far more than buffers + queue can hold
-    let (mut server, addr) = Netchat::listen("server", "room", &["--max-line", "16384"]);
+    // The flooder must outrun the sloth's buffers: no rate limit here (tests/abuse.rs has them).
+    let (mut server, addr) = Netchat::listen(
+        "server",
+        "room",
+        &["--max-line", "16384", "--rate-limit", "0"],
+    );
     let mut sloth = raw_join(addr, "sloth");
     let flooder = raw_join(addr, "flooder");
     let watcher = raw_join(addr, "watcher");
@@ -412,7 +418,8 @@ fn room_nick_and_max_clients_belong_to_one_side_each() {
 #[cfg(target_os = "linux")]
 #[test]
 fn room_200_clients_leave_no_threads_or_sockets_behind() {
-    let (server, addr) = Netchat::listen("server", "room", &[]);
+    // 200 clients from one address, in a burst: a load test, so no per-address limits.
+    let (server, addr) = Netchat::listen("server", "room", &["--max-per-address", "0"]);
     let pid = server.pid();
     let count = |what: &str| {
         std::fs::read_dir(format!("/proc/{pid}/{what}"))

@@ -25,6 +25,7 @@
 pub mod client;
 pub mod engine;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod rules;
 pub mod server;
@@ -48,6 +49,8 @@ pub struct Options {
     pub max_line: usize,
     /// `--max-clients` (server only).
     pub max_clients: usize,
+    /// `--rate-limit` and `--max-per-address` (server only).
+    pub limits: rules::Limits,
     /// `--nick` (client only).
     pub nick: Option<String>,
     /// `--framing` (client only: the server speaks one message per line).
@@ -73,6 +76,7 @@ pub fn run(
             let options = ServerOptions {
                 max_line: options.max_line,
                 max_clients: options.max_clients,
+                limits: options.limits,
             };
             server::run(addr, &options, stdin, console, interrupt)
         }

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
 use super::engine::{self, CLIENT_QUEUE, Limit};
-use super::hub::{self, Event, QueueReceiver};
+use super::hub::{self, Event, Gate, QueueReceiver};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Log};
+use super::rules::{ClientId, Gone, Limits, Log};
 use crate::console::{Console, Tone};
 use crate::endpoint;
 use crate::error::{Error, Result};
@@ -40,6 +40,8 @@ pub struct ServerOptions {
     pub max_line: usize,
     /// `--max-clients`: connections beyond this get a polite refusal.
     pub max_clients: usize,
+    /// `--rate-limit` and `--max-per-address`: the rules' limits against a prankster.
+    pub limits: Limits,
 }
 
 /// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
@@ -156,7 +158,10 @@ pub fn serve(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log_sender))?;
+    let limits = options.limits;
+    let hub = spawn_named("room-hub", None, move || {
+        hub::run(hub_events, log_sender, limits)
+    })?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
         let mut options = options.clone();
@@ -174,7 +179,7 @@ pub fn serve(
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     console.status(
-        "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
+        "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
     );
 
@@ -306,7 +311,7 @@ fn show(console: &mut Console, entry: Log) -> Result<()> {
             if console.is_interactive()
                 && protocol::classify(&text) == protocol::LineKind::Host => {}
         Log::Message(text) => console.room_line(&text, tone_of(&text))?,
-        Log::Status(text) => console.status(&text),
+        Log::Status(text) | Log::Answer(text) => console.status(&text),
         Log::Notice(text) => console.notice(&text),
     }
     Ok(())
@@ -466,6 +471,8 @@ fn start_client(
 ) -> std::result::Result<(), ()> {
     // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
+    let _ = endpoint::fix_send_buffer(&stream, engine::CLIENT_SEND_BUFFER);
     // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
     // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
     // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
@@ -473,6 +480,7 @@ fn start_client(
     let stream = Arc::new(stream);
     let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
     let (queue, lines) = hub::client_queue(CLIENT_QUEUE);
+    let gate = Arc::new(Gate::default());
     // The hub must know the client before its reader can report a line from it.
     events
         .send(Event::Joined {
@@ -480,6 +488,7 @@ fn start_client(
             peer,
             queue,
             stream: for_hub,
+            gate: Arc::clone(&gate),
         })
         .map_err(|_| ())?;
     // The reader tells the writer it has ended by dropping `reader_done`.
@@ -501,7 +510,7 @@ fn start_client(
         &format!("room-read-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            let why = read_loop(id, &stream, max_line, &reader_events);
+            let why = read_loop(id, &stream, max_line, &gate, &reader_events);
             let _ = reader_events.send(Event::Gone { id, why });
             drop((reader_done, reader_alive));
         },
@@ -518,7 +527,13 @@ fn start_client(
 /// The reader: one blocking `read` after another on this client's socket, each line an event.
 /// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
-fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<Event>) -> Gone {
+fn read_loop(
+    id: ClientId,
+    stream: &TcpStream,
+    max_line: usize,
+    gate: &Gate,
+    events: &Sender<Event>,
+) -> Gone {
     // Wait for the first byte *before* taking a read buffer: `peek` blocks like `read` but
     // leaves the byte in the socket. A client that never speaks (most of a school-sized room)
     // then costs no 8 KiB buffer. Whatever peek returns (data, EOF, an error), the reader below
@@ -526,6 +541,8 @@ fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<
     let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line);
     loop {
+        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
+        gate.wait();
         let event = match reader.read_frame() {
             Ok(Some(Frame::Line(line))) => Event::Said { id, line },
             Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },
