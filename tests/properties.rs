@@ -369,7 +369,10 @@ fn texts(actions: &[Action], who: u64) -> Vec<(bool, String)> {
             Action::Log(Log::Status(text) | Log::Notice(text) | Log::Answer(text)) => {
                 (false, text.clone())
             }
-            Action::Disconnect(_) | Action::Pause { .. } => (false, String::new()),
+            // The event log is for graders, not shown to anyone (and off in these rooms).
+            Action::Disconnect(_) | Action::Pause { .. } | Action::Record(_) => {
+                (false, String::new())
+            }
         })
         .collect()
 }

@@ -332,6 +332,20 @@ fn a_netchat_client_turned_away_by_a_full_room_exits_1() {
 }
 
 #[test]
+fn a_banned_netchat_client_exits_0_and_its_address_is_turned_away_with_1() {
+    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+    let mut bob = join(addr, "bob");
+    server.send_line("/ban bob spam");
+    bob.expect_stdout("*** goodbye: you were banned from this room by the host (spam)");
+    bob.expect_exit_code(0);
+    // Every test client comes from 127.0.0.1: the next one is bob's address coming back.
+    let mut again = Netchat::connect("again", "room", addr, &[]);
+    again.expect_stdout("*** goodbye: sorry, the host has banned your address");
+    again.expect_stderr("error: the room turned you away");
+    again.expect_exit_code(1);
+}
+
+#[test]
 fn room_host_kicks_a_member_and_speaks_as_host() {
     let (mut server, addr) = Netchat::listen("server", "room", &[]);
     let mut alice = join(addr, "alice");

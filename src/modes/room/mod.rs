@@ -77,6 +77,7 @@ pub fn run(
                 max_line: options.max_line,
                 max_clients: options.max_clients,
                 limits: options.limits,
+                observer: console.observer().clone(),
             };
             server::run(addr, &options, stdin, console, interrupt)
         }
