@@ -66,6 +66,11 @@ pub enum Pumped {
     Messages(Messages),
     /// A line longer than `--max-line`: dropped, reported once.
     TooLong { limit: usize },
+    /// The stream ended in the middle of a line: these are the bytes that came of it (always
+    /// followed by `Closed`). `printf 'hi' | nc …` sends a last message without a newline, and
+    /// duplex and the keyboard take it as one; a room server only ever sends whole lines, so for
+    /// its client the line was cut off by the close.
+    Cut(Messages),
     /// `read` returned 0: the other side's FIN arrived (or stdin ended); nothing more will come.
     Closed,
     /// `read` failed, most often with ECONNRESET (a RST arrived).
@@ -176,7 +181,7 @@ impl Pumped {
     /// How many messages this counts as in a trace: a too-long line is one.
     fn messages(&self) -> usize {
         match self {
-            Pumped::Messages(lines) => lines.len(),
+            Pumped::Messages(lines) | Pumped::Cut(lines) => lines.len(),
             Pumped::TooLong { .. } => 1,
             Pumped::Closed | Pumped::Failed(_) => 0,
         }
@@ -225,7 +230,7 @@ pub fn hand_over_last_line(
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
     match decoder.finish() {
-        Some(Frame::Line(line)) => hand_over(Pumped::Messages(Messages::from_iter([line]))),
+        Some(Frame::Line(line)) => hand_over(Pumped::Cut(Messages::from_iter([line]))),
         _ => true,
     }
 }
@@ -252,6 +257,10 @@ mod tests {
                     "{:?}",
                     m.iter().map(String::from_utf8_lossy).collect::<Vec<_>>()
                 ),
+                Pumped::Cut(m) => format!(
+                    "cut {:?}",
+                    m.iter().map(String::from_utf8_lossy).collect::<Vec<_>>()
+                ),
                 Pumped::TooLong { limit } => format!("too long {limit}"),
                 Pumped::Closed => "closed".to_string(),
                 Pumped::Failed(e) => format!("failed {e}"),
@@ -269,7 +278,7 @@ mod tests {
                 r#"["a", "bb"]"#.to_string(),
                 "too long 4".into(),
                 r#"["c"]"#.into(),
-                r#"["last"]"#.into(),
+                r#"cut ["last"]"#.into(),
                 "closed".into()
             ]
         );

@@ -163,7 +163,8 @@ pub fn spawn_plain_reader(
         INPUT_QUEUE,
         crate::observe::Watch::off(),
         |pumped| match pumped {
-            Pumped::Messages(lines) => Input::Lines(lines),
+            // A last typed line without its newline (a file that does not end with one) counts.
+            Pumped::Messages(lines) | Pumped::Cut(lines) => Input::Lines(lines),
             Pumped::TooLong { limit } => Input::TooLong { limit },
             Pumped::Closed => Input::Eof,
             Pumped::Failed(e) => Input::Failed(e),

@@ -424,3 +424,46 @@ fn abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0(
     bob.expect_exit_code(0);
     let _ = feeding.join();
 }
+
+#[test]
+fn abuse_a_line_cut_off_by_the_close_is_shown_as_cut_not_as_a_message() {
+    // A "server" that closes in the middle of a line, as a crashed or killed one would.
+    let (listener, addr) = common::raw_listener();
+    let target = addr.to_string();
+    let mut client = Netchat::spawn("client", &["room", "--connect", &target]);
+    let mut server = common::raw_accept(&listener);
+    server.send(b"*** welcome!\n[bob] I owe you 10 eu");
+    drop(server);
+    client.expect_stdout("*** welcome!");
+    client.expect_stderr(
+        "the connection ended in the middle of a line; what arrived of it: [bob] I owe you 10 eu",
+    );
+    client.expect_exit_code(1);
+    // The fragment was never printed as a message, on stdout where messages go.
+    assert!(
+        !client.transcript().contains("out| [bob]"),
+        "{}",
+        client.transcript()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_crashed() {
+    // No rate limit: the flood must outrun bob, who is suspended (as with Ctrl-Z) and reads nothing.
+    let (mut server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let bob = join(addr, "bob");
+    let flooder = raw_join(addr, "flooder");
+    bob.signal("STOP");
+    let mut line = vec![b'z'; 1000];
+    line.push(b'\n');
+    let flood = Flood::start(&flooder, line);
+    server.expect_stderr("bob was disconnected: too slow");
+    flood.stop();
+    let mut bob = bob;
+    bob.signal("CONT");
+    bob.expect_stderr(
+        "the room's server dropped this client for reading the room's lines too slowly",
+    );
+    bob.expect_exit_code(1);
+}

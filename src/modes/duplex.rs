@@ -174,8 +174,7 @@ fn open(
                 // A peer may have connected at the very same moment: it still gets its bye.
                 if let Ok(Ok(connection)) = opened.try_recv() {
                     let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
-                    let watch = connection.watch(console, framing);
-                    endpoint::close_gracefully(&connection.stream, &watch);
+                    endpoint::close_gracefully(&connection.stream, &connection.watch(console, framing));
                     console.status("interrupted (Ctrl-C): said bye to the peer");
                 } else {
                     console.status("interrupted (Ctrl-C) before anyone connected");
@@ -356,7 +355,8 @@ fn on_line(line: &[u8], outgoing: &mut Outgoing<'_>, console: &mut Console) -> R
 // ANCHOR: on_peer
 fn on_peer(event: PeerEvent, sending: bool, watch: &Watch, console: &mut Console) -> Result<Step> {
     match event {
-        PeerEvent::Messages(mut lines) => {
+        // A last line without its newline (`printf 'hi' | nc`) is a message like any other.
+        PeerEvent::Messages(mut lines) | PeerEvent::Cut(mut lines) => {
             // The messages before a `bye` are shown; the bye ends the conversation.
             let bye = lines.iter().position(is_bye);
             // What was received, up to and including a bye (`--events`).
@@ -435,7 +435,7 @@ fn hang_up(
     let mut draining = drain;
     while draining {
         draining = match peer.recv_deadline(deadline) {
-            Ok(PeerEvent::Messages(lines)) => {
+            Ok(PeerEvent::Messages(lines) | PeerEvent::Cut(lines)) => {
                 lines.iter().filter(|line| !is_bye(line)).all(|line| {
                     watch.received(line);
                     console.peer_message("peer", line).is_ok()
