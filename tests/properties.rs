@@ -64,13 +64,15 @@ fn cut(data: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Bytes that look like chat traffic: mostly text, with newlines, CRs and hostile bytes mixed in.
+/// Bytes that look like chat traffic: mostly text, with newlines, CRs, NULs (telnet's CR NUL)
+/// and hostile bytes mixed in.
 fn traffic() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
         prop_oneof![
             6 => b'a'..=b'z',
             2 => Just(b'\n'),
             1 => Just(b'\r'),
+            1 => Just(0),
             1 => Just(0x1b),
             1 => any::<u8>(),
         ],
@@ -189,6 +191,8 @@ proptest! {
             if let Frame::Line(line) = frame {
                 prop_assert!(line.len() <= max_line, "{} > {}", line.len(), max_line);
                 prop_assert!(!line.contains(&b'\n'));
+                // telnet's CR NUL ends a line: it is never inside one.
+                prop_assert!(!line.windows(2).any(|pair| pair == b"\r\0"));
             }
         }
     }

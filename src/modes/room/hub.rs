@@ -21,8 +21,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
-use super::rules::{Action, ClientId, Gone, Leave, Limits, Line, Log, Room};
-use crate::observe::Observer;
+use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
+use super::transcript::Transcript;
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -188,12 +188,16 @@ const ANSWER_RETRY: Duration = Duration::from_millis(20);
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>, limits: Limits, observer: Observer) {
-    let mut room = Room::new(limits).observed(observer);
+pub fn run(
+    events: Receiver<Event>,
+    log: Sender<Log>,
+    mut room: Room,
+    transcript: Option<Transcript>,
+) {
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),
-        log: LogQueue::new(log),
+        log: LogQueue::new(log).with_transcript(transcript),
     };
     loop {
         // Wait for the next event, or until the room has something to do on its own (announce
@@ -317,6 +321,7 @@ impl Engine for Wires {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::room::rules::Limits;
 
     fn addr() -> SocketAddr {
         "127.0.0.1:4000".parse().unwrap()

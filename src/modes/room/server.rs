@@ -15,7 +15,7 @@
 //! its own two threads.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
@@ -23,14 +23,18 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, select};
 
+use super::access::AccessList;
+use super::bots::{self, BotOptions};
 use super::engine::{self, CLIENT_QUEUE, Limit};
 use super::hub::{self, Event, Gate, QueueReceiver};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Limits, Log};
+use super::rules::{ClientId, Gone, Limits, Log, Room};
+use super::transcript::Transcript;
 use crate::console::{Console, Tone};
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineReader};
+use crate::lan;
 use crate::observe::{Event as ObservedEvent, Observer, Traced, Watch};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
@@ -45,6 +49,27 @@ pub struct ServerOptions {
     pub limits: Limits,
     /// `--trace` and `--events`: every client's socket, and the room's events.
     pub observer: Observer,
+    /// `--allow` and `--deny`: who may join at all.
+    pub access: AccessList,
+    /// `--motd`/`--motd-file`: the greeting's lines, already read and escaped.
+    pub motd: Vec<String>,
+    /// `--bots`, `--bots-slow`, `--seed`.
+    pub bots: BotOptions,
+}
+
+impl ServerOptions {
+    /// The room these options describe, for any engine: its limits, who may join, the
+    /// greeting. `bots_from` is the address the practice bots join from, which the per-address
+    /// limits leave alone (see bots.rs).
+    pub fn room(&self, bots_from: Option<IpAddr>) -> Room {
+        let mut room = Room::new(self.limits).observed(self.observer.clone());
+        room.set_access(self.access.clone());
+        room.set_motd(&self.motd);
+        if let Some(ip) = bots_from {
+            room.exempt_from_address_limits(ip);
+        }
+        room
+    }
 }
 
 /// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
@@ -100,6 +125,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub fn run(
     addr: &endpoint::ListenAddr,
     options: &ServerOptions,
+    transcript: Option<Transcript>,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     interrupt: Receiver<()>,
@@ -116,7 +142,7 @@ pub fn run(
         console,
     )?;
     let input = keyboard.input().clone();
-    let result = serve(listener, options, input, console, interrupt);
+    let result = serve(listener, options, transcript, input, console, interrupt);
     drop(keyboard);
     result
 }
@@ -125,18 +151,13 @@ pub fn run(
 fn join_hint(local: SocketAddr) -> String {
     let port = local.port();
     match local.ip() {
-        // Bound to every interface: the students need this machine's LAN address.
+        // Bound to every interface: the LAN addresses and their commands follow this line.
         ip if ip.is_unspecified() => format!(
-            "students join with: netchat room --connect IP:{port} --nick NAME, or: nc IP {port}, \
-             where IP is this machine's address (see `ip addr` or `ipconfig`), or localhost here"
+            "from this machine: netchat room --connect {port} --nick NAME, or: nc localhost {port}"
         ),
-        IpAddr::V6(ip) => format!(
-            "students join with: netchat room --connect [{ip}]:{port} --nick NAME, \
-             or: nc {ip} {port}"
-        ),
-        IpAddr::V4(ip) => format!(
-            "students join with: netchat room --connect {ip}:{port} --nick NAME, \
-             or: nc {ip} {port}"
+        ip => format!(
+            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}",
+            lan::join_target(ip, port)
         ),
     }
 }
@@ -147,6 +168,7 @@ fn join_hint(local: SocketAddr) -> String {
 pub fn serve(
     listener: TcpListener,
     options: &ServerOptions,
+    transcript: Option<Transcript>,
     keyboard: Receiver<Input>,
     console: &mut Console,
     interrupt: Receiver<()>,
@@ -154,6 +176,9 @@ pub fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
+    let mut options = options.clone();
+    let bot_target = bots::target(local);
+    let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let (events, hub_events) = bounded::<Event>(EVENT_QUEUE);
     let (log_sender, log) = bounded::<Log>(engine::LOG_QUEUE);
     // Every client thread holds a clone of `alive`; when all are gone, `recv` on `all_ended`
@@ -161,18 +186,19 @@ pub fn serve(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let (limits, observer) = (options.limits, options.observer.clone());
+    let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
+    let room = options.room(bots_from);
     let hub = spawn_named("room-hub", None, move || {
-        hub::run(hub_events, log_sender, limits, observer)
+        hub::run(hub_events, log_sender, room, transcript)
     })?;
     let acceptor = {
         let (events, alive, stopping) = (events.clone(), alive.clone(), Arc::clone(&stopping));
-        let mut options = options.clone();
         options.max_clients = engine::admission_limit(
             options.max_clients,
             &[engine::file_limit(), thread_limit()],
             console,
         );
+        let options = options.clone();
         spawn_named("room-accept", None, move || {
             accept_loop(&listener, &options, &events, &alive, &stopping)
         })?
@@ -182,6 +208,23 @@ pub fn serve(
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     options.observer.listening(local);
+    lan::announce(local, "netchat room --connect {} --nick NAME", console);
+    if let Some(rule) = options.access.describe() {
+        console.status(&format!("access: {rule} (--allow, --deny)"));
+    }
+    if let Some(path) = &transcript_path {
+        console.status(&format!("transcript: appending to {path} (--log)"));
+    }
+    // The bots stop when `stop_bots` is dropped, just before the room closes.
+    let (stop_bots, bots_stop) = bounded::<()>(0);
+    let bots = options.bots.any().then(|| {
+        let seed = options.bots.seed.unwrap_or_else(bots::seed_from_clock);
+        console.status(&format!(
+            "starting {} practice bot(s) (--seed {seed} replays their lines)",
+            options.bots.count + usize::from(options.bots.slow)
+        ));
+        bots::start(bot_target, &options.bots, seed, &bots_stop)
+    });
     console.status(
         "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
@@ -202,6 +245,8 @@ pub fn serve(
         );
     }
 
+    // The bots first, so that none of them comes back while the room closes.
+    drop(stop_bots);
     // Tell the hub; it says goodbye to everyone and drops every client's queue.
     let _ = events.send(Event::Close);
     drop(events);
@@ -212,6 +257,9 @@ pub fn serve(
     }
     stop_accepting(&stopping, local, acceptor);
     let deadline = Instant::now() + SHUTDOWN_GRACE;
+    if let Some(bots) = bots {
+        bots.join(deadline);
+    }
     let _ = all_ended.recv_deadline(deadline);
     console.status("the room is closed");
     outcome.map(|_| ())
@@ -337,15 +385,8 @@ pub fn tone_of(line: &str) -> Tone {
 /// ourselves: `accept` returns, sees the flag, and the thread ends.
 fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle<()>) {
     stopping.store(true, Ordering::SeqCst);
-    let target = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::from((Ipv4Addr::LOCALHOST, local.port()))
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::from((Ipv6Addr::LOCALHOST, local.port()))
-        }
-        _ => local,
-    };
+    // Where the bots connect is where this machine reaches its own listener.
+    let target = bots::target(local);
     if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
         let _ = acceptor.join();
     }
@@ -436,7 +477,8 @@ fn accept_loop(
 }
 // ANCHOR_END: accept_loop
 
-/// One connection too many: a polite line, then close. On its own short thread, because a
+/// A connection the room does not take (full, or refused by --allow/--deny): a polite line
+/// saying why, then close. On its own short thread, because a
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once: a crowd knocking at a full room must not cost a thread
 /// each (threads are the very thing that ran out); the rest get the line and a plain close.
@@ -632,9 +674,10 @@ fn finish(stream: &TcpStream, reader_ended: &Receiver<()>, watch: &Watch) {
 }
 
 /// Starts a named thread (names show in debuggers, `top -H` and /proc/PID/task/*/comm).
-fn spawn_named<F>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<()>>
+fn spawn_named<F, T>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<T>>
 where
-    F: FnOnce() + Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
 {
     let mut builder = thread::Builder::new().name(name.to_string());
     if let Some(size) = stack {
