@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::console::ColorMode;
 use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
 use crate::framing::{DEFAULT_MAX_LINE, Framing};
+use crate::modes::room::EngineKind;
 
 /// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
 const MAX_MAX_LINE: u32 = 64 * 1024 * 1024;
@@ -102,6 +103,18 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub max_clients: u32,
+    /// With --listen: how the server moves the bytes. `threads` (lesson 3): a reader and a
+    /// writer thread per client, simple to read, up to a few thousand clients. `poll` (lesson 4):
+    /// one thread and an event loop (epoll, kqueue, IOCP), for tens of thousands of clients and
+    /// the least CPU per message. Both run the same room with the same rules.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENGINE",
+        default_value_t = EngineChoice::Threads,
+        conflicts_with = "connect"
+    )]
+    pub engine: EngineChoice,
 }
 
 /// Exactly one of `--listen` or `--connect`.
@@ -152,6 +165,22 @@ impl From<FramingChoice> for Framing {
         match choice {
             FramingChoice::Line => Framing::Line,
             FramingChoice::Raw => Framing::Raw,
+        }
+    }
+}
+
+/// `--engine threads|poll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Threads,
+    Poll,
+}
+
+impl From<EngineChoice> for EngineKind {
+    fn from(choice: EngineChoice) -> EngineKind {
+        match choice {
+            EngineChoice::Threads => EngineKind::Threads,
+            EngineChoice::Poll => EngineKind::Poll,
         }
     }
 }

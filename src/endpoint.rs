@@ -234,8 +234,26 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
 }
 // ANCHOR_END: connect
 
-/// Socket options every netchat connection gets.
-fn tune(stream: &TcpStream) -> Result<()> {
+/// A connected TCP socket netchat can tune: std's blocking one, and mio's non-blocking one (the
+/// room's poll engine). Both have the same options; this lets one function set them.
+pub trait Tunable {
+    fn set_nodelay(&self, on: bool) -> io::Result<()>;
+}
+
+impl Tunable for TcpStream {
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        TcpStream::set_nodelay(self, on)
+    }
+}
+
+impl Tunable for mio::net::TcpStream {
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        mio::net::TcpStream::set_nodelay(self, on)
+    }
+}
+
+/// Socket options every netchat connection gets, whichever engine accepted it.
+pub fn tune(stream: &impl Tunable) -> Result<()> {
     // TCP_NODELAY turns off Nagle's algorithm, which holds back a small segment while an earlier
     // one is unacknowledged. Chat lines are small and written whole (framing.rs), so waiting buys
     // nothing and costs up to a round trip plus the peer's delayed-ACK timer (often 40 ms).

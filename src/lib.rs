@@ -59,6 +59,7 @@ pub fn run(
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
+                engine: args.engine.into(),
                 nick: args.nick,
                 framing: args.common.framing(),
             };

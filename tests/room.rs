@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Netchat, RawPeer, raw_connect};
+use common::{DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect};
 
 /// A netchat client that joined as `nick` (waits for the server's confirmation).
 fn join(addr: SocketAddr, nick: &str) -> Netchat {
@@ -57,9 +57,8 @@ fn raw_chat_lines(peer: &mut RawPeer, count: usize) -> Vec<String> {
     lines
 }
 
-#[test]
-fn room_messages_reach_every_other_member_once_in_server_order() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_messages_reach_every_other_member_once_in_server_order(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     // Connected first and never says a word: it must hold up nobody.
     let _silent = raw_connect(addr);
     let mut alice = join(addr, "alice");
@@ -102,9 +101,8 @@ fn chat_lines_of_server(server: &mut Netchat, count: usize) -> Vec<String> {
     (0..count).map(|_| server.next_stdout()).collect()
 }
 
-#[test]
-fn room_announces_join_rename_and_leave_to_the_others() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_announces_join_rename_and_leave_to_the_others(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut newcomer = raw_connect(addr);
     let welcome = newcomer.read_line();
@@ -130,9 +128,8 @@ fn room_announces_join_rename_and_leave_to_the_others() {
     carol.expect_exit_code(0);
 }
 
-#[test]
-fn room_refuses_taken_and_invalid_names_and_impersonation_shows() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_refuses_taken_and_invalid_names_and_impersonation_shows(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = raw_join(addr, "bob");
 
@@ -162,9 +159,8 @@ fn room_refuses_taken_and_invalid_names_and_impersonation_shows() {
     assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] \\x1b[2Jcleared?"]);
 }
 
-#[test]
-fn room_private_message_reaches_only_its_target() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_private_message_reaches_only_its_target(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     let mut carol = raw_join(addr, "carol");
@@ -185,9 +181,8 @@ fn room_private_message_reaches_only_its_target() {
     alice.expect_stdout("*** nobody called nobody is here");
 }
 
-#[test]
-fn room_line_over_max_line_is_refused_and_the_connection_lives() {
-    let (_server, addr) = Netchat::listen("server", "room", &["--max-line", "100"]);
+fn room_line_over_max_line_is_refused_and_the_connection_lives(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-line", "100"]);
     let mut alice = Netchat::connect(
         "alice",
         "room",
@@ -218,12 +213,11 @@ fn room_line_over_max_line_is_refused_and_the_connection_lives() {
 /// the flood uses long lines. The flooder stays at most `LEAD` lines ahead of what the watcher
 /// has received, so the data in flight stays small, and it stops as soon as the server reports
 /// the disconnection.
-#[test]
-fn room_disconnects_a_client_that_never_reads() {
+fn room_disconnects_a_client_that_never_reads(engine: Engine) {
     const LINE: usize = 16_000;
     const LEAD: usize = 32;
     const MAX_FLOOD: usize = 5000; // 80 MB: far more than buffers + queue can hold
-    let (mut server, addr) = Netchat::listen("server", "room", &["--max-line", "16384"]);
+    let (mut server, addr) = engine.listen("server", &["--max-line", "16384"]);
     let mut sloth = raw_join(addr, "sloth");
     let flooder = raw_join(addr, "flooder");
     let watcher = raw_join(addr, "watcher");
@@ -300,9 +294,8 @@ fn room_disconnects_a_client_that_never_reads() {
     let _ = watching.join();
 }
 
-#[test]
-fn room_refuses_one_client_more_than_max_clients() {
-    let (_server, addr) = Netchat::listen("server", "room", &["--max-clients", "2"]);
+fn room_refuses_one_client_more_than_max_clients(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-clients", "2"]);
     let _alice = raw_join(addr, "alice");
     let _bob = raw_join(addr, "bob");
     let mut third = raw_connect(addr);
@@ -314,9 +307,8 @@ fn room_refuses_one_client_more_than_max_clients() {
     third.expect_eof();
 }
 
-#[test]
-fn room_host_kicks_a_member_and_speaks_as_host() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_host_kicks_a_member_and_speaks_as_host(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     server.send_line("hello class");
@@ -329,9 +321,8 @@ fn room_host_kicks_a_member_and_speaks_as_host() {
     server.expect_stderr("in the room (1): alice (");
 }
 
-#[test]
-fn room_closing_on_end_of_input_tells_everyone_and_exits_0() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_closing_on_end_of_input_tells_everyone_and_exits_0(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = raw_join(addr, "bob");
     server.close_stdin();
@@ -343,9 +334,8 @@ fn room_closing_on_end_of_input_tells_everyone_and_exits_0() {
 }
 
 #[cfg(unix)]
-#[test]
-fn room_ctrl_c_closes_the_room_and_exits_0() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_ctrl_c_closes_the_room_and_exits_0(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let status = std::process::Command::new("kill")
         .args(["-INT", &server.pid().to_string()])
@@ -358,18 +348,16 @@ fn room_ctrl_c_closes_the_room_and_exits_0() {
     alice.expect_exit_code(0);
 }
 
-#[test]
-fn room_client_exits_1_when_the_server_vanishes() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_client_exits_1_when_the_server_vanishes(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     server.kill();
     alice.expect_stderr("netchat: error: the room's server closed the connection");
     alice.expect_exit_code(1);
 }
 
-#[test]
-fn room_client_leaves_at_end_of_input_with_exit_0() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_client_leaves_at_end_of_input_with_exit_0(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     bob.send_line("last words");
@@ -403,9 +391,8 @@ fn room_nick_and_max_clients_belong_to_one_side_each() {
 /// 200 clients join and leave; afterwards the server has as many threads and open files as
 /// before: every per-client thread ended and every socket was closed.
 #[cfg(target_os = "linux")]
-#[test]
-fn room_200_clients_leave_no_threads_or_sockets_behind() {
-    let (server, addr) = Netchat::listen("server", "room", &[]);
+fn room_200_clients_leave_no_threads_or_sockets_behind(engine: Engine) {
+    let (server, addr) = engine.listen("server", &[]);
     let pid = server.pid();
     let count = |what: &str| {
         std::fs::read_dir(format!("/proc/{pid}/{what}"))
@@ -428,13 +415,21 @@ fn room_200_clients_leave_no_threads_or_sockets_behind() {
             .expect("welcome");
         assert!(line.contains("welcome"), "{line}");
     }
-    // Two threads per client (the reader of the last one may still be starting: poll).
+    // The threads engine: two threads per client (the reader of the last one may still be
+    // starting: poll). The poll engine: not one more thread.
+    let per_client = match engine {
+        Engine::Threads => 2,
+        Engine::Poll => 0,
+    };
     let deadline = Instant::now() + DEADLINE;
-    while count("task") < threads + 400 {
+    while count("task") < threads + 200 * per_client {
         if Instant::now() > deadline {
             server.fail(&format!("{} threads for 200 clients", count("task")));
         }
         thread::sleep(Duration::from_millis(20));
+    }
+    if engine == Engine::Poll && count("task") != threads {
+        server.fail(&format!("{} threads for 200 clients", count("task")));
     }
     // One descriptor per client: reader, writer and hub share the socket.
     let open = count("fd");
@@ -459,9 +454,8 @@ fn room_200_clients_leave_no_threads_or_sockets_behind() {
     }
 }
 
-#[test]
-fn room_client_colors_kinds_of_lines_only_when_asked() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_client_colors_kinds_of_lines_only_when_asked(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = Netchat::connect(
         "alice",
         "room",
@@ -500,9 +494,8 @@ fn resident_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-#[test]
-fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on() {
-    let (server, addr) = Netchat::listen("server", "room", &[]);
+fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on(engine: Engine) {
+    let (server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut flooder = raw_join(addr, "flooder");
     let mut writer = flooder.stream.try_clone().unwrap();
@@ -526,9 +519,8 @@ fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on() 
     drop(server);
 }
 
-#[test]
-fn room_one_byte_per_write_still_frames_lines() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_one_byte_per_write_still_frames_lines(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = raw_join(addr, "bob");
     let message = "drip ".repeat(600);
@@ -538,11 +530,10 @@ fn room_one_byte_per_write_still_frames_lines() {
     assert_eq!(chat_lines(&mut alice, 1), vec![format!("[bob] {message}")]);
 }
 
-#[test]
-fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0() {
+fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0(engine: Engine) {
     use std::process::{Command, Stdio};
     let child = Command::new(common::netchat_bin())
-        .args(["room", "--listen", "127.0.0.1:0"])
+        .args(["room", "--listen", "127.0.0.1:0", "--engine", engine.name()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -585,4 +576,25 @@ fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0() {
         "{said:?}"
     );
     assert!(!said.iter().any(|l| l.contains("panicked")), "{said:?}");
+}
+
+// Every test above that runs a room server, once per engine.
+engine_tests! {
+    room_messages_reach_every_other_member_once_in_server_order,
+    room_announces_join_rename_and_leave_to_the_others,
+    room_refuses_taken_and_invalid_names_and_impersonation_shows,
+    room_private_message_reaches_only_its_target,
+    room_line_over_max_line_is_refused_and_the_connection_lives,
+    room_disconnects_a_client_that_never_reads,
+    room_refuses_one_client_more_than_max_clients,
+    room_host_kicks_a_member_and_speaks_as_host,
+    room_closing_on_end_of_input_tells_everyone_and_exits_0,
+    room_ctrl_c_closes_the_room_and_exits_0,
+    room_client_exits_1_when_the_server_vanishes,
+    room_client_leaves_at_end_of_input_with_exit_0,
+    room_200_clients_leave_no_threads_or_sockets_behind,
+    room_client_colors_kinds_of_lines_only_when_asked,
+    room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on,
+    room_one_byte_per_write_still_frames_lines,
+    room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0,
 }

@@ -25,9 +25,11 @@
 pub mod client;
 pub mod engine;
 pub mod hub;
+pub mod poll;
 pub mod protocol;
 pub mod rules;
 pub mod server;
+pub mod threads;
 
 use std::io::Read;
 
@@ -39,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::framing::Framing;
 
 pub use client::ClientOptions;
+pub use engine::EngineKind;
 pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
 
 /// Everything `netchat room` can be told, for either side.
@@ -48,6 +51,8 @@ pub struct Options {
     pub max_line: usize,
     /// `--max-clients` (server only).
     pub max_clients: usize,
+    /// `--engine` (server only).
+    pub engine: EngineKind,
     /// `--nick` (client only).
     pub nick: Option<String>,
     /// `--framing` (client only: the server speaks one message per line).
@@ -73,6 +78,7 @@ pub fn run(
             let options = ServerOptions {
                 max_line: options.max_line,
                 max_clients: options.max_clients,
+                engine: options.engine,
             };
             server::run(addr, &options, stdin, console, interrupt)
         }
