@@ -578,6 +578,102 @@ fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0(engine:
     assert!(!said.iter().any(|l| l.contains("panicked")), "{said:?}");
 }
 
+/// A client whose kernel receive buffer is 4 KiB (set before `connect`, so the window it
+/// advertises stays small): the server can write only a little at a time, and must keep the
+/// rest and write it when there is room again. Every line still arrives, whole and in order.
+fn room_a_client_with_a_4_kib_receive_window_gets_every_line_in_order(engine: Engine) {
+    use socket2::{Domain, Socket, Type};
+    const LINES: usize = 3000;
+    let (mut server, addr) = engine.listen("server", &[]);
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let mut small = RawPeer::new(socket.into());
+    read_until(&mut small, "welcome");
+    let mut reader = raw_join(addr, "reader");
+    // About 180 KB for a client that can take 4 KiB at a time (well under the bound at which a
+    // client counts as not reading). The client does not read until all of it was offered.
+    let text: String = (0..LINES)
+        .map(|i| format!("line {i:05} of a partial-write test, padded to about sixty\n"))
+        .collect();
+    server.send_bytes(text.as_bytes());
+    // Once an ordinary reader has the last line, every line was offered to both.
+    read_until(&mut reader, &format!("[host] line {:05} of", LINES - 1));
+    for i in 0..LINES {
+        let line = read_until(&mut small, "[host] line ");
+        assert_eq!(
+            line,
+            format!("[host] line {i:05} of a partial-write test, padded to about sixty")
+        );
+    }
+}
+
+/// `ulimit -n` this test needs: 5,000 client sockets here, 5,000 in the server, and a margin.
+const FILES_FOR_5000: u64 = 10_300;
+
+/// The poll engine holds thousands of clients on one thread, and gives every file descriptor
+/// back when they leave.
+#[cfg(target_os = "linux")]
+#[test]
+fn room_poll_5000_clients_join_and_leave_on_one_thread_and_fds_return_to_the_baseline() {
+    const CLIENTS: usize = 5000;
+    // The server inherits this process's (raised) soft limit.
+    let limit = rlimit::increase_nofile_limit(FILES_FOR_5000).unwrap_or(0);
+    if limit < FILES_FOR_5000 {
+        eprintln!(
+            "skipped: the open-file limit is {limit}, this test needs {FILES_FOR_5000} \
+             (raise it with `ulimit -n {FILES_FOR_5000}`)"
+        );
+        return;
+    }
+    let max = CLIENTS.to_string();
+    let (server, addr) = Engine::Poll.listen("server", &["--max-clients", &max]);
+    let pid = server.pid();
+    let count = |what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    };
+    let (threads, files) = (count("task"), count("fd"));
+
+    // In batches, each waiting for its welcomes: a crowd connecting faster than the server
+    // accepts would overflow the listen backlog and wait for SYN retries.
+    let mut clients: Vec<TcpStream> = Vec::with_capacity(CLIENTS);
+    for batch in 0..CLIENTS / 100 {
+        let start = clients.len();
+        for _ in 0..100 {
+            let stream = TcpStream::connect(addr).expect("connect");
+            stream.set_read_timeout(Some(DEADLINE)).unwrap();
+            clients.push(stream);
+        }
+        for stream in &clients[start..] {
+            let mut line = String::new();
+            BufReader::new(stream)
+                .read_line(&mut line)
+                .unwrap_or_else(|e| server.fail(&format!("batch {batch}: no welcome: {e}")));
+            assert!(line.contains("welcome"), "{line}");
+        }
+    }
+    let open = count("fd");
+    assert!(
+        open >= files + CLIENTS,
+        "{open} fds for {CLIENTS} clients (before: {files})"
+    );
+    assert_eq!(count("task"), threads, "no thread per client");
+
+    drop(clients);
+    let deadline = Instant::now() + 3 * DEADLINE;
+    while count("fd") > files {
+        if Instant::now() > deadline {
+            server.fail(&format!(
+                "after {CLIENTS} clients left: {} fds (before: {files})",
+                count("fd")
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 // Every test above that runs a room server, once per engine.
 engine_tests! {
     room_messages_reach_every_other_member_once_in_server_order,
@@ -597,4 +693,5 @@ engine_tests! {
     room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on,
     room_one_byte_per_write_still_frames_lines,
     room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0,
+    room_a_client_with_a_4_kib_receive_window_gets_every_line_in_order,
 }

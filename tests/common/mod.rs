@@ -346,7 +346,8 @@ pub fn raw_accept(listener: &TcpListener) -> RawPeer {
 }
 
 impl RawPeer {
-    fn new(stream: TcpStream) -> RawPeer {
+    /// A raw peer on a socket the test connected itself (e.g. with socket options set first).
+    pub fn new(stream: TcpStream) -> RawPeer {
         stream
             .set_read_timeout(Some(DEADLINE))
             .expect("read timeout");
