@@ -1,7 +1,7 @@
 //! Everything a person sees.
 //!
 //! Modes say *what happened* (a status, a message from the peer, a notice); this file decides how
-//! it looks. The output contract (DESIGN.md) lives here:
+//! it looks. The output contract (ARCHITECTURE.md, "Invariants") lives here:
 //!
 //! - messages from peers go to **stdout**, everything else to **stderr** as `netchat: …` lines,
 //!   so `netchat … > chat.log` keeps only the conversation;
@@ -99,6 +99,11 @@ impl Console {
         (self.out, self.err) = wrap(out, err);
     }
 
+    /// The stream a line editor draws on (stdout, which is the terminal whenever one runs).
+    pub fn screen(&mut self) -> &mut Box<dyn Write + Send> {
+        &mut self.out
+    }
+
     /// Whether a person is at the keyboard (prompts make sense).
     pub fn is_interactive(&self) -> bool {
         self.interactive
@@ -133,14 +138,6 @@ impl Console {
     pub fn guide(&mut self, text: &str) {
         if self.interactive {
             let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text.green());
-            let _ = self.err.flush();
-        }
-    }
-
-    /// A prompt on stderr without a newline, shown only to a person at a terminal.
-    pub fn prompt(&mut self, text: &str) {
-        if self.interactive {
-            let _ = write!(self.err, "{}", text.green().bold());
             let _ = self.err.flush();
         }
     }
@@ -352,7 +349,6 @@ mod tests {
         let mut console = Console::new(Box::new(out.clone()), Box::new(err.clone()), false);
         console.peer_message("peer", b"hi").unwrap();
         console.status("connected");
-        console.prompt("you> ");
         console.guide("your turn");
         assert_eq!(&*out.0.lock().unwrap(), b"hi\n");
         assert_eq!(&*err.0.lock().unwrap(), b"netchat: connected\n");

@@ -14,6 +14,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUNTIME: u8 = 1;
 /// Exit code of a usage error: an option or address that does not parse. clap uses it too.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `half` ended by Ctrl-C (or SIGTERM, SIGHUP): 128 + SIGINT's number, what a shell
+/// shows for a program the kernel ended on Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Everything that can end netchat early.
 #[derive(Debug)]
@@ -44,8 +47,14 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
+    /// `half` was interrupted (Ctrl-C at its prompt). Not reported as an error: the status line
+    /// already said so; only the exit code (130) tells a script.
+    Interrupted,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
+    /// One of netchat's own helper threads ended without its answer: a bug (it panicked), not
+    /// something the network or the user did.
+    ThreadDied { thread: &'static str },
 }
 
 impl Error {
@@ -66,6 +75,7 @@ impl Error {
         match self {
             Error::Usage { .. } => EXIT_USAGE,
             Error::OutputClosed => EXIT_OK,
+            Error::Interrupted => EXIT_INTERRUPTED,
             _ => EXIT_RUNTIME,
         }
     }
@@ -118,7 +128,10 @@ impl Error {
                  then join again with the same command"
                     .to_string()
             }
-            Error::Io { .. } | Error::OutputClosed => return None,
+            Error::ThreadDied { .. } => {
+                "this is a bug in netchat: please report it with the command you ran".to_string()
+            }
+            Error::Io { .. } | Error::OutputClosed | Error::Interrupted => return None,
         };
         Some(hint)
     }
@@ -150,7 +163,9 @@ impl fmt::Display for Error {
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
+            Error::Interrupted => f.write_str("interrupted"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
     }
 }

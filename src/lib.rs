@@ -1,5 +1,8 @@
 //! netchat: a classroom toolkit for learning TCP sockets by chatting over them.
 //!
+//! ARCHITECTURE.md, at the top of the repository, gives the bird's-eye view, the code map and
+//! the invariants every change keeps.
+//!
 //! The crate map, each module with the socket idea it teaches:
 //!
 //! | module | what it shows |

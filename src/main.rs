@@ -10,10 +10,8 @@ use crossbeam_channel::{Sender, bounded};
 
 use netchat::cli::{Cli, ModeCommand};
 use netchat::console::{self, ColorMode, Console};
-use netchat::error::{EXIT_USAGE, Error};
-
-/// The conventional exit code of a program ended by SIGINT (128 + 2).
-const EXIT_INTERRUPTED: i32 = 130;
+use netchat::error::{EXIT_INTERRUPTED, EXIT_USAGE, Error};
+use netchat::terminal;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -40,6 +38,14 @@ fn main() -> ExitCode {
         no_color,
     ));
 
+    // A panic must not leave the shell in raw mode (no echo, no line editing): give the terminal
+    // back before the panic message is printed.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        terminal::restore();
+        default_hook(info);
+    }));
+
     // Held until the end, so the channel never disconnects, even where no handler could be
     // installed: a mode's select! would otherwise see a disconnected channel as an event.
     let (interrupt_sender, interrupt) = bounded(1);
@@ -47,6 +53,10 @@ fn main() -> ExitCode {
 
     let code = match netchat::run(cli, io::stdin(), &mut console, interrupt) {
         Ok(()) | Err(Error::OutputClosed) => ExitCode::SUCCESS,
+        Err(Error::Interrupted) => {
+            console.status("interrupted");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(error) => {
             console.error(&error);
             ExitCode::from(error.exit_code())
@@ -56,21 +66,36 @@ fn main() -> ExitCode {
     code
 }
 
-/// Turns Ctrl-C into a message on a channel, for the modes that end a conversation politely on it
-/// (telling the peer, or every member of a room). `half` keeps the default: the kernel ends the
-/// process and closes its socket, and the peer sees the connection close.
+/// Turns Ctrl-C — and SIGTERM (`kill`) and SIGHUP (the terminal window closed), which end a
+/// conversation just as surely — into a message on a channel, for the modes that end a
+/// conversation politely on it: `duplex` says bye, the room client sends `/quit`, the room server
+/// says goodbye to everyone, and all exit with 0.
 ///
-/// A second Ctrl-C while the first is still waiting to be noticed, or one after the mode stopped
-/// listening, ends the process at once, so a student is never stuck with a program that ignores
-/// Ctrl-C.
+/// `half` keeps the classic ending: the process stops at once with exit code 130, the kernel
+/// closes its socket, and the peer sees the connection close. Its single thread is blocked in
+/// `read` (the socket, or the keyboard in its turn) and could not notice a message anyway.
+///
+/// A second signal while the first is still waiting to be noticed ends the process at once, so a
+/// student is never stuck with a program that ignores Ctrl-C. Every way out gives the terminal
+/// back in its normal mode first.
 fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
-    if matches!(cli.mode, ModeCommand::Half(_)) {
-        return;
-    }
+    let half = matches!(cli.mode, ModeCommand::Half(_));
     let result = ctrlc::set_handler(move || {
-        if sender.try_send(()).is_err() {
-            std::process::exit(EXIT_INTERRUPTED);
+        // In cooked mode the kernel has echoed `^C` (or the user was halfway through typing a
+        // line) with no newline: end that line, or netchat's next status would be glued to it.
+        // In raw mode there is nothing to end: the line editor erases its own prompt.
+        let echoing = terminal::is_echoing();
+        if echoing && io::stderr().is_terminal() {
+            let _ = writeln!(io::stderr());
         }
+        if !half && sender.try_send(()).is_ok() {
+            return;
+        }
+        let prompt_showing = !echoing && io::stdin().is_terminal();
+        terminal::restore();
+        let ending = if prompt_showing { "\r\n" } else { "" };
+        let _ = writeln!(io::stderr(), "{ending}netchat: interrupted");
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
     });
     if let Err(error) = result {
         let _ = writeln!(

@@ -22,12 +22,16 @@ use std::time::Duration;
 
 use colored::Colorize;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
 use crossterm::{cursor, queue, terminal};
 
 use crate::console::{self, Console};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, LineReader};
+
+mod editor;
+
+pub use editor::{Action, LineEditor};
 
 /// One thing the keyboard produced.
 #[derive(Debug)]
@@ -151,7 +155,7 @@ pub fn spawn_plain_reader(
                     }
                     Ok(Some(Frame::TooLong { limit })) => Some(Input::TooLong { limit }),
                     Ok(None) => Some(Input::Eof),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // (EINTR never gets here: read_frame retries it.)
                     Err(e) => Some(Input::Failed(e)),
                 };
                 // A person types one line per `read`: it goes alone, and at once.
@@ -176,18 +180,174 @@ pub fn spawn_plain_reader(
 }
 // ANCHOR_END: spawn_plain_reader
 
-/// What is on the screen's last line(s): the prompt and the partial input. Shared, behind a mutex,
-/// by the editor thread (which changes the line) and the console's writers (which print above it).
+/// The prompt and the line being typed, as drawn on the terminal.
+///
+/// Drawing is "erase, then write it all again": simple, and correct whatever a key changed. The
+/// positions come from [`editor::layout`], which measures columns the way the terminal does, so
+/// wide (CJK, emoji) and combining characters wrap, and the cursor lands, where they really are.
+pub struct PromptLine {
+    prompt: String,
+    edit: LineEditor,
+    /// The row the cursor was left on, counted from the prompt's first row, when last drawn.
+    /// Erasing must use this, not the current line, which a key may already have changed.
+    cursor_row: usize,
+    /// `--timestamps`: a sent line is left on screen with the local time.
+    timestamps: bool,
+}
+
+impl PromptLine {
+    fn new(options: &KeyboardOptions) -> PromptLine {
+        PromptLine {
+            prompt: options.prompt.clone(),
+            edit: LineEditor::new(options.max_line),
+            cursor_row: 0,
+            timestamps: options.timestamps,
+        }
+    }
+
+    /// Removes the prompt and partial input, leaving the cursor at the start of where they were.
+    /// A long input may have wrapped onto several rows: go up to the first one, then clear down.
+    // ANCHOR: erase_prompt
+    fn erase(&mut self, out: &mut Terminal) -> io::Result<()> {
+        let rows_up = std::mem::take(&mut self.cursor_row);
+        queue!(out, cursor::MoveToColumn(0))?;
+        if rows_up > 0 {
+            queue!(out, cursor::MoveUp(clamp_u16(rows_up)))?;
+        }
+        queue!(out, terminal::Clear(terminal::ClearType::FromCursorDown))
+    }
+    // ANCHOR_END: erase_prompt
+
+    /// Draws the prompt and the partial input below whatever was just printed, and puts the
+    /// cursor where the editor has it.
+    fn draw(&mut self, out: &mut Terminal) -> io::Result<()> {
+        let columns = terminal::size().map_or(80, |(columns, _)| usize::from(columns));
+        let text = self.edit.text();
+        let at = editor::layout(&self.prompt, text, self.edit.cursor(), columns);
+        write!(out, "{}{text}", self.prompt.green().bold())?;
+        if at.end.column == 0 && at.end.row > 0 {
+            // The line filled its last row exactly: the terminal holds the cursor in the last
+            // column until the next character. Move it down for real, as the layout assumes.
+            out.write_all(b"\r\n")?;
+        }
+        if at.end.row > at.cursor.row {
+            queue!(out, cursor::MoveUp(clamp_u16(at.end.row - at.cursor.row)))?;
+        }
+        queue!(out, cursor::MoveToColumn(clamp_u16(at.cursor.column)))?;
+        self.cursor_row = at.cursor.row;
+        out.flush()
+    }
+
+    fn redraw(&mut self, out: &mut Terminal) -> io::Result<()> {
+        self.erase(out)?;
+        self.draw(out)
+    }
+
+    /// Leaves the sent line on screen as `you> text` (with the time under `--timestamps`) and
+    /// starts a fresh prompt below it.
+    fn commit(&mut self, out: &mut Terminal, line: &str) -> io::Result<()> {
+        self.erase(out)?;
+        let time = if self.timestamps {
+            format!("[{}] ", console::local_clock())
+        } else {
+            String::new()
+        };
+        let prompt = self.prompt.green().bold();
+        let text = console::escape_peer_text(line.as_bytes());
+        write!(out, "{}{prompt}{text}\r\n", time.dimmed())?;
+        self.draw(out)
+    }
+
+    /// Applies one key and shows the result; returns what the key hands to the mode, if anything.
+    // ANCHOR: on_key
+    fn on_key(&mut self, out: &mut Terminal, key: KeyEvent) -> io::Result<Option<Input>> {
+        match self.edit.key(key) {
+            Action::Nothing => {}
+            Action::Redraw => self.redraw(out)?,
+            Action::Bell => {
+                out.write_all(b"\x07")?;
+                out.flush()?;
+            }
+            Action::ClearScreen => {
+                queue!(
+                    out,
+                    terminal::Clear(terminal::ClearType::All),
+                    cursor::MoveTo(0, 0)
+                )?;
+                self.cursor_row = 0;
+                self.draw(out)?;
+            }
+            Action::Submit(line) => {
+                self.commit(out, &line)?;
+                return Ok(Some(Input::Line(line.into_bytes())));
+            }
+            Action::Interrupt => return Ok(Some(Input::Interrupted)),
+            Action::Eof => return Ok(Some(Input::Eof)),
+        }
+        Ok(None)
+    }
+    // ANCHOR_END: on_key
+}
+
+/// The stream the editor draws on: the console's stdout, a terminal whenever the editor runs.
+pub type Terminal = Box<dyn Write + Send>;
+
+/// Cursor moves take a u16; a line can never be that many rows or columns.
+fn clamp_u16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// Waits up to `wait` for a key press (not a release: Windows reports both; not a resize or a
+/// mouse event).
+fn next_key(wait: Duration) -> io::Result<Option<KeyEvent>> {
+    if !event::poll(wait)? {
+        return Ok(None);
+    }
+    match event::read()? {
+        Event::Key(key) if key.kind != KeyEventKind::Release => Ok(Some(key)),
+        _ => Ok(None),
+    }
+}
+
+/// Raw mode for as long as this lives: dropping it, on every path out of a function (an error,
+/// an early return, a panic unwinding), gives the terminal back cooked.
+struct RawMode;
+
+impl RawMode {
+    fn enable() -> io::Result<RawMode> {
+        terminal::enable_raw_mode()?;
+        Ok(RawMode)
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = terminal::disable_raw_mode();
+    }
+}
+
+/// Gives the terminal back in its normal (cooked) mode if netchat had switched it to raw mode;
+/// does nothing otherwise. For the paths that end the process without unwinding: main.rs calls
+/// it from its panic hook and before exiting on a second Ctrl-C.
+pub fn restore() {
+    let _ = terminal::disable_raw_mode();
+}
+
+/// Whether the terminal is in its normal mode, where the kernel echoes keys itself: then a
+/// Ctrl-C shows as `^C` (or a half-typed line sits there) without a newline, and main.rs ends
+/// that line before netchat's next status line.
+pub fn is_echoing() -> bool {
+    io::stdin().is_terminal() && !terminal::is_raw_mode_enabled().unwrap_or(false)
+}
+
+/// What is on the screen's last line(s), shared behind a mutex by the editor thread (which
+/// changes the line) and the console's writers (which print above it).
 struct Screen {
     /// The terminal: the console's stdout, which is a terminal whenever the editor runs.
     out: Box<dyn Write + Send>,
     /// Whether the editor is drawing a prompt. Once it stops, output passes through unchanged.
     active: bool,
-    prompt: String,
-    line: String,
-    /// How many characters the prompt and input took when last drawn. Erasing must use this,
-    /// not the current line, which a key may already have changed.
-    drawn: usize,
+    line: PromptLine,
 }
 
 type SharedScreen = Arc<Mutex<Screen>>;
@@ -200,42 +360,18 @@ fn lock(screen: &SharedScreen) -> MutexGuard<'_, Screen> {
 }
 
 impl Screen {
-    /// Removes the prompt and partial input, leaving the cursor at the start of where they were.
-    /// A long input may have wrapped onto several rows: go up to the first one, then clear down.
-    // ANCHOR: erase_prompt
     fn erase(&mut self) -> io::Result<()> {
-        if !self.active {
-            return Ok(());
+        if self.active {
+            self.line.erase(&mut self.out)?;
         }
-        let width = std::mem::take(&mut self.drawn);
-        let columns = terminal::size().map_or(80, |(columns, _)| usize::from(columns.max(1)));
-        // The cursor sits after the last character; when that is the last column, terminals
-        // keep it there ("pending wrap") rather than on the next row, hence `width - 1`.
-        let rows_up = width.saturating_sub(1) / columns;
-        queue!(self.out, cursor::MoveToColumn(0))?;
-        if rows_up > 0 {
-            queue!(self.out, cursor::MoveUp(rows_up as u16))?;
-        }
-        queue!(
-            self.out,
-            terminal::Clear(terminal::ClearType::FromCursorDown)
-        )
+        Ok(())
     }
-    // ANCHOR_END: erase_prompt
 
-    /// Draws the prompt and the partial input again, below whatever was just printed.
     fn draw(&mut self) -> io::Result<()> {
         if self.active {
-            let prompt = self.prompt.green().bold();
-            write!(self.out, "{prompt}{}", self.line)?;
-            self.drawn = self.prompt.chars().count() + self.line.chars().count();
+            self.line.draw(&mut self.out)?;
         }
         self.out.flush()
-    }
-
-    fn redraw(&mut self) -> io::Result<()> {
-        self.erase()?;
-        self.draw()
     }
 }
 
@@ -320,9 +456,7 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
     let screen: SharedScreen = Arc::new(Mutex::new(Screen {
         out: Box::new(io::sink()),
         active: true,
-        prompt: options.prompt.clone(),
-        line: String::new(),
-        drawn: 0,
+        line: PromptLine::new(options),
     }));
     let stderr_is_terminal = io::stderr().is_terminal();
     console.wrap_streams(|out, err| {
@@ -348,8 +482,6 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
         screen: Arc::clone(&screen),
         sender,
         stopped,
-        max_line: options.max_line,
-        timestamps: options.timestamps,
     };
     let spawned = thread::Builder::new()
         .name("line-editor".into())
@@ -372,11 +504,9 @@ struct Editor {
     screen: SharedScreen,
     sender: Sender<Input>,
     stopped: Receiver<()>,
-    max_line: usize,
-    timestamps: bool,
 }
 
-/// What the editor does after a key.
+/// What the editor does after handing over an event.
 enum Flow {
     Continue,
     Stop,
@@ -385,9 +515,13 @@ enum Flow {
 impl Editor {
     /// Runs until told to stop, or until Ctrl-D; then always leaves the terminal as it found it.
     fn run(self) {
-        // redraw, not draw: the console may already have printed a line above the prompt (and
-        // drawn it) before this thread got going; drawing again would show `you> you> `.
-        let _ = lock(&self.screen).redraw();
+        {
+            // erase first: the console may already have printed a line above the prompt (and
+            // drawn it) before this thread got going; drawing again would show `you> you> `.
+            let mut screen = lock(&self.screen);
+            let _ = screen.erase();
+            let _ = screen.draw();
+        }
         if let Err(error) = self.read_keys() {
             let _ = self.sender.send(Input::Failed(error));
         }
@@ -405,99 +539,23 @@ impl Editor {
             }
             // Waiting with a timeout rather than blocking in read(): that is what lets this
             // thread, unlike the plain stdin reader, notice that it should stop, and be joined.
-            if !event::poll(KEY_POLL)? {
-                continue;
-            }
-            let Event::Key(key) = event::read()? else {
+            let Some(key) = next_key(KEY_POLL)? else {
                 continue;
             };
-            if key.kind == KeyEventKind::Release {
-                continue; // Windows reports releases too
+            let input = {
+                let mut guard = lock(&self.screen);
+                let screen = &mut *guard;
+                screen.line.on_key(&mut screen.out, key)?
+            };
+            let Some(input) = input else { continue };
+            let last = matches!(input, Input::Eof);
+            if let Flow::Stop = self.send(input) {
+                return Ok(());
             }
-            if let Flow::Stop = self.on_key(key)? {
+            if last {
                 return Ok(());
             }
         }
-    }
-
-    // ANCHOR: on_key
-    fn on_key(&self, key: KeyEvent) -> io::Result<Flow> {
-        let control = key.modifiers.contains(KeyModifiers::CONTROL)
-            && !key.modifiers.contains(KeyModifiers::ALT); // Ctrl+Alt is AltGr on Windows
-        let mut screen = lock(&self.screen);
-        // A line typed before raw mode began was ended by the kernel's cooked mode with a `\n`,
-        // which raw mode reports as Ctrl-J: it is still an Enter.
-        let code = match key.code {
-            KeyCode::Char('j' | 'm') if control => KeyCode::Enter,
-            code => code,
-        };
-        match code {
-            KeyCode::Char('c') if control => {
-                drop(screen);
-                return Ok(self.send(Input::Interrupted));
-            }
-            KeyCode::Char('d') if control && screen.line.is_empty() => {
-                drop(screen);
-                self.send(Input::Eof);
-                return Ok(Flow::Stop);
-            }
-            KeyCode::Char('u') if control => {
-                screen.line.clear();
-                screen.redraw()?;
-            }
-            KeyCode::Char('w') if control => {
-                let kept = screen
-                    .line
-                    .trim_end()
-                    .rfind(' ')
-                    .map_or(0, |space| space + 1);
-                screen.line.truncate(kept);
-                screen.redraw()?;
-            }
-            KeyCode::Char(_) if control => {}
-            KeyCode::Char(c) => {
-                // Never let a line grow past what may be sent: ring the bell instead.
-                if screen.line.len() + c.len_utf8() > self.max_line {
-                    write!(screen.out, "\x07")?;
-                    screen.out.flush()?;
-                } else {
-                    screen.line.push(c);
-                    screen.redraw()?;
-                }
-            }
-            KeyCode::Tab => {
-                screen.line.push(' ');
-                screen.redraw()?;
-            }
-            KeyCode::Backspace => {
-                screen.line.pop();
-                screen.redraw()?;
-            }
-            KeyCode::Enter => {
-                let line = std::mem::take(&mut screen.line);
-                self.commit(&mut screen, &line)?;
-                drop(screen);
-                return Ok(self.send(Input::Line(line.into_bytes())));
-            }
-            _ => {}
-        }
-        Ok(Flow::Continue)
-    }
-    // ANCHOR_END: on_key
-
-    /// Leaves the sent line on screen as `you> text` (with the time under `--timestamps`) and
-    /// starts a fresh prompt below it.
-    fn commit(&self, screen: &mut Screen, line: &str) -> io::Result<()> {
-        screen.erase()?;
-        let time = if self.timestamps {
-            format!("[{}] ", console::local_clock())
-        } else {
-            String::new()
-        };
-        let prompt = screen.prompt.green().bold();
-        let text = console::escape_peer_text(line.as_bytes());
-        write!(screen.out, "{}{prompt}{text}\r\n", time.dimmed())?;
-        screen.draw()
     }
 
     /// Hands an event to the main loop, unless the conversation is over (then stop).
@@ -506,6 +564,77 @@ impl Editor {
             send(self.sender, input) -> sent => if sent.is_ok() { Flow::Continue } else { Flow::Stop },
             recv(self.stopped) -> _ => Flow::Stop,
         }
+    }
+}
+
+/// The keyboard for a mode that reads it only when it is its turn (`half`): one line at a time,
+/// on the calling thread, with nothing else printed meanwhile.
+///
+/// On a terminal each call switches to raw mode, edits one line (history included, kept from
+/// turn to turn), and switches back. Between turns the terminal is cooked again, so what the user
+/// types out of turn is echoed by the kernel and waits in its buffer: the next turn's editor
+/// reads those keys first (a line ended with Enter out of turn is sent at once).
+pub enum TurnKeyboard<R: Read> {
+    /// A person at a terminal: the line editor, and its state from turn to turn.
+    Editor(PromptLine),
+    /// A pipe or a file: plain lines.
+    Plain(LineReader<R>),
+}
+
+impl<R: Read> TurnKeyboard<R> {
+    /// The line editor when a person is at a terminal ([`Console::is_interactive`]), plain lines
+    /// from `stdin` otherwise.
+    pub fn new(stdin: R, options: &KeyboardOptions, console: &Console) -> TurnKeyboard<R> {
+        if console.is_interactive() {
+            TurnKeyboard::Editor(PromptLine::new(options))
+        } else {
+            TurnKeyboard::Plain(LineReader::new(stdin, options.max_line))
+        }
+    }
+
+    /// Blocks until one line is typed (or input ends, or Ctrl-C in the editor).
+    // ANCHOR: read_turn
+    pub fn read_line(&mut self, console: &mut Console) -> io::Result<Input> {
+        let line = match self {
+            TurnKeyboard::Plain(lines) => {
+                return Ok(match lines.read_frame()? {
+                    Some(Frame::Line(line)) => Input::Line(line),
+                    Some(Frame::TooLong { limit }) => Input::TooLong { limit },
+                    None => Input::Eof,
+                });
+            }
+            TurnKeyboard::Editor(line) => line,
+        };
+        let out = console.screen();
+        let raw = RawMode::enable()?;
+        line.draw(out)?;
+        let input = loop {
+            if let Some(key) = next_key(Duration::from_secs(3600))? {
+                if let Some(input) = line.on_key(out, key)? {
+                    break input;
+                }
+            }
+        };
+        line.erase(out)?;
+        out.flush()?;
+        drop(raw);
+        Ok(input)
+    }
+    // ANCHOR_END: read_turn
+
+    /// Before a message is printed out of our turn: on a terminal, erases what the kernel echoed
+    /// of a line typed meanwhile, so the message does not land glued to it. The keys themselves
+    /// still wait in the kernel's buffer; the next turn's editor shows them on its line.
+    pub fn clear_echo(&self, console: &mut Console) -> io::Result<()> {
+        if let TurnKeyboard::Editor(_) = self {
+            let out = console.screen();
+            queue!(
+                out,
+                cursor::MoveToColumn(0),
+                terminal::Clear(terminal::ClearType::CurrentLine)
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -219,11 +219,7 @@ fn duplex_ctrl_c_while_waiting_for_a_peer_ends_at_once() {
 /// Sends SIGINT (what Ctrl-C sends) to this one child, by its PID.
 #[cfg(unix)]
 fn interrupt(process: &Netchat) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &process.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    process.signal("INT");
 }
 
 #[test]

@@ -134,11 +134,7 @@ fn half_sigint_ends_the_process_and_the_peer_sees_a_clean_close() {
     let mut connector = Netchat::connect("connector", "half", addr, &[]);
     listener.expect_stderr("connected");
     connector.expect_stderr("connected to");
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &connector.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    connector.signal("INT");
     listener.expect_stderr("the peer closed the connection");
     listener.expect_exit_code(0);
     connector.wait_exit();
@@ -401,11 +397,7 @@ fn room_client_sigint_leaves_politely_and_exits_0(engine: Engine) {
     let (_server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &bob.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    bob.signal("INT");
     assert_eq!(
         alice.expect_stdout("*** bob "),
         "*** bob left (Ctrl-C) (1 in the room)"

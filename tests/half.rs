@@ -165,27 +165,16 @@ fn half_the_peer_closing_without_q_ends_with_a_status_and_exit_0() {
 
 #[test]
 fn half_a_closed_stdout_ends_quietly() {
-    use std::process::{Command, Stdio};
     let (raw, addr) = raw_listener();
-    let mut child = Command::new(common::netchat_bin())
-        .args(["half", "--connect", &addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Close the reading end of stdout, as `| head -1` does after its line.
-    drop(child.stdout.take());
+    let target = addr.to_string();
+    // Like `netchat half --connect … | head -1` after its line: nobody reads stdout.
+    let mut connector = Netchat::spawn_without_stdout("connector", &["half", "--connect", &target]);
     let mut peer = raw_accept(&raw);
-    use std::io::Write;
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"hello\n").expect("type");
+    connector.send_line("hello");
     assert_eq!(peer.read_line(), "hello");
     peer.send(b"this reply cannot be printed\n");
-    let mut guard = common::ChildGuard(child);
-    let status = guard.wait_with_deadline();
-    let stderr = guard.stderr_text();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    assert!(!stderr.contains("error"), "stderr: {stderr}");
+    connector.expect_exit_code(0);
+    let transcript = connector.transcript();
+    assert!(!transcript.contains("panicked"), "{transcript}");
+    assert!(!transcript.contains("error"), "{transcript}");
 }

@@ -161,3 +161,76 @@ fn every_test_the_readme_guarantees_cite_exists() {
     }
     assert!(cited >= 10, "only {cited} tests cited in the guarantees");
 }
+
+/// Every `.rs` file under `dir`, as a path relative to `root` with `/` separators.
+fn rust_files(root: &Path, dir: &Path, found: &mut Vec<String>) {
+    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(root, &path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let relative = path.strip_prefix(root).expect("under the root");
+            let parts: Vec<_> = relative.iter().map(|p| p.to_string_lossy()).collect();
+            found.push(parts.join("/"));
+        }
+    }
+}
+
+/// ARCHITECTURE.md's code map names every source file (a new file gets its line there, saying
+/// what it owns), and every file it names exists.
+#[test]
+fn architecture_maps_every_source_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let map = fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut files = Vec::new();
+    rust_files(root, &root.join("src"), &mut files);
+    let mut unmapped: Vec<_> = files
+        .iter()
+        .filter(|file| !file.ends_with("/mod.rs") && !map.contains(&format!("`{file}`")))
+        .collect();
+    unmapped.sort();
+    assert!(
+        unmapped.is_empty(),
+        "ARCHITECTURE.md's code map does not mention {unmapped:?}"
+    );
+    for cited in citations(&map) {
+        assert!(
+            root.join(&cited.file).is_file(),
+            "ARCHITECTURE.md names {}, which does not exist",
+            cited.file
+        );
+    }
+}
+
+/// The repository explains itself: no file in it sends the reader to documents outside it.
+#[test]
+fn nothing_points_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec!["README.md".to_string(), "ARCHITECTURE.md".to_string()];
+    for dir in ["src", "tests", "benches", "lessons"] {
+        rust_files(root, &root.join(dir), &mut files);
+        if let Ok(entries) = fs::read_dir(root.join(dir)) {
+            for entry in entries.flatten() {
+                if entry.path().extension().is_some_and(|ext| ext == "md") {
+                    files.push(format!("{dir}/{}", entry.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    // Built from pieces, so this file does not match itself.
+    let outside = [
+        ["DESIGN", ".md"].concat(),
+        ["STYLE", ".md"].concat(),
+        ["../", "shared"].concat(),
+    ];
+    for file in files {
+        let text = fs::read_to_string(root.join(&file)).unwrap_or_default();
+        for name in &outside {
+            assert!(
+                !text.contains(name.as_str()),
+                "{file} points to {name}, which is not in the repository"
+            );
+        }
+    }
+}

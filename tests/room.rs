@@ -337,11 +337,7 @@ fn room_closing_on_end_of_input_tells_everyone_and_exits_0(engine: Engine) {
 fn room_ctrl_c_closes_the_room_and_exits_0(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &server.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    server.signal("INT");
     alice.expect_stdout("*** goodbye: the host closed the room");
     server.expect_stderr("Ctrl-C: closing the room");
     server.expect_exit_code(0);
@@ -531,51 +527,19 @@ fn room_one_byte_per_write_still_frames_lines(engine: Engine) {
 }
 
 fn room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0(engine: Engine) {
-    use std::process::{Command, Stdio};
-    let child = Command::new(common::netchat_bin())
-        .args(["room", "--listen", "127.0.0.1:0", "--engine", engine.name()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut guard = common::ChildGuard(child);
-    // Like `netchat room --listen … | head -0`: nobody reads the server's stdout any more.
-    drop(guard.0.stdout.take());
-    let stderr = guard.0.stderr.take().unwrap();
-    let (lines, status_lines) = crossbeam_channel::unbounded();
-    thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + DEADLINE;
-    let addr = loop {
-        let line = status_lines
-            .recv_deadline(deadline)
-            .expect("listening line");
-        if let Some(addr) = common::parse_listening_addr(&line) {
-            break addr;
-        }
-    };
+    // Like `netchat room --listen … | head -0`: nobody reads the server's stdout.
+    let extra = ["--engine", engine.name()];
+    let (mut server, addr) = Netchat::listen_without_stdout("server", "room", &extra);
     let mut alice = join(addr, "alice");
     let mut bob = raw_join(addr, "bob");
     bob.send(b"this message cannot be printed on the server\n");
     alice.expect_stdout("*** goodbye: the host closed the room");
     alice.expect_exit_code(0);
     read_until(&mut bob, "*** goodbye: the host closed the room");
-    let status = guard.wait_with_deadline();
-    // The process has exited, so its stderr is at EOF and the reading thread ends.
-    let said: Vec<String> = status_lines.iter().collect();
-    assert_eq!(status.code(), Some(0), "stderr: {said:?}");
-    assert!(
-        said.iter()
-            .any(|l| l.contains("standard output closed: closing the room")),
-        "{said:?}"
-    );
-    assert!(!said.iter().any(|l| l.contains("panicked")), "{said:?}");
+    server.expect_stderr("standard output closed: closing the room");
+    server.expect_exit_code(0);
+    let transcript = server.transcript();
+    assert!(!transcript.contains("panicked"), "{transcript}");
 }
 
 /// A client whose kernel receive buffer is 4 KiB (set before `connect`, so the window it

@@ -177,9 +177,9 @@ fn open(
             Err(_) => opened.recv(),
         },
     };
-    let connection = opened.map_err(|_| Error::Io {
-        doing: "opening the connection (its helper thread stopped unexpectedly)".into(),
-        source: io::ErrorKind::Other.into(),
+    // The helper always sends before it ends; a closed channel means it died (a panic).
+    let connection = opened.map_err(|_| Error::ThreadDied {
+        thread: "the connection helper",
     })??;
     endpoint::announce(&connection, console);
     Ok(Some(connection.stream))
@@ -220,7 +220,7 @@ pub fn spawn_socket_reader(
                     }
                     Ok(Some(Frame::TooLong { limit })) => Some(PeerEvent::TooLong { limit }),
                     Ok(None) => Some(PeerEvent::Closed),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // (EINTR never gets here: read_frame retries it.)
                     Err(e) => Some(PeerEvent::Failed(e)),
                 };
                 if !batch.is_empty() && sender.send(PeerEvent::Lines(take(&mut batch))).is_err() {

@@ -19,7 +19,8 @@ use std::io::{Read, Write};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, LineReader, MessageReader};
+use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
 #[derive(Debug, Clone)]
@@ -90,8 +91,14 @@ pub fn converse(
     console: &mut Console,
 ) -> Result<Ending> {
     let mut from_peer = MessageReader::new(socket_in, options.framing, options.max_line);
-    // The keyboard is always read line by line: Enter ends what you typed.
-    let mut from_keyboard = LineReader::new(stdin, options.max_line);
+    // The keyboard is always read line by line: Enter ends what you typed. On a terminal, with
+    // the line editor, in our turn only (terminal.rs).
+    let keyboard_options = KeyboardOptions {
+        max_line: options.max_line,
+        prompt: "you> ".to_string(),
+        timestamps: false,
+    };
+    let mut from_keyboard = TurnKeyboard::new(stdin, &keyboard_options, console);
     let mut turn = first;
     let mut ending = Ending::PeerEnded;
     while turn != Turn::Over {
@@ -103,7 +110,7 @@ pub fn converse(
                 }
                 next
             }
-            Turn::Theirs => their_turn(&mut from_peer, console)?,
+            Turn::Theirs => their_turn(&mut from_peer, &from_keyboard, console)?,
             Turn::Over => Turn::Over,
         };
     }
@@ -115,28 +122,32 @@ pub fn converse(
 /// anything the peer sends just waits in our socket's receive buffer in the kernel.
 // ANCHOR: my_turn
 fn my_turn(
-    keyboard: &mut LineReader<impl Read>,
+    keyboard: &mut TurnKeyboard<impl Read>,
     socket_out: &mut impl Write,
     options: &Options,
     console: &mut Console,
 ) -> Result<Turn> {
     let framing = options.framing;
     console.guide("your turn: type one line (q quits)");
-    let line = match keyboard.read_frame() {
-        Ok(Some(Frame::Line(line))) => line,
-        Ok(Some(Frame::TooLong { limit })) => {
+    let line = match keyboard.read_line(console) {
+        Ok(Input::Line(line)) => line,
+        Ok(Input::TooLong { limit }) => {
             console.notice(&format!(
                 "your line is longer than {limit} bytes (--max-line) and was not sent; \
                  type a shorter one"
             ));
             return Ok(Turn::Mine);
         }
-        Ok(None) => {
+        Ok(Input::Eof) => {
             send(socket_out, framing, QUIT.as_bytes())?;
             console.status("end of input: sent q, closing the connection");
             return Ok(Turn::Over);
         }
-        Err(e) => return Err(Error::io("reading standard input", e)),
+        // Ctrl-C in the line editor, where it is a key: the same end as the signal it would
+        // have been in cooked mode (main.rs), exit code 130.
+        Ok(Input::Interrupted) => return Err(Error::Interrupted),
+        Ok(Input::Lines(_)) => unreachable!("one line at a time: TurnKeyboard never batches"),
+        Ok(Input::Failed(e)) | Err(e) => return Err(Error::io("reading standard input", e)),
     };
     if is_quit(&line) {
         send(socket_out, framing, QUIT.as_bytes())?;
@@ -155,9 +166,16 @@ fn my_turn(
 /// Blocks in `read` on the socket until one whole message has arrived. Anything typed meanwhile
 /// is echoed by the terminal but waits in stdin's buffer until our next turn.
 // ANCHOR: their_turn
-fn their_turn(peer: &mut MessageReader<impl Read>, console: &mut Console) -> Result<Turn> {
+fn their_turn(
+    peer: &mut MessageReader<impl Read>,
+    keyboard: &TurnKeyboard<impl Read>,
+    console: &mut Console,
+) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
-    match peer.read_frame() {
+    let frame = peer.read_frame();
+    // Whatever was typed meanwhile waits for our turn; only its echo goes (terminal.rs).
+    let _ = keyboard.clear_echo(console);
+    match frame {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
             console.status("peer quit");
             Ok(Turn::Over)

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 
+#[cfg(unix)]
+pub mod pty;
+
 /// How long any single wait may take before the test fails. Generous, so a loaded CI machine
 /// does not cause false failures, yet bounded, so nothing hangs.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -60,8 +63,9 @@ impl Netchat {
         Netchat::spawn_stdout(name, args, true)
     }
 
-    /// Spawns `netchat ARGS…` whose stdout nobody reads: the pipe's reading end is closed at
-    /// once, like `netchat … | head -0`. Its first write to stdout fails with EPIPE.
+    /// Spawns `netchat ARGS…` whose stdout nobody reads, like `netchat … | head -0`: its stdout
+    /// is a pipe whose reading end is already closed everywhere (see [`closed_pipe`]), so its
+    /// first write to stdout fails with EPIPE, every time.
     pub fn spawn_without_stdout(name: &str, args: &[&str]) -> Netchat {
         Netchat::spawn_stdout(name, args, false)
     }
@@ -83,16 +87,18 @@ impl Netchat {
             .args(args)
             .env_remove("NO_COLOR")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", netchat_bin()));
+        if keep_stdout {
+            command.stdout(Stdio::piped());
+        } else {
+            command.stdout(closed_pipe());
+        }
+        let mut child = spawn(&mut command);
         let transcript = Arc::new(Mutex::new(Vec::new()));
         let stdout = match child.stdout.take() {
-            Some(pipe) if keep_stdout => pump(pipe, Stream::Stdout, &transcript),
-            // Dropping the pipe closes its reading end; an empty channel stands for the output.
-            _ => unbounded().1,
+            Some(pipe) => pump(pipe, Stream::Stdout, &transcript),
+            // Nobody reads this child's stdout; an empty channel stands for the output.
+            None => unbounded().1,
         };
         let stderr = pump(child.stderr.take().unwrap(), Stream::Stderr, &transcript);
         Netchat {
@@ -232,6 +238,19 @@ impl Netchat {
         self.child.id()
     }
 
+    /// Sends `signal` (`"INT"`, `"TERM"`, `"HUP"`…) to this child only, by its PID, as a user's
+    /// Ctrl-C, `kill` or closed terminal window would.
+    #[cfg(unix)]
+    pub fn signal(&self, signal: &str) {
+        let mut kill = Command::new("kill");
+        kill.args([format!("-{signal}"), self.pid().to_string()]);
+        let status = spawn(&mut kill).wait();
+        match status {
+            Ok(status) if status.success() => {}
+            other => self.fail(&format!("kill -{signal} failed: {other:?}")),
+        }
+    }
+
     /// Kills the child now (SIGKILL on Unix).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -266,6 +285,34 @@ impl Drop for Netchat {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Held while a child is spawned and while [`closed_pipe`] makes its pipe, so the two never
+/// overlap (see there).
+static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Spawns `command` (every child of the harness starts here; see [`closed_pipe`] for why).
+pub fn spawn(command: &mut Command) -> Child {
+    let _spawning = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"))
+}
+
+/// The writing end of a pipe whose reading end is closed: a stdout nobody reads.
+///
+/// Why not spawn with `Stdio::piped()` and drop the reading end afterwards? Tests run in
+/// parallel threads, and a child spawned by another thread gets a copy of every file descriptor
+/// of this process between its fork and its exec. If that copy includes our reading end, the
+/// pipe still has a reader for a moment: netchat's first write then succeeds, and a test that
+/// expects EPIPE waits in vain (netchat goes on to wait for input). Here the reading end is
+/// closed before our child even exists, while [`SPAWN_LOCK`] keeps the harness's other spawns
+/// from copying it in between.
+pub fn closed_pipe() -> Stdio {
+    let _spawning = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let (reader, writer) = std::io::pipe().expect("create a pipe");
+    drop(reader);
+    Stdio::from(writer)
 }
 
 /// Reads lines from a child's pipe into a channel and the shared transcript.
@@ -426,41 +473,6 @@ impl RawPeer {
         }
     }
 }
-
-/// A child started by hand (for unusual stdio set-ups), killed on drop.
-pub struct ChildGuard(pub Child);
-
-impl ChildGuard {
-    /// Waits for the exit within the deadline.
-    pub fn wait_with_deadline(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            match self.0.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => panic!("child did not exit within {DEADLINE:?}"),
-                Err(e) => panic!("could not wait for the child: {e}"),
-            }
-        }
-    }
-
-    /// Everything the child wrote to its (piped) stderr; call after it exited.
-    pub fn stderr_text(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut stderr) = self.0.stderr.take() {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The two engines a room server can run on (`--engine`). The room's tests are written once, as
 /// functions taking an `Engine`, and [`engine_tests!`] runs each of them on both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -128,10 +128,10 @@ pub fn serve(
     let outcome = console_loop(room.as_ref(), &log, &keyboard, &interrupt, console);
     let reason = match &outcome {
         Ok(reason) => *reason,
-        Err(_) => "standard output closed",
+        Err(_) => CloseReason::StdoutClosed,
     };
     console.status(&format!("{reason}: closing the room"));
-    if reason == "end of input" && !console.is_interactive() {
+    if reason == CloseReason::EndOfInput && !console.is_interactive() {
         // Started from a script or in the background with no keyboard: stdin ended at once.
         console.status(
             "to run a room without a keyboard, keep its input open, e.g. \
@@ -149,6 +149,36 @@ pub fn serve(
 }
 // ANCHOR_END: serve
 
+/// Why the host's side closes the room; shown as `netchat: REASON: closing the room`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseReason {
+    /// The host typed `/quit`.
+    Quit,
+    /// Ctrl-C, from the line editor or the signal handler.
+    Interrupted,
+    /// The host's input ended (Ctrl-D, or a script's input ran out).
+    EndOfInput,
+    /// The host's input could not be read.
+    StdinFailed,
+    /// Nobody reads the room's stdout any more (`| head`).
+    StdoutClosed,
+    /// The engine is gone (it only ends after a close, so this is a bug).
+    RoomStopped,
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CloseReason::Quit => "/quit",
+            CloseReason::Interrupted => "Ctrl-C",
+            CloseReason::EndOfInput => "end of input",
+            CloseReason::StdinFailed => "standard input failed",
+            CloseReason::StdoutClosed => "standard output closed",
+            CloseReason::RoomStopped => "the room stopped",
+        })
+    }
+}
+
 /// The operator's side: shows what the room logs, passes typed lines to the room, and returns why
 /// the room should close.
 fn console_loop(
@@ -157,13 +187,13 @@ fn console_loop(
     keyboard: &Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
-) -> Result<&'static str> {
+) -> Result<CloseReason> {
     let mut interrupt = interrupt.clone();
     loop {
         select! {
             recv(log) -> entry => match entry {
                 Ok(entry) => show(console, entry)?,
-                Err(_) => return Ok("the room stopped"),
+                Err(_) => return Ok(CloseReason::RoomStopped),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
                 Input::Line(line) => {
@@ -180,15 +210,15 @@ fn console_loop(
                 Input::TooLong { limit } => console.notice(&format!(
                     "that line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Input::Interrupted => return Ok("Ctrl-C"),
-                Input::Eof => return Ok("end of input"),
+                Input::Interrupted => return Ok(CloseReason::Interrupted),
+                Input::Eof => return Ok(CloseReason::EndOfInput),
                 Input::Failed(error) => {
                     console.notice(&format!("cannot read the keyboard: {error}"));
-                    return Ok("standard input failed");
+                    return Ok(CloseReason::StdinFailed);
                 }
             },
             recv(interrupt) -> signal => match signal {
-                Ok(()) => return Ok("Ctrl-C"),
+                Ok(()) => return Ok(CloseReason::Interrupted),
                 // Nobody can send Ctrl-C any more: stop watching instead of spinning.
                 Err(_) => interrupt = never(),
             },
@@ -197,11 +227,11 @@ fn console_loop(
 }
 
 /// One line the operator typed: a command for the room, or why the room should close.
-fn host_line(line: &[u8], room: &dyn Running) -> Option<&'static str> {
+fn host_line(line: &[u8], room: &dyn Running) -> Option<CloseReason> {
     match protocol::parse_host(line) {
-        HostCommand::Close => Some("/quit"),
+        HostCommand::Close => Some(CloseReason::Quit),
         HostCommand::Nothing => None,
-        command => (!room.host(command)).then_some("the room stopped"),
+        command => (!room.host(command)).then_some(CloseReason::RoomStopped),
     }
 }
 

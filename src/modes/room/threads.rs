@@ -153,8 +153,9 @@ fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle
     // Otherwise the thread is left blocked in accept(); the process exits around it.
 }
 
-/// Counts live connections, for `--max-clients`. The one count shared between threads, so an
-/// atomic; membership and names stay with the hub. Dropped when the client's writer ends.
+/// One place in a count shared between threads (live connections for `--max-clients`, refusals
+/// being closed), so an atomic; membership and names stay with the hub. Dropping it gives the
+/// place back: for a client, when its writer ends.
 struct Seat(Arc<AtomicUsize>);
 
 impl Drop for Seat {
@@ -203,6 +204,7 @@ fn accept_loop(
     stopping: &AtomicBool,
 ) {
     let live = Arc::new(AtomicUsize::new(0));
+    let refusing = Arc::new(AtomicUsize::new(0));
     let mut next_id: ClientId = 1;
     loop {
         let (stream, peer) = match endpoint::accept(listener) {
@@ -222,7 +224,7 @@ fn accept_loop(
             return;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(stream, options.max_clients, alive);
+            refuse(stream, options.max_clients, &refusing, alive);
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -239,24 +241,22 @@ fn accept_loop(
 /// One connection too many: a polite line, then close. On its own short thread, because a
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once (engine.rs).
-fn refuse(stream: TcpStream, max_clients: usize, alive: &Sender<()>) {
-    static REFUSING: AtomicUsize = AtomicUsize::new(0);
+fn refuse(stream: TcpStream, max_clients: usize, refusing: &Arc<AtomicUsize>, alive: &Sender<()>) {
     let line = format!("{}\n", protocol::room_full(max_clients));
-    if REFUSING.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
+    if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+        refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
         return;
     }
+    // Counted like a seat: the count goes down when the thread ends, or at once if it cannot
+    // start (the closure, and the seat in it, is dropped).
+    let slot = Seat(Arc::clone(refusing));
     let alive = alive.clone();
-    let spawned = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
+    let _ = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
         let _ = (&stream).write_all(line.as_bytes());
         endpoint::close_gracefully(&stream);
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
-        drop(alive);
+        drop((slot, alive));
     });
-    if spawned.is_err() {
-        REFUSING.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// Registers a client with the hub, then starts its writer and reader. `Err` means the hub is
