@@ -168,7 +168,18 @@ impl Server {
         };
         let (mut guard, addr, stderr) = support::spawn_listener(
             "room",
-            &["--max-clients", &max, "--engine", engine],
+            // A load test from one address at full speed: the limits against a prankster
+            // (rate, seats and connections per address) are lifted, as the README says to.
+            &[
+                "--max-clients",
+                &max,
+                "--rate-limit",
+                "0",
+                "--max-per-address",
+                "0",
+                "--engine",
+                engine,
+            ],
             Stdio::piped(),
             Stdio::null(),
         )?;

@@ -18,8 +18,10 @@ Examples:
   netchat half --listen 5000        wait for a classmate on port 5000
   netchat half --connect 5000       talk to it from another terminal (q quits)
   netchat half --connect 192.168.1.20:5000   talk to another machine on the LAN
+  netchat lesson half               read lab 1 (the labs are built in)
 
-Exit codes: 0 the conversation ended normally, 1 network or runtime error, 2 usage error.";
+Exit codes: 0 the conversation ended normally, 1 network or runtime error, 2 usage error,
+130 half interrupted.";
 
 const HALF_EXAMPLES: &str = "\
 Examples:
@@ -32,6 +34,12 @@ Examples:
   netchat duplex --listen 5000            terminal 1: wait for one peer
   netchat duplex --connect 5000           terminal 2: both sides type whenever they like
   printf 'hi\\n' | netchat duplex --connect 5000   send, then keep printing the replies";
+
+const LESSON_EXAMPLES: &str = "\
+Examples:
+  netchat lesson                  list the labs
+  netchat lesson half             read lab 1 (q leaves the pager)
+  netchat lesson half > lab1.md   save it";
 
 const ROOM_EXAMPLES: &str = "\
 Examples:
@@ -59,6 +67,16 @@ pub enum ModeCommand {
     /// A chat room: one server, many clients (netchat, nc or telnet), with nicknames.
     #[command(after_help = ROOM_EXAMPLES)]
     Room(RoomArgs),
+    /// The labs, built in: without NAME the list, with it one lab (through $PAGER on a terminal).
+    #[command(after_help = LESSON_EXAMPLES)]
+    Lesson(LessonArgs),
+}
+
+/// `netchat lesson`.
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// Which lab to show: half, duplex, room… (`netchat lesson` lists them).
+    pub name: Option<String>,
 }
 
 /// `netchat half`.
@@ -115,13 +133,35 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub engine: EngineChoice,
+    /// With --listen: the most lines a second each member may send, sustained (a burst of 20
+    /// goes at once, and bytes are limited in proportion). A member over it is not read until
+    /// its allowance refills, so TCP slows its sender: nothing is lost. 0 turns the limit off
+    /// (load tests, benchmarks).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::modes::room::limits::DEFAULT_RATE_LIMIT,
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000),
+        conflicts_with = "connect"
+    )]
+    pub rate_limit: u32,
+    /// With --listen: how many connections one address may have at once, and (with it) a limit
+    /// on how fast one address may open new ones. 0 lifts both (many clients from one machine:
+    /// tests, benchmarks).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::modes::room::limits::DEFAULT_MAX_PER_ADDRESS,
+        conflicts_with = "connect"
+    )]
+    pub max_per_address: u32,
 }
 
 /// Exactly one of `--listen` or `--connect`.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct EndpointArgs {
-    /// Wait for a peer on this port. A bare PORT listens on every interface (0.0.0.0);
+    /// Wait for a peer on this port. A bare PORT listens on every interface, IPv4 and IPv6;
     /// 127.0.0.1:0 lets the OS choose a free port and prints it.
     #[arg(long, value_name = "[ADDR:]PORT")]
     pub listen: Option<ListenAddr>,
@@ -227,12 +267,13 @@ impl CommonArgs {
 }
 
 impl Cli {
-    /// The options every mode shares, whichever mode was chosen.
-    pub fn common(&self) -> &CommonArgs {
+    /// The options every mode shares, whichever mode was chosen (`lesson` has none).
+    pub fn common(&self) -> Option<&CommonArgs> {
         match &self.mode {
-            ModeCommand::Half(args) => &args.common,
-            ModeCommand::Duplex(args) => &args.common,
-            ModeCommand::Room(args) => &args.common,
+            ModeCommand::Half(args) => Some(&args.common),
+            ModeCommand::Duplex(args) => Some(&args.common),
+            ModeCommand::Room(args) => Some(&args.common),
+            ModeCommand::Lesson(_) => None,
         }
     }
 }
@@ -266,7 +307,7 @@ mod tests {
     #[test]
     fn max_line_defaults_to_8192_and_rejects_zero() {
         let cli = Cli::try_parse_from(["netchat", "half", "--listen", "0"]).unwrap();
-        assert_eq!(cli.common().max_line(), 8192);
+        assert_eq!(cli.common().map(CommonArgs::max_line), Some(8192));
         assert!(
             Cli::try_parse_from(["netchat", "half", "--listen", "0", "--max-line", "0"]).is_err()
         );

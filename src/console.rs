@@ -16,6 +16,7 @@ use std::io::{self, Write};
 use colored::Colorize;
 
 use crate::error::Error;
+use crate::framing::Messages;
 
 /// `--color`: when to color the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct Console {
     /// stderr, but stdout can be a file while stderr is a terminal (`netchat room … > chat.log`):
     /// then a log full of escape codes would break every `grep`.
     color_out: bool,
+    /// Reused for escaping a message, so that escaping does not allocate per line.
+    scratch: String,
 }
 
 impl Console {
@@ -61,6 +64,7 @@ impl Console {
             interactive,
             timestamps: false,
             color_out: true,
+            scratch: String::new(),
         }
     }
 
@@ -170,15 +174,48 @@ impl Console {
                 .and_then(|()| self.out.write_all(message))
                 .and_then(|()| self.out.write_all(b"\n"))
         } else {
-            writeln!(self.out, "{time}{}", escape_peer_text(message))
+            self.scratch.clear();
+            escape_into(message, &mut self.scratch);
+            writeln!(self.out, "{time}{}", self.scratch)
         };
         written.map_err(output_error)
     }
     // ANCHOR_END: queue_peer_message
 
+    /// Queues every message of a block, exactly as [`Console::queue_peer_message`] would queue
+    /// them one by one, but without looking at them one by one when it need not.
+    ///
+    /// The bulk path: in a pipe or a file (not a terminal), without `--timestamps`, a block whose
+    /// bytes are all printable ASCII or tabs, with a newline after each message and nowhere else,
+    /// *is* its own output, so it is copied out whole: one scan of the block, no per-line work.
+    /// A block with anything else goes message by message, and each message copies its plain
+    /// runs and escapes only the characters that need it.
+    // ANCHOR: queue_peer_messages
+    pub fn queue_peer_messages(&mut self, label: &str, messages: &Messages) -> Result<(), Error> {
+        let as_is = !self.interactive
+            && !self.timestamps
+            && plain_lines(messages.bytes()) == Some(messages.len());
+        if as_is {
+            return self.out.write_all(messages.bytes()).map_err(output_error);
+        }
+        for message in messages.iter() {
+            self.queue_peer_message(label, message)?;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: queue_peer_messages
+
     /// Sends the queued messages on their way (see [`Console::queue_peer_message`]).
     pub fn flush_messages(&mut self) -> Result<(), Error> {
         self.out.flush().map_err(output_error)
+    }
+
+    /// Text of netchat's own (a lesson, a list) on stdout, as it is.
+    pub fn plain_text(&mut self, text: &str) -> Result<(), Error> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(output_error)
     }
 
     /// A line of a chat room on stdout, colored by `tone` (colors only when enabled).
@@ -221,10 +258,34 @@ pub enum Tone {
 
 /// Printable ASCII and tabs only: nothing [`escape_peer_text`] would change.
 fn is_plain_ascii(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+    plain_lines(bytes) == Some(0)
 }
+
+/// If every byte is printable ASCII, a tab or a newline, how many newlines there are; `None` as
+/// soon as a block of bytes holds anything else.
+///
+/// Why blocks: a loop that stops at the first odd byte must test and branch byte by byte. This
+/// one looks at 64 bytes with no branch inside, so the compiler turns the inner loop into SIMD
+/// instructions comparing 16 or 32 bytes at a time, and only then asks whether any was odd:
+/// the whole check costs a fraction of a nanosecond per byte.
+// ANCHOR: plain_lines
+fn plain_lines(bytes: &[u8]) -> Option<usize> {
+    let mut newlines = 0;
+    for block in bytes.chunks(64) {
+        let (mut odd, mut ends) = (0u8, 0u8);
+        for &b in block {
+            let printable = b.wrapping_sub(b' ') < 0x5f; // ' '..='~'
+            odd |= u8::from(!(printable || b == b'\t' || b == b'\n'));
+            ends += u8::from(b == b'\n');
+        }
+        if odd != 0 {
+            return None;
+        }
+        newlines += usize::from(ends);
+    }
+    Some(newlines)
+}
+// ANCHOR_END: plain_lines
 
 /// The local wall-clock time as `HH:MM:SS`, for `--timestamps`.
 ///
@@ -248,29 +309,144 @@ fn output_error(error: io::Error) -> Error {
 /// Invalid UTF-8 becomes U+FFFD (�). Control characters — ESC, BEL, backspace, carriage return, the
 /// C1 range — are shown as visible escapes like `\x1b`, so a peer cannot move the cursor, clear the
 /// screen, or overwrite a line with a fake one. So are the Unicode bidirectional overrides,
-/// which can make text display in a different order than it was sent. Tab stays a tab.
-// ANCHOR: escape_peer_text
+/// which can make text display in a different order than it was sent, and the invisible format
+/// characters (zero-width spaces, joiners, line separators, tags), which can hide text or make
+/// two different strings look identical. Tab stays a tab.
 pub fn escape_peer_text(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut safe = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c == '\t' {
-            safe.push(c);
-        } else if c.is_control() {
-            let _ = write!(safe, "\\x{:02x}", u32::from(c));
-        } else if is_bidi_control(c) {
-            let _ = write!(safe, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            safe.push(c);
+    let mut safe = String::with_capacity(bytes.len());
+    escape_into(bytes, &mut safe);
+    safe
+}
+
+/// [`escape_peer_text`], appending to `safe`: valid UTF-8 is copied in runs, and only the
+/// characters that need it are decoded and escaped.
+// ANCHOR: escape_peer_text
+pub fn escape_into(bytes: &[u8], safe: &mut String) {
+    // `utf8_chunks` splits the bytes into valid text and the invalid sequences between, exactly
+    // as `String::from_utf8_lossy` does; each invalid sequence becomes one U+FFFD.
+    for chunk in bytes.utf8_chunks() {
+        escape_text(chunk.valid(), safe);
+        if !chunk.invalid().is_empty() {
+            safe.push(char::REPLACEMENT_CHARACTER);
         }
     }
-    safe
+}
+
+/// Copies valid text into `safe`, escaping controls and invisible format characters. Only a few
+/// bytes can start such a character: a C0 control or DEL (below 0x20, 0x7f), 0xC2 (U+0080–U+00BF:
+/// the C1 controls, the soft hyphen), 0xD8 (U+0600–U+063F: the Arabic letter mark), 0xE1
+/// (U+1000–U+1FFF: the Mongolian vowel separator), 0xE2 (U+2000–U+2FFF: zero-width and bidi
+/// controls, separators), 0xEF (U+F000–U+FFFF: the BOM, annotations), 0xF3 (U+C0000–U+FFFFF:
+/// the tags). Everything between them is copied as one run, without decoding a single character.
+fn escape_text(text: &str, safe: &mut String) {
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let suspect = (byte < b' ' && byte != b'\t')
+            || matches!(byte, 0x7f | 0xc2 | 0xd8 | 0xe1 | 0xe2 | 0xef | 0xf3);
+        if !suspect {
+            continue;
+        }
+        // A suspect byte is never inside a character (continuation bytes are 0x80–0xBF), so
+        // `at` is a character boundary.
+        let Some(c) = text[at..].chars().next() else {
+            continue;
+        };
+        if c.is_control() {
+            safe.push_str(&text[run..at]);
+            let _ = write!(safe, "\\x{:02x}", u32::from(c));
+        } else if is_invisible_format(c) {
+            safe.push_str(&text[run..at]);
+            let _ = write!(safe, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            continue;
+        }
+        run = at + c.len_utf8();
+    }
+    safe.push_str(&text[run..]);
 }
 // ANCHOR_END: escape_peer_text
 
-/// The invisible characters that reorder how text is displayed (the "Trojan Source" trick).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+/// The characters a terminal draws as nothing at all, yet which change what a reader sees:
+///
+/// - the bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) reorder the text around
+///   them (the "Trojan Source" trick);
+/// - zero-width spaces and joiners (U+200B–U+200D, U+2060–U+2064, U+FEFF, U+180E, the soft
+///   hyphen U+00AD) make two different strings look identical, or hide a word's real spelling;
+/// - the line and paragraph separators (U+2028/9) break a line on some terminals;
+/// - tag characters (U+E0000–U+E007F) carry invisible ASCII, e.g. instructions hidden in a
+///   message; the deprecated format controls (U+206A–U+206F) and interlinear annotations
+///   (U+FFF9–U+FFFB) do nothing a chat needs.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{ad}'
+        | '\u{61c}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
+/// The widest run of blanks kept inside a message, in columns: enough to line up a comment in
+/// a pasted snippet, too little to push text onto a row of its own.
+pub const MAX_BLANK_RUN: usize = 8;
+
+/// The widest indentation kept at the start of a message, in columns: four levels of code.
+pub const MAX_INDENT: usize = 16;
+
+/// Shortens long runs of blanks in text that is already escaped (see [`escape_peer_text`]).
+///
+/// A terminal wraps a long line onto the next row. A peer that sends `hi`, 70 spaces and
+/// `*** bob was kicked by the host` makes the fake notice start its own row, where it looks
+/// exactly like a real one. So a run of blanks wider than [`MAX_BLANK_RUN`] columns (or, at the
+/// start, [`MAX_INDENT`], so pasted code keeps its indentation) becomes that many spaces: every
+/// row a message wraps onto then starts inside visible text. Tabs count as the widest they can
+/// be (8 columns); other Unicode spaces (no-break, em, ideographic…) count as blanks too, and
+/// so do the characters fonts draw blank (braille blank, Hangul fillers).
+// ANCHOR: shorten_blank_runs
+pub fn shorten_blank_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut width = 0;
+    let mut at_start = true;
+    for c in text.chars() {
+        if let Some(columns) = blank_width(c) {
+            run.push(c);
+            width += columns;
+            continue;
+        }
+        flush_blank_run(&mut out, &mut run, &mut width, at_start);
+        at_start = false;
+        out.push(c);
+    }
+    flush_blank_run(&mut out, &mut run, &mut width, at_start);
+    out
+}
+// ANCHOR_END: shorten_blank_runs
+
+fn flush_blank_run(out: &mut String, run: &mut String, width: &mut usize, at_start: bool) {
+    let limit = if at_start { MAX_INDENT } else { MAX_BLANK_RUN };
+    if *width > limit {
+        out.extend(std::iter::repeat_n(' ', limit));
+    } else {
+        out.push_str(run);
+    }
+    run.clear();
+    *width = 0;
+}
+
+/// How many columns a blank character can take; `None` for a character that shows something.
+fn blank_width(c: char) -> Option<usize> {
+    match c {
+        '\t' => Some(8),
+        '\u{3000}' | '\u{3164}' | '\u{115f}' => Some(2),
+        '\u{2800}' | '\u{ffa0}' | '\u{1160}' => Some(1),
+        c if c.is_whitespace() => Some(1),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +465,45 @@ mod tests {
     fn c1_controls_and_bidi_overrides_are_escaped() {
         assert_eq!(escape_peer_text("x\u{9b}y".as_bytes()), "x\\x9by");
         assert_eq!(escape_peer_text("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn invisible_format_characters_are_escaped() {
+        for (c, shown) in [
+            ('\u{200b}', "\\u{200b}"),
+            ('\u{200d}', "\\u{200d}"),
+            ('\u{2060}', "\\u{2060}"),
+            ('\u{feff}', "\\u{feff}"),
+            ('\u{61c}', "\\u{61c}"),
+            ('\u{2029}', "\\u{2029}"),
+            ('\u{e0041}', "\\u{e0041}"),
+        ] {
+            assert_eq!(
+                escape_peer_text(format!("a{c}b").as_bytes()),
+                format!("a{shown}b")
+            );
+        }
+    }
+
+    #[test]
+    fn long_blank_runs_are_shortened_but_indentation_stays() {
+        let fake = format!("hi{}*** bob was kicked", " ".repeat(68));
+        assert_eq!(
+            shorten_blank_runs(&fake),
+            format!("hi{}*** bob was kicked", " ".repeat(8))
+        );
+        assert_eq!(shorten_blank_runs("    if x {"), "    if x {");
+        assert_eq!(shorten_blank_runs("\t\tx = 1;"), "\t\tx = 1;");
+        assert_eq!(shorten_blank_runs("x = 1;   // one"), "x = 1;   // one");
+        assert_eq!(
+            shorten_blank_runs(&format!("{}x", " ".repeat(40))),
+            format!("{}x", " ".repeat(16))
+        );
+        assert_eq!(shorten_blank_runs("a\t\tb"), "a        b");
+        assert_eq!(
+            shorten_blank_runs("a\u{a0}\u{3000}\u{3000}\u{3000}\u{3000}b"),
+            "a        b"
+        );
     }
 
     #[test]

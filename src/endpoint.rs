@@ -8,12 +8,15 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::Duration;
 
+use socket2::{Domain, Protocol, Socket, Type};
+
 use crate::console::Console;
 use crate::error::{Error, Result};
+use crate::framing::Framing;
 
 /// How long `connect` waits for an answer before giving up.
 ///
@@ -25,9 +28,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `--listen [ADDR:]PORT`: where to wait for a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenAddr {
-    /// The local address to bind. A bare port means 0.0.0.0: every IPv4 interface, so classmates
-    /// on the LAN can connect, as in the classic lab.
-    pub host: String,
+    /// The local address to bind, or `None` for a bare port: every interface, IPv6 and IPv4 at
+    /// once, so classmates on the LAN can connect, and `localhost`, `127.0.0.1` and `[::1]` all
+    /// reach it (see [`listen`]).
+    pub host: Option<String>,
     /// 0 asks the kernel to choose a free port; netchat then prints the one it got.
     pub port: u16,
 }
@@ -67,10 +71,7 @@ impl FromStr for ListenAddr {
 
     fn from_str(text: &str) -> std::result::Result<Self, String> {
         let (host, port) = split_host_port(text)?;
-        Ok(ListenAddr {
-            host: host.unwrap_or_else(|| "0.0.0.0".to_string()),
-            port,
-        })
+        Ok(ListenAddr { host, port })
     }
 }
 
@@ -110,6 +111,13 @@ fn split_host_port(text: &str) -> std::result::Result<(Option<String>, u16), Str
                 return Err("write an IPv6 address in brackets, e.g. [::1]:5000".to_string());
             }
             Some((host, port)) => ((!host.is_empty()).then_some(host), port),
+            // A name alone (`labpc-7`) is a host without its port.
+            None if !text.is_empty() && !text.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(format!(
+                    "'{text}' is not a port: give HOST:PORT, e.g. {text}:5000, or just the \
+                     port (5000) for this machine"
+                ));
+            }
             None => (None, text),
         }
     };
@@ -130,7 +138,9 @@ fn host_port(host: &str, port: u16) -> String {
 
 impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&host_port(&self.host, self.port))
+        // Every interface is shown as the address the dual-stack socket binds, `[::]:PORT`.
+        let host = self.host.as_deref().unwrap_or("::");
+        f.write_str(&host_port(host, self.port))
     }
 }
 
@@ -159,8 +169,25 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
 /// accept queue (the "backlog") until someone calls `accept`.
 // ANCHOR: listen
 pub fn listen(addr: &ListenAddr) -> Result<TcpListener> {
+    let bound = match &addr.host {
+        None => listen_on_every_interface(addr.port),
+        Some(host) => listen_on(&resolve(host, addr.port)?),
+    };
+    bound.map_err(|error| {
+        let shown = addr.to_string();
+        match error.kind() {
+            io::ErrorKind::AddrInUse => Error::AddrInUse { addr: shown },
+            io::ErrorKind::PermissionDenied => Error::BindPermission { addr: shown },
+            io::ErrorKind::AddrNotAvailable => Error::AddrNotAvailable { addr: shown },
+            _ => Error::io(format!("cannot listen on {shown}"), error),
+        }
+    })
+}
+
+/// An address given with the port: the first of its addresses that can be bound.
+fn listen_on(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
     let mut last_error = None;
-    for local in resolve(&addr.host, addr.port)? {
+    for &local in addrs {
         // std's `bind` also calls listen(); on Unix it sets SO_REUSEADDR first, so a port whose
         // last connection is still in TIME_WAIT can be listened on again at once.
         match TcpListener::bind(local) {
@@ -168,14 +195,56 @@ pub fn listen(addr: &ListenAddr) -> Result<TcpListener> {
             Err(e) => last_error = Some(e),
         }
     }
-    let error = last_error.unwrap_or_else(|| io::ErrorKind::AddrNotAvailable.into());
-    let shown = addr.to_string();
-    Err(match error.kind() {
-        io::ErrorKind::AddrInUse => Error::AddrInUse { addr: shown },
-        io::ErrorKind::PermissionDenied => Error::BindPermission { addr: shown },
-        io::ErrorKind::AddrNotAvailable => Error::AddrNotAvailable { addr: shown },
-        _ => Error::io(format!("cannot listen on {shown}"), error),
-    })
+    Err(last_error.unwrap_or_else(|| io::ErrorKind::AddrNotAvailable.into()))
+}
+
+/// A bare port: one *dual-stack* socket, bound to the IPv6 "any" address `[::]` with the option
+/// IPV6_V6ONLY turned off, takes connections over IPv6 and IPv4 alike (an IPv4 peer shows up as
+/// an IPv4-mapped address, `::ffff:127.0.0.1`, which [`accept`] turns back into `127.0.0.1`).
+/// Linux turns the option off by default, Windows and the BSDs on, so netchat says so itself;
+/// std cannot, hence socket2. Where the machine has no IPv6 at all, it listens on IPv4 alone
+/// (0.0.0.0), as before.
+fn listen_on_every_interface(port: u16) -> io::Result<TcpListener> {
+    match listen_dual_stack(port) {
+        Ok(listener) => Ok(listener),
+        // The port is taken, or needs privileges: IPv4 alone would fail the same way.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Err(e)
+        }
+        Err(_) => TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)),
+    }
+}
+
+/// How many finished handshakes the kernel may hold for us before `accept` (std asks for 128 too).
+const BACKLOG: i32 = 128;
+
+fn listen_dual_stack(port: u16) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_only_v6(false)?;
+    // What std's `bind` does on Unix (see `listen_on`). Not on Windows, where SO_REUSEADDR
+    // would let another program take over the port.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// The peer's address as a person would write it: an IPv4 peer of a dual-stack socket arrives as
+/// `::ffff:a.b.c.d`, which is just `a.b.c.d`. Per-address rules and every status line use this.
+pub fn unmapped(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
 }
 // ANCHOR_END: listen
 
@@ -188,7 +257,7 @@ pub fn accept(listener: &TcpListener) -> Result<(TcpStream, SocketAddr)> {
         match listener.accept() {
             Ok((stream, peer)) => {
                 tune(&stream)?;
-                return Ok((stream, peer));
+                return Ok((stream, unmapped(peer)));
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io("accepting a connection", e)),
@@ -235,20 +304,30 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
 // ANCHOR_END: connect
 
 /// A connected TCP socket netchat can tune: std's blocking one, and mio's non-blocking one (the
-/// room's poll engine). Both have the same options; this lets one function set them.
+/// room's poll engine). Both have the same options; this lets one function set each of them.
 pub trait Tunable {
     fn set_nodelay(&self, on: bool) -> io::Result<()>;
+    /// The socket as `socket2` sees it, for the options std does not have (`SO_SNDBUF`).
+    fn sock_ref(&self) -> socket2::SockRef<'_>;
 }
 
 impl Tunable for TcpStream {
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         TcpStream::set_nodelay(self, on)
     }
+
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self)
+    }
 }
 
 impl Tunable for mio::net::TcpStream {
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         mio::net::TcpStream::set_nodelay(self, on)
+    }
+
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self)
     }
 }
 
@@ -262,13 +341,35 @@ pub fn tune(stream: &impl Tunable) -> Result<()> {
         .map_err(|e| Error::io("setting TCP_NODELAY", e))
 }
 
+/// Fixes the kernel's send buffer of a socket (`SO_SNDBUF`) at `bytes`, and returns what the
+/// kernel really reserved (Linux doubles the request, keeping half for its own bookkeeping).
+///
+/// Left alone, Linux grows a busy socket's send buffer up to `net.ipv4.tcp_wmem`'s maximum (4 MiB
+/// by default): a room client that stopped reading would then absorb megabytes before its queue
+/// on the server even started to fill, and how many depended on the kernel's mood. Setting the
+/// size turns that autotuning off for this socket, so "stopped reading" means a known number of
+/// bytes behind. std has no call for it; `socket2` is the well-kept crate that wraps `setsockopt`
+/// on every platform.
+// ANCHOR: send_buffer
+pub fn fix_send_buffer(stream: &impl Tunable, bytes: usize) -> io::Result<usize> {
+    let socket = stream.sock_ref();
+    socket.set_send_buffer_size(bytes)?;
+    socket.send_buffer_size()
+}
+// ANCHOR_END: send_buffer
+
 /// Opens the one connection a two-person mode (`half`, `duplex`) needs, saying on stderr what
 /// happens. A listener accepts exactly one peer and then closes its listening socket, so a third
 /// person who tries to join is refused instead of waiting forever in the backlog.
 // ANCHOR: open_one
-pub fn open_one(endpoint: &Endpoint, mode: &str, console: &mut Console) -> Result<Connection> {
+pub fn open_one(
+    endpoint: &Endpoint,
+    mode: &str,
+    framing: Framing,
+    console: &mut Console,
+) -> Result<Connection> {
     let connection = match endpoint {
-        Endpoint::Listen(addr) => accept_one(listen_announced(addr, mode, console)?)?,
+        Endpoint::Listen(addr) => accept_one(listen_announced(addr, mode, framing, console)?)?,
         Endpoint::Connect(addr) => connect_one(addr)?,
     };
     announce(&connection, console);
@@ -276,18 +377,24 @@ pub fn open_one(endpoint: &Endpoint, mode: &str, console: &mut Console) -> Resul
 }
 
 /// [`listen`], then prints the real bound address (port 0 shows the port the OS chose): the line
-/// tests and scripts read it from, with how to connect from another terminal.
+/// tests and scripts read it from, with the command that connects to it from another terminal
+/// (with `--framing raw` when this side uses it: both sides must agree on framing).
 pub fn listen_announced(
     addr: &ListenAddr,
     mode: &str,
+    framing: Framing,
     console: &mut Console,
 ) -> Result<TcpListener> {
     let listener = listen(addr)?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
+    let framing = match framing {
+        Framing::Line => "",
+        Framing::Raw => " --framing raw",
+    };
     console.status(&format!(
-        "listening on {local} (from another terminal: netchat {mode} --connect {})",
+        "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
         local.port()
     ));
     Ok(listener)
@@ -362,8 +469,23 @@ mod tests {
     #[test]
     fn a_bare_port_listens_on_every_interface() {
         let addr: ListenAddr = "5000".parse().unwrap();
-        assert_eq!(addr.host, "0.0.0.0");
+        assert_eq!(addr.host, None);
         assert_eq!(addr.port, 5000);
+        assert_eq!(addr.to_string(), "[::]:5000");
+    }
+
+    #[test]
+    fn a_host_without_a_port_is_told_the_host_port_form() {
+        let why = "labpc-7".parse::<ConnectAddr>().unwrap_err();
+        assert!(why.contains("HOST:PORT, e.g. labpc-7:5000"), "{why}");
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_are_shown_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:4000".parse().unwrap();
+        assert_eq!(unmapped(mapped).to_string(), "127.0.0.1:4000");
+        let v6: SocketAddr = "[::1]:4000".parse().unwrap();
+        assert_eq!(unmapped(v6), v6);
     }
 
     #[test]
@@ -380,7 +502,7 @@ mod tests {
         let addr: ConnectAddr = "example.org:80".parse().unwrap();
         assert_eq!((addr.host.as_str(), addr.port), ("example.org", 80));
         let addr: ListenAddr = "127.0.0.1:0".parse().unwrap();
-        assert_eq!((addr.host.as_str(), addr.port), ("127.0.0.1", 0));
+        assert_eq!((addr.host.as_deref(), addr.port), (Some("127.0.0.1"), 0));
     }
 
     #[test]
@@ -412,7 +534,7 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         let addr = ListenAddr {
-            host: "127.0.0.1".into(),
+            host: Some("127.0.0.1".into()),
             port,
         };
         assert!(matches!(listen(&addr), Err(Error::AddrInUse { .. })));

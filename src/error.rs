@@ -47,6 +47,12 @@ pub enum Error {
     /// The room's server closed our connection without a goodbye: stopped, crashed, or the
     /// network dropped.
     RoomClosed,
+    /// The room's server closed our connection while we were behind: it drops a member that
+    /// reads the room's lines too slowly (its queue on the server filled up).
+    DroppedTooSlow,
+    /// The room's server turned us away with a goodbye (`*** goodbye: sorry, …`): the room is
+    /// full, or the host does not let us in.
+    RoomRefused { reason: String },
     /// `half` was interrupted (Ctrl-C at its prompt). Not reported as an error: the status line
     /// already said so; only the exit code (130) tells a script.
     Interrupted,
@@ -100,7 +106,9 @@ impl Error {
             }
             Error::Refused { addr } => format!(
                 "nothing is listening on {addr}: start the listening side first (with \
-                 `--listen {}` in another terminal), and check the port number",
+                 `--listen {}` in another terminal), and check the port number; a half or \
+                 duplex listener takes one peer and then stops listening, so if it is already \
+                 talking to someone, ask for a listener of your own",
                 port_of(addr)
             ),
             Error::ConnectTimedOut { .. } => {
@@ -126,6 +134,16 @@ impl Error {
             Error::RoomClosed => {
                 "the host stopped the server, it crashed, or the network dropped: ask the host, \
                  then join again with the same command"
+                    .to_string()
+            }
+            Error::DroppedTooSlow => {
+                "this screen could not keep up with the room (or netchat was paused, e.g. with \
+                 Ctrl-Z), so the server gave up on it rather than let the room wait: join again \
+                 with the same command"
+                    .to_string()
+            }
+            Error::RoomRefused { .. } => {
+                "the room's host decides who may join and how many: try again later, or ask them"
                     .to_string()
             }
             Error::ThreadDied { .. } => {
@@ -163,7 +181,11 @@ impl fmt::Display for Error {
             Error::OutputClosed => f.write_str("standard output was closed"),
             Error::PeerClosed => f.write_str("the peer has closed the connection"),
             Error::RoomClosed => f.write_str("the room's server closed the connection"),
+            Error::DroppedTooSlow => f.write_str(
+                "the room's server dropped this client for reading the room's lines too slowly",
+            ),
             Error::Interrupted => f.write_str("interrupted"),
+            Error::RoomRefused { reason } => write!(f, "the room turned you away: {reason}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }

@@ -14,15 +14,19 @@
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
+//! | [`pump`] | a blocking `read` on its own thread, feeding a channel; bulk reads, one hand-over per read |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`cli`] | the command line (the only module that knows clap) |
+//! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
 pub mod cli;
 pub mod console;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod lessons;
 pub mod modes;
+pub mod pump;
 pub mod terminal;
 
 use std::io::Read;
@@ -58,11 +62,17 @@ pub fn run(
             let endpoint = args.endpoint.endpoint();
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
         }
+        // main.rs runs the lesson itself, with the pager it chose; here, plain text.
+        ModeCommand::Lesson(args) => lessons::run(args.name.as_deref(), console, None),
         ModeCommand::Room(args) => {
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
                 engine: args.engine.into(),
+                limits: modes::room::rules::Limits {
+                    rate: modes::room::limits::RateLimit::from_option(args.rate_limit),
+                    max_per_address: args.max_per_address,
+                },
                 nick: args.nick,
                 framing: args.common.framing(),
             };

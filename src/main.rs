@@ -11,6 +11,7 @@ use crossbeam_channel::{Sender, bounded};
 use netchat::cli::{Cli, ModeCommand};
 use netchat::console::{self, ColorMode, Console};
 use netchat::error::{EXIT_INTERRUPTED, EXIT_USAGE, Error};
+use netchat::lessons::{self, Pager};
 use netchat::terminal;
 
 fn main() -> ExitCode {
@@ -19,7 +20,9 @@ fn main() -> ExitCode {
         Err(error) => return command_line_error(&error),
     };
 
-    let color_mode: ColorMode = cli.common().color.into();
+    let color_mode: ColorMode = cli
+        .common()
+        .map_or(ColorMode::Auto, |common| common.color.into());
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let color = console::use_color(color_mode, io::stderr().is_terminal(), no_color);
     colored::control::set_override(color);
@@ -51,7 +54,20 @@ fn main() -> ExitCode {
     let (interrupt_sender, interrupt) = bounded(1);
     install_interrupt_handler(&cli, interrupt_sender.clone());
 
-    let code = match netchat::run(cli, io::stdin(), &mut console, interrupt) {
+    let result = match &cli.mode {
+        // A lesson through the student's pager when stdout is a terminal, plain otherwise.
+        ModeCommand::Lesson(args) => {
+            let pager = if io::stdout().is_terminal() {
+                let variable = std::env::var("PAGER").ok();
+                Pager::from_env(variable.as_deref())
+            } else {
+                None
+            };
+            lessons::run(args.name.as_deref(), &mut console, pager)
+        }
+        _ => netchat::run(cli, io::stdin(), &mut console, interrupt),
+    };
+    let code = match result {
         Ok(()) | Err(Error::OutputClosed) => ExitCode::SUCCESS,
         Err(Error::Interrupted) => {
             console.status("interrupted");
@@ -79,6 +95,14 @@ fn main() -> ExitCode {
 /// student is never stuck with a program that ignores Ctrl-C. Every way out gives the terminal
 /// back in its normal mode first.
 fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
+    if let ModeCommand::Lesson(_) = cli.mode {
+        // The pager (`less`) shares the terminal and takes Ctrl-C itself; netchat waits for it
+        // rather than vanishing under it.
+        if let Err(error) = ctrlc::set_handler(|| {}) {
+            let _ = writeln!(io::stderr(), "netchat: cannot handle Ctrl-C ({error})");
+        }
+        return;
+    }
     let half = matches!(cli.mode, ModeCommand::Half(_));
     let result = ctrlc::set_handler(move || {
         // In cooked mode the kernel has echoed `^C` (or the user was halfway through typing a

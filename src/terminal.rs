@@ -4,7 +4,7 @@
 //! channel, so that a mode's main loop can `select!` over the keyboard and the socket at once.
 //!
 //! - **Not on a terminal** (a pipe, a file, a test): plain lines from stdin through
-//!   [`LineReader`]. No line editor, no escape sequences: output stays plain and stable.
+//!   the reader pump (pump.rs). No line editor, no escape sequences: output stays plain and stable.
 //! - **On a terminal**: a small line editor. Normally the terminal is in "cooked" mode: the
 //!   kernel's tty driver echoes what you type and keeps the half-typed line to itself until Enter,
 //!   so a message printed meanwhile lands in the middle of it and garbles it. In *raw* mode
@@ -27,7 +27,8 @@ use crossterm::{cursor, queue, terminal};
 
 use crate::console::{self, Console};
 use crate::error::{Error, Result};
-use crate::framing::{Frame, LineReader};
+use crate::framing::{Frame, Framing, LineReader, Messages};
+use crate::pump::{self, Pumped};
 
 mod editor;
 
@@ -38,9 +39,9 @@ pub use editor::{Action, LineEditor};
 pub enum Input {
     /// A line, without its newline.
     Line(Vec<u8>),
-    /// Several lines that one `read` of piped input brought, in order: a file piped into stdin
+    /// Every line that one `read` of piped input brought, in order: a file piped into stdin
     /// is handed over in blocks, not line by line (see [`spawn_plain_reader`]).
-    Lines(Vec<Vec<u8>>),
+    Lines(Messages),
     /// A line longer than `max_line` (piped input only; the editor refuses to grow that long).
     TooLong { limit: usize },
     /// End of input: stdin reached end of file, or Ctrl-D on an empty line in the editor.
@@ -123,7 +124,7 @@ impl Drop for Keyboard {
     }
 }
 
-/// Reads plain lines from stdin on a thread named `stdin-reader`.
+/// Reads plain lines from stdin on a thread named `stdin-reader` (the reader pump, pump.rs).
 ///
 /// This thread is never joined. It spends its life blocked in `read()` on stdin, and nothing in
 /// std can wake it: closing or shutting down works for sockets, not for a terminal or a pipe held
@@ -134,49 +135,24 @@ pub fn spawn_plain_reader(
     stdin: impl Read + Send + 'static,
     max_line: usize,
 ) -> Result<Receiver<Input>> {
-    let (sender, receiver) = bounded(INPUT_QUEUE);
-    thread::Builder::new()
-        .name("stdin-reader".into())
-        .spawn(move || {
-            let mut lines = LineReader::new(stdin, max_line);
-            let mut batch = Vec::new();
-            loop {
-                let input = match lines.read_frame() {
-                    Ok(Some(Frame::Line(line))) => {
-                        batch.push(line);
-                        // A pipe or a file gives up to 8 KiB per `read`, some 200 short lines:
-                        // gather them and hand them over as one channel message. One message
-                        // per line would cost a wake-up of the main thread (a system call and a
-                        // context switch) per line, far more than the line itself.
-                        if lines.has_buffered() {
-                            continue;
-                        }
-                        None
-                    }
-                    Ok(Some(Frame::TooLong { limit })) => Some(Input::TooLong { limit }),
-                    Ok(None) => Some(Input::Eof),
-                    // (EINTR never gets here: read_frame retries it.)
-                    Err(e) => Some(Input::Failed(e)),
-                };
-                // A person types one line per `read`: it goes alone, and at once.
-                let typed = match batch.len() {
-                    0 => None,
-                    1 => batch.pop().map(Input::Line),
-                    _ => Some(Input::Lines(std::mem::take(&mut batch))),
-                };
-                // A failed send means the conversation is over and nobody listens any more.
-                if typed.is_some_and(|typed| sender.send(typed).is_err()) {
-                    return;
-                }
-                let Some(input) = input else { continue };
-                let last = matches!(input, Input::Eof | Input::Failed(_));
-                if sender.send(input).is_err() || last {
-                    return;
-                }
-            }
-        })
-        .map_err(|e| Error::io("starting the keyboard thread", e))?;
-    Ok(receiver)
+    // A pipe or a file gives many lines per `read`: they come as one `Input::Lines`, one channel
+    // message and one wake-up of the main thread, instead of one per line. A person types one
+    // line per `read`: it goes alone, and at once.
+    let (input, _never_joined) = pump::spawn(
+        "stdin-reader",
+        stdin,
+        Framing::Line,
+        max_line,
+        INPUT_QUEUE,
+        |pumped| match pumped {
+            Pumped::Messages(lines) => Input::Lines(lines),
+            Pumped::TooLong { limit } => Input::TooLong { limit },
+            Pumped::Closed => Input::Eof,
+            Pumped::Failed(e) => Input::Failed(e),
+        },
+    )
+    .map_err(|e| Error::io("starting the keyboard thread", e))?;
+    Ok(input)
 }
 // ANCHOR_END: spawn_plain_reader
 
@@ -646,7 +622,9 @@ mod tests {
     fn plain_reader_yields_lines_then_eof() {
         let input = spawn_plain_reader(&b"one\r\ntwo\n"[..], 100).unwrap();
         // Both came from one `read`: one batch.
-        assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l == [b"one", b"two"]));
+        assert!(
+            matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"one"[..], b"two"]))
+        );
         assert!(matches!(input.recv().unwrap(), Input::Eof));
         assert!(input.recv().is_err(), "the thread ends after EOF");
     }
@@ -655,7 +633,7 @@ mod tests {
     fn plain_reader_reports_overlong_lines_and_goes_on() {
         let input = spawn_plain_reader(&b"0123456789\nok\n"[..], 4).unwrap();
         assert!(matches!(input.recv().unwrap(), Input::TooLong { limit: 4 }));
-        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"ok"));
+        assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"ok"[..]])));
     }
 
     /// A stdin that gives one piece per `read`, when the test sends it, like a person typing.
@@ -674,9 +652,9 @@ mod tests {
         let (keys, typed) = bounded(1);
         let input = spawn_plain_reader(Typist(typed), 100).unwrap();
         keys.send(&b"typed\n"[..]).unwrap();
-        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"typed"));
+        assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"typed"[..]])));
         keys.send(&b"again\n"[..]).unwrap();
-        assert!(matches!(input.recv().unwrap(), Input::Line(l) if l == b"again"));
+        assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"again"[..]])));
         drop(keys);
         assert!(matches!(input.recv().unwrap(), Input::Eof));
     }

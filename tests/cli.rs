@@ -75,3 +75,39 @@ fn every_line_of_a_usage_error_is_marked_as_netchat_s() {
         );
     }
 }
+
+#[test]
+fn lesson_without_a_name_lists_the_labs_in_order() {
+    let output = netchat_cmd().arg("lesson").assert().code(0);
+    let text = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    let names: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["half", "duplex", "room"], "{text}");
+    assert!(text.contains("half    Lab 1 — Half-duplex"), "{text}");
+}
+
+#[test]
+fn a_lesson_is_printed_whole_and_plain_when_not_on_a_terminal() {
+    let lesson = include_str!("../lessons/duplex.md");
+    netchat_cmd()
+        .args(["lesson", "duplex"])
+        .env("PAGER", "sed s/^/paged:/")
+        .assert()
+        .code(0)
+        .stdout(lesson);
+}
+
+#[test]
+fn an_unknown_lesson_is_a_usage_error_that_lists_the_names() {
+    netchat_cmd()
+        .args(["lesson", "sockets"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "netchat: error: there is no lesson called 'sockets'",
+        ))
+        .stderr(contains("the lessons are half, duplex, room"));
+}

@@ -6,9 +6,9 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::net::{TcpListener, ToSocketAddrs};
 
-use common::netchat_cmd;
+use common::{Netchat, netchat_cmd, parse_listening_addr, raw_connect};
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -158,4 +158,93 @@ fn an_unknown_mode_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(contains("netchat: error:"));
+}
+
+/// Whether this machine has IPv6 on its loopback (a container may not): the IPv6 half of the
+/// dual-stack test needs it.
+fn ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+#[test]
+fn a_bare_listen_port_is_reached_over_ipv4_and_ipv6_and_shows_ipv4_peers_plainly() {
+    let mut server = Netchat::spawn("server", &["room", "--listen", "0"]);
+    let line = server.expect_stderr("listening on ");
+    let port = parse_listening_addr(&line)
+        .unwrap_or_else(|| server.fail("no address"))
+        .port();
+    let mut targets = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    if ipv6_loopback() {
+        targets.push(format!("[::1]:{port}"));
+    }
+    for target in targets {
+        let addr = target
+            .to_socket_addrs()
+            .expect("resolve")
+            .next()
+            .expect("an address");
+        let mut peer = raw_connect(addr);
+        peer.read_until("welcome");
+    }
+    // An IPv4 peer of the dual-stack socket is 127.0.0.1, not ::ffff:127.0.0.1.
+    let joined = server.expect_stderr("joined");
+    assert!(!joined.contains("::ffff:"), "{joined}");
+}
+
+#[test]
+fn a_busy_two_person_listener_is_explained_to_the_third() {
+    let (mut listener, addr) = Netchat::listen("listener", "half", &[]);
+    let _first = raw_connect(addr);
+    listener.expect_stderr("connected");
+    netchat_cmd()
+        .args(["half", "--connect", &addr.to_string()])
+        .assert()
+        .code(1)
+        .stderr(contains("connection refused"))
+        .stderr(contains(
+            "takes one peer and then stops listening, so if it is already talking to someone",
+        ));
+}
+
+#[test]
+fn a_raw_framing_listener_suggests_a_raw_framing_connect() {
+    for mode in ["half", "duplex"] {
+        let args = [mode, "--listen", "127.0.0.1:0", "--framing", "raw"];
+        let mut listener = Netchat::spawn(mode, &args);
+        let line = listener.expect_stderr("listening on ");
+        let port = parse_listening_addr(&line).map_or(0, |addr| addr.port());
+        let suggestion =
+            format!("(from another terminal: netchat {mode} --connect {port} --framing raw)");
+        assert!(line.ends_with(&suggestion), "{line}");
+    }
+}
+
+#[test]
+fn nick_with_raw_framing_says_which_option_to_drop_for_which_server() {
+    netchat_cmd()
+        .args([
+            "room",
+            "--connect",
+            "5000",
+            "--nick",
+            "ann",
+            "--framing",
+            "raw",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "to join a netchat room, drop --framing raw; to join a server that never frames",
+        ));
+}
+
+#[test]
+fn a_host_without_a_port_is_shown_the_host_port_form() {
+    netchat_cmd()
+        .args(["half", "--connect", "labpc-7"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "'labpc-7' is not a port: give HOST:PORT, e.g. labpc-7:5000",
+        ));
 }

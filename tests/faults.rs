@@ -377,19 +377,17 @@ fn room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0(engine: Engi
 }
 
 fn room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave(engine: Engine) {
-    let (_server, addr) = engine.listen("server", &[]);
-    let mut alice = join(addr, "alice");
+    let (mut server, addr) = engine.listen("server", &[]);
+    let _alice = join(addr, "alice");
     let target = addr.to_string();
     // Like `netchat room --connect … | head -0`: its welcome cannot be printed.
     let mut bob = Netchat::spawn_without_stdout("bob", &["room", "--connect", &target]);
-    alice.expect_stdout("*** guest-2 joined");
+    server.expect_stderr("guest-2 joined");
     bob.expect_exit_code(0);
     assert_no_panic(&bob);
-    // The room is told it left, and how: a clean end, not a lost connection.
-    assert_eq!(
-        alice.expect_stdout("*** guest-2 "),
-        "*** guest-2 left (1 in the room)"
-    );
+    // The room's console sees it leave, and how: a clean end, not a lost connection. (It stayed
+    // only a moment, so the members were never told it came, nor that it went.)
+    server.expect_stderr("guest-2 left (1 in the room)");
 }
 
 #[cfg(unix)]
@@ -426,7 +424,8 @@ fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_
     use std::time::Instant;
     const LINES: usize = 10_000;
     const LEAD: usize = 64; // flood lines in flight ahead of what the watcher has read
-    let (mut server, addr) = engine.listen("server", &[]);
+    // A load test: the flooder is meant to go at full speed (tests/abuse.rs has the limits).
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
     let _sloth = raw_join(addr, "sloth"); // never reads again
     let flooder = raw_join(addr, "flooder");
     let watcher = raw_join(addr, "watcher");
@@ -543,7 +542,9 @@ fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang(engine: E
         }
     }
     let max = MAX_CLIENTS.to_string();
-    let (mut server, addr) = engine.listen("server", &["--max-clients", &max]);
+    // All from 127.0.0.1: the per-address limits are lifted, as for any load test.
+    let (mut server, addr) =
+        engine.listen("server", &["--max-clients", &max, "--max-per-address", "0"]);
 
     let openers: Vec<_> = (0..THREADS)
         .map(|_| {

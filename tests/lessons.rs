@@ -234,3 +234,29 @@ fn nothing_points_outside_the_repository() {
         }
     }
 }
+
+/// `lessons/README.md`'s table and `netchat lesson` list the same labs, in the same order: a
+/// new lesson is added to both (one line in `src/lessons.rs`).
+#[test]
+fn the_built_in_lessons_are_the_ones_the_lessons_readme_lists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("lessons/README.md")).expect("lessons/README.md");
+    let in_readme: Vec<String> = readme
+        .lines()
+        .filter(|line| line.starts_with("| "))
+        .filter_map(|line| {
+            let link = line.split("](").nth(1)?;
+            Some(link.split(".md)").next()?.to_string())
+        })
+        .collect();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_netchat"))
+        .arg("lesson")
+        .output()
+        .expect("run netchat lesson");
+    let listed: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert_eq!(in_readme, listed);
+}

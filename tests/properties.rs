@@ -5,12 +5,16 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use netchat::console::{Console, Tone, escape_peer_text};
-use netchat::framing::{Frame, LineDecoder, LineReader};
+use netchat::console::{
+    Console, MAX_BLANK_RUN, MAX_INDENT, Tone, escape_into, escape_peer_text, is_invisible_format,
+};
+use netchat::framing::{Frame, LineDecoder, LineReader, Messages};
 use netchat::modes::room::protocol;
-use netchat::modes::room::rules::{Action, Log, Room};
+use netchat::modes::room::rules::{Action, Limits, Log, Room};
 use netchat::modes::room::server::tone_of;
+use netchat::pump::{self, Pumped};
 use proptest::prelude::*;
 
 /// Hands out `data` in pieces of the given sizes, one piece per `read`, like segments arriving.
@@ -81,9 +85,36 @@ fn peer_bytes() -> impl Strategy<Value = Vec<u8>> {
         4 => prop::collection::vec(any::<u8>(), 0..6),
         1 => prop::sample::select(vec!['\u{202e}', '\u{2066}', '\u{200f}', '\u{85}', '\u{9b}', '\u{2028}', '\u{7f}', '\u{1b}'])
             .prop_map(|c| c.to_string().into_bytes()),
+        1 => prop::sample::select(INVISIBLE.to_vec()).prop_map(|c| c.to_string().into_bytes()),
+        1 => prop::sample::select(vec![" ", "\t", "        ", "\u{a0}", "\u{3000}", "\u{2003}"])
+            .prop_map(|blank| blank.repeat(4).into_bytes()),
     ];
     prop::collection::vec(piece, 0..20).prop_map(|pieces| pieces.concat())
 }
+
+/// The invisible and format characters a peer must never get onto a terminal raw: zero-width
+/// spaces and joiners, word joiner and invisible operators, BOM, the Arabic letter mark, line
+/// and paragraph separators, soft hyphen, and tag characters.
+const INVISIBLE: &[char] = &[
+    '\u{200b}',
+    '\u{200c}',
+    '\u{200d}',
+    '\u{200e}',
+    '\u{200f}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{2060}',
+    '\u{2061}',
+    '\u{2062}',
+    '\u{2063}',
+    '\u{2064}',
+    '\u{feff}',
+    '\u{61c}',
+    '\u{ad}',
+    '\u{e0001}',
+    '\u{e0041}',
+    '\u{e007f}',
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
@@ -122,6 +153,35 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 
+    /// The reader pump's bulk path (runs of plain lines copied whole into one `Messages` per
+    /// read) gives the frames the blocking reader gives, in the same order, for any split.
+    #[test]
+    fn the_pumps_blocks_hold_the_same_frames_for_any_split(
+        data in traffic(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        max_line in 1usize..64,
+    ) {
+        let whole = all_frames(&data[..], max_line);
+        let mut decoder = LineDecoder::new(max_line);
+        let mut pumped = Vec::new();
+        let mut hand_over = |event: Pumped| {
+            match event {
+                Pumped::Messages(lines) => {
+                    assert!(!lines.is_empty(), "an empty block was handed over");
+                    pumped.extend(lines.iter().map(|line| Frame::Line(line.to_vec())));
+                }
+                Pumped::TooLong { limit } => pumped.push(Frame::TooLong { limit }),
+                Pumped::Closed | Pumped::Failed(_) => unreachable!("not from framing"),
+            }
+            true
+        };
+        for piece in cut(&data, &cuts) {
+            prop_assert!(pump::frame_lines(&mut decoder, &piece, &mut hand_over));
+        }
+        prop_assert!(pump::hand_over_last_line(&mut decoder, &mut hand_over));
+        prop_assert_eq!(whole, pumped);
+    }
+
     #[test]
     fn no_message_exceeds_max_line(data in traffic(), max_line in 1usize..64) {
         for frame in all_frames(&data[..], max_line) {
@@ -144,6 +204,41 @@ proptest! {
         prop_assert_eq!(all_frames(&data[..], 20), expected);
     }
 
+    /// However a message mixes text and blanks (spaces, tabs, Unicode spaces), the room's form of
+    /// it has no run of blanks wider than the limit (indentation excepted, to its own limit), so
+    /// it cannot push a fake line onto a row of its own; and text between the runs is kept.
+    #[test]
+    fn no_relayed_message_has_a_wide_run_of_blanks(data in peer_bytes()) {
+        let shown = protocol::message_text(&data);
+        let mut width = 0;
+        let mut leading = true;
+        for c in shown.chars() {
+            match c {
+                '\t' => width += 8,
+                '\u{3000}' => width += 2,
+                c if c.is_whitespace() => width += 1,
+                _ => {
+                    width = 0;
+                    leading = false;
+                }
+            }
+            let limit = if leading { MAX_INDENT } else { MAX_BLANK_RUN };
+            prop_assert!(width <= limit, "a run of {} columns in {:?}", width, shown);
+        }
+        let visible = |text: &str| text.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        prop_assert_eq!(visible(&shown), visible(&escape_peer_text(&data)));
+    }
+
+    /// Escaping that copies runs of safe text gives exactly what escaping character by character
+    /// gives (the definition, kept here as the reference).
+    #[test]
+    fn run_copying_escape_matches_the_character_by_character_definition(data in peer_bytes()) {
+        let mut appended = String::from("before ");
+        escape_into(&data, &mut appended);
+        prop_assert_eq!(&appended["before ".len()..], reference_escape(&data));
+        prop_assert_eq!(escape_peer_text(&data), reference_escape(&data));
+    }
+
     #[test]
     fn escaped_text_has_no_control_characters_and_is_valid_utf8(data in any::<Vec<u8>>()) {
         let shown = escape_peer_text(&data);
@@ -152,6 +247,25 @@ proptest! {
             prop_assert_ne!(c, '\x1b');
         }
     }
+}
+
+/// The definition of escaping, one character at a time: what the console's run-copying escape
+/// must give. Invalid UTF-8 becomes U+FFFD; controls but tab become `\xNN`; bidi controls
+/// become `\u{NNNN}`; everything else stays.
+fn reference_escape(bytes: &[u8]) -> String {
+    let mut safe = String::new();
+    for c in String::from_utf8_lossy(bytes).chars() {
+        if c == '\t' {
+            safe.push(c);
+        } else if c.is_control() {
+            safe.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else if is_invisible_format(c) {
+            safe.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
 }
 
 /// A writer whose bytes a test can read back after the console wrote them.
@@ -202,6 +316,12 @@ fn assert_terminal_safe(written: &[u8]) -> Result<(), TestCaseError> {
             c,
             text
         );
+        prop_assert!(
+            !INVISIBLE.contains(&c),
+            "invisible format character {:?} written: {:?}",
+            c,
+            text
+        );
     }
     Ok(())
 }
@@ -245,8 +365,10 @@ fn texts(actions: &[Action], who: u64) -> Vec<(bool, String)> {
             Action::To(id, line) => (*id == who, line.to_string()),
             Action::All { except, line } => (*except != Some(who), line.to_string()),
             Action::Log(Log::Message(line)) => (false, line.to_string()),
-            Action::Log(Log::Status(text) | Log::Notice(text)) => (false, text.clone()),
-            Action::Disconnect(_) => (false, String::new()),
+            Action::Log(Log::Status(text) | Log::Notice(text) | Log::Answer(text)) => {
+                (false, text.clone())
+            }
+            Action::Disconnect(_) | Action::Pause { .. } => (false, String::new()),
         })
         .collect()
 }
@@ -280,16 +402,18 @@ proptest! {
     fn whatever_a_member_sends_the_room_relays_safe_lines_that_name_the_real_sender(
         lines in prop::collection::vec(hostile_line(), 1..12),
     ) {
-        let mut room = Room::new();
+        // The default limits, so that the rate limit's notices are checked too.
+        let mut room = Room::new(Limits::default());
+        let now = Instant::now();
         for (id, name) in [(1, "alice"), (2, "mallory"), (3, "carol")] {
-            room.join(id, addr());
-            room.said(id, format!("/nick {name}").as_bytes());
+            room.join(id, addr(), now);
+            room.said(id, format!("/nick {name}").as_bytes(), now);
         }
         for line in &lines {
             let Some(sender) = room.nick(2).map(str::to_string) else {
                 break; // it quit
             };
-            let actions = room.said(2, line);
+            let actions = room.said(2, line, now);
             for (to_alice, text) in texts(&actions, 1) {
                 prop_assert!(!text.contains('\n'), "a line break inside one line: {:?}", text);
                 assert_terminal_safe(text.as_bytes())?;
@@ -320,6 +444,29 @@ proptest! {
         let written = out.bytes();
         assert_terminal_safe(&written)?;
         prop_assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    /// A block of messages printed at once (the bulk path) is byte for byte what printing its
+    /// messages one by one gives, plain or interactive, whatever the messages hold: a block of
+    /// plain lines is copied out whole, any other block goes line by line.
+    #[test]
+    fn a_block_prints_exactly_what_its_lines_print_one_by_one(
+        lines in prop::collection::vec(prop_oneof![
+            4 => "[ -~\t]{0,30}".prop_map(String::into_bytes),
+            1 => peer_bytes(),
+        ], 0..12),
+        interactive: bool,
+    ) {
+        let block: Messages = lines.iter().collect();
+        let (mut bulk, bulk_out, _) = captured_console(interactive);
+        bulk.queue_peer_messages("peer", &block).expect("writing to memory");
+        bulk.flush_messages().expect("writing to memory");
+        let (mut single, single_out, _) = captured_console(interactive);
+        for line in &lines {
+            single.peer_message("peer", line).expect("writing to memory");
+        }
+        prop_assert_eq!(bulk_out.bytes(), single_out.bytes());
+        assert_terminal_safe(&bulk_out.bytes())?;
     }
 
     /// What a netchat room client prints for any line a server sends it (the client escapes it

@@ -58,7 +58,8 @@ fn raw_chat_lines(peer: &mut RawPeer, count: usize) -> Vec<String> {
 }
 
 fn room_messages_reach_every_other_member_once_in_server_order(engine: Engine) {
-    let (mut server, addr) = engine.listen("server", &[]);
+    // Five members from 127.0.0.1: more than one address may hold by default.
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     // Connected first and never says a word: it must hold up nobody.
     let _silent = raw_connect(addr);
     let mut alice = join(addr, "alice");
@@ -217,7 +218,8 @@ fn room_disconnects_a_client_that_never_reads(engine: Engine) {
     const LINE: usize = 16_000;
     const LEAD: usize = 32;
     const MAX_FLOOD: usize = 5000; // 80 MB: far more than buffers + queue can hold
-    let (mut server, addr) = engine.listen("server", &["--max-line", "16384"]);
+    // The flooder must outrun the sloth's buffers: no rate limit here (tests/abuse.rs has them).
+    let (mut server, addr) = engine.listen("server", &["--max-line", "16384", "--rate-limit", "0"]);
     let mut sloth = raw_join(addr, "sloth");
     let flooder = raw_join(addr, "flooder");
     let watcher = raw_join(addr, "watcher");
@@ -307,6 +309,16 @@ fn room_refuses_one_client_more_than_max_clients(engine: Engine) {
     third.expect_eof();
 }
 
+fn a_netchat_client_turned_away_by_a_full_room_exits_1(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-clients", "1"]);
+    let _alice = raw_join(addr, "alice");
+    let mut late = Netchat::connect("late", "room", addr, &[]);
+    late.expect_stdout("*** goodbye: sorry, the room is full (1 people)");
+    late.expect_stderr("error: the room turned you away: the room is full");
+    late.expect_stderr("hint: the room's host decides who may join");
+    late.expect_exit_code(1);
+}
+
 fn room_host_kicks_a_member_and_speaks_as_host(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
@@ -388,7 +400,8 @@ fn room_nick_and_max_clients_belong_to_one_side_each() {
 /// before: every per-client thread ended and every socket was closed.
 #[cfg(target_os = "linux")]
 fn room_200_clients_leave_no_threads_or_sockets_behind(engine: Engine) {
-    let (server, addr) = engine.listen("server", &[]);
+    // 200 clients from one address, in a burst: a load test, so no per-address limits.
+    let (server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let pid = server.pid();
     let count = |what: &str| {
         std::fs::read_dir(format!("/proc/{pid}/{what}"))
@@ -591,7 +604,9 @@ fn room_poll_5000_clients_join_and_leave_on_one_thread_and_fds_return_to_the_bas
         return;
     }
     let max = CLIENTS.to_string();
-    let (server, addr) = Engine::Poll.listen("server", &["--max-clients", &max]);
+    // All from 127.0.0.1: a load test, so no per-address limits.
+    let (server, addr) =
+        Engine::Poll.listen("server", &["--max-clients", &max, "--max-per-address", "0"]);
     let pid = server.pid();
     let count = |what: &str| {
         std::fs::read_dir(format!("/proc/{pid}/{what}"))
@@ -656,6 +671,7 @@ engine_tests! {
     room_client_colors_kinds_of_lines_only_when_asked,
     room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on,
     room_one_byte_per_write_still_frames_lines,
+    a_netchat_client_turned_away_by_a_full_room_exits_1,
     room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0,
     room_a_client_with_a_4_kib_receive_window_gets_every_line_in_order,
 }

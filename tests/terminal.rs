@@ -309,3 +309,12 @@ fn half_sigterm_in_the_peers_turn_exits_130() {
     tty.wait_for_text("netchat: interrupted");
     tty.expect_exit_code(130);
 }
+
+#[test]
+fn a_lesson_goes_through_the_pager_on_a_terminal() {
+    // A "pager" that marks every line it shows: proof the text went through $PAGER.
+    let env = [("PAGER", "sed s/^/paged:/")];
+    let mut tty = Tty::spawn_with_env("lesson", &["lesson", "half"], &env, ROWS, COLUMNS);
+    tty.wait_for_text("paged:");
+    tty.expect_exit_code(0);
+}

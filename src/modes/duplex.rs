@@ -17,8 +17,7 @@
 //! netchat duplex --connect 5000      # terminal 2: now type in both, any time
 //! ```
 
-use std::io::{self, BufWriter, Read, Write};
-use std::mem::take;
+use std::io::{BufWriter, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -28,7 +27,8 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::framing::{self, Framing, Messages};
+use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What `duplex` needs besides the endpoint.
@@ -50,18 +50,9 @@ pub const BYE: &str = "bye";
 /// slows the sender down: memory stays bounded whatever the peer sends.
 pub const PEER_QUEUE: usize = 64;
 
-/// One thing the socket reader found.
-#[derive(Debug)]
-pub enum PeerEvent {
-    /// Every whole message that one `read` brought, in order (at least one).
-    Lines(Vec<Vec<u8>>),
-    /// A line longer than `--max-line`: dropped, reported once.
-    TooLong { limit: usize },
-    /// `read` returned 0: the peer's FIN arrived, it will send nothing more.
-    Closed,
-    /// `read` failed, most often with ECONNRESET (a RST arrived).
-    Failed(io::Error),
-}
+/// One thing the socket reader found: the reader pump's events (pump.rs) — every whole message
+/// one `read` brought, a line that was too long, the peer's FIN, or a failed `read`.
+pub type PeerEvent = Pumped;
 
 /// How the conversation ended; every one of them is a normal end (exit code 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +86,7 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let Some(stream) = open(endpoint, console, &interrupt)? else {
+    let Some(stream) = open(endpoint, options.framing, console, &interrupt)? else {
         return Ok(());
     };
     console.set_timestamps(options.timestamps);
@@ -142,13 +133,14 @@ pub fn run(
 // ANCHOR: open
 fn open(
     endpoint: &Endpoint,
+    framing: Framing,
     console: &mut Console,
     interrupt: &Receiver<()>,
 ) -> Result<Option<TcpStream>> {
     let (sender, opened) = bounded(1);
     let helper = match endpoint {
         Endpoint::Listen(addr) => {
-            let listener = endpoint::listen_announced(addr, "duplex", console)?;
+            let listener = endpoint::listen_announced(addr, "duplex", framing, console)?;
             // The helper owns the listener and drops it after one peer: a third person is refused.
             thread::Builder::new()
                 .name("acceptor".into())
@@ -200,41 +192,17 @@ pub fn spawn_socket_reader(
     let socket = stream
         .try_clone()
         .map_err(|e| Error::io("preparing the socket for a reader thread", e))?;
-    let (sender, receiver) = bounded(PEER_QUEUE);
-    let handle = thread::Builder::new()
-        .name("socket-reader".into())
-        .spawn(move || {
-            let mut messages = MessageReader::new(socket, framing, max_line);
-            let mut batch = Vec::new();
-            loop {
-                let event = match messages.read_frame() {
-                    Ok(Some(Frame::Line(line))) => {
-                        batch.push(line);
-                        // One `read` often brings many lines (a file piped through the peer):
-                        // hand them over together, one channel message, one wake-up of the
-                        // main thread, instead of one per line.
-                        if messages.has_buffered() {
-                            continue;
-                        }
-                        None
-                    }
-                    Ok(Some(Frame::TooLong { limit })) => Some(PeerEvent::TooLong { limit }),
-                    Ok(None) => Some(PeerEvent::Closed),
-                    // (EINTR never gets here: read_frame retries it.)
-                    Err(e) => Some(PeerEvent::Failed(e)),
-                };
-                if !batch.is_empty() && sender.send(PeerEvent::Lines(take(&mut batch))).is_err() {
-                    return;
-                }
-                let Some(event) = event else { continue };
-                let last = matches!(event, PeerEvent::Closed | PeerEvent::Failed(_));
-                if sender.send(event).is_err() || last {
-                    return;
-                }
-            }
-        })
-        .map_err(|e| Error::io("starting the socket reader thread", e))?;
-    Ok((receiver, handle))
+    // One `read` often brings many lines (a file piped through the peer): the pump hands them
+    // over together, one channel message, one wake-up of the main thread, instead of one per line.
+    pump::spawn(
+        "socket-reader",
+        socket,
+        framing,
+        max_line,
+        PEER_QUEUE,
+        |event| event,
+    )
+    .map_err(|e| Error::io("starting the socket reader thread", e))
 }
 // ANCHOR_END: spawn_socket_reader
 
@@ -288,17 +256,8 @@ pub fn converse(
 // ANCHOR: on_keyboard
 fn on_keyboard(input: Input, outgoing: &mut Outgoing<'_>, console: &mut Console) -> Result<Step> {
     match input {
-        Input::Line(line) => on_line(line, outgoing, console),
-        // Piped input comes in blocks: each line of it is handled as if it came alone.
-        Input::Lines(lines) => {
-            for line in lines {
-                let step = on_line(line, outgoing, console)?;
-                if !matches!(step, Step::Continue) {
-                    return Ok(step);
-                }
-            }
-            Ok(Step::Continue)
-        }
+        Input::Line(line) => on_line(&line, outgoing, console),
+        Input::Lines(lines) => on_lines(lines, outgoing, console),
         Input::TooLong { limit } => {
             console.notice(&format!(
                 "your line is longer than {limit} bytes (--max-line) and was not sent"
@@ -321,18 +280,49 @@ fn on_keyboard(input: Input, outgoing: &mut Outgoing<'_>, console: &mut Console)
 }
 // ANCHOR_END: on_keyboard
 
+/// Piped input, every line one `read` brought: each line means what it would mean alone, but
+/// with line framing the lines before a `bye` (all of them, usually) leave in one `write`, as
+/// they came: the block is already their wire form, a newline after each.
+// ANCHOR: on_lines
+fn on_lines(
+    mut lines: Messages,
+    outgoing: &mut Outgoing<'_>,
+    console: &mut Console,
+) -> Result<Step> {
+    if outgoing.framing == Framing::Raw {
+        // Each message its own `write` (see `Outgoing::send`); no bulk path to take.
+        for line in lines.iter() {
+            let step = on_line(line, outgoing, console)?;
+            if !matches!(step, Step::Continue) {
+                return Ok(step);
+            }
+        }
+        return Ok(Step::Continue);
+    }
+    let bye = lines.iter().position(is_bye);
+    if let Some(at) = bye {
+        lines.truncate(at);
+    }
+    outgoing.send_block(lines.bytes())?;
+    match bye {
+        Some(_) => on_line(BYE.as_bytes(), outgoing, console),
+        None => Ok(Step::Continue),
+    }
+}
+// ANCHOR_END: on_lines
+
 /// One line of our input: `bye`, or a message for the peer.
-fn on_line(line: Vec<u8>, outgoing: &mut Outgoing<'_>, console: &mut Console) -> Result<Step> {
-    if is_bye(&line) {
+fn on_line(line: &[u8], outgoing: &mut Outgoing<'_>, console: &mut Console) -> Result<Step> {
+    if is_bye(line) {
         outgoing.send(BYE.as_bytes())?;
         outgoing.flush()?;
         console.status("you said bye");
         Ok(Step::End(Ending::WeSaidBye))
-    } else if let Some(why) = framing::unsendable(outgoing.framing, &line) {
+    } else if let Some(why) = framing::unsendable(outgoing.framing, line) {
         console.notice(why);
         Ok(Step::Continue)
     } else {
-        outgoing.send(&line)?;
+        outgoing.send(line)?;
         Ok(Step::Continue)
     }
 }
@@ -341,17 +331,19 @@ fn on_line(line: Vec<u8>, outgoing: &mut Outgoing<'_>, console: &mut Console) ->
 // ANCHOR: on_peer
 fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Step> {
     match event {
-        PeerEvent::Lines(lines) => {
-            for line in lines {
-                if is_bye(&line) {
-                    console.flush_messages()?;
-                    console.status("the peer said bye");
-                    return Ok(Step::End(Ending::PeerSaidBye));
-                }
-                console.queue_peer_message("peer", &line)?;
+        PeerEvent::Messages(mut lines) => {
+            // The messages before a `bye` are shown; the bye ends the conversation.
+            let bye = lines.iter().position(is_bye);
+            if let Some(at) = bye {
+                lines.truncate(at);
             }
-            // One flush, so one `write` to stdout, for everything this batch brought.
+            // One flush, so one `write` to stdout, for everything this read brought.
+            console.queue_peer_messages("peer", &lines)?;
             console.flush_messages()?;
+            if bye.is_some() {
+                console.status("the peer said bye");
+                return Ok(Step::End(Ending::PeerSaidBye));
+            }
             Ok(Step::Continue)
         }
         PeerEvent::TooLong { limit } => {
@@ -403,7 +395,7 @@ fn hang_up(stream: &TcpStream, peer: Receiver<PeerEvent>, drain: bool, console: 
     let mut draining = drain;
     while draining {
         draining = match peer.recv_deadline(deadline) {
-            Ok(PeerEvent::Lines(lines)) => lines
+            Ok(PeerEvent::Messages(lines)) => lines
                 .iter()
                 .filter(|line| !is_bye(line))
                 .all(|line| console.peer_message("peer", line).is_ok()),
@@ -459,6 +451,14 @@ impl<'a> Outgoing<'a> {
         Ok(())
     }
 
+    /// Queues messages that are already in their wire form (line framing: each followed by its
+    /// newline). A block larger than the buffer goes straight to the socket in one `write`.
+    fn send_block(&mut self, wire: &[u8]) -> Result<()> {
+        self.socket
+            .write_all(wire)
+            .map_err(|e| Error::io("sending to the peer", e))
+    }
+
     /// Writes everything queued, in as few `write` calls as the kernel allows.
     fn flush(&mut self) -> Result<()> {
         self.socket
@@ -471,6 +471,7 @@ impl<'a> Outgoing<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
     use std::net::TcpListener;
 
     fn quiet_console() -> Console {
@@ -520,13 +521,40 @@ mod tests {
     }
 
     #[test]
+    fn piped_lines_leave_as_one_block_up_to_a_bye() {
+        let (ours, theirs) = socket_pair();
+        let (keys, keyboard) = bounded(4);
+        let (_peer_tx, peer) = bounded(1);
+        keys.send(Input::Lines(Messages::from_iter([
+            "one",
+            "two",
+            " BYE",
+            "never sent",
+        ])))
+        .unwrap();
+        let ending = converse(
+            outgoing(&ours),
+            &keyboard,
+            &peer,
+            &never(),
+            &mut quiet_console(),
+        )
+        .unwrap();
+        assert_eq!(ending, Ending::WeSaidBye);
+        drop(ours);
+        let mut wire = String::new();
+        (&theirs).read_to_string(&mut wire).unwrap();
+        assert_eq!(wire, "one\ntwo\nbye\n");
+    }
+
+    #[test]
     fn eof_then_the_peers_fin_closes_both_directions() {
         let (ours, theirs) = socket_pair();
         let (keys, keyboard) = bounded(4);
         let (peer_tx, peer) = bounded(4);
         keys.send(Input::Eof).unwrap();
         peer_tx
-            .send(PeerEvent::Lines(vec![b"late reply".to_vec()]))
+            .send(PeerEvent::Messages(Messages::from_iter([b"late reply"])))
             .unwrap();
         peer_tx.send(PeerEvent::Closed).unwrap();
         let ending = converse(

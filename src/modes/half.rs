@@ -62,7 +62,7 @@ pub fn run(
     stdin: impl Read,
     console: &mut Console,
 ) -> Result<()> {
-    let connection = endpoint::open_one(endpoint, "half", console)?;
+    let connection = endpoint::open_one(endpoint, "half", options.framing, console)?;
     if options.framing == Framing::Raw {
         console.status(options.framing.describe());
     }

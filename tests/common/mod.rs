@@ -157,6 +157,12 @@ impl Netchat {
     }
 
     /// Closes the child's stdin: the program sees EOF.
+    /// Takes the child's stdin, for a test that feeds it from another thread (a write that may
+    /// block while netchat is not reading its input).
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin is piped and not taken yet")
+    }
+
     pub fn close_stdin(&mut self) {
         self.stdin = None;
     }
@@ -365,6 +371,27 @@ pub fn raw_connect(addr: SocketAddr) -> RawPeer {
     let stream = TcpStream::connect_timeout(&addr, DEADLINE)
         .unwrap_or_else(|e| panic!("raw peer could not connect to {addr}: {e}"));
     RawPeer::new(stream)
+}
+
+/// Connects a raw peer to `addr` from the source address `from` (e.g. 127.0.0.2: every address
+/// of 127.0.0.0/8 is this machine on Linux), so a test can play a second machine for the room's
+/// per-address rules. `None` where the system cannot bind there (macOS has only 127.0.0.1 until
+/// an alias is added): the caller skips with a message.
+pub fn raw_connect_from(from: std::net::IpAddr, addr: SocketAddr) -> Option<RawPeer> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("a TCP socket");
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .map_err(|e| eprintln!("skipped: cannot bind a socket to {from}: {e}"))
+        .ok()?;
+    socket
+        .connect_timeout(&addr.into(), DEADLINE)
+        .unwrap_or_else(|e| panic!("raw peer from {from} could not connect to {addr}: {e}"));
+    Some(RawPeer::new(socket.into()))
 }
 
 /// A loopback listener on a port the OS chooses, for tests where netchat connects to a raw peer.

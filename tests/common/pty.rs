@@ -64,6 +64,17 @@ pub struct Tty {
 impl Tty {
     /// Starts `netchat ARGS…` in a terminal `columns` wide and `rows` high.
     pub fn spawn(name: &str, args: &[&str], rows: u16, columns: u16) -> Tty {
+        Tty::spawn_with_env(name, args, &[], rows, columns)
+    }
+
+    /// Like [`Tty::spawn`], with these environment variables set.
+    pub fn spawn_with_env(
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        rows: u16,
+        columns: u16,
+    ) -> Tty {
         let size = Winsize {
             ws_row: rows,
             ws_col: columns,
@@ -81,6 +92,7 @@ impl Tty {
             .args(args)
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
+            .envs(env.iter().copied())
             .stdin(stdio())
             .stdout(stdio())
             .stderr(stdio());

@@ -11,14 +11,17 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, after, bounded, never, select};
+use std::collections::VecDeque;
 
-use super::protocol::{self, LineKind};
+use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
+
+use super::protocol::{self, Farewell};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::framing::{self, Framing};
+use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the client needs besides the address.
@@ -38,16 +41,31 @@ pub struct ClientOptions {
 /// After `/quit`, how long to wait for the server's goodbye and close before leaving anyway.
 pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 
+/// After Ctrl-C, how long to wait for the server's goodbye: short, because a person pressing
+/// Ctrl-C wants out now, and leaving without the goodbye loses nothing.
+pub const INTERRUPT_WAIT: Duration = Duration::from_millis(500);
+
 /// How many received lines may wait for the screen. When full, the socket reader stops reading
 /// and the server's queue for us fills: a client that cannot keep up is the server's problem to
 /// bound, not a reason for us to grow.
 const INCOMING_QUEUE: usize = 64;
 
-/// What the socket reader thread reports; the channel closing means EOF.
-enum Incoming {
+/// How many typed lines may wait for the socket. When the server stops reading us (we are over
+/// the room's rate limit), our `write` blocks in the sender thread, these fill, and the keyboard
+/// is not read until they drain: a pasted file waits in its pipe instead of in our memory, and
+/// the screen and Ctrl-C keep working meanwhile.
+const OUTGOING_QUEUE: usize = 16;
+
+/// If the screen was this far behind the socket (received lines waiting to be shown) this
+/// recently when the server closed without a goodbye, the server dropped us for reading too
+/// slowly.
+const BEHIND_WINDOW: Duration = Duration::from_secs(30);
+
+/// What the main loop gives the sender thread.
+enum Outgoing {
     Line(Vec<u8>),
-    TooLong { limit: usize },
-    Failed(io::Error),
+    /// Send our FIN (raw framing's way of leaving: such a server has no `/quit`).
+    Finish,
 }
 
 /// `netchat room --connect`: joins, chats until `/quit`, end of input, Ctrl-C or the server
@@ -60,10 +78,6 @@ pub fn run(
     interrupt: Receiver<()>,
 ) -> Result<()> {
     let endpoint::Connection { stream, peer, .. } = endpoint::connect_one(addr)?;
-    let server = Server {
-        stream: &stream,
-        framing: options.framing,
-    };
     match options.framing {
         Framing::Line => console.status(&format!(
             "connected to {peer}; type a line to talk to the room, /help for commands, /quit to leave"
@@ -73,14 +87,17 @@ pub fn run(
             console.status(options.framing.describe());
         }
     }
-    if let Some(nick) = &options.nick {
-        server.send(format!("/nick {nick}").as_bytes())?;
-    }
-    let reading = stream
-        .try_clone()
-        .map_err(|e| Error::io("cloning the socket", e))?;
+    let clone = |what| {
+        stream
+            .try_clone()
+            .map_err(|e| Error::io(format!("cloning the socket for the {what}"), e))
+    };
     let from_server = protocol::longest_relayed_line(options.max_line);
-    let (incoming, reader) = spawn_socket_reader(reading, options.framing, from_server)?;
+    let (incoming, reader) = spawn_socket_reader(clone("reader")?, options.framing, from_server)?;
+    let mut server = spawn_socket_writer(clone("sender")?, options.framing)?;
+    if let Some(nick) = &options.nick {
+        server.queue(format!("/nick {nick}").into_bytes());
+    }
     // On a terminal, a line editor: messages print above the line being typed (terminal.rs).
     let keyboard = Keyboard::start(
         stdin,
@@ -92,7 +109,7 @@ pub fn run(
         console,
     )?;
     let result = chat(
-        server,
+        &mut server,
         &incoming,
         keyboard.input().clone(),
         &interrupt,
@@ -100,91 +117,209 @@ pub fn run(
     );
     // Give the terminal back (raw mode off, prompt erased) before the last lines.
     drop(keyboard);
-    // Wake the socket reader (blocked in read) and wait for it: every thread we own ends here.
+    // Wake the socket threads (blocked in read, or in a write the server does not read) and
+    // wait for them: every thread we own ends here.
     let _ = stream.shutdown(Shutdown::Both);
     drop(incoming);
     let _ = reader.join();
+    server.stop();
     result
 }
 
+/// The `room-recv` thread: the reader pump (pump.rs) on the socket.
 fn spawn_socket_reader(
     stream: TcpStream,
     framing: Framing,
     max_line: usize,
-) -> Result<(Receiver<Incoming>, thread::JoinHandle<()>)> {
-    let (sender, receiver) = bounded(INCOMING_QUEUE);
+) -> Result<(Receiver<Pumped>, thread::JoinHandle<()>)> {
+    pump::spawn(
+        "room-recv",
+        stream,
+        framing,
+        max_line,
+        INCOMING_QUEUE,
+        |event| event,
+    )
+    .map_err(|e| Error::io("starting the socket reader thread", e))
+}
+
+/// The sender thread: one blocking `write` per typed line, so that the main loop never blocks
+/// on the socket. If the server stops reading us, only this thread waits; each line written is
+/// acknowledged on `written` (or the error that ended it).
+fn spawn_socket_writer(stream: TcpStream, framing: Framing) -> Result<Server> {
+    let (lines, to_send) = unbounded::<Outgoing>();
+    let (acks, written) = unbounded::<io::Result<()>>();
     let handle = thread::Builder::new()
-        .name("room-recv".into())
+        .name("room-send".into())
         .spawn(move || {
-            let mut reader = MessageReader::new(&stream, framing, max_line);
-            loop {
-                let item = match reader.read_frame() {
-                    Ok(Some(Frame::Line(line))) => Incoming::Line(line),
-                    Ok(Some(Frame::TooLong { limit })) => Incoming::TooLong { limit },
-                    Ok(None) => return,
-                    Err(error) => Incoming::Failed(error),
+            for item in to_send {
+                let mut socket = &stream;
+                let result = match item {
+                    Outgoing::Line(line) => framing::write_message(&mut socket, framing, &line),
+                    Outgoing::Finish => stream.shutdown(Shutdown::Write),
                 };
-                let failed = matches!(item, Incoming::Failed(_));
-                if sender.send(item).is_err() || failed {
+                let failed = result.is_err();
+                if acks.send(result).is_err() || failed {
                     return;
                 }
             }
         })
-        .map_err(|e| Error::io("starting the socket reader thread", e))?;
-    Ok((receiver, handle))
+        .map_err(|e| Error::io("starting the socket sender thread", e))?;
+    Ok(Server {
+        framing,
+        lines,
+        written,
+        handle: Some(handle),
+        waiting: VecDeque::new(),
+        in_flight: 0,
+    })
+}
+
+/// The connection to the room's server as the main loop sees it: typed lines wait in `waiting`
+/// until the sender thread has room for them (at most [`OUTGOING_QUEUE`] in flight).
+struct Server {
+    framing: Framing,
+    lines: Sender<Outgoing>,
+    written: Receiver<io::Result<()>>,
+    handle: Option<thread::JoinHandle<()>>,
+    waiting: VecDeque<Outgoing>,
+    in_flight: usize,
+}
+
+impl Server {
+    /// Queues a line for the server; it goes out after every line typed before it.
+    fn queue(&mut self, line: Vec<u8>) {
+        self.waiting.push_back(Outgoing::Line(line));
+        self.hand_over();
+    }
+
+    /// Hands waiting lines to the sender thread while it has room.
+    fn hand_over(&mut self) {
+        while self.in_flight < OUTGOING_QUEUE {
+            let Some(item) = self.waiting.pop_front() else {
+                return;
+            };
+            if self.lines.send(item).is_err() {
+                return; // the sender ended: its error arrives on `written`
+            }
+            self.in_flight += 1;
+        }
+    }
+
+    /// The sender wrote one line (or failed).
+    fn written(&mut self, result: io::Result<()>) -> io::Result<()> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        result?;
+        self.hand_over();
+        Ok(())
+    }
+
+    /// Lines typed but not yet taken by the server: it has stopped reading us.
+    fn unsent(&self) -> usize {
+        self.in_flight + self.waiting.len()
+    }
+
+    /// Whether the keyboard may be read: not while typed lines wait for the server.
+    fn has_room(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Asks to leave and returns the deadline to wait for the server's goodbye. A netchat room
+    /// gets `/quit`. A raw server has no such command: our FIN is the goodbye, and its close
+    /// (or the deadline) ends the wait.
+    fn quit(&mut self, why: &str, wait: Duration) -> Option<Instant> {
+        match self.framing {
+            Framing::Line => self.queue(format!("/quit {why}").into_bytes()),
+            Framing::Raw => {
+                self.waiting.push_back(Outgoing::Finish);
+                self.hand_over();
+            }
+        }
+        Some(Instant::now() + wait)
+    }
+
+    /// Ends the sender thread: the socket must already be shut down, which fails a blocked
+    /// `write`.
+    fn stop(&mut self) {
+        self.waiting.clear();
+        let (closed, _) = unbounded();
+        self.lines = closed;
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// How the conversation is going, for the main loop.
+struct Leaving {
+    /// Set once we asked to leave: from then on the server's close is the expected ending.
+    deadline: Option<Instant>,
+    /// The server's goodbye line, once it came: it says whether its close is a normal end.
+    goodbye: Option<Farewell>,
+    /// When received lines last filled the queue to the screen: the screen was behind.
+    behind: Option<Instant>,
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
 // ANCHOR: client_loop
 fn chat(
-    server: Server<'_>,
-    incoming: &Receiver<Incoming>,
-    mut keyboard: Receiver<Input>,
+    server: &mut Server,
+    incoming: &Receiver<Pumped>,
+    keyboard: Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
 ) -> Result<()> {
     let mut interrupt = interrupt.clone();
-    // Set once we asked to leave: from then on the server's close is the expected ending.
-    let mut leaving: Option<Instant> = None;
-    let mut goodbye = false;
+    let mut keyboard_open = true;
+    let mut state = Leaving {
+        deadline: None,
+        goodbye: None,
+        behind: None,
+    };
     loop {
-        let give_up = match leaving {
+        let give_up = match state.deadline {
             Some(deadline) => after(deadline.saturating_duration_since(Instant::now())),
             None => never(),
         };
+        // While typed lines wait for the server, the keyboard waits too (see OUTGOING_QUEUE).
+        let typing = if keyboard_open && server.has_room() {
+            keyboard.clone()
+        } else {
+            never()
+        };
         select! {
-            recv(incoming) -> item => match item {
-                Ok(Incoming::Line(bytes)) => {
-                    // The server escapes what it relays, but a client trusts no peer: escape again.
-                    let text = escape_peer_text(&bytes);
-                    goodbye |= protocol::classify(&text) == LineKind::Goodbye;
-                    console.room_line(&text, tone_of(&text))?;
+            recv(incoming) -> item => {
+                let Ok(item) = item else {
+                    return Err(Error::RoomClosed); // the pump always reports its end first
+                };
+                if incoming.is_full() {
+                    state.behind = Some(Instant::now());
                 }
-                Ok(Incoming::TooLong { limit }) => console.notice(&format!(
-                    "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
-                )),
-                // EOF, or an error after we had already said goodbye: a normal ending.
-                Ok(Incoming::Failed(_)) | Err(_) if leaving.is_some() => {
-                    console.status("you left the room");
-                    return Ok(());
+                if let Some(ending) = received(item, &mut state, console)? {
+                    return ending;
                 }
-                Ok(Incoming::Failed(_)) | Err(_) if goodbye => {
-                    console.status("the server closed the connection (its goodbye is above)");
-                    return Ok(());
+            }
+            recv(server.written) -> result => {
+                if let Ok(result) = result {
+                    if let Err(error) = server.written(result) {
+                        if state.deadline.is_some() {
+                            console.status("you left the room");
+                            return Ok(());
+                        }
+                        return Err(lost(error));
+                    }
                 }
-                Ok(Incoming::Failed(error)) => return Err(lost(error)),
-                Err(_) => return Err(Error::RoomClosed),
-            },
-            recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {
+            }
+            recv(typing) -> typed => match typed.unwrap_or(Input::Eof) {
                 Input::Line(line) => {
-                    if typed_line(server, &line, &mut leaving, console)? {
+                    if typed_line(server, line, &mut state, console) {
                         return Ok(());
                     }
                 }
                 // A script piped in arrives in blocks: each of its lines as if typed alone.
                 Input::Lines(lines) => {
-                    for line in lines {
-                        if typed_line(server, &line, &mut leaving, console)? {
+                    for line in lines.iter() {
+                        if typed_line(server, line.to_vec(), &mut state, console) {
                             return Ok(());
                         }
                     }
@@ -192,16 +327,24 @@ fn chat(
                 Input::TooLong { limit } => console.notice(&format!(
                     "your line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Input::Interrupted => leaving = leaving.or_else(|| server.quit("Ctrl-C")),
+                Input::Interrupted => {
+                    if let Some(ending) = interrupted(server, &mut state, console) {
+                        return ending;
+                    }
+                }
                 Input::Eof | Input::Failed(_) => {
                     // End of input (Ctrl-D, or the end of a piped script): leave politely.
-                    keyboard = never();
-                    leaving = leaving.or_else(|| server.quit("end of input"));
+                    keyboard_open = false;
+                    state.deadline = state
+                        .deadline
+                        .or_else(|| server.quit("end of input", QUIT_WAIT));
                 }
             },
             recv(interrupt) -> signal => {
                 if signal.is_ok() {
-                    leaving = leaving.or_else(|| server.quit("Ctrl-C"));
+                    if let Some(ending) = interrupted(server, &mut state, console) {
+                        return ending;
+                    }
                 } else {
                     interrupt = never(); // nobody can send Ctrl-C any more: stop watching
                 }
@@ -215,60 +358,101 @@ fn chat(
 }
 // ANCHOR_END: client_loop
 
-/// A line we typed: sent, unless we are already leaving. `/quit` starts the wait for the
-/// server's goodbye; `true` means the conversation is over (`/quit` to a raw server).
-fn typed_line(
-    server: Server<'_>,
-    line: &[u8],
-    leaving: &mut Option<Instant>,
+/// One thing the socket reader reported; `Some` ends the conversation with that result.
+fn received(
+    item: Pumped,
+    state: &mut Leaving,
     console: &mut Console,
-) -> Result<bool> {
-    if leaving.is_some() {
-        return Ok(false);
-    }
-    let quitting = matches!(protocol::parse(line), protocol::Command::Quit(_));
-    if quitting && server.framing == Framing::Raw {
-        console.status("you left (closed the connection)");
-        return Ok(true);
-    }
-    if let Some(why) = framing::unsendable(server.framing, line) {
-        console.notice(why);
-        return Ok(false);
-    }
-    server.send(line)?;
-    if quitting {
-        *leaving = Some(Instant::now() + QUIT_WAIT);
-    }
-    Ok(false)
-}
-
-/// The connection to the room's server, and the framing it speaks.
-#[derive(Clone, Copy)]
-struct Server<'a> {
-    stream: &'a TcpStream,
-    framing: Framing,
-}
-
-impl Server<'_> {
-    fn send(self, line: &[u8]) -> Result<()> {
-        let mut stream = self.stream;
-        framing::write_message(&mut stream, self.framing, line).map_err(lost)
-    }
-
-    /// Asks to leave and returns the deadline to wait for the server's goodbye. A netchat room
-    /// gets `/quit` (errors ignored: we are leaving anyway). A raw server has no such command:
-    /// our FIN is the goodbye, and its close (or the deadline) ends the wait.
-    fn quit(self, why: &str) -> Option<Instant> {
-        match self.framing {
-            Framing::Line => {
-                let _ = self.send(format!("/quit {why}").as_bytes());
-            }
-            Framing::Raw => {
-                let _ = self.stream.shutdown(Shutdown::Write);
+) -> Result<Option<Result<()>>> {
+    match item {
+        Pumped::Messages(lines) => {
+            for bytes in lines.iter() {
+                // The server escapes what it relays, but a client trusts no peer: escape again.
+                let text = escape_peer_text(bytes);
+                if let Some(farewell) = protocol::farewell(&text) {
+                    state.goodbye = Some(farewell);
+                }
+                console.room_line(&text, tone_of(&text))?;
             }
         }
-        Some(Instant::now() + QUIT_WAIT)
+        Pumped::TooLong { limit } => console.notice(&format!(
+            "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
+        )),
+        // EOF, or an error after we had already said goodbye: a normal ending.
+        Pumped::Closed | Pumped::Failed(_) if state.deadline.is_some() => {
+            console.status("you left the room");
+            return Ok(Some(Ok(())));
+        }
+        Pumped::Closed | Pumped::Failed(_) if state.goodbye.is_some() => {
+            return Ok(Some(match state.goodbye.take() {
+                Some(Farewell::Refused { reason }) => Err(Error::RoomRefused { reason }),
+                _ => {
+                    console.status("the server closed the connection (its goodbye is above)");
+                    Ok(())
+                }
+            }));
+        }
+        // No goodbye, and we were behind: the server gave up on us (it cannot send a goodbye
+        // through a queue that is full).
+        Pumped::Closed | Pumped::Failed(_)
+            if state.behind.is_some_and(|at| at.elapsed() < BEHIND_WINDOW) =>
+        {
+            return Ok(Some(Err(Error::DroppedTooSlow)));
+        }
+        Pumped::Failed(error) => return Ok(Some(Err(lost(error)))),
+        Pumped::Closed => return Ok(Some(Err(Error::RoomClosed))),
     }
+    Ok(None)
+}
+
+/// Ctrl-C: leave politely if the server is reading us, at once if it is not (our `/quit` would
+/// wait behind the lines it has not read), and at once on a second Ctrl-C.
+fn interrupted(
+    server: &mut Server,
+    state: &mut Leaving,
+    console: &mut Console,
+) -> Option<Result<()>> {
+    let unsent = server.unsent();
+    if state.deadline.is_none() && unsent == 0 {
+        state.deadline = server.quit("Ctrl-C", INTERRUPT_WAIT);
+        return None;
+    }
+    if unsent > 0 {
+        console.notice(&format!(
+            "{unsent} line(s) you typed were not sent: the server was not reading them \
+             (over the room's rate limit?)"
+        ));
+    }
+    console.status("you left the room");
+    Some(Ok(()))
+}
+
+/// A line we typed: queued for the server, unless we are already leaving. `/quit` starts the
+/// wait for the server's goodbye; `true` means the conversation is over (`/quit` to a raw
+/// server).
+fn typed_line(
+    server: &mut Server,
+    line: Vec<u8>,
+    state: &mut Leaving,
+    console: &mut Console,
+) -> bool {
+    if state.deadline.is_some() {
+        return false;
+    }
+    let quitting = matches!(protocol::parse(&line), protocol::Command::Quit(_));
+    if quitting && server.framing == Framing::Raw {
+        console.status("you left (closed the connection)");
+        return true;
+    }
+    if let Some(why) = framing::unsendable(server.framing, &line) {
+        console.notice(why);
+        return false;
+    }
+    server.queue(line);
+    if quitting {
+        state.deadline = Some(Instant::now() + QUIT_WAIT);
+    }
+    false
 }
 
 /// A broken connection to the room: reset or closed under us means the server went away.

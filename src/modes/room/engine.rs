@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
@@ -63,6 +63,14 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// plain close.
 pub const MAX_REFUSING: usize = 16;
 
+/// The kernel send buffer of each client's socket (`SO_SNDBUF`, endpoint.rs), set at accept by
+/// every engine. Fixed, so that how far behind a client may fall before it is dropped does not
+/// depend on the kernel's autotuning (which grows it to 4 MiB on Linux): at most
+/// [`CLIENT_QUEUE`] in its queue, one write batch in its writer's hands, and this buffer (twice
+/// this on Linux, which doubles the request for its bookkeeping). 64 KiB is still a thousand chat
+/// lines in flight, so a reading client never waits on it.
+pub const CLIENT_SEND_BUFFER: usize = 64 * 1024;
+
 /// How many console lines may wait for the operator's terminal. If the terminal cannot keep up
 /// (a flood, or output paused with Ctrl-S), further lines are counted and skipped rather than
 /// letting the room wait for a screen; the operator then reads
@@ -94,6 +102,9 @@ pub trait Engine {
     fn disconnect(&mut self, id: ClientId);
     /// The client stopped reading: close its connection now, discarding what waits for it.
     fn drop_slow(&mut self, id: ClientId);
+    /// The client is over its rate limit: do not read from it before `until` (its lines wait
+    /// in the kernel, and TCP's flow control slows its sender down).
+    fn pause(&mut self, id: ClientId, until: Instant);
     /// Shows a line at the operator's console, never waiting for the terminal.
     fn log(&mut self, entry: Log);
 }
@@ -133,6 +144,7 @@ impl Dispatch {
                     self.recipients = ids;
                 }
                 Action::Disconnect(id) => engine.disconnect(id),
+                Action::Pause { id, until } => engine.pause(id, until),
                 Action::Log(entry) => engine.log(entry),
             }
         }
@@ -156,29 +168,78 @@ impl Dispatch {
 
 /// The room's side of the operator's console: lines handed to the console thread through a
 /// bounded channel, never waiting for the terminal. Both engines hand their log this way.
+///
+/// What the room logs by itself (joins, messages) may be skipped when the terminal is behind; the
+/// answers to the host's own commands ([`Log::Answer`]) never are: they wait here, in order, until
+/// the console has room ([`LogQueue::flush`]).
 pub struct LogQueue {
     sender: Sender<Log>,
     skipped: u64,
+    /// When the last "lines were skipped" note went out: at most one a second.
+    noted: Option<Instant>,
+    /// Answers to the host that did not fit yet.
+    held: VecDeque<Log>,
 }
+
+/// How often, at most, the console says that lines were skipped.
+const SKIPPED_NOTE_EVERY: Duration = Duration::from_secs(1);
 
 impl LogQueue {
     pub fn new(sender: Sender<Log>) -> LogQueue {
-        LogQueue { sender, skipped: 0 }
+        LogQueue {
+            sender,
+            skipped: 0,
+            noted: None,
+            held: VecDeque::new(),
+        }
     }
 
-    /// Hands a line to the console thread; counts it as skipped if the console is behind.
+    /// Hands a line to the console thread; counts it as skipped if the console is behind
+    /// (an answer to the host is held instead, never skipped).
     pub fn show(&mut self, entry: Log) {
-        if self.skipped > 0 {
-            let note = Log::Notice(format!(
-                "{} console lines were skipped: the terminal could not keep up",
-                self.skipped
-            ));
-            if self.sender.try_send(note).is_ok() {
-                self.skipped = 0;
-            }
+        self.flush();
+        if matches!(entry, Log::Answer(_)) {
+            self.held.push_back(entry);
+            self.flush();
+            return;
         }
+        self.note_skipped();
         if self.sender.try_send(entry).is_err() {
             self.skipped += 1;
+        }
+    }
+
+    /// Hands on the held answers that now fit. An engine calls it whenever it has a moment
+    /// (see [`LogQueue::holds_answers`]).
+    pub fn flush(&mut self) {
+        while let Some(answer) = self.held.pop_front() {
+            if let Err(error) = self.sender.try_send(answer) {
+                self.held.push_front(error.into_inner());
+                return;
+            }
+        }
+    }
+
+    /// Whether answers wait for the console: then the engine should flush again soon.
+    pub fn holds_answers(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    fn note_skipped(&mut self) {
+        let now = Instant::now();
+        let recent = self
+            .noted
+            .is_some_and(|noted| now.saturating_duration_since(noted) < SKIPPED_NOTE_EVERY);
+        if self.skipped == 0 || recent {
+            return;
+        }
+        let note = Log::Notice(format!(
+            "{} console lines were skipped: the terminal could not keep up",
+            self.skipped
+        ));
+        if self.sender.try_send(note).is_ok() {
+            self.skipped = 0;
+            self.noted = Some(now);
         }
     }
 }

@@ -13,14 +13,15 @@
 
 use std::collections::BTreeMap;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
-use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
+use super::rules::{Action, ClientId, Gone, Leave, Limits, Line, Log, Room};
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -31,6 +32,7 @@ pub enum Event {
         peer: SocketAddr,
         queue: QueueSender,
         stream: Arc<TcpStream>,
+        gate: Arc<Gate>,
     },
     /// A reader got one line from its client.
     Said { id: ClientId, line: Vec<u8> },
@@ -127,45 +129,131 @@ impl QueueReceiver {
 struct Wire {
     queue: QueueSender,
     stream: Arc<TcpStream>,
+    gate: Arc<Gate>,
 }
+
+// ANCHOR: gate
+/// Where a client's reader thread waits before each line while the client is over its rate
+/// limit: the hub closes the gate until a time, the reader does not `read` its socket until
+/// then. Its lines wait in the kernel, whose receive buffer fills, and TCP's flow control makes
+/// the sender's own `write()` block: backpressure, with nothing dropped.
+#[derive(Default)]
+pub struct Gate {
+    until: Mutex<Option<Instant>>,
+    changed: Condvar,
+}
+
+impl Gate {
+    /// Keep the reader from reading before `until`.
+    pub fn close_until(&self, until: Instant) {
+        *self.lock() = Some(until);
+    }
+
+    /// Let the reader go now (the client is leaving: its reader must see the end).
+    pub fn open(&self) {
+        *self.lock() = None;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the gate is open.
+    pub fn wait(&self) {
+        let mut until = self.lock();
+        while let Some(deadline) = *until {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                *until = None;
+                return;
+            }
+            until = match self.changed.wait_timeout(until, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Instant>> {
+        // Nothing can be half-updated behind this lock: a panicking holder left a valid value.
+        self.until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+// ANCHOR_END: gate
+
+/// While answers to the host wait for the console (engine.rs, `LogQueue`), how soon the hub
+/// tries again.
+const ANSWER_RETRY: Duration = Duration::from_millis(20);
 
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>) {
-    let mut room = Room::new();
+pub fn run(events: Receiver<Event>, log: Sender<Log>, limits: Limits) {
+    let mut room = Room::new(limits);
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),
         log: LogQueue::new(log),
     };
-    // `recv` fails only when every sender (accept thread, readers, console) is gone.
-    while let Ok(event) = events.recv() {
+    loop {
+        // Wait for the next event, or until the room has something to do on its own (announce
+        // a newcomer who stayed), or to retry the answers the console had no room for.
+        let retry = wires
+            .log
+            .holds_answers()
+            .then(|| Instant::now() + ANSWER_RETRY);
+        let deadline = [room.next_deadline(), retry].into_iter().flatten().min();
+        let event = match deadline {
+            Some(deadline) => match events.recv_deadline(deadline) {
+                Ok(event) => Some(event),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            // `recv` fails only when every sender (accept thread, readers, console) is gone.
+            None => match events.recv() {
+                Ok(event) => Some(event),
+                Err(_) => break,
+            },
+        };
+        let now = Instant::now();
         let actions = match event {
-            Event::Joined {
+            None => Vec::new(),
+            Some(Event::Joined {
                 id,
                 peer,
                 queue,
                 stream,
-            } => {
-                wires.wires.insert(id, Wire { queue, stream });
-                room.join(id, peer)
+                gate,
+            }) => {
+                wires.wires.insert(
+                    id,
+                    Wire {
+                        queue,
+                        stream,
+                        gate,
+                    },
+                );
+                room.join(id, peer, now)
             }
-            Event::Said { id, line } => room.said(id, &line),
-            Event::TooLong { id, limit } => room.too_long(id, limit),
-            Event::Gone { id, why } => {
+            Some(Event::Said { id, line }) => room.said(id, &line, now),
+            Some(Event::TooLong { id, limit }) => room.too_long(id, limit),
+            Some(Event::Gone { id, why }) => {
                 wires.wires.remove(&id);
                 room.leave(id, Leave::Gone(why))
             }
-            Event::Host(command) => room.host(command),
-            Event::Trouble(text) => vec![Action::Log(Log::Notice(text))],
-            Event::Close => {
+            Some(Event::Host(command)) => room.host(command),
+            Some(Event::Trouble(text)) => vec![Action::Log(Log::Notice(text))],
+            Some(Event::Close) => {
                 let actions = room.close();
                 dispatch.apply(&mut room, &mut wires, actions);
+                wires.log.flush();
                 break;
             }
         };
         dispatch.apply(&mut room, &mut wires, actions);
+        // Checked after every event too: in a busy room events never stop arriving.
+        let ticked = room.tick(now);
+        dispatch.apply(&mut room, &mut wires, ticked);
+        wires.log.flush();
     }
     // Dropping `wires` drops every remaining queue sender: each writer finishes what is queued
     // (the goodbye) and closes its connection.
@@ -202,13 +290,22 @@ impl Engine for Wires {
         // both threads end; we drop the queue and the room moves on without waiting.
         if let Some(wire) = self.wires.remove(&id) {
             let _ = wire.stream.shutdown(Shutdown::Both);
+            wire.gate.open();
         }
     }
     // ANCHOR_END: offer
 
     /// Dropping the queue's sender is the signal: the writer sends what is queued, then closes.
     fn disconnect(&mut self, id: ClientId) {
-        self.wires.remove(&id);
+        if let Some(wire) = self.wires.remove(&id) {
+            wire.gate.open();
+        }
+    }
+
+    fn pause(&mut self, id: ClientId, until: Instant) {
+        if let Some(wire) = self.wires.get(&id) {
+            wire.gate.close_until(until);
+        }
     }
 
     fn log(&mut self, entry: Log) {
@@ -235,7 +332,7 @@ mod tests {
     #[test]
     fn the_hub_disconnects_a_full_queue_and_never_waits_for_it() {
         let (log, _logs) = crossbeam_channel::unbounded();
-        let mut room = Room::new();
+        let mut room = Room::new(Limits::off());
         let mut wires = Wires {
             wires: BTreeMap::new(),
             log: LogQueue::new(log),
@@ -245,13 +342,14 @@ mod tests {
         let (slow_queue, _slow_lines) = client_queue(cost(&Arc::from("already waiting")));
         slow_queue.try_send(Arc::from("already waiting")).unwrap();
         for (id, name, queue) in [(1, "alice", alice_queue), (2, "slow", slow_queue)] {
-            room.join(id, addr());
-            room.said(id, format!("/nick {name}").as_bytes());
+            room.join(id, addr(), Instant::now());
+            room.said(id, format!("/nick {name}").as_bytes(), Instant::now());
             wires.wires.insert(
                 id,
                 Wire {
                     queue,
                     stream: socket(),
+                    gate: Arc::default(),
                 },
             );
         }

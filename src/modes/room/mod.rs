@@ -25,6 +25,7 @@
 pub mod client;
 pub mod engine;
 pub mod hub;
+pub mod limits;
 pub mod poll;
 pub mod protocol;
 pub mod rules;
@@ -53,6 +54,8 @@ pub struct Options {
     pub max_clients: usize,
     /// `--engine` (server only).
     pub engine: EngineKind,
+    /// `--rate-limit` and `--max-per-address` (server only).
+    pub limits: rules::Limits,
     /// `--nick` (client only).
     pub nick: Option<String>,
     /// `--framing` (client only: the server speaks one message per line).
@@ -79,6 +82,7 @@ pub fn run(
                 max_line: options.max_line,
                 max_clients: options.max_clients,
                 engine: options.engine,
+                limits: options.limits,
             };
             server::run(addr, &options, stdin, console, interrupt)
         }
@@ -98,7 +102,8 @@ pub fn run(
             if options.framing == Framing::Raw && options.nick.is_some() {
                 return Err(Error::Usage {
                     message: "--nick needs a netchat room, which speaks line framing".to_string(),
-                    hint: "a server that never frames has no /nick; drop --nick, or --framing raw"
+                    hint: "to join a netchat room, drop --framing raw; to join a server that \
+                           never frames (it has no /nick), drop --nick"
                         .to_string(),
                 });
             }

@@ -29,8 +29,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use super::engine::{
-    self, CLIENT_QUEUE, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING, Offer,
-    SHUTDOWN_GRACE, WRITE_KEEP, WRITE_TIMEOUT, describe, spawn_named,
+    self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
+    Offer, SHUTDOWN_GRACE, WRITE_KEEP, WRITE_TIMEOUT, describe, spawn_named,
 };
 use super::protocol::{self, HostCommand};
 use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
@@ -69,6 +69,10 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// How many commands from the console may wait for the loop.
 const CONTROL_QUEUE: usize = 64;
+
+/// While answers to the host wait for the console (engine.rs, `LogQueue`), how soon the loop
+/// tries again.
+const ANSWER_RETRY: Duration = Duration::from_millis(20);
 
 /// What the console thread tells the loop.
 enum Control {
@@ -114,7 +118,7 @@ pub fn start(
         poll,
         listener: Some(listener),
         commands,
-        room: Room::new(),
+        room: Room::new(options.limits),
         dispatch: Dispatch::default(),
         clients: Clients {
             registry,
@@ -122,6 +126,7 @@ pub fn start(
             log: LogQueue::new(log),
             dirty: Vec::new(),
             timed: BTreeSet::new(),
+            paused: BTreeSet::new(),
             seats: 0,
             refusing: 0,
         },
@@ -191,6 +196,8 @@ struct Client {
     queued: bool,
     /// It is in the `dirty` list (it has bytes to write this turn).
     dirty: bool,
+    /// Over its rate limit: not read before this time (rules.rs decides, `Engine::pause`).
+    paused_until: Option<Instant>,
 }
 
 /// Hashes a client id with one multiplication (Fibonacci hashing). Ids are numbers this server
@@ -227,6 +234,9 @@ struct Clients {
     dirty: Vec<ClientId>,
     /// Clients with a deadline: output stuck, or closing. The only ones the sweep looks at.
     timed: BTreeSet<ClientId>,
+    /// Clients over their rate limit, by the time they may be read again: the loop does not read
+    /// them, so their lines wait in the kernel and TCP's flow control slows their senders.
+    paused: BTreeSet<(Instant, ClientId)>,
     seats: usize,
     refusing: usize,
 }
@@ -300,11 +310,19 @@ impl EventLoop {
             }
             // 4. Write what this turn produced.
             self.write_dirty();
-            // 5. Deadlines: stuck clients, lingering closes, a failed accept.
+            // 5. Deadlines: the room's own (announcing a newcomer who stayed, taking the held
+            //    lines of a member whose pause is over), paused clients to read again, stuck
+            //    clients, lingering closes, a failed accept.
             let now = Instant::now();
+            let ticked = self.room.tick(now);
+            self.dispatch
+                .apply(&mut self.room, &mut self.clients, ticked);
+            self.resume(now);
             if now >= self.next_sweep {
                 self.sweep(now);
             }
+            self.write_dirty();
+            self.clients.log.flush();
             if self.accept_again.is_some_and(|at| now >= at) {
                 self.accept_again = None;
                 self.accept_all();
@@ -327,16 +345,43 @@ impl EventLoop {
         }
         let now = Instant::now();
         let sweep = (!self.clients.timed.is_empty()).then_some(self.next_sweep);
-        [sweep, self.accept_again, self.closing]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        let resume = self.clients.paused.first().map(|&(until, _)| until);
+        let answers = self.clients.log.holds_answers().then(|| now + ANSWER_RETRY);
+        [
+            sweep,
+            resume,
+            answers,
+            self.room.next_deadline(),
+            self.accept_again,
+            self.closing,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Clients whose pause is over are read again. Their socket may have held bytes all along
+    /// (no new readiness event will say so), so they go straight to the ready list.
+    fn resume(&mut self, now: Instant) {
+        while let Some(&(until, id)) = self.clients.paused.first() {
+            if until > now {
+                return;
+            }
+            self.clients.paused.pop_first();
+            if let Some(client) = self.clients.map.get_mut(&id) {
+                if client.paused_until == Some(until) {
+                    client.paused_until = None;
+                    self.mark_ready(id);
+                }
+            }
+        }
     }
 
     fn mark_ready(&mut self, id: ClientId) {
         if let Some(client) = self.clients.map.get_mut(&id) {
-            if !client.queued {
+            // A paused client is read again when its pause ends (`resume`), not before.
+            if !client.queued && client.paused_until.is_none() {
                 client.queued = true;
                 self.ready.push_back(id);
             }
@@ -370,8 +415,10 @@ impl EventLoop {
 
     /// A new connection: a seat in the room, or a polite refusal.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
-        // Errors ignored: TCP_NODELAY only makes lines leave sooner.
+        // Errors ignored: TCP_NODELAY only makes lines leave sooner; a refused SO_SNDBUF leaves
+        // the OS default, bounded still by the OS maximum (engine.rs, `CLIENT_SEND_BUFFER`).
         let _ = endpoint::tune(&stream);
+        let _ = endpoint::fix_send_buffer(&stream, CLIENT_SEND_BUFFER);
         if self.clients.seats >= self.max_clients {
             self.refuse(stream);
             return;
@@ -381,7 +428,7 @@ impl EventLoop {
         if !self.clients.add(id, stream, self.max_line, true) {
             return;
         }
-        let actions = self.room.join(id, peer);
+        let actions = self.room.join(id, peer, Instant::now());
         self.dispatch
             .apply(&mut self.room, &mut self.clients, actions);
     }
@@ -449,6 +496,11 @@ impl EventLoop {
             let Some(client) = self.clients.map.get_mut(&id) else {
                 return false;
             };
+            // Over its rate limit (perhaps since a line of this very turn): leave its bytes in
+            // the kernel until `resume`.
+            if client.paused_until.is_some() {
+                return false;
+            }
             // `&TcpStream` reads: the socket is non-blocking, so this returns at once.
             let read = (&client.stream).read(&mut self.buffer);
             let member = client.phase == Phase::Member;
@@ -489,9 +541,10 @@ impl EventLoop {
         // nothing.
         let mut decoder = std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
         let (room, dispatch, clients) = (&mut self.room, &mut self.dispatch, &mut self.clients);
+        let now = Instant::now();
         decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
-                Frame::Line(line) => room.said(id, line),
+                Frame::Line(line) => room.said(id, line, now),
                 Frame::TooLong { limit } => room.too_long(id, limit),
             };
             dispatch.apply(room, clients, actions);
@@ -513,7 +566,7 @@ impl EventLoop {
                 let mut decoder =
                     std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
                 if let Some(Frame::Line(line)) = decoder.finish() {
-                    let actions = self.room.said(id, line);
+                    let actions = self.room.said(id, line, Instant::now());
                     self.dispatch
                         .apply(&mut self.room, &mut self.clients, actions);
                 }
@@ -629,6 +682,7 @@ impl Clients {
                 eof: false,
                 queued: false,
                 dirty: false,
+                paused_until: None,
             },
         );
         if seat {
@@ -641,6 +695,9 @@ impl Clients {
     fn remove(&mut self, id: ClientId) {
         self.timed.remove(&id);
         if let Some(mut client) = self.map.remove(&id) {
+            if let Some(until) = client.paused_until {
+                self.paused.remove(&(until, id));
+            }
             let _ = self.registry.deregister(&mut client.stream);
             if client.seat {
                 self.seats -= 1;
@@ -752,8 +809,25 @@ impl Engine for Clients {
         if let Some(client) = self.map.get_mut(&id) {
             if client.phase == Phase::Member {
                 client.phase = Phase::Closing;
+                // A leaving client is read again, if only to see its FIN.
+                if let Some(until) = client.paused_until.take() {
+                    self.paused.remove(&(until, id));
+                }
                 self.timed.insert(id);
                 self.mark_dirty(id);
+            }
+        }
+    }
+
+    /// Stops reading the client until `until`: its socket stays registered, and `read_turn`
+    /// leaves it alone while it is paused.
+    fn pause(&mut self, id: ClientId, until: Instant) {
+        if let Some(client) = self.map.get_mut(&id) {
+            if client.phase == Phase::Member {
+                if let Some(earlier) = client.paused_until.replace(until) {
+                    self.paused.remove(&(earlier, id));
+                }
+                self.paused.insert((until, id));
             }
         }
     }

@@ -30,7 +30,9 @@
 //! A line from bob that starts with `[alice]` arrives as `[bob] [alice] …`: nicknames cannot
 //! contain spaces or brackets, so the first `[...]` is always the real sender.
 
-use crate::console::escape_peer_text;
+use std::net::IpAddr;
+
+use crate::console::{escape_peer_text, shorten_blank_runs};
 
 /// The longest nickname, in characters: long enough for a first name and a digit or two, short
 /// enough that `/who` for a class of thirty fits on a few lines. A longer `/nick` is refused with
@@ -119,6 +121,8 @@ pub enum NickError {
     BadCharacter(char),
     NotUtf8,
     Reserved,
+    /// Only punctuation: `...` or `_` would be one name with every other such name.
+    NoLetters,
 }
 
 impl std::fmt::Display for NickError {
@@ -145,7 +149,11 @@ impl std::fmt::Display for NickError {
                 "a name cannot contain '{c}': use letters, digits, '-', '_' and '.'"
             ),
             NickError::NotUtf8 => f.write_str("a name must be valid UTF-8 text"),
-            NickError::Reserved => write!(f, "'{HOST_NICK}' is the server's operator"),
+            NickError::Reserved => write!(
+                f,
+                "'{HOST_NICK}' and names that look like it are the server's operator's"
+            ),
+            NickError::NoLetters => f.write_str("a name needs at least one letter or digit"),
         }
     }
 }
@@ -170,6 +178,9 @@ pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
     {
         return Err(NickError::BadCharacter(bad));
     }
+    if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return Err(NickError::NoLetters);
+    }
     if same_nick(name, HOST_NICK) {
         return Err(NickError::Reserved);
     }
@@ -177,26 +188,46 @@ pub fn check_nick(name: &[u8]) -> Result<String, NickError> {
 }
 // ANCHOR_END: check_nick
 
-/// Two names are the same if they *look* the same: `Alice`, `aIice` (capital i), `a1ice` and
-/// `alice` are one name, and so are `bob` and `b0b`, `marc` and `rnarc`.
+/// Two names are the same if they *look* the same: `Alice`, `aIice` (capital i), `a1ice`,
+/// `a.lice` and `alice` are one name, and so are `bob` and `b0b`, `marc` and `rnarc`, `dave` and
+/// `clave`, `host` and `host_`.
 pub fn same_nick(a: &str, b: &str) -> bool {
     lookalike_key(a) == lookalike_key(b)
 }
 
-/// Folds the characters that many fonts draw alike: case, `i`/`l`/`1`/`I`, `o`/`0`, `rn`/`m`,
-/// `vv`/`w`. Two names are the same exactly when their keys are equal, so the hub can index
-/// names by key.
+/// The punctuation a name may contain, and which a reader's eye skips: `a.lice`, `a_lice`,
+/// `-alice-` and `alice` read as the same name, so they are one name.
+fn is_name_punctuation(c: char) -> bool {
+    matches!(c, '.' | '_' | '-')
+}
+
+/// The confusable skeleton of a name (Unicode's UTS #39): what it looks like, with the
+/// punctuation dropped and every character replaced by the one it is drawn like. Two names are
+/// the same exactly when their keys are equal, so the rules index names by key.
+///
+/// Unicode's table maps `1`, `I` and `l` to `l`, `0` to `O`, `m` to `rn`, and thousands of
+/// characters of other alphabets to the Latin letter they look like. It does not fold case, and
+/// it maps one character at a time, so three folds are added by hand: `i` is drawn like `l` in
+/// many fonts once lowered (`ALICE` must meet `aIice`), `cl` like `d`, `vv` like `w`. The table
+/// comes from the `unicode-security` crate, which rustc uses for its own lookalike-identifier
+/// lint: hand-written folds alone would miss most of it.
+// ANCHOR: lookalike_key
 pub fn lookalike_key(name: &str) -> String {
-    let folded: String = name
-        .to_lowercase()
+    let bare: String = name
         .chars()
-        .map(|c| match c {
-            'i' | '1' => 'l',
-            '0' => 'o',
-            other => other,
-        })
+        .filter(|&c| !is_name_punctuation(c))
+        .flat_map(char::to_lowercase)
         .collect();
-    folded.replace("rn", "m").replace("vv", "w")
+    skeleton(&bare)
+        .to_lowercase()
+        .replace('i', "l")
+        .replace("cl", "d")
+        .replace("vv", "w")
+}
+// ANCHOR_END: lookalike_key
+
+fn skeleton(text: &str) -> String {
+    unicode_security::confusable_detection::skeleton(text).collect()
 }
 
 /// The name a newcomer gets until it picks one.
@@ -207,17 +238,23 @@ pub fn guest_nick(number: u64) -> String {
 // ANCHOR: format
 /// `[alice] hello`: a message, with the sender's name put there by the server.
 pub fn said(from: &str, text: &[u8]) -> String {
-    format!("[{from}] {}", escape_peer_text(text))
+    format!("[{from}] {}", message_text(text))
 }
 
 /// `* alice waves`.
 pub fn action(from: &str, text: &[u8]) -> String {
-    format!("* {from} {}", escape_peer_text(text))
+    format!("* {from} {}", message_text(text))
 }
 
 /// `[alice -> you] psst`: only the recipient ever receives it.
 pub fn private(from: &str, text: &[u8]) -> String {
-    format!("[{from} -> you] {}", escape_peer_text(text))
+    format!("[{from} -> you] {}", message_text(text))
+}
+
+/// What a member wrote, as the room shows it: escaped (no control, bidi or invisible
+/// characters), and with long runs of blanks shortened, so no message can start a fake row.
+pub fn message_text(text: &[u8]) -> String {
+    shorten_blank_runs(&escape_peer_text(text))
 }
 
 /// `*** TEXT`: anything the server itself says.
@@ -238,9 +275,50 @@ pub fn goodbye(reason: &str) -> String {
 /// `*** goodbye: sorry, the room is full (N people); try again later`: the one line a connection
 /// beyond `--max-clients` receives before it is closed.
 pub fn room_full(max_clients: usize) -> String {
-    goodbye(&format!(
-        "sorry, the room is full ({max_clients} people); try again later"
+    refusal(&format!(
+        "the room is full ({max_clients} people); try again later"
     ))
+}
+
+/// `*** goodbye: sorry, REASON`: a connection turned away at the door (the room is full, or the
+/// host does not let it in). Every refusal is worded through here, so that [`farewell`] — and
+/// with it the client's exit code — recognises it.
+pub fn refusal(reason: &str) -> String {
+    goodbye(&format!("{REFUSAL_PREFIX}{reason}"))
+}
+
+/// What every refusal's reason starts with.
+const REFUSAL_PREFIX: &str = "sorry, ";
+
+/// What every kick's reason starts with.
+const KICKED_PREFIX: &str = "you were kicked";
+
+/// Why the server closed our connection, as its goodbye line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Farewell {
+    /// Turned away at the door ([`refusal`]): the client exits with 1, as for any refusal.
+    Refused { reason: String },
+    /// Removed by the host (`/kick`): the host ended the conversation on purpose, politely; the
+    /// client exits with 0, as when the room closes.
+    Kicked,
+    /// Any other goodbye: `/quit` answered, the room closing.
+    Closed,
+}
+
+/// Reads a goodbye line back into why it was said; `None` for any other line. The client knows
+/// the server only by its lines, so this is the one place that parses them, next to the
+/// functions that word them.
+pub fn farewell(line: &str) -> Option<Farewell> {
+    let reason = line.strip_prefix(GOODBYE_PREFIX)?;
+    Some(if let Some(why) = reason.strip_prefix(REFUSAL_PREFIX) {
+        Farewell::Refused {
+            reason: why.to_string(),
+        }
+    } else if reason.starts_with(KICKED_PREFIX) {
+        Farewell::Kicked
+    } else {
+        Farewell::Closed
+    })
 }
 
 /// `*** name refused: WHY; you are still NAME`.
@@ -284,14 +362,39 @@ pub fn line_too_long(limit: usize) -> String {
 pub fn kicked(reason: Option<&[u8]>) -> (String, String) {
     match reason.map(reason_text) {
         Some(reason) => (
-            goodbye(&format!("you were kicked by the host ({reason})")),
+            goodbye(&format!("{KICKED_PREFIX} by the host ({reason})")),
             format!("was kicked by the host ({reason})"),
         ),
         None => (
-            goodbye("you were kicked by the host"),
+            goodbye(&format!("{KICKED_PREFIX} by the host")),
             "was kicked by the host".to_string(),
         ),
     }
+}
+
+/// What a banned member is told (its goodbye) and what the room is told about it.
+pub fn banned(reason: Option<&[u8]>) -> (String, String) {
+    match reason.map(reason_text) {
+        Some(reason) => (
+            goodbye(&format!(
+                "you were banned from this room by the host ({reason})"
+            )),
+            format!("was banned by the host ({reason})"),
+        ),
+        None => (
+            goodbye("you were banned from this room by the host"),
+            "was banned by the host".to_string(),
+        ),
+    }
+}
+
+/// What a member over its rate limit is told, once per episode (limits.rs).
+pub fn slow_down(lines_per_second: u32) -> String {
+    notice(&format!(
+        "slow down: you are sending faster than this room allows ({lines_per_second} lines a \
+         second, more in a short burst); the server reads your next lines as your allowance \
+         refills, nothing you sent is lost"
+    ))
 }
 
 /// What the room is told about a member dropped for not reading (engine.rs, `CLIENT_QUEUE`).
@@ -392,6 +495,13 @@ pub enum HostCommand {
         nick: Vec<u8>,
         reason: Option<Vec<u8>>,
     },
+    /// `/ban NICK [reason]`: kick, and refuse that member's address until the room closes.
+    Ban {
+        nick: Vec<u8>,
+        reason: Option<Vec<u8>>,
+    },
+    /// `/unban ADDR`, or `/unban` alone to list the banned addresses.
+    Unban(Option<IpAddr>),
     /// `/quit`: close the room.
     Close,
     /// `/help`.
@@ -423,10 +533,30 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
                 reason: (!reason.is_empty()).then(|| reason.to_vec()),
             },
         },
+        b"ban" => match split_word(argument) {
+            ([], _) => HostCommand::Usage("usage: /ban NICK [reason]".into()),
+            (nick, reason) => HostCommand::Ban {
+                nick: nick.to_vec(),
+                reason: (!reason.is_empty()).then(|| reason.to_vec()),
+            },
+        },
+        b"unban" if argument.is_empty() => HostCommand::Unban(None),
+        b"unban" => match std::str::from_utf8(argument)
+            .ok()
+            .and_then(|a| a.parse().ok())
+        {
+            Some(ip) => HostCommand::Unban(Some(ip)),
+            None => HostCommand::Usage(format!(
+                "usage: /unban ADDRESS, e.g. /unban 192.168.1.23 (not {}); /unban alone lists \
+                 the banned addresses",
+                escape_peer_text(argument)
+            )),
+        },
         b"quit" => HostCommand::Close,
         b"help" => HostCommand::Help,
         _ => HostCommand::Usage(format!(
-            "unknown command /{}: the host has /who, /kick NICK [reason], /quit, /help",
+            "unknown command /{}: the host has /who, /kick NICK [reason], /ban NICK [reason], \
+             /unban ADDRESS, /quit, /help",
             escape_peer_text(word)
         )),
     }
@@ -437,6 +567,8 @@ pub const HOST_HELP: &[&str] = &[
     "a plain line is said to the room as [host]",
     "/who                 who is in the room",
     "/kick NICK [reason]  disconnect someone, telling the room",
+    "/ban NICK [reason]   kick, and refuse their address until the room closes",
+    "/unban ADDRESS       let a banned address in again (/unban alone lists them)",
     "/quit (or Ctrl-C, or Ctrl-D)  close the room",
 ];
 
@@ -538,6 +670,46 @@ mod tests {
         assert!(same_nick("rnarc", "marc"));
         assert!(same_nick("vvill", "will"));
         assert!(!same_nick("bob", "rob"));
+        assert!(!same_nick("alice", "alicia"));
+    }
+
+    #[test]
+    fn punctuation_and_confusable_letters_do_not_make_a_new_name() {
+        for (lookalike, original) in [
+            ("host_", "host"),
+            ("-host", "host"),
+            ("h.o.s.t", "host"),
+            ("a.lice", "alice"),
+            ("a_lice", "alice"),
+            ("Dave_", "dave"),
+            ("clave", "dave"),
+            ("CLAVE", "Dave"),
+            ("rn", "m"),
+        ] {
+            assert!(same_nick(lookalike, original), "{lookalike} vs {original}");
+        }
+        // Letters of other alphabets fold onto the Latin ones they look like, so the rule holds
+        // even for a name that never went through check_nick.
+        assert!(same_nick("\u{430}lice", "alice"));
+        assert!(!same_nick("dave", "dove"));
+    }
+
+    #[test]
+    fn host_and_its_lookalikes_are_reserved() {
+        for name in ["host", "HOST", "host_", "-host", "h0st", "ho.st", "Host-"] {
+            assert_eq!(
+                check_nick(name.as_bytes()),
+                Err(NickError::Reserved),
+                "{name}"
+            );
+        }
+        assert!(check_nick(b"hostess").is_ok());
+    }
+
+    #[test]
+    fn a_name_of_punctuation_only_is_refused() {
+        assert_eq!(check_nick(b"..."), Err(NickError::NoLetters));
+        assert_eq!(check_nick(b"_"), Err(NickError::NoLetters));
         // Other alphabets are refused outright: Cyrillic а (U+0430) looks like Latin a.
         let cyrillic = check_nick("\u{430}lice".as_bytes()).unwrap_err();
         assert!(cyrillic.to_string().contains("ASCII"), "{cyrillic}");
@@ -560,6 +732,35 @@ mod tests {
         assert_eq!(said("bob", b"\x1b[2Jhi\x07"), "[bob] \\x1b[2Jhi\\x07");
         assert_eq!(action("bob", b"waves\r"), "* bob waves\\x0d");
         assert_eq!(private("bob", b"\xff"), "[bob -> you] \u{fffd}");
+        assert_eq!(said("bob", "a\u{200b}b".as_bytes()), "[bob] a\\u{200b}b");
+    }
+
+    #[test]
+    fn a_message_cannot_push_a_fake_notice_onto_its_own_row() {
+        let fake = format!(
+            "hi{}*** bob was kicked by the host (cheating)",
+            " ".repeat(68)
+        );
+        let shown = said("eve", fake.as_bytes());
+        assert_eq!(
+            shown,
+            "[eve] hi        *** bob was kicked by the host (cheating)"
+        );
+        assert_eq!(said("eve", b"    indented()"), "[eve]     indented()");
+    }
+
+    #[test]
+    fn every_goodbye_says_why_to_the_client() {
+        assert_eq!(
+            farewell(&room_full(2)),
+            Some(Farewell::Refused {
+                reason: "the room is full (2 people); try again later".into()
+            })
+        );
+        assert_eq!(farewell(&kicked(Some(b"noisy")).0), Some(Farewell::Kicked));
+        assert_eq!(farewell(&kicked(None).0), Some(Farewell::Kicked));
+        assert_eq!(farewell(&goodbye("see you")), Some(Farewell::Closed));
+        assert_eq!(farewell("[bob] *** goodbye: sorry, fake"), None);
     }
 
     #[test]
@@ -624,6 +825,24 @@ mod tests {
         );
         assert!(matches!(parse_host(b"/kick"), HostCommand::Usage(_)));
         assert_eq!(parse_host(b"/quit"), HostCommand::Close);
+        assert_eq!(
+            parse_host(b"/ban eve flooding"),
+            HostCommand::Ban {
+                nick: b"eve".to_vec(),
+                reason: Some(b"flooding".to_vec())
+            }
+        );
+        assert!(matches!(parse_host(b"/ban"), HostCommand::Usage(_)));
+        assert_eq!(
+            parse_host(b"/unban 127.0.0.2"),
+            HostCommand::Unban(Some("127.0.0.2".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_host(b"/unban ::1"),
+            HostCommand::Unban(Some("::1".parse().unwrap()))
+        );
+        assert_eq!(parse_host(b"/unban"), HostCommand::Unban(None));
+        assert!(matches!(parse_host(b"/unban eve"), HostCommand::Usage(_)));
         assert!(matches!(parse_host(b"/nick x"), HostCommand::Usage(_)));
     }
 }

@@ -9,10 +9,12 @@
 //! rule (a name check, a command, who hears a notice) exists once, and every rule is tested here
 //! without a socket.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
 
 /// Every client gets a number when it connects; numbers are never reused.
@@ -40,6 +42,9 @@ pub enum Log {
     Status(String),
     /// A status line that deserves attention (stderr, highlighted).
     Notice(String),
+    /// An answer to the host's own command (stderr, like a status): never skipped, however far
+    /// behind the console is (engine.rs, `LogQueue`).
+    Answer(String),
 }
 
 /// One thing the [`Room`] decided should happen.
@@ -56,6 +61,9 @@ pub enum Action {
     /// Stop sending to this client: what is already waiting for it (the goodbye) is still sent,
     /// then the connection is closed.
     Disconnect(ClientId),
+    /// Do not read from this client before `until`: it is over its rate limit (limits.rs). Its
+    /// lines wait in its socket, and TCP's flow control makes its own `write()` wait.
+    Pause { id: ClientId, until: Instant },
     /// Show something at the server's console.
     Log(Log),
 }
@@ -72,7 +80,54 @@ pub enum Leave {
 struct Member {
     nick: String,
     peer: SocketAddr,
+    /// Whether the others were told it joined: only once it stayed a moment (see
+    /// [`limits::SHORT_STAY`]) or did something they see. A member never announced leaves
+    /// without a notice too, so connect/close churn never reaches anyone's screen.
+    announced: bool,
+    /// Its rate limit's bucket (limits.rs).
+    bucket: Bucket,
+    /// Over its rate limit: not read before this time.
+    paused_until: Option<Instant>,
+    /// Lines that were already on their way when the pause began (an engine may have read a few
+    /// more before it carried the pause out): kept in order, and taken when the pause ends, so
+    /// that nothing is relayed beyond the limit and nothing read is lost. Bounded by what an
+    /// engine reads ahead: a few lines.
+    held: VecDeque<Vec<u8>>,
 }
+
+/// The limits a room is run with (`--rate-limit`, `--max-per-address`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub rate: RateLimit,
+    /// 0 lifts the per-address limits (seats and connection rate).
+    pub max_per_address: u32,
+}
+
+impl Default for Limits {
+    /// The limits a room gets unless told otherwise: a prankster cannot ruin it.
+    fn default() -> Self {
+        Limits {
+            rate: RateLimit::PerSecond {
+                lines: limits::DEFAULT_RATE_LIMIT,
+            },
+            max_per_address: limits::DEFAULT_MAX_PER_ADDRESS,
+        }
+    }
+}
+
+impl Limits {
+    /// No limits at all: for load tests and benchmarks (`--rate-limit 0 --max-per-address 0`).
+    pub fn off() -> Limits {
+        Limits {
+            rate: RateLimit::Off,
+            max_per_address: 0,
+        }
+    }
+}
+
+/// How often, at most, the console gets a line about refused connections: a storm of them
+/// (a script retrying in a loop) is counted, not printed line by line.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// The room's state and rules, without any I/O.
 pub struct Room {
@@ -85,6 +140,16 @@ pub struct Room {
     by_name: HashMap<String, ClientId>,
     /// The number in the next `guest-N` name.
     next_guest: u64,
+    /// `--rate-limit`.
+    rate: RateLimit,
+    /// Who may come in, by address (limits.rs).
+    door: Admission,
+    /// Newcomers whose join is not announced yet, oldest first, with when they joined.
+    unannounced: VecDeque<(Instant, ClientId)>,
+    /// Refused connections not yet reported at the console, and when the last report was.
+    refusals: (u64, Option<Instant>),
+    /// Members with held lines (see `Member::held`).
+    holding: BTreeSet<ClientId>,
 }
 
 /// Up to this many members, everyone is told when someone joins or leaves. Beyond it, only the
@@ -102,16 +167,21 @@ fn line(text: String) -> Line {
 
 impl Default for Room {
     fn default() -> Self {
-        Room::new()
+        Room::new(Limits::default())
     }
 }
 
 impl Room {
-    pub fn new() -> Room {
+    pub fn new(limits: Limits) -> Room {
         Room {
             members: BTreeMap::new(),
             by_name: HashMap::new(),
             next_guest: 1,
+            rate: limits.rate,
+            door: Admission::new(limits.max_per_address),
+            unannounced: VecDeque::new(),
+            refusals: (0, None),
+            holding: BTreeSet::new(),
         }
     }
 
@@ -162,7 +232,15 @@ impl Room {
 
     /// A newcomer: give it a name, welcome it, tell the others.
     // ANCHOR: join
-    pub fn join(&mut self, id: ClientId, peer: SocketAddr) -> Vec<Action> {
+    pub fn join(&mut self, id: ClientId, peer: SocketAddr, now: Instant) -> Vec<Action> {
+        if let Err(refusal) = self.door.admit(peer.ip(), now) {
+            let mut actions = vec![
+                Action::To(id, line(protocol::refusal(&refusal.to_string()))),
+                Action::Disconnect(id),
+            ];
+            actions.extend(self.count_refusal(peer, &refusal, now));
+            return actions;
+        }
         let nick = self.fresh_guest_name();
         let count = self.members.len() + 1;
         // In a big room the list of names would be longer than anyone reads (and building it
@@ -183,6 +261,10 @@ impl Room {
             Member {
                 nick: nick.clone(),
                 peer,
+                announced: false,
+                bucket: Bucket::new(now),
+                paused_until: None,
+                held: VecDeque::new(),
             },
         );
         let mut actions = vec![
@@ -194,13 +276,9 @@ impl Room {
                 )),
             ),
         ];
+        // Told to the others only once it stayed a moment (`tick`), or acted first.
         if count <= ANNOUNCE_UP_TO {
-            actions.push(Action::All {
-                except: Some(id),
-                line: line(protocol::notice(&format!(
-                    "{nick} joined ({count} in the room)"
-                ))),
-            });
+            self.unannounced.push_back((now, id));
         }
         actions.push(Action::Log(Log::Status(format!(
             "{nick} joined from {peer} ({count} in the room)"
@@ -209,14 +287,146 @@ impl Room {
     }
     // ANCHOR_END: join
 
+    /// A refused connection, for the console: the first of a storm at once, then at most one
+    /// line a second with how many more there were.
+    fn count_refusal(
+        &mut self,
+        peer: SocketAddr,
+        refusal: &limits::Refusal,
+        now: Instant,
+    ) -> Option<Action> {
+        let (pending, last) = &mut self.refusals;
+        *pending += 1;
+        if last.is_some_and(|last| now.saturating_duration_since(last) < REFUSAL_LOG_EVERY) {
+            return None;
+        }
+        let more = match *pending - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more refused since the last such line)"),
+        };
+        *pending = 0;
+        *last = Some(now);
+        let hint = match refusal {
+            limits::Refusal::TooManySeats { .. } | limits::Refusal::TooFast => {
+                " (--max-per-address N sets it, 0 lifts it)"
+            }
+            limits::Refusal::Banned => " (/unban lets it in)",
+        };
+        Some(Action::Log(Log::Notice(format!(
+            "refused a connection from {}: {refusal}{hint}{more}",
+            peer.ip()
+        ))))
+    }
+
+    /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`], and takes the
+    /// held lines of members whose pause is over. An engine calls it at [`Room::next_deadline`]
+    /// (and may call it any time).
+    pub fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        while let Some(&(joined, id)) = self.unannounced.front() {
+            if now.saturating_duration_since(joined) < limits::SHORT_STAY {
+                break;
+            }
+            self.unannounced.pop_front();
+            actions.extend(self.announce(id));
+        }
+        let holding: Vec<ClientId> = self.holding.iter().copied().collect();
+        for id in holding {
+            actions.extend(self.release_held(id, now));
+        }
+        actions
+    }
+
+    /// When the room next has something to do on its own ([`Room::tick`]), if ever.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let announce = self
+            .unannounced
+            .front()
+            .map(|&(joined, _)| joined + limits::SHORT_STAY);
+        let resume = self
+            .holding
+            .iter()
+            .filter_map(|id| self.members.get(id)?.paused_until)
+            .min();
+        announce.into_iter().chain(resume).min()
+    }
+
+    /// Takes a member's held lines while its pause is over, until it is paused again.
+    fn release_held(&mut self, id: ClientId, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        loop {
+            let Some(member) = self.members.get_mut(&id) else {
+                self.holding.remove(&id);
+                return actions;
+            };
+            if member.paused_until.is_some_and(|until| now < until) {
+                return actions;
+            }
+            member.paused_until = None;
+            let Some(text) = member.held.pop_front() else {
+                self.holding.remove(&id);
+                return actions;
+            };
+            actions.extend(self.take_line(id, &text, now));
+        }
+    }
+
+    /// Tells the others that this member joined, unless they were told already (or the room is
+    /// too big for join notices).
+    fn announce(&mut self, id: ClientId) -> Option<Action> {
+        let count = self.members.len();
+        let member = self.members.get_mut(&id)?;
+        if member.announced {
+            return None;
+        }
+        member.announced = true;
+        (count <= ANNOUNCE_UP_TO).then(|| Action::All {
+            except: Some(id),
+            line: line(protocol::notice(&format!(
+                "{} joined ({count} in the room)",
+                member.nick
+            ))),
+        })
+    }
+
     /// One line from a member: a message or a command.
     // ANCHOR: route
-    pub fn said(&mut self, id: ClientId, text: &[u8]) -> Vec<Action> {
+    pub fn said(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
+        };
+        // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
+        if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
+            member.held.push_back(text.to_vec());
+            self.holding.insert(id);
+            return Vec::new();
+        }
+        member.paused_until = None;
+        self.take_line(id, text, now)
+    }
+
+    /// A member's line, its turn come: what it makes happen, charged to its rate limit.
+    fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
+        let command = protocol::parse(text);
+        // Whatever the others will see of this member, they first hear that it joined.
+        let mut actions = match command {
+            Command::Say(_) | Command::Me(_) | Command::Nick(_) => {
+                self.announce(id).into_iter().collect()
+            }
+            _ => Vec::new(),
+        };
+        actions.extend(self.obey(id, command));
+        actions.extend(self.charge(id, &actions, now));
+        actions
+    }
+
+    /// What a member's line makes happen.
+    fn obey(&mut self, id: ClientId, command: Command<'_>) -> Vec<Action> {
         let Some(from) = self.nick(id).map(str::to_string) else {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
         let reply = |text: String| vec![Action::To(id, line(protocol::notice(&text)))];
-        match protocol::parse(text) {
+        match command {
             Command::Say(text) => self.broadcast(id, protocol::said(&from, text)),
             Command::Me(text) => self.broadcast(id, protocol::action(&from, text)),
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
@@ -245,6 +455,50 @@ impl Room {
         ]
     }
     // ANCHOR_END: route
+
+    /// Charges a member's line to its rate limit: one line, and every byte it makes the room
+    /// send (a message once, however many hear it; an answer such as `/who`; its notices). Over
+    /// the limit, the engine is told to stop reading it for a while; the member and the host's
+    /// console hear of it once per episode.
+    // ANCHOR: charge
+    fn charge(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
+        let rate = self.rate;
+        let RateLimit::PerSecond { lines } = rate else {
+            return Vec::new();
+        };
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new(); // it left with this line (/quit)
+        };
+        let bytes: usize = caused
+            .iter()
+            .map(|action| match action {
+                Action::To(_, line) | Action::All { line, .. } => line.len() + 1,
+                _ => 0,
+            })
+            .sum();
+        let Charge::Pause { until, new_episode } = member.bucket.charge(rate, now, bytes) else {
+            return Vec::new();
+        };
+        member.paused_until = Some(until);
+        let mut actions = vec![Action::Pause { id, until }];
+        if new_episode {
+            actions.push(Action::To(id, line(protocol::slow_down(lines))));
+            actions.push(Action::Log(Log::Notice(format!(
+                "{} is sending faster than --rate-limit {lines} allows: not reading from them \
+                 until their allowance refills",
+                member.nick
+            ))));
+        }
+        actions
+    }
+    // ANCHOR_END: charge
+
+    /// Whether the member is being held back by its rate limit now (for `/stats`).
+    pub fn is_limited(&self, id: ClientId) -> bool {
+        self.members
+            .get(&id)
+            .is_some_and(|member| member.bucket.is_limited())
+    }
 
     fn whisper(&self, id: ClientId, from: &str, to: &[u8], text: &[u8]) -> Vec<Action> {
         let target = std::str::from_utf8(to).ok().and_then(|to| self.find(to));
@@ -313,6 +567,7 @@ impl Room {
             return Vec::new();
         };
         self.by_name.remove(&protocol::lookalike_key(&member.nick));
+        self.door.release(member.peer.ip());
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
         let log = if notice {
@@ -321,8 +576,9 @@ impl Room {
             Log::Status(format!("{text}, from {}", member.peer))
         };
         let mut actions = vec![Action::Disconnect(id)];
-        // The same rule as for a join: the room had `count + 1` members with this one.
-        if count < ANNOUNCE_UP_TO {
+        // The same rule as for a join: the room had `count + 1` members with this one. And the
+        // others hear that it left only if they heard that it came.
+        if count < ANNOUNCE_UP_TO && member.announced {
             actions.push(Action::All {
                 except: None,
                 line: line(protocol::notice(&text)),
@@ -334,6 +590,26 @@ impl Room {
 
     /// A member's connection ended or it stopped reading.
     pub fn leave(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
+        // Lines it sent before it closed still count: `printf '…30 lines…' | ncat` ends at once.
+        // Taken now (a few at most), or they would be lost with it.
+        let mut actions = Vec::new();
+        if why != Leave::TooSlow {
+            let held = self
+                .members
+                .get_mut(&id)
+                .map(|member| std::mem::take(&mut member.held))
+                .unwrap_or_default();
+            for text in held {
+                let command = protocol::parse(&text);
+                actions.extend(self.obey(id, command));
+            }
+        }
+        self.holding.remove(&id);
+        actions.extend(self.depart(id, why));
+        actions
+    }
+
+    fn depart(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
         match why {
             Leave::Gone(Gone::Closed) => self.remove(id, "left", false),
             Leave::Gone(Gone::Lost(error)) => {
@@ -354,7 +630,7 @@ impl Room {
     /// The operator typed something.
     // ANCHOR: host
     pub fn host(&mut self, command: HostCommand) -> Vec<Action> {
-        let status = |text: String| vec![Action::Log(Log::Status(text))];
+        let status = |text: String| vec![Action::Log(Log::Answer(text))];
         match command {
             HostCommand::Say(text) => {
                 let shared = line(protocol::said(protocol::HOST_NICK, &text));
@@ -380,9 +656,26 @@ impl Room {
                 ))
             }
             HostCommand::Kick { nick, reason } => self.kick(&nick, reason.as_deref()),
+            HostCommand::Ban { nick, reason } => self.ban(&nick, reason.as_deref()),
+            HostCommand::Unban(Some(ip)) => status(match self.door.unban(ip) {
+                Some(nick) => format!("{ip} (banned as {nick}) may join again"),
+                None => format!("{ip} was not banned; /unban alone lists the banned addresses"),
+            }),
+            HostCommand::Unban(None) => {
+                let banned: Vec<String> = self
+                    .door
+                    .banned()
+                    .map(|(ip, nick)| format!("{ip} ({nick})"))
+                    .collect();
+                status(if banned.is_empty() {
+                    "nobody is banned".to_string()
+                } else {
+                    format!("banned: {}", banned.join(", "))
+                })
+            }
             HostCommand::Help => protocol::HOST_HELP
                 .iter()
-                .map(|text| Action::Log(Log::Status(text.to_string())))
+                .map(|text| Action::Log(Log::Answer(text.to_string())))
                 .collect(),
             HostCommand::Usage(text) => status(text),
             HostCommand::Nothing | HostCommand::Close => Vec::new(),
@@ -393,12 +686,51 @@ impl Room {
     fn kick(&mut self, nick: &[u8], reason: Option<&[u8]>) -> Vec<Action> {
         let target = std::str::from_utf8(nick).ok().and_then(|n| self.find(n));
         let Some(id) = target else {
-            return vec![Action::Log(Log::Status(protocol::nobody_called(nick)))];
+            return vec![Action::Log(Log::Answer(protocol::nobody_called(nick)))];
         };
         let (goodbye, why) = protocol::kicked(reason);
         let mut actions = vec![Action::To(id, line(goodbye))];
         actions.extend(self.remove(id, &why, true));
         actions
+    }
+
+    /// `/ban`: the member and everyone else from its address are disconnected, and the address
+    /// is refused until the room closes (or `/unban`). On a LAN an address is one machine: a
+    /// prankster's other connections go too.
+    fn ban(&mut self, nick: &[u8], reason: Option<&[u8]>) -> Vec<Action> {
+        let target = std::str::from_utf8(nick).ok().and_then(|n| self.find(n));
+        let Some((id, member)) = target.and_then(|id| Some((id, self.members.get(&id)?))) else {
+            return vec![Action::Log(Log::Answer(protocol::nobody_called(nick)))];
+        };
+        let (ip, name) = (member.peer.ip(), member.nick.clone());
+        self.door.ban(ip, &name);
+        let (goodbye, why) = protocol::banned(reason);
+        let goodbye = line(goodbye);
+        let same_address: Vec<ClientId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.peer.ip() == ip)
+            .map(|(&other, _)| other)
+            .collect();
+        let mut actions = Vec::new();
+        for other in same_address {
+            actions.push(Action::To(other, Arc::clone(&goodbye)));
+            let why = if other == id {
+                why.clone()
+            } else {
+                format!("was disconnected: {name}'s address was banned")
+            };
+            actions.extend(self.remove(other, &why, true));
+        }
+        actions.push(Action::Log(Log::Answer(format!(
+            "{ip} is banned until the room closes; /unban {ip} lets it in again"
+        ))));
+        actions
+    }
+
+    /// The address a banned or refused peer came from, for the engine's console.
+    pub fn address_of(&self, id: ClientId) -> Option<IpAddr> {
+        self.members.get(&id).map(|member| member.peer.ip())
     }
 
     /// The room is closing: a goodbye to everyone, and every connection closed.
@@ -426,6 +758,32 @@ mod tests {
         "127.0.0.1:4000".parse().unwrap()
     }
 
+    /// The rules never read a clock: tests hand them the time, and later moments by adding.
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    /// Long enough after any join for it to be announced.
+    fn later() -> Instant {
+        now() + limits::SHORT_STAY * 2
+    }
+
+    fn peer(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn logs(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Log(Log::Status(text) | Log::Notice(text) | Log::Answer(text)) => {
+                    Some(text.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     fn lines_to(actions: &[Action], who: ClientId) -> Vec<String> {
         actions
             .iter()
@@ -438,43 +796,46 @@ mod tests {
     }
 
     fn room_of(names: &[&str]) -> Room {
-        let mut room = Room::new();
+        let mut room = Room::new(Limits::off());
         for (i, name) in names.iter().enumerate() {
             let id = i as ClientId + 1;
-            room.join(id, addr());
-            room.said(id, format!("/nick {name}").as_bytes());
+            room.join(id, addr(), now());
+            room.said(id, format!("/nick {name}").as_bytes(), now());
         }
         room
     }
 
     #[test]
     fn newcomers_get_unique_guest_names_and_a_welcome() {
-        let mut room = Room::new();
-        let first = room.join(1, addr());
+        let mut room = Room::new(Limits::off());
+        let first = room.join(1, addr(), now());
         assert!(lines_to(&first, 1)[0].contains("you are guest-1"));
-        room.said(1, b"/nick guest-2");
-        room.join(2, addr());
+        room.said(1, b"/nick guest-2", now());
+        room.join(2, addr(), now());
         assert_eq!(room.nick(2), Some("guest-3"));
     }
 
     #[test]
     fn join_is_announced_to_the_others_only() {
         let mut room = room_of(&["alice"]);
-        let actions = room.join(2, addr());
+        let actions = room.join(2, addr(), now());
+        assert!(!actions.iter().any(|a| matches!(a, Action::All { .. })));
+        let actions = room.tick(later());
         assert!(matches!(
-            &actions[2],
+            &actions[0],
             Action::All { except: Some(2), line } if line.contains("guest-2 joined (2 in the room)")
         ));
     }
 
     #[test]
     fn a_big_room_does_not_announce_every_join_or_leave() {
-        let mut room = Room::new();
+        let mut room = Room::new(Limits::off());
         for id in 1..=ANNOUNCE_UP_TO as ClientId {
-            room.join(id, addr());
+            room.join(id, addr(), now());
         }
+        room.tick(later());
         let newcomer = ANNOUNCE_UP_TO as ClientId + 1;
-        let actions = room.join(newcomer, addr());
+        let actions = room.join(newcomer, addr(), now());
         assert!(!actions.iter().any(|a| matches!(a, Action::All { .. })));
         let welcome = &lines_to(&actions, newcomer)[0];
         assert!(welcome.contains(&format!("{} in the room", ANNOUNCE_UP_TO + 1)));
@@ -482,6 +843,7 @@ mod tests {
             !welcome.contains("guest-1,"),
             "no list of 100 names: {welcome}"
         );
+        assert!(room.tick(later()).is_empty());
         let gone = room.leave(newcomer, Leave::Gone(Gone::Closed));
         assert!(!gone.iter().any(|a| matches!(a, Action::All { .. })));
         // Back at the limit, leaving is announced again.
@@ -493,7 +855,7 @@ mod tests {
     fn names_are_found_by_how_they_look_after_renames_and_leaves() {
         let mut room = room_of(&["alice", "bob"]);
         assert_eq!(room.find("AIice"), Some(1));
-        room.said(1, b"/nick carol");
+        room.said(1, b"/nick carol", now());
         assert_eq!(room.find("alice"), None);
         assert_eq!(room.find("caro1"), Some(1));
         room.leave(2, Leave::Gone(Gone::Closed));
@@ -503,7 +865,7 @@ mod tests {
     #[test]
     fn a_message_goes_to_everyone_but_the_sender_with_its_name() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.said(1, b"hello");
+        let actions = room.said(1, b"hello", now());
         assert_eq!(
             actions[0],
             Action::All {
@@ -517,7 +879,7 @@ mod tests {
     #[test]
     fn a_taken_name_is_refused_whatever_its_case() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.said(2, b"/nick ALICE");
+        let actions = room.said(2, b"/nick ALICE", now());
         assert_eq!(
             lines_to(&actions, 2),
             vec!["*** name refused: ALICE is taken; you are still bob"]
@@ -529,7 +891,7 @@ mod tests {
     #[test]
     fn a_lookalike_name_is_refused_with_the_reason() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.said(2, b"/nick a1ice");
+        let actions = room.said(2, b"/nick a1ice", now());
         assert_eq!(
             lines_to(&actions, 2),
             vec![
@@ -541,7 +903,7 @@ mod tests {
     #[test]
     fn a_rename_is_confirmed_and_announced() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.said(2, b"/nick bobby");
+        let actions = room.said(2, b"/nick bobby", now());
         assert_eq!(lines_to(&actions, 2), vec!["*** you are now bobby"]);
         assert_eq!(lines_to(&actions, 1), vec!["*** bob is now bobby"]);
     }
@@ -549,25 +911,25 @@ mod tests {
     #[test]
     fn a_private_message_reaches_only_its_target() {
         let mut room = room_of(&["alice", "bob", "carol"]);
-        let actions = room.said(1, b"/msg Bob psst");
+        let actions = room.said(1, b"/msg Bob psst", now());
         assert_eq!(lines_to(&actions, 2), vec!["[alice -> you] psst"]);
         assert!(lines_to(&actions, 3).is_empty());
         assert!(lines_to(&actions, 1).is_empty());
-        let missing = room.said(1, b"/msg dave hi");
+        let missing = room.said(1, b"/msg dave hi", now());
         assert!(lines_to(&missing, 1)[0].contains("nobody called dave"));
     }
 
     #[test]
     fn quit_says_goodbye_and_tells_the_others() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.said(2, b"/quit lunch");
+        let actions = room.said(2, b"/quit lunch", now());
         assert_eq!(lines_to(&actions, 2)[0], "*** goodbye: see you");
         assert!(actions.contains(&Action::Disconnect(2)));
         assert_eq!(
             lines_to(&actions, 1),
             vec!["*** bob left (lunch) (1 in the room)"]
         );
-        assert!(room.said(2, b"still here?").is_empty());
+        assert!(room.said(2, b"still here?", now()).is_empty());
     }
 
     #[test]
@@ -611,5 +973,168 @@ mod tests {
             actions.contains(&Action::Disconnect(1)) && actions.contains(&Action::Disconnect(2))
         );
         assert!(room.is_empty());
+    }
+
+    #[test]
+    fn a_member_who_stays_only_moments_is_never_announced() {
+        let mut room = room_of(&["alice"]);
+        room.tick(later());
+        let came = room.join(2, addr(), now());
+        let went = room.leave(2, Leave::Gone(Gone::Closed));
+        assert!(lines_to(&came, 1).is_empty() && lines_to(&went, 1).is_empty());
+        assert!(room.tick(later()).is_empty());
+        // The console still sees both.
+        assert!(logs(&came)[0].contains("guest-2 joined"));
+        assert!(logs(&went)[0].contains("guest-2 left"));
+    }
+
+    #[test]
+    fn a_newcomer_who_speaks_at_once_is_announced_first() {
+        let mut room = room_of(&["alice"]);
+        room.tick(later());
+        room.join(2, addr(), now());
+        let actions = room.said(2, b"hi all", now());
+        assert_eq!(
+            lines_to(&actions, 1),
+            vec!["*** guest-2 joined (2 in the room)", "[guest-2] hi all"]
+        );
+        assert!(room.tick(later()).is_empty(), "announced once");
+    }
+
+    #[test]
+    fn a_flooder_is_paused_and_told_once() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        for _ in 0..limits::BURST_LINES {
+            let actions = room.said(1, b"spam", start);
+            assert!(!actions.iter().any(|a| matches!(a, Action::Pause { .. })));
+        }
+        let actions = room.said(1, b"spam", start);
+        assert!(actions.contains(&Action::Pause {
+            id: 1,
+            until: start + Duration::from_millis(200)
+        }));
+        assert!(lines_to(&actions, 1)[0].starts_with("*** slow down:"));
+        assert!(logs(&actions)[0].contains("guest-1 is sending faster"));
+        assert!(room.is_limited(1));
+        // The line that went over was still relayed: nothing read is ever dropped.
+        assert_eq!(lines_to(&actions, 2).last().unwrap(), "[guest-1] spam");
+        // Lines already on their way when the pause began wait, in order, for it to end.
+        assert!(room.said(1, b"one", start).is_empty());
+        assert!(room.said(1, b"two", start).is_empty());
+        let resume = start + Duration::from_millis(200);
+        assert_eq!(room.next_deadline(), Some(resume));
+        assert!(room.tick(start + Duration::from_millis(100)).is_empty());
+        let released = room.tick(resume);
+        // One line's worth of allowance: "one" goes, and the member is paused again, quietly.
+        assert_eq!(lines_to(&released, 2), vec!["[guest-1] one"]);
+        assert!(released.iter().any(|a| matches!(a, Action::Pause { .. })));
+        assert!(lines_to(&released, 1).is_empty() && logs(&released).is_empty());
+        let released = room.tick(resume + Duration::from_millis(200));
+        assert_eq!(lines_to(&released, 2), vec!["[guest-1] two"]);
+    }
+
+    #[test]
+    fn held_lines_of_a_member_who_leaves_are_still_relayed() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        for _ in 0..=limits::BURST_LINES {
+            room.said(1, b"paste", start);
+        }
+        room.said(1, b"last line", start);
+        let gone = room.leave(1, Leave::Gone(Gone::Closed));
+        assert_eq!(lines_to(&gone, 2)[0], "[guest-1] last line");
+        assert_eq!(room.next_deadline(), Some(start + limits::SHORT_STAY));
+    }
+
+    #[test]
+    fn answers_count_against_the_limit_so_who_is_no_amplifier() {
+        let mut room = Room::new(Limits {
+            rate: RateLimit::PerSecond { lines: 5 },
+            max_per_address: 0,
+        });
+        let start = now();
+        for id in 1..=200 {
+            room.join(id, addr(), start);
+        }
+        // A /who of 200 names is about 2 KB: the byte budget, not the line budget, stops it.
+        let asked = (1..=limits::BURST_LINES)
+            .take_while(|_| {
+                let actions = room.said(1, b"/who", start);
+                !actions.iter().any(|a| matches!(a, Action::Pause { .. }))
+            })
+            .count();
+        assert!(asked < 20, "{asked} answers before a pause");
+    }
+
+    #[test]
+    fn no_limits_never_pause() {
+        let mut room = room_of(&["alice", "bob"]);
+        for _ in 0..10_000 {
+            let actions = room.said(1, b"spam", now());
+            assert!(!actions.iter().any(|a| matches!(a, Action::Pause { .. })));
+        }
+    }
+
+    #[test]
+    fn one_address_over_its_seats_is_refused_politely() {
+        let mut room = Room::new(Limits {
+            rate: RateLimit::Off,
+            max_per_address: 2,
+        });
+        let script = peer("127.0.0.2:5000");
+        room.join(1, script, now());
+        room.join(2, script, now());
+        let refused = room.join(3, script, now());
+        assert!(
+            lines_to(&refused, 3)[0].starts_with("*** goodbye: sorry, your address already has 2")
+        );
+        assert!(refused.contains(&Action::Disconnect(3)));
+        assert_eq!(room.nick(3), None);
+        assert!(logs(&refused)[0].contains("refused a connection from 127.0.0.2"));
+        // A storm of refusals is one console line, not one each.
+        let storm: Vec<Action> = (4..100)
+            .flat_map(|id| room.join(id, script, now()))
+            .collect();
+        assert!(logs(&storm).is_empty());
+        // Someone from another address still gets in.
+        room.join(100, peer("127.0.0.1:5000"), now());
+        assert!(room.nick(100).is_some());
+        // A seat freed is a seat to take, once the storm has blown over.
+        room.leave(1, Leave::Gone(Gone::Closed));
+        room.join(101, script, now() + Duration::from_secs(60));
+        assert!(room.nick(101).is_some());
+    }
+
+    #[test]
+    fn ban_removes_everyone_from_the_address_and_keeps_it_out() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.1:5000"), now());
+        room.join(2, peer("127.0.0.2:5000"), now());
+        room.join(3, peer("127.0.0.2:5001"), now());
+        room.said(2, b"/nick eve", now());
+        let actions = room.host(HostCommand::Ban {
+            nick: b"eve".to_vec(),
+            reason: Some(b"flooding".to_vec()),
+        });
+        assert_eq!(
+            lines_to(&actions, 2)[0],
+            "*** goodbye: you were banned from this room by the host (flooding)"
+        );
+        assert!(
+            actions.contains(&Action::Disconnect(2)) && actions.contains(&Action::Disconnect(3))
+        );
+        assert_eq!(room.len(), 1);
+        let back = room.join(4, peer("127.0.0.2:6000"), now());
+        assert!(lines_to(&back, 4)[0].contains("banned your address"));
+        assert_eq!(room.nick(4), None);
+        let unban = room.host(HostCommand::Unban(Some("127.0.0.2".parse().unwrap())));
+        assert!(logs(&unban)[0].contains("may join again"));
+        room.join(5, peer("127.0.0.2:6001"), now());
+        assert!(room.nick(5).is_some());
     }
 }

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 
 use super::engine::{self, EngineKind};
 use super::protocol::{self, HostCommand};
-use super::rules::Log;
+use super::rules::{Limits, Log};
 use super::{poll, threads};
 use crate::console::{Console, Tone};
 use crate::endpoint;
@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub max_line: usize,
     /// `--max-clients`: connections beyond this get a polite refusal.
     pub max_clients: usize,
+    /// `--rate-limit` and `--max-per-address`: the rules' limits against a prankster.
+    pub limits: Limits,
     /// `--engine`: which engine moves the bytes.
     pub engine: EngineKind,
 }
@@ -120,7 +122,7 @@ pub fn serve(
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     console.status(
-        "type a line to speak as [host]; /who, /kick NICK [reason], /help; \
+        "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
     );
 
@@ -243,7 +245,7 @@ fn show(console: &mut Console, entry: Log) -> Result<()> {
             if console.is_interactive()
                 && protocol::classify(&text) == protocol::LineKind::Host => {}
         Log::Message(text) => console.room_line(&text, tone_of(&text))?,
-        Log::Status(text) => console.status(&text),
+        Log::Status(text) | Log::Answer(text) => console.status(&text),
         Log::Notice(text) => console.notice(&text),
     }
     Ok(())

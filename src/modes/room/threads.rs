@@ -28,7 +28,7 @@ use super::engine::{
     self, CLIENT_QUEUE, CLOSE_LINGER, Limit, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP,
     WRITE_TIMEOUT, describe, spawn_named,
 };
-use super::hub::{self, Event, QueueReceiver};
+use super::hub::{self, Event, Gate, QueueReceiver};
 use super::protocol::{self, HostCommand};
 use super::rules::{ClientId, Gone, Log};
 use super::server::{Running, ServerOptions};
@@ -91,7 +91,8 @@ pub fn start(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log))?;
+    let limits = options.limits;
+    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log, limits))?;
     let mut options = options.clone();
     options.max_clients = engine::admission_limit(
         options.max_clients,
@@ -273,6 +274,8 @@ fn start_client(
 ) -> std::result::Result<(), ()> {
     // A write that blocks this long means the client stopped reading (see WRITE_TIMEOUT).
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
+    let _ = endpoint::fix_send_buffer(&stream, engine::CLIENT_SEND_BUFFER);
     // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
     // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
     // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
@@ -280,6 +283,7 @@ fn start_client(
     let stream = Arc::new(stream);
     let (for_hub, for_writer) = (Arc::clone(&stream), Arc::clone(&stream));
     let (queue, lines) = hub::client_queue(CLIENT_QUEUE);
+    let gate = Arc::new(Gate::default());
     // The hub must know the client before its reader can report a line from it.
     events
         .send(Event::Joined {
@@ -287,6 +291,7 @@ fn start_client(
             peer,
             queue,
             stream: for_hub,
+            gate: Arc::clone(&gate),
         })
         .map_err(|_| ())?;
     // The reader tells the writer it has ended by dropping `reader_done`.
@@ -308,7 +313,7 @@ fn start_client(
         &format!("room-read-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            let why = read_loop(id, &stream, max_line, &reader_events);
+            let why = read_loop(id, &stream, max_line, &gate, &reader_events);
             let _ = reader_events.send(Event::Gone { id, why });
             drop((reader_done, reader_alive));
         },
@@ -325,7 +330,13 @@ fn start_client(
 /// The reader: one blocking `read` after another on this client's socket, each line an event.
 /// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
-fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<Event>) -> Gone {
+fn read_loop(
+    id: ClientId,
+    stream: &TcpStream,
+    max_line: usize,
+    gate: &Gate,
+    events: &Sender<Event>,
+) -> Gone {
     // Wait for the first byte *before* taking a read buffer: `peek` blocks like `read` but
     // leaves the byte in the socket. A client that never speaks (most of a school-sized room)
     // then costs no 8 KiB buffer. Whatever peek returns (data, EOF, an error), the reader below
@@ -333,6 +344,8 @@ fn read_loop(id: ClientId, stream: &TcpStream, max_line: usize, events: &Sender<
     let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line);
     loop {
+        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
+        gate.wait();
         let event = match reader.read_frame() {
             Ok(Some(Frame::Line(line))) => Event::Said { id, line },
             Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },

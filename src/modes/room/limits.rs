@@ -1,0 +1,433 @@
+//! The room's limits against a prankster: how fast a member may send, how many seats and new
+//! connections one address may take, and who is banned.
+//!
+//! Pure rules, like the rest of the room's rules: time is passed in (`now`), nothing here reads a
+//! clock or touches a socket, so every engine gets the same limits and the tests below run
+//! without waiting. What an engine carries out is only "do not read this client until T".
+//!
+//! Why stop *reading* instead of dropping lines: TCP has flow control. While the server does not
+//! read a member's socket, its receive buffer fills, its window closes, and the member's own
+//! `write()` blocks. A flooder is slowed by its own kernel — nothing it sent is lost, nothing
+//! beyond the limit reaches the room, and the server's memory does not grow.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// Default for `--rate-limit`: sustained lines per second per member. A person typing sends a
+/// line every few seconds; five a second is far above that, yet a flood (`yes | nc`, tens of
+/// thousands of lines a second) is cut to a trickle.
+pub const DEFAULT_RATE_LIMIT: u32 = 5;
+
+/// How many lines a member may send at once before the sustained rate applies: a pasted snippet
+/// of code or a short poem goes out whole.
+pub const BURST_LINES: u32 = 20;
+
+/// Bytes per second a member may make the room relay, per line of `--rate-limit`: 2 KiB, so
+/// the default allows 10 KiB/s, i.e. five full lines of 80 columns each second with room to
+/// spare. Counted as relayed, after escaping (one control byte shown as `\x01` costs four), and
+/// answers count too (a `/who` of a big room is long): whatever the member makes the server send.
+pub const BYTES_PER_LINE: u32 = 2048;
+
+/// Bytes a member may make the room relay at once: room for a pasted snippet and for one line
+/// of the longest kind. Lines are never cut to fit: a member may go into debt by one line, and
+/// is not read again until the debt is paid back at the sustained rate.
+pub const BURST_BYTES: u32 = 32 * 1024;
+
+/// Default for `--max-per-address`: seats one address may hold. A student may open a second
+/// terminal, or test with nc beside the netchat client; a script cannot fill the room.
+pub const DEFAULT_MAX_PER_ADDRESS: u32 = 4;
+
+/// New connections one address may open at once before the rate below applies.
+pub const CONNECT_BURST: u32 = 8;
+
+/// New connections per second one address may open after its burst: enough to rejoin after a
+/// mistake, too few for connect/close churn to bury the room in notices.
+pub const CONNECTS_PER_SECOND: u32 = 1;
+
+/// A member who leaves within this time of joining was never announced (see the rules' join),
+/// so its leaving is not announced either: churn stays off everyone's screen.
+pub const SHORT_STAY: Duration = Duration::from_secs(1);
+
+/// How a member's sending is limited: `--rate-limit N`, or `Off` with `--rate-limit 0`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateLimit {
+    /// No limit: for load tests and benchmarks.
+    Off,
+    /// Sustained `lines` per second, with bytes scaled from it (see [`BYTES_PER_LINE`]).
+    PerSecond { lines: u32 },
+}
+
+impl RateLimit {
+    /// `--rate-limit N`: `0` turns limits off.
+    pub fn from_option(lines: u32) -> RateLimit {
+        if lines == 0 {
+            RateLimit::Off
+        } else {
+            RateLimit::PerSecond { lines }
+        }
+    }
+
+    fn rates(self) -> Option<(f64, f64)> {
+        match self {
+            RateLimit::Off => None,
+            RateLimit::PerSecond { lines } => Some((
+                f64::from(lines),
+                f64::from(lines) * f64::from(BYTES_PER_LINE),
+            )),
+        }
+    }
+}
+
+/// What the rules decide after a member's line was charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charge {
+    /// Within the limit: read on.
+    Go,
+    /// Over the limit: do not read this member again before `until`. `new_episode` is true for
+    /// the first pause after the member had been within its limit: only then is it told (and the
+    /// host's console too), so a flood costs one notice, not one per line.
+    Pause { until: Instant, new_episode: bool },
+}
+
+// ANCHOR: bucket
+/// A token bucket on lines and on bytes: each holds up to its burst, refills at its sustained
+/// rate, and every line a member sends takes one line and its relayed bytes out of it. A bucket
+/// may go below zero by one line (lines are never cut); then the member is paused until both
+/// are back at zero. On average nothing passes beyond the sustained rate.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    lines: f64,
+    bytes: f64,
+    updated: Instant,
+    /// In a limited episode: paused at least once since the buckets were last full.
+    limited: bool,
+}
+
+impl Bucket {
+    /// A full bucket: a newcomer may paste at once.
+    pub fn new(now: Instant) -> Bucket {
+        Bucket {
+            lines: f64::from(BURST_LINES),
+            bytes: f64::from(BURST_BYTES),
+            updated: now,
+            limited: false,
+        }
+    }
+
+    /// Whether the member is in a limited episode (for `/stats`).
+    pub fn is_limited(&self) -> bool {
+        self.limited
+    }
+
+    /// Takes one line of `bytes` relayed bytes out of the bucket, and says whether to read on.
+    pub fn charge(&mut self, limit: RateLimit, now: Instant, bytes: usize) -> Charge {
+        let Some((line_rate, byte_rate)) = limit.rates() else {
+            return Charge::Go;
+        };
+        self.refill(line_rate, byte_rate, now);
+        self.lines -= 1.0;
+        self.bytes -= bytes as f64;
+        if self.lines >= 0.0 && self.bytes >= 0.0 {
+            return Charge::Go;
+        }
+        let wait = (-self.lines / line_rate)
+            .max(-self.bytes / byte_rate)
+            .max(0.0);
+        let new_episode = !self.limited;
+        self.limited = true;
+        Charge::Pause {
+            until: now + Duration::from_secs_f64(wait),
+            new_episode,
+        }
+    }
+
+    fn refill(&mut self, line_rate: f64, byte_rate: f64, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.updated = now;
+        self.lines = (self.lines + elapsed * line_rate).min(f64::from(BURST_LINES));
+        self.bytes = (self.bytes + elapsed * byte_rate).min(f64::from(BURST_BYTES));
+        // Full again: the member kept within its limit long enough, the episode is over.
+        if self.lines >= f64::from(BURST_LINES) && self.bytes >= f64::from(BURST_BYTES) {
+            self.limited = false;
+        }
+    }
+}
+// ANCHOR_END: bucket
+
+/// Why a connection is not let in. The text is what it is told before it is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The host banned this address (`/ban`).
+    Banned,
+    /// This address already holds `max` seats (`--max-per-address`).
+    TooManySeats { max: u32 },
+    /// This address opened connections too fast.
+    TooFast,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Banned => f.write_str("the host has banned your address from this room"),
+            Refusal::TooManySeats { max } => write!(
+                f,
+                "your address already has {max} connections in this room, the most one \
+                 address may have; close one to join"
+            ),
+            Refusal::TooFast => f.write_str(
+                "your address opened too many connections in a short time; wait a few \
+                 seconds and join again",
+            ),
+        }
+    }
+}
+
+/// What one address holds: its seats and its connection bucket.
+#[derive(Debug)]
+struct Visitor {
+    seats: u32,
+    tokens: f64,
+    updated: Instant,
+}
+
+// ANCHOR: admission
+/// Who may come in, by address: bans, seats per address, new connections per second.
+///
+/// One place for every per-address decision, so that other rules about addresses (an allow or
+/// deny list) sit beside these and every engine asks the same question: [`Admission::admit`]
+/// when a connection arrives, [`Admission::release`] when it leaves.
+#[derive(Debug)]
+pub struct Admission {
+    /// `--max-per-address`; 0 lifts both per-address limits (seats and connection rate).
+    max_per_address: u32,
+    visitors: HashMap<IpAddr, Visitor>,
+    banned: HashMap<IpAddr, String>,
+    /// The table's size at which idle addresses are next forgotten.
+    sweep_at: usize,
+}
+
+/// Below this many addresses the table is never swept: a class fits without any sweeping.
+const SWEEP_MIN: usize = 256;
+
+impl Admission {
+    pub fn new(max_per_address: u32) -> Admission {
+        Admission {
+            max_per_address,
+            visitors: HashMap::new(),
+            banned: HashMap::new(),
+            sweep_at: SWEEP_MIN,
+        }
+    }
+
+    /// A connection from `ip` arrived: let it in (and count its seat) or say why not.
+    pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        if self.banned.contains_key(&ip) {
+            return Err(Refusal::Banned);
+        }
+        if self.visitors.len() >= self.sweep_at {
+            self.forget_idle(now);
+        }
+        let max = self.max_per_address;
+        let visitor = self.visitors.entry(ip).or_insert(Visitor {
+            seats: 0,
+            tokens: f64::from(CONNECT_BURST),
+            updated: now,
+        });
+        if max == 0 {
+            visitor.seats += 1;
+            return Ok(());
+        }
+        let elapsed = now.saturating_duration_since(visitor.updated).as_secs_f64();
+        visitor.updated = now;
+        visitor.tokens = (visitor.tokens + elapsed * f64::from(CONNECTS_PER_SECOND))
+            .min(f64::from(CONNECT_BURST));
+        let refusal = if visitor.seats >= max {
+            Some(Refusal::TooManySeats { max })
+        } else if visitor.tokens < 1.0 {
+            Some(Refusal::TooFast)
+        } else {
+            visitor.seats += 1;
+            None
+        };
+        // Every attempt costs a token, refused or not: a script retrying in a loop stays out
+        // until it slows down.
+        visitor.tokens = (visitor.tokens - 1.0).max(-f64::from(CONNECT_BURST));
+        refusal.map_or(Ok(()), Err)
+    }
+
+    /// A member from `ip` left: its seat is free.
+    pub fn release(&mut self, ip: IpAddr) {
+        if let Some(visitor) = self.visitors.get_mut(&ip) {
+            visitor.seats = visitor.seats.saturating_sub(1);
+        }
+    }
+
+    /// `/ban`: refuse this address from now until the room closes. `nick` is remembered for the
+    /// host's `/unban` answer.
+    pub fn ban(&mut self, ip: IpAddr, nick: &str) {
+        self.banned.insert(ip, nick.to_string());
+    }
+
+    /// `/unban`: the name the address was banned under, if it was.
+    pub fn unban(&mut self, ip: IpAddr) -> Option<String> {
+        self.banned.remove(&ip)
+    }
+
+    /// The banned addresses, for `/unban` without an argument.
+    pub fn banned(&self) -> impl Iterator<Item = (&IpAddr, &String)> {
+        self.banned.iter()
+    }
+
+    /// Forgets the addresses with no seat and a full connection bucket, so that a crowd of
+    /// one-time visitors does not grow the table. Done when the table has doubled since the last
+    /// time, so it costs a constant amount per connection, however many there are.
+    fn forget_idle(&mut self, now: Instant) {
+        let burst = f64::from(CONNECT_BURST);
+        let limited = self.max_per_address != 0;
+        self.visitors.retain(|_, v| {
+            let refilled = v.tokens
+                + now.saturating_duration_since(v.updated).as_secs_f64()
+                    * f64::from(CONNECTS_PER_SECOND);
+            v.seats > 0 || (limited && refilled < burst)
+        });
+        self.sweep_at = (self.visitors.len() * 2).max(SWEEP_MIN);
+    }
+}
+// ANCHOR_END: admission
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIVE: RateLimit = RateLimit::PerSecond { lines: 5 };
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_pasted_snippet_passes_at_once() {
+        let now = Instant::now();
+        let mut bucket = Bucket::new(now);
+        for _ in 0..BURST_LINES {
+            assert_eq!(bucket.charge(FIVE, now, 80), Charge::Go);
+        }
+    }
+
+    #[test]
+    fn a_flood_is_paused_once_per_episode_at_the_sustained_rate() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(start);
+        for _ in 0..BURST_LINES {
+            bucket.charge(FIVE, start, 10);
+        }
+        let Charge::Pause { until, new_episode } = bucket.charge(FIVE, start, 10) else {
+            panic!("line 21 in no time must pause");
+        };
+        assert!(new_episode);
+        // One line in debt at 5 lines/s: a fifth of a second.
+        assert_eq!(until - start, Duration::from_millis(200));
+        // Read on at `until`: the next line pauses again, but it is the same episode.
+        let Charge::Pause { new_episode, .. } = bucket.charge(FIVE, until, 10) else {
+            panic!("still flooding");
+        };
+        assert!(!new_episode);
+        assert!(bucket.is_limited());
+        // Quiet long enough to refill completely: the episode is over.
+        let later = until + Duration::from_secs(60);
+        assert_eq!(bucket.charge(FIVE, later, 10), Charge::Go);
+        assert!(!bucket.is_limited());
+    }
+
+    #[test]
+    fn long_lines_are_limited_by_their_bytes() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(start);
+        // One 32 KiB line (8 KB of control bytes, escaped) passes: lines are never cut.
+        assert_eq!(bucket.charge(FIVE, start, 32 * 1024), Charge::Go);
+        let Charge::Pause { until, .. } = bucket.charge(FIVE, start, 32 * 1024) else {
+            panic!("the second one in no time must pause");
+        };
+        // 32 KiB of debt at 10 KiB/s.
+        assert_eq!(until - start, Duration::from_secs_f64(3.2));
+    }
+
+    #[test]
+    fn no_limit_means_no_pause() {
+        let now = Instant::now();
+        let mut bucket = Bucket::new(now);
+        for _ in 0..100_000 {
+            assert_eq!(bucket.charge(RateLimit::Off, now, 100_000), Charge::Go);
+        }
+        assert_eq!(RateLimit::from_option(0), RateLimit::Off);
+    }
+
+    #[test]
+    fn one_address_gets_a_handful_of_seats() {
+        let now = Instant::now();
+        let mut door = Admission::new(2);
+        let script = ip("127.0.0.2");
+        assert_eq!(door.admit(script, now), Ok(()));
+        assert_eq!(door.admit(script, now), Ok(()));
+        assert_eq!(
+            door.admit(script, now),
+            Err(Refusal::TooManySeats { max: 2 })
+        );
+        // Another address is not affected, and a freed seat can be taken again.
+        assert_eq!(door.admit(ip("127.0.0.1"), now), Ok(()));
+        door.release(script);
+        assert_eq!(door.admit(script, now), Ok(()));
+    }
+
+    #[test]
+    fn churn_from_one_address_is_slowed_down() {
+        let start = Instant::now();
+        let mut door = Admission::new(4);
+        let churner = ip("10.0.0.9");
+        for _ in 0..CONNECT_BURST {
+            assert_eq!(door.admit(churner, start), Ok(()));
+            door.release(churner);
+        }
+        assert_eq!(door.admit(churner, start), Err(Refusal::TooFast));
+        // Refused attempts cost too: retrying at once keeps it out.
+        assert_eq!(door.admit(churner, start), Err(Refusal::TooFast));
+        let later = start + Duration::from_secs(u64::from(CONNECT_BURST) * 3);
+        assert_eq!(door.admit(churner, later), Ok(()));
+    }
+
+    #[test]
+    fn zero_lifts_both_per_address_limits() {
+        let now = Instant::now();
+        let mut door = Admission::new(0);
+        for _ in 0..1000 {
+            assert_eq!(door.admit(ip("127.0.0.1"), now), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_banned_address_stays_out_until_unbanned() {
+        let now = Instant::now();
+        let mut door = Admission::new(0);
+        let prankster = ip("::1");
+        door.ban(prankster, "eve");
+        assert_eq!(door.admit(prankster, now), Err(Refusal::Banned));
+        assert_eq!(door.unban(prankster), Some("eve".to_string()));
+        assert_eq!(door.admit(prankster, now), Ok(()));
+        assert_eq!(door.unban(prankster), None);
+    }
+
+    #[test]
+    fn idle_addresses_are_forgotten() {
+        let start = Instant::now();
+        let later = start + Duration::from_secs(60);
+        let mut door = Admission::new(4);
+        for n in 0..=255u8 {
+            let visitor = IpAddr::from([10, 0, 0, n]);
+            door.admit(visitor, start).unwrap();
+            door.release(visitor);
+        }
+        door.admit(ip("10.0.1.1"), later).unwrap();
+        assert_eq!(door.visitors.len(), 1);
+    }
+}

@@ -1,0 +1,202 @@
+//! The reader pump: a thread that turns a byte stream (a socket, stdin) into messages on a channel.
+//!
+//! A blocking `read` can wait for ever, so whoever must also watch the keyboard or Ctrl-C cannot
+//! call it on its own thread. The pump calls it on a thread of its own, frames what arrives
+//! (framing.rs) and sends the messages to a bounded channel, which the mode's main loop
+//! `select!`s over. duplex's socket, the room client's socket and piped stdin all use it; each
+//! gives its own thread name and turns [`Pumped`] into its own event type.
+//!
+//! It is built for bulk: one `read` of up to [`READ_BLOCK`] bytes, every whole message it brought
+//! gathered into one [`Messages`] buffer, and one channel message for all of them. A person
+//! typing produces one line per `read`, which therefore still goes alone and at once; a file
+//! piped through costs one system call, one allocation and one wake-up of the main thread per
+//! read, not per line.
+
+use std::io::{self, Read};
+use std::mem::take;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::framing::{Frame, Framing, LineDecoder, Messages, strip_line_ending};
+
+/// How many bytes one `read` may fetch with line framing. A socket's or a file's `read` returns
+/// as much as is waiting, up to this: 128 KiB is two pipe buffers, or a good part of a loopback
+/// socket's receive buffer, so a fast sender is drained in a few system calls instead of many.
+/// Only one such buffer exists per pump (a duplex conversation has two pumps).
+pub const READ_BLOCK: usize = 128 * 1024;
+
+/// What a pump hands over.
+#[derive(Debug)]
+pub enum Pumped {
+    /// Every whole message that one `read` brought, in order (at least one).
+    Messages(Messages),
+    /// A line longer than `--max-line`: dropped, reported once.
+    TooLong { limit: usize },
+    /// `read` returned 0: the other side's FIN arrived (or stdin ended); nothing more will come.
+    Closed,
+    /// `read` failed, most often with ECONNRESET (a RST arrived).
+    Failed(io::Error),
+}
+
+/// Starts a thread named `name` that reads `source` until it ends, framing it with `framing`
+/// (messages of at most `max_line` bytes) and sending what it finds, converted by `wrap`, to the
+/// returned channel, which holds at most `queue` of them: when the receiver falls behind, the
+/// pump waits, the kernel's buffer fills, and TCP's flow control (or the pipe) slows the writer.
+///
+/// The thread ends after [`Pumped::Closed`] or [`Pumped::Failed`], or as soon as nobody listens
+/// on the channel any more. A socket's pump blocked in `read` is woken by `shutdown(Both)`.
+// ANCHOR: spawn_pump
+pub fn spawn<E: Send + 'static>(
+    name: &str,
+    source: impl Read + Send + 'static,
+    framing: Framing,
+    max_line: usize,
+    queue: usize,
+    wrap: fn(Pumped) -> E,
+) -> io::Result<(Receiver<E>, JoinHandle<()>)> {
+    let (sender, receiver) = bounded(queue);
+    let handle = thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || pump(source, framing, max_line, &sender, wrap))?;
+    Ok((receiver, handle))
+}
+// ANCHOR_END: spawn_pump
+
+/// The pump's loop: read, frame, hand over, until the stream or the listener is gone.
+fn pump<E>(
+    mut source: impl Read,
+    framing: Framing,
+    max_line: usize,
+    sender: &Sender<E>,
+    wrap: fn(Pumped) -> E,
+) {
+    // With raw framing each `read` is one message, so the buffer is the message limit.
+    let size = match framing {
+        Framing::Line => READ_BLOCK,
+        Framing::Raw => max_line.max(1),
+    };
+    let mut buffer = vec![0; size];
+    let mut decoder = LineDecoder::new(max_line);
+    // A failed send means the conversation is over and nobody listens any more.
+    let mut hand_over = |event: Pumped| sender.send(wrap(event)).is_ok();
+    loop {
+        let chunk = match source.read(&mut buffer) {
+            Ok(0) => {
+                let _ =
+                    hand_over_last_line(&mut decoder, &mut hand_over) && hand_over(Pumped::Closed);
+                return;
+            }
+            Ok(n) => &buffer[..n],
+            // A signal interrupted the system call before any byte arrived: just ask again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                hand_over(Pumped::Failed(e));
+                return;
+            }
+        };
+        let delivered = match framing {
+            Framing::Line => frame_lines(&mut decoder, chunk, &mut hand_over),
+            Framing::Raw => hand_over(Pumped::Messages(Messages::from_iter([strip_line_ending(
+                chunk,
+            )]))),
+        };
+        if !delivered {
+            return;
+        }
+    }
+}
+
+/// Frames one chunk with line framing and hands over what it completed: the whole lines
+/// gathered in one [`Messages`], and a [`Pumped::TooLong`] in its place among them when a line
+/// was too long. `false` when nobody listens any more.
+///
+/// Sans-IO like the decoder, so a test can feed it any split of a stream.
+// ANCHOR: frame_lines
+pub fn frame_lines(
+    decoder: &mut LineDecoder,
+    mut chunk: &[u8],
+    hand_over: &mut impl FnMut(Pumped) -> bool,
+) -> bool {
+    // Every line is copied once, into a buffer sized for the whole chunk: no allocation per line.
+    let mut lines = Messages::with_capacity(chunk.len() + 1);
+    loop {
+        let (used, too_long) = decoder.decode_into(chunk, &mut lines);
+        chunk = &chunk[used..];
+        let Some(Frame::TooLong { limit }) = too_long else {
+            break;
+        };
+        if !lines.is_empty() && !hand_over(Pumped::Messages(take(&mut lines))) {
+            return false;
+        }
+        if !hand_over(Pumped::TooLong { limit }) {
+            return false;
+        }
+    }
+    lines.is_empty() || hand_over(Pumped::Messages(lines))
+}
+// ANCHOR_END: frame_lines
+
+/// At the end of the stream, a line still waiting for its newline is the last message.
+pub fn hand_over_last_line(
+    decoder: &mut LineDecoder,
+    hand_over: &mut impl FnMut(Pumped) -> bool,
+) -> bool {
+    match decoder.finish() {
+        Some(Frame::Line(line)) => hand_over(Pumped::Messages(Messages::from_iter([line]))),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pumped(source: &[u8], framing: Framing, max_line: usize) -> Vec<String> {
+        let (events, handle) = spawn(
+            "test-pump",
+            io::Cursor::new(source.to_vec()),
+            framing,
+            max_line,
+            4,
+            |e| e,
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        for event in events {
+            seen.push(match event {
+                Pumped::Messages(m) => format!(
+                    "{:?}",
+                    m.iter().map(String::from_utf8_lossy).collect::<Vec<_>>()
+                ),
+                Pumped::TooLong { limit } => format!("too long {limit}"),
+                Pumped::Closed => "closed".to_string(),
+                Pumped::Failed(e) => format!("failed {e}"),
+            });
+        }
+        handle.join().unwrap();
+        seen
+    }
+
+    #[test]
+    fn one_read_of_lines_is_one_message_block_then_the_end() {
+        assert_eq!(
+            pumped(b"a\r\nbb\ntoo long here\nc\nlast", Framing::Line, 4),
+            vec![
+                r#"["a", "bb"]"#.to_string(),
+                "too long 4".into(),
+                r#"["c"]"#.into(),
+                r#"["last"]"#.into(),
+                "closed".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn raw_framing_hands_over_each_read_as_one_message() {
+        assert_eq!(
+            pumped(b"one\ntwo\n", Framing::Raw, 64),
+            vec![r#"["one\ntwo"]"#.to_string(), "closed".into()]
+        );
+    }
+}

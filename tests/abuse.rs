@@ -1,0 +1,434 @@
+//! `netchat room` against a prankster: each attack a classroom tried, through the real binary,
+//! with the room's default limits unless a test says otherwise. Every wait has a deadline;
+//! nothing here asserts speed, only what reaches whom.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect, raw_connect_from};
+
+/// The default `--rate-limit` and its burst (src/modes/room/limits.rs).
+const RATE: f64 = 5.0;
+const BURST: f64 = 20.0;
+
+/// A netchat client that joined as `nick` (waits for the server's confirmation).
+fn join(addr: SocketAddr, nick: &str) -> Netchat {
+    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
+    client.expect_stdout(&format!("*** you are now {nick}"));
+    client
+}
+
+/// A raw client (what `nc` does) that took the name `nick`.
+fn raw_join(addr: SocketAddr, nick: &str) -> RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\r\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    peer
+}
+
+fn second_address() -> IpAddr {
+    IpAddr::from([127, 0, 0, 2])
+}
+
+/// A flooder writing `line` as fast as its socket takes it, on its own thread, until stopped
+/// (or until a write has been blocked for the whole deadline: the server stopped reading it).
+struct Flood {
+    stop: Arc<AtomicBool>,
+    stream: TcpStream,
+    thread: Option<JoinHandle<u64>>,
+}
+
+impl Flood {
+    fn start(peer: &RawPeer, line: Vec<u8>) -> Flood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut writer = peer.stream.try_clone().expect("clone the flooder's socket");
+        writer.set_write_timeout(Some(DEADLINE)).expect("timeout");
+        let stopping = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut sent = 0;
+            while !stopping.load(Ordering::SeqCst) && writer.write_all(&line).is_ok() {
+                sent += 1;
+            }
+            sent
+        });
+        Flood {
+            stop,
+            stream: peer.stream.try_clone().expect("clone"),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the flood and closes the flooder's connection; how many lines it wrote.
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.thread
+            .take()
+            .map(|t| t.join().expect("flood thread"))
+            .unwrap_or(0)
+    }
+}
+
+/// Reads raw lines until one equals `line`, and counts those that start with `prefix` on the way.
+fn count_until(peer: &mut RawPeer, prefix: &str, line: &str) -> usize {
+    let mut count = 0;
+    loop {
+        let got = peer.read_line();
+        if got == line {
+            return count;
+        }
+        if got.starts_with(prefix) {
+            count += 1;
+        }
+    }
+}
+
+/// The most lines the rules may relay from one member in `elapsed`: its burst, its sustained
+/// rate, and the one line a member may go into debt by.
+fn allowed(elapsed: Duration) -> usize {
+    (BURST + RATE * elapsed.as_secs_f64() + 1.0).ceil() as usize
+}
+
+fn assert_nobody_dropped(server: &Netchat) {
+    let transcript = server.transcript();
+    assert!(
+        !transcript.contains("was disconnected"),
+        "an honest member was dropped:\n{transcript}"
+    );
+}
+
+fn abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class(
+    engine: Engine,
+) {
+    // Six members from 127.0.0.1: the seat limit per address is lifted, the rate limit is not.
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut carol = join(addr, "carol");
+    let mut reader = raw_join(addr, "reader");
+    let mut flooder = raw_join(addr, "flooder");
+    let started = Instant::now();
+    let flood = Flood::start(&flooder, b"y\n".to_vec());
+
+    // The flooder is told once; the host's console says so once.
+    flooder.read_until("*** slow down:");
+    server.expect_stderr("flooder is sending faster than --rate-limit 5 allows");
+
+    alice.send_line("honest line");
+    for member in [&mut bob, &mut carol] {
+        member.expect_stdout("[alice] honest line");
+    }
+    let relayed = count_until(&mut reader, "[flooder] ", "[alice] honest line");
+    assert!(
+        relayed <= allowed(started.elapsed()),
+        "{relayed} flood lines relayed in {:?}",
+        started.elapsed()
+    );
+    let written = flood.stop();
+    assert!(
+        written as usize > relayed,
+        "the flooder wrote {written}, {relayed} relayed"
+    );
+    // The room goes on, and nobody honest was dropped.
+    server.send_line("still here");
+    alice.expect_stdout("[host] still here");
+    assert_nobody_dropped(&server);
+    assert_eq!(
+        server.transcript().matches("is sending faster").count(),
+        1,
+        "one console line per episode"
+    );
+}
+
+fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let mut reader = raw_join(addr, "reader");
+    let mut flooder = raw_join(addr, "flooder");
+    let mut line = vec![0x01; 8000];
+    line.push(b'\n');
+    let started = Instant::now();
+    let flood = Flood::start(&flooder, line);
+    flooder.read_until("*** slow down:");
+
+    bob.send_line("can anyone hear me?");
+    alice.expect_stdout("[bob] can anyone hear me?");
+    let relayed = count_until(&mut reader, "[flooder] ", "[bob] can anyone hear me?");
+    // Each relayed line is 32,000 bytes once escaped: the byte budget (10 KiB/s, 32 KiB at once)
+    // lets far fewer through than the line budget would.
+    assert!(
+        relayed <= allowed(started.elapsed()),
+        "{relayed} lines in {:?}",
+        started.elapsed()
+    );
+    flood.stop();
+    server.send_line("still here");
+    alice.expect_stdout("[host] still here");
+    bob.expect_stdout("[host] still here");
+    assert_nobody_dropped(&server);
+}
+
+fn abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut alice = join(addr, "alice");
+    let mut flooder = raw_join(addr, "flooder");
+    let mut line = b"/msg alice ".to_vec();
+    line.extend(vec![0x01; 8000]);
+    line.push(b'\n');
+    let flood = Flood::start(&flooder, line);
+    flooder.read_until("*** slow down:");
+    alice.expect_stdout("[flooder -> you] \\x01\\x01");
+    server.send_line("are you still there, alice?");
+    alice.expect_stdout("[host] are you still there, alice?");
+    flood.stop();
+    alice.send_line("yes");
+    server.expect_stdout("[alice] yes");
+    assert_nobody_dropped(&server);
+}
+
+fn abuse_idle_sockets_from_one_address_cannot_fill_the_room(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let Some(first) = raw_connect_from(second_address(), addr) else {
+        return;
+    };
+    let mut script = vec![first];
+    script.extend((1..10).filter_map(|_| raw_connect_from(second_address(), addr)));
+    let firsts: Vec<String> = script.iter_mut().map(RawPeer::read_line).collect();
+    let welcomed = firsts
+        .iter()
+        .filter(|l| l.starts_with("*** welcome!"))
+        .count();
+    // The rest are told why: four seats is the most (and, after eight in a row, that the address
+    // connects too fast).
+    let refused = firsts
+        .iter()
+        .filter(|l| l.starts_with("*** goodbye: sorry, your address"))
+        .count();
+    assert_eq!((welcomed, refused), (4, 6), "{firsts:#?}");
+    assert!(
+        firsts[4].contains("already has 4 connections"),
+        "{firsts:#?}"
+    );
+    server.expect_stderr("refused a connection from 127.0.0.2");
+    // A student from another address still gets a seat.
+    let mut alice = join(addr, "alice");
+    alice.send_line("I am in");
+    server.expect_stdout("[alice] I am in");
+}
+
+fn abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut alice = join(addr, "alice");
+    let mut admitted = 0;
+    let mut turned_away = 0;
+    for _ in 0..30 {
+        let Some(mut churn) = raw_connect_from(second_address(), addr) else {
+            return;
+        };
+        let first = churn.read_line();
+        if first.contains("too many connections in a short time") {
+            turned_away += 1;
+        } else {
+            admitted += 1;
+        }
+        drop(churn);
+    }
+    assert!(turned_away > 0, "30 connections in a row, none refused");
+    server.expect_stderr("opened too many connections in a short time");
+    // The members saw none of it: the next line alice gets is the host's marker, give or take a
+    // notice for a churn connection the machine happened to stall for a whole second.
+    server.send_line("marker");
+    let mut notices = 0;
+    loop {
+        let line = alice.next_stdout();
+        if line == "[host] marker" {
+            break;
+        }
+        notices += 1;
+    }
+    assert!(
+        notices < admitted,
+        "{notices} notices for {admitted} short stays"
+    );
+}
+
+fn abuse_lookalike_names_are_taken_by_their_originals(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let _alice = raw_join(addr, "alice");
+    let _dave = raw_join(addr, "dave");
+    let mut mallory = raw_connect(addr);
+    for fake in [
+        "host_", "-host", "h0st", "a.lice", "a_lice", "aIice", "Dave_", "clave",
+    ] {
+        mallory.send(format!("/nick {fake}\n").as_bytes());
+        mallory.read_until("*** name refused: ");
+    }
+    mallory.send(b"/nick mallory\n");
+    mallory.read_until("*** you are now mallory");
+}
+
+fn abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    let fake = format!(
+        "hi{}*** bob was kicked by the host (cheating)\n",
+        " ".repeat(68)
+    );
+    eve.send(fake.as_bytes());
+    eve.send(b"    indented code stays\n");
+    assert_eq!(
+        alice.read_until("[eve] hi"),
+        "[eve] hi        *** bob was kicked by the host (cheating)"
+    );
+    assert_eq!(alice.read_line(), "[eve]     indented code stays");
+}
+
+fn abuse_invisible_and_format_characters_are_shown_escaped(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    eve.send("a\u{200b}b\u{2060}c\u{feff}d\u{61c}e\u{2028}f\u{e0041}g\n".as_bytes());
+    assert_eq!(
+        alice.read_until("[eve] "),
+        "[eve] a\\u{200b}b\\u{2060}c\\u{feff}d\\u{61c}e\\u{2028}f\\u{e0041}g"
+    );
+}
+
+fn abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    let _crowd: Vec<RawPeer> = (0..20).map(|_| raw_connect(addr)).collect();
+    let mut asker = raw_join(addr, "asker");
+    asker.send(&b"/who\n".repeat(300));
+    // Each answer is charged to the asker: its burst of 20 lines (one went on `/nick`), then
+    // it is paused, so the notice comes right after the answer that went into debt: the 20th.
+    let mut answers = 0;
+    loop {
+        let line = asker.read_line();
+        if line.starts_with("*** slow down:") {
+            break;
+        }
+        if line.starts_with("*** in the room") {
+            answers += 1;
+        }
+    }
+    assert_eq!(answers, BURST as usize);
+    server.expect_stderr("asker is sending faster");
+}
+
+fn abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind(
+    engine: Engine,
+) {
+    const LINE: usize = 1000;
+    // The flood must outrun the sloth: no rate limit here.
+    let (server, addr) = engine.listen("server", &["--rate-limit", "0"]);
+    let sloth = raw_join(addr, "sloth");
+    // The sloth's receive window shrinks after the connection is set up, then it never reads.
+    socket2::SockRef::from(&sloth.stream)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    let flooder = raw_join(addr, "flooder");
+    let watcher = raw_join(addr, "watcher");
+
+    // The watcher reads everything on its own thread, counting the flood's bytes, until it
+    // hears that the sloth was dropped.
+    let mut lines = BufReader::new(watcher.stream.try_clone().expect("clone"));
+    let watching = thread::spawn(move || -> Option<usize> {
+        let mut bytes = 0;
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            match lines.read_until(b'\n', &mut raw) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) if raw.starts_with(b"[flooder] ") => bytes += n,
+                Ok(_) if raw.starts_with(b"*** sloth was disconnected: too slow") => {
+                    return Some(bytes);
+                }
+                Ok(_) => {}
+            }
+        }
+    });
+    let mut line = vec![b'z'; LINE];
+    line.push(b'\n');
+    let flood = Flood::start(&flooder, line);
+    let relayed = watching.join().expect("watcher thread");
+    flood.stop();
+    let relayed = relayed.unwrap_or_else(|| server.fail("the sloth was never dropped"));
+    // At most 1 MiB queued, a 64 KiB write, and the fixed 64 KiB send buffer (128 KiB as Linux
+    // counts it), plus what the sloth's own kernel took before its window shrank: well under
+    // 2.5 MiB. Left to autotuning, the send buffer alone grows to 4 MiB.
+    assert!(
+        relayed < 5 * 1024 * 1024 / 2,
+        "{relayed} bytes before the drop"
+    );
+    drop(sloth);
+}
+
+fn abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut alice = join(addr, "alice");
+    let Some(mut eve) = raw_connect_from(second_address(), addr) else {
+        return;
+    };
+    eve.send(b"/nick eve\n");
+    eve.read_until("*** you are now eve");
+    server.send_line("/ban eve flooding");
+    eve.read_until("*** goodbye: you were banned from this room by the host (flooding)");
+    alice.expect_stdout("*** eve was banned by the host (flooding)");
+    server.expect_stderr("127.0.0.2 is banned until the room closes");
+    let mut again = raw_connect_from(second_address(), addr).expect("bound before");
+    assert_eq!(
+        again.read_line(),
+        "*** goodbye: sorry, the host has banned your address from this room"
+    );
+    server.send_line("/unban 127.0.0.2");
+    server.expect_stderr("127.0.0.2 (banned as eve) may join again");
+    let mut back = raw_connect_from(second_address(), addr).expect("bound before");
+    assert!(back.read_line().starts_with("*** welcome!"));
+}
+
+#[cfg(unix)]
+fn abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let target = addr.to_string();
+    let mut bob = Netchat::spawn("bob", &["room", "--connect", &target, "--nick", "bob"]);
+    bob.expect_stdout("*** you are now bob");
+    // 20 MB of 8 KB lines: far more than the server reads under its rate limit, and than the
+    // kernel buffers between them hold, so bob's own `write` ends up blocked.
+    let line = format!("{}\n", "x".repeat(8000));
+    let mut stdin = bob.take_stdin();
+    let feeding = thread::spawn(move || {
+        for _ in 0..2500 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    bob.expect_stdout("*** slow down:");
+    bob.signal("INT");
+    bob.expect_exit_code(0);
+    let _ = feeding.join();
+}
+
+// Every attack above, on both engines: the rules that stop it are the same code.
+engine_tests! {
+    abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
+    abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member,
+    abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped,
+    abuse_idle_sockets_from_one_address_cannot_fill_the_room,
+    abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,
+    abuse_lookalike_names_are_taken_by_their_originals,
+    abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row,
+    abuse_invisible_and_format_characters_are_shown_escaped,
+    abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing,
+    abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind,
+    abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned,
+    abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0,
+}
