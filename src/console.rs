@@ -12,10 +12,16 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use colored::Colorize;
 
 use crate::error::Error;
+use crate::observe::Observer;
+
+/// A stream several threads write whole lines to: the console's stderr, which `--trace` lines
+/// from reader and writer threads share with the status lines of the main thread.
+pub type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 use crate::framing::Messages;
 
 /// `--color`: when to color the output.
@@ -40,7 +46,7 @@ pub fn use_color(mode: ColorMode, stderr_is_terminal: bool, no_color_set: bool) 
 /// Where output goes and whether a person is watching.
 pub struct Console {
     out: Box<dyn Write + Send>,
-    err: Box<dyn Write + Send>,
+    err: SharedWriter,
     /// True when stdin and stdout are both a terminal: a person types and reads, so netchat shows
     /// prompts and labels. False in pipes, scripts and tests, where output stays plain.
     interactive: bool,
@@ -50,6 +56,8 @@ pub struct Console {
     /// stderr, but stdout can be a file while stderr is a terminal (`netchat room … > chat.log`):
     /// then a log full of escape codes would break every `grep`.
     color_out: bool,
+    /// `--trace` and `--events` (observe.rs); off unless asked for.
+    observer: Observer,
     /// Reused for escaping a message, so that escaping does not allocate per line.
     scratch: String,
 }
@@ -60,12 +68,36 @@ impl Console {
     pub fn new(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>, interactive: bool) -> Self {
         Console {
             out,
-            err,
+            err: Arc::new(Mutex::new(err)),
             interactive,
             timestamps: false,
             color_out: true,
+            observer: Observer::off(),
             scratch: String::new(),
         }
+    }
+
+    /// Starts reporting to `observer` (`--trace`, `--events`).
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = observer;
+    }
+
+    /// What watches this run (off by default): modes hand clones to their socket threads.
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// The stderr stream, shared: trace lines from other threads go through it, so they too
+    /// print above a line being typed (terminal.rs wraps it).
+    pub fn stderr_handle(&self) -> SharedWriter {
+        Arc::clone(&self.err)
+    }
+
+    fn err(&self) -> MutexGuard<'_, Box<dyn Write + Send>> {
+        // A thread that panicked mid-line leaves at worst a garbled line: go on.
+        self.err
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether stdout may be colored at all (decided in main.rs from `--color`, `NO_COLOR` and
@@ -99,8 +131,12 @@ impl Console {
         ) -> (Box<dyn Write + Send>, Box<dyn Write + Send>),
     ) {
         let out = std::mem::replace(&mut self.out, Box::new(io::sink()));
-        let err = std::mem::replace(&mut self.err, Box::new(io::sink()));
-        (self.out, self.err) = wrap(out, err);
+        let mut shared = self.err();
+        let err = std::mem::replace(&mut *shared, Box::new(io::sink()));
+        let (out, err) = wrap(out, err);
+        *shared = err;
+        drop(shared);
+        self.out = out;
     }
 
     /// The stream a line editor draws on (stdout, which is the terminal whenever one runs).
@@ -118,31 +154,35 @@ impl Console {
     /// A failing stderr is ignored: there is nowhere left to report it, and the conversation on
     /// stdout and the socket can still go on.
     pub fn status(&mut self, text: &str) {
-        let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text);
-        let _ = self.err.flush();
+        let mut err = self.err();
+        let _ = writeln!(err, "{} {}", "netchat:".dimmed(), text);
+        let _ = err.flush();
     }
 
     /// A status line that deserves attention (something was dropped, refused, cut short).
     pub fn notice(&mut self, text: &str) {
-        let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text.yellow());
-        let _ = self.err.flush();
+        let mut err = self.err();
+        let _ = writeln!(err, "{} {}", "netchat:".dimmed(), text.yellow());
+        let _ = err.flush();
     }
 
     /// The error that ends the program, and its hint, as `netchat: error: …` lines.
     pub fn error(&mut self, error: &Error) {
-        let _ = writeln!(self.err, "{} {}", "netchat: error:".red().bold(), error);
+        let mut err = self.err();
+        let _ = writeln!(err, "{} {}", "netchat: error:".red().bold(), error);
         if let Some(hint) = error.hint() {
-            let _ = writeln!(self.err, "{} {}", "netchat: hint:".cyan(), hint);
+            let _ = writeln!(err, "{} {}", "netchat: hint:".cyan(), hint);
         }
-        let _ = self.err.flush();
+        let _ = err.flush();
     }
 
     /// A status line for a person at a terminal only (whose turn it is, what to type next).
     /// Scripts and tests never see it, so their output stays stable.
     pub fn guide(&mut self, text: &str) {
         if self.interactive {
-            let _ = writeln!(self.err, "{} {}", "netchat:".dimmed(), text.green());
-            let _ = self.err.flush();
+            let mut err = self.err();
+            let _ = writeln!(err, "{} {}", "netchat:".dimmed(), text.green());
+            let _ = err.flush();
         }
     }
 
@@ -182,6 +222,13 @@ impl Console {
     }
     // ANCHOR_END: queue_peer_message
 
+    /// Text of netchat's own on stdout, as it is (a diagram): the caller made it safe.
+    pub fn print(&mut self, text: &str) -> Result<(), Error> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(output_error)
+    }
     /// Queues every message of a block, exactly as [`Console::queue_peer_message`] would queue
     /// them one by one, but without looking at them one by one when it need not.
     ///

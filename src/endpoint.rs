@@ -17,6 +17,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::console::Console;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
+use crate::observe::Watch;
 
 /// How long `connect` waits for an answer before giving up.
 ///
@@ -52,7 +53,9 @@ pub enum Endpoint {
 }
 
 /// Which side of the conversation this process is. In `half` mode the connecting side speaks first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (In the event log, `--events`, it is `"listener"` or `"connector"`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Listener,
     Connector,
@@ -307,6 +310,9 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
 /// room's poll engine). Both have the same options; this lets one function set each of them.
 pub trait Tunable {
     fn set_nodelay(&self, on: bool) -> io::Result<()>;
+    fn nodelay(&self) -> io::Result<bool>;
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+    fn peer_addr(&self) -> io::Result<SocketAddr>;
     /// The socket as `socket2` sees it, for the options std does not have (`SO_SNDBUF`).
     fn sock_ref(&self) -> socket2::SockRef<'_>;
 }
@@ -314,6 +320,18 @@ pub trait Tunable {
 impl Tunable for TcpStream {
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         TcpStream::set_nodelay(self, on)
+    }
+
+    fn nodelay(&self) -> io::Result<bool> {
+        TcpStream::nodelay(self)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::peer_addr(self)
     }
 
     fn sock_ref(&self) -> socket2::SockRef<'_> {
@@ -324,6 +342,18 @@ impl Tunable for TcpStream {
 impl Tunable for mio::net::TcpStream {
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         mio::net::TcpStream::set_nodelay(self, on)
+    }
+
+    fn nodelay(&self) -> io::Result<bool> {
+        mio::net::TcpStream::nodelay(self)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        mio::net::TcpStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        mio::net::TcpStream::peer_addr(self)
     }
 
     fn sock_ref(&self) -> socket2::SockRef<'_> {
@@ -397,6 +427,7 @@ pub fn listen_announced(
         "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
         local.port()
     ));
+    console.observer().listening(local);
     Ok(listener)
 }
 
@@ -425,6 +456,18 @@ pub fn connect_one(addr: &ConnectAddr) -> Result<Connection> {
     })
 }
 
+impl Connection {
+    /// What watches this connection (`--trace`, `--events`), its clock starting now; reports
+    /// the connection itself first.
+    pub fn watch(&self, console: &Console, framing: Framing) -> Watch {
+        let watch = console
+            .observer()
+            .watch(std::time::Instant::now(), None, framing);
+        watch.connected(&self.stream, self.role);
+        watch
+    }
+}
+
 /// Says on stderr who is on the other end.
 pub fn announce(connection: &Connection, console: &mut Console) {
     match connection.role {
@@ -444,21 +487,30 @@ pub const LINGER: Duration = Duration::from_secs(1);
 /// our last message. So: first `shutdown(Write)`, which sends a FIN after everything we wrote;
 /// then read and discard until the peer closes too (EOF), or [`LINGER`] passes; only then close.
 // ANCHOR: close_gracefully
-pub fn close_gracefully(stream: &TcpStream) {
+pub fn close_gracefully(stream: &TcpStream, watch: &Watch) {
     // Errors are ignored: the peer may be gone already, and we are closing anyway.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    watch.shutdown_write(stream);
     let deadline = std::time::Instant::now() + LINGER;
     let mut discard = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
+            break;
         }
         match io::Read::read(&mut &*stream, &mut discard) {
-            Ok(0) | Err(_) => return,
+            Ok(0) => {
+                watch.fin_received();
+                break;
+            }
+            Err(e) => {
+                // Typically ECONNRESET: the peer closed with our last bytes unread.
+                watch.reset(&e);
+                break;
+            }
             Ok(_) => {}
         }
     }
+    watch.closed();
 }
 // ANCHOR_END: close_gracefully
 

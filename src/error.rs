@@ -58,6 +58,8 @@ pub enum Error {
     Interrupted,
     /// Any other I/O failure, with what netchat was doing at the time.
     Io { doing: String, source: io::Error },
+    /// `netchat diagram` was given a log it cannot read or parse.
+    BadLog { path: String, why: String },
     /// One of netchat's own helper threads ended without its answer: a bug (it panicked), not
     /// something the network or the user did.
     ThreadDied { thread: &'static str },
@@ -149,7 +151,10 @@ impl Error {
             Error::ThreadDied { .. } => {
                 "this is a bug in netchat: please report it with the command you ran".to_string()
             }
-            Error::Io { .. } | Error::OutputClosed | Error::Interrupted => return None,
+            // A bad log: one line says it all (which file, which line, what is wrong with it).
+            Error::Io { .. } | Error::OutputClosed | Error::Interrupted | Error::BadLog { .. } => {
+                return None;
+            }
         };
         Some(hint)
     }
@@ -187,6 +192,7 @@ impl fmt::Display for Error {
             Error::Interrupted => f.write_str("interrupted"),
             Error::RoomRefused { reason } => write!(f, "the room turned you away: {reason}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::BadLog { path, why } => write!(f, "cannot draw a diagram from {path}: {why}"),
             Error::ThreadDied { thread } => write!(f, "{thread} stopped unexpectedly"),
         }
     }

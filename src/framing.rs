@@ -14,7 +14,10 @@
 //! conversation goes on with the next line. That is what keeps netchat's memory bounded whatever a
 //! peer sends.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
+
+use crate::observe::Watch;
 
 /// Default for `--max-line`: the longest message, in bytes, netchat accepts from a peer or sends.
 ///
@@ -133,6 +136,15 @@ impl LineDecoder {
     /// Whether a line has begun and not ended (bytes are waiting for their newline).
     pub fn has_partial(&self) -> bool {
         !self.pending.is_empty() && !self.handed_out
+    }
+
+    /// How many bytes of the unfinished line have arrived (0: none has begun).
+    pub fn partial_len(&self) -> usize {
+        if self.has_partial() {
+            self.pending.len()
+        } else {
+            0
+        }
     }
 
     /// Bytes held for the unfinished line: 0 for a connection between lines.
@@ -308,6 +320,11 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 pub struct LineReader<R> {
     inner: BufReader<R>,
     decoder: LineDecoder,
+    /// `--trace`/`--events`: each `read` and what framing made of it (off: reports nothing).
+    watch: Watch,
+    /// Frames already decoded from the last `read`, when it is watched: a watched read is
+    /// decoded whole at once, so its report ("26 bytes → 2 messages") leaves when it happened.
+    ready: VecDeque<Frame>,
 }
 
 impl<R: Read> LineReader<R> {
@@ -316,7 +333,15 @@ impl<R: Read> LineReader<R> {
         LineReader {
             inner: BufReader::with_capacity(READ_CHUNK, inner),
             decoder: LineDecoder::new(max_line),
+            watch: Watch::off(),
+            ready: VecDeque::new(),
         }
+    }
+
+    /// Reports every `read` to `watch` (`--trace`, `--events`), with FIN and errors.
+    pub fn watched(mut self, watch: Watch) -> Self {
+        self.watch = watch;
+        self
     }
 
     /// Blocks until the next message is complete.
@@ -326,15 +351,39 @@ impl<R: Read> LineReader<R> {
     /// `printf 'hi' | nc …` sends a message without a newline, and it should not be lost.
     // ANCHOR: read_frame
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
+        if let Some(frame) = self.ready.pop_front() {
+            return Ok(Some(frame));
+        }
         loop {
+            let fresh = self.inner.buffer().is_empty();
             let available = match self.inner.fill_buf() {
                 Ok(bytes) => bytes,
                 // A signal interrupted the system call before any byte arrived: just ask again.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.watch.reset(&e);
+                    return Err(e);
+                }
             };
             if available.is_empty() {
+                self.watch.fin_received();
                 return Ok(self.decoder.finish().map(|frame| frame.to_owned_frame()));
+            }
+            if fresh && self.watch.is_on() {
+                // Watched: decode the whole read now, so that the trace tells what it held.
+                let ready = &mut self.ready;
+                let fed = self
+                    .decoder
+                    .feed(available, |frame| ready.push_back(frame.to_owned_frame()));
+                let messages = fed.lines + fed.too_long;
+                self.watch
+                    .read(available, messages, self.decoder.partial_len());
+                let used = available.len();
+                self.inner.consume(used);
+                match self.ready.pop_front() {
+                    Some(frame) => return Ok(Some(frame)),
+                    None => continue,
+                }
             }
             let (used, frame) = self.decoder.decode(available);
             let frame = frame.map(|frame| frame.to_owned_frame());
@@ -350,7 +399,7 @@ impl<R: Read> LineReader<R> {
     /// [`LineReader::read_frame`] may return without a system call. A reader thread uses it to
     /// hand over, in one go, every message that one `read` brought.
     pub fn has_buffered(&self) -> bool {
-        !self.inner.buffer().is_empty()
+        !self.ready.is_empty() || !self.inner.buffer().is_empty()
     }
 }
 
@@ -436,6 +485,7 @@ impl<T: AsRef<[u8]>> FromIterator<T> for Messages {
 pub struct ChunkReader<R> {
     inner: R,
     buffer: Vec<u8>,
+    watch: Watch,
 }
 
 impl<R: Read> ChunkReader<R> {
@@ -445,7 +495,14 @@ impl<R: Read> ChunkReader<R> {
         ChunkReader {
             inner,
             buffer: vec![0; max_line.max(1)],
+            watch: Watch::off(),
         }
+    }
+
+    /// Reports every `read` to `watch` (`--trace`, `--events`), with FIN and errors.
+    pub fn watched(mut self, watch: Watch) -> Self {
+        self.watch = watch;
+        self
     }
 
     /// Blocks until the socket has some bytes; `Ok(None)` at EOF. The message is the chunk
@@ -456,13 +513,20 @@ impl<R: Read> ChunkReader<R> {
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
             match self.inner.read(&mut self.buffer) {
-                Ok(0) => return Ok(None),
+                Ok(0) => {
+                    self.watch.fin_received();
+                    return Ok(None);
+                }
                 Ok(n) => {
+                    self.watch.read(&self.buffer[..n], 1, 0);
                     let chunk = strip_line_ending(&self.buffer[..n]);
                     return Ok(Some(Frame::Line(chunk.to_vec())));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.watch.reset(&e);
+                    return Err(e);
+                }
             }
         }
     }
@@ -486,6 +550,14 @@ impl<R: Read> MessageReader<R> {
         match framing {
             Framing::Line => MessageReader::Lines(LineReader::new(inner, max_line)),
             Framing::Raw => MessageReader::Chunks(ChunkReader::new(inner, max_line)),
+        }
+    }
+
+    /// Reports every `read` to `watch` (`--trace`, `--events`), with FIN and errors.
+    pub fn watched(self, watch: Watch) -> Self {
+        match self {
+            MessageReader::Lines(reader) => MessageReader::Lines(reader.watched(watch)),
+            MessageReader::Chunks(reader) => MessageReader::Chunks(reader.watched(watch)),
         }
     }
 

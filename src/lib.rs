@@ -16,16 +16,20 @@
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`pump`] | a blocking `read` on its own thread, feeding a channel; bulk reads, one hand-over per read |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
+//! | [`observe`] | watching the wire: `--trace` lines and the `--events` JSON Lines log |
+//! | [`diagram`] | `netchat diagram`: sequence diagrams drawn from event logs |
 //! | [`cli`] | the command line (the only module that knows clap) |
 //! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
 pub mod cli;
 pub mod console;
+pub mod diagram;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod lessons;
 pub mod modes;
+pub mod observe;
 pub mod pump;
 pub mod terminal;
 
@@ -36,10 +40,31 @@ use crossbeam_channel::Receiver;
 use cli::{Cli, ModeCommand};
 use console::Console;
 use error::Result;
+use observe::Observer;
 
 /// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
 /// message per Ctrl-C (main.rs owns the signal handler); `half` does not use it.
+///
+/// `--trace` and `--events` are opened here, before the mode starts, and the error that ends a
+/// mode is the last line of the event log.
 pub fn run(
+    cli: Cli,
+    stdin: impl Read + Send + 'static,
+    console: &mut Console,
+    interrupt: Receiver<()>,
+) -> Result<()> {
+    if let Some(common) = cli.common() {
+        let observer = Observer::open(&common.observe(), console.stderr_handle(), cli.mode.name())?;
+        console.set_observer(observer);
+    }
+    let result = run_mode(cli, stdin, console, interrupt);
+    if let Err(error) = &result {
+        console.observer().error(error);
+    }
+    result
+}
+
+fn run_mode(
     cli: Cli,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
@@ -84,5 +109,6 @@ pub fn run(
                 interrupt,
             )
         }
+        ModeCommand::Diagram(args) => diagram::run(&args.logs, args.format.into(), console),
     }
 }

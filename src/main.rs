@@ -20,9 +20,7 @@ fn main() -> ExitCode {
         Err(error) => return command_line_error(&error),
     };
 
-    let color_mode: ColorMode = cli
-        .common()
-        .map_or(ColorMode::Auto, |common| common.color.into());
+    let color_mode: ColorMode = cli.color().into();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let color = console::use_color(color_mode, io::stderr().is_terminal(), no_color);
     colored::control::set_override(color);

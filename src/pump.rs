@@ -19,6 +19,7 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::framing::{Frame, Framing, LineDecoder, Messages, strip_line_ending};
+use crate::observe::Watch;
 
 /// How many bytes one `read` may fetch with line framing. A socket's or a file's `read` returns
 /// as much as is waiting, up to this: 128 KiB is two pipe buffers, or a good part of a loopback
@@ -33,6 +34,11 @@ pub enum Pumped {
     Messages(Messages),
     /// A line longer than `--max-line`: dropped, reported once.
     TooLong { limit: usize },
+    /// The stream ended in the middle of a line: these are the bytes that came of it (always
+    /// followed by `Closed`). `printf 'hi' | nc …` sends a last message without a newline, and
+    /// duplex and the keyboard take it as one; a room server only ever sends whole lines, so for
+    /// its client the line was cut off by the close.
+    Cut(Messages),
     /// `read` returned 0: the other side's FIN arrived (or stdin ended); nothing more will come.
     Closed,
     /// `read` failed, most often with ECONNRESET (a RST arrived).
@@ -46,6 +52,9 @@ pub enum Pumped {
 ///
 /// The thread ends after [`Pumped::Closed`] or [`Pumped::Failed`], or as soon as nobody listens
 /// on the channel any more. A socket's pump blocked in `read` is woken by `shutdown(Both)`.
+///
+/// `watch` reports each `read` and what framing made of it, FIN and errors (`--trace`,
+/// `--events`); [`Watch::off`] for stdin.
 // ANCHOR: spawn_pump
 pub fn spawn<E: Send + 'static>(
     name: &str,
@@ -53,12 +62,13 @@ pub fn spawn<E: Send + 'static>(
     framing: Framing,
     max_line: usize,
     queue: usize,
+    watch: Watch,
     wrap: fn(Pumped) -> E,
 ) -> io::Result<(Receiver<E>, JoinHandle<()>)> {
     let (sender, receiver) = bounded(queue);
     let handle = thread::Builder::new()
         .name(name.to_string())
-        .spawn(move || pump(source, framing, max_line, &sender, wrap))?;
+        .spawn(move || pump(source, framing, max_line, &sender, watch, wrap))?;
     Ok((receiver, handle))
 }
 // ANCHOR_END: spawn_pump
@@ -69,6 +79,7 @@ fn pump<E>(
     framing: Framing,
     max_line: usize,
     sender: &Sender<E>,
+    mut watch: Watch,
     wrap: fn(Pumped) -> E,
 ) {
     // With raw framing each `read` is one message, so the buffer is the message limit.
@@ -83,6 +94,7 @@ fn pump<E>(
     loop {
         let chunk = match source.read(&mut buffer) {
             Ok(0) => {
+                watch.fin_received();
                 let _ =
                     hand_over_last_line(&mut decoder, &mut hand_over) && hand_over(Pumped::Closed);
                 return;
@@ -91,18 +103,53 @@ fn pump<E>(
             // A signal interrupted the system call before any byte arrived: just ask again.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
+                watch.reset(&e);
                 hand_over(Pumped::Failed(e));
                 return;
             }
         };
-        let delivered = match framing {
-            Framing::Line => frame_lines(&mut decoder, chunk, &mut hand_over),
-            Framing::Raw => hand_over(Pumped::Messages(Messages::from_iter([strip_line_ending(
-                chunk,
-            )]))),
+        let delivered = if watch.is_on() {
+            // Watched: frame first, report what this read held, then hand it over, so the
+            // report comes before anything the messages cause.
+            let mut held = Vec::new();
+            frame(framing, &mut decoder, chunk, &mut |event| {
+                held.push(event);
+                true
+            });
+            let messages = held.iter().map(Pumped::messages).sum();
+            watch.read(chunk, messages, decoder.partial_len());
+            held.into_iter().all(&mut hand_over)
+        } else {
+            frame(framing, &mut decoder, chunk, &mut hand_over)
         };
         if !delivered {
             return;
+        }
+    }
+}
+
+/// Frames one chunk and hands over what it made; `false` when nobody listens any more.
+fn frame(
+    framing: Framing,
+    decoder: &mut LineDecoder,
+    chunk: &[u8],
+    hand_over: &mut impl FnMut(Pumped) -> bool,
+) -> bool {
+    match framing {
+        Framing::Line => frame_lines(decoder, chunk, hand_over),
+        Framing::Raw => hand_over(Pumped::Messages(Messages::from_iter([strip_line_ending(
+            chunk,
+        )]))),
+    }
+}
+
+impl Pumped {
+    /// How many messages this counts as in a trace: a too-long line is one.
+    fn messages(&self) -> usize {
+        match self {
+            Pumped::Messages(lines) | Pumped::Cut(lines) => lines.len(),
+            Pumped::TooLong { .. } => 1,
+            Pumped::Closed | Pumped::Failed(_) => 0,
         }
     }
 }
@@ -143,7 +190,7 @@ pub fn hand_over_last_line(
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
     match decoder.finish() {
-        Some(Frame::Line(line)) => hand_over(Pumped::Messages(Messages::from_iter([line]))),
+        Some(Frame::Line(line)) => hand_over(Pumped::Cut(Messages::from_iter([line]))),
         _ => true,
     }
 }
@@ -159,6 +206,7 @@ mod tests {
             framing,
             max_line,
             4,
+            Watch::off(),
             |e| e,
         )
         .unwrap();
@@ -167,6 +215,10 @@ mod tests {
             seen.push(match event {
                 Pumped::Messages(m) => format!(
                     "{:?}",
+                    m.iter().map(String::from_utf8_lossy).collect::<Vec<_>>()
+                ),
+                Pumped::Cut(m) => format!(
+                    "cut {:?}",
                     m.iter().map(String::from_utf8_lossy).collect::<Vec<_>>()
                 ),
                 Pumped::TooLong { limit } => format!("too long {limit}"),
@@ -186,7 +238,7 @@ mod tests {
                 r#"["a", "bb"]"#.to_string(),
                 "too long 4".into(),
                 r#"["c"]"#.into(),
-                r#"["last"]"#.into(),
+                r#"cut ["last"]"#.into(),
                 "closed".into()
             ]
         );

@@ -417,6 +417,50 @@ fn abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0(
     let _ = feeding.join();
 }
 
+#[test]
+fn abuse_a_line_cut_off_by_the_close_is_shown_as_cut_not_as_a_message() {
+    // A "server" that closes in the middle of a line, as a crashed or killed one would.
+    let (listener, addr) = common::raw_listener();
+    let target = addr.to_string();
+    let mut client = Netchat::spawn("client", &["room", "--connect", &target]);
+    let mut server = common::raw_accept(&listener);
+    server.send(b"*** welcome!\n[bob] I owe you 10 eu");
+    drop(server);
+    client.expect_stdout("*** welcome!");
+    client.expect_stderr(
+        "the connection ended in the middle of a line; what arrived of it: [bob] I owe you 10 eu",
+    );
+    client.expect_exit_code(1);
+    // The fragment was never printed as a message, on stdout where messages go.
+    assert!(
+        !client.transcript().contains("out| [bob]"),
+        "{}",
+        client.transcript()
+    );
+}
+
+#[cfg(unix)]
+fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_crashed(
+    engine: Engine,
+) {
+    // No rate limit: the flood must outrun bob, who is suspended (as with Ctrl-Z) and reads nothing.
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
+    let bob = join(addr, "bob");
+    let flooder = raw_join(addr, "flooder");
+    bob.signal("STOP");
+    let mut line = vec![b'z'; 1000];
+    line.push(b'\n');
+    let flood = Flood::start(&flooder, line);
+    server.expect_stderr("bob was disconnected: too slow");
+    flood.stop();
+    let mut bob = bob;
+    bob.signal("CONT");
+    bob.expect_stderr(
+        "the room's server dropped this client for reading the room's lines too slowly",
+    );
+    bob.expect_exit_code(1);
+}
+
 // Every attack above, on both engines: the rules that stop it are the same code.
 engine_tests! {
     abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
@@ -431,4 +475,13 @@ engine_tests! {
     abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind,
     abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned,
     abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0,
+}
+
+// The same on both engines, where signals exist.
+#[cfg(unix)]
+mod slow {
+    use super::*;
+    engine_tests! {
+        abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_crashed,
+    }
 }

@@ -319,6 +319,19 @@ fn a_netchat_client_turned_away_by_a_full_room_exits_1(engine: Engine) {
     late.expect_exit_code(1);
 }
 
+fn a_banned_netchat_client_exits_0_and_its_address_is_turned_away_with_1(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut bob = join(addr, "bob");
+    server.send_line("/ban bob spam");
+    bob.expect_stdout("*** goodbye: you were banned from this room by the host (spam)");
+    bob.expect_exit_code(0);
+    // Every test client comes from 127.0.0.1: the next one is bob's address coming back.
+    let mut again = Netchat::connect("again", "room", addr, &[]);
+    again.expect_stdout("*** goodbye: sorry, the host has banned your address");
+    again.expect_stderr("error: the room turned you away");
+    again.expect_exit_code(1);
+}
+
 fn room_host_kicks_a_member_and_speaks_as_host(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
@@ -672,6 +685,7 @@ engine_tests! {
     room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on,
     room_one_byte_per_write_still_frames_lines,
     a_netchat_client_turned_away_by_a_full_room_exits_1,
+    a_banned_netchat_client_exits_0_and_its_address_is_turned_away_with_1,
     room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0,
     room_a_client_with_a_4_kib_receive_window_gets_every_line_in_order,
 }

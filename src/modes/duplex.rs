@@ -28,6 +28,7 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing, Messages};
+use crate::observe::{By, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
@@ -86,15 +87,17 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let Some(stream) = open(endpoint, options.framing, console, &interrupt)? else {
+    let Some(connection) = open(endpoint, options.framing, console, &interrupt)? else {
         return Ok(());
     };
+    let watch = connection.watch(console, options.framing);
+    let stream = connection.stream;
     console.set_timestamps(options.timestamps);
     if options.framing == Framing::Raw {
         console.status(options.framing.describe());
     }
     let (peer_events, socket_reader) =
-        spawn_socket_reader(&stream, options.framing, options.max_line)?;
+        spawn_socket_reader(&stream, options.framing, options.max_line, watch.clone())?;
     let keyboard = Keyboard::start(
         stdin,
         &KeyboardOptions {
@@ -109,7 +112,7 @@ pub fn run(
             .status("type whenever you like; the peer's messages appear as they arrive; bye ends");
     }
     let result = converse(
-        Outgoing::new(&stream, options.framing),
+        Outgoing::new(&stream, options.framing, watch.clone()),
         keyboard.input(),
         &peer_events,
         &interrupt,
@@ -117,7 +120,11 @@ pub fn run(
     );
     // Give the terminal back (raw mode off, prompt erased) before the last lines.
     drop(keyboard);
-    hang_up(&stream, peer_events, result.is_ok(), console);
+    // After Ctrl-D our FIN is out already (on_keyboard); every other ending sends it now.
+    if !matches!(result, Ok(Ending::BothClosed)) {
+        watch.shutdown_write(&stream);
+    }
+    hang_up(&stream, peer_events, result.is_ok(), &watch, console);
     // It ends: hang_up shut the socket down, which wakes its read, and dropped its channel.
     let _ = socket_reader.join();
     result.map(|_ending| ())
@@ -136,7 +143,7 @@ fn open(
     framing: Framing,
     console: &mut Console,
     interrupt: &Receiver<()>,
-) -> Result<Option<TcpStream>> {
+) -> Result<Option<endpoint::Connection>> {
     let (sender, opened) = bounded(1);
     let helper = match endpoint {
         Endpoint::Listen(addr) => {
@@ -162,7 +169,14 @@ fn open(
         recv(opened) -> result => result,
         recv(interrupt) -> signal => match signal {
             Ok(()) => {
-                console.status("interrupted (Ctrl-C) before anyone connected");
+                // A peer may have connected at the very same moment: it still gets its bye.
+                if let Ok(Ok(connection)) = opened.try_recv() {
+                    let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
+                    endpoint::close_gracefully(&connection.stream, &connection.watch(console, framing));
+                    console.status("interrupted (Ctrl-C): said bye to the peer");
+                } else {
+                    console.status("interrupted (Ctrl-C) before anyone connected");
+                }
                 return Ok(None);
             }
             // No Ctrl-C handler: just wait for the connection.
@@ -174,7 +188,7 @@ fn open(
         thread: "the connection helper",
     })??;
     endpoint::announce(&connection, console);
-    Ok(Some(connection.stream))
+    Ok(Some(connection))
 }
 // ANCHOR_END: open
 
@@ -186,6 +200,7 @@ pub fn spawn_socket_reader(
     stream: &TcpStream,
     framing: Framing,
     max_line: usize,
+    watch: Watch,
 ) -> Result<(Receiver<PeerEvent>, JoinHandle<()>)> {
     // try_clone gives a second handle (a dup'ed file descriptor) to the *same* socket: one
     // thread reads through it while the main thread writes through the original.
@@ -200,6 +215,7 @@ pub fn spawn_socket_reader(
         framing,
         max_line,
         PEER_QUEUE,
+        watch,
         |event| event,
     )
     .map_err(|e| Error::io("starting the socket reader thread", e))
@@ -232,7 +248,10 @@ pub fn converse(
                 }
                 step
             }
-            recv(peer) -> event => on_peer(event.unwrap_or(PeerEvent::Closed), sending, console)?,
+            recv(peer) -> event => {
+                let event = event.unwrap_or(PeerEvent::Closed);
+                on_peer(event, sending, &outgoing.watch, console)?
+            }
             recv(interrupt) -> signal => match signal {
                 Ok(()) => on_interrupt(sending, &mut outgoing, console)?,
                 // Nobody can send Ctrl-C any more (the handler could not be installed).
@@ -268,7 +287,9 @@ fn on_keyboard(input: Input, outgoing: &mut Outgoing<'_>, console: &mut Console)
         // return 0. Our receiving direction stays open, so its replies still arrive.
         Input::Eof => {
             outgoing.flush()?;
-            let _ = outgoing.socket.get_ref().shutdown(Shutdown::Write);
+            outgoing
+                .watch
+                .shutdown_write(outgoing.socket.get_ref().get_ref());
             console.status(
                 "end of input: sent FIN (half-close); still showing what the peer sends until it ends",
             );
@@ -316,6 +337,7 @@ fn on_line(line: &[u8], outgoing: &mut Outgoing<'_>, console: &mut Console) -> R
     if is_bye(line) {
         outgoing.send(BYE.as_bytes())?;
         outgoing.flush()?;
+        outgoing.watch.quit(By::Us, BYE);
         console.status("you said bye");
         Ok(Step::End(Ending::WeSaidBye))
     } else if let Some(why) = framing::unsendable(outgoing.framing, line) {
@@ -329,11 +351,20 @@ fn on_line(line: &[u8], outgoing: &mut Outgoing<'_>, console: &mut Console) -> R
 
 /// Something the socket reader found.
 // ANCHOR: on_peer
-fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Step> {
+fn on_peer(event: PeerEvent, sending: bool, watch: &Watch, console: &mut Console) -> Result<Step> {
     match event {
-        PeerEvent::Messages(mut lines) => {
+        // A last line without its newline (`printf 'hi' | nc`) is a message like any other.
+        PeerEvent::Messages(mut lines) | PeerEvent::Cut(mut lines) => {
             // The messages before a `bye` are shown; the bye ends the conversation.
             let bye = lines.iter().position(is_bye);
+            // What was received, up to and including a bye (`--events`).
+            if watch.is_on() {
+                let shown = bye.map_or(lines.len(), |at| at + 1);
+                lines
+                    .iter()
+                    .take(shown)
+                    .for_each(|line| watch.received(line));
+            }
             if let Some(at) = bye {
                 lines.truncate(at);
             }
@@ -341,6 +372,7 @@ fn on_peer(event: PeerEvent, sending: bool, console: &mut Console) -> Result<Ste
             console.queue_peer_messages("peer", &lines)?;
             console.flush_messages()?;
             if bye.is_some() {
+                watch.quit(By::Peer, BYE);
                 console.status("the peer said bye");
                 return Ok(Step::End(Ending::PeerSaidBye));
             }
@@ -377,6 +409,7 @@ fn on_interrupt(sending: bool, outgoing: &mut Outgoing<'_>, console: &mut Consol
         let _ = outgoing
             .send(BYE.as_bytes())
             .and_then(|()| outgoing.flush());
+        outgoing.watch.quit(By::Us, "Ctrl-C");
         console.status("interrupted (Ctrl-C): said bye to the peer");
     } else {
         console.status("interrupted (Ctrl-C)");
@@ -389,16 +422,23 @@ fn on_interrupt(sending: bool, outgoing: &mut Outgoing<'_>, console: &mut Consol
 /// the peer saw our bye). Closing while unread data sits in our receive buffer would make the
 /// kernel send a RST instead of a FIN; endpoint::close_gracefully explains the same dance.
 // ANCHOR: hang_up
-fn hang_up(stream: &TcpStream, peer: Receiver<PeerEvent>, drain: bool, console: &mut Console) {
-    let _ = stream.shutdown(Shutdown::Write);
+fn hang_up(
+    stream: &TcpStream,
+    peer: Receiver<PeerEvent>,
+    drain: bool,
+    watch: &Watch,
+    console: &mut Console,
+) {
     let deadline = Instant::now() + endpoint::LINGER;
     let mut draining = drain;
     while draining {
         draining = match peer.recv_deadline(deadline) {
-            Ok(PeerEvent::Messages(lines)) => lines
-                .iter()
-                .filter(|line| !is_bye(line))
-                .all(|line| console.peer_message("peer", line).is_ok()),
+            Ok(PeerEvent::Messages(lines) | PeerEvent::Cut(lines)) => {
+                lines.iter().filter(|line| !is_bye(line)).all(|line| {
+                    watch.received(line);
+                    console.peer_message("peer", line).is_ok()
+                })
+            }
             Ok(PeerEvent::TooLong { .. }) => true,
             Ok(PeerEvent::Closed | PeerEvent::Failed(_)) | Err(_) => false,
         };
@@ -407,6 +447,7 @@ fn hang_up(stream: &TcpStream, peer: Receiver<PeerEvent>, drain: bool, console: 
     // dropping the channel ends it if it is blocked handing over a message.
     let _ = stream.shutdown(Shutdown::Both);
     drop(peer);
+    watch.closed();
 }
 // ANCHOR_END: hang_up
 
@@ -424,18 +465,21 @@ pub fn is_bye(line: &[u8]) -> bool {
 /// them, instead of one system call, and one wake-up of the peer's reader, per 40-byte line.
 // ANCHOR: outgoing
 pub struct Outgoing<'a> {
-    socket: BufWriter<&'a TcpStream>,
+    /// `Traced` shows each `write` in the trace; when nobody watches it only passes them on.
+    socket: BufWriter<Traced<&'a TcpStream>>,
     framing: Framing,
+    watch: Watch,
 }
 
 /// How many bytes of messages may gather before they are written anyway.
 pub const SEND_BUFFER: usize = 64 * 1024;
 
 impl<'a> Outgoing<'a> {
-    pub fn new(socket: &'a TcpStream, framing: Framing) -> Self {
+    pub fn new(socket: &'a TcpStream, framing: Framing, watch: Watch) -> Self {
         Outgoing {
-            socket: BufWriter::with_capacity(SEND_BUFFER, socket),
+            socket: BufWriter::with_capacity(SEND_BUFFER, Traced::new(socket, watch.clone())),
             framing,
+            watch,
         }
     }
 
@@ -445,6 +489,7 @@ impl<'a> Outgoing<'a> {
     fn send(&mut self, message: &[u8]) -> Result<()> {
         framing::queue_message(&mut self.socket, self.framing, message)
             .map_err(|e| Error::io("sending to the peer", e))?;
+        self.watch.sent(message);
         if self.framing == Framing::Raw {
             self.flush()?;
         }
@@ -456,7 +501,16 @@ impl<'a> Outgoing<'a> {
     fn send_block(&mut self, wire: &[u8]) -> Result<()> {
         self.socket
             .write_all(wire)
-            .map_err(|e| Error::io("sending to the peer", e))
+            .map_err(|e| Error::io("sending to the peer", e))?;
+        if self.watch.is_on() {
+            let lines = wire.strip_suffix(b"\n").unwrap_or(wire);
+            if !wire.is_empty() {
+                lines
+                    .split(|&b| b == b'\n')
+                    .for_each(|line| self.watch.sent(line));
+            }
+        }
+        Ok(())
     }
 
     /// Writes everything queued, in as few `write` calls as the kernel allows.
@@ -479,7 +533,7 @@ mod tests {
     }
 
     fn outgoing(socket: &TcpStream) -> Outgoing<'_> {
-        Outgoing::new(socket, Framing::Line)
+        Outgoing::new(socket, Framing::Line, Watch::off())
     }
 
     fn socket_pair() -> (TcpStream, TcpStream) {

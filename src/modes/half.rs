@@ -20,6 +20,7 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::observe::{By, Traced, Watch};
 use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
@@ -71,10 +72,16 @@ pub fn run(
         Role::Listener => Turn::Theirs,
     };
     let stream = &connection.stream;
-    // `&TcpStream` implements both Read and Write: one socket, two directions.
-    let ending = converse(stream, stream, first, stdin, options, console)?;
-    if ending == Ending::WeQuit {
-        endpoint::close_gracefully(stream);
+    let mut watch = connection.watch(console, options.framing);
+    // `&TcpStream` implements both Read and Write: one socket, two directions. `Traced` shows
+    // each `write` in the trace (`--trace`); when nobody watches it only passes them on.
+    let socket_out = Traced::new(stream, watch.clone());
+    let ending = converse(
+        stream, socket_out, first, stdin, options, &mut watch, console,
+    )?;
+    match ending {
+        Ending::WeQuit => endpoint::close_gracefully(stream, &watch),
+        Ending::PeerEnded => watch.closed(),
     }
     Ok(())
 }
@@ -88,9 +95,11 @@ pub fn converse(
     first: Turn,
     stdin: impl Read,
     options: &Options,
+    watch: &mut Watch,
     console: &mut Console,
 ) -> Result<Ending> {
-    let mut from_peer = MessageReader::new(socket_in, options.framing, options.max_line);
+    let mut from_peer =
+        MessageReader::new(socket_in, options.framing, options.max_line).watched(watch.clone());
     // The keyboard is always read line by line: Enter ends what you typed. On a terminal, with
     // the line editor, in our turn only (terminal.rs).
     let keyboard_options = KeyboardOptions {
@@ -104,13 +113,13 @@ pub fn converse(
     while turn != Turn::Over {
         turn = match turn {
             Turn::Mine => {
-                let next = my_turn(&mut from_keyboard, &mut socket_out, options, console)?;
+                let next = my_turn(&mut from_keyboard, &mut socket_out, options, watch, console)?;
                 if next == Turn::Over {
                     ending = Ending::WeQuit;
                 }
                 next
             }
-            Turn::Theirs => their_turn(&mut from_peer, &from_keyboard, console)?,
+            Turn::Theirs => their_turn(&mut from_peer, &from_keyboard, watch, console)?,
             Turn::Over => Turn::Over,
         };
     }
@@ -125,6 +134,7 @@ fn my_turn(
     keyboard: &mut TurnKeyboard<impl Read>,
     socket_out: &mut impl Write,
     options: &Options,
+    watch: &Watch,
     console: &mut Console,
 ) -> Result<Turn> {
     let framing = options.framing;
@@ -139,7 +149,8 @@ fn my_turn(
             return Ok(Turn::Mine);
         }
         Ok(Input::Eof) => {
-            send(socket_out, framing, QUIT.as_bytes())?;
+            send(socket_out, framing, QUIT.as_bytes(), watch)?;
+            watch.quit(By::Us, "end of input");
             console.status("end of input: sent q, closing the connection");
             return Ok(Turn::Over);
         }
@@ -150,7 +161,8 @@ fn my_turn(
         Ok(Input::Failed(e)) | Err(e) => return Err(Error::io("reading standard input", e)),
     };
     if is_quit(&line) {
-        send(socket_out, framing, QUIT.as_bytes())?;
+        send(socket_out, framing, QUIT.as_bytes(), watch)?;
+        watch.quit(By::Us, QUIT);
         console.status("you quit");
         return Ok(Turn::Over);
     }
@@ -158,7 +170,7 @@ fn my_turn(
         console.notice(why);
         return Ok(Turn::Mine);
     }
-    send(socket_out, framing, &line)?;
+    send(socket_out, framing, &line, watch)?;
     Ok(Turn::Theirs)
 }
 // ANCHOR_END: my_turn
@@ -169,6 +181,7 @@ fn my_turn(
 fn their_turn(
     peer: &mut MessageReader<impl Read>,
     keyboard: &TurnKeyboard<impl Read>,
+    watch: &Watch,
     console: &mut Console,
 ) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
@@ -177,10 +190,13 @@ fn their_turn(
     let _ = keyboard.clear_echo(console);
     match frame {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
+            watch.received(&line);
+            watch.quit(By::Peer, QUIT);
             console.status("peer quit");
             Ok(Turn::Over)
         }
         Ok(Some(Frame::Line(line))) => {
+            watch.received(&line);
             console.peer_message("peer", &line)?;
             Ok(Turn::Mine)
         }
@@ -205,9 +221,17 @@ fn is_quit(line: &[u8]) -> bool {
     line.trim_ascii().eq_ignore_ascii_case(QUIT.as_bytes())
 }
 
-fn send(socket_out: &mut impl Write, framing: Framing, message: &[u8]) -> Result<()> {
+/// Sends one message and reports it (`--events`).
+fn send(
+    socket_out: &mut impl Write,
+    framing: Framing,
+    message: &[u8],
+    watch: &Watch,
+) -> Result<()> {
     framing::write_message(socket_out, framing, message)
-        .map_err(|e| Error::io("sending to the peer", e))
+        .map_err(|e| Error::io("sending to the peer", e))?;
+    watch.sent(message);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,6 +259,7 @@ mod tests {
             Turn::Mine,
             &b"one\ntwo\n"[..],
             &options(),
+            &mut Watch::off(),
             &mut quiet_console(),
         )
         .unwrap();
@@ -252,6 +277,7 @@ mod tests {
             Turn::Theirs,
             &b"never sent\n"[..],
             &options(),
+            &mut Watch::off(),
             &mut quiet_console(),
         )
         .unwrap();

@@ -220,15 +220,7 @@ impl Netchat {
 
     /// Waits for the process to exit, within the deadline, and returns its status.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => self.fail("waited for the process to exit"),
-                Err(e) => self.fail(&format!("could not wait for the process: {e}")),
-            }
-        }
+        wait_until_exit(&mut self.child).unwrap_or_else(|why| self.fail(&why))
     }
 
     /// Waits for the exit and asserts its code.
@@ -319,6 +311,19 @@ pub fn closed_pipe() -> Stdio {
     let (reader, writer) = std::io::pipe().expect("create a pipe");
     drop(reader);
     Stdio::from(writer)
+}
+
+/// Waits for `child` to exit within [`DEADLINE`]; `Err` says why it did not.
+pub fn wait_until_exit(child: &mut Child) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            Ok(None) => return Err(format!("waited {DEADLINE:?} for the process to exit")),
+            Err(e) => return Err(format!("could not wait for the process: {e}")),
+        }
+    }
 }
 
 /// Reads lines from a child's pipe into a channel and the shared transcript.
@@ -500,6 +505,16 @@ impl RawPeer {
         }
     }
 }
+
+/// A fresh path in the system's temporary folder for a file a test makes netchat write (an
+/// event log, a trace): unique to this process and `name`, removed first if a previous run left
+/// it.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("netchat-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 /// The two engines a room server can run on (`--engine`). The room's tests are written once, as
 /// functions taking an `Engine`, and [`engine_tests!`] runs each of them on both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

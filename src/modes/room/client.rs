@@ -15,12 +15,13 @@ use std::collections::VecDeque;
 
 use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
 
-use super::protocol::{self, Farewell};
+use super::protocol::{self, Farewell, LineKind};
 use super::server::tone_of;
 use crate::console::{Console, escape_peer_text};
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing};
+use crate::observe::{By, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
@@ -56,6 +57,10 @@ const INCOMING_QUEUE: usize = 64;
 /// the screen and Ctrl-C keep working meanwhile.
 const OUTGOING_QUEUE: usize = 16;
 
+/// A single `read` that brings this much found a backlog waiting in the kernel: the screen was
+/// behind the room (a reader that keeps up gets what arrived since its last `read`, a few lines).
+const BACKLOG: usize = 64 * 1024;
+
 /// If the screen was this far behind the socket (received lines waiting to be shown) this
 /// recently when the server closed without a goodbye, the server dropped us for reading too
 /// slowly.
@@ -77,7 +82,9 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let endpoint::Connection { stream, peer, .. } = endpoint::connect_one(addr)?;
+    let connection = endpoint::connect_one(addr)?;
+    let watch = connection.watch(console, options.framing);
+    let endpoint::Connection { stream, peer, .. } = connection;
     match options.framing {
         Framing::Line => console.status(&format!(
             "connected to {peer}; type a line to talk to the room, /help for commands, /quit to leave"
@@ -93,8 +100,9 @@ pub fn run(
             .map_err(|e| Error::io(format!("cloning the socket for the {what}"), e))
     };
     let from_server = protocol::longest_relayed_line(options.max_line);
-    let (incoming, reader) = spawn_socket_reader(clone("reader")?, options.framing, from_server)?;
-    let mut server = spawn_socket_writer(clone("sender")?, options.framing)?;
+    let (incoming, reader) =
+        spawn_socket_reader(clone("reader")?, options.framing, from_server, &watch)?;
+    let mut server = spawn_socket_writer(clone("sender")?, options.framing, &watch)?;
     if let Some(nick) = &options.nick {
         server.queue(format!("/nick {nick}").into_bytes());
     }
@@ -123,6 +131,7 @@ pub fn run(
     drop(incoming);
     let _ = reader.join();
     server.stop();
+    watch.closed();
     result
 }
 
@@ -131,6 +140,7 @@ fn spawn_socket_reader(
     stream: TcpStream,
     framing: Framing,
     max_line: usize,
+    watch: &Watch,
 ) -> Result<(Receiver<Pumped>, thread::JoinHandle<()>)> {
     pump::spawn(
         "room-recv",
@@ -138,6 +148,7 @@ fn spawn_socket_reader(
         framing,
         max_line,
         INCOMING_QUEUE,
+        watch.clone(),
         |event| event,
     )
     .map_err(|e| Error::io("starting the socket reader thread", e))
@@ -146,17 +157,22 @@ fn spawn_socket_reader(
 /// The sender thread: one blocking `write` per typed line, so that the main loop never blocks
 /// on the socket. If the server stops reading us, only this thread waits; each line written is
 /// acknowledged on `written` (or the error that ended it).
-fn spawn_socket_writer(stream: TcpStream, framing: Framing) -> Result<Server> {
+fn spawn_socket_writer(stream: TcpStream, framing: Framing, watch: &Watch) -> Result<Server> {
     let (lines, to_send) = unbounded::<Outgoing>();
     let (acks, written) = unbounded::<io::Result<()>>();
+    let sender_watch = watch.clone();
     let handle = thread::Builder::new()
         .name("room-send".into())
         .spawn(move || {
+            // `Traced` shows each `write` in the trace; unwatched it only passes them on.
+            let mut socket = Traced::new(&stream, sender_watch.clone());
             for item in to_send {
-                let mut socket = &stream;
                 let result = match item {
-                    Outgoing::Line(line) => framing::write_message(&mut socket, framing, &line),
-                    Outgoing::Finish => stream.shutdown(Shutdown::Write),
+                    Outgoing::Line(line) => framing::write_message(&mut socket, framing, &line)
+                        .inspect(|()| sender_watch.sent(&line)),
+                    Outgoing::Finish => stream
+                        .shutdown(Shutdown::Write)
+                        .inspect(|()| sender_watch.fin_sent()),
                 };
                 let failed = result.is_err();
                 if acks.send(result).is_err() || failed {
@@ -167,6 +183,7 @@ fn spawn_socket_writer(stream: TcpStream, framing: Framing) -> Result<Server> {
         .map_err(|e| Error::io("starting the socket sender thread", e))?;
     Ok(Server {
         framing,
+        watch: watch.clone(),
         lines,
         written,
         handle: Some(handle),
@@ -179,6 +196,8 @@ fn spawn_socket_writer(stream: TcpStream, framing: Framing) -> Result<Server> {
 /// until the sender thread has room for them (at most [`OUTGOING_QUEUE`] in flight).
 struct Server {
     framing: Framing,
+    /// `--trace` and `--events`.
+    watch: Watch,
     lines: Sender<Outgoing>,
     written: Receiver<io::Result<()>>,
     handle: Option<thread::JoinHandle<()>>,
@@ -228,6 +247,7 @@ impl Server {
     /// gets `/quit`. A raw server has no such command: our FIN is the goodbye, and its close
     /// (or the deadline) ends the wait.
     fn quit(&mut self, why: &str, wait: Duration) -> Option<Instant> {
+        self.watch.quit(By::Us, why);
         match self.framing {
             Framing::Line => self.queue(format!("/quit {why}").into_bytes()),
             Framing::Raw => {
@@ -292,10 +312,12 @@ fn chat(
                 let Ok(item) = item else {
                     return Err(Error::RoomClosed); // the pump always reports its end first
                 };
-                if incoming.is_full() {
+                // Behind: lines wait for the screen, or one `read` found a backlog in the kernel.
+                let backlog = matches!(&item, Pumped::Messages(lines) if lines.bytes().len() >= BACKLOG);
+                if incoming.is_full() || backlog {
                     state.behind = Some(Instant::now());
                 }
-                if let Some(ending) = received(item, &mut state, console)? {
+                if let Some(ending) = received(item, &mut state, &server.watch, console)? {
                     return ending;
                 }
             }
@@ -362,6 +384,7 @@ fn chat(
 fn received(
     item: Pumped,
     state: &mut Leaving,
+    watch: &Watch,
     console: &mut Console,
 ) -> Result<Option<Result<()>>> {
     match item {
@@ -372,7 +395,20 @@ fn received(
                 if let Some(farewell) = protocol::farewell(&text) {
                     state.goodbye = Some(farewell);
                 }
+                match protocol::classify(&text) {
+                    LineKind::Notice | LineKind::Goodbye => watch.notice(&text),
+                    _ => watch.received(bytes),
+                }
                 console.room_line(&text, tone_of(&text))?;
+            }
+        }
+        // Not a message: the server sends whole lines only, so the close cut this one off.
+        Pumped::Cut(lines) => {
+            for bytes in lines.iter() {
+                console.notice(&format!(
+                    "the connection ended in the middle of a line; what arrived of it: {}",
+                    escape_peer_text(bytes)
+                ));
             }
         }
         Pumped::TooLong { limit } => console.notice(&format!(
@@ -440,6 +476,9 @@ fn typed_line(
         return false;
     }
     let quitting = matches!(protocol::parse(&line), protocol::Command::Quit(_));
+    if quitting {
+        server.watch.quit(By::Us, "/quit");
+    }
     if quitting && server.framing == Framing::Raw {
         console.status("you left (closed the connection)");
         return true;

@@ -146,6 +146,8 @@ impl Dispatch {
                 Action::Disconnect(id) => engine.disconnect(id),
                 Action::Pause { id, until } => engine.pause(id, until),
                 Action::Log(entry) => engine.log(entry),
+                // The event log is written here, once for both engines.
+                Action::Record(event) => room.observer().record(event),
             }
         }
     }

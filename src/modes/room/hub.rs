@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
 use super::rules::{Action, ClientId, Gone, Leave, Limits, Line, Log, Room};
+use crate::observe::Observer;
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -187,8 +188,8 @@ const ANSWER_RETRY: Duration = Duration::from_millis(20);
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>, limits: Limits) {
-    let mut room = Room::new(limits);
+pub fn run(events: Receiver<Event>, log: Sender<Log>, limits: Limits, observer: Observer) {
+    let mut room = Room::new(limits).observed(observer);
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),

@@ -83,6 +83,7 @@ pub fn run(
                 max_clients: options.max_clients,
                 engine: options.engine,
                 limits: options.limits,
+                observer: console.observer().clone(),
             };
             server::run(addr, &options, stdin, console, interrupt)
         }

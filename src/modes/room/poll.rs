@@ -36,9 +36,10 @@ use super::protocol::{self, HostCommand};
 use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
 use super::server::{Running, ServerOptions};
 use crate::console::Console;
-use crate::endpoint;
+use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
-use crate::framing::{Frame, LineDecoder};
+use crate::framing::{Frame, Framing, LineDecoder};
+use crate::observe::{Event as ObservedEvent, Observer, Watch};
 
 /// The listening socket's token: `poll` names each ready socket by the token it was registered
 /// with. Clients get their id as their token, from [`FIRST_CLIENT`] on.
@@ -118,7 +119,7 @@ pub fn start(
         poll,
         listener: Some(listener),
         commands,
-        room: Room::new(options.limits),
+        room: Room::new(options.limits).observed(options.observer.clone()),
         dispatch: Dispatch::default(),
         clients: Clients {
             registry,
@@ -135,6 +136,7 @@ pub fn start(
         max_line: options.max_line,
         max_clients,
         next_id: FIRST_CLIENT,
+        observer: options.observer.clone(),
         accept_again: None,
         next_sweep: Instant::now(),
         closing: None,
@@ -198,6 +200,8 @@ struct Client {
     dirty: bool,
     /// Over its rate limit: not read before this time (rules.rs decides, `Engine::pause`).
     paused_until: Option<Instant>,
+    /// `--trace`: what its socket does (off, and costing nothing, when nobody watches).
+    watch: Watch,
 }
 
 /// Hashes a client id with one multiplication (Fibonacci hashing). Ids are numbers this server
@@ -256,6 +260,8 @@ struct EventLoop {
     max_line: usize,
     max_clients: usize,
     next_id: ClientId,
+    /// `--trace` and `--events`: each connection gets a [`Watch`] from it.
+    observer: Observer,
     accept_again: Option<Instant>,
     next_sweep: Instant,
     /// When the room is closing: the deadline for the last goodbyes.
@@ -425,7 +431,10 @@ impl EventLoop {
         }
         let id = self.next_id;
         self.next_id += 1;
-        if !self.clients.add(id, stream, self.max_line, true) {
+        // Trace lines carry the client's number (and name, once the room gave it one).
+        let watch = self.observer.watch_from_start(Some(id), Framing::Line);
+        watch.connected(&stream, Role::Listener);
+        if !self.clients.add(id, stream, self.max_line, true, watch) {
             return;
         }
         let actions = self.room.join(id, peer, Instant::now());
@@ -438,13 +447,21 @@ impl EventLoop {
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
     fn refuse(&mut self, mut stream: TcpStream) {
         let line = format!("{}\n", protocol::room_full(self.max_clients));
+        let watch = self.observer.watch_from_start(None, Framing::Line);
+        if watch.is_on() {
+            let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
+            self.observer.record(ObservedEvent::Refused {
+                peer,
+                why: format!("the room is full ({} people)", self.max_clients),
+            });
+        }
         if self.clients.refusing >= MAX_REFUSING {
             let _ = stream.write(line.as_bytes());
             return;
         }
         let id = self.next_id;
         self.next_id += 1;
-        if self.clients.add(id, stream, self.max_line, false) {
+        if self.clients.add(id, stream, self.max_line, false, watch) {
             if let Some(client) = self.clients.map.get_mut(&id) {
                 client.out = line.into_bytes();
                 client.phase = Phase::Closing;
@@ -542,7 +559,7 @@ impl EventLoop {
         let mut decoder = std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
         let (room, dispatch, clients) = (&mut self.room, &mut self.dispatch, &mut self.clients);
         let now = Instant::now();
-        decoder.feed(&self.buffer[..n], |frame| {
+        let fed = decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
                 Frame::Line(line) => room.said(id, line, now),
                 Frame::TooLong { limit } => room.too_long(id, limit),
@@ -550,6 +567,10 @@ impl EventLoop {
             dispatch.apply(room, clients, actions);
         });
         if let Some(client) = self.clients.map.get_mut(&id) {
+            let pending = if fed.continues { decoder.held() } else { 0 };
+            client
+                .watch
+                .read(&self.buffer[..n], fed.lines + fed.too_long, pending);
             client.decoder = decoder;
         }
     }
@@ -560,6 +581,7 @@ impl EventLoop {
         let Some(client) = self.clients.map.get_mut(&id) else {
             return;
         };
+        client.watch.fin_received();
         client.eof = true;
         match client.phase {
             Phase::Member => {
@@ -584,6 +606,9 @@ impl EventLoop {
 
     /// The connection broke (reset, or a write failed): close it and tell the room.
     fn lost(&mut self, id: ClientId, error: &io::Error) {
+        if let Some(client) = self.clients.map.get(&id) {
+            client.watch.reset(error);
+        }
         let was_member = self
             .clients
             .map
@@ -661,7 +686,14 @@ impl Clients {
     /// Registers a new connection with the poller: tell us when it can be read or written.
     /// mio's registrations are edge-triggered: an event means "something changed", so each
     /// readiness is followed through until `WouldBlock`.
-    fn add(&mut self, id: ClientId, mut stream: TcpStream, max_line: usize, seat: bool) -> bool {
+    fn add(
+        &mut self,
+        id: ClientId,
+        mut stream: TcpStream,
+        max_line: usize,
+        seat: bool,
+        watch: Watch,
+    ) -> bool {
         let token = Token(id as usize);
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(error) = self.registry.register(&mut stream, token, interest) {
@@ -683,6 +715,7 @@ impl Clients {
                 queued: false,
                 dirty: false,
                 paused_until: None,
+                watch,
             },
         );
         if seat {
@@ -695,6 +728,7 @@ impl Clients {
     fn remove(&mut self, id: ClientId) {
         self.timed.remove(&id);
         if let Some(mut client) = self.map.remove(&id) {
+            client.watch.closed();
             if let Some(until) = client.paused_until {
                 self.paused.remove(&(until, id));
             }
@@ -730,6 +764,9 @@ impl Clients {
             match (&client.stream).write(&client.out[client.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    client
+                        .watch
+                        .wrote(&client.out[client.sent..client.sent + n]);
                     client.sent += n;
                     client.blocked_since = None;
                 }
@@ -768,6 +805,7 @@ impl Clients {
             Phase::Closing if client.eof => self.remove(id),
             Phase::Closing => {
                 let _ = client.stream.shutdown(Shutdown::Write);
+                client.watch.fin_sent();
                 client.phase = Phase::Lingering {
                     until: now + CLOSE_LINGER,
                 };

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
+use crate::console::escape_peer_text;
+use crate::observe::{Event, Observer};
 
 /// Every client gets a number when it connects; numbers are never reused.
 pub type ClientId = u64;
@@ -48,7 +50,7 @@ pub enum Log {
 }
 
 /// One thing the [`Room`] decided should happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Offer the line to one client.
     To(ClientId, Line),
@@ -66,6 +68,20 @@ pub enum Action {
     Pause { id: ClientId, until: Instant },
     /// Show something at the server's console.
     Log(Log),
+    /// Write this to the event log (`--events`): joined, renamed, message, left… Only produced
+    /// when someone watches (see [`Room::observed`]), so an unwatched room builds none.
+    Record(Event),
+}
+
+/// How a member came to leave, for the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It left (`/quit`, closed, or its connection broke).
+    Left,
+    /// The host kicked it.
+    Kicked,
+    /// The room dropped it: it stopped reading.
+    Evicted,
 }
 
 /// Why a member leaves, as the room is told.
@@ -150,6 +166,9 @@ pub struct Room {
     refusals: (u64, Option<Instant>),
     /// Members with held lines (see `Member::held`).
     holding: BTreeSet<ClientId>,
+    /// `--trace`/`--events`: whether to describe what happens as [`Action::Record`]s, and where
+    /// the engines' shared [`Dispatch`](super::engine::Dispatch) writes them.
+    observer: Observer,
 }
 
 /// Up to this many members, everyone is told when someone joins or leaves. Beyond it, only the
@@ -182,6 +201,26 @@ impl Room {
             unannounced: VecDeque::new(),
             refusals: (0, None),
             holding: BTreeSet::new(),
+            observer: Observer::off(),
+        }
+    }
+
+    /// A room whose events go to `observer` (`--events`). Every engine builds its room this way,
+    /// so both engines log the same events.
+    pub fn observed(mut self, observer: Observer) -> Room {
+        self.observer = observer;
+        self
+    }
+
+    /// Where [`Action::Record`]s go.
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    /// Adds `event()` to `actions` if someone watches: when nobody does, nothing is built.
+    fn record(&self, actions: &mut Vec<Action>, event: impl FnOnce() -> Event) {
+        if self.observer.is_on() {
+            actions.push(Action::Record(event()));
         }
     }
 
@@ -239,6 +278,10 @@ impl Room {
                 Action::Disconnect(id),
             ];
             actions.extend(self.count_refusal(peer, &refusal, now));
+            self.record(&mut actions, || Event::Refused {
+                peer: peer.to_string(),
+                why: refusal.to_string(),
+            });
             return actions;
         }
         let nick = self.fresh_guest_name();
@@ -283,6 +326,11 @@ impl Room {
         actions.push(Action::Log(Log::Status(format!(
             "{nick} joined from {peer} ({count} in the room)"
         ))));
+        self.record(&mut actions, || Event::Joined {
+            client: id,
+            nick,
+            peer: peer.to_string(),
+        });
         actions
     }
     // ANCHOR_END: join
@@ -427,8 +475,8 @@ impl Room {
         };
         let reply = |text: String| vec![Action::To(id, line(protocol::notice(&text)))];
         match command {
-            Command::Say(text) => self.broadcast(id, protocol::said(&from, text)),
-            Command::Me(text) => self.broadcast(id, protocol::action(&from, text)),
+            Command::Say(text) => self.broadcast(id, &from, text, protocol::said(&from, text)),
+            Command::Me(text) => self.broadcast(id, &from, text, protocol::action(&from, text)),
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
@@ -443,16 +491,23 @@ impl Room {
         }
     }
 
-    /// A line for everyone but the sender, and for the operator's screen.
-    fn broadcast(&self, sender: ClientId, text: String) -> Vec<Action> {
+    /// A line for everyone but the sender, and for the operator's screen. `said` is what the
+    /// member typed, for the event log.
+    fn broadcast(&self, sender: ClientId, from: &str, said: &[u8], text: String) -> Vec<Action> {
         let shared = line(text);
-        vec![
+        let mut actions = vec![
             Action::All {
                 except: Some(sender),
                 line: Arc::clone(&shared),
             },
             Action::Log(Log::Message(shared)),
-        ]
+        ];
+        self.record(&mut actions, || Event::Message {
+            client: sender,
+            nick: from.to_string(),
+            text: escape_peer_text(said),
+        });
+        actions
     }
     // ANCHOR_END: route
 
@@ -481,6 +536,13 @@ impl Room {
         };
         member.paused_until = Some(until);
         let mut actions = vec![Action::Pause { id, until }];
+        if new_episode && self.observer.is_on() {
+            actions.push(Action::Record(Event::Limited {
+                client: id,
+                nick: member.nick.clone(),
+                seconds: until.saturating_duration_since(now).as_secs_f64(),
+            }));
+        }
         if new_episode {
             actions.push(Action::To(id, line(protocol::slow_down(lines))));
             actions.push(Action::Log(Log::Notice(format!(
@@ -503,14 +565,23 @@ impl Room {
     fn whisper(&self, id: ClientId, from: &str, to: &[u8], text: &[u8]) -> Vec<Action> {
         let target = std::str::from_utf8(to).ok().and_then(|to| self.find(to));
         match target {
-            Some(target) => vec![
-                Action::To(target, line(protocol::private(from, text))),
-                // The operator sees that it happened, not what was said.
-                Action::Log(Log::Status(format!(
-                    "{from} sent a private message to {}",
-                    self.nick(target).unwrap_or("?")
-                ))),
-            ],
+            Some(target) => {
+                let to = self.nick(target).unwrap_or("?");
+                let mut actions = vec![
+                    Action::To(target, line(protocol::private(from, text))),
+                    // The operator sees that it happened, not what was said.
+                    Action::Log(Log::Status(format!(
+                        "{from} sent a private message to {to}"
+                    ))),
+                ];
+                self.record(&mut actions, || Event::Private {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    from_client: id,
+                    to_client: target,
+                });
+                actions
+            }
             None => vec![Action::To(
                 id,
                 line(protocol::notice(&protocol::nobody_called(to))),
@@ -539,14 +610,20 @@ impl Room {
             self.by_name.insert(protocol::lookalike_key(&new), id);
             member.nick = new.clone();
         }
-        vec![
+        let mut actions = vec![
             Action::To(id, line(protocol::notice(&format!("you are now {new}")))),
             Action::All {
                 except: Some(id),
                 line: line(protocol::notice(&format!("{old} is now {new}"))),
             },
             Action::Log(Log::Status(format!("{old} is now {new}"))),
-        ]
+        ];
+        self.record(&mut actions, || Event::Renamed {
+            client: id,
+            from: old.to_string(),
+            to: new,
+        });
+        actions
     }
     // ANCHOR_END: rename
 
@@ -557,12 +634,12 @@ impl Room {
         };
         let goodbye = Action::To(id, line(protocol::goodbye("see you")));
         let mut actions = vec![goodbye];
-        actions.extend(self.remove(id, &why, false));
+        actions.extend(self.remove(id, &why, Departure::Left));
         actions
     }
 
     /// Takes a member out and tells the others: `*** alice WHY (N in the room)`.
-    fn remove(&mut self, id: ClientId, why: &str, notice: bool) -> Vec<Action> {
+    fn remove(&mut self, id: ClientId, why: &str, departure: Departure) -> Vec<Action> {
         let Some(member) = self.members.remove(&id) else {
             return Vec::new();
         };
@@ -570,10 +647,9 @@ impl Room {
         self.door.release(member.peer.ip());
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
-        let log = if notice {
-            Log::Notice(text.clone())
-        } else {
-            Log::Status(format!("{text}, from {}", member.peer))
+        let log = match departure {
+            Departure::Left => Log::Status(format!("{text}, from {}", member.peer)),
+            Departure::Kicked | Departure::Evicted => Log::Notice(text.clone()),
         };
         let mut actions = vec![Action::Disconnect(id)];
         // The same rule as for a join: the room had `count + 1` members with this one. And the
@@ -585,6 +661,14 @@ impl Room {
             });
         }
         actions.push(Action::Log(log));
+        self.record(&mut actions, || {
+            let (client, nick, why) = (id, member.nick, why.to_string());
+            match departure {
+                Departure::Left => Event::Left { client, nick, why },
+                Departure::Kicked => Event::Kicked { client, nick, why },
+                Departure::Evicted => Event::Evicted { client, nick, why },
+            }
+        });
         actions
     }
 
@@ -611,11 +695,13 @@ impl Room {
 
     fn depart(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
         match why {
-            Leave::Gone(Gone::Closed) => self.remove(id, "left", false),
-            Leave::Gone(Gone::Lost(error)) => {
-                self.remove(id, &format!("lost the connection ({error})"), false)
-            }
-            Leave::TooSlow => self.remove(id, protocol::TOO_SLOW, true),
+            Leave::Gone(Gone::Closed) => self.remove(id, "left", Departure::Left),
+            Leave::Gone(Gone::Lost(error)) => self.remove(
+                id,
+                &format!("lost the connection ({error})"),
+                Departure::Left,
+            ),
+            Leave::TooSlow => self.remove(id, protocol::TOO_SLOW, Departure::Evicted),
         }
     }
 
@@ -690,7 +776,7 @@ impl Room {
         };
         let (goodbye, why) = protocol::kicked(reason);
         let mut actions = vec![Action::To(id, line(goodbye))];
-        actions.extend(self.remove(id, &why, true));
+        actions.extend(self.remove(id, &why, Departure::Kicked));
         actions
     }
 
@@ -720,7 +806,7 @@ impl Room {
             } else {
                 format!("was disconnected: {name}'s address was banned")
             };
-            actions.extend(self.remove(other, &why, true));
+            actions.extend(self.remove(other, &why, Departure::Kicked));
         }
         actions.push(Action::Log(Log::Answer(format!(
             "{ip} is banned until the room closes; /unban {ip} lets it in again"
@@ -744,6 +830,15 @@ impl Room {
             .map(|&id| Action::To(id, Arc::clone(&goodbye)))
             .collect();
         actions.extend(self.members.keys().map(|&id| Action::Disconnect(id)));
+        if self.observer.is_on() {
+            actions.extend(self.members.iter().map(|(&client, member)| {
+                Action::Record(Event::Left {
+                    client,
+                    nick: member.nick.clone(),
+                    why: "the host closed the room".to_string(),
+                })
+            }));
+        }
         self.members.clear();
         self.by_name.clear();
         actions
@@ -803,6 +898,15 @@ mod tests {
             room.said(id, format!("/nick {name}").as_bytes(), now());
         }
         room
+    }
+
+    #[test]
+    fn an_unobserved_room_builds_no_events() {
+        let mut room = room_of(&["alice", "bob"]);
+        let mut actions = room.said(1, b"hello", now());
+        actions.extend(room.said(1, b"/nick carol", now()));
+        actions.extend(room.leave(2, Leave::TooSlow));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Record(_))));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use super::{poll, threads};
 use crate::console::{Console, Tone};
 use crate::endpoint;
 use crate::error::{Error, Result};
+use crate::observe::Observer;
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What the server needs besides the listening address.
@@ -35,6 +36,8 @@ pub struct ServerOptions {
     pub max_clients: usize,
     /// `--rate-limit` and `--max-per-address`: the rules' limits against a prankster.
     pub limits: Limits,
+    /// `--trace` and `--events`: every client's socket, and the room's events.
+    pub observer: Observer,
     /// `--engine`: which engine moves the bytes.
     pub engine: EngineKind,
 }
@@ -121,6 +124,7 @@ pub fn serve(
     // Announced only now that every thread of the room runs: a script (or a test) that waits
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
+    options.observer.listening(local);
     console.status(
         "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",

@@ -33,9 +33,10 @@ use super::protocol::{self, HostCommand};
 use super::rules::{ClientId, Gone, Log};
 use super::server::{Running, ServerOptions};
 use crate::console::Console;
-use crate::endpoint;
+use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
-use crate::framing::{Frame, LineReader};
+use crate::framing::{Frame, Framing, LineReader};
+use crate::observe::{Event as ObservedEvent, Traced, Watch};
 
 /// Memory mappings per client: two threads, and Rust gives each thread four (its stack, the stack's
 /// guard page, and an alternate signal stack with its own guard, on which std reports a stack
@@ -91,8 +92,10 @@ pub fn start(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let limits = options.limits;
-    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log, limits))?;
+    let (limits, observer) = (options.limits, options.observer.clone());
+    let hub = spawn_named("room-hub", None, move || {
+        hub::run(hub_events, log, limits, observer)
+    })?;
     let mut options = options.clone();
     options.max_clients = engine::admission_limit(
         options.max_clients,
@@ -225,7 +228,7 @@ fn accept_loop(
             return;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(stream, options.max_clients, &refusing, alive);
+            refuse(stream, peer, options, &refusing, alive);
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -242,8 +245,21 @@ fn accept_loop(
 /// One connection too many: a polite line, then close. On its own short thread, because a
 /// graceful close waits up to a second and the accept thread must not. At most
 /// [`MAX_REFUSING`] such threads at once (engine.rs).
-fn refuse(stream: TcpStream, max_clients: usize, refusing: &Arc<AtomicUsize>, alive: &Sender<()>) {
-    let line = format!("{}\n", protocol::room_full(max_clients));
+fn refuse(
+    stream: TcpStream,
+    peer: SocketAddr,
+    options: &ServerOptions,
+    refusing: &Arc<AtomicUsize>,
+    alive: &Sender<()>,
+) {
+    let line = format!("{}\n", protocol::room_full(options.max_clients));
+    let watch = options.observer.watch_from_start(None, Framing::Line);
+    if watch.is_on() {
+        options.observer.record(ObservedEvent::Refused {
+            peer: peer.to_string(),
+            why: format!("the room is full ({} people)", options.max_clients),
+        });
+    }
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
@@ -255,7 +271,7 @@ fn refuse(stream: TcpStream, max_clients: usize, refusing: &Arc<AtomicUsize>, al
     let alive = alive.clone();
     let _ = spawn_named("room-refuse", Some(CLIENT_THREAD_STACK), move || {
         let _ = (&stream).write_all(line.as_bytes());
-        endpoint::close_gracefully(&stream);
+        endpoint::close_gracefully(&stream, &watch);
         drop((slot, alive));
     });
 }
@@ -276,6 +292,9 @@ fn start_client(
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
     let _ = endpoint::fix_send_buffer(&stream, engine::CLIENT_SEND_BUFFER);
+    // Trace lines carry the client's number (and name, once the hub gave it one).
+    let watch = options.observer.watch_from_start(Some(id), Framing::Line);
+    watch.connected(&stream, Role::Listener);
     // One socket, shared by the reader, the writer and the hub. `&TcpStream` can read and write,
     // so sharing it by `Arc` costs one file descriptor per client; `try_clone` would `dup` a new
     // descriptor for each holder, and the usual limit is 1024 per process. The socket closes when
@@ -297,12 +316,13 @@ fn start_client(
     // The reader tells the writer it has ended by dropping `reader_done`.
     let (reader_done, reader_ended) = bounded::<()>(0);
     let writer_alive = alive.clone();
+    let writer_watch = watch.clone();
     let writer = spawn_named(
         &format!("room-write-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            write_loop(&for_writer, &lines);
-            finish(&for_writer, &reader_ended);
+            write_loop(&mut Traced::new(&*for_writer, writer_watch.clone()), &lines);
+            finish(&for_writer, &reader_ended, &writer_watch);
             drop((seat, writer_alive));
         },
     );
@@ -313,7 +333,7 @@ fn start_client(
         &format!("room-read-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            let why = read_loop(id, &stream, max_line, &gate, &reader_events);
+            let why = read_loop(id, &stream, max_line, &gate, &reader_events, watch);
             let _ = reader_events.send(Event::Gone { id, why });
             drop((reader_done, reader_alive));
         },
@@ -336,13 +356,14 @@ fn read_loop(
     max_line: usize,
     gate: &Gate,
     events: &Sender<Event>,
+    watch: Watch,
 ) -> Gone {
     // Wait for the first byte *before* taking a read buffer: `peek` blocks like `read` but
     // leaves the byte in the socket. A client that never speaks (most of a school-sized room)
     // then costs no 8 KiB buffer. Whatever peek returns (data, EOF, an error), the reader below
     // sees it again and handles it.
     let _ = stream.peek(&mut [0u8; 1]);
-    let mut reader = LineReader::new(stream, max_line);
+    let mut reader = LineReader::new(stream, max_line).watched(watch);
     loop {
         // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
         gate.wait();
@@ -365,18 +386,18 @@ fn read_loop(
 /// as possible) for a burst of lines. Ends when the hub drops the queue's sender, or when a
 /// write fails.
 // ANCHOR: write_loop
-fn write_loop(mut stream: &TcpStream, lines: &QueueReceiver) {
+fn write_loop(stream: &mut impl Write, lines: &QueueReceiver) {
     // Empty until the first line: a silent client's writer holds no buffer at all.
     let mut batch = Vec::new();
     while let Some(first) = lines.recv() {
         for line in std::iter::once(first).chain(std::iter::from_fn(|| lines.try_recv())) {
             batch.extend_from_slice(line.as_bytes());
             batch.push(b'\n');
-            if batch.len() >= WRITE_BATCH && !send_batch(&mut stream, &mut batch) {
+            if batch.len() >= WRITE_BATCH && !send_batch(stream, &mut batch) {
                 return;
             }
         }
-        if !send_batch(&mut stream, &mut batch) {
+        if !send_batch(stream, &mut batch) {
             return;
         }
     }
@@ -386,7 +407,7 @@ fn write_loop(mut stream: &TcpStream, lines: &QueueReceiver) {
 /// thousand idle writers must not each keep megabytes. `false` means the client is finished:
 /// gone, reset, or blocked longer than WRITE_TIMEOUT. Our `lines` receiver is then dropped, so
 /// the hub's next offer sees Disconnected.
-fn send_batch(stream: &mut &TcpStream, batch: &mut Vec<u8>) -> bool {
+fn send_batch(stream: &mut impl Write, batch: &mut Vec<u8>) -> bool {
     let written = stream.write_all(batch).is_ok();
     batch.clear();
     batch.shrink_to(WRITE_KEEP);
@@ -396,10 +417,11 @@ fn send_batch(stream: &mut &TcpStream, batch: &mut Vec<u8>) -> bool {
 
 /// After the last line: send our FIN (shutdown Write), give the client a moment to close its
 /// side and the reader to see it, then shut everything so the reader ends for sure.
-fn finish(stream: &TcpStream, reader_ended: &Receiver<()>) {
-    let _ = stream.shutdown(Shutdown::Write);
+fn finish(stream: &TcpStream, reader_ended: &Receiver<()>, watch: &Watch) {
+    watch.shutdown_write(stream);
     let _ = reader_ended.recv_timeout(CLOSE_LINGER);
     let _ = stream.shutdown(Shutdown::Both);
+    watch.closed();
 }
 
 #[cfg(test)]

@@ -1,0 +1,656 @@
+//! `netchat diagram`: a sequence diagram drawn from event logs (`--events`).
+//!
+//! Give it one log, or the logs of both sides of one conversation: they are merged by time (each
+//! log's `started` line says when its clock began). Messages become arrows labelled with their
+//! text; FIN, RST, quits and joins become notes; and the moments the lessons are about are
+//! marked: one `read()` that held two messages, a message that took several reads, one `write()`
+//! that carried several messages or only part of one.
+//!
+//! Two formats: Mermaid's `sequenceDiagram` (GitHub and most Markdown viewers draw it; the
+//! lessons embed one), and plain text columns for a terminal.
+//!
+//! Each message is drawn once: by its sender's `sent` when the sender's log is here, otherwise by
+//! the receiver's `received` (a room server's log draws its members' messages unless their own
+//! logs are given too).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::console::{Console, escape_peer_text};
+use crate::endpoint::Role;
+use crate::error::{Error, Result};
+use crate::observe::{By, Event, Record, SCHEMA_VERSION};
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagramFormat {
+    Mermaid,
+    Text,
+}
+
+/// `netchat diagram LOG... [--format …]`: reads every log (a missing or corrupt one is one error
+/// line, exit 1), then prints the diagram on stdout.
+pub fn run(paths: &[PathBuf], format: DiagramFormat, console: &mut Console) -> Result<()> {
+    let mut logs = Vec::new();
+    for path in paths {
+        logs.push(read_log(path)?);
+    }
+    let diagram = Diagram::from_logs(&logs);
+    let text = match format {
+        DiagramFormat::Mermaid => diagram.mermaid(),
+        DiagramFormat::Text => diagram.text(),
+    };
+    console.print(&text)
+}
+
+/// One event log, parsed.
+#[derive(Debug)]
+pub struct Log {
+    /// When its clock started (Unix seconds), from its `started` line; 0 if it has none.
+    start: f64,
+    records: Vec<Record>,
+}
+
+/// Reads and parses one log file.
+fn read_log(path: &Path) -> Result<Log> {
+    let shown = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| Error::BadLog {
+        path: shown.clone(),
+        why: format!("cannot read it: {e}"),
+    })?;
+    parse_log(&String::from_utf8_lossy(&text)).map_err(|why| Error::BadLog { path: shown, why })
+}
+
+/// Parses the text of a log: one JSON object per line, blank lines skipped. The error says which
+/// line is wrong and how.
+pub fn parse_log(text: &str) -> std::result::Result<Log, String> {
+    let mut records = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(line).map_err(|e| {
+            format!(
+                "line {} is not an event (a JSON object with \"v\", \"t\" and \"event\"): {e}",
+                number + 1
+            )
+        })?;
+        if record.v != SCHEMA_VERSION {
+            return Err(format!(
+                "line {} has schema version {}; this netchat reads version {SCHEMA_VERSION}",
+                number + 1,
+                record.v
+            ));
+        }
+        records.push(record);
+    }
+    if records.is_empty() {
+        return Err("it holds no events (was it written with --events?)".to_string());
+    }
+    let start = records
+        .iter()
+        .find_map(|record| match record.event {
+            Event::Started { unix, .. } => Some(unix),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+    Ok(Log { start, records })
+}
+
+/// A lifeline: one side of a conversation, or a room and its members.
+#[derive(Debug)]
+struct Participant {
+    label: String,
+}
+
+/// One step of the diagram.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Arrow {
+        from: usize,
+        to: usize,
+        label: String,
+    },
+    Note {
+        over: usize,
+        text: String,
+    },
+}
+
+/// The diagram, independent of how it is drawn.
+#[derive(Debug, Default)]
+pub struct Diagram {
+    participants: Vec<Participant>,
+    /// Addresses (and room members) to participants.
+    by_key: HashMap<String, usize>,
+    /// Steps with their time in seconds since the first event of all the logs, in order.
+    steps: Vec<(f64, Step)>,
+}
+
+/// Who one log speaks for.
+#[derive(Debug, Clone)]
+enum Identity {
+    /// A two-person mode or a room client: our address and the peer's.
+    Pair { me: String, peer: Option<String> },
+    /// A room server: its address(es); members are keyed by their address.
+    Room { me: String },
+}
+
+fn identify(log: &Log) -> Identity {
+    let events = || log.records.iter().map(|record| &record.event);
+    let is_room_server = events().any(|event| {
+        matches!(
+            event,
+            Event::Joined { .. }
+                | Event::Connected {
+                    client: Some(_),
+                    ..
+                }
+        )
+    }) || (events()
+        .any(|event| matches!(event, Event::Started { mode, .. } if mode == "room"))
+        && events().any(|event| matches!(event, Event::Listening { .. })));
+    let connected = log.records.iter().find_map(|record| match &record.event {
+        Event::Connected { local, peer, .. } => Some((local.clone(), peer.clone())),
+        _ => None,
+    });
+    let listening = log.records.iter().find_map(|record| match &record.event {
+        Event::Listening { addr } => Some(addr.clone()),
+        _ => None,
+    });
+    match (is_room_server, connected, listening) {
+        (true, Some((local, _)), _) => Identity::Room { me: local },
+        (true, None, Some(addr)) => Identity::Room { me: addr },
+        (true, None, None) => Identity::Room {
+            me: "room".to_string(),
+        },
+        (false, Some((me, peer)), _) => Identity::Pair {
+            me,
+            peer: Some(peer),
+        },
+        (false, None, listening) => Identity::Pair {
+            me: listening.unwrap_or_else(|| "netchat".to_string()),
+            peer: None,
+        },
+    }
+}
+
+impl Diagram {
+    /// Builds the diagram from parsed logs.
+    pub fn from_logs(logs: &[Log]) -> Diagram {
+        let mut diagram = Diagram::default();
+        let identities: Vec<Identity> = logs.iter().map(identify).collect();
+        // Whose own logs are here: their `sent` draws their messages.
+        let mut logged: HashSet<String> = HashSet::new();
+        // Room servers first, so members are labelled by their names, not addresses.
+        let mut order: Vec<usize> = (0..logs.len()).collect();
+        order.sort_by_key(|&i| !matches!(identities[i], Identity::Room { .. }));
+        for &i in &order {
+            match &identities[i] {
+                Identity::Room { me } => {
+                    logged.insert(me.clone());
+                    diagram.participant(me, "room".to_string());
+                    for record in &logs[i].records {
+                        if let Event::Joined { peer, .. } = &record.event {
+                            let label = member_label(&logs[i], peer);
+                            diagram.participant(peer, label);
+                        }
+                    }
+                }
+                Identity::Pair { me, .. } => {
+                    logged.insert(me.clone());
+                    let role = logs[i]
+                        .records
+                        .iter()
+                        .find_map(|record| match record.event {
+                            Event::Connected { role, .. } => Some(role),
+                            _ => None,
+                        });
+                    let label = match role {
+                        Some(Role::Listener) => format!("listener {me}"),
+                        Some(Role::Connector) => format!("connector {me}"),
+                        None => me.clone(),
+                    };
+                    diagram.participant(me, label);
+                }
+            }
+        }
+        let origin = logs
+            .iter()
+            .filter_map(|log| log.records.first().map(|first| log.start + first.t))
+            .fold(f64::INFINITY, f64::min);
+        let mut steps = Vec::new();
+        for (log, identity) in logs.iter().zip(&identities) {
+            for record in &log.records {
+                let time = log.start + record.t - origin;
+                let found = match identity {
+                    Identity::Pair { me, peer } => {
+                        diagram.pair_steps(&record.event, me, peer.as_deref(), &logged)
+                    }
+                    Identity::Room { me } => diagram.room_steps(log, &record.event, me, &logged),
+                };
+                steps.extend(found.into_iter().map(|step| (time, step)));
+            }
+        }
+        // Stable: steps at the same moment keep the order their log wrote them in.
+        steps.sort_by(|a, b| a.0.total_cmp(&b.0));
+        diagram.steps = steps;
+        diagram
+    }
+
+    fn participant(&mut self, key: &str, label: String) -> usize {
+        if let Some(&index) = self.by_key.get(key) {
+            return index;
+        }
+        self.participants.push(Participant { label });
+        let index = self.participants.len() - 1;
+        self.by_key.insert(key.to_string(), index);
+        index
+    }
+
+    /// Steps from one event of a two-person (or room client) log.
+    fn pair_steps(
+        &mut self,
+        event: &Event,
+        me: &str,
+        peer: Option<&str>,
+        logged: &HashSet<String>,
+    ) -> Vec<Step> {
+        let us = self.participant(me, me.to_string());
+        let them = peer.map(|peer| self.participant(peer, peer.to_string()));
+        let peer_logged = peer.is_some_and(|peer| logged.contains(peer));
+        let note = |text: String| vec![Step::Note { over: us, text }];
+        match event {
+            Event::Listening { addr } => note(format!("listening on {addr}")),
+            Event::Connected {
+                role,
+                peer,
+                nodelay,
+                ..
+            } => {
+                let how = match role {
+                    Role::Listener => "accepted",
+                    Role::Connector => "connected to",
+                };
+                let nagle = if *nodelay { "on" } else { "off" };
+                note(format!("{how} {peer} (TCP_NODELAY {nagle})"))
+            }
+            Event::Sent { text, .. } => match them {
+                Some(them) => vec![Step::Arrow {
+                    from: us,
+                    to: them,
+                    label: text.clone(),
+                }],
+                None => note(format!("sent: {text}")),
+            },
+            Event::Received { text, .. } if !peer_logged => match them {
+                Some(them) => vec![Step::Arrow {
+                    from: them,
+                    to: us,
+                    label: text.clone(),
+                }],
+                None => note(format!("received: {text}")),
+            },
+            Event::Quit { by: By::Us, word } => note(format!("quit ({word})")),
+            Event::Quit { by: By::Peer, word } if !peer_logged => {
+                note(format!("the peer quit ({word})"))
+            }
+            Event::Notice { text } => note(text.clone()),
+            other => socket_note(other).map_or_else(Vec::new, note),
+        }
+    }
+
+    /// Steps from one event of a room server's log.
+    fn room_steps(
+        &mut self,
+        log: &Log,
+        event: &Event,
+        me: &str,
+        logged: &HashSet<String>,
+    ) -> Vec<Step> {
+        let room = self.participant(me, "room".to_string());
+        let mut member = |client: u64| -> (usize, bool) {
+            let peer = joined_peer(log, client).unwrap_or_else(|| format!("#{client}"));
+            let label = member_label(log, &peer);
+            (self.participant(&peer, label), logged.contains(&peer))
+        };
+        match event {
+            Event::Listening { addr } => vec![Step::Note {
+                over: room,
+                text: format!("listening on {addr}"),
+            }],
+            Event::Joined {
+                client, nick, peer, ..
+            } => vec![Step::Note {
+                over: member(*client).0,
+                text: format!("joined from {peer} as {nick}"),
+            }],
+            Event::Renamed { client, from, to } => vec![Step::Note {
+                over: member(*client).0,
+                text: format!("{from} is now {to}"),
+            }],
+            Event::Message { client, text, .. } => match member(*client) {
+                (_, true) => Vec::new(),
+                (from, false) => vec![Step::Arrow {
+                    from,
+                    to: room,
+                    label: text.clone(),
+                }],
+            },
+            Event::Private {
+                from_client,
+                to_client,
+                ..
+            } => vec![Step::Arrow {
+                from: member(*from_client).0,
+                to: member(*to_client).0,
+                label: "(private message)".to_string(),
+            }],
+            Event::Left { client, why, .. }
+            | Event::Kicked { client, why, .. }
+            | Event::Evicted { client, why, .. } => vec![Step::Note {
+                over: member(*client).0,
+                text: why.clone(),
+            }],
+            Event::Refused { peer, why } => vec![Step::Note {
+                over: room,
+                text: format!("refused {peer}: {why}"),
+            }],
+            Event::Connected {
+                client: Some(_), ..
+            } => Vec::new(),
+            other => {
+                let client = match other {
+                    Event::Read { client, .. }
+                    | Event::Write { client, .. }
+                    | Event::FinSent { client }
+                    | Event::FinReceived { client }
+                    | Event::Reset { client, .. }
+                    | Event::Closed { client } => *client,
+                    _ => None,
+                };
+                match (socket_note(other), client) {
+                    (Some(text), Some(client)) => vec![Step::Note {
+                        over: room,
+                        text: format!("client {client}: {text}"),
+                    }],
+                    (Some(text), None) => vec![Step::Note { over: room, text }],
+                    (None, _) => Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// The diagram in Mermaid's `sequenceDiagram` syntax.
+    pub fn mermaid(&self) -> String {
+        let mut out = String::from("sequenceDiagram\n");
+        for (index, participant) in self.participants.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    participant p{index} as {}",
+                mermaid_text(&participant.label)
+            );
+        }
+        for (_, step) in &self.steps {
+            let _ = match step {
+                Step::Arrow { from, to, label } => {
+                    writeln!(out, "    p{from}->>p{to}: {}", mermaid_label(label))
+                }
+                Step::Note { over, text } => {
+                    writeln!(out, "    Note over p{over}: {}", mermaid_text(text))
+                }
+            };
+        }
+        out
+    }
+
+    /// The diagram as text columns: one lifeline per participant, time on the left.
+    pub fn text(&self) -> String {
+        let columns = self.participants.len().max(1);
+        let width = TEXT_COLUMN;
+        let line_of = |index: usize| TIME_WIDTH + index * width + width / 2;
+        let total = TIME_WIDTH + columns * width;
+        let mut out = String::new();
+        // Header: each label centred over its lifeline.
+        let mut header: Vec<char> = vec![' '; total];
+        put(&mut header, 0, &format!("{:>8}", "time (s)"));
+        for (index, participant) in self.participants.iter().enumerate() {
+            let label = fit(&participant.label, width - 2);
+            let start = line_of(index).saturating_sub(label.chars().count() / 2);
+            put(&mut header, start, &label);
+        }
+        push_row(&mut out, &header);
+        for (time, step) in &self.steps {
+            let mut row: Vec<char> = vec![' '; total];
+            for index in 0..columns {
+                row[line_of(index)] = '|';
+            }
+            put(&mut row, 0, &format!("{time:>8.3}"));
+            match step {
+                Step::Arrow { from, to, label } if from != to => {
+                    let (left, right) = (line_of(*from.min(to)), line_of(*from.max(to)));
+                    for cell in &mut row[left + 1..right] {
+                        *cell = '-';
+                    }
+                    if from < to {
+                        row[right - 1] = '>';
+                    } else {
+                        row[left + 1] = '<';
+                    }
+                    let room = right - left - 5;
+                    let label = fit(&format!(" {} ", escape_peer_text(label.as_bytes())), room);
+                    put(&mut row, left + 3, &label);
+                }
+                Step::Arrow { from, label, .. } => {
+                    let text = format!(" (to itself) {}", escape_peer_text(label.as_bytes()));
+                    put(&mut row, line_of(*from) + 2, &text);
+                }
+                Step::Note { over, text } => {
+                    let text = format!("[{}]", escape_peer_text(text.as_bytes()));
+                    put(&mut row, line_of(*over) + 2, &text);
+                }
+            }
+            push_row(&mut out, &row);
+        }
+        out
+    }
+}
+
+/// Width of one participant's column in the text format.
+const TEXT_COLUMN: usize = 34;
+
+/// Width of the time column in the text format.
+const TIME_WIDTH: usize = 10;
+
+/// Writes `text` into `row` from `start`, growing the row if it runs past the end.
+fn put(row: &mut Vec<char>, start: usize, text: &str) {
+    for (offset, c) in text.chars().enumerate() {
+        match row.get_mut(start + offset) {
+            Some(cell) => *cell = c,
+            None => row.push(c),
+        }
+    }
+}
+
+fn push_row(out: &mut String, row: &[char]) {
+    let line: String = row.iter().collect();
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+/// `text`, cut with `…` to at most `width` characters.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A note for the socket-level moments the lessons are about; `None` for ordinary ones (a read
+/// that brought exactly one whole message, a write of one message).
+fn socket_note(event: &Event) -> Option<String> {
+    match event {
+        Event::Read {
+            bytes,
+            messages,
+            pending,
+            reads,
+            ..
+        } => {
+            let mut marks = Vec::new();
+            if *messages >= 2 {
+                marks.push(format!(
+                    "one read() of {bytes} bytes held {messages} messages"
+                ));
+            }
+            if *messages >= 1 && *reads >= 2 {
+                marks.push(format!("a message complete after {reads} reads"));
+            }
+            if *messages == 0 && *pending > 0 {
+                marks.push(format!(
+                    "read() of {bytes} bytes: the message continues ({pending} bytes so far)"
+                ));
+            }
+            (!marks.is_empty()).then(|| marks.join("; "))
+        }
+        Event::Write {
+            bytes, messages, ..
+        } => match messages {
+            0 => Some(format!("write() of {bytes} bytes: part of a message")),
+            1 => None,
+            n => Some(format!("one write() of {bytes} bytes carried {n} messages")),
+        },
+        Event::FinSent { .. } => Some("FIN sent".to_string()),
+        Event::FinReceived { .. } => Some("FIN received".to_string()),
+        Event::Reset { error, .. } => Some(format!("RST: {error}")),
+        Event::Closed { .. } => Some("closed".to_string()),
+        Event::Error { message } => Some(format!("error: {message}")),
+        _ => None,
+    }
+}
+
+/// The address a room member joined from, by its number.
+fn joined_peer(log: &Log, client: u64) -> Option<String> {
+    log.records.iter().find_map(|record| match &record.event {
+        Event::Joined {
+            client: id, peer, ..
+        } if *id == client => Some(peer.clone()),
+        _ => None,
+    })
+}
+
+/// `alice (client 3)`: the last name a member had in the log, and its number.
+fn member_label(log: &Log, peer: &str) -> String {
+    let mut label = peer.to_string();
+    let mut id = None;
+    for record in &log.records {
+        match &record.event {
+            Event::Joined {
+                client,
+                nick,
+                peer: from,
+            } if from == peer => {
+                id = Some(*client);
+                label = format!("{nick} (client {client})");
+            }
+            Event::Renamed { client, to, .. } if Some(*client) == id => {
+                label = format!("{to} (client {client})");
+            }
+            _ => {}
+        }
+    }
+    label
+}
+
+/// Text made safe for one Mermaid statement: a `;` or a newline would end it, `#` starts an
+/// entity, and `<`/`>` could be read as HTML.
+fn mermaid_text(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for c in escape_peer_text(text.as_bytes()).chars() {
+        match c {
+            '#' => safe.push_str("#35;"),
+            ';' => safe.push_str("#59;"),
+            '<' => safe.push_str("#lt;"),
+            '>' => safe.push_str("#gt;"),
+            '\t' => safe.push(' '),
+            c => safe.push(c),
+        }
+    }
+    safe
+}
+
+/// A message's text as an arrow's label (an empty message is shown as such).
+fn mermaid_label(text: &str) -> String {
+    if text.is_empty() {
+        "(empty line)".to_string()
+    } else {
+        mermaid_text(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(lines: &[&str]) -> Log {
+        parse_log(&lines.join("\n")).unwrap()
+    }
+
+    #[test]
+    fn a_corrupt_line_is_named_with_its_number() {
+        let error = parse_log("{\"v\":1,\"t\":0,\"event\":\"closed\"}\nnot json\n").unwrap_err();
+        assert!(error.starts_with("line 2 is not an event"), "{error}");
+        let error = parse_log("{\"v\":2,\"t\":0,\"event\":\"closed\"}").unwrap_err();
+        assert!(error.contains("schema version 2"), "{error}");
+        assert!(parse_log("\n\n").unwrap_err().contains("no events"));
+    }
+
+    #[test]
+    fn two_logs_draw_each_message_once_in_time_order() {
+        let listener = log(&[
+            r#"{"v":1,"t":0,"event":"started","unix":100.0,"mode":"half","version":"0"}"#,
+            r#"{"v":1,"t":1.0,"event":"connected","role":"listener","local":"A","peer":"B","nodelay":true}"#,
+            r#"{"v":1,"t":1.5,"event":"received","text":"hi","bytes":2}"#,
+            r#"{"v":1,"t":1.6,"event":"sent","text":"yo","bytes":2}"#,
+        ]);
+        let connector = log(&[
+            r#"{"v":1,"t":0,"event":"started","unix":100.5,"mode":"half","version":"0"}"#,
+            r#"{"v":1,"t":0.5,"event":"connected","role":"connector","local":"B","peer":"A","nodelay":true}"#,
+            r#"{"v":1,"t":0.9,"event":"sent","text":"hi","bytes":2}"#,
+            r#"{"v":1,"t":1.2,"event":"received","text":"yo","bytes":2}"#,
+        ]);
+        let diagram = Diagram::from_logs(&[listener, connector]);
+        let arrows: Vec<&Step> = diagram
+            .steps
+            .iter()
+            .map(|(_, step)| step)
+            .filter(|step| matches!(step, Step::Arrow { .. }))
+            .collect();
+        assert_eq!(
+            arrows,
+            vec![
+                &Step::Arrow {
+                    from: 1,
+                    to: 0,
+                    label: "hi".into()
+                },
+                &Step::Arrow {
+                    from: 0,
+                    to: 1,
+                    label: "yo".into()
+                },
+            ]
+        );
+        assert_eq!(diagram.participants[0].label, "listener A");
+        assert_eq!(diagram.participants[1].label, "connector B");
+    }
+
+    #[test]
+    fn mermaid_labels_cannot_break_out_of_their_statement() {
+        assert_eq!(mermaid_text("a;b#c<d>\u{1b}"), "a#59;b#35;c#lt;d#gt;\\x1b");
+        assert_eq!(mermaid_label(""), "(empty line)");
+    }
+}
