@@ -427,6 +427,8 @@ pub fn listen_announced(
         "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
         local.port()
     ));
+    let client = format!("netchat {mode} --connect {{}}{framing}");
+    crate::lan::announce(local, &client, console);
     console.observer().listening(local);
     Ok(listener)
 }

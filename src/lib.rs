@@ -8,6 +8,7 @@
 //! | module | what it shows |
 //! |---|---|
 //! | [`endpoint`] | `bind`/`listen`/`accept` versus `connect`; TCP_NODELAY; closing without losing data |
+//! | [`lan`] | which of this machine's addresses classmates can connect to |
 //! | [`framing`] | TCP is a byte stream: finding message boundaries, with bounded memory |
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
@@ -27,6 +28,7 @@ pub mod diagram;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod lan;
 pub mod lessons;
 pub mod modes;
 pub mod observe;
@@ -100,6 +102,7 @@ fn run_mode(
                 },
                 nick: args.nick,
                 framing: args.common.framing(),
+                class: args.teacher.class_options(),
             };
             modes::room::run(
                 &args.endpoint.endpoint(),

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::rules::{Action, ClientId, Leave, Line, Log, Room};
+use super::transcript::{Recorded, Transcript};
 use crate::console::Console;
 use crate::error::{Error, Result};
 
@@ -177,6 +178,8 @@ impl Dispatch {
 pub struct LogQueue {
     sender: Sender<Log>,
     skipped: u64,
+    /// `--log FILE`: every entry is written there in full, even when the terminal skips some.
+    transcript: Option<Transcript>,
     /// When the last "lines were skipped" note went out: at most one a second.
     noted: Option<Instant>,
     /// Answers to the host that did not fit yet.
@@ -191,14 +194,22 @@ impl LogQueue {
         LogQueue {
             sender,
             skipped: 0,
+            transcript: None,
             noted: None,
             held: VecDeque::new(),
         }
     }
 
+    /// Also appends every entry to the transcript (`--log`), if there is one.
+    pub fn with_transcript(mut self, transcript: Option<Transcript>) -> LogQueue {
+        self.transcript = transcript;
+        self
+    }
+
     /// Hands a line to the console thread; counts it as skipped if the console is behind
     /// (an answer to the host is held instead, never skipped).
     pub fn show(&mut self, entry: Log) {
+        self.record(&entry);
         self.flush();
         if matches!(entry, Log::Answer(_)) {
             self.held.push_back(entry);
@@ -208,6 +219,21 @@ impl LogQueue {
         self.note_skipped();
         if self.sender.try_send(entry).is_err() {
             self.skipped += 1;
+        }
+    }
+
+    /// Appends a line of the room to the transcript (`--log`): everything but the answers to
+    /// the host's own commands, which are the host's business, not the room's. If the file
+    /// stops working, the host is told once, through the lossless queue of answers.
+    fn record(&mut self, entry: &Log) {
+        let Some(transcript) = &mut self.transcript else {
+            return;
+        };
+        if matches!(entry, Log::Answer(_)) {
+            return;
+        }
+        if let Recorded::Failed(why) = transcript.record(entry) {
+            self.held.push_back(Log::Notice(why));
         }
     }
 

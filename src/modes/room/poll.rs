@@ -92,7 +92,8 @@ pub struct PollRoom {
 pub fn start(
     listener: std::net::TcpListener,
     options: &ServerOptions,
-    log: Sender<Log>,
+    room: Room,
+    log: LogQueue,
     console: &mut Console,
 ) -> Result<PollRoom> {
     // Only the open-file limit applies: no thread per client, so no memory mappings per client.
@@ -119,12 +120,12 @@ pub fn start(
         poll,
         listener: Some(listener),
         commands,
-        room: Room::new(options.limits).observed(options.observer.clone()),
+        room,
         dispatch: Dispatch::default(),
         clients: Clients {
             registry,
             map: HashMap::default(),
-            log: LogQueue::new(log),
+            log,
             dirty: Vec::new(),
             timed: BTreeSet::new(),
             paused: BTreeSet::new(),

@@ -14,16 +14,21 @@
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, bounded, never, select};
 
-use super::engine::{self, EngineKind};
+use super::access::AccessList;
+use super::bots::{self, BotOptions};
+use super::engine::{self, EngineKind, LogQueue, SHUTDOWN_GRACE};
 use super::protocol::{self, HostCommand};
-use super::rules::{Limits, Log};
+use super::rules::{Limits, Log, Room};
+use super::transcript::Transcript;
 use super::{poll, threads};
 use crate::console::{Console, Tone};
 use crate::endpoint;
 use crate::error::{Error, Result};
+use crate::lan;
 use crate::observe::Observer;
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
@@ -38,8 +43,29 @@ pub struct ServerOptions {
     pub limits: Limits,
     /// `--trace` and `--events`: every client's socket, and the room's events.
     pub observer: Observer,
+    /// `--allow` and `--deny`: who may join at all.
+    pub access: AccessList,
+    /// `--motd`/`--motd-file`: the greeting's lines, already read and escaped.
+    pub motd: Vec<String>,
+    /// `--bots`, `--bots-slow`, `--seed`.
+    pub bots: BotOptions,
     /// `--engine`: which engine moves the bytes.
     pub engine: EngineKind,
+}
+
+impl ServerOptions {
+    /// The room these options describe, for any engine: its limits, who may join, the
+    /// greeting. `bots_from` is the address the practice bots join from, which the per-address
+    /// limits leave alone (see bots.rs).
+    pub fn room(&self, bots_from: Option<IpAddr>) -> Room {
+        let mut room = Room::new(self.limits).observed(self.observer.clone());
+        room.set_access(self.access.clone());
+        room.set_motd(&self.motd);
+        if let Some(ip) = bots_from {
+            room.exempt_from_address_limits(ip);
+        }
+        room
+    }
 }
 
 /// A running engine, as the console sees it.
@@ -62,6 +88,7 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 pub fn run(
     addr: &endpoint::ListenAddr,
     options: &ServerOptions,
+    transcript: Option<Transcript>,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     interrupt: Receiver<()>,
@@ -78,7 +105,7 @@ pub fn run(
         console,
     )?;
     let input = keyboard.input().clone();
-    let result = serve(listener, options, input, console, interrupt);
+    let result = serve(listener, options, transcript, input, console, interrupt);
     drop(keyboard);
     result
 }
@@ -87,18 +114,13 @@ pub fn run(
 fn join_hint(local: SocketAddr) -> String {
     let port = local.port();
     match local.ip() {
-        // Bound to every interface: the students need this machine's LAN address.
+        // Bound to every interface: the LAN addresses and their commands follow this line.
         ip if ip.is_unspecified() => format!(
-            "students join with: netchat room --connect IP:{port} --nick NAME, or: nc IP {port}, \
-             where IP is this machine's address (see `ip addr` or `ipconfig`), or localhost here"
+            "from this machine: netchat room --connect {port} --nick NAME, or: nc localhost {port}"
         ),
-        IpAddr::V6(ip) => format!(
-            "students join with: netchat room --connect [{ip}]:{port} --nick NAME, \
-             or: nc {ip} {port}"
-        ),
-        IpAddr::V4(ip) => format!(
-            "students join with: netchat room --connect {ip}:{port} --nick NAME, \
-             or: nc {ip} {port}"
+        ip => format!(
+            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}",
+            lan::join_target(ip, port)
         ),
     }
 }
@@ -109,6 +131,7 @@ fn join_hint(local: SocketAddr) -> String {
 pub fn serve(
     listener: TcpListener,
     options: &ServerOptions,
+    transcript: Option<Transcript>,
     keyboard: Receiver<Input>,
     console: &mut Console,
     interrupt: Receiver<()>,
@@ -116,15 +139,40 @@ pub fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
+    let mut options = options.clone();
+    let bot_target = bots::target(local);
+    let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
+    let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
     let (log_sender, log) = bounded::<Log>(engine::LOG_QUEUE);
+    let log_queue = LogQueue::new(log_sender).with_transcript(transcript);
+    let rules = options.room(bots_from);
     let room: Box<dyn Running> = match options.engine {
-        EngineKind::Threads => Box::new(threads::start(listener, options, log_sender, console)?),
-        EngineKind::Poll => Box::new(poll::start(listener, options, log_sender, console)?),
+        EngineKind::Threads => Box::new(threads::start(
+            listener, &options, rules, log_queue, console,
+        )?),
+        EngineKind::Poll => Box::new(poll::start(listener, &options, rules, log_queue, console)?),
     };
     // Announced only now that every thread of the room runs: a script (or a test) that waits
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     options.observer.listening(local);
+    lan::announce(local, "netchat room --connect {} --nick NAME", console);
+    if let Some(rule) = options.access.describe() {
+        console.status(&format!("access: {rule} (--allow, --deny)"));
+    }
+    if let Some(path) = &transcript_path {
+        console.status(&format!("transcript: appending to {path} (--log)"));
+    }
+    // The bots stop when `stop_bots` is dropped, just before the room closes.
+    let (stop_bots, bots_stop) = bounded::<()>(0);
+    let bots = options.bots.any().then(|| {
+        let seed = options.bots.seed.unwrap_or_else(bots::seed_from_clock);
+        console.status(&format!(
+            "starting {} practice bot(s) (--seed {seed} replays their lines)",
+            options.bots.count + usize::from(options.bots.slow)
+        ));
+        bots::start(bot_target, &options.bots, seed, &bots_stop)
+    });
     console.status(
         "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
@@ -145,10 +193,16 @@ pub fn serve(
         );
     }
 
+    // The bots first, so that none of them comes back while the room closes.
+    drop(stop_bots);
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
     room.close();
     for entry in log.try_iter() {
         // Errors ignored: stdout may be the very thing that closed.
         let _ = show(console, entry);
+    }
+    if let Some(bots) = bots {
+        bots.join(deadline);
     }
     console.status("the room is closed");
     outcome.map(|_| ())

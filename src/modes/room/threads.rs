@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::engine::{
-    self, CLIENT_QUEUE, CLOSE_LINGER, Limit, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP,
+    self, CLIENT_QUEUE, CLOSE_LINGER, Limit, LogQueue, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP,
     WRITE_TIMEOUT, describe, spawn_named,
 };
 use super::hub::{self, Event, Gate, QueueReceiver};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Log};
+use super::rules::{ClientId, Gone, Room};
 use super::server::{Running, ServerOptions};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
@@ -80,7 +80,8 @@ pub struct Threads {
 pub fn start(
     listener: TcpListener,
     options: &ServerOptions,
-    log: Sender<Log>,
+    room: Room,
+    log: LogQueue,
     console: &mut Console,
 ) -> Result<Threads> {
     let local = listener
@@ -92,10 +93,7 @@ pub fn start(
     let (alive, all_ended) = bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
 
-    let (limits, observer) = (options.limits, options.observer.clone());
-    let hub = spawn_named("room-hub", None, move || {
-        hub::run(hub_events, log, limits, observer)
-    })?;
+    let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log, room))?;
     let mut options = options.clone();
     options.max_clients = engine::admission_limit(
         options.max_clients,
