@@ -21,6 +21,7 @@ use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader};
 use crate::observe::{By, Traced, Watch};
+use crate::shaping::{Shaped, Shaping};
 use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
@@ -30,6 +31,10 @@ pub struct Options {
     pub max_line: usize,
     /// `--framing`: newline-terminated lines, or raw chunks for unframed scripts.
     pub framing: Framing,
+    /// `--chop` and `--delay`: TCP experiments (shaping.rs); off by default.
+    pub shaping: Shaping,
+    /// `--nodelay on|off`: TCP_NODELAY.
+    pub nodelay: bool,
 }
 
 /// The word that ends the conversation, as in the classic lab.
@@ -72,10 +77,15 @@ pub fn run(
         Role::Listener => Turn::Theirs,
     };
     let stream = &connection.stream;
+    endpoint::set_nodelay(stream, options.nodelay)?;
     let mut watch = connection.watch(console, options.framing);
+    if let Some(experiment) = options.shaping.describe() {
+        console.status(&experiment);
+    }
     // `&TcpStream` implements both Read and Write: one socket, two directions. `Traced` shows
-    // each `write` in the trace (`--trace`); when nobody watches it only passes them on.
-    let socket_out = Traced::new(stream, watch.clone());
+    // each `write` in the trace (`--trace`), `Shaped` applies `--chop` and `--delay`; when
+    // neither is asked for they only pass the writes on.
+    let socket_out = Shaped::new(Traced::new(stream, watch.clone()), options.shaping);
     let ending = converse(
         stream, socket_out, first, stdin, options, &mut watch, console,
     )?;
@@ -247,6 +257,8 @@ mod tests {
         Options {
             max_line: 100,
             framing: Framing::Line,
+            shaping: Shaping::default(),
+            nodelay: true,
         }
     }
 
