@@ -456,6 +456,15 @@ pub fn close_gracefully(stream: &TcpStream, watch: &Watch) {
                 watch.fin_received();
                 break;
             }
+            // The linger deadline passed: the peer has not closed its side yet; close anyway.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
             Err(e) => {
                 // Typically ECONNRESET: the peer closed with our last bytes unread.
                 watch.reset(&e);

@@ -144,7 +144,7 @@ pub fn spawn_plain_reader(
         Framing::Line,
         max_line,
         INPUT_QUEUE,
-        crate::observe::Watch::off(),
+        pump::Reporting::default(),
         |pumped| match pumped {
             Pumped::Messages(lines) => Input::Lines(lines),
             Pumped::TooLong { limit } => Input::TooLong { limit },

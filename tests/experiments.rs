@@ -116,3 +116,58 @@ fn absurd_shaping_values_are_usage_errors() {
             .stderr(predicates::str::starts_with("netchat: error:"));
     }
 }
+
+#[test]
+fn a_peer_that_sends_bytes_without_a_newline_gets_the_unframed_hint_once() {
+    for mode in ["half", "duplex"] {
+        let (mut netchat, addr) = Netchat::listen("listener", mode, &[]);
+        let mut peer = common::raw_connect(addr);
+        netchat.expect_stderr("connected");
+        peer.send(b"hello");
+        let hint = netchat.expect_stderr("without a newline");
+        assert!(hint.contains("--framing raw"), "{hint}");
+        // More bytes without a newline: no second hint (once per connection).
+        peer.send(b" again");
+        peer.send(b" and again\n");
+        assert_eq!(netchat.next_stdout(), "hello again and again");
+        netchat.close_stdin();
+        if mode == "half" {
+            // Our turn came, and input ended: half says q.
+            assert_eq!(peer.read_line(), "q");
+        }
+        peer.expect_eof();
+        drop(peer);
+        netchat.wait_exit();
+        let hints = netchat.transcript().matches("without a newline").count();
+        assert_eq!(hints, 1, "{mode}: {}", netchat.transcript());
+    }
+}
+
+#[test]
+fn a_line_framed_peer_never_gets_the_unframed_hint() {
+    let (mut netchat, addr) = Netchat::listen("listener", "duplex", &["--trace"]);
+    let mut peer = common::raw_connect(addr);
+    peer.send(b"a whole line\n");
+    assert_eq!(netchat.next_stdout(), "a whole line");
+    // Then half a line and a pause: a peer that framed its first line frames, so no hint.
+    peer.send(b"half");
+    netchat.expect_stderr("blocked in read()");
+    peer.send(b" a line\n");
+    assert_eq!(netchat.next_stdout(), "half a line");
+    assert!(!netchat.transcript().contains("without a newline"));
+}
+
+#[test]
+fn trace_names_the_call_a_program_is_blocked_in_after_a_second() {
+    let (mut netchat, addr) = Netchat::listen("listener", "half", &["--trace"]);
+    let _peer = common::raw_connect(addr);
+    netchat.expect_stderr("accepted");
+    // The peer says nothing: half waits for it in read(), and the trace says so.
+    let blocked = netchat.expect_stderr("blocked in");
+    assert!(blocked.starts_with("netchat: trace"), "{blocked}");
+    assert!(
+        blocked.contains("blocked in read() on the socket"),
+        "{blocked}"
+    );
+    assert!(blocked.contains(" s"), "how long it waited: {blocked}");
+}

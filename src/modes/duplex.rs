@@ -105,8 +105,9 @@ pub fn run(
     if options.framing == Framing::Raw {
         console.status(options.framing.describe());
     }
+    let reporting = pump::Reporting::for_socket(&stream, options.framing, &watch, console);
     let (peer_events, socket_reader) =
-        spawn_socket_reader(&stream, options.framing, options.max_line, watch.clone())?;
+        spawn_socket_reader(&stream, options.framing, options.max_line, reporting)?;
     let keyboard = Keyboard::start(
         stdin,
         &KeyboardOptions {
@@ -202,7 +203,7 @@ pub fn spawn_socket_reader(
     stream: &TcpStream,
     framing: Framing,
     max_line: usize,
-    watch: Watch,
+    reporting: pump::Reporting,
 ) -> Result<(Receiver<PeerEvent>, JoinHandle<()>)> {
     // try_clone gives a second handle (a dup'ed file descriptor) to the *same* socket: one
     // thread reads through it while the main thread writes through the original.
@@ -217,7 +218,7 @@ pub fn spawn_socket_reader(
         framing,
         max_line,
         PEER_QUEUE,
-        watch,
+        reporting,
         |event| event,
     )
     .map_err(|e| Error::io("starting the socket reader thread", e))

@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::framing::{self, Frame, Framing, MessageReader, UnframedHint};
 use crate::observe::{By, Traced, Watch};
 use crate::shaping::{Shaped, Shaping};
 use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
@@ -86,8 +86,13 @@ pub fn run(
     // each `write` in the trace (`--trace`), `Shaped` applies `--chop` and `--delay`; when
     // neither is asked for they only pass the writes on.
     let socket_out = Shaped::new(Traced::new(stream, watch.clone()), options.shaping);
+    let mut from_peer =
+        MessageReader::new(stream, options.framing, options.max_line).watched(watch.clone());
+    if let Some(hint) = UnframedHint::for_peer(stream, console) {
+        from_peer = from_peer.hinting(hint);
+    }
     let ending = converse(
-        stream, socket_out, first, stdin, options, &mut watch, console,
+        from_peer, socket_out, first, stdin, options, &mut watch, console,
     )?;
     match ending {
         Ending::WeQuit => endpoint::close_gracefully(stream, &watch),
@@ -97,10 +102,11 @@ pub fn run(
 }
 // ANCHOR_END: run
 
-/// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests).
+/// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests):
+/// messages from the peer come through `from_peer`, ours leave through `socket_out`.
 // ANCHOR: converse
 pub fn converse(
-    socket_in: impl Read,
+    mut from_peer: MessageReader<impl Read>,
     mut socket_out: impl Write,
     first: Turn,
     stdin: impl Read,
@@ -108,8 +114,6 @@ pub fn converse(
     watch: &mut Watch,
     console: &mut Console,
 ) -> Result<Ending> {
-    let mut from_peer =
-        MessageReader::new(socket_in, options.framing, options.max_line).watched(watch.clone());
     // The keyboard is always read line by line: Enter ends what you typed. On a terminal, with
     // the line editor, in our turn only (terminal.rs).
     let keyboard_options = KeyboardOptions {
@@ -266,7 +270,7 @@ mod tests {
     fn the_speaker_sends_one_line_then_waits_for_one_reply() {
         let mut wire = Vec::new();
         let ending = converse(
-            &b"reply\nreply2\n"[..],
+            MessageReader::new(&b"reply\nreply2\n"[..], Framing::Line, 100),
             &mut wire,
             Turn::Mine,
             &b"one\ntwo\n"[..],
@@ -284,7 +288,7 @@ mod tests {
     fn q_from_the_peer_ends_without_reading_the_keyboard() {
         let mut wire = Vec::new();
         let ending = converse(
-            &b"q\n"[..],
+            MessageReader::new(&b"q\n"[..], Framing::Line, 100),
             &mut wire,
             Turn::Theirs,
             &b"never sent\n"[..],
