@@ -692,7 +692,9 @@ impl Drop for Waiting {
 }
 
 /// Starts the `trace-watchdog` thread: every [`WATCHDOG_TICK`] it looks for calls blocked longer
-/// than [`BLOCKED_AFTER`] and names each once. It ends when the observer is gone.
+/// than [`BLOCKED_AFTER`] and names each once. It ends when the observer is gone. A blocked
+/// thread cannot say that it is blocked — that is what blocked means — so another thread must.
+// ANCHOR: watchdog
 fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
     thread::Builder::new()
         .name("trace-watchdog".into())
@@ -732,6 +734,7 @@ fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
         .map(|_detached| ())
         .map_err(|e| Error::io("starting the trace watchdog thread", e))
 }
+// ANCHOR_END: watchdog
 
 /// Writes one `netchat: trace …` line: the time since `since`, the client (room server), what
 /// happened, and an escaped preview of the bytes.
