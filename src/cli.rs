@@ -12,6 +12,8 @@ use crate::console::ColorMode;
 use crate::diagram::DiagramFormat;
 use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
 use crate::framing::{DEFAULT_MAX_LINE, Framing};
+use crate::modes::room::access::Network;
+use crate::modes::room::{AccessList, BotOptions, ClassOptions, EngineKind, Motd};
 use crate::observe;
 use crate::shaping::Shaping;
 
@@ -50,7 +52,10 @@ const ROOM_EXAMPLES: &str = "\
 Examples:
   netchat room --listen 5000                    run the room for the class
   netchat room --connect 5000 --nick alice      join it
-  nc localhost 5000                             plain nc or telnet can join too";
+  nc localhost 5000                             plain nc or telnet can join too
+  netchat room --listen 5000 --allow 192.168.1.0/24 --log class.txt --motd 'Lab 3 today'
+                                                for a class: the lab's subnet only, a transcript
+  netchat room --listen 5000 --bots 3           practise alone with three chatting bots";
 
 /// A classroom toolkit for learning TCP sockets by chatting over them.
 #[derive(Debug, Parser)]
@@ -189,6 +194,18 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub max_clients: u32,
+    /// With --listen: how the server moves the bytes. `threads` (lesson 3): a reader and a
+    /// writer thread per client, simple to read, up to a few thousand clients. `poll` (lesson 4):
+    /// one thread and an event loop (epoll, kqueue, IOCP), for tens of thousands of clients and
+    /// the least CPU per message. Both run the same room with the same rules.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENGINE",
+        default_value_t = EngineChoice::Threads,
+        conflicts_with = "connect"
+    )]
+    pub engine: EngineChoice,
     /// With --listen: the most lines a second each member may send, sustained (a burst of 20
     /// goes at once, and bytes are limited in proportion). A member over it is not read until
     /// its allowance refills, so TCP slows its sender: nothing is lost. 0 turns the limit off
@@ -211,6 +228,49 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub max_per_address: u32,
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
+}
+
+/// The options a teacher running the room for a class needs (all with --listen only).
+#[derive(Debug, Args)]
+pub struct TeacherArgs {
+    /// With --listen: only clients from this network may join (CIDR, e.g. 192.168.1.0/24 or
+    /// fd00::/64; a bare address is one machine). Repeat it for several networks.
+    #[arg(long, value_name = "NETWORK", conflicts_with = "connect")]
+    pub allow: Vec<Network>,
+    /// With --listen: clients from this network are refused, even inside an --allow network.
+    /// Repeatable.
+    #[arg(long, value_name = "NETWORK", conflicts_with = "connect")]
+    pub deny: Vec<Network>,
+    /// With --listen: append a transcript of the room (every message and notice, with the local
+    /// time HH:MM:SS) to FILE, one line at a time, so `tail -f FILE` follows the room.
+    #[arg(long, value_name = "FILE", conflicts_with = "connect")]
+    pub log: Option<PathBuf>,
+    /// With --listen: a greeting shown to every newcomer after the welcome.
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["connect", "motd_file"])]
+    pub motd: Option<String>,
+    /// With --listen: the greeting, read from a file (several lines are fine).
+    #[arg(long, value_name = "FILE", conflicts_with = "connect")]
+    pub motd_file: Option<PathBuf>,
+    /// With --listen: start N practice bots that join the room over loopback and chat, rename,
+    /// use /me, leave and come back at a human pace (their names start with bot-).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(0..=50),
+        conflicts_with = "connect"
+    )]
+    pub bots: u32,
+    /// With --bots: one extra bot, bot-sleepy, joins and then stops reading, so the room's queue
+    /// for it grows (watch /stats) until the server disconnects it as too slow.
+    #[arg(long, conflicts_with = "connect")]
+    pub bots_slow: bool,
+    /// With --bots: the seed of the bots' choices, so the same seed replays the same lines in the
+    /// same order (for tests and demonstrations). Without it, each run differs.
+    #[arg(long, value_name = "NUMBER", conflicts_with = "connect")]
+    pub seed: Option<u64>,
 }
 
 /// The TCP experiments of `half` and `duplex`: how messages leave.
@@ -314,6 +374,22 @@ impl From<FramingChoice> for Framing {
     }
 }
 
+/// `--engine threads|poll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Threads,
+    Poll,
+}
+
+impl From<EngineChoice> for EngineKind {
+    fn from(choice: EngineChoice) -> EngineKind {
+        match choice {
+            EngineChoice::Threads => EngineKind::Threads,
+            EngineChoice::Poll => EngineKind::Poll,
+        }
+    }
+}
+
 /// `--color auto|always|never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -359,6 +435,30 @@ impl CommonArgs {
         observe::Settings {
             trace: self.trace.clone(),
             events: self.events.clone(),
+        }
+    }
+}
+
+impl TeacherArgs {
+    /// The plain options the room server takes.
+    pub fn class_options(&self) -> ClassOptions {
+        let motd = match (&self.motd, &self.motd_file) {
+            (Some(text), _) => Motd::Text(text.clone()),
+            (None, Some(path)) => Motd::File(path.clone()),
+            (None, None) => Motd::None,
+        };
+        ClassOptions {
+            access: AccessList {
+                allow: self.allow.clone(),
+                deny: self.deny.clone(),
+            },
+            log: self.log.clone(),
+            motd,
+            bots: BotOptions {
+                count: self.bots as usize,
+                slow: self.bots_slow,
+                seed: self.seed,
+            },
         }
     }
 }

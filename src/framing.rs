@@ -16,9 +16,12 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::mem::take;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
+
+use crossbeam_channel::Sender;
 
 use crate::console::Console;
 use crate::observe::Watch;
@@ -107,7 +110,8 @@ pub struct Fed {
 /// and a test share one definition of a line.
 ///
 /// Newlines are found with `memchr`, which compares 16 or 32 bytes per instruction (SSE2/AVX2,
-/// NEON): a 1 KiB line costs a few dozen comparisons instead of a thousand.
+/// NEON): a 1 KiB line costs a few dozen comparisons instead of a thousand. A line ends at `\n`,
+/// or at telnet's CR NUL ([`line_end`]).
 #[derive(Debug)]
 pub struct LineDecoder {
     /// The line that has begun but not ended: never more than `max_line + 1` bytes (the `+ 1`
@@ -118,6 +122,9 @@ pub struct LineDecoder {
     skipping: bool,
     /// `pending` holds a line that was handed out last call and must be dropped before the next.
     handed_out: bool,
+    /// While skipping: the last byte skipped was a CR, so a NUL first in the next chunk ends the
+    /// line (telnet's CR NUL cut in two by TCP).
+    skipped_cr: bool,
 }
 
 impl LineDecoder {
@@ -129,6 +136,7 @@ impl LineDecoder {
             max_line,
             skipping: false,
             handed_out: false,
+            skipped_cr: false,
         }
     }
 
@@ -170,18 +178,26 @@ impl LineDecoder {
         let total = input.len();
         // The rest of a too-long line is thrown away, up to and including its newline.
         if self.skipping {
-            match memchr::memchr(b'\n', input) {
-                Some(newline) => {
+            match line_end(input, self.skipped_cr) {
+                Some(end) => {
                     self.skipping = false;
-                    input = &input[newline + 1..];
+                    self.skipped_cr = false;
+                    input = &input[end + 1..];
                 }
-                None => return (total, None),
+                None => {
+                    // An empty chunk says nothing about the last byte skipped.
+                    if let Some(&last) = input.last() {
+                        self.skipped_cr = last == b'\r';
+                    }
+                    return (total, None);
+                }
             }
         }
         let skipped = total - input.len();
-        let Some(newline) = memchr::memchr(b'\n', input) else {
+        let Some(newline) = line_end(input, self.pending.last() == Some(&b'\r')) else {
             // No newline yet: keep the bytes for the next chunk, unless they are already too many.
             if would_be_too_long(&self.pending, input, self.max_line) {
+                self.skipped_cr = input.last().or(self.pending.last()) == Some(&b'\r');
                 self.pending = Vec::new();
                 self.skipping = true;
                 return (total, Some(self.too_long()));
@@ -246,9 +262,12 @@ impl LineDecoder {
     fn copy_plain_run(&self, chunk: &[u8], lines: &mut Messages) -> usize {
         let base = lines.bytes.len();
         let mut run = 0;
+        // A line with a NUL in it may hold telnet's CR NUL, which ends a line (`line_end`):
+        // such a line is left to `decode`.
+        let first_nul = memchr::memchr(0, chunk).unwrap_or(chunk.len());
         for newline in memchr::memchr_iter(b'\n', chunk) {
             let line = &chunk[run..newline];
-            if line.len() > self.max_line || line.last() == Some(&b'\r') {
+            if line.len() > self.max_line || line.last() == Some(&b'\r') || newline > first_nul {
                 break;
             }
             lines.ends.push(base + newline);
@@ -314,7 +333,27 @@ impl LineDecoder {
     }
 }
 
-/// A line without the CR of a CR LF ending.
+/// Where the line at the start of `input` ends: the index of its `\n`, or of the NUL of a
+/// CR NUL. `cr_before` says whether the byte just before `input` (kept from an earlier chunk) is
+/// a CR.
+///
+/// telnet sends the Enter key as CR LF, but a bare carriage return as CR NUL (`\r\0`, RFC 854:
+/// a CR must be followed by LF or NUL). Both end a line here, and [`strip_cr`] then drops the CR,
+/// so no `\x0d\x00` ever reaches the room. A NUL that does not follow a CR is an ordinary byte
+/// of the line (shown escaped).
+// ANCHOR: line_end
+fn line_end(input: &[u8], cr_before: bool) -> Option<usize> {
+    memchr::memchr2_iter(b'\n', 0, input).find(|&at| {
+        input[at] == b'\n'
+            || match at {
+                0 => cr_before,
+                _ => input[at - 1] == b'\r',
+            }
+    })
+}
+// ANCHOR_END: line_end
+
+/// A line without the CR of a CR LF (or CR NUL) ending.
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -528,22 +567,54 @@ impl<R: Read> LineReader<R> {
 /// arrives as a few thousand lines per read; keeping them in one buffer costs one allocation per
 /// read instead of one per line, and with line framing the buffer is exactly the bytes the wire
 /// carries (each message and its newline), so it can be sent or printed in one `write`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+///
+/// A block may be given a way home ([`Messages::return_to`]): when whoever received it drops it,
+/// its buffers go back to the reader that filled it, to be filled again. A fresh 128 KiB buffer
+/// per read would cost the kernel a page fault and a zeroed page every 4 KiB.
+#[derive(Debug, Default, Clone)]
 pub struct Messages {
     /// The messages, each followed by `\n`.
     bytes: Vec<u8>,
     /// For each message, where its `\n` is in `bytes`. A raw chunk may itself contain newlines,
     /// so these, not the newlines, say where messages end.
     ends: Vec<usize>,
+    /// Where the emptied buffers go when this block is dropped.
+    home: Option<Sender<Messages>>,
+}
+
+impl PartialEq for Messages {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes && self.ends == other.ends
+    }
+}
+
+impl Eq for Messages {}
+
+impl Drop for Messages {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take() {
+            let mut spare = Messages {
+                bytes: take(&mut self.bytes),
+                ends: take(&mut self.ends),
+                home: None,
+            };
+            spare.bytes.clear();
+            spare.ends.clear();
+            // Full (enough spares already) or gone (the reader ended): the memory is freed.
+            let _ = home.try_send(spare);
+        }
+    }
 }
 
 impl Messages {
-    /// Room for about `bytes` bytes of messages, so filling it does not reallocate.
-    pub fn with_capacity(bytes: usize) -> Self {
-        Messages {
-            bytes: Vec::with_capacity(bytes),
-            ends: Vec::new(),
-        }
+    /// Makes this block's buffers go to `home` when it is dropped (see [`Messages`]).
+    pub fn return_to(&mut self, home: Sender<Messages>) {
+        self.home = Some(home);
+    }
+
+    /// Makes sure `bytes` more bytes of messages fit without reallocating.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
     }
 
     /// Adds one message at the end.
@@ -822,6 +893,50 @@ mod tests {
         assert_eq!(
             frames(&[b"hi\r\n", b"\r\n"], 100),
             vec![line("hi"), line("")]
+        );
+    }
+
+    #[test]
+    fn telnets_cr_nul_ends_a_line_like_cr_lf() {
+        assert_eq!(
+            frames(&[b"bare\r\0crlf\r\nnext\r\0"], 100),
+            vec![line("bare"), line("crlf"), line("next")]
+        );
+    }
+
+    #[test]
+    fn cr_nul_cut_between_two_reads_still_ends_the_line() {
+        assert_eq!(
+            frames(&[b"one\r", b"\0two\r", b"\0"], 100),
+            vec![line("one"), line("two")]
+        );
+    }
+
+    #[test]
+    fn the_bulk_path_ends_lines_at_cr_nul_too() {
+        let mut decoder = LineDecoder::new(100);
+        let mut lines = Messages::default();
+        let chunk = b"plain\nbare\r\0after\nnul\0inside\n";
+        let (used, too_long) = decoder.decode_into(chunk, &mut lines);
+        assert_eq!((used, too_long), (chunk.len(), None));
+        let got: Vec<&[u8]> = lines.iter().collect();
+        let expected: [&[u8]; 4] = [b"plain", b"bare", b"after", b"nul\0inside"];
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_nul_without_a_cr_before_it_is_part_of_the_line() {
+        assert_eq!(
+            frames(&[b"a\0b\n\0c\r\n"], 100),
+            vec![Frame::Line(b"a\0b".to_vec()), Frame::Line(b"\0c".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_too_long_line_ends_at_cr_nul_too() {
+        assert_eq!(
+            frames(&[b"0123456789", b"abc\r", b"\0ok\r\0"], 4),
+            vec![Frame::TooLong { limit: 4 }, line("ok")]
         );
     }
 

@@ -8,6 +8,7 @@
 //! | module | what it shows |
 //! |---|---|
 //! | [`endpoint`] | `bind`/`listen`/`accept` versus `connect`; TCP_NODELAY; closing without losing data |
+//! | [`lan`] | which of this machine's addresses classmates can connect to |
 //! | [`framing`] | TCP is a byte stream: finding message boundaries, with bounded memory |
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
@@ -28,6 +29,7 @@ pub mod diagram;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod lan;
 pub mod lessons;
 pub mod modes;
 pub mod observe;
@@ -99,12 +101,14 @@ fn run_mode(
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
+                engine: args.engine.into(),
                 limits: modes::room::rules::Limits {
                     rate: modes::room::limits::RateLimit::from_option(args.rate_limit),
                     max_per_address: args.max_per_address,
                 },
                 nick: args.nick,
                 framing: args.common.framing(),
+                class: args.teacher.class_options(),
             };
             modes::room::run(
                 &args.endpoint.endpoint(),

@@ -21,7 +21,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use colored::Colorize;
-use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded, select};
 use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
 use crossterm::{cursor, queue, terminal};
 
@@ -81,8 +81,15 @@ pub struct Keyboard {
 struct EditorThread {
     /// Dropping this sender disconnects the channel: the editor's signal to stop.
     stop: Sender<()>,
+    /// Disconnects when the editor thread has finished (its sender is dropped with it).
+    finished: Receiver<()>,
+    screen: SharedScreen,
     handle: JoinHandle<()>,
 }
+
+/// How long ending the conversation waits for the editor thread to give the terminal back.
+/// It notices the stop within [`KEY_POLL`]; far longer means it is stuck (see [`Keyboard`]'s drop).
+const EDITOR_STOP_WAIT: Duration = Duration::from_secs(1);
 
 impl Keyboard {
     /// Starts reading the keyboard: the line editor when a person is at a terminal
@@ -119,7 +126,17 @@ impl Drop for Keyboard {
             drop(editor.stop);
             // It notices within KEY_POLL, erases its prompt and leaves raw mode; waiting for it
             // means the shell gets a sane terminal back before netchat prints its last lines.
-            let _ = editor.handle.join();
+            if let Err(RecvTimeoutError::Disconnected) =
+                editor.finished.recv_timeout(EDITOR_STOP_WAIT)
+            {
+                let _ = editor.handle.join();
+                return;
+            }
+            // Stuck: once the terminal has hung up (its window closed), crossterm retries the
+            // failing read for ever inside `event::poll`. Leave the thread behind, like the plain
+            // stdin reader — the process exits around it — and give the terminal back here.
+            lock(&editor.screen).active = false;
+            restore();
         }
     }
 }
@@ -146,7 +163,8 @@ pub fn spawn_plain_reader(
         INPUT_QUEUE,
         pump::Reporting::default(),
         |pumped| match pumped {
-            Pumped::Messages(lines) => Input::Lines(lines),
+            // A last typed line without its newline (a file that does not end with one) counts.
+            Pumped::Messages(lines) | Pumped::Cut(lines) => Input::Lines(lines),
             Pumped::TooLong { limit } => Input::TooLong { limit },
             Pumped::Closed => Input::Eof,
             Pumped::Failed(e) => Input::Failed(e),
@@ -455,10 +473,12 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
     });
     let (sender, input) = bounded(INPUT_QUEUE);
     let (stop, stopped) = bounded::<()>(0);
+    let (finishing, finished) = bounded::<()>(0);
     let editor = Editor {
         screen: Arc::clone(&screen),
         sender,
         stopped,
+        _finishing: finishing,
     };
     let spawned = thread::Builder::new()
         .name("line-editor".into())
@@ -466,7 +486,12 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
     match spawned {
         Ok(handle) => Ok(Keyboard {
             input,
-            editor: Some(EditorThread { stop, handle }),
+            editor: Some(EditorThread {
+                stop,
+                finished,
+                screen,
+                handle,
+            }),
         }),
         Err(error) => {
             lock(&screen).active = false;
@@ -481,6 +506,8 @@ struct Editor {
     screen: SharedScreen,
     sender: Sender<Input>,
     stopped: Receiver<()>,
+    /// Never sent on: dropped with the editor when its thread ends, which tells [`Keyboard`].
+    _finishing: Sender<()>,
 }
 
 /// What the editor does after handing over an event.

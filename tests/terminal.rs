@@ -16,18 +16,22 @@ use common::{Netchat, parse_listening_addr};
 const ROWS: u16 = 24;
 const COLUMNS: u16 = 60;
 
-/// A plain (piped) duplex listener as the peer, and netchat at a terminal connected to it, with
-/// its prompt drawn.
-fn duplex_at_terminal(columns: u16) -> (Netchat, Tty) {
-    let (peer, addr) = Netchat::listen("peer", "duplex", &[]);
+/// A plain (piped) `mode` listener as the peer, and netchat `mode` at a terminal connected to
+/// it, with its prompt drawn (a half connector speaks first, so it has one at once).
+fn at_terminal(mode: &str, columns: u16) -> (Netchat, Tty) {
+    let (peer, addr) = Netchat::listen("peer", mode, &[]);
     let mut tty = Tty::spawn(
         "you",
-        &["duplex", "--connect", &addr.to_string()],
+        &[mode, "--connect", &addr.to_string()],
         ROWS,
         columns,
     );
     tty.wait_for_cursor_row("you>", 5);
     (peer, tty)
+}
+
+fn duplex_at_terminal(columns: u16) -> (Netchat, Tty) {
+    at_terminal("duplex", columns)
 }
 
 #[test]
@@ -243,17 +247,8 @@ fn the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room() {
     bob.expect_exit_code(0);
 }
 
-/// A piped half listener as the peer, and netchat half at a terminal, which speaks first.
 fn half_at_terminal() -> (Netchat, Tty) {
-    let (peer, addr) = Netchat::listen("peer", "half", &[]);
-    let mut tty = Tty::spawn(
-        "you",
-        &["half", "--connect", &addr.to_string()],
-        ROWS,
-        COLUMNS,
-    );
-    tty.wait_for_cursor_row("you>", 5);
-    (peer, tty)
+    at_terminal("half", COLUMNS)
 }
 
 #[test]
@@ -317,4 +312,16 @@ fn a_lesson_goes_through_the_pager_on_a_terminal() {
     let mut tty = Tty::spawn_with_env("lesson", &["lesson", "half"], &env, ROWS, COLUMNS);
     tty.wait_for_text("paged:");
     tty.expect_exit_code(0);
+}
+
+#[test]
+fn closing_the_terminal_window_says_bye_and_exits() {
+    let (mut peer, mut tty) = duplex_at_terminal(COLUMNS);
+    tty.type_keys("half a line");
+    tty.wait_for_cursor_row("you> half a line", 16);
+    // The kernel hangs the terminal up: SIGHUP, and every read of it fails from now on.
+    tty.close_window();
+    peer.expect_stderr("the peer said bye");
+    tty.expect_exit_code(0);
+    peer.expect_exit_code(0);
 }

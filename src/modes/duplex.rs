@@ -51,10 +51,12 @@ pub struct Options {
 /// The word that ends the conversation for both sides.
 pub const BYE: &str = "bye";
 
-/// How many received messages may wait for the main thread. When it falls behind (a slow
-/// terminal), the socket reader waits, the kernel's receive buffer fills, and TCP's flow control
-/// slows the sender down: memory stays bounded whatever the peer sends.
-pub const PEER_QUEUE: usize = 64;
+/// How many hand-overs from the socket reader may wait for the main thread: each is everything
+/// one `read` brought, at most `pump::READ_BLOCK` (128 KiB) of lines, so at most 2 MiB wait.
+/// When the main thread falls behind (a slow terminal), the socket reader waits, the kernel's
+/// receive buffer fills, and TCP's flow control slows the sender down: memory stays bounded
+/// whatever the peer sends.
+pub const PEER_QUEUE: usize = 16;
 
 /// One thing the socket reader found: the reader pump's events (pump.rs) — every whole message
 /// one `read` brought, a line that was too long, the peer's FIN, or a failed `read`.
@@ -179,7 +181,14 @@ fn open(
         recv(opened) -> result => result,
         recv(interrupt) -> signal => match signal {
             Ok(()) => {
-                console.status("interrupted (Ctrl-C) before anyone connected");
+                // A peer may have connected at the very same moment: it still gets its bye.
+                if let Ok(Ok(connection)) = opened.try_recv() {
+                    let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
+                    endpoint::close_gracefully(&connection.stream, &connection.watch(console, framing));
+                    console.status("interrupted (Ctrl-C): said bye to the peer");
+                } else {
+                    console.status("interrupted (Ctrl-C) before anyone connected");
+                }
                 return Ok(None);
             }
             // No Ctrl-C handler: just wait for the connection.
@@ -368,7 +377,8 @@ fn on_line(line: &[u8], outgoing: &mut Outgoing<'_>, console: &mut Console) -> R
 // ANCHOR: on_peer
 fn on_peer(event: PeerEvent, sending: bool, watch: &Watch, console: &mut Console) -> Result<Step> {
     match event {
-        PeerEvent::Messages(mut lines) => {
+        // A last line without its newline (`printf 'hi' | nc`) is a message like any other.
+        PeerEvent::Messages(mut lines) | PeerEvent::Cut(mut lines) => {
             // The messages before a `bye` are shown; the bye ends the conversation.
             let bye = lines.iter().position(is_bye);
             // What was received, up to and including a bye (`--events`).
@@ -447,7 +457,7 @@ fn hang_up(
     let mut draining = drain;
     while draining {
         draining = match peer.recv_deadline(deadline) {
-            Ok(PeerEvent::Messages(lines)) => {
+            Ok(PeerEvent::Messages(lines) | PeerEvent::Cut(lines)) => {
                 lines.iter().filter(|line| !is_bye(line)).all(|line| {
                     watch.received(line);
                     console.peer_message("peer", line).is_ok()

@@ -220,15 +220,7 @@ impl Netchat {
 
     /// Waits for the process to exit, within the deadline, and returns its status.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => self.fail("waited for the process to exit"),
-                Err(e) => self.fail(&format!("could not wait for the process: {e}")),
-            }
-        }
+        wait_until_exit(&mut self.child).unwrap_or_else(|why| self.fail(&why))
     }
 
     /// Waits for the exit and asserts its code.
@@ -319,6 +311,19 @@ pub fn closed_pipe() -> Stdio {
     let (reader, writer) = std::io::pipe().expect("create a pipe");
     drop(reader);
     Stdio::from(writer)
+}
+
+/// Waits for `child` to exit within [`DEADLINE`]; `Err` says why it did not.
+pub fn wait_until_exit(child: &mut Child) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            Ok(None) => return Err(format!("waited {DEADLINE:?} for the process to exit")),
+            Err(e) => return Err(format!("could not wait for the process: {e}")),
+        }
+    }
 }
 
 /// Reads lines from a child's pipe into a channel and the shared transcript.
@@ -420,7 +425,8 @@ pub fn raw_accept(listener: &TcpListener) -> RawPeer {
 }
 
 impl RawPeer {
-    fn new(stream: TcpStream) -> RawPeer {
+    /// A raw peer on a socket the test connected itself (e.g. with socket options set first).
+    pub fn new(stream: TcpStream) -> RawPeer {
         stream
             .set_read_timeout(Some(DEADLINE))
             .expect("read timeout");
@@ -508,3 +514,50 @@ pub fn temp_path(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_file(&path);
     path
 }
+
+/// The two engines a room server can run on (`--engine`). The room's tests are written once, as
+/// functions taking an `Engine`, and [`engine_tests!`] runs each of them on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Threads,
+    Poll,
+}
+
+impl Engine {
+    /// The value of `--engine`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Threads => "threads",
+            Engine::Poll => "poll",
+        }
+    }
+
+    /// `netchat room --listen 127.0.0.1:0 --engine ENGINE EXTRA…`, once it listens.
+    pub fn listen(self, name: &str, extra: &[&str]) -> (Netchat, SocketAddr) {
+        let mut args = vec!["--engine", self.name()];
+        args.extend_from_slice(extra);
+        Netchat::listen(name, "room", &args)
+    }
+}
+
+/// For each listed `fn NAME(engine: Engine)`, a test per engine: `threads::NAME`, `poll::NAME`.
+/// One set of tests, two engines: whatever the room promises, both engines keep.
+#[allow(unused_macros)] // only the room's test files use it
+macro_rules! engine_tests {
+    ($($name:ident),* $(,)?) => {
+        mod threads {
+            $(#[test]
+            fn $name() {
+                super::$name(crate::common::Engine::Threads)
+            })*
+        }
+        mod poll {
+            $(#[test]
+            fn $name() {
+                super::$name(crate::common::Engine::Poll)
+            })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use engine_tests;

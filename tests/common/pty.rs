@@ -13,17 +13,20 @@ use std::num::NonZeroU16;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::pty::{Winsize, openpty};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::termios::{LocalFlags, tcgetattr};
 use nix::unistd::Pid;
 
-use super::{DEADLINE, netchat_bin};
+use super::{DEADLINE, netchat_bin, wait_until_exit};
 
 /// Keys as a terminal (xterm, and so every terminal emulator a student uses) sends them.
 pub mod keys {
@@ -54,7 +57,11 @@ pub struct Tty {
     name: String,
     command: String,
     child: Child,
-    master: File,
+    /// The terminal's master side, for typing; `None` once the window is closed.
+    master: Option<File>,
+    /// Tells the output pump to stop and close its handle of the master side.
+    closing: Arc<AtomicBool>,
+    pump: Option<thread::JoinHandle<()>>,
     /// Kept to read the terminal's mode (raw or cooked) as the child left it.
     slave: OwnedFd,
     output: Receiver<Vec<u8>>,
@@ -113,21 +120,38 @@ impl Tty {
             .unwrap_or_else(|e| panic!("could not start {}: {e}", netchat_bin()));
         let master = File::from(pty.master);
         let reader = master.try_clone().expect("clone the terminal");
+        let closing = Arc::new(AtomicBool::new(false));
+        let (output, pump) = pump(reader, Arc::clone(&closing));
         Tty {
             name: name.to_string(),
             command: format!("netchat {}", args.join(" ")),
             child,
-            master,
+            master: Some(master),
+            closing,
+            pump: Some(pump),
             slave: pty.slave,
-            output: pump(reader),
+            output,
             screen: vt100::Parser::new(non_zero(rows), non_zero(columns), 0),
         }
     }
 
     /// Types these keys (see [`keys`]), all in one write, as a fast typist or a paste would.
     pub fn type_keys(&mut self, keys: &str) {
-        if let Err(e) = self.master.write_all(keys.as_bytes()) {
+        let Some(master) = self.master.as_mut() else {
+            self.fail("typing after the window was closed")
+        };
+        if let Err(e) = master.write_all(keys.as_bytes()) {
             self.fail(&format!("could not type {keys:?}: {e}"));
+        }
+    }
+
+    /// Closes the terminal window: every handle of the master side is closed, the kernel hangs
+    /// the terminal up and sends SIGHUP to the process that owns it. The screen is gone too.
+    pub fn close_window(&mut self) {
+        self.master = None;
+        self.closing.store(true, Ordering::SeqCst);
+        if let Some(pump) = self.pump.take() {
+            let _ = pump.join();
         }
     }
 
@@ -209,20 +233,7 @@ impl Tty {
 
     /// Waits for the child to exit, within the deadline.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => {
-                    // Keep the screen current while waiting: the output says what is going on.
-                    if let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(10)) {
-                        self.screen.process(&bytes);
-                    }
-                }
-                Ok(None) => self.fail("waited for the process to exit"),
-                Err(e) => self.fail(&format!("could not wait for the process: {e}")),
-            }
-        }
+        wait_until_exit(&mut self.child).unwrap_or_else(|why| self.fail(&why))
     }
 
     /// Waits for the exit and asserts its code.
@@ -283,12 +294,26 @@ fn non_zero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n).expect("a terminal has at least one row and one column")
 }
 
-/// Reads the terminal's output into a channel until the child's side is closed.
-fn pump(mut master: File) -> Receiver<Vec<u8>> {
+/// Reads the terminal's output into a channel until the child's side is closed, or until
+/// `closing` is set: then it drops its handle of the master side (see [`Tty::close_window`]).
+fn pump(mut master: File, closing: Arc<AtomicBool>) -> (Receiver<Vec<u8>>, thread::JoinHandle<()>) {
     let (sender, receiver) = unbounded();
-    thread::spawn(move || {
+    let handle = thread::spawn(move || {
         let mut buffer = [0u8; 4096];
         loop {
+            // Wait for output a short while at a time, to notice `closing`: a blocked `read`
+            // could not be interrupted.
+            let mut ready = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut ready, PollTimeout::from(50u16)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => {
+                    if closing.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
             match master.read(&mut buffer) {
                 // EIO once every process has closed the terminal: the end, like 0.
                 Ok(0) | Err(_) => return,
@@ -300,7 +325,7 @@ fn pump(mut master: File) -> Receiver<Vec<u8>> {
             }
         }
     });
-    receiver
+    (receiver, handle)
 }
 
 /// Sends a signal to one process, by its PID (a [`super::Netchat`] with piped stdio, say).

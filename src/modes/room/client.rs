@@ -46,16 +46,21 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 /// Ctrl-C wants out now, and leaving without the goodbye loses nothing.
 pub const INTERRUPT_WAIT: Duration = Duration::from_millis(500);
 
-/// How many received lines may wait for the screen. When full, the socket reader stops reading
+/// How many hand-overs from the socket reader (each every line one `read` brought, at most
+/// `pump::READ_BLOCK` bytes) may wait for the screen. When full, the socket reader stops reading
 /// and the server's queue for us fills: a client that cannot keep up is the server's problem to
 /// bound, not a reason for us to grow.
-const INCOMING_QUEUE: usize = 64;
+const INCOMING_QUEUE: usize = 16;
 
 /// How many typed lines may wait for the socket. When the server stops reading us (we are over
 /// the room's rate limit), our `write` blocks in the sender thread, these fill, and the keyboard
 /// is not read until they drain: a pasted file waits in its pipe instead of in our memory, and
 /// the screen and Ctrl-C keep working meanwhile.
 const OUTGOING_QUEUE: usize = 16;
+
+/// A single `read` that brings this much found a backlog waiting in the kernel: the screen was
+/// behind the room (a reader that keeps up gets what arrived since its last `read`, a few lines).
+const BACKLOG: usize = 64 * 1024;
 
 /// If the screen was this far behind the socket (received lines waiting to be shown) this
 /// recently when the server closed without a goodbye, the server dropped us for reading too
@@ -309,7 +314,9 @@ fn chat(
                 let Ok(item) = item else {
                     return Err(Error::RoomClosed); // the pump always reports its end first
                 };
-                if incoming.is_full() {
+                // Behind: lines wait for the screen, or one `read` found a backlog in the kernel.
+                let backlog = matches!(&item, Pumped::Messages(lines) if lines.bytes().len() >= BACKLOG);
+                if incoming.is_full() || backlog {
                     state.behind = Some(Instant::now());
                 }
                 if let Some(ending) = received(item, &mut state, &server.watch, console)? {
@@ -395,6 +402,15 @@ fn received(
                     _ => watch.received(bytes),
                 }
                 console.room_line(&text, tone_of(&text))?;
+            }
+        }
+        // Not a message: the server sends whole lines only, so the close cut this one off.
+        Pumped::Cut(lines) => {
+            for bytes in lines.iter() {
+                console.notice(&format!(
+                    "the connection ended in the middle of a line; what arrived of it: {}",
+                    escape_peer_text(bytes)
+                ));
             }
         }
         Pumped::TooLong { limit } => console.notice(&format!(

@@ -21,8 +21,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
-use super::rules::{Action, ClientId, Gone, Leave, Limits, Line, Log, Room};
-use crate::observe::Observer;
+use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -188,12 +187,11 @@ const ANSWER_RETRY: Duration = Duration::from_millis(20);
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(events: Receiver<Event>, log: Sender<Log>, limits: Limits, observer: Observer) {
-    let mut room = Room::new(limits).observed(observer);
+pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),
-        log: LogQueue::new(log),
+        log,
     };
     loop {
         // Wait for the next event, or until the room has something to do on its own (announce
@@ -317,6 +315,7 @@ impl Engine for Wires {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::room::rules::Limits;
 
     fn addr() -> SocketAddr {
         "127.0.0.1:4000".parse().unwrap()

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::access::{AccessList, Network, Verdict, canonical};
+
 /// Default for `--rate-limit`: sustained lines per second per member. A person typing sends a
 /// line every few seconds; five a second is far above that, yet a flood (`yes | nc`, tens of
 /// thousands of lines a second) is cut to a trickle.
@@ -164,6 +166,10 @@ pub enum Refusal {
     TooManySeats { max: u32 },
     /// This address opened connections too fast.
     TooFast,
+    /// In a `--deny` network (access.rs).
+    Denied { ip: IpAddr, network: Network },
+    /// `--allow` was given and this address is in none of its networks.
+    NotAllowed { ip: IpAddr },
 }
 
 impl std::fmt::Display for Refusal {
@@ -178,6 +184,16 @@ impl std::fmt::Display for Refusal {
             Refusal::TooFast => f.write_str(
                 "your address opened too many connections in a short time; wait a few \
                  seconds and join again",
+            ),
+            Refusal::Denied { ip, network } => write!(
+                f,
+                "sorry, this room does not admit {ip} (the host denied {network}); ask the host \
+                 if that is a mistake"
+            ),
+            Refusal::NotAllowed { ip } => write!(
+                f,
+                "sorry, this room admits only the class's network, and {ip} is not in it; join \
+                 from the lab's network or ask the host"
             ),
         }
     }
@@ -203,6 +219,10 @@ pub struct Admission {
     max_per_address: u32,
     visitors: HashMap<IpAddr, Visitor>,
     banned: HashMap<IpAddr, String>,
+    /// `--allow` and `--deny` (access.rs).
+    access: AccessList,
+    /// The address the practice bots join from (`--bots`): no seat or connection-rate limit.
+    exempt: Option<IpAddr>,
     /// The table's size at which idle addresses are next forgotten.
     sweep_at: usize,
 }
@@ -216,8 +236,21 @@ impl Admission {
             max_per_address,
             visitors: HashMap::new(),
             banned: HashMap::new(),
+            access: AccessList::default(),
+            exempt: None,
             sweep_at: SWEEP_MIN,
         }
+    }
+
+    /// Sets `--allow` and `--deny`.
+    pub fn set_access(&mut self, access: AccessList) {
+        self.access = access;
+    }
+
+    /// Leaves `ip` out of the per-address limits (seats and connection rate): the address the
+    /// practice bots join from. Bans and `--deny` still apply.
+    pub fn exempt(&mut self, ip: IpAddr) {
+        self.exempt = Some(canonical(ip));
     }
 
     /// A connection from `ip` arrived: let it in (and count its seat) or say why not.
@@ -225,10 +258,26 @@ impl Admission {
         if self.banned.contains_key(&ip) {
             return Err(Refusal::Banned);
         }
+        // ANCHOR: access_at_the_door
+        match self.access.decide(ip) {
+            Verdict::Admit => {}
+            Verdict::Denied(network) => {
+                let ip = canonical(ip);
+                return Err(Refusal::Denied { ip, network });
+            }
+            Verdict::NotAllowed => return Err(Refusal::NotAllowed { ip: canonical(ip) }),
+        }
+        // ANCHOR_END: access_at_the_door
         if self.visitors.len() >= self.sweep_at {
             self.forget_idle(now);
         }
-        let max = self.max_per_address;
+        // The bots' address is counted like any other (its seats come back when bots leave),
+        // only never refused for its number of connections.
+        let max = if self.exempt == Some(canonical(ip)) {
+            0
+        } else {
+            self.max_per_address
+        };
         let visitor = self.visitors.entry(ip).or_insert(Visitor {
             seats: 0,
             tokens: f64::from(CONNECT_BURST),

@@ -19,18 +19,26 @@
 //! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
 //! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
 //! out, the bounds, the system's limits), `hub.rs` (the threads engine's hub thread),
-//! `server.rs` (accept, readers, writers, the host console), `client.rs`. The keyboard, and
+//! `server.rs` (accept, readers, writers, the host console), `client.rs`; for a teacher running
+//! the room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
+//! (`--bots`, practice members for a student alone). The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
 
+pub mod access;
+pub mod bots;
 pub mod client;
 pub mod engine;
 pub mod hub;
 pub mod limits;
+pub mod poll;
 pub mod protocol;
 pub mod rules;
 pub mod server;
+pub mod threads;
+pub mod transcript;
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use crossbeam_channel::Receiver;
 
@@ -39,7 +47,10 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
 
+pub use access::AccessList;
+pub use bots::BotOptions;
 pub use client::ClientOptions;
+pub use engine::EngineKind;
 pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
 
 /// Everything `netchat room` can be told, for either side.
@@ -49,12 +60,74 @@ pub struct Options {
     pub max_line: usize,
     /// `--max-clients` (server only).
     pub max_clients: usize,
+    /// `--engine` (server only).
+    pub engine: EngineKind,
     /// `--rate-limit` and `--max-per-address` (server only).
     pub limits: rules::Limits,
     /// `--nick` (client only).
     pub nick: Option<String>,
     /// `--framing` (client only: the server speaks one message per line).
     pub framing: Framing,
+    /// What a teacher sets up for a class (server only).
+    pub class: ClassOptions,
+}
+
+/// The server options for running the room for a class: who may join, a transcript, a greeting,
+/// practice bots.
+#[derive(Debug, Clone, Default)]
+pub struct ClassOptions {
+    /// `--allow`, `--deny`.
+    pub access: AccessList,
+    /// `--log FILE`.
+    pub log: Option<PathBuf>,
+    /// `--motd TEXT` or `--motd-file FILE`.
+    pub motd: Motd,
+    /// `--bots`, `--bots-slow`, `--seed`.
+    pub bots: BotOptions,
+}
+
+/// Where the greeting comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Motd {
+    #[default]
+    None,
+    Text(String),
+    File(PathBuf),
+}
+
+/// The longest greeting, in bytes: a few paragraphs. Every newcomer gets all of it.
+pub const MAX_MOTD: usize = 4096;
+
+impl Motd {
+    /// The greeting's lines, read now: a file that cannot be read is an error before the room
+    /// starts (exit 1), a greeting too long for a welcome a usage error.
+    pub fn lines(&self) -> Result<Vec<String>> {
+        let text = match self {
+            Motd::None => return Ok(Vec::new()),
+            Motd::Text(text) => text.clone(),
+            Motd::File(path) => std::fs::read_to_string(path).map_err(|error| Error::Io {
+                doing: format!("cannot read the greeting {} (--motd-file)", path.display()),
+                source: error,
+            })?,
+        };
+        if text.len() > MAX_MOTD {
+            return Err(Error::Usage {
+                message: format!(
+                    "the greeting is {} bytes, longer than {MAX_MOTD}",
+                    text.len()
+                ),
+                hint: "keep the message of the day to a few lines; put long notes on the course \
+                       page"
+                    .to_string(),
+            });
+        }
+        // `--motd 'line one\nline two'` from a shell script arrives with a literal backslash-n.
+        let text = text.replace("\\n", "\n");
+        Ok(text
+            .lines()
+            .map(|line| crate::console::escape_peer_text(line.trim_end().as_bytes()))
+            .collect())
+    }
 }
 
 /// `netchat room`: runs the room (`--listen`) or joins one (`--connect`).
@@ -73,13 +146,22 @@ pub fn run(
                 .to_string(),
         }),
         Endpoint::Listen(addr) => {
-            let options = ServerOptions {
+            // Everything that can fail before the room opens fails here, with its message.
+            let transcript = match &options.class.log {
+                Some(path) => Some(transcript::Transcript::open(path)?),
+                None => None,
+            };
+            let server_options = ServerOptions {
                 max_line: options.max_line,
                 max_clients: options.max_clients,
+                engine: options.engine,
+                access: options.class.access.clone(),
+                motd: options.class.motd.lines()?,
+                bots: options.class.bots.clone(),
                 limits: options.limits,
                 observer: console.observer().clone(),
             };
-            server::run(addr, &options, stdin, console, interrupt)
+            server::run(addr, &server_options, transcript, stdin, console, interrupt)
         }
         Endpoint::Connect(addr) => {
             // Refused here, before connecting, with the same rule the server applies.

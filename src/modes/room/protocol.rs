@@ -290,17 +290,19 @@ pub fn refusal(reason: &str) -> String {
 /// What every refusal's reason starts with.
 const REFUSAL_PREFIX: &str = "sorry, ";
 
-/// What every kick's reason starts with.
+/// What the goodbye of a member the host removed (`/kick`, `/ban`) starts with.
 const KICKED_PREFIX: &str = "you were kicked";
+const BANNED_PREFIX: &str = "you were banned";
 
 /// Why the server closed our connection, as its goodbye line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Farewell {
     /// Turned away at the door ([`refusal`]): the client exits with 1, as for any refusal.
     Refused { reason: String },
-    /// Removed by the host (`/kick`): the host ended the conversation on purpose, politely; the
-    /// client exits with 0, as when the room closes.
-    Kicked,
+    /// Removed by the host (`/kick`, `/ban`): the host ended the conversation on purpose,
+    /// politely; the client exits with 0, as when the room closes. (A banned address that tries
+    /// to come back is turned away at the door: [`Farewell::Refused`].)
+    RemovedByHost,
     /// Any other goodbye: `/quit` answered, the room closing.
     Closed,
 }
@@ -314,8 +316,8 @@ pub fn farewell(line: &str) -> Option<Farewell> {
         Farewell::Refused {
             reason: why.to_string(),
         }
-    } else if reason.starts_with(KICKED_PREFIX) {
-        Farewell::Kicked
+    } else if reason.starts_with(KICKED_PREFIX) || reason.starts_with(BANNED_PREFIX) {
+        Farewell::RemovedByHost
     } else {
         Farewell::Closed
     })
@@ -377,12 +379,12 @@ pub fn banned(reason: Option<&[u8]>) -> (String, String) {
     match reason.map(reason_text) {
         Some(reason) => (
             goodbye(&format!(
-                "you were banned from this room by the host ({reason})"
+                "{BANNED_PREFIX} from this room by the host ({reason})"
             )),
             format!("was banned by the host ({reason})"),
         ),
         None => (
-            goodbye("you were banned from this room by the host"),
+            goodbye(&format!("{BANNED_PREFIX} from this room by the host")),
             "was banned by the host".to_string(),
         ),
     }
@@ -757,8 +759,10 @@ mod tests {
                 reason: "the room is full (2 people); try again later".into()
             })
         );
-        assert_eq!(farewell(&kicked(Some(b"noisy")).0), Some(Farewell::Kicked));
-        assert_eq!(farewell(&kicked(None).0), Some(Farewell::Kicked));
+        let removed = Some(Farewell::RemovedByHost);
+        assert_eq!(farewell(&kicked(Some(b"noisy")).0), removed);
+        assert_eq!(farewell(&kicked(None).0), removed);
+        assert_eq!(farewell(&banned(Some(b"spam")).0), removed);
         assert_eq!(farewell(&goodbye("see you")), Some(Farewell::Closed));
         assert_eq!(farewell("[bob] *** goodbye: sorry, fake"), None);
     }

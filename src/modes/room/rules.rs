@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::access::AccessList;
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
 use crate::console::escape_peer_text;
@@ -156,6 +157,8 @@ pub struct Room {
     by_name: HashMap<String, ClientId>,
     /// The number in the next `guest-N` name.
     next_guest: u64,
+    /// `--motd`: the greeting every newcomer gets after the welcome, formatted once.
+    motd: Vec<Line>,
     /// `--rate-limit`.
     rate: RateLimit,
     /// Who may come in, by address (limits.rs).
@@ -196,6 +199,7 @@ impl Room {
             members: BTreeMap::new(),
             by_name: HashMap::new(),
             next_guest: 1,
+            motd: Vec::new(),
             rate: limits.rate,
             door: Admission::new(limits.max_per_address),
             unannounced: VecDeque::new(),
@@ -222,6 +226,25 @@ impl Room {
         if self.observer.is_on() {
             actions.push(Action::Record(event()));
         }
+    }
+
+    /// Sets `--allow` and `--deny`: decided at the door with the other per-address rules.
+    pub fn set_access(&mut self, access: AccessList) {
+        self.door.set_access(access);
+    }
+
+    /// The practice bots' address (`--bots`): not held to the per-address limits.
+    pub fn exempt_from_address_limits(&mut self, ip: IpAddr) {
+        self.door.exempt(ip);
+    }
+
+    /// Sets the greeting (`--motd`): each line is shown to every newcomer, as a `***` notice,
+    /// right after the welcome.
+    pub fn set_motd(&mut self, lines: &[String]) {
+        self.motd = lines
+            .iter()
+            .map(|text| line(protocol::notice(text)))
+            .collect();
     }
 
     /// How many members the room has.
@@ -319,6 +342,11 @@ impl Room {
                 )),
             ),
         ];
+        actions.extend(
+            self.motd
+                .iter()
+                .map(|text| Action::To(id, Arc::clone(text))),
+        );
         // Told to the others only once it stayed a moment (`tick`), or acted first.
         if count <= ANNOUNCE_UP_TO {
             self.unannounced.push_back((now, id));
@@ -359,6 +387,9 @@ impl Room {
                 " (--max-per-address N sets it, 0 lifts it)"
             }
             limits::Refusal::Banned => " (/unban lets it in)",
+            limits::Refusal::Denied { .. } | limits::Refusal::NotAllowed { .. } => {
+                " (--allow, --deny)"
+            }
         };
         Some(Action::Log(Log::Notice(format!(
             "refused a connection from {}: {refusal}{hint}{more}",
@@ -841,6 +872,13 @@ impl Room {
         }
         self.members.clear();
         self.by_name.clear();
+        // The end of a storm of refusals was counted, never shown: say it now.
+        let (pending, _) = self.refusals;
+        if pending > 0 {
+            actions.push(Action::Log(Log::Notice(format!(
+                "{pending} more connections were refused since the last such line"
+            ))));
+        }
         actions
     }
 }
@@ -917,6 +955,17 @@ mod tests {
         room.said(1, b"/nick guest-2", now());
         room.join(2, addr(), now());
         assert_eq!(room.nick(2), Some("guest-3"));
+    }
+
+    #[test]
+    fn the_greeting_follows_the_welcome_for_every_newcomer() {
+        let mut room = Room::new(Limits::off());
+        room.set_motd(&["Lab 3: sockets".to_string(), "be kind".to_string()]);
+        for id in 1..=2 {
+            let lines = lines_to(&room.join(id, addr(), now()), id);
+            assert!(lines[0].contains("welcome!"), "{lines:?}");
+            assert_eq!(lines[2..4], ["*** Lab 3: sockets", "*** be kind"]);
+        }
     }
 
     #[test]

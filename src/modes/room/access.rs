@@ -1,0 +1,300 @@
+//! Who may join the room: `--allow NETWORK` and `--deny NETWORK`, decided by the peer's address.
+//!
+//! A teacher running the room on a school LAN wants the lab's subnet in and everyone else out:
+//! `--allow 192.168.1.0/24`. A network is written in CIDR notation: an address, a slash, and how
+//! many leading bits must match (`/24` = the first three numbers of an IPv4 address). A bare
+//! address is one machine (`/32` for IPv4, `/128` for IPv6).
+//!
+//! The decision is pure (an address in, a [`Verdict`] out) and taken at admission, beside the
+//! other per-address rules (bans, seats per address: `Admission` in limits.rs), before the
+//! newcomer is a member: a refused client gets one `*** goodbye:` line saying why, and is
+//! closed, and the console counts refusals rather than printing one line each.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// One `--allow` or `--deny` value: every address whose first `prefix` bits equal `base`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// The network's first address: the bits after `prefix` are zero.
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Whether `ip` is in this network. An IPv4 client of a dual-stack (`[::]`) listener shows up
+    /// as `::ffff:a.b.c.d`; it is matched as the IPv4 address it is.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.base, canonical(ip)) {
+            (IpAddr::V4(base), IpAddr::V4(ip)) => {
+                u32::from(base) == u32::from(ip) & mask_v4(self.prefix)
+            }
+            (IpAddr::V6(base), IpAddr::V6(ip)) => {
+                u128::from(base) == u128::from(ip) & mask_v6(self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `ip` with an IPv4-mapped IPv6 address (`::ffff:10.0.0.7`) turned back into IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The first `prefix` bits set (`checked_shl`: a shift by 32 would overflow for /0).
+fn mask_v4(prefix: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
+}
+
+fn mask_v6(prefix: u8) -> u128 {
+    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Network, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let ip: IpAddr = address.parse().map_err(|_| {
+            format!(
+                "'{address}' is not an IP address: write a network such as 192.168.1.0/24 or \
+                 fd00::/64, or one address such as 192.168.1.7"
+            )
+        })?;
+        let ip = canonical(ip);
+        let bits = match ip {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= bits)
+                .ok_or_else(|| {
+                    format!(
+                        "'/{prefix}' is not a prefix length for {address}: use a number from 0 \
+                         to {bits} (how many leading bits must match), e.g. /24"
+                    )
+                })?,
+        };
+        // `192.168.1.7/24` means the network 192.168.1.0/24, as in `ip addr`'s output: keep the
+        // network part only, so that comparing is one mask and one equality.
+        let base = match ip {
+            IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & mask_v4(prefix)).into()),
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & mask_v6(prefix)).into()),
+        };
+        Ok(Network { base, prefix })
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.base, self.prefix)
+    }
+}
+
+/// The room's `--allow` and `--deny` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessList {
+    /// If not empty, only these networks may join.
+    pub allow: Vec<Network>,
+    /// Never these, even inside an allowed network (`--allow 10.0.0.0/24 --deny 10.0.0.66`).
+    pub deny: Vec<Network>,
+}
+
+/// What the access list says about one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Admit,
+    /// In a `--deny` network.
+    Denied(Network),
+    /// `--allow` was given and no allowed network holds the address.
+    NotAllowed,
+}
+
+impl AccessList {
+    /// Whether anyone may join (no `--allow`, no `--deny`).
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty() && self.deny.is_empty()
+    }
+
+    /// The decision for a newcomer from `ip`. Deny wins: a teacher who allows the lab's subnet
+    /// and denies one machine in it means that machine stays out.
+    // ANCHOR: decide
+    pub fn decide(&self, ip: IpAddr) -> Verdict {
+        if let Some(network) = self.deny.iter().find(|n| n.contains(ip)) {
+            return Verdict::Denied(*network);
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(ip)) {
+            return Verdict::NotAllowed;
+        }
+        Verdict::Admit
+    }
+    // ANCHOR_END: decide
+
+    /// Adds `ip` itself to a non-empty allow list (the practice bots connect from loopback).
+    /// Returns the deny rule that would still refuse it, if any.
+    pub fn admit_too(&mut self, ip: IpAddr) -> Option<Network> {
+        if !self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(ip)) {
+            let bits = if ip.is_ipv4() { 32 } else { 128 };
+            self.allow.push(Network {
+                base: canonical(ip),
+                prefix: bits,
+            });
+        }
+        self.deny.iter().find(|n| n.contains(ip)).copied()
+    }
+
+    /// One line for the operator at start-up, e.g. `only 192.168.1.0/24 may join; not 192.168.1.66/32`.
+    pub fn describe(&self) -> Option<String> {
+        let list = |networks: &[Network]| {
+            networks
+                .iter()
+                .map(Network::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (self.allow.is_empty(), self.deny.is_empty()) {
+            (true, true) => None,
+            (false, true) => Some(format!("only {} may join", list(&self.allow))),
+            (true, false) => Some(format!("everyone may join except {}", list(&self.deny))),
+            (false, false) => Some(format!(
+                "only {} may join, and never {}",
+                list(&self.allow),
+                list(&self.deny)
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> Network {
+        text.parse().unwrap()
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_bare_address_is_one_machine() {
+        assert_eq!(net("10.0.0.7").to_string(), "10.0.0.7/32");
+        assert_eq!(net("::1").to_string(), "::1/128");
+        assert!(net("10.0.0.7").contains(ip("10.0.0.7")));
+        assert!(!net("10.0.0.7").contains(ip("10.0.0.8")));
+    }
+
+    #[test]
+    fn a_network_holds_the_addresses_that_share_its_prefix() {
+        let lab = net("192.168.1.0/24");
+        assert!(lab.contains(ip("192.168.1.0")));
+        assert!(lab.contains(ip("192.168.1.255")));
+        assert!(!lab.contains(ip("192.168.2.1")));
+        let odd = net("10.0.0.0/23");
+        assert!(odd.contains(ip("10.0.1.200")));
+        assert!(!odd.contains(ip("10.0.2.0")));
+        let v6 = net("fd00:1:2::/48");
+        assert!(v6.contains(ip("fd00:1:2:ffff::9")));
+        assert!(!v6.contains(ip("fd00:1:3::9")));
+    }
+
+    #[test]
+    fn host_bits_are_dropped_like_ip_addr_writes_them() {
+        assert_eq!(net("192.168.1.7/24").to_string(), "192.168.1.0/24");
+        assert_eq!(net("fd00::1:2/64").to_string(), "fd00::/64");
+    }
+
+    #[test]
+    fn zero_prefix_matches_the_whole_family_only() {
+        assert!(net("0.0.0.0/0").contains(ip("203.0.113.9")));
+        assert!(!net("0.0.0.0/0").contains(ip("::1")));
+        assert!(net("::/0").contains(ip("2001:db8::1")));
+        assert!(!net("::/0").contains(ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_match_ipv4_networks() {
+        assert!(net("127.0.0.0/8").contains(ip("::ffff:127.0.0.3")));
+        assert_eq!(net("::ffff:10.0.0.1").to_string(), "10.0.0.1/32");
+    }
+
+    #[test]
+    fn bad_networks_are_refused_with_an_example() {
+        let err = "lab".parse::<Network>().unwrap_err();
+        assert!(err.contains("not an IP address") && err.contains("192.168.1.0/24"));
+        assert!(
+            "10.0.0.0/33"
+                .parse::<Network>()
+                .unwrap_err()
+                .contains("0 to 32")
+        );
+        assert!(
+            "::/129"
+                .parse::<Network>()
+                .unwrap_err()
+                .contains("0 to 128")
+        );
+        assert!("10.0.0.0/x".parse::<Network>().is_err());
+        assert!("10.0.0/8".parse::<Network>().is_err());
+    }
+
+    #[test]
+    fn without_lists_everyone_is_admitted() {
+        let open = AccessList::default();
+        assert!(open.is_open());
+        assert_eq!(open.decide(ip("203.0.113.9")), Verdict::Admit);
+        assert_eq!(open.describe(), None);
+    }
+
+    #[test]
+    fn allow_keeps_the_room_to_its_networks_and_deny_wins_inside_them() {
+        let list = AccessList {
+            allow: vec![net("127.0.0.0/8"), net("::1")],
+            deny: vec![net("127.0.0.3")],
+        };
+        assert_eq!(list.decide(ip("127.0.0.2")), Verdict::Admit);
+        assert_eq!(list.decide(ip("::1")), Verdict::Admit);
+        assert_eq!(
+            list.decide(ip("127.0.0.3")),
+            Verdict::Denied(net("127.0.0.3"))
+        );
+        assert_eq!(list.decide(ip("10.0.0.1")), Verdict::NotAllowed);
+        assert_eq!(
+            list.describe().unwrap(),
+            "only 127.0.0.0/8, ::1/128 may join, and never 127.0.0.3/32"
+        );
+    }
+
+    #[test]
+    fn the_bots_address_can_be_let_in_unless_denied() {
+        let mut list = AccessList {
+            allow: vec![net("192.168.1.0/24")],
+            deny: Vec::new(),
+        };
+        assert_eq!(list.admit_too(ip("127.0.0.1")), None);
+        assert_eq!(list.decide(ip("127.0.0.1")), Verdict::Admit);
+        assert_eq!(list.decide(ip("127.0.0.2")), Verdict::NotAllowed);
+        let mut open = AccessList::default();
+        open.admit_too(ip("127.0.0.1"));
+        assert!(open.is_open(), "an open room stays open");
+        let mut denied = AccessList {
+            allow: Vec::new(),
+            deny: vec![net("127.0.0.0/8")],
+        };
+        assert_eq!(denied.admit_too(ip("127.0.0.1")), Some(net("127.0.0.0/8")));
+    }
+}

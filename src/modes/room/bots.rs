@@ -1,0 +1,493 @@
+//! `--bots N`: practice members for a student who is alone with the room.
+//!
+//! Each bot is an ordinary client on its own thread: it `connect`s to the room over loopback,
+//! takes a name that says what it is (`bot-ada`), and then chats, uses `/me`, renames itself,
+//! leaves with `/quit` and comes back, every few seconds like a person. Being real clients, the
+//! bots go through exactly the rules every student goes through (admission, names, fan-out, the
+//! slow-consumer bound): the room needs no code of its own for them.
+//!
+//! Between two actions a bot reads and throws away what the room sends, with a read timeout that
+//! ends when its next action is due: one thread per bot, no busy loop. `--bots-slow` adds
+//! `bot-sleepy`, which reads only [`SLEEPY_BYTES`] bytes a second: its queue on the server grows
+//! (watch `/stats`) until the room disconnects it as too slow.
+//!
+//! `--seed` fixes every bot's choices: the same seed gives each bot the same lines in the same
+//! order, so a test or a demonstration can rely on them.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+
+use super::access::AccessList;
+use crate::error::{Error, Result};
+
+/// What `--bots`, `--bots-slow` and `--seed` asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BotOptions {
+    /// How many chatting bots.
+    pub count: usize,
+    /// Also start `bot-sleepy`, which hardly reads.
+    pub slow: bool,
+    /// The seed of their choices; `None` picks one from the clock.
+    pub seed: Option<u64>,
+}
+
+impl BotOptions {
+    /// Whether any bot runs at all.
+    pub fn any(&self) -> bool {
+        self.count > 0 || self.slow
+    }
+}
+
+/// The chatting bots' names, after pioneers of computing and networking. A room with more bots
+/// than names numbers them (`bot-ada2`).
+const NAMES: [&str; 10] = [
+    "ada", "grace", "alan", "radia", "vint", "barbara", "dennis", "margaret", "ken", "frances",
+];
+
+/// What the bots say: the kind of things a class says during a sockets lab.
+const LINES: [&str; 11] = [
+    "did anyone get the port number?",
+    "my nc says connection refused, is the server up?",
+    "TCP is a byte stream, not messages: that's why we need the newline",
+    "who else is on the lab's wifi?",
+    "I think my firewall blocked the port",
+    "try /who to see everyone",
+    "does /msg really go to one person only?",
+    "brb, reading about the three-way handshake",
+    "lol",
+    "what does SO_REUSEADDR do again?",
+    "the server put my name on my line, not me",
+];
+
+/// What a bot says first when it (re)joins.
+const GREETINGS: [&str; 4] = ["hi all", "hello room!", "back again", "hey everyone"];
+
+/// What the bots do with `/me`.
+const ACTIONS: [&str; 6] = [
+    "waves",
+    "sips coffee",
+    "types furiously",
+    "is drawing a SYN, SYN-ACK, ACK diagram",
+    "nods",
+    "looks for the semicolon",
+];
+
+/// Time before a bot's first action after it joined: soon, so a student sees the room come alive.
+const FIRST_ACTION: (u64, u64) = (500, 1_500);
+
+/// Time between two actions, in milliseconds: a person typing, not a script.
+const PACE: (u64, u64) = (2_000, 6_000);
+
+/// How long a bot stays away after `/quit` (or after being disconnected) before it comes back.
+const AWAY: (u64, u64) = (4_000, 10_000);
+
+/// How many bytes `bot-sleepy` reads each second: about one chat line. A room that sends it more
+/// than that fills its queue on the server, which is the lesson.
+pub const SLEEPY_BYTES: usize = 64;
+
+/// How often a bot checks whether the room is closing, while it waits or reads.
+const CHECK_STOP: Duration = Duration::from_millis(200);
+
+/// A small pseudo-random generator (SplitMix64): a few lines that make `--seed` reproducible on
+/// every platform, where a crate's generator may change its sequence between versions.
+#[derive(Debug, Clone)]
+pub struct Dice(u64);
+
+impl Dice {
+    pub fn new(seed: u64) -> Dice {
+        Dice(seed)
+    }
+
+    pub fn roll(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `low..high` (`low` if the range is empty).
+    pub fn between(&mut self, (low, high): (u64, u64)) -> u64 {
+        low + self.roll() % (high - low).max(1)
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.roll() % from.len() as u64) as usize]
+    }
+
+    fn pause(&mut self, range: (u64, u64)) -> Duration {
+        Duration::from_millis(self.between(range))
+    }
+}
+
+/// One thing a bot does on its turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    Say(&'static str),
+    Me(&'static str),
+    /// Take this name (`bot-ada-afk`, and back to `bot-ada` next time).
+    Rename(String),
+    /// `/quit`, then come back after a while.
+    Leave,
+}
+
+impl Move {
+    /// The line the bot sends for it.
+    pub fn line(&self) -> String {
+        match self {
+            Move::Say(text) => format!("{text}\n"),
+            Move::Me(text) => format!("/me {text}\n"),
+            Move::Rename(name) => format!("/nick {name}\n"),
+            Move::Leave => "/quit brb\n".to_string(),
+        }
+    }
+}
+
+/// A chatting bot's script: its name and its dice, deciding one move at a time.
+#[derive(Debug, Clone)]
+pub struct Script {
+    name: String,
+    away_name: bool,
+    dice: Dice,
+}
+
+impl Script {
+    /// The script of chatting bot number `index` (from 0) for `seed`.
+    pub fn new(index: usize, seed: u64) -> Script {
+        let base = NAMES[index % NAMES.len()];
+        let round = index / NAMES.len();
+        let name = if round == 0 {
+            format!("bot-{base}")
+        } else {
+            format!("bot-{base}{}", round + 1)
+        };
+        // Each bot gets its own stream of numbers from the one seed.
+        let dice = Dice::new(seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+        Script {
+            name,
+            away_name: false,
+            dice,
+        }
+    }
+
+    /// The name it has now.
+    pub fn name(&self) -> String {
+        if self.away_name {
+            format!("{}-afk", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// The bot's next move: mostly talk, sometimes `/me`, now and then a rename or a break.
+    pub fn next_move(&mut self) -> Move {
+        match self.dice.roll() % 20 {
+            0..=10 => Move::Say(self.dice.pick(&LINES)),
+            11..=15 => Move::Me(self.dice.pick(&ACTIONS)),
+            16..=17 => {
+                self.away_name = !self.away_name;
+                Move::Rename(self.name())
+            }
+            _ => Move::Leave,
+        }
+    }
+}
+
+/// Where bots should connect for a room listening on `local`: the loopback address of the same
+/// family when it listens on every interface (bots never use the LAN), else the address itself.
+pub fn target(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+/// Lets the bots in, before the room opens. They join from `target`'s address (loopback), so an
+/// `--allow` list gets that address too, and the per-address limits (a handful of seats, a few
+/// new connections a second) must leave it alone: ten bots from one address are not a
+/// prankster's script. Returns that address, or `None` when no bot runs. A `--deny` that covers
+/// it is a usage error: the bots could never join.
+pub fn admit(
+    target: SocketAddr,
+    options: &BotOptions,
+    access: &mut AccessList,
+) -> Result<Option<IpAddr>> {
+    if !options.any() {
+        return Ok(None);
+    }
+    let ip = target.ip();
+    match access.admit_too(ip) {
+        None => Ok(Some(ip)),
+        Some(network) => Err(Error::Usage {
+            message: format!("--bots join from {ip}, which --deny {network} refuses"),
+            hint: "drop that --deny, or run the room without --bots".to_string(),
+        }),
+    }
+}
+
+/// The running bots. They end when `stop`'s sender is dropped (the room closes); [`Bots::join`]
+/// waits for them.
+pub struct Bots {
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// The seed a run without `--seed` uses: different every time.
+pub fn seed_from_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+/// Starts the bots against the room at `target`. A bot that cannot start a thread is skipped:
+/// practice partners are not worth failing the room for.
+pub fn start(target: SocketAddr, options: &BotOptions, seed: u64, stop: &Receiver<()>) -> Bots {
+    let mut threads = Vec::new();
+    for index in 0..options.count {
+        let script = Script::new(index, seed);
+        let stop = stop.clone();
+        let name = format!("room-bot-{index}");
+        if let Ok(handle) = thread::Builder::new()
+            .name(name)
+            .spawn(move || chat(target, script, &stop))
+        {
+            threads.push(handle);
+        }
+    }
+    if options.slow {
+        let stop = stop.clone();
+        if let Ok(handle) = thread::Builder::new()
+            .name("room-bot-sleepy".into())
+            .spawn(move || sleepy(target, &stop))
+        {
+            threads.push(handle);
+        }
+    }
+    Bots { threads }
+}
+
+impl Bots {
+    /// Waits for every bot to end, at most until `deadline` (a bot blocked in `connect` to a
+    /// closing room is left to the process's exit).
+    pub fn join(self, deadline: Instant) {
+        for handle in self.threads {
+            while !handle.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// Whether the room is closing.
+fn stopping(stop: &Receiver<()>) -> bool {
+    matches!(stop.try_recv(), Err(TryRecvError::Disconnected))
+}
+
+/// Waits `pause`, or less if the room closes meanwhile; `false` then.
+fn wait(stop: &Receiver<()>, pause: Duration) -> bool {
+    !matches!(
+        stop.recv_timeout(pause),
+        Err(RecvTimeoutError::Disconnected)
+    )
+}
+
+/// How one visit to the room ended.
+enum Visit {
+    /// The bot said `/quit`: it comes back after a break.
+    Left,
+    /// The room closed the connection (kicked, closed, refused) or it could not connect.
+    Ended,
+    /// The room is closing: the bot ends.
+    Stop,
+}
+
+/// A chatting bot: visits, breaks, visits again, until the room closes or sends it away.
+fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>) {
+    loop {
+        let visit = match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
+            Ok(stream) => visit(&stream, &mut script, stop),
+            Err(_) => Visit::Ended,
+        };
+        // Sent away or refused: a person would not hammer the door either. Try once more after
+        // a longer break, and stop if the room is closing.
+        let pause = match visit {
+            Visit::Stop => return,
+            Visit::Left => script.dice.pause(AWAY),
+            Visit::Ended => script.dice.pause(AWAY) * 3,
+        };
+        if !wait(stop, pause) {
+            return;
+        }
+    }
+}
+
+/// One visit: take the name, then one move at a time while reading (and dropping) what comes.
+fn visit(stream: &TcpStream, script: &mut Script, stop: &Receiver<()>) -> Visit {
+    let mut stream_ref = stream;
+    if stream_ref
+        .write_all(format!("/nick {}\n", script.name()).as_bytes())
+        .is_err()
+    {
+        return Visit::Ended;
+    }
+    let mut due = Instant::now() + script.dice.pause(FIRST_ACTION);
+    let mut sink = [0u8; 4096];
+    // Like a person, a bot says hello before anything else (never leaves straight away).
+    let mut next = Move::Say(script.dice.pick(&GREETINGS));
+    loop {
+        if stopping(stop) {
+            let _ = stream.shutdown(Shutdown::Both);
+            return Visit::Stop;
+        }
+        let now = Instant::now();
+        if now >= due {
+            if stream_ref.write_all(next.line().as_bytes()).is_err() {
+                return Visit::Ended;
+            }
+            if next == Move::Leave {
+                drain_until_closed(stream);
+                return Visit::Left;
+            }
+            next = script.next_move();
+            due = Instant::now() + script.dice.pause(PACE);
+            continue;
+        }
+        let _ = stream.set_read_timeout(Some((due - now).min(CHECK_STOP)));
+        match stream_ref.read(&mut sink) {
+            Ok(0) => return Visit::Ended,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => return Visit::Ended,
+        }
+    }
+}
+
+/// After `/quit`: read the goodbye until the server closes, for a couple of seconds at most.
+fn drain_until_closed(mut stream: &TcpStream) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut sink = [0u8; 4096];
+    while Instant::now() < deadline {
+        let _ = stream.set_read_timeout(Some(CHECK_STOP));
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// `bot-sleepy`: joins once, says so, then reads [`SLEEPY_BYTES`] a second until the room drops
+/// it (or closes).
+fn sleepy(target: SocketAddr, stop: &Receiver<()>) {
+    let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
+        return;
+    };
+    let mut stream_ref = &stream;
+    let hello = format!(
+        "/nick bot-sleepy\n/me will read only {SLEEPY_BYTES} bytes a second: watch /stats\n"
+    );
+    if stream_ref.write_all(hello.as_bytes()).is_err() {
+        return;
+    }
+    let mut sip = [0u8; SLEEPY_BYTES];
+    loop {
+        if !wait(stop, Duration::from_secs(1)) {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(CHECK_STOP));
+        match stream_ref.read(&mut sip) {
+            Ok(0) => return, // disconnected: too slow, kicked, or the room closed
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_moves_and_another_seed_others() {
+        let moves = |seed| {
+            let mut script = Script::new(0, seed);
+            (0..30).map(|_| script.next_move()).collect::<Vec<_>>()
+        };
+        assert_eq!(moves(7), moves(7));
+        assert_ne!(moves(7), moves(8));
+    }
+
+    #[test]
+    fn bots_of_one_room_do_not_say_the_same_things() {
+        let moves = |index| {
+            let mut script = Script::new(index, 7);
+            (0..30).map(|_| script.next_move()).collect::<Vec<_>>()
+        };
+        assert_ne!(moves(0), moves(1));
+    }
+
+    #[test]
+    fn names_say_they_are_bots_and_stay_valid_names() {
+        for index in 0..50 {
+            let mut script = Script::new(index, 1);
+            let name = script.name();
+            assert!(name.starts_with("bot-"), "{name}");
+            for _ in 0..40 {
+                if let Move::Rename(name) = script.next_move() {
+                    assert!(name.starts_with("bot-"), "{name}");
+                    assert!(
+                        super::super::protocol::check_nick(name.as_bytes()).is_ok(),
+                        "{name}"
+                    );
+                }
+            }
+        }
+        assert_eq!(Script::new(10, 1).name(), "bot-ada2");
+    }
+
+    #[test]
+    fn every_move_is_one_line_of_the_protocol() {
+        let mut script = Script::new(3, 99);
+        for _ in 0..100 {
+            let line = script.next_move().line();
+            assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        }
+    }
+
+    #[test]
+    fn bots_join_over_loopback_of_the_listening_family() {
+        let v4: SocketAddr = "0.0.0.0:5000".parse().unwrap();
+        assert_eq!(target(v4).to_string(), "127.0.0.1:5000");
+        let v6: SocketAddr = "[::]:5000".parse().unwrap();
+        assert_eq!(target(v6).to_string(), "[::1]:5000");
+        let one: SocketAddr = "127.0.0.5:5000".parse().unwrap();
+        assert_eq!(target(one), one);
+    }
+
+    #[test]
+    fn dice_stay_in_range() {
+        let mut dice = Dice::new(1);
+        for _ in 0..1000 {
+            let n = dice.between(PACE);
+            assert!((PACE.0..PACE.1).contains(&n));
+        }
+    }
+}
