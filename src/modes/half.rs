@@ -5,6 +5,7 @@
 //! alternates two *blocking* calls: read a line from the keyboard and `write` it to the socket,
 //! then `read` the socket until one whole message is back. While it is blocked in one call it
 //! cannot notice the other source — that is the lesson, and the reason `duplex` needs threads.
+//! (On a terminal a status line names that call and counts its seconds: terminal/blocked.rs.)
 //! The connecting side speaks first. `q` (or the end of stdin) sends `q` and both sides close.
 //!
 //! Try it, in two terminals:
@@ -21,7 +22,7 @@ use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader};
 use crate::observe::{By, Traced, Watch};
-use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
+use crate::terminal::{BlockedIn, BlockedLine, Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
 #[derive(Debug, Clone)]
@@ -138,7 +139,11 @@ fn my_turn(
     console: &mut Console,
 ) -> Result<Turn> {
     let framing = options.framing;
-    console.guide("your turn: type one line (q quits)");
+    // On a terminal the guide names the call we are about to block in, as the peer's turn does.
+    console.guide(&format!(
+        "your turn: {} — type one line (q quits)",
+        BlockedIn::Keyboard
+    ));
     let line = match keyboard.read_line(console) {
         Ok(Input::Line(line)) => line,
         Ok(Input::TooLong { limit }) => {
@@ -185,7 +190,13 @@ fn their_turn(
     console: &mut Console,
 ) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
+    // On a terminal, a status line names the call this thread is about to sleep in and counts
+    // the seconds (terminal/blocked.rs): a peer that never answers is visible, not a silent hang.
+    let blocked = console
+        .is_interactive()
+        .then(|| BlockedLine::show(console.stderr_handle(), BlockedIn::SocketRead));
     let frame = peer.read_frame();
+    drop(blocked);
     // Whatever was typed meanwhile waits for our turn; only its echo goes (terminal.rs).
     let _ = keyboard.clear_echo(console);
     match frame {
