@@ -33,7 +33,7 @@ use crate::pump::{self, Pumped};
 mod blocked;
 mod editor;
 
-pub use blocked::{BlockedIn, BlockedLine};
+pub use blocked::BlockedLine;
 pub use editor::{Action, LineEditor};
 
 /// One thing the keyboard produced.
@@ -163,7 +163,7 @@ pub fn spawn_plain_reader(
         Framing::Line,
         max_line,
         INPUT_QUEUE,
-        crate::observe::Watch::off(),
+        pump::Reporting::default(),
         |pumped| match pumped {
             // A last typed line without its newline (a file that does not end with one) counts.
             Pumped::Messages(lines) | Pumped::Cut(lines) => Input::Lines(lines),

@@ -329,7 +329,7 @@ fn closing_the_terminal_window_says_bye_and_exits() {
 #[test]
 fn half_shows_the_call_it_is_blocked_in_and_counts_the_seconds() {
     let (mut peer, mut tty) = at_terminal("half", 100);
-    tty.wait_for_text("your turn: blocked reading your keyboard");
+    tty.wait_for_text("your turn: blocked in read() on your keyboard");
     tty.type_keys(&format!("one{ENTER}"));
     assert_eq!(peer.next_stdout(), "one");
     tty.wait_for_text("netchat: blocked in read() on the socket — waiting for the peer");

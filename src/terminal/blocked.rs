@@ -13,7 +13,6 @@
 //! standing. It notices the Enter the way the kernel reports it — in cooked mode stdin becomes
 //! readable only when a whole line is there — by polling stdin without reading from it.
 
-use std::fmt;
 use std::io::{self, Write};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -23,27 +22,10 @@ use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 use crossterm::{cursor, queue, terminal};
 
 use crate::console::SharedWriter;
+use crate::observe::Call;
 
 /// How often the status line counts up: the count is in whole seconds.
 const TICK: Duration = Duration::from_secs(1);
-
-/// The blocking call a program is waiting in, as a student would name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockedIn {
-    /// `read()` on the socket: nothing can happen until the peer sends.
-    SocketRead,
-    /// `read()` on stdin: the program waits for the student, whatever the peer sends meanwhile.
-    Keyboard,
-}
-
-impl fmt::Display for BlockedIn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BlockedIn::SocketRead => "blocked in read() on the socket — waiting for the peer",
-            BlockedIn::Keyboard => "blocked reading your keyboard",
-        })
-    }
-}
 
 /// The status line while a call blocks (see the module doc). Dropping it — the call returned —
 /// stops and joins the helper thread; the line stays on the screen with its last count.
@@ -57,7 +39,7 @@ impl BlockedLine {
     // ANCHOR: blocked_line
     /// Prints `netchat: blocked in …` on `err` (the console's stderr, a terminal) and starts
     /// counting the seconds. If the helper thread cannot start, the line simply stays still.
-    pub fn show(err: SharedWriter, call: BlockedIn) -> BlockedLine {
+    pub fn show(err: SharedWriter, call: Call) -> BlockedLine {
         let started = Instant::now();
         draw(&err, call, None);
         let (stop, stopped) = bounded::<()>(0);
@@ -96,18 +78,14 @@ impl Drop for BlockedLine {
 }
 
 /// Writes the status line: the first time as a new row, then over that row (one up).
-fn draw(err: &SharedWriter, call: BlockedIn, waited: Option<Duration>) {
+fn draw(err: &SharedWriter, call: Call, waited: Option<Duration>) {
+    let words = format!("blocked in {} — {}", call.name(), call.waits_for());
     let count = waited.map_or(String::new(), |waited| format!(" ({} s)", waited.as_secs()));
     // A row that wrapped would put the status two rows up: cut the words (never the count) to
     // the terminal's width. Every character here is one column wide.
     let width = terminal::size().map_or(80, |(columns, _)| usize::from(columns));
     let room = width.saturating_sub("netchat: ".len() + count.len() + 1);
-    let text: String = call
-        .to_string()
-        .chars()
-        .take(room)
-        .chain(count.chars())
-        .collect();
+    let text: String = words.chars().take(room).chain(count.chars()).collect();
     let mut err = err.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let drawn = match waited {
         None => writeln!(err, "{} {}", "netchat:".dimmed(), text.cyan()),
