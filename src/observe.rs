@@ -509,8 +509,13 @@ impl Watch {
     /// The connection exists (TCP_NODELAY as the socket reports it).
     pub fn connected(&self, stream: &impl Tunable, role: Role) {
         let Some(sinks) = &self.sinks else { return };
-        let local = stream.local_addr().map_or("?".into(), |a| a.to_string());
-        let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
+        // An IPv4 peer of a dual-stack listener is `::ffff:a.b.c.d` to the socket; the trace
+        // and the log name it `a.b.c.d`, as the status lines do.
+        let shown = |addr: std::io::Result<std::net::SocketAddr>| {
+            addr.map_or("?".into(), |a| crate::endpoint::unmapped(a).to_string())
+        };
+        let local = shown(stream.local_addr());
+        let peer = shown(stream.peer_addr());
         let nodelay = stream.nodelay().unwrap_or(false);
         let how = match role {
             Role::Listener => format!("accepted {peer} on {local}"),

@@ -4,9 +4,12 @@
 mod common;
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{Engine, Netchat, engine_tests, netchat_cmd, raw_connect, temp_path};
+use common::{
+    Engine, Netchat, engine_tests, netchat_cmd, parse_listening_addr, raw_connect, temp_path,
+};
 use serde_json::Value;
 
 /// Every event of a log, parsed; each line must be one JSON object with `v`, `t` and `event`.
@@ -69,6 +72,25 @@ fn trace_says_two_messages_in_one_read_when_a_raw_peer_writes_two_lines_at_once(
     );
     assert_eq!(netchat.next_stdout(), "one");
     assert_eq!(netchat.next_stdout(), "two");
+}
+
+#[test]
+fn trace_names_an_ipv4_peer_of_a_dual_stack_listener_as_plain_ipv4() {
+    // A bare port listens on [::], where an IPv4 peer is ::ffff:127.0.0.1 to the socket; the
+    // trace must say 127.0.0.1, as the "connected" status line does.
+    let mut netchat = Netchat::spawn("listener", &["half", "--listen", "0", "--trace"]);
+    let line = netchat.expect_stderr("listening on ");
+    let port = parse_listening_addr(&line)
+        .unwrap_or_else(|| netchat.fail("no address"))
+        .port();
+    let _peer = raw_connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    let accepted = netchat.expect_stderr("trace");
+    assert!(accepted.contains("accepted 127.0.0.1:"), "{accepted}");
+    assert!(
+        accepted.contains(&format!(" on 127.0.0.1:{port} ")),
+        "{accepted}"
+    );
+    assert!(!accepted.contains("::ffff:"), "{accepted}");
 }
 
 #[test]
