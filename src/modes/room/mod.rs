@@ -33,6 +33,7 @@ pub mod limits;
 pub mod protocol;
 pub mod rules;
 pub mod server;
+pub mod stats;
 pub mod transcript;
 
 use std::io::Read;
