@@ -62,6 +62,8 @@ fn scenario(args: &Args, name: &str, line_bytes: u64, target: &str) {
             report
                 .float("nc_mb_per_s", nc.mb_per_s(), 1)
                 .float("ratio", netchat.mb_per_s() / nc.mb_per_s(), 2)
+                .float("nc_sender_cpu_s", nc.sender_cpu.unwrap_or(f64::NAN), 2)
+                .float("nc_receiver_cpu_s", nc.receiver_cpu.unwrap_or(f64::NAN), 2)
                 .int("nc_lost_lines", nc.lost_lines());
         }
         None => {
@@ -120,7 +122,7 @@ fn run_netchat(input: &Path, line_bytes: u64) -> Run {
             .expect("netchat listens");
     let out = support::count_on_thread(receiver.0.stdout.take().expect("stdout"));
     let started = Instant::now();
-    let mut sender = Guard(
+    let sender = Guard(
         Command::new(support::netchat_bin())
             .args(["duplex", "--connect", &addr.to_string()])
             .stdin(File::open(input).expect("open the input"))
@@ -129,25 +131,36 @@ fn run_netchat(input: &Path, line_bytes: u64) -> Run {
             .spawn()
             .expect("start the sender"),
     );
-    // Sample CPU time just before each process exits: poll until stdout closes.
+    finish(sender, receiver, out, started, line_bytes).expect("count the output")
+}
+
+/// Waits for the receiver's stdout to close, sampling both processes' CPU time until they exit
+/// (the last sample before exit is the total), then lets them end.
+fn finish(
+    mut sender: Guard,
+    mut receiver: Guard,
+    out: thread::JoinHandle<(u64, u64, Instant)>,
+    started: Instant,
+    line_bytes: u64,
+) -> Option<Run> {
     let (mut sender_cpu, mut receiver_cpu) = (None, None);
     while !out.is_finished() {
         sender_cpu = support::cpu_seconds(sender.pid()).or(sender_cpu);
         receiver_cpu = support::cpu_seconds(receiver.pid()).or(receiver_cpu);
         thread::sleep(Duration::from_millis(20));
     }
-    let (_, lines, ended) = out.join().expect("count the output");
+    let (_, lines, ended) = out.join().ok()?;
     receiver_cpu = support::cpu_seconds(receiver.pid()).or(receiver_cpu);
     sender_cpu = support::cpu_seconds(sender.pid()).or(sender_cpu);
     sender.wait_exit(Duration::from_secs(5));
     receiver.wait_exit(Duration::from_secs(5));
-    Run {
+    Some(Run {
         seconds: (ended - started).as_secs_f64(),
         lines,
         line_bytes,
         sender_cpu,
         receiver_cpu,
-    }
+    })
 }
 
 /// The same transfer with OpenBSD nc, or `None` when there is no `nc`.
@@ -168,7 +181,7 @@ fn run_nc(input: &Path, line_bytes: u64) -> Option<Run> {
     }
     let out = support::count_on_thread(receiver.0.stdout.take()?);
     let started = Instant::now();
-    let mut sender = Guard(
+    let sender = Guard(
         Command::new("nc")
             .args(["-N", "127.0.0.1", &port.to_string()])
             .stdin(File::open(input).ok()?)
@@ -177,16 +190,7 @@ fn run_nc(input: &Path, line_bytes: u64) -> Option<Run> {
             .spawn()
             .ok()?,
     );
-    let (_, lines, ended) = out.join().ok()?;
-    sender.wait_exit(Duration::from_secs(5));
-    receiver.wait_exit(Duration::from_secs(5));
-    Some(Run {
-        seconds: (ended - started).as_secs_f64(),
-        lines,
-        line_bytes,
-        sender_cpu: None,
-        receiver_cpu: None,
-    })
+    finish(sender, receiver, out, started, line_bytes)
 }
 
 /// A port that was free a moment ago (nc needs a number; it cannot report what port 0 chose).

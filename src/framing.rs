@@ -16,6 +16,9 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::mem::take;
+
+use crossbeam_channel::Sender;
 
 use crate::observe::Watch;
 
@@ -444,22 +447,54 @@ impl<R: Read> LineReader<R> {
 /// arrives as a few thousand lines per read; keeping them in one buffer costs one allocation per
 /// read instead of one per line, and with line framing the buffer is exactly the bytes the wire
 /// carries (each message and its newline), so it can be sent or printed in one `write`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+///
+/// A block may be given a way home ([`Messages::return_to`]): when whoever received it drops it,
+/// its buffers go back to the reader that filled it, to be filled again. A fresh 128 KiB buffer
+/// per read would cost the kernel a page fault and a zeroed page every 4 KiB.
+#[derive(Debug, Default, Clone)]
 pub struct Messages {
     /// The messages, each followed by `\n`.
     bytes: Vec<u8>,
     /// For each message, where its `\n` is in `bytes`. A raw chunk may itself contain newlines,
     /// so these, not the newlines, say where messages end.
     ends: Vec<usize>,
+    /// Where the emptied buffers go when this block is dropped.
+    home: Option<Sender<Messages>>,
+}
+
+impl PartialEq for Messages {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes && self.ends == other.ends
+    }
+}
+
+impl Eq for Messages {}
+
+impl Drop for Messages {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take() {
+            let mut spare = Messages {
+                bytes: take(&mut self.bytes),
+                ends: take(&mut self.ends),
+                home: None,
+            };
+            spare.bytes.clear();
+            spare.ends.clear();
+            // Full (enough spares already) or gone (the reader ended): the memory is freed.
+            let _ = home.try_send(spare);
+        }
+    }
 }
 
 impl Messages {
-    /// Room for about `bytes` bytes of messages, so filling it does not reallocate.
-    pub fn with_capacity(bytes: usize) -> Self {
-        Messages {
-            bytes: Vec::with_capacity(bytes),
-            ends: Vec::new(),
-        }
+    /// Makes this block's buffers go to `home` when it is dropped (see [`Messages`]).
+    pub fn return_to(&mut self, home: Sender<Messages>) {
+        self.home = Some(home);
+    }
+
+    /// Makes sure `bytes` more bytes of messages fit without reallocating.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
     }
 
     /// Adds one message at the end.

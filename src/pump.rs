@@ -13,7 +13,7 @@
 //! read, not per line.
 
 use std::io::{self, Read};
-use std::mem::take;
+use std::mem::replace;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -26,6 +26,38 @@ use crate::observe::Watch;
 /// socket's receive buffer, so a fast sender is drained in a few system calls instead of many.
 /// Only one such buffer exists per pump (a duplex conversation has two pumps).
 pub const READ_BLOCK: usize = 128 * 1024;
+
+/// How many emptied blocks may wait to be filled again. A few are enough to stop allocating
+/// while a file streams through; more would only hold memory nobody uses.
+const SPARE_BLOCKS: usize = 4;
+
+/// The pump's supply of [`Messages`] blocks: new ones, or ones that came back empty when their
+/// receiver dropped them.
+pub struct Blocks {
+    home: Sender<Messages>,
+    spares: Receiver<Messages>,
+}
+
+impl Blocks {
+    pub fn new() -> Self {
+        let (home, spares) = bounded(SPARE_BLOCKS);
+        Blocks { home, spares }
+    }
+
+    /// An empty block with room for `bytes` bytes, which comes back here when dropped.
+    pub fn empty(&self, bytes: usize) -> Messages {
+        let mut block = self.spares.try_recv().unwrap_or_default();
+        block.reserve(bytes);
+        block.return_to(self.home.clone());
+        block
+    }
+}
+
+impl Default for Blocks {
+    fn default() -> Self {
+        Blocks::new()
+    }
+}
 
 /// What a pump hands over.
 #[derive(Debug)]
@@ -89,6 +121,7 @@ fn pump<E>(
     };
     let mut buffer = vec![0; size];
     let mut decoder = LineDecoder::new(max_line);
+    let blocks = Blocks::new();
     // A failed send means the conversation is over and nobody listens any more.
     let mut hand_over = |event: Pumped| sender.send(wrap(event)).is_ok();
     loop {
@@ -112,7 +145,7 @@ fn pump<E>(
             // Watched: frame first, report what this read held, then hand it over, so the
             // report comes before anything the messages cause.
             let mut held = Vec::new();
-            frame(framing, &mut decoder, chunk, &mut |event| {
+            frame(framing, &mut decoder, &blocks, chunk, &mut |event| {
                 held.push(event);
                 true
             });
@@ -120,7 +153,7 @@ fn pump<E>(
             watch.read(chunk, messages, decoder.partial_len());
             held.into_iter().all(&mut hand_over)
         } else {
-            frame(framing, &mut decoder, chunk, &mut hand_over)
+            frame(framing, &mut decoder, &blocks, chunk, &mut hand_over)
         };
         if !delivered {
             return;
@@ -132,11 +165,12 @@ fn pump<E>(
 fn frame(
     framing: Framing,
     decoder: &mut LineDecoder,
+    blocks: &Blocks,
     chunk: &[u8],
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
     match framing {
-        Framing::Line => frame_lines(decoder, chunk, hand_over),
+        Framing::Line => frame_lines(decoder, blocks, chunk, hand_over),
         Framing::Raw => hand_over(Pumped::Messages(Messages::from_iter([strip_line_ending(
             chunk,
         )]))),
@@ -162,18 +196,24 @@ impl Pumped {
 // ANCHOR: frame_lines
 pub fn frame_lines(
     decoder: &mut LineDecoder,
+    blocks: &Blocks,
     mut chunk: &[u8],
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
-    // Every line is copied once, into a buffer sized for the whole chunk: no allocation per line.
-    let mut lines = Messages::with_capacity(chunk.len() + 1);
+    // Every line is copied once, into a buffer with room for the whole chunk (and the start of
+    // a line the decoder kept from the last one): no allocation per line, and usually none at
+    // all, the block being one that came back.
+    let room = chunk.len() + decoder.held() + 1;
+    let mut lines = blocks.empty(room);
     loop {
         let (used, too_long) = decoder.decode_into(chunk, &mut lines);
         chunk = &chunk[used..];
         let Some(Frame::TooLong { limit }) = too_long else {
             break;
         };
-        if !lines.is_empty() && !hand_over(Pumped::Messages(take(&mut lines))) {
+        if !lines.is_empty()
+            && !hand_over(Pumped::Messages(replace(&mut lines, blocks.empty(room))))
+        {
             return false;
         }
         if !hand_over(Pumped::TooLong { limit }) {

@@ -46,10 +46,12 @@ pub struct Options {
 /// The word that ends the conversation for both sides.
 pub const BYE: &str = "bye";
 
-/// How many received messages may wait for the main thread. When it falls behind (a slow
-/// terminal), the socket reader waits, the kernel's receive buffer fills, and TCP's flow control
-/// slows the sender down: memory stays bounded whatever the peer sends.
-pub const PEER_QUEUE: usize = 64;
+/// How many hand-overs from the socket reader may wait for the main thread: each is everything
+/// one `read` brought, at most `pump::READ_BLOCK` (128 KiB) of lines, so at most 2 MiB wait.
+/// When the main thread falls behind (a slow terminal), the socket reader waits, the kernel's
+/// receive buffer fills, and TCP's flow control slows the sender down: memory stays bounded
+/// whatever the peer sends.
+pub const PEER_QUEUE: usize = 16;
 
 /// One thing the socket reader found: the reader pump's events (pump.rs) — every whole message
 /// one `read` brought, a line that was too long, the peer's FIN, or a failed `read`.

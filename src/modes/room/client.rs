@@ -46,10 +46,11 @@ pub const QUIT_WAIT: Duration = Duration::from_secs(2);
 /// Ctrl-C wants out now, and leaving without the goodbye loses nothing.
 pub const INTERRUPT_WAIT: Duration = Duration::from_millis(500);
 
-/// How many received lines may wait for the screen. When full, the socket reader stops reading
+/// How many hand-overs from the socket reader (each every line one `read` brought, at most
+/// `pump::READ_BLOCK` bytes) may wait for the screen. When full, the socket reader stops reading
 /// and the server's queue for us fills: a client that cannot keep up is the server's problem to
 /// bound, not a reason for us to grow.
-const INCOMING_QUEUE: usize = 64;
+const INCOMING_QUEUE: usize = 16;
 
 /// How many typed lines may wait for the socket. When the server stops reading us (we are over
 /// the room's rate limit), our `write` blocks in the sender thread, these fill, and the keyboard
