@@ -8,11 +8,17 @@
 //!
 //! Scenarios (select by name: `cargo bench --bench room -- burst`):
 //!
-//! - `room/burst`: 100 clients each write 100 messages at once; how fast the room fans out all
-//!   990,000 deliveries.
+//! - `room/burst`: 200 clients each write 200 messages at once; how fast the room fans out all
+//!   7,960,000 deliveries, and the server's CPU time per delivery.
 //! - `room/rate`: 100 clients × 10 msg/s for 10 s: the latency a class feels.
 //! - `room/sat-R`: 100 clients × R msg/s (R = 20 … 320) for 3 s each: where the room saturates.
-//! - `room/idle`: 10,000 clients join and say nothing: memory per connection and time to join.
+//! - `room/idle`: 19,000 clients join and say nothing: memory per connection and time to join.
+//!
+//! Each scenario runs against each server in the same run, one after the other: netchat's
+//! threads engine, its poll engine, and `ncat --chat` (nmap's ncat, a one-thread `select()`
+//! chat server) as the yardstick. `--engine threads|poll|ncat` (repeatable) picks some. Every
+//! server runs in its own session (`setsid`), as a teacher's terminal would start it: on Linux
+//! the scheduler then shares the CPU fairly between the server and this load generator.
 //!
 //! The generator's threads: one reader per client (blocking `read`, 64 KiB stack: std has no
 //! epoll, and a blocked thread costs no CPU), one pacing sender for all clients. For `idle`, two
@@ -33,6 +39,41 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use support::{Args, Guard, Report};
 
+/// A server the room scenarios run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// `netchat room --engine threads`.
+    Threads,
+    /// `netchat room --engine poll`.
+    Poll,
+    /// `ncat --chat`: its lines read `<userN> TEXT` (only the first line of each chunk it read
+    /// carries the prefix), and its notices `<announce> …`.
+    Ncat,
+}
+
+impl Target {
+    const ALL: [Target; 3] = [Target::Threads, Target::Poll, Target::Ncat];
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Threads => "threads",
+            Target::Poll => "poll",
+            Target::Ncat => "ncat",
+        }
+    }
+
+    /// The targets `--engine` asked for, all three by default.
+    fn chosen(args: &Args) -> Vec<Target> {
+        if args.engines.is_empty() {
+            return Target::ALL.to_vec();
+        }
+        Target::ALL
+            .into_iter()
+            .filter(|t| args.engines.iter().any(|e| e == t.name()))
+            .collect()
+    }
+}
+
 /// Stack for each client reader thread: it holds a few small frames; its buffer is on the heap.
 const READER_STACK: usize = 64 * 1024;
 /// How long after the last send the generator waits for the last delivery before counting loss.
@@ -45,15 +86,26 @@ fn main() {
     } else {
         println!("# machine: {}", support::machine());
     }
+    let targets = Target::chosen(&args);
     if args.wants("room/burst") {
-        active(&args, "room/burst", 100, Load::Burst { messages: 100 });
+        for &target in &targets {
+            active(
+                &args,
+                target,
+                "room/burst",
+                200,
+                Load::Burst { messages: 200 },
+            );
+        }
     }
     if args.wants("room/rate") {
         let load = Load::Rate {
             per_second: 10.0,
             seconds: 10.0,
         };
-        active(&args, "room/rate", 100, load);
+        for &target in &targets {
+            active(&args, target, "room/rate", 100, load);
+        }
     }
     for rate in [20.0, 40.0, 80.0, 160.0, 320.0] {
         let name = format!("room/sat-{rate}");
@@ -62,11 +114,15 @@ fn main() {
                 per_second: rate,
                 seconds: 3.0,
             };
-            active(&args, &name, 100, load);
+            for &target in &targets {
+                active(&args, target, &name, 100, load);
+            }
         }
     }
     if args.wants("room/idle") {
-        idle(&args, 10_000);
+        for &target in &targets {
+            idle(&args, target, 19_000);
+        }
     }
 }
 
@@ -91,8 +147,9 @@ impl Load {
     }
 }
 
-/// A running `netchat room --listen` with its stdin held open (a room closes when its input
-/// ends) and its stdout (every message, for the operator) going to the null device.
+/// A running room server (`netchat room --listen`, or `ncat --chat`) with its stdin held open (a
+/// room closes when its input ends) and its stdout (every message, for the operator) going to
+/// the null device.
 struct Server {
     guard: Guard,
     addr: SocketAddr,
@@ -102,8 +159,13 @@ struct Server {
 
 impl Server {
     /// The server, or why it did not start (then the scenario is skipped with that reason).
-    fn start(max_clients: usize) -> Result<Server, String> {
+    fn start(target: Target, max_clients: usize) -> Result<Server, String> {
         let max = max_clients.to_string();
+        let engine = match target {
+            Target::Threads => "threads",
+            Target::Poll => "poll",
+            Target::Ncat => return Server::start_ncat(max_clients),
+        };
         let (mut guard, addr, stderr) = support::spawn_listener(
             "room",
             // A load test from one address at full speed: the limits against a prankster
@@ -115,6 +177,8 @@ impl Server {
                 "0",
                 "--max-per-address",
                 "0",
+                "--engine",
+                engine,
             ],
             Stdio::piped(),
             Stdio::null(),
@@ -125,6 +189,65 @@ impl Server {
             addr,
             _stdin: stdin,
             stderr,
+        })
+    }
+
+    /// `ncat --chat -l 127.0.0.1 PORT`, on a port found free just before (ncat cannot report the
+    /// port the OS chose), once it accepts connections.
+    fn start_ncat(max_clients: usize) -> Result<Server, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut child = support::in_own_session("ncat")
+            .args([
+                "--chat",
+                "--keep-open",
+                "-l",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .args(["--max-conns", &max_clients.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("ncat: {e} (install nmap's ncat to compare)"))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut guard = Guard(child);
+        let (lines_tx, stderr_lines) = unbounded();
+        thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = lines_tx.send(line);
+            }
+        });
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // A probe connection joins and leaves an empty chat: nobody is there to be told. It
+        // waits for ncat's greeting before it closes: ncat quits altogether ("getpeername …
+        // failed") if a connection is gone before it looked at it.
+        let probe = loop {
+            if let Ok(probe) = TcpStream::connect(addr) {
+                break probe;
+            }
+            if Instant::now() > deadline || guard.wait_exit(Duration::from_millis(20)) {
+                let said: Vec<String> = stderr_lines.try_iter().collect();
+                return Err(format!("ncat did not listen: {}", said.join(" / ")));
+            }
+        };
+        let _ = probe.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = (&probe).read(&mut [0u8; 256]);
+        drop(probe);
+        Ok(Server {
+            guard,
+            addr,
+            _stdin: stdin,
+            stderr: stderr_lines,
         })
     }
 
@@ -146,17 +269,14 @@ struct Tally {
     latency: Histogram,
 }
 
-/// Things readers tell the main thread while clients join.
-enum Joined {
-    Welcomed,
-    /// Client 0 saw the last client's join notice: everyone is in the room.
-    AllIn,
-}
+/// What readers tell the main thread while clients join: one more was welcomed. The servers
+/// take clients in the order they connect, so once all are welcomed, all are in.
+struct Welcomed;
 
-fn active(args: &Args, name: &str, clients: usize, load: Load) {
-    let server = match Server::start(clients + 10) {
+fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
+    let server = match Server::start(target, clients + 10) {
         Ok(server) => server,
-        Err(why) => return skipped(args, name, &why),
+        Err(why) => return skipped(args, target, name, &why),
     };
     let base = Instant::now();
     let per_client = load.messages_per_client();
@@ -171,9 +291,7 @@ fn active(args: &Args, name: &str, clients: usize, load: Load) {
         let reader = thread::Builder::new()
             .name(format!("client-{me}"))
             .stack_size(READER_STACK)
-            .spawn(move || {
-                read_client(&reader_stream, me, clients, expected_each, base, &joined_tx)
-            })
+            .spawn(move || read_client(&reader_stream, clients, expected_each, base, &joined_tx))
             .expect("start a client reader");
         streams.push(stream);
         readers.push(reader);
@@ -227,6 +345,7 @@ fn active(args: &Args, name: &str, clients: usize, load: Load) {
         .max(1) as f64
         / 1e9;
     let mut report = Report::new(name);
+    report.text("server", target.name());
     report.int("clients", clients as u64);
     match load {
         Load::Burst { messages } => report.int("msgs_each", messages),
@@ -242,6 +361,11 @@ fn active(args: &Args, name: &str, clients: usize, load: Load) {
         .float("p99_ms", total.latency.percentile(0.99), 3)
         .float("max_ms", total.latency.max_ms(), 3)
         .float("server_cpu_s", cpu.unwrap_or(f64::NAN), 2)
+        .float(
+            "cpu_ns_per_delivery",
+            cpu.unwrap_or(f64::NAN) * 1e9 / total.received.max(1) as f64,
+            0,
+        )
         .int(
             "server_peak_rss_kib",
             support::proc_status_kib(server.pid(), "VmHWM:").unwrap_or(0),
@@ -249,19 +373,24 @@ fn active(args: &Args, name: &str, clients: usize, load: Load) {
         .int("server_ctx_switches", switches.unwrap_or(0))
         .float("gen_cpu_s", own.unwrap_or(f64::NAN), 2)
         .float("wall_s", (finished - started).as_secs_f64(), 2);
+    // The server's own word for a client it dropped (netchat: `… too slow …`).
+    let status = server.status_lines();
+    let dropped = status.iter().filter(|l| l.contains("too slow")).count();
+    report.int("dropped_slow", dropped as u64);
     if !send_ok {
         report.text("note", "a send failed: the server closed a connection");
     }
     report.print(args.json);
     if total.broken > 0 || !send_ok {
-        for line in server.status_lines().iter().rev().take(5) {
+        for line in status.iter().rev().take(5) {
             eprintln!("  server: {line}");
         }
     }
 }
 
-fn skipped(args: &Args, name: &str, why: &str) {
+fn skipped(args: &Args, target: Target, name: &str, why: &str) {
     Report::new(name)
+        .text("server", target.name())
         .text("skipped", &format!("the room server did not start: {why}"))
         .print(args.json);
 }
@@ -289,13 +418,12 @@ fn since(base: Instant) -> u64 {
     base.elapsed().as_nanos() as u64
 }
 
-fn wait_for_everyone(joined: &Receiver<Joined>, clients: usize, server: &Server) {
+fn wait_for_everyone(joined: &Receiver<Welcomed>, clients: usize, server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut welcomed, mut all_in) = (0, clients == 1);
-    while welcomed < clients || !all_in {
+    let mut welcomed = 0;
+    while welcomed < clients {
         match joined.recv_deadline(deadline) {
-            Ok(Joined::Welcomed) => welcomed += 1,
-            Ok(Joined::AllIn) => all_in = true,
+            Ok(Welcomed) => welcomed += 1,
             Err(_) => panic!(
                 "only {welcomed} of {clients} clients joined within 30 s; server said: {:?}",
                 server.status_lines()
@@ -307,13 +435,11 @@ fn wait_for_everyone(joined: &Receiver<Joined>, clients: usize, server: &Server)
 /// One client's reader: counts and checks every message line, and measures its latency.
 fn read_client(
     stream: &TcpStream,
-    me: usize,
     clients: usize,
     expected: u64,
     base: Instant,
-    joined: &Sender<Joined>,
+    joined: &Sender<Welcomed>,
 ) -> Tally {
-    let all_in = format!("({clients} in the room)");
     let mut tally = Tally {
         received: 0,
         broken: 0,
@@ -339,7 +465,11 @@ fn read_client(
         while let Some(newline) = buffer[start..filled].iter().position(|&b| b == b'\n') {
             let line = &buffer[start..start + newline];
             start += newline + 1;
-            if line.starts_with(b"[") {
+            if line.starts_with(b"*** welcome") || line.starts_with(b"<announce> already") {
+                let _ = joined.send(Welcomed);
+            } else if line.starts_with(b"***") || line.starts_with(b"<announce>") {
+                // Other notices (joins, leaves).
+            } else {
                 match parse_message(line) {
                     Some((from, seq, sent)) if from < clients && seq == next_seq[from] => {
                         next_seq[from] += 1;
@@ -348,10 +478,6 @@ fn read_client(
                     }
                     _ => tally.broken += 1,
                 }
-            } else if line.starts_with(b"*** welcome") {
-                let _ = joined.send(Joined::Welcomed);
-            } else if me == 0 && contains(line, all_in.as_bytes()) {
-                let _ = joined.send(Joined::AllIn);
             }
         }
         buffer.copy_within(start..filled, 0);
@@ -360,14 +486,15 @@ fn read_client(
     tally
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// `[guestN] m FROM SEQ SENT_NS` → (FROM, SEQ, SENT_NS).
+/// `[guestN] m FROM SEQ SENT_NS` (netchat), `<userN> m …` or a bare `m …` (ncat) → (FROM, SEQ,
+/// SENT_NS).
 fn parse_message(line: &[u8]) -> Option<(usize, u64, u64)> {
-    let close = line.iter().position(|&b| b == b']')?;
-    let text = std::str::from_utf8(line.get(close + 2..)?).ok()?;
+    let text = std::str::from_utf8(line).ok()?;
+    let text = match text.as_bytes().first()? {
+        b'[' => text.split_once("] ")?.1,
+        b'<' => text.split_once("> ")?.1,
+        _ => text,
+    };
     let mut words = text.strip_prefix("m ")?.split(' ');
     let from = words.next()?.parse().ok()?;
     let seq = words.next()?.parse().ok()?;
@@ -508,10 +635,10 @@ impl Histogram {
 /// Clients connect in steps of [`IDLE_STEP`], and the next step starts only when the previous
 /// one is welcomed, all within [`IDLE_DEADLINE`]: a server that cannot keep up is reported as
 /// such instead of drowning the machine in thousands of runnable threads.
-fn idle(args: &Args, clients: usize) {
-    let server = match Server::start(clients + 10) {
+fn idle(args: &Args, target: Target, clients: usize) {
+    let server = match Server::start(target, clients + 10) {
         Ok(server) => server,
-        Err(why) => return skipped(args, "room/idle", &why),
+        Err(why) => return skipped(args, target, "room/idle", &why),
     };
     let pid = server.pid();
     // Let the server settle, then take its memory before anyone joins.
@@ -570,6 +697,7 @@ fn idle(args: &Args, clients: usize) {
     let per_connection = rss_after.saturating_sub(rss_before) as f64 / welcomed.max(1) as f64;
     let mut report = Report::new("room/idle");
     report
+        .text("server", target.name())
         .int("clients", clients as u64)
         .int("joined", welcomed)
         .int("refused", clients_in.refused)
@@ -635,7 +763,7 @@ impl Sweep {
                 let (outcome, closed) = match stream.read(&mut self.buffer) {
                     Ok(0) => (2, true),
                     // The first line a joined client gets is its welcome.
-                    Ok(n) if self.buffer[..n].starts_with(b"*** welcome") => (1, false),
+                    Ok(n) if welcome(&self.buffer[..n]) => (1, false),
                     Ok(_) => (2, false),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -656,4 +784,9 @@ impl Sweep {
         }
         progress
     }
+}
+
+/// The first bytes a joined client gets: netchat's welcome, or ncat's announcements.
+fn welcome(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"*** welcome") || bytes.starts_with(b"<announce>")
 }

@@ -12,7 +12,7 @@ use crate::diagram::DiagramFormat;
 use crate::endpoint::{ConnectAddr, Endpoint, ListenAddr};
 use crate::framing::{DEFAULT_MAX_LINE, Framing};
 use crate::modes::room::access::Network;
-use crate::modes::room::{AccessList, BotOptions, ClassOptions, Motd};
+use crate::modes::room::{AccessList, BotOptions, ClassOptions, EngineKind, Motd};
 use crate::observe;
 
 /// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
@@ -184,6 +184,18 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub max_clients: u32,
+    /// With --listen: how the server moves the bytes. `threads` (lesson 3): a reader and a
+    /// writer thread per client, simple to read, up to a few thousand clients. `poll` (lesson 4):
+    /// one thread and an event loop (epoll, kqueue, IOCP), for tens of thousands of clients and
+    /// the least CPU per message. Both run the same room with the same rules.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENGINE",
+        default_value_t = EngineChoice::Threads,
+        conflicts_with = "connect"
+    )]
+    pub engine: EngineChoice,
     /// With --listen: the most lines a second each member may send, sustained (a burst of 20
     /// goes at once, and bytes are limited in proportion). A member over it is not read until
     /// its allowance refills, so TCP slows its sender: nothing is lost. 0 turns the limit off
@@ -308,6 +320,22 @@ impl From<FramingChoice> for Framing {
         match choice {
             FramingChoice::Line => Framing::Line,
             FramingChoice::Raw => Framing::Raw,
+        }
+    }
+}
+
+/// `--engine threads|poll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    Threads,
+    Poll,
+}
+
+impl From<EngineChoice> for EngineKind {
+    fn from(choice: EngineChoice) -> EngineKind {
+        match choice {
+            EngineChoice::Threads => EngineKind::Threads,
+            EngineChoice::Poll => EngineKind::Poll,
         }
     }
 }

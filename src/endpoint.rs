@@ -306,8 +306,63 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
 }
 // ANCHOR_END: connect
 
-/// Socket options every netchat connection gets.
-fn tune(stream: &TcpStream) -> Result<()> {
+/// A connected TCP socket netchat can tune: std's blocking one, and mio's non-blocking one (the
+/// room's poll engine). Both have the same options; this lets one function set each of them.
+pub trait Tunable {
+    fn set_nodelay(&self, on: bool) -> io::Result<()>;
+    fn nodelay(&self) -> io::Result<bool>;
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+    fn peer_addr(&self) -> io::Result<SocketAddr>;
+    /// The socket as `socket2` sees it, for the options std does not have (`SO_SNDBUF`).
+    fn sock_ref(&self) -> socket2::SockRef<'_>;
+}
+
+impl Tunable for TcpStream {
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        TcpStream::set_nodelay(self, on)
+    }
+
+    fn nodelay(&self) -> io::Result<bool> {
+        TcpStream::nodelay(self)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::peer_addr(self)
+    }
+
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self)
+    }
+}
+
+impl Tunable for mio::net::TcpStream {
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        mio::net::TcpStream::set_nodelay(self, on)
+    }
+
+    fn nodelay(&self) -> io::Result<bool> {
+        mio::net::TcpStream::nodelay(self)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        mio::net::TcpStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        mio::net::TcpStream::peer_addr(self)
+    }
+
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self)
+    }
+}
+
+/// Socket options every netchat connection gets, whichever engine accepted it.
+pub fn tune(stream: &impl Tunable) -> Result<()> {
     // TCP_NODELAY turns off Nagle's algorithm, which holds back a small segment while an earlier
     // one is unacknowledged. Chat lines are small and written whole (framing.rs), so waiting buys
     // nothing and costs up to a round trip plus the peer's delayed-ACK timer (often 40 ms).
@@ -326,8 +381,8 @@ fn tune(stream: &TcpStream) -> Result<()> {
 /// bytes behind. std has no call for it; `socket2` is the well-kept crate that wraps `setsockopt`
 /// on every platform.
 // ANCHOR: send_buffer
-pub fn fix_send_buffer(stream: &TcpStream, bytes: usize) -> io::Result<usize> {
-    let socket = socket2::SockRef::from(stream);
+pub fn fix_send_buffer(stream: &impl Tunable, bytes: usize) -> io::Result<usize> {
+    let socket = stream.sock_ref();
     socket.set_send_buffer_size(bytes)?;
     socket.send_buffer_size()
 }

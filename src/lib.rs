@@ -95,6 +95,7 @@ fn run_mode(
             let options = modes::room::Options {
                 max_line: args.common.max_line(),
                 max_clients: args.max_clients as usize,
+                engine: args.engine.into(),
                 limits: modes::room::rules::Limits {
                     rate: modes::room::limits::RateLimit::from_option(args.rate_limit),
                     max_per_address: args.max_per_address,

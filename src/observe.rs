@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::console::{SharedWriter, escape_peer_text};
-use crate::endpoint::Role;
+use crate::endpoint::{Role, Tunable};
 use crate::error::{Error, Result};
 use crate::framing::Framing;
 
@@ -424,7 +424,7 @@ impl Watch {
     }
 
     /// The connection exists (TCP_NODELAY as the socket reports it).
-    pub fn connected(&self, stream: &TcpStream, role: Role) {
+    pub fn connected(&self, stream: &impl Tunable, role: Role) {
         let Some(sinks) = &self.sinks else { return };
         let local = stream.local_addr().map_or("?".into(), |a| a.to_string());
         let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());

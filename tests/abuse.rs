@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Netchat, RawPeer, raw_connect, raw_connect_from};
+use common::{DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect, raw_connect_from};
 
 /// The default `--rate-limit` and its burst (src/modes/room/limits.rs).
 const RATE: f64 = 5.0;
@@ -103,10 +103,11 @@ fn assert_nobody_dropped(server: &Netchat) {
     );
 }
 
-#[test]
-fn abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class() {
+fn abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class(
+    engine: Engine,
+) {
     // Six members from 127.0.0.1: the seat limit per address is lifted, the rate limit is not.
-    let (mut server, addr) = Netchat::listen("server", "room", &["--max-per-address", "0"]);
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     let mut carol = join(addr, "carol");
@@ -145,9 +146,8 @@ fn abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the
     );
 }
 
-#[test]
-fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member() {
-    let (mut server, addr) = Netchat::listen("server", "room", &["--max-per-address", "0"]);
+fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     let mut reader = raw_join(addr, "reader");
@@ -175,9 +175,8 @@ fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member() {
     assert_nobody_dropped(&server);
 }
 
-#[test]
-fn abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut flooder = raw_join(addr, "flooder");
     let mut line = b"/msg alice ".to_vec();
@@ -194,9 +193,8 @@ fn abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped()
     assert_nobody_dropped(&server);
 }
 
-#[test]
-fn abuse_idle_sockets_from_one_address_cannot_fill_the_room() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_idle_sockets_from_one_address_cannot_fill_the_room(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let Some(first) = raw_connect_from(second_address(), addr) else {
         return;
     };
@@ -225,9 +223,8 @@ fn abuse_idle_sockets_from_one_address_cannot_fill_the_room() {
     server.expect_stdout("[alice] I am in");
 }
 
-#[test]
-fn abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut admitted = 0;
     let mut turned_away = 0;
@@ -262,9 +259,8 @@ fn abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens() {
     );
 }
 
-#[test]
-fn abuse_lookalike_names_are_taken_by_their_originals() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_lookalike_names_are_taken_by_their_originals(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let _alice = raw_join(addr, "alice");
     let _dave = raw_join(addr, "dave");
     let mut mallory = raw_connect(addr);
@@ -278,9 +274,8 @@ fn abuse_lookalike_names_are_taken_by_their_originals() {
     mallory.read_until("*** you are now mallory");
 }
 
-#[test]
-fn abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
     let mut eve = raw_join(addr, "eve");
     let fake = format!(
@@ -296,9 +291,8 @@ fn abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row() {
     assert_eq!(alice.read_line(), "[eve]     indented code stays");
 }
 
-#[test]
-fn abuse_invisible_and_format_characters_are_shown_escaped() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_invisible_and_format_characters_are_shown_escaped(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
     let mut eve = raw_join(addr, "eve");
     eve.send("a\u{200b}b\u{2060}c\u{feff}d\u{61c}e\u{2028}f\u{e0041}g\n".as_bytes());
@@ -308,9 +302,8 @@ fn abuse_invisible_and_format_characters_are_shown_escaped() {
     );
 }
 
-#[test]
-fn abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing() {
-    let (mut server, addr) = Netchat::listen("server", "room", &["--max-per-address", "0"]);
+fn abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let _crowd: Vec<RawPeer> = (0..20).map(|_| raw_connect(addr)).collect();
     let mut asker = raw_join(addr, "asker");
     asker.send(&b"/who\n".repeat(300));
@@ -330,11 +323,12 @@ fn abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing() {
     server.expect_stderr("asker is sending faster");
 }
 
-#[test]
-fn abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind() {
+fn abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind(
+    engine: Engine,
+) {
     const LINE: usize = 1000;
     // The flood must outrun the sloth: no rate limit here.
-    let (server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let (server, addr) = engine.listen("server", &["--rate-limit", "0"]);
     let sloth = raw_join(addr, "sloth");
     // The sloth's receive window shrinks after the connection is set up, then it never reads.
     socket2::SockRef::from(&sloth.stream)
@@ -377,9 +371,8 @@ fn abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number
     drop(sloth);
 }
 
-#[test]
-fn abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let Some(mut eve) = raw_connect_from(second_address(), addr) else {
         return;
@@ -402,9 +395,8 @@ fn abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned() {
 }
 
 #[cfg(unix)]
-#[test]
-fn abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let target = addr.to_string();
     let mut bob = Netchat::spawn("bob", &["room", "--connect", &target, "--nick", "bob"]);
     bob.expect_stdout("*** you are now bob");
@@ -448,10 +440,11 @@ fn abuse_a_line_cut_off_by_the_close_is_shown_as_cut_not_as_a_message() {
 }
 
 #[cfg(unix)]
-#[test]
-fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_crashed() {
+fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_crashed(
+    engine: Engine,
+) {
     // No rate limit: the flood must outrun bob, who is suspended (as with Ctrl-Z) and reads nothing.
-    let (mut server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
     let bob = join(addr, "bob");
     let flooder = raw_join(addr, "flooder");
     bob.signal("STOP");
@@ -466,4 +459,29 @@ fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_
         "the room's server dropped this client for reading the room's lines too slowly",
     );
     bob.expect_exit_code(1);
+}
+
+// Every attack above, on both engines: the rules that stop it are the same code.
+engine_tests! {
+    abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
+    abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member,
+    abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped,
+    abuse_idle_sockets_from_one_address_cannot_fill_the_room,
+    abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,
+    abuse_lookalike_names_are_taken_by_their_originals,
+    abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row,
+    abuse_invisible_and_format_characters_are_shown_escaped,
+    abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing,
+    abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind,
+    abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned,
+    abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0,
+}
+
+// The same on both engines, where signals exist.
+#[cfg(unix)]
+mod slow {
+    use super::*;
+    engine_tests! {
+        abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_crashed,
+    }
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::Shutdown;
 use std::thread;
 
-use common::{Netchat, raw_connect};
+use common::{Engine, Netchat, engine_tests, raw_connect};
 
 /// Resident memory of a process in KiB, from /proc (Linux only).
 #[cfg(target_os = "linux")]
@@ -286,9 +286,8 @@ fn join(addr: std::net::SocketAddr, nick: &str) -> Netchat {
     client
 }
 
-#[test]
-fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = raw_join(addr, "bob");
     let mut mallory = raw_join(addr, "mallory");
@@ -316,9 +315,8 @@ fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on(
     assert_eq!(bob.read_until("me too"), "[alice] me too");
 }
 
-#[test]
-fn room_a_client_that_vanishes_between_lines_leaves_and_the_room_goes_on() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_a_client_that_vanishes_between_lines_leaves_and_the_room_goes_on(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     let mut carol = raw_join(addr, "carol");
@@ -336,9 +334,8 @@ fn room_a_client_that_vanishes_between_lines_leaves_and_the_room_goes_on() {
     assert_eq!(alice.next_stdout(), "[carol] where did bob go?");
 }
 
-#[test]
-fn room_a_client_that_connects_and_never_sends_blocks_nobody() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_a_client_that_connects_and_never_sends_blocks_nobody(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     // Connects, never sends a byte, never reads: it stays a guest and holds up nobody.
     let _silent = raw_connect(addr);
     server.expect_stderr("guest-1 joined");
@@ -353,17 +350,18 @@ fn room_a_client_that_connects_and_never_sends_blocks_nobody() {
     assert!(server.try_exit().is_none(), "the server gave up");
 }
 
-#[test]
-fn room_server_with_stdin_from_dev_null_closes_the_room_and_says_how_to_keep_it_open() {
-    let mut server = Netchat::spawn_with_null_stdin("server", &["room", "--listen", "127.0.0.1:0"]);
+fn room_server_with_stdin_from_dev_null_closes_the_room_and_says_how_to_keep_it_open(
+    engine: Engine,
+) {
+    let args = ["room", "--listen", "127.0.0.1:0", "--engine", engine.name()];
+    let mut server = Netchat::spawn_with_null_stdin("server", &args);
     server.expect_stderr("to run a room without a keyboard, keep its input open");
     server.expect_exit_code(0);
     assert_no_panic(&server);
 }
 
-#[test]
-fn room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let target = addr.to_string();
     let mut bob =
@@ -378,9 +376,8 @@ fn room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0() {
     assert_no_panic(&bob);
 }
 
-#[test]
-fn room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let _alice = join(addr, "alice");
     let target = addr.to_string();
     // Like `netchat room --connect … | head -0`: its welcome cannot be printed.
@@ -394,9 +391,8 @@ fn room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave() {
 }
 
 #[cfg(unix)]
-#[test]
-fn room_client_sigint_leaves_politely_and_exits_0() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_client_sigint_leaves_politely_and_exits_0(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
     let mut bob = join(addr, "bob");
     bob.signal("INT");
@@ -421,14 +417,15 @@ fn peak_resident_kib(pid: u32) -> Option<u64> {
 /// healthy client gets every single line, in order. Compare tests/room.rs
 /// `room_disconnects_a_client_that_never_reads`, which stops at the disconnection: this one
 /// goes on to the end of the flood and counts every line.
-#[test]
-fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_others() {
+fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_others(
+    engine: Engine,
+) {
     use std::io::BufRead;
     use std::time::Instant;
     const LINES: usize = 10_000;
     const LEAD: usize = 64; // flood lines in flight ahead of what the watcher has read
     // A load test: the flooder is meant to go at full speed (tests/abuse.rs has the limits).
-    let (mut server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
     let _sloth = raw_join(addr, "sloth"); // never reads again
     let flooder = raw_join(addr, "flooder");
     let watcher = raw_join(addr, "watcher");
@@ -527,8 +524,7 @@ fn open_files_limit() -> Option<u64> {
 /// 1,000 connections opened at once against `--max-clients 500`: each one reads either its
 /// welcome or the polite refusal within the deadline. None hangs, none is dropped unanswered.
 #[cfg(unix)]
-#[test]
-fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang() {
+fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang(engine: Engine) {
     use std::io::{BufRead, BufReader};
     use std::net::TcpStream;
     const CONNECTIONS: usize = 1000;
@@ -547,11 +543,8 @@ fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang() {
     }
     let max = MAX_CLIENTS.to_string();
     // All from 127.0.0.1: the per-address limits are lifted, as for any load test.
-    let (mut server, addr) = Netchat::listen(
-        "server",
-        "room",
-        &["--max-clients", &max, "--max-per-address", "0"],
-    );
+    let (mut server, addr) =
+        engine.listen("server", &["--max-clients", &max, "--max-per-address", "0"]);
 
     let openers: Vec<_> = (0..THREADS)
         .map(|_| {
@@ -649,12 +642,25 @@ fn room_client_50_mb_from_a_hostile_server_keeps_memory_bounded_and_goes_on() {
 /// Found by `properties.rs::whatever_a_member_sends_the_room_relays_safe_lines_that_name_the_real_sender`:
 /// the refusal of a name quoted the refused character raw, so `/nick x` + U+202E (a bidi
 /// override) made the server send that override to a raw client's terminal.
-#[test]
-fn room_a_refused_name_shows_its_bad_character_escaped() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn room_a_refused_name_shows_its_bad_character_escaped(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let mut mallory = raw_connect(addr);
     mallory.send("/nick x\u{202e}olleh\n".as_bytes());
     let refusal = mallory.read_until("name refused");
     assert!(refusal.contains("cannot contain '\\u{202e}'"), "{refusal}");
     assert!(!refusal.contains('\u{202e}'), "{refusal:?}");
+}
+
+// Every room row above, once per engine.
+engine_tests! {
+    room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on,
+    room_a_client_that_vanishes_between_lines_leaves_and_the_room_goes_on,
+    room_a_client_that_connects_and_never_sends_blocks_nobody,
+    room_server_with_stdin_from_dev_null_closes_the_room_and_says_how_to_keep_it_open,
+    room_client_with_stdin_from_dev_null_leaves_politely_with_exit_0,
+    room_client_with_a_closed_stdout_ends_quietly_and_the_room_sees_it_leave,
+    room_client_sigint_leaves_politely_and_exits_0,
+    room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_others,
+    room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang,
+    room_a_refused_name_shows_its_bad_character_escaped,
 }

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::{Netchat, RawPeer, raw_connect, raw_connect_from};
+use common::{Engine, Netchat, RawPeer, engine_tests, raw_connect, raw_connect_from};
 
 const SECOND: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const THIRD: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
@@ -16,9 +16,8 @@ fn read_until(peer: &mut RawPeer, needle: &str) -> String {
     peer.read_until(needle)
 }
 
-#[test]
-fn allow_admits_only_its_network_and_a_stranger_is_told_why() {
-    let (mut server, addr) = Netchat::listen("server", "room", &["--allow", "127.0.0.2"]);
+fn allow_admits_only_its_network_and_a_stranger_is_told_why(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--allow", "127.0.0.2"]);
     server.expect_stderr("access: only 127.0.0.2/32 may join");
 
     let Some(mut student) = raw_connect_from(SECOND, addr) else {
@@ -68,10 +67,9 @@ fn deny_wins_inside_an_allowed_network() {
     denied.expect_eof();
 }
 
-#[test]
-fn a_storm_of_refusals_is_counted_not_printed_one_line_each() {
+fn a_storm_of_refusals_is_counted_not_printed_one_line_each(engine: Engine) {
     const KNOCKS: usize = 40;
-    let (mut server, addr) = Netchat::listen("server", "room", &["--deny", "127.0.0.3"]);
+    let (mut server, addr) = engine.listen("server", &["--deny", "127.0.0.3"]);
     for _ in 0..KNOCKS {
         let Some(mut knock) = raw_connect_from(THIRD, addr) else {
             return; // skipped: the harness said why
@@ -154,12 +152,11 @@ fn has_clock(line: &str) -> bool {
         })
 }
 
-#[test]
-fn the_transcript_has_every_message_and_notice_with_the_time_as_it_happens() {
+fn the_transcript_has_every_message_and_notice_with_the_time_as_it_happens(engine: Engine) {
     let path = temp_file("transcript.txt");
     let _ = std::fs::remove_file(&path);
     let log = path.to_string_lossy().into_owned();
-    let (mut server, addr) = Netchat::listen("server", "room", &["--log", &log]);
+    let (mut server, addr) = engine.listen("server", &["--log", &log]);
     server.expect_stderr("transcript: appending to");
     let mut alice = raw_connect(addr);
     alice.send(b"/nick alice\n");
@@ -314,9 +311,8 @@ fn a_listener_on_every_interface_prints_this_machines_addresses_with_the_command
     server.expect_stderr("firewall: ");
 }
 
-#[test]
-fn telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room() {
-    let (mut server, addr) = Netchat::listen("server", "room", &[]);
+fn telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
     let mut reader = raw_connect(addr);
     read_until(&mut reader, "welcome!");
     let mut telnet = raw_connect(addr);
@@ -332,9 +328,8 @@ fn telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room() {
     assert_eq!(shown, "[tel] second line");
 }
 
-#[test]
-fn every_newcomer_reads_the_greeting_right_after_the_welcome() {
-    let (_server, addr) = Netchat::listen("server", "room", &["--motd", "Lab 3 today\\nbe kind"]);
+fn every_newcomer_reads_the_greeting_right_after_the_welcome(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--motd", "Lab 3 today\\nbe kind"]);
     for _ in 0..2 {
         let mut student = raw_connect(addr);
         assert!(student.read_line().starts_with("*** welcome!"));
@@ -344,12 +339,11 @@ fn every_newcomer_reads_the_greeting_right_after_the_welcome() {
     }
 }
 
-#[test]
-fn the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room() {
+fn the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room(engine: Engine) {
     let path = temp_file("motd.txt");
     std::fs::write(&path, "Welcome to the lab\nsubmit on the course page\n").unwrap();
     let motd = path.to_string_lossy().into_owned();
-    let (_server, addr) = Netchat::listen("server", "room", &["--motd-file", &motd]);
+    let (_server, addr) = engine.listen("server", &["--motd-file", &motd]);
     let mut student = raw_connect(addr);
     assert_eq!(student.read_until("Welcome"), "*** Welcome to the lab");
     assert_eq!(student.read_line(), "*** submit on the course page");
@@ -410,11 +404,10 @@ fn queued_for(server: &mut Netchat, nick: &str) -> usize {
     words[6].replace(',', "").parse().unwrap()
 }
 
-#[test]
-fn stats_shows_the_queue_of_a_member_that_stopped_reading_grow() {
+fn stats_shows_the_queue_of_a_member_that_stopped_reading_grow(engine: Engine) {
     const LINE: usize = 1000;
     // The flood must outrun the sleeper: no rate limit here.
-    let (mut server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
     let sleeper = raw_join(addr, "sleeper");
     // It stops reading, with a small receive window, so the server's queue for it fills.
     socket2::SockRef::from(&sleeper.stream)
@@ -444,9 +437,8 @@ fn stats_shows_the_queue_of_a_member_that_stopped_reading_grow() {
     drop(sleeper);
 }
 
-#[test]
-fn a_member_sees_only_its_own_line_of_stats() {
-    let (_server, addr) = Netchat::listen("server", "room", &[]);
+fn a_member_sees_only_its_own_line_of_stats(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
     let _alice = raw_join(addr, "alice");
     let mut bob = raw_join(addr, "bob");
     bob.send(b"hello\n/stats\n");
@@ -458,4 +450,16 @@ fn a_member_sees_only_its_own_line_of_stats() {
     assert!(own.contains(" 3/"), "{own}");
     bob.send(b"/who\n");
     assert!(bob.read_line().contains("in the room"));
+}
+
+// Every rule above lives in the room's shared code: both engines keep it.
+engine_tests! {
+    allow_admits_only_its_network_and_a_stranger_is_told_why,
+    a_storm_of_refusals_is_counted_not_printed_one_line_each,
+    the_transcript_has_every_message_and_notice_with_the_time_as_it_happens,
+    telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room,
+    every_newcomer_reads_the_greeting_right_after_the_welcome,
+    the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room,
+    stats_shows_the_queue_of_a_member_that_stopped_reading_grow,
+    a_member_sees_only_its_own_line_of_stats,
 }

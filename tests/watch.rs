@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Netchat, netchat_cmd, raw_connect, temp_path};
+use common::{Engine, Netchat, engine_tests, netchat_cmd, raw_connect, temp_path};
 use serde_json::Value;
 
 /// Every event of a log, parsed; each line must be one JSON object with `v`, `t` and `event`.
@@ -178,11 +178,10 @@ fn half_event_log_shows_the_strict_alternation_and_the_end() {
     assert!(story(&connector_events, &["fin_sent"]).len() == 1);
 }
 
-#[test]
-fn room_event_log_shows_joined_renamed_message_with_the_real_nick_and_left() {
-    let log = temp_path("room.jsonl");
+fn room_event_log_shows_joined_renamed_message_with_the_real_nick_and_left(engine: Engine) {
+    let log = temp_path(&format!("room-{}.jsonl", engine.name()));
     let log_path = log.to_string_lossy();
-    let (mut server, addr) = Netchat::listen("server", "room", &["--events", &log_path]);
+    let (mut server, addr) = engine.listen("server", &["--events", &log_path]);
     let mut alice = Netchat::connect("alice", "room", addr, &["--nick", "alice"]);
     alice.expect_stdout("you are now alice");
     alice.send_line("hello, room");
@@ -326,4 +325,9 @@ fn an_events_file_that_cannot_be_created_is_a_usage_error() {
         .stderr(predicates::str::contains(
             "--events /nonexistent-dir/x.jsonl: cannot create",
         ));
+}
+
+// The room's events come from its rules (engine.rs writes them), the same on both engines.
+engine_tests! {
+    room_event_log_shows_joined_renamed_message_with_the_real_nick_and_left,
 }

@@ -14,6 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,25 +26,37 @@ pub fn netchat_bin() -> String {
     std::env::var("NETCHAT_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_netchat").to_string())
 }
 
-/// The bench's command line: `--json`, and scenario names to run (all when none is given).
-/// cargo adds `--bench` (and libtest options a user may type out of habit): those are ignored.
+/// The bench's command line: `--json`, `--engine NAME` (repeatable; the room bench's servers),
+/// and scenario names to run (all when none is given). cargo adds `--bench` (and libtest options
+/// a user may type out of habit): those are ignored.
 pub struct Args {
     pub json: bool,
+    pub engines: Vec<String>,
     filters: Vec<String>,
 }
 
 impl Args {
     pub fn parse() -> Args {
         let mut json = false;
+        let mut engines = Vec::new();
         let mut filters = Vec::new();
-        for arg in std::env::args().skip(1) {
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
             if arg == "--json" {
                 json = true;
+            } else if arg == "--engine" {
+                engines.extend(args.next());
+            } else if let Some(engine) = arg.strip_prefix("--engine=") {
+                engines.push(engine.to_string());
             } else if !arg.starts_with('-') {
                 filters.push(arg);
             }
         }
-        Args { json, filters }
+        Args {
+            json,
+            engines,
+            filters,
+        }
     }
 
     /// Whether the scenario `name` (e.g. `room/rate`) was selected.
@@ -162,7 +175,7 @@ pub fn spawn_listener(
     stdin: Stdio,
     stdout: Stdio,
 ) -> Result<(Guard, SocketAddr, crossbeam_channel::Receiver<String>), String> {
-    let mut command = Command::new(netchat_bin());
+    let mut command = in_own_session(&netchat_bin());
     command
         .arg(mode)
         .args(["--listen", "127.0.0.1:0"])
@@ -175,6 +188,21 @@ pub fn spawn_listener(
     let guard = Guard(child);
     let (addr, lines) = read_listening_addr(stderr)?;
     Ok((guard, addr, lines))
+}
+
+/// A command that runs `program` in a session of its own (`setsid`, where it exists), as a
+/// teacher's terminal starts a server. On Linux, the scheduler's autogroups then give the server
+/// a fair share of the CPU against the load generator (its own session) instead of one thread's
+/// share among the generator's hundreds: the figures are what a server on a shared machine gets.
+/// `setsid` execs the program in place, so the child's PID is the program's.
+pub fn in_own_session(program: &str) -> Command {
+    if Path::new("/usr/bin/setsid").exists() || Path::new("/bin/setsid").exists() {
+        let mut command = Command::new("setsid");
+        command.arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
 }
 
 type Listening = (SocketAddr, crossbeam_channel::Receiver<String>);

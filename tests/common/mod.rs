@@ -425,7 +425,8 @@ pub fn raw_accept(listener: &TcpListener) -> RawPeer {
 }
 
 impl RawPeer {
-    fn new(stream: TcpStream) -> RawPeer {
+    /// A raw peer on a socket the test connected itself (e.g. with socket options set first).
+    pub fn new(stream: TcpStream) -> RawPeer {
         stream
             .set_read_timeout(Some(DEADLINE))
             .expect("read timeout");
@@ -513,3 +514,50 @@ pub fn temp_path(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_file(&path);
     path
 }
+
+/// The two engines a room server can run on (`--engine`). The room's tests are written once, as
+/// functions taking an `Engine`, and [`engine_tests!`] runs each of them on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Threads,
+    Poll,
+}
+
+impl Engine {
+    /// The value of `--engine`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Threads => "threads",
+            Engine::Poll => "poll",
+        }
+    }
+
+    /// `netchat room --listen 127.0.0.1:0 --engine ENGINE EXTRA…`, once it listens.
+    pub fn listen(self, name: &str, extra: &[&str]) -> (Netchat, SocketAddr) {
+        let mut args = vec!["--engine", self.name()];
+        args.extend_from_slice(extra);
+        Netchat::listen(name, "room", &args)
+    }
+}
+
+/// For each listed `fn NAME(engine: Engine)`, a test per engine: `threads::NAME`, `poll::NAME`.
+/// One set of tests, two engines: whatever the room promises, both engines keep.
+#[allow(unused_macros)] // only the room's test files use it
+macro_rules! engine_tests {
+    ($($name:ident),* $(,)?) => {
+        mod threads {
+            $(#[test]
+            fn $name() {
+                super::$name(crate::common::Engine::Threads)
+            })*
+        }
+        mod poll {
+            $(#[test]
+            fn $name() {
+                super::$name(crate::common::Engine::Poll)
+            })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use engine_tests;

@@ -11,6 +11,8 @@
 //! written once.
 
 use std::collections::VecDeque;
+use std::io;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -20,6 +22,7 @@ use super::rules::{Action, ClientId, Leave, Line, Log, Room};
 use super::stats::{self, Output, Viewer};
 use super::transcript::{Recorded, Transcript};
 use crate::console::Console;
+use crate::error::{Error, Result};
 
 /// How many bytes of lines may wait for one client, in either engine. Lines pile up only while
 /// the client cannot keep up: during a burst (100 students pasting 100 lines each is 9,900 lines
@@ -29,6 +32,39 @@ use crate::console::Console;
 /// `*** NAME was disconnected: too slow to read the room's messages`. The bound is what keeps one
 /// stalled client from growing the server's memory.
 pub const CLIENT_QUEUE: usize = 1024 * 1024;
+
+/// Which engine runs the room (`--engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// A reader and a writer thread per client, and a hub thread (lesson 3; the default).
+    #[default]
+    Threads,
+    /// One thread and an event loop over every socket (lesson 4).
+    Poll,
+}
+
+/// How long a client's output may stay stuck, no byte of it accepted by the kernel, before the
+/// client is given up on. The [`CLIENT_QUEUE`] bound catches clients that stop reading while the
+/// room is busy; this catches the ones that stop reading when it is quiet, so every connection
+/// has an end.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How much of its output buffer a client keeps between bursts: a few chat lines' worth. A
+/// thousand idle clients must not each keep the 64 KiB a burst made them take.
+pub const WRITE_KEEP: usize = 4 * 1024;
+
+/// After the last line to a client, how long the server waits for the client to close its side
+/// before forcing the connection shut (see `endpoint::close_gracefully` for why it waits).
+pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// How long closing the room waits for the goodbyes to be written and the connections closed.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How many refused connections (room full) may be closed gracefully at the same time: each
+/// holds a file descriptor (and, in the threads engine, a thread) for up to [`CLOSE_LINGER`]. A
+/// crowd knocking at a full room must not take what just ran out; the rest get the line and a
+/// plain close.
+pub const MAX_REFUSING: usize = 16;
 
 /// The kernel send buffer of each client's socket (`SO_SNDBUF`, endpoint.rs), set at accept by
 /// every engine. Fixed, so that how far behind a client may fall before it is dropped does not
@@ -149,9 +185,18 @@ impl Dispatch {
     }
     // ANCHOR_END: stats
 
+    /// The cascade: drop the client at once, and queue the room's reaction (its leave notice)
+    /// right after the action being carried out.
     fn too_slow(&mut self, room: &mut Room, engine: &mut impl Engine, id: ClientId) {
         engine.drop_slow(id);
         self.work.extend(room.leave(id, Leave::TooSlow));
+    }
+
+    /// Drops a client found stuck outside a fan-out (its output accepted no byte for
+    /// [`WRITE_TIMEOUT`]), by the same rule, and carries out the room's reaction.
+    pub fn drop_slow(&mut self, room: &mut Room, engine: &mut impl Engine, id: ClientId) {
+        self.too_slow(room, engine, id);
+        self.apply(room, engine, Vec::new());
     }
 }
 
@@ -302,4 +347,29 @@ pub fn admission_limit(requested: usize, limits: &[Limit], console: &mut Console
         }
         _ => requested,
     }
+}
+
+/// How a broken connection is described to the room: "reset by the peer" rather than the OS's
+/// wording, which differs between systems.
+pub fn describe(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            "reset by the peer".to_string()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Starts a named thread (names show in debuggers, `top -H` and /proc/PID/task/*/comm).
+pub fn spawn_named<F>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<()>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let mut builder = thread::Builder::new().name(name.to_string());
+    if let Some(size) = stack {
+        builder = builder.stack_size(size);
+    }
+    builder
+        .spawn(body)
+        .map_err(|e| Error::io(format!("starting thread {name}"), e))
 }

@@ -23,7 +23,6 @@ use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
 use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
 use super::stats::{Output, Traffic};
-use super::transcript::Transcript;
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -197,16 +196,11 @@ const ANSWER_RETRY: Duration = Duration::from_millis(20);
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
 // ANCHOR: hub_loop
-pub fn run(
-    events: Receiver<Event>,
-    log: Sender<Log>,
-    mut room: Room,
-    transcript: Option<Transcript>,
-) {
+pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
     let mut dispatch = Dispatch::default();
     let mut wires = Wires {
         wires: BTreeMap::new(),
-        log: LogQueue::new(log).with_transcript(transcript),
+        log,
     };
     loop {
         // Wait for the next event, or until the room has something to do on its own (announce

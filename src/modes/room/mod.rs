@@ -30,10 +30,12 @@ pub mod client;
 pub mod engine;
 pub mod hub;
 pub mod limits;
+pub mod poll;
 pub mod protocol;
 pub mod rules;
 pub mod server;
 pub mod stats;
+pub mod threads;
 pub mod transcript;
 
 use std::io::Read;
@@ -49,6 +51,7 @@ use crate::framing::Framing;
 pub use access::AccessList;
 pub use bots::BotOptions;
 pub use client::ClientOptions;
+pub use engine::EngineKind;
 pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
 
 /// Everything `netchat room` can be told, for either side.
@@ -58,6 +61,8 @@ pub struct Options {
     pub max_line: usize,
     /// `--max-clients` (server only).
     pub max_clients: usize,
+    /// `--engine` (server only).
+    pub engine: EngineKind,
     /// `--rate-limit` and `--max-per-address` (server only).
     pub limits: rules::Limits,
     /// `--nick` (client only).
@@ -150,6 +155,7 @@ pub fn run(
             let server_options = ServerOptions {
                 max_line: options.max_line,
                 max_clients: options.max_clients,
+                engine: options.engine,
                 access: options.class.access.clone(),
                 motd: options.class.motd.lines()?,
                 bots: options.class.bots.clone(),

@@ -1,0 +1,900 @@
+//! The poll engine (lesson 4): one thread, one event loop, every socket.
+//!
+//! Socket calls: `bind` → `listen` once; then the loop. `poll` (epoll_wait on Linux, kevent on
+//! macOS, IOCP on Windows, all behind mio) blocks until some of the sockets are *ready*; the loop
+//! then makes non-blocking `accept`, `read` and `write` calls on the ready ones only, each until
+//! the kernel says `WouldBlock` ("nothing more right now"). No call in the loop ever waits, so
+//! one thread serves twenty thousand clients: a quiet client costs a few hundred bytes and no
+//! thread, a slow one costs only the bytes waiting in its output buffer.
+//!
+//! The room's rules are the same [`Room`] the threads engine runs (rules.rs), and its actions
+//! are carried out by the same [`Dispatch`] (engine.rs): this file only moves bytes. The
+//! operator's console runs on the main thread (server.rs) and reaches the loop through a channel
+//! and a [`Waker`], which makes `poll` return.
+//!
+//! Try it: `netchat room --listen 5000 --engine poll`, then `nc localhost 5000` in two other
+//! terminals, and watch the loop's system calls with `strace -f -e trace=epoll_wait,read,write
+//! -p PID`: one `epoll_wait`, then a `read` or `write` per ready socket.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use super::engine::{
+    self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
+    Offer, SHUTDOWN_GRACE, WRITE_KEEP, WRITE_TIMEOUT, describe, spawn_named,
+};
+use super::protocol::{self, HostCommand};
+use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
+use super::server::{Running, ServerOptions};
+use super::stats::{Output, Traffic};
+use crate::console::Console;
+use crate::endpoint::{self, Role};
+use crate::error::{Error, Result};
+use crate::framing::{Frame, Framing, LineDecoder};
+use crate::observe::{Event as ObservedEvent, Observer, Watch};
+
+/// The listening socket's token: `poll` names each ready socket by the token it was registered
+/// with. Clients get their id as their token, from [`FIRST_CLIENT`] on.
+const LISTENER: Token = Token(0);
+/// The waker's token: the console has sent a command.
+const WAKER: Token = Token(1);
+/// The first client id (ids are never reused, so a late event cannot reach the wrong client).
+const FIRST_CLIENT: ClientId = 2;
+
+/// How many readiness events one `poll` call may return. More ready sockets simply wait for the
+/// next call: nothing is lost, since a socket stays ready until it is read.
+const EVENTS_PER_POLL: usize = 1024;
+
+/// The loop's one read buffer, shared by every client: a client that has not spoken costs no
+/// buffer (its [`LineDecoder`] holds only an unfinished line, if any).
+const READ_BUFFER: usize = 64 * 1024;
+
+/// How many bytes the loop reads from one client before it turns to the others. A flooder whose
+/// socket is always full must not keep the loop to itself; its remaining bytes wait for the next
+/// turn (and TCP's flow control makes the flooder wait, not the room).
+const READ_TURN: usize = 64 * 1024;
+
+/// How often, while some connection is closing or stuck, the loop checks their deadlines.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// After `accept` fails (out of file descriptors), how long before the loop tries again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// How many commands from the console may wait for the loop.
+const CONTROL_QUEUE: usize = 64;
+
+/// While answers to the host wait for the console (engine.rs, `LogQueue`), how soon the loop
+/// tries again.
+const ANSWER_RETRY: Duration = Duration::from_millis(20);
+
+/// What the console thread tells the loop.
+enum Control {
+    Host(HostCommand),
+    Close,
+}
+
+/// The poll engine, running: the console's way in, and the loop's thread.
+pub struct PollRoom {
+    control: Sender<Control>,
+    waker: Arc<Waker>,
+    thread: JoinHandle<()>,
+}
+
+/// Registers the listener and a waker with a new `Poll`, and starts the loop on its thread.
+pub fn start(
+    listener: std::net::TcpListener,
+    options: &ServerOptions,
+    room: Room,
+    log: LogQueue,
+    console: &mut Console,
+) -> Result<PollRoom> {
+    // Only the open-file limit applies: no thread per client, so no memory mappings per client.
+    let max_clients =
+        engine::admission_limit(options.max_clients, &[engine::file_limit()], console);
+    let setup = |what: &str, error| Error::io(format!("starting the event loop: {what}"), error);
+    // Non-blocking: `accept` on a listener with no pending connection returns WouldBlock.
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| setup("non-blocking listener", e))?;
+    let mut listener = TcpListener::from_std(listener);
+    let poll = Poll::new().map_err(|e| setup("creating the poller", e))?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .map_err(|e| setup("registering the listener", e))?;
+    let waker =
+        Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| setup("creating a waker", e))?);
+    let registry = poll
+        .registry()
+        .try_clone()
+        .map_err(|e| setup("sharing the registry", e))?;
+    let (control, commands) = bounded(CONTROL_QUEUE);
+    let mut event_loop = EventLoop {
+        poll,
+        listener: Some(listener),
+        commands,
+        room,
+        dispatch: Dispatch::default(),
+        clients: Clients {
+            registry,
+            map: HashMap::default(),
+            log,
+            dirty: Vec::new(),
+            timed: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            seats: 0,
+            refusing: 0,
+        },
+        buffer: vec![0; READ_BUFFER],
+        ready: VecDeque::new(),
+        max_line: options.max_line,
+        max_clients,
+        next_id: FIRST_CLIENT,
+        observer: options.observer.clone(),
+        accept_again: None,
+        next_sweep: Instant::now(),
+        closing: None,
+    };
+    let thread = spawn_named("room-poll", None, move || event_loop.run())?;
+    Ok(PollRoom {
+        control,
+        waker,
+        thread,
+    })
+}
+
+impl Running for PollRoom {
+    /// The command goes into the channel, then the waker makes the loop's `poll` return.
+    fn host(&self, command: HostCommand) -> bool {
+        self.control.send(Control::Host(command)).is_ok() && self.waker.wake().is_ok()
+    }
+
+    /// The loop says goodbye to everyone and ends once every connection is closed, or after
+    /// `SHUTDOWN_GRACE`.
+    fn close(self: Box<Self>) {
+        if self.control.send(Control::Close).is_ok() {
+            let _ = self.waker.wake();
+        }
+        drop(self.control);
+        let _ = self.thread.join();
+    }
+}
+
+/// Where a client's connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// In the room: its lines go to the rules, lines for it are accepted.
+    Member,
+    /// Leaving (quit, kicked, gone, or refused): what waits for it is still written, then our
+    /// FIN is sent. What it sends meanwhile is read and thrown away.
+    Closing,
+    /// Our FIN is sent; waiting for the client's own close (so ours is not turned into a RST by
+    /// unread bytes, see `endpoint::close_gracefully`), at most until `until`.
+    Lingering { until: Instant },
+}
+
+/// One connection, as the loop holds it. No thread, no read buffer: a few hundred bytes.
+struct Client {
+    stream: TcpStream,
+    /// Cuts this client's bytes into lines; holds only a line that has begun and not ended.
+    decoder: LineDecoder,
+    /// Bytes waiting to be written, from `sent` on. Empty (no allocation) for a quiet client.
+    out: Vec<u8>,
+    sent: usize,
+    phase: Phase,
+    /// Since when the kernel has refused every byte of `out` (`WouldBlock`), if it has.
+    blocked_since: Option<Instant>,
+    /// It holds a seat (`--max-clients`); refused connections do not.
+    seat: bool,
+    /// The client closed its side: once `out` is written, the connection can close at once.
+    eof: bool,
+    /// It is in the loop's `ready` list (its socket may hold bytes not read yet).
+    queued: bool,
+    /// It is in the `dirty` list (it has bytes to write this turn).
+    dirty: bool,
+    /// Over its rate limit: not read before this time (rules.rs decides, `Engine::pause`).
+    paused_until: Option<Instant>,
+    /// Every line put in `out`, for `/stats`.
+    offered: Traffic,
+    /// `--trace`: what its socket does (off, and costing nothing, when nobody watches).
+    watch: Watch,
+}
+
+/// Hashes a client id with one multiplication (Fibonacci hashing). Ids are numbers this server
+/// hands out in order, not keys a peer chooses, so std's default SipHash (built to resist
+/// collision attacks on such keys) buys nothing here; measured, it was a fifth of the loop's
+/// CPU in a burst, where every delivered line looks its recipient up.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        // 2^64 / φ: consecutive ids land far apart, in the high bits the table looks at too.
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(self.0 ^ u64::from(byte));
+        }
+    }
+}
+
+/// Every connection, and the engine side of the shared dispatch ([`Engine`]).
+struct Clients {
+    registry: Registry,
+    map: HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>,
+    log: LogQueue,
+    /// Clients given output this turn: written once, at the end of the turn, in one `write`
+    /// each however many lines they got. That batching is what makes a busy room cheap.
+    dirty: Vec<ClientId>,
+    /// Clients with a deadline: output stuck, or closing. The only ones the sweep looks at.
+    timed: BTreeSet<ClientId>,
+    /// Clients over their rate limit, by the time they may be read again: the loop does not read
+    /// them, so their lines wait in the kernel and TCP's flow control slows their senders.
+    paused: BTreeSet<(Instant, ClientId)>,
+    seats: usize,
+    refusing: usize,
+}
+
+/// The loop's state. Owned by its one thread: no lock anywhere.
+struct EventLoop {
+    poll: Poll,
+    /// `None` once the room is closing: no more connections.
+    listener: Option<TcpListener>,
+    commands: Receiver<Control>,
+    room: Room,
+    dispatch: Dispatch,
+    clients: Clients,
+    buffer: Vec<u8>,
+    /// Clients whose sockets may hold unread bytes, each read for one turn, in order.
+    ready: VecDeque<ClientId>,
+    max_line: usize,
+    max_clients: usize,
+    next_id: ClientId,
+    /// `--trace` and `--events`: each connection gets a [`Watch`] from it.
+    observer: Observer,
+    accept_again: Option<Instant>,
+    next_sweep: Instant,
+    /// When the room is closing: the deadline for the last goodbyes.
+    closing: Option<Instant>,
+}
+
+impl EventLoop {
+    /// The loop: wait for readiness, then accept, read and write until the kernel says
+    /// `WouldBlock`, and never wait anywhere else.
+    // ANCHOR: event_loop
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        loop {
+            // 1. Wait until a socket is ready, the console wakes us, or a deadline comes.
+            match self.poll.poll(&mut events, self.timeout()) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    let text = format!("the event loop failed: {error}");
+                    self.clients.log.show(Log::Notice(text));
+                    return;
+                }
+            }
+            // 2. Note what is ready. Reading and writing come after, so that every line read in
+            //    this turn, for every client, is written in one go at the end.
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => self.take_commands(),
+                    Token(token) => {
+                        let id = token as ClientId;
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.mark_ready(id);
+                        }
+                        if event.is_writable() || event.is_error() {
+                            self.clients.mark_dirty(id);
+                        }
+                    }
+                }
+            }
+            // 3. Read: each ready client gets one turn; one that still has bytes goes to the
+            //    back of the line.
+            for _ in 0..self.ready.len() {
+                let Some(id) = self.ready.pop_front() else {
+                    break;
+                };
+                if self.read_turn(id) {
+                    self.ready.push_back(id);
+                } else if let Some(client) = self.clients.map.get_mut(&id) {
+                    client.queued = false;
+                }
+            }
+            // 4. Write what this turn produced.
+            self.write_dirty();
+            // 5. Deadlines: the room's own (announcing a newcomer who stayed, taking the held
+            //    lines of a member whose pause is over), paused clients to read again, stuck
+            //    clients, lingering closes, a failed accept.
+            let now = Instant::now();
+            let ticked = self.room.tick(now);
+            self.dispatch
+                .apply(&mut self.room, &mut self.clients, ticked);
+            self.resume(now);
+            if now >= self.next_sweep {
+                self.sweep(now);
+            }
+            self.write_dirty();
+            self.clients.log.flush();
+            if self.accept_again.is_some_and(|at| now >= at) {
+                self.accept_again = None;
+                self.accept_all();
+            }
+            if self
+                .closing
+                .is_some_and(|deadline| self.clients.map.is_empty() || now >= deadline)
+            {
+                return; // dropping the loop closes whatever is left
+            }
+        }
+    }
+    // ANCHOR_END: event_loop
+
+    /// How long `poll` may wait: not at all while a client has unread bytes, until the next
+    /// deadline while one is pending, and forever otherwise (a quiet room costs no CPU).
+    fn timeout(&self) -> Option<Duration> {
+        if !self.ready.is_empty() || !self.clients.dirty.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let sweep = (!self.clients.timed.is_empty()).then_some(self.next_sweep);
+        let resume = self.clients.paused.first().map(|&(until, _)| until);
+        let answers = self.clients.log.holds_answers().then(|| now + ANSWER_RETRY);
+        [
+            sweep,
+            resume,
+            answers,
+            self.room.next_deadline(),
+            self.accept_again,
+            self.closing,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Clients whose pause is over are read again. Their socket may have held bytes all along
+    /// (no new readiness event will say so), so they go straight to the ready list.
+    fn resume(&mut self, now: Instant) {
+        while let Some(&(until, id)) = self.clients.paused.first() {
+            if until > now {
+                return;
+            }
+            self.clients.paused.pop_first();
+            if let Some(client) = self.clients.map.get_mut(&id) {
+                if client.paused_until == Some(until) {
+                    client.paused_until = None;
+                    self.mark_ready(id);
+                }
+            }
+        }
+    }
+
+    fn mark_ready(&mut self, id: ClientId) {
+        if let Some(client) = self.clients.map.get_mut(&id) {
+            // A paused client is read again when its pause ends (`resume`), not before.
+            if !client.queued && client.paused_until.is_none() {
+                client.queued = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    /// Takes every connection waiting in the backlog.
+    // ANCHOR: accept
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                // The backlog is empty: back to `poll`.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // E.g. EMFILE: out of file descriptors. The connection stays in the backlog;
+                    // try again a little later (the listener will not be reported ready again
+                    // for it).
+                    let text = format!("cannot accept a connection: {error}");
+                    self.clients.log.show(Log::Notice(text));
+                    self.accept_again = Some(Instant::now() + ACCEPT_RETRY);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A new connection: a seat in the room, or a polite refusal.
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        // Errors ignored: TCP_NODELAY only makes lines leave sooner; a refused SO_SNDBUF leaves
+        // the OS default, bounded still by the OS maximum (engine.rs, `CLIENT_SEND_BUFFER`).
+        let _ = endpoint::tune(&stream);
+        let _ = endpoint::fix_send_buffer(&stream, CLIENT_SEND_BUFFER);
+        if self.clients.seats >= self.max_clients {
+            self.refuse(stream);
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        // Trace lines carry the client's number (and name, once the room gave it one).
+        let watch = self.observer.watch_from_start(Some(id), Framing::Line);
+        watch.connected(&stream, Role::Listener);
+        if !self.clients.add(id, stream, self.max_line, true, watch) {
+            return;
+        }
+        let actions = self.room.join(id, peer, Instant::now());
+        self.dispatch
+            .apply(&mut self.room, &mut self.clients, actions);
+    }
+    // ANCHOR_END: accept
+
+    /// One connection too many: it gets the line, then a graceful close, like any leaving
+    /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
+    fn refuse(&mut self, mut stream: TcpStream) {
+        let line = format!("{}\n", protocol::room_full(self.max_clients));
+        let watch = self.observer.watch_from_start(None, Framing::Line);
+        if watch.is_on() {
+            let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
+            self.observer.record(ObservedEvent::Refused {
+                peer,
+                why: format!("the room is full ({} people)", self.max_clients),
+            });
+        }
+        if self.clients.refusing >= MAX_REFUSING {
+            let _ = stream.write(line.as_bytes());
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.clients.add(id, stream, self.max_line, false, watch) {
+            if let Some(client) = self.clients.map.get_mut(&id) {
+                client.out = line.into_bytes();
+                client.phase = Phase::Closing;
+            }
+            self.clients.refusing += 1;
+            self.clients.mark_dirty(id);
+        }
+    }
+
+    /// Commands from the console, sent before the waker rang.
+    fn take_commands(&mut self) {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Control::Host(command)) => {
+                    let actions = self.room.host(command);
+                    self.dispatch
+                        .apply(&mut self.room, &mut self.clients, actions);
+                }
+                // The console is gone (or asked): close the room.
+                Ok(Control::Close) | Err(TryRecvError::Disconnected) => {
+                    self.begin_close();
+                    return;
+                }
+                Err(TryRecvError::Empty) => return,
+            }
+        }
+    }
+
+    /// Goodbye to everyone, no more connections; the loop ends when the last one is closed.
+    fn begin_close(&mut self) {
+        if self.closing.is_some() {
+            return;
+        }
+        let actions = self.room.close();
+        self.dispatch
+            .apply(&mut self.room, &mut self.clients, actions);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.clients.registry.deregister(&mut listener);
+        }
+        self.closing = Some(Instant::now() + SHUTDOWN_GRACE);
+    }
+
+    /// Reads one client until the kernel has nothing more (`false`), or its turn is used up
+    /// (`true`: read it again next turn).
+    // ANCHOR: read_turn
+    fn read_turn(&mut self, id: ClientId) -> bool {
+        let mut taken = 0;
+        loop {
+            let Some(client) = self.clients.map.get_mut(&id) else {
+                return false;
+            };
+            // Over its rate limit (perhaps since a line of this very turn): leave its bytes in
+            // the kernel until `resume`.
+            if client.paused_until.is_some() {
+                return false;
+            }
+            // `&TcpStream` reads: the socket is non-blocking, so this returns at once.
+            let read = (&client.stream).read(&mut self.buffer);
+            let member = client.phase == Phase::Member;
+            match read {
+                Ok(0) => {
+                    self.peer_closed(id);
+                    return false;
+                }
+                Ok(n) => {
+                    // A leaving client's bytes are read only to see its FIN, and dropped.
+                    if member {
+                        self.hand_to_room(id, n);
+                    }
+                    taken += n;
+                    if taken >= READ_TURN {
+                        return true;
+                    }
+                }
+                // Nothing more for now: `poll` will say when more arrives.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    self.lost(id, &error);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Cuts `n` bytes from the read buffer into lines and hands each to the room's rules, whose
+    /// actions are carried out at once (lines for others land in their output buffers).
+    fn hand_to_room(&mut self, id: ClientId, n: usize) {
+        let Some(client) = self.clients.map.get_mut(&id) else {
+            return;
+        };
+        // The decoder is taken out while the room may change `clients` (a /quit in the middle of
+        // the chunk), and put back if the client is still there. An empty decoder allocates
+        // nothing.
+        let mut decoder = std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
+        let (room, dispatch, clients) = (&mut self.room, &mut self.dispatch, &mut self.clients);
+        let now = Instant::now();
+        let fed = decoder.feed(&self.buffer[..n], |frame| {
+            let actions = match frame {
+                Frame::Line(line) => room.said(id, line, now),
+                Frame::TooLong { limit } => room.too_long(id, limit),
+            };
+            dispatch.apply(room, clients, actions);
+        });
+        if let Some(client) = self.clients.map.get_mut(&id) {
+            let pending = if fed.continues { decoder.held() } else { 0 };
+            client
+                .watch
+                .read(&self.buffer[..n], fed.lines + fed.too_long, pending);
+            client.decoder = decoder;
+        }
+    }
+    // ANCHOR_END: read_turn
+
+    /// `read` returned 0: the client closed its side. Its last unfinished line still counts.
+    fn peer_closed(&mut self, id: ClientId) {
+        let Some(client) = self.clients.map.get_mut(&id) else {
+            return;
+        };
+        client.watch.fin_received();
+        client.eof = true;
+        match client.phase {
+            Phase::Member => {
+                let mut decoder =
+                    std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
+                if let Some(Frame::Line(line)) = decoder.finish() {
+                    let actions = self.room.said(id, line, Instant::now());
+                    self.dispatch
+                        .apply(&mut self.room, &mut self.clients, actions);
+                }
+                // Leaving disconnects it (Action::Disconnect): what waits is still written.
+                let actions = self.room.leave(id, Leave::Gone(Gone::Closed));
+                self.dispatch
+                    .apply(&mut self.room, &mut self.clients, actions);
+                self.clients.mark_dirty(id);
+            }
+            // Its goodbye is still being written: it closes once that is done.
+            Phase::Closing => {}
+            Phase::Lingering { .. } => self.clients.remove(id),
+        }
+    }
+
+    /// The connection broke (reset, or a write failed): close it and tell the room.
+    fn lost(&mut self, id: ClientId, error: &io::Error) {
+        if let Some(client) = self.clients.map.get(&id) {
+            client.watch.reset(error);
+        }
+        let was_member = self
+            .clients
+            .map
+            .get(&id)
+            .is_some_and(|client| client.phase == Phase::Member);
+        self.clients.remove(id);
+        if was_member {
+            let actions = self
+                .room
+                .leave(id, Leave::Gone(Gone::Lost(describe(error))));
+            self.dispatch
+                .apply(&mut self.room, &mut self.clients, actions);
+        }
+    }
+
+    /// Writes every client that got output this turn. Writing may find a broken connection,
+    /// whose leave notice is more output: repeat until nothing is left to write.
+    // ANCHOR: write_dirty
+    fn write_dirty(&mut self) {
+        let now = Instant::now();
+        let mut batch = Vec::new();
+        while !self.clients.dirty.is_empty() {
+            std::mem::swap(&mut batch, &mut self.clients.dirty);
+            for id in batch.drain(..) {
+                match self.clients.flush(id, now) {
+                    Ok(()) => {}
+                    Err(error) => self.lost(id, &error),
+                }
+            }
+        }
+        // Keep the larger list's allocation for the next turn.
+        if batch.capacity() > self.clients.dirty.capacity() {
+            self.clients.dirty = batch;
+        }
+    }
+    // ANCHOR_END: write_dirty
+
+    /// Clients whose output has been stuck for `WRITE_TIMEOUT` stopped reading: dropped, by the
+    /// same rule as a full buffer. Lingering closes that waited long enough are closed. Empty
+    /// buffers a burst made large give their memory back: a thousand quiet clients must not each
+    /// keep a megabyte.
+    fn sweep(&mut self, now: Instant) {
+        self.next_sweep = now + SWEEP_EVERY;
+        let due: Vec<ClientId> = self.clients.timed.iter().copied().collect();
+        for id in due {
+            let Some(client) = self.clients.map.get(&id) else {
+                self.clients.timed.remove(&id);
+                continue;
+            };
+            let stuck = client
+                .blocked_since
+                .is_some_and(|since| now.duration_since(since) >= WRITE_TIMEOUT);
+            let idle = client.sent == client.out.len();
+            match client.phase {
+                Phase::Member if stuck => {
+                    self.dispatch
+                        .drop_slow(&mut self.room, &mut self.clients, id);
+                }
+                Phase::Member if idle => {
+                    if let Some(client) = self.clients.map.get_mut(&id) {
+                        client.out = Vec::new();
+                        client.sent = 0;
+                    }
+                    self.clients.timed.remove(&id);
+                }
+                Phase::Closing if stuck => self.clients.remove(id),
+                Phase::Lingering { until } if now >= until => self.clients.remove(id),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Clients {
+    /// Registers a new connection with the poller: tell us when it can be read or written.
+    /// mio's registrations are edge-triggered: an event means "something changed", so each
+    /// readiness is followed through until `WouldBlock`.
+    fn add(
+        &mut self,
+        id: ClientId,
+        mut stream: TcpStream,
+        max_line: usize,
+        seat: bool,
+        watch: Watch,
+    ) -> bool {
+        let token = Token(id as usize);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(error) = self.registry.register(&mut stream, token, interest) {
+            let text = format!("cannot watch a new connection: {error}");
+            self.log.show(Log::Notice(text));
+            return false;
+        }
+        self.map.insert(
+            id,
+            Client {
+                stream,
+                decoder: LineDecoder::new(max_line),
+                out: Vec::new(),
+                sent: 0,
+                phase: Phase::Member,
+                blocked_since: None,
+                seat,
+                eof: false,
+                queued: false,
+                dirty: false,
+                paused_until: None,
+                offered: Traffic::default(),
+                watch,
+            },
+        );
+        if seat {
+            self.seats += 1;
+        }
+        true
+    }
+
+    /// Closes a connection now: off the poller, out of the map, the socket closed.
+    fn remove(&mut self, id: ClientId) {
+        self.timed.remove(&id);
+        if let Some(mut client) = self.map.remove(&id) {
+            client.watch.closed();
+            if let Some(until) = client.paused_until {
+                self.paused.remove(&(until, id));
+            }
+            let _ = self.registry.deregister(&mut client.stream);
+            if client.seat {
+                self.seats -= 1;
+            } else {
+                self.refusing -= 1;
+            }
+        }
+    }
+
+    /// Puts the client on this turn's write list, if it has something to write or to close.
+    fn mark_dirty(&mut self, id: ClientId) {
+        if let Some(client) = self.map.get_mut(&id) {
+            let work = client.sent < client.out.len() || client.phase == Phase::Closing;
+            if work && !client.dirty {
+                client.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// Writes what waits for one client, as much as the kernel takes. A partial write keeps the
+    /// rest for the next writable event. `Err` means the connection is broken.
+    // ANCHOR: flush
+    fn flush(&mut self, id: ClientId, now: Instant) -> io::Result<()> {
+        let Some(client) = self.map.get_mut(&id) else {
+            return Ok(());
+        };
+        client.dirty = false;
+        while client.sent < client.out.len() {
+            match (&client.stream).write(&client.out[client.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    client
+                        .watch
+                        .wrote(&client.out[client.sent..client.sent + n]);
+                    client.sent += n;
+                    client.blocked_since = None;
+                }
+                // The kernel's send buffer is full (the client reads slower than we write):
+                // keep the rest, and wait for the writable event that says there is room.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    client.blocked_since.get_or_insert(now);
+                    // Move the unwritten rest to the front once the written part is the larger
+                    // one, so the buffer does not grow with what was already sent.
+                    if client.sent >= client.out.len() / 2 {
+                        client.out.drain(..client.sent);
+                        client.sent = 0;
+                    }
+                    self.timed.insert(id);
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        // All written. The buffer keeps its size for now: in a burst it fills again at once, and
+        // giving memory back to the allocator only to take it again cost more than the copying.
+        // The sweep gives back what a burst made it take (`WRITE_KEEP`), a moment later.
+        client.out.clear();
+        client.sent = 0;
+        client.blocked_since = None;
+        match client.phase {
+            Phase::Member if client.out.capacity() > WRITE_KEEP => {
+                self.timed.insert(id);
+            }
+            Phase::Member => {
+                self.timed.remove(&id);
+            }
+            // The last line (its goodbye) is out: send our FIN after it, then wait for the
+            // client's, unless it already closed.
+            Phase::Closing if client.eof => self.remove(id),
+            Phase::Closing => {
+                let _ = client.stream.shutdown(Shutdown::Write);
+                client.watch.fin_sent();
+                client.phase = Phase::Lingering {
+                    until: now + CLOSE_LINGER,
+                };
+                self.timed.insert(id);
+            }
+            Phase::Lingering { .. } => {}
+        }
+        Ok(())
+    }
+    // ANCHOR_END: flush
+}
+
+impl Engine for Clients {
+    /// Appends the line to the client's output buffer, unless more than `CLIENT_QUEUE` bytes
+    /// already wait there. Nothing is written yet: that happens once per turn (`write_dirty`).
+    // ANCHOR: offer
+    fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
+        let Some(client) = self.map.get_mut(&id) else {
+            return Offer::Gone;
+        };
+        if client.phase != Phase::Member {
+            return Offer::Gone;
+        }
+        let waiting = client.out.len() - client.sent;
+        if waiting + line.len() + 1 > CLIENT_QUEUE {
+            return Offer::Full;
+        }
+        client.out.extend_from_slice(line.as_bytes());
+        client.out.push(b'\n');
+        client.offered.count(line.len());
+        if !client.dirty {
+            client.dirty = true;
+            self.dirty.push(id);
+        }
+        Offer::Accepted
+    }
+    // ANCHOR_END: offer
+
+    fn disconnect(&mut self, id: ClientId) {
+        if let Some(client) = self.map.get_mut(&id) {
+            if client.phase == Phase::Member {
+                client.phase = Phase::Closing;
+                // A leaving client is read again, if only to see its FIN.
+                if let Some(until) = client.paused_until.take() {
+                    self.paused.remove(&(until, id));
+                }
+                self.timed.insert(id);
+                self.mark_dirty(id);
+            }
+        }
+    }
+
+    /// Stops reading the client until `until`: its socket stays registered, and `read_turn`
+    /// leaves it alone while it is paused.
+    fn pause(&mut self, id: ClientId, until: Instant) {
+        if let Some(client) = self.map.get_mut(&id) {
+            if client.phase == Phase::Member {
+                if let Some(earlier) = client.paused_until.replace(until) {
+                    self.paused.remove(&(earlier, id));
+                }
+                self.paused.insert((until, id));
+            }
+        }
+    }
+
+    fn drop_slow(&mut self, id: ClientId) {
+        if let Some(client) = self.map.get(&id) {
+            // Both directions at once: nothing more is read or written, and the bytes waiting
+            // for it are thrown away.
+            let _ = client.stream.shutdown(Shutdown::Both);
+        }
+        self.remove(id);
+    }
+
+    fn log(&mut self, entry: Log) {
+        self.log.show(entry);
+    }
+
+    /// What `/stats` shows as `queued`: the bytes of `out` the kernel has not taken yet.
+    fn output(&self, id: ClientId) -> Option<Output> {
+        let client = self.map.get(&id)?;
+        Some(Output {
+            sent: client.offered,
+            waiting: client.out.len() - client.sent,
+        })
+    }
+}
