@@ -47,6 +47,12 @@ pub const CONNECT_BURST: u32 = 8;
 /// mistake, too few for connect/close churn to bury the room in notices.
 pub const CONNECTS_PER_SECOND: u32 = 1;
 
+/// A member held back by its rate limit without a break for this long is disconnected. Nobody
+/// types or pastes that much (a minute at the default limit is 300 lines); a flood ends, and so
+/// does the backlog a flooder leaves in the kernel's buffers (megabytes of `y` lines that would
+/// otherwise trickle into the room for hours after the flooder quit).
+pub const FLOOD_CUTOFF: Duration = Duration::from_secs(60);
+
 /// A member who leaves within this time of joining was never announced (see the rules' join),
 /// so its leaving is not announced either: churn stays off everyone's screen.
 pub const SHORT_STAY: Duration = Duration::from_secs(1);
@@ -104,6 +110,8 @@ pub struct Bucket {
     updated: Instant,
     /// In a limited episode: paused at least once since the buckets were last full.
     limited: bool,
+    /// When the current limited episode began.
+    since: Option<Instant>,
 }
 
 impl Bucket {
@@ -114,7 +122,14 @@ impl Bucket {
             bytes: f64::from(BURST_BYTES),
             updated: now,
             limited: false,
+            since: None,
         }
+    }
+
+    /// How long the member has been held back without a break (zero when it is not).
+    pub fn limited_for(&self, now: Instant) -> Duration {
+        self.since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
     }
 
     /// Whether the member is in a limited episode (for `/stats`).
@@ -138,6 +153,9 @@ impl Bucket {
             .max(0.0);
         let new_episode = !self.limited;
         self.limited = true;
+        if new_episode {
+            self.since = Some(now);
+        }
         Charge::Pause {
             until: now + Duration::from_secs_f64(wait),
             new_episode,
@@ -152,6 +170,7 @@ impl Bucket {
         // Full again: the member kept within its limit long enough, the episode is over.
         if self.lines >= f64::from(BURST_LINES) && self.bytes >= f64::from(BURST_BYTES) {
             self.limited = false;
+            self.since = None;
         }
     }
 }
@@ -387,6 +406,21 @@ mod tests {
         let later = until + Duration::from_secs(60);
         assert_eq!(bucket.charge(FIVE, later, 10), Charge::Go);
         assert!(!bucket.is_limited());
+        assert_eq!(bucket.limited_for(later), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_flood_that_never_lets_up_is_measured_from_its_start() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(start);
+        let mut now = start;
+        for _ in 0..1000 {
+            if let Charge::Pause { until, .. } = bucket.charge(FIVE, now, 2) {
+                now = until;
+            }
+        }
+        // 1000 lines at 5 a second, after a burst of 20: held back for about 196 s, no break.
+        assert!(bucket.limited_for(now) > Duration::from_secs(190));
     }
 
     #[test]

@@ -402,6 +402,12 @@ pub fn slow_down(lines_per_second: u32) -> String {
     ))
 }
 
+/// What a member held back by its rate limit for a minute without a break is told as it is
+/// disconnected (limits.rs, `FLOOD_CUTOFF`), and what the room is told.
+pub const FLOODED_YOU: &str =
+    "you kept sending faster than this room allows for a minute; join again and slow down";
+pub const FLOODED: &str = "was disconnected: it kept flooding the room for a minute";
+
 /// What the room is told about a member dropped for not reading (engine.rs, `CLIENT_QUEUE`).
 pub const TOO_SLOW: &str = "was disconnected: too slow to read the room's messages";
 // ANCHOR_END: policy

@@ -576,6 +576,15 @@ impl Room {
         let Charge::Pause { until, new_episode } = member.bucket.charge(rate, now, bytes) else {
             return Vec::new();
         };
+        // Held back without a break for a minute: a flood, or a flooder's backlog; it ends here.
+        if member.bucket.limited_for(now) >= limits::FLOOD_CUTOFF {
+            let mut actions = vec![Action::To(
+                id,
+                line(protocol::goodbye(protocol::FLOODED_YOU)),
+            )];
+            actions.extend(self.remove(id, protocol::FLOODED, Departure::Evicted));
+            return actions;
+        }
         member.paused_until = Some(until);
         let mut actions = vec![Action::Pause { id, until }];
         if new_episode && self.observer.is_on() {
@@ -848,9 +857,10 @@ impl Room {
         actions
     }
 
-    /// `/ban`: the member and everyone else from its address are disconnected, and the address
-    /// is refused until the room closes (or `/unban`). On a LAN an address is one machine: a
-    /// prankster's other connections go too.
+    /// `/ban`: the member is disconnected and its address refused until the room closes (or
+    /// `/unban`). Others already in the room from that address stay: on a shared machine or
+    /// behind a school's NAT they may be honest; the host is told how many there are, and can
+    /// `/ban` them too.
     fn ban(&mut self, nick: &[u8], reason: Option<&[u8]>) -> Vec<Action> {
         let target = std::str::from_utf8(nick).ok().and_then(|n| self.find(n));
         let Some((id, member)) = target.and_then(|id| Some((id, self.members.get(&id)?))) else {
@@ -859,25 +869,24 @@ impl Room {
         let (ip, name) = (member.peer.ip(), member.nick.clone());
         self.door.ban(ip, &name);
         let (goodbye, why) = protocol::banned(reason);
-        let goodbye = line(goodbye);
-        let same_address: Vec<ClientId> = self
+        let mut actions = vec![Action::To(id, line(goodbye))];
+        actions.extend(self.remove(id, &why, Departure::Kicked));
+        let others: Vec<&str> = self
             .members
-            .iter()
-            .filter(|(_, m)| m.peer.ip() == ip)
-            .map(|(&other, _)| other)
+            .values()
+            .filter(|m| m.peer.ip() == ip)
+            .map(|m| m.nick.as_str())
             .collect();
-        let mut actions = Vec::new();
-        for other in same_address {
-            actions.push(Action::To(other, Arc::clone(&goodbye)));
-            let why = if other == id {
-                why.clone()
-            } else {
-                format!("was disconnected: {name}'s address was banned")
-            };
-            actions.extend(self.remove(other, &why, Departure::Kicked));
-        }
+        let staying = match others.as_slice() {
+            [] => String::new(),
+            names => format!(
+                "; still here from that address: {} (/ban them too if they are the same \
+                 prankster)",
+                names.join(", ")
+            ),
+        };
         actions.push(Action::Log(Log::Answer(format!(
-            "{ip} is banned until the room closes; /unban {ip} lets it in again"
+            "{ip} is banned until the room closes; /unban {ip} lets it in again{staying}"
         ))));
         actions
     }
@@ -1252,6 +1261,42 @@ mod tests {
     }
 
     #[test]
+    fn a_member_held_back_for_a_minute_without_a_break_is_disconnected() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        let mut at = start;
+        let mut relayed = 0;
+        let gone = loop {
+            let actions = room.said(1, b"y", at);
+            if actions.contains(&Action::Disconnect(1)) {
+                break actions;
+            }
+            relayed += 1;
+            if let Some(Action::Pause { until, .. }) =
+                actions.iter().find(|a| matches!(a, Action::Pause { .. }))
+            {
+                at = *until;
+            }
+            assert!(relayed < 1000, "never cut off");
+        };
+        assert!(at - start >= limits::FLOOD_CUTOFF);
+        assert!(
+            lines_to(&gone, 1)
+                .iter()
+                .any(|l| l.starts_with("*** goodbye: you kept sending"))
+        );
+        assert!(
+            lines_to(&gone, 2)
+                .iter()
+                .any(|l| l.contains("guest-1 was disconnected: it kept"))
+        );
+        // Until then it was held to its limit: its burst, then five a second.
+        assert!(relayed <= 20 + 5 * 61, "{relayed}");
+    }
+
+    #[test]
     fn held_lines_of_a_member_who_leaves_are_still_relayed() {
         let mut room = Room::new(Limits::default());
         let start = now();
@@ -1326,7 +1371,7 @@ mod tests {
     }
 
     #[test]
-    fn ban_removes_everyone_from_the_address_and_keeps_it_out() {
+    fn ban_removes_the_member_and_keeps_its_address_out() {
         let mut room = Room::new(Limits::off());
         room.join(1, peer("127.0.0.1:5000"), now());
         room.join(2, peer("127.0.0.2:5000"), now());
@@ -1340,10 +1385,17 @@ mod tests {
             lines_to(&actions, 2)[0],
             "*** goodbye: you were banned from this room by the host (flooding)"
         );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        // The other member from that address stays (it may be an honest classmate behind the
+        // same NAT), and the host is told it is there.
+        assert!(!actions.contains(&Action::Disconnect(3)));
         assert!(
-            actions.contains(&Action::Disconnect(2)) && actions.contains(&Action::Disconnect(3))
+            logs(&actions)
+                .last()
+                .unwrap()
+                .contains("still here from that address: guest-3")
         );
-        assert_eq!(room.len(), 1);
+        assert_eq!(room.len(), 2);
         let back = room.join(4, peer("127.0.0.2:6000"), now());
         assert!(lines_to(&back, 4)[0].contains("banned your address"));
         assert_eq!(room.nick(4), None);
