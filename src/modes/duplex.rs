@@ -554,13 +554,14 @@ mod tests {
         assert!(!is_bye(b"bye now"));
     }
 
-    #[test]
-    fn typing_bye_sends_it_and_ends() {
+    /// Converses with only the keyboard speaking: returns how it ended and what reached the peer.
+    fn converse_typing(inputs: Vec<Input>) -> (Ending, String) {
         let (ours, theirs) = socket_pair();
-        let (keys, keyboard) = bounded(4);
+        let (keys, keyboard) = bounded(inputs.len());
         let (_peer_tx, peer) = bounded(1);
-        keys.send(Input::Line(b"hi".to_vec())).unwrap();
-        keys.send(Input::Line(b" Bye ".to_vec())).unwrap();
+        inputs
+            .into_iter()
+            .for_each(|input| keys.send(input).unwrap());
         let ending = converse(
             outgoing(&ours),
             &keyboard,
@@ -569,37 +570,25 @@ mod tests {
             &mut quiet_console(),
         )
         .unwrap();
-        assert_eq!(ending, Ending::WeSaidBye);
         drop(ours);
         let mut wire = String::new();
         (&theirs).read_to_string(&mut wire).unwrap();
+        (ending, wire)
+    }
+
+    #[test]
+    fn typing_bye_sends_it_and_ends() {
+        let typed = vec![Input::Line(b"hi".to_vec()), Input::Line(b" Bye ".to_vec())];
+        let (ending, wire) = converse_typing(typed);
+        assert_eq!(ending, Ending::WeSaidBye);
         assert_eq!(wire, "hi\nbye\n");
     }
 
     #[test]
     fn piped_lines_leave_as_one_block_up_to_a_bye() {
-        let (ours, theirs) = socket_pair();
-        let (keys, keyboard) = bounded(4);
-        let (_peer_tx, peer) = bounded(1);
-        keys.send(Input::Lines(Messages::from_iter([
-            "one",
-            "two",
-            " BYE",
-            "never sent",
-        ])))
-        .unwrap();
-        let ending = converse(
-            outgoing(&ours),
-            &keyboard,
-            &peer,
-            &never(),
-            &mut quiet_console(),
-        )
-        .unwrap();
+        let block = Messages::from_iter(["one", "two", " BYE", "never sent"]);
+        let (ending, wire) = converse_typing(vec![Input::Lines(block)]);
         assert_eq!(ending, Ending::WeSaidBye);
-        drop(ours);
-        let mut wire = String::new();
-        (&theirs).read_to_string(&mut wire).unwrap();
         assert_eq!(wire, "one\ntwo\nbye\n");
     }
 
