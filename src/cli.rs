@@ -4,6 +4,7 @@
 //! [`Endpoint`](crate::endpoint::Endpoint), a mode's `Options`) before a mode starts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -14,6 +15,7 @@ use crate::framing::{DEFAULT_MAX_LINE, Framing};
 use crate::modes::room::access::Network;
 use crate::modes::room::{AccessList, BotOptions, ClassOptions, EngineKind, Motd};
 use crate::observe;
+use crate::shaping::Shaping;
 
 /// The largest `--max-line` accepted: 64 MiB, so one peer can never make netchat reserve more.
 const MAX_MAX_LINE: u32 = 64 * 1024 * 1024;
@@ -149,6 +151,8 @@ pub struct HalfArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub wire: WireArgs,
 }
 
 /// `netchat duplex`.
@@ -158,6 +162,12 @@ pub struct DuplexArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub wire: WireArgs,
+    /// TCP experiment: gather N messages into one write() (typed or piped); they leave when N
+    /// are there or the input pauses for 2 s. A --framing raw peer sees them glued together.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub coalesce: Option<u32>,
     /// Prefix each message with the local time (HH:MM:SS).
     #[arg(long)]
     pub timestamps: bool,
@@ -261,6 +271,46 @@ pub struct TeacherArgs {
     /// same order (for tests and demonstrations). Without it, each run differs.
     #[arg(long, value_name = "NUMBER", conflicts_with = "connect")]
     pub seed: Option<u64>,
+}
+
+/// The TCP experiments of `half` and `duplex`: how messages leave.
+#[derive(Debug, Args)]
+pub struct WireArgs {
+    /// TCP experiment: write each message in pieces of at most BYTES bytes (one write() each),
+    /// so the peer's read() gets it in pieces. A --framing raw peer sees it split.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub chop: Option<u32>,
+    /// TCP experiment: wait MS milliseconds between two write()s (the pieces of --chop, the
+    /// batches of --coalesce).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub delay: Option<u32>,
+    /// TCP_NODELAY: on (the default) sends small writes at once; off lets Nagle's algorithm
+    /// hold a small write back until the previous one is acknowledged.
+    #[arg(long, value_enum, value_name = "ON|OFF", default_value_t = Switch::On)]
+    pub nodelay: Switch,
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl WireArgs {
+    /// `--chop` and `--delay` (and `--coalesce`, duplex only) as the plain type the modes use.
+    pub fn shaping(&self, coalesce: Option<u32>) -> Shaping {
+        Shaping {
+            chop: self.chop.map(|bytes| bytes as usize),
+            delay: self.delay.map(|ms| Duration::from_millis(u64::from(ms))),
+            coalesce: coalesce.map(|n| n as usize),
+        }
+    }
+
+    /// `--nodelay` as a flag.
+    pub fn nodelay(&self) -> bool {
+        self.nodelay == Switch::On
+    }
 }
 
 /// Exactly one of `--listen` or `--connect`.

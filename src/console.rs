@@ -166,6 +166,17 @@ impl Console {
         let _ = err.flush();
     }
 
+    /// A notice to print later, from any thread (the hint for unframed peers, which a reader
+    /// thread gives when the moment comes), through the same stderr as every other line.
+    pub fn notice_later(&self, text: &str) -> impl Fn() + Send + Sync + 'static {
+        let err = Arc::clone(&self.err);
+        let line = format!("{} {}\n", "netchat:".dimmed(), text.yellow());
+        move || {
+            let mut err = err.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
+        }
+    }
+
     /// The error that ends the program, and its hint, as `netchat: error: …` lines.
     pub fn error(&mut self, error: &Error) {
         let mut err = self.err();

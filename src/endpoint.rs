@@ -363,13 +363,22 @@ impl Tunable for mio::net::TcpStream {
 
 /// Socket options every netchat connection gets, whichever engine accepted it.
 pub fn tune(stream: &impl Tunable) -> Result<()> {
-    // TCP_NODELAY turns off Nagle's algorithm, which holds back a small segment while an earlier
-    // one is unacknowledged. Chat lines are small and written whole (framing.rs), so waiting buys
-    // nothing and costs up to a round trip plus the peer's delayed-ACK timer (often 40 ms).
+    set_nodelay(stream, true)
+}
+
+/// TCP_NODELAY on or off (`--nodelay`; on for every connection unless a student turns it off).
+///
+/// TCP_NODELAY turns off Nagle's algorithm, which holds back a small segment while an earlier
+/// one is unacknowledged. Chat lines are small and written whole (framing.rs), so waiting buys
+/// nothing and costs up to a round trip plus the peer's delayed-ACK timer (often 40 ms): the
+/// experiment of lesson 2 (`--chop 5 --nodelay off`) measures it.
+// ANCHOR: set_nodelay
+pub fn set_nodelay(stream: &impl Tunable, on: bool) -> Result<()> {
     stream
-        .set_nodelay(true)
+        .set_nodelay(on)
         .map_err(|e| Error::io("setting TCP_NODELAY", e))
 }
+// ANCHOR_END: set_nodelay
 
 /// Fixes the kernel's send buffer of a socket (`SO_SNDBUF`) at `bytes`, and returns what the
 /// kernel really reserved (Linux doubles the request, keeping half for its own bookkeeping).
@@ -502,6 +511,15 @@ pub fn close_gracefully(stream: &TcpStream, watch: &Watch) {
         match io::Read::read(&mut &*stream, &mut discard) {
             Ok(0) => {
                 watch.fin_received();
+                break;
+            }
+            // The linger deadline passed: the peer has not closed its side yet; close anyway.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 break;
             }
             Err(e) => {

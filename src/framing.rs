@@ -17,9 +17,13 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::mem::take;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
+use crate::console::Console;
 use crate::observe::Watch;
 
 /// Default for `--max-line`: the longest message, in bytes, netchat accepts from a peer or sends.
@@ -354,6 +358,92 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// How long a peer may leave a message without its newline before netchat suspects it does not
+/// frame its messages at all (a script that pairs one `send()` with one `recv()`): a person
+/// typing into nc or telnet ends every line within microseconds of its first byte arriving.
+pub const UNFRAMED_AFTER: Duration = Duration::from_secs(1);
+
+/// What the hint says.
+const UNFRAMED_HINT: &str = "the peer sent bytes without a newline and nothing more for a second: \
+     it may be a script that does not end its messages with a newline (one send() per message); \
+     if so, run netchat with --framing raw";
+
+/// The hint for unframed peers: when a peer has sent bytes without a newline and nothing more for
+/// [`UNFRAMED_AFTER`], say once that it may be a script that does not frame its messages, and that
+/// `--framing raw` is for it. Never again on that connection, and never after a newline arrived.
+///
+/// The one second is timed by the socket itself: only while an unfinished line waits, the reader
+/// sets a read timeout, so the ordinary path (lines that end) costs nothing extra.
+#[derive(Clone)]
+pub struct UnframedHint {
+    /// Sets the socket's read timeout (`None`: block again).
+    set_timeout: Arc<dyn Fn(Option<Duration>) -> io::Result<()> + Send + Sync>,
+    /// Prints the hint (on the console's stderr).
+    say: Arc<dyn Fn() + Send + Sync>,
+    /// The timeout is set for the read in progress.
+    armed: bool,
+    /// Said, or a newline arrived: nothing more to do on this connection.
+    done: bool,
+}
+
+impl UnframedHint {
+    /// A hint for the peer on `socket` (a handle to the socket being read); `say` prints it.
+    pub fn new(socket: TcpStream, say: impl Fn() + Send + Sync + 'static) -> UnframedHint {
+        UnframedHint {
+            set_timeout: Arc::new(move |timeout| socket.set_read_timeout(timeout)),
+            say: Arc::new(say),
+            armed: false,
+            done: false,
+        }
+    }
+
+    /// The hint for the peer on `stream`, printed through the console's stderr; `None` if the
+    /// socket cannot be shared (then there is simply no hint).
+    pub fn for_peer(stream: &TcpStream, console: &Console) -> Option<UnframedHint> {
+        let socket = stream.try_clone().ok()?;
+        Some(UnframedHint::new(
+            socket,
+            console.notice_later(UNFRAMED_HINT),
+        ))
+    }
+
+    /// Before a `read`: if part of a line waits for its newline, time the wait.
+    pub fn before_read(&mut self, partial: usize) {
+        if !self.done && partial > 0 && !self.armed {
+            self.armed = (self.set_timeout)(Some(UNFRAMED_AFTER)).is_ok();
+        }
+    }
+
+    /// A `read` failed with `error`: `true` if it was our timeout, which says the hint (once);
+    /// the caller then reads again, without a timeout.
+    pub fn timed_out(&mut self, error: &io::Error) -> bool {
+        let ours = self.armed
+            && matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            );
+        if ours {
+            (self.say)();
+            self.disarm();
+            self.done = true;
+        }
+        ours
+    }
+
+    /// A `read` returned bytes; `newline` says whether they held one (then never again).
+    pub fn after_read(&mut self, newline: bool) {
+        self.done |= newline;
+        if self.armed {
+            self.disarm();
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+        let _ = (self.set_timeout)(None);
+    }
+}
+
 /// Reads newline-terminated messages from any byte stream (a socket, stdin), bounded in memory:
 /// a [`LineDecoder`] driven by blocking reads.
 pub struct LineReader<R> {
@@ -364,6 +454,8 @@ pub struct LineReader<R> {
     /// Frames already decoded from the last `read`, when it is watched: a watched read is
     /// decoded whole at once, so its report ("26 bytes → 2 messages") leaves when it happened.
     ready: VecDeque<Frame>,
+    /// The hint for a peer that does not frame its messages (sockets only).
+    unframed: Option<UnframedHint>,
 }
 
 impl<R: Read> LineReader<R> {
@@ -374,7 +466,14 @@ impl<R: Read> LineReader<R> {
             decoder: LineDecoder::new(max_line),
             watch: Watch::off(),
             ready: VecDeque::new(),
+            unframed: None,
         }
+    }
+
+    /// Gives the hint for unframed peers ([`UnframedHint`]) when one seems to be on the line.
+    pub fn hinting(mut self, hint: UnframedHint) -> Self {
+        self.unframed = Some(hint);
+        self
     }
 
     /// Reports every `read` to `watch` (`--trace`, `--events`), with FIN and errors.
@@ -395,10 +494,28 @@ impl<R: Read> LineReader<R> {
         }
         loop {
             let fresh = self.inner.buffer().is_empty();
-            let available = match self.inner.fill_buf() {
+            if let (true, Some(hint)) = (fresh, &mut self.unframed) {
+                hint.before_read(self.decoder.partial_len());
+            }
+            let waiting = fresh.then(|| {
+                self.watch
+                    .waiting("read() on the socket (waiting for the peer)")
+            });
+            let filled = self.inner.fill_buf();
+            drop(waiting);
+            let available = match filled {
                 Ok(bytes) => bytes,
                 // A signal interrupted the system call before any byte arrived: just ask again.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A second without the rest of a line: the hint was given; wait on.
+                Err(e)
+                    if self
+                        .unframed
+                        .as_mut()
+                        .is_some_and(|hint| hint.timed_out(&e)) =>
+                {
+                    continue;
+                }
                 Err(e) => {
                     self.watch.reset(&e);
                     return Err(e);
@@ -407,6 +524,9 @@ impl<R: Read> LineReader<R> {
             if available.is_empty() {
                 self.watch.fin_received();
                 return Ok(self.decoder.finish().map(|frame| frame.to_owned_frame()));
+            }
+            if let (true, Some(hint)) = (fresh, &mut self.unframed) {
+                hint.after_read(memchr::memchr(b'\n', available).is_some());
             }
             if fresh && self.watch.is_on() {
                 // Watched: decode the whole read now, so that the trace tells what it held.
@@ -583,7 +703,12 @@ impl<R: Read> ChunkReader<R> {
     // ANCHOR: read_chunk
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            match self.inner.read(&mut self.buffer) {
+            let waiting = self
+                .watch
+                .waiting("read() on the socket (waiting for the peer)");
+            let read = self.inner.read(&mut self.buffer);
+            drop(waiting);
+            match read {
                 Ok(0) => {
                     self.watch.fin_received();
                     return Ok(None);
@@ -621,6 +746,14 @@ impl<R: Read> MessageReader<R> {
         match framing {
             Framing::Line => MessageReader::Lines(LineReader::new(inner, max_line)),
             Framing::Raw => MessageReader::Chunks(ChunkReader::new(inner, max_line)),
+        }
+    }
+
+    /// Gives the hint for unframed peers (line framing only: raw framing is their cure).
+    pub fn hinting(self, hint: UnframedHint) -> Self {
+        match self {
+            MessageReader::Lines(reader) => MessageReader::Lines(reader.hinting(hint)),
+            chunks => chunks,
         }
     }
 

@@ -17,6 +17,7 @@
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`pump`] | a blocking `read` on its own thread, feeding a channel; bulk reads, one hand-over per read |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
+//! | [`shaping`] | TCP experiments: split (`--chop`) and merge (`--coalesce`) messages on purpose |
 //! | [`observe`] | watching the wire: `--trace` lines and the `--events` JSON Lines log |
 //! | [`diagram`] | `netchat diagram`: sequence diagrams drawn from event logs |
 //! | [`cli`] | the command line (the only module that knows clap) |
@@ -33,6 +34,7 @@ pub mod lessons;
 pub mod modes;
 pub mod observe;
 pub mod pump;
+pub mod shaping;
 pub mod terminal;
 
 use std::io::Read;
@@ -77,6 +79,8 @@ fn run_mode(
             let options = modes::half::Options {
                 max_line: args.common.max_line(),
                 framing: args.common.framing(),
+                shaping: args.wire.shaping(None),
+                nodelay: args.wire.nodelay(),
             };
             modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
         }
@@ -85,6 +89,8 @@ fn run_mode(
                 max_line: args.common.max_line(),
                 timestamps: args.timestamps,
                 framing: args.common.framing(),
+                shaping: args.wire.shaping(args.coalesce),
+                nodelay: args.wire.nodelay(),
             };
             let endpoint = args.endpoint.endpoint();
             modes::duplex::run(&endpoint, &options, stdin, console, interrupt)

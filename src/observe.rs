@@ -25,7 +25,8 @@ use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +193,14 @@ pub enum Event {
         nick: String,
         seconds: f64,
     },
+    /// A call that blocked longer than a second (`--trace` on): `read()` waiting for the peer,
+    /// `write()` waiting for it to read.
+    Blocked {
+        call: String,
+        seconds: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<u64>,
+    },
     /// Room server: a connection was turned away before joining (the room is full, too many
     /// from one address, banned).
     Refused { peer: String, why: String },
@@ -236,6 +245,26 @@ struct Sinks {
     /// `joined` and `renamed` events that pass through here, so the readers and writers, which
     /// know only a client's number, need not ask the hub.
     names: Mutex<HashMap<u64, String>>,
+    /// The calls threads are blocked in right now (with `--trace`), by a number each, for the
+    /// watchdog that names a call once it has waited [`BLOCKED_AFTER`].
+    waits: Mutex<(u64, HashMap<u64, Wait>)>,
+}
+
+/// After how long a blocked call gets a trace line: a blocking `read` that returns within a
+/// second is a conversation going on; one that does not is a program waiting for something.
+pub const BLOCKED_AFTER: Duration = Duration::from_secs(1);
+
+/// How often the watchdog looks at the waits.
+const WATCHDOG_TICK: Duration = Duration::from_millis(100);
+
+/// One call a thread is blocked in.
+struct Wait {
+    started: Instant,
+    call: &'static str,
+    /// The connection's clock and client, for the trace line.
+    since: Instant,
+    client: Option<u64>,
+    reported: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -275,7 +304,13 @@ impl Observer {
             trace: trace.map(Mutex::new),
             events: events.map(Mutex::new),
             names: Mutex::new(HashMap::new()),
+            waits: Mutex::new((0, HashMap::new())),
         })));
+        if let Some(sinks) = &observer.0 {
+            if sinks.trace.is_some() {
+                spawn_watchdog(Arc::downgrade(sinks))?;
+            }
+        }
         let unix = wall
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |since| since.as_secs_f64());
@@ -618,30 +653,121 @@ impl Watch {
     /// Writes one `netchat: trace …` line: the time since `since`, the client (room server),
     /// what happened, and an escaped preview of the bytes.
     fn trace(&self, sinks: &Sinks, what: std::fmt::Arguments<'_>, wire: Option<&[u8]>) {
-        let Some(trace) = &sinks.trace else { return };
-        let ms = self.since.elapsed().as_secs_f64() * 1000.0;
-        let mut line = format!("netchat: trace {ms:>9.1} ms ");
-        if let Some(client) = self.client {
-            match lock(&sinks.names).get(&client) {
-                Some(nick) => {
-                    let _ = write!(line, "#{client} {nick}: ");
-                }
-                None => {
-                    let _ = write!(line, "#{client}: ");
+        trace_line(sinks, self.since, self.client, what, wire);
+    }
+
+    /// About to block in `call` (`read()`, `write()`): while the returned guard lives, the
+    /// watchdog may say so in the trace once it has waited [`BLOCKED_AFTER`]. Nothing when the
+    /// trace is off.
+    pub fn waiting(&self, call: &'static str) -> Waiting {
+        let Some(sinks) = self.sinks.as_ref().filter(|sinks| sinks.trace.is_some()) else {
+            return Waiting(None);
+        };
+        let mut waits = lock(&sinks.waits);
+        waits.0 += 1;
+        let id = waits.0;
+        waits.1.insert(
+            id,
+            Wait {
+                started: Instant::now(),
+                call,
+                since: self.since,
+                client: self.client,
+                reported: false,
+            },
+        );
+        Waiting(Some((Arc::clone(sinks), id)))
+    }
+}
+
+/// A call in progress (see [`Watch::waiting`]); dropping it says the call returned.
+pub struct Waiting(Option<(Arc<Sinks>, u64)>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some((sinks, id)) = &self.0 {
+            lock(&sinks.waits).1.remove(id);
+        }
+    }
+}
+
+/// Starts the `trace-watchdog` thread: every [`WATCHDOG_TICK`] it looks for calls blocked longer
+/// than [`BLOCKED_AFTER`] and names each once. It ends when the observer is gone. A blocked
+/// thread cannot say that it is blocked — that is what blocked means — so another thread must.
+// ANCHOR: watchdog
+fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
+    thread::Builder::new()
+        .name("trace-watchdog".into())
+        .spawn(move || {
+            loop {
+                thread::sleep(WATCHDOG_TICK);
+                let Some(sinks) = sinks.upgrade() else { return };
+                let overdue: Vec<(Instant, Option<u64>, &'static str, Duration)> = {
+                    let mut waits = lock(&sinks.waits);
+                    waits
+                        .1
+                        .values_mut()
+                        .filter(|wait| !wait.reported && wait.started.elapsed() >= BLOCKED_AFTER)
+                        .map(|wait| {
+                            wait.reported = true;
+                            (wait.since, wait.client, wait.call, wait.started.elapsed())
+                        })
+                        .collect()
+                };
+                for (since, client, call, waited) in overdue {
+                    let seconds = waited.as_secs_f64();
+                    trace_line(
+                        &sinks,
+                        since,
+                        client,
+                        format_args!("blocked in {call} for {seconds:.1} s"),
+                        None,
+                    );
+                    Observer(Some(Arc::clone(&sinks))).record(Event::Blocked {
+                        call: call.to_string(),
+                        seconds: (seconds * 10.0).round() / 10.0,
+                        client,
+                    });
                 }
             }
+        })
+        .map(|_detached| ())
+        .map_err(|e| Error::io("starting the trace watchdog thread", e))
+}
+// ANCHOR_END: watchdog
+
+/// Writes one `netchat: trace …` line: the time since `since`, the client (room server), what
+/// happened, and an escaped preview of the bytes.
+fn trace_line(
+    sinks: &Sinks,
+    since: Instant,
+    client: Option<u64>,
+    what: std::fmt::Arguments<'_>,
+    wire: Option<&[u8]>,
+) {
+    let Some(trace) = &sinks.trace else { return };
+    let ms = since.elapsed().as_secs_f64() * 1000.0;
+    let mut line = format!("netchat: trace {ms:>9.1} ms ");
+    if let Some(client) = client {
+        match lock(&sinks.names).get(&client) {
+            Some(nick) => {
+                let _ = write!(line, "#{client} {nick}: ");
+            }
+            None => {
+                let _ = write!(line, "#{client}: ");
+            }
         }
-        let _ = line.write_fmt(what);
-        if let Some(wire) = wire {
-            line.push_str("  ");
-            line.push_str(&preview(wire));
-        }
-        line.push('\n');
-        let mut trace = lock(trace);
-        let _ = trace
-            .write_all(line.as_bytes())
-            .and_then(|()| trace.flush());
     }
+    let _ = line.write_fmt(what);
+    if let Some(wire) = wire {
+        line.push_str("  ");
+        line.push_str(&preview(wire));
+    }
+    line.push('\n');
+    let mut trace = lock(trace);
+    let _ = trace
+        .write_all(line.as_bytes())
+        .and_then(|()| trace.flush());
 }
 
 /// A `Write` that reports every `write()` it passes on to `inner`: wrap a socket in it and each
@@ -664,7 +790,11 @@ impl<W: Write> Traced<W> {
 
 impl<W: Write> Write for Traced<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let waiting = self
+            .watch
+            .waiting("write() on the socket (the peer is not reading)");
         let written = self.inner.write(buf);
+        drop(waiting);
         match &written {
             Ok(n) => self.watch.wrote(&buf[..*n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted || !self.watch.is_on() => {}

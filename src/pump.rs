@@ -14,12 +14,40 @@
 
 use std::io::{self, Read};
 use std::mem::replace;
+use std::net::TcpStream;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::framing::{Frame, Framing, LineDecoder, Messages, strip_line_ending};
+use crate::console::Console;
+use crate::framing::{Frame, Framing, LineDecoder, Messages, UnframedHint, strip_line_ending};
 use crate::observe::Watch;
+
+/// What a pump tells besides the messages: each `read` to `watch` (`--trace`, `--events`), and
+/// the hint for a peer that does not frame its messages (sockets with line framing).
+#[derive(Clone, Default)]
+pub struct Reporting {
+    pub watch: Option<Watch>,
+    pub unframed: Option<UnframedHint>,
+}
+
+impl Reporting {
+    /// For a peer's socket: its watch, and (with line framing) the hint for unframed peers.
+    pub fn for_socket(
+        stream: &TcpStream,
+        framing: Framing,
+        watch: &Watch,
+        console: &Console,
+    ) -> Reporting {
+        Reporting {
+            watch: Some(watch.clone()),
+            unframed: match framing {
+                Framing::Line => UnframedHint::for_peer(stream, console),
+                Framing::Raw => None,
+            },
+        }
+    }
+}
 
 /// How many bytes one `read` may fetch with line framing. A socket's or a file's `read` returns
 /// as much as is waiting, up to this: 128 KiB is two pipe buffers, or a good part of a loopback
@@ -85,8 +113,8 @@ pub enum Pumped {
 /// The thread ends after [`Pumped::Closed`] or [`Pumped::Failed`], or as soon as nobody listens
 /// on the channel any more. A socket's pump blocked in `read` is woken by `shutdown(Both)`.
 ///
-/// `watch` reports each `read` and what framing made of it, FIN and errors (`--trace`,
-/// `--events`); [`Watch::off`] for stdin.
+/// `reporting` says where each `read` is reported and whether to hint at an unframed peer;
+/// [`Reporting::default`] (nothing) for stdin.
 // ANCHOR: spawn_pump
 pub fn spawn<E: Send + 'static>(
     name: &str,
@@ -94,13 +122,13 @@ pub fn spawn<E: Send + 'static>(
     framing: Framing,
     max_line: usize,
     queue: usize,
-    watch: Watch,
+    reporting: Reporting,
     wrap: fn(Pumped) -> E,
 ) -> io::Result<(Receiver<E>, JoinHandle<()>)> {
     let (sender, receiver) = bounded(queue);
     let handle = thread::Builder::new()
         .name(name.to_string())
-        .spawn(move || pump(source, framing, max_line, &sender, watch, wrap))?;
+        .spawn(move || pump(source, framing, max_line, &sender, reporting, wrap))?;
     Ok((receiver, handle))
 }
 // ANCHOR_END: spawn_pump
@@ -111,9 +139,11 @@ fn pump<E>(
     framing: Framing,
     max_line: usize,
     sender: &Sender<E>,
-    mut watch: Watch,
+    reporting: Reporting,
     wrap: fn(Pumped) -> E,
 ) {
+    let mut watch = reporting.watch.unwrap_or_else(Watch::off);
+    let mut unframed = reporting.unframed;
     // With raw framing each `read` is one message, so the buffer is the message limit.
     let size = match framing {
         Framing::Line => READ_BLOCK,
@@ -125,7 +155,13 @@ fn pump<E>(
     // A failed send means the conversation is over and nobody listens any more.
     let mut hand_over = |event: Pumped| sender.send(wrap(event)).is_ok();
     loop {
-        let chunk = match source.read(&mut buffer) {
+        if let Some(hint) = &mut unframed {
+            hint.before_read(decoder.partial_len());
+        }
+        let waiting = watch.waiting("read() on the socket (waiting for the peer)");
+        let read = source.read(&mut buffer);
+        drop(waiting);
+        let chunk = match read {
             Ok(0) => {
                 watch.fin_received();
                 let _ =
@@ -135,12 +171,17 @@ fn pump<E>(
             Ok(n) => &buffer[..n],
             // A signal interrupted the system call before any byte arrived: just ask again.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A second without the rest of a line: the hint was given; wait on.
+            Err(e) if unframed.as_mut().is_some_and(|hint| hint.timed_out(&e)) => continue,
             Err(e) => {
                 watch.reset(&e);
                 hand_over(Pumped::Failed(e));
                 return;
             }
         };
+        if let Some(hint) = &mut unframed {
+            hint.after_read(memchr::memchr(b'\n', chunk).is_some());
+        }
         let delivered = if watch.is_on() {
             // Watched: frame first, report what this read held, then hand it over, so the
             // report comes before anything the messages cause.
@@ -246,7 +287,7 @@ mod tests {
             framing,
             max_line,
             4,
-            Watch::off(),
+            Reporting::default(),
             |e| e,
         )
         .unwrap();

@@ -161,7 +161,7 @@ pub fn spawn_plain_reader(
         Framing::Line,
         max_line,
         INPUT_QUEUE,
-        crate::observe::Watch::off(),
+        pump::Reporting::default(),
         |pumped| match pumped {
             // A last typed line without its newline (a file that does not end with one) counts.
             Pumped::Messages(lines) | Pumped::Cut(lines) => Input::Lines(lines),

@@ -22,7 +22,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, bounded, never, select};
+use crossbeam_channel::{Receiver, after, bounded, never, select};
 
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint};
@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::framing::{self, Framing, Messages};
 use crate::observe::{By, Traced, Watch};
 use crate::pump::{self, Pumped};
+use crate::shaping::{COALESCE_PAUSE, Shaped, Shaping};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
 /// What `duplex` needs besides the endpoint.
@@ -41,6 +42,10 @@ pub struct Options {
     pub timestamps: bool,
     /// `--framing`: newline-terminated lines, or raw chunks for unframed scripts.
     pub framing: Framing,
+    /// `--chop`, `--delay`, `--coalesce`: TCP experiments (shaping.rs); off by default.
+    pub shaping: Shaping,
+    /// `--nodelay on|off`: TCP_NODELAY.
+    pub nodelay: bool,
 }
 
 /// The word that ends the conversation for both sides.
@@ -92,14 +97,19 @@ pub fn run(
     let Some(connection) = open(endpoint, options.framing, console, &interrupt)? else {
         return Ok(());
     };
+    endpoint::set_nodelay(&connection.stream, options.nodelay)?;
     let watch = connection.watch(console, options.framing);
     let stream = connection.stream;
+    if let Some(experiment) = options.shaping.describe() {
+        console.status(&experiment);
+    }
     console.set_timestamps(options.timestamps);
     if options.framing == Framing::Raw {
         console.status(options.framing.describe());
     }
+    let reporting = pump::Reporting::for_socket(&stream, options.framing, &watch, console);
     let (peer_events, socket_reader) =
-        spawn_socket_reader(&stream, options.framing, options.max_line, watch.clone())?;
+        spawn_socket_reader(&stream, options.framing, options.max_line, reporting)?;
     let keyboard = Keyboard::start(
         stdin,
         &KeyboardOptions {
@@ -114,7 +124,7 @@ pub fn run(
             .status("type whenever you like; the peer's messages appear as they arrive; bye ends");
     }
     let result = converse(
-        Outgoing::new(&stream, options.framing, watch.clone()),
+        Outgoing::new(&stream, options.framing, options.shaping, watch.clone()),
         keyboard.input(),
         &peer_events,
         &interrupt,
@@ -202,7 +212,7 @@ pub fn spawn_socket_reader(
     stream: &TcpStream,
     framing: Framing,
     max_line: usize,
-    watch: Watch,
+    reporting: pump::Reporting,
 ) -> Result<(Receiver<PeerEvent>, JoinHandle<()>)> {
     // try_clone gives a second handle (a dup'ed file descriptor) to the *same* socket: one
     // thread reads through it while the main thread writes through the original.
@@ -217,7 +227,7 @@ pub fn spawn_socket_reader(
         framing,
         max_line,
         PEER_QUEUE,
-        watch,
+        reporting,
         |event| event,
     )
     .map_err(|e| Error::io("starting the socket reader thread", e))
@@ -240,15 +250,26 @@ pub fn converse(
     loop {
         let keyboard = if sending { keyboard.clone() } else { never() };
         let peer = if receiving { peer.clone() } else { never() };
+        // `--coalesce`: a batch still short of N messages leaves when the input pauses.
+        let pause = match outgoing.gathering_since() {
+            Some(since) => {
+                after((since + COALESCE_PAUSE).saturating_duration_since(Instant::now()))
+            }
+            None => never(),
+        };
         let step = select! {
             recv(keyboard) -> input => {
                 let step = on_keyboard(input.unwrap_or(Input::Eof), &mut outgoing, console)?;
                 // Flush when the input pauses: a typed line goes out at once, while a file
                 // piped in keeps the channel full and travels in big writes.
-                if keyboard.is_empty() {
+                if keyboard.is_empty() && outgoing.gathering_since().is_none() {
                     outgoing.flush()?;
                 }
                 step
+            }
+            recv(pause) -> _ => {
+                outgoing.flush()?;
+                Step::Continue
             }
             recv(peer) -> event => {
                 let event = event.unwrap_or(PeerEvent::Closed);
@@ -291,7 +312,7 @@ fn on_keyboard(input: Input, outgoing: &mut Outgoing<'_>, console: &mut Console)
             outgoing.flush()?;
             outgoing
                 .watch
-                .shutdown_write(outgoing.socket.get_ref().get_ref());
+                .shutdown_write(outgoing.socket.get_ref().get_ref().get_ref());
             console.status(
                 "end of input: sent FIN (half-close); still showing what the peer sends until it ends",
             );
@@ -312,8 +333,9 @@ fn on_lines(
     outgoing: &mut Outgoing<'_>,
     console: &mut Console,
 ) -> Result<Step> {
-    if outgoing.framing == Framing::Raw {
-        // Each message its own `write` (see `Outgoing::send`); no bulk path to take.
+    if outgoing.framing == Framing::Raw || outgoing.shaping.is_on() {
+        // Each message its own `write` (see `Outgoing::send`), or shaped one by one: no bulk
+        // path to take.
         for line in lines.iter() {
             let step = on_line(line, outgoing, console)?;
             if !matches!(step, Step::Continue) {
@@ -468,8 +490,12 @@ pub fn is_bye(line: &[u8]) -> bool {
 // ANCHOR: outgoing
 pub struct Outgoing<'a> {
     /// `Traced` shows each `write` in the trace; when nobody watches it only passes them on.
-    socket: BufWriter<Traced<&'a TcpStream>>,
+    /// `Shaped` applies `--chop` and `--delay`; when they are off it only passes writes on.
+    socket: BufWriter<Shaped<Traced<&'a TcpStream>>>,
     framing: Framing,
+    shaping: Shaping,
+    /// Messages queued since the last flush, and when the last of them was (`--coalesce`).
+    gathered: (usize, Option<Instant>),
     watch: Watch,
 }
 
@@ -477,12 +503,20 @@ pub struct Outgoing<'a> {
 pub const SEND_BUFFER: usize = 64 * 1024;
 
 impl<'a> Outgoing<'a> {
-    pub fn new(socket: &'a TcpStream, framing: Framing, watch: Watch) -> Self {
+    pub fn new(socket: &'a TcpStream, framing: Framing, shaping: Shaping, watch: Watch) -> Self {
+        let traced = Traced::new(socket, watch.clone());
         Outgoing {
-            socket: BufWriter::with_capacity(SEND_BUFFER, Traced::new(socket, watch.clone())),
+            socket: BufWriter::with_capacity(SEND_BUFFER, Shaped::new(traced, shaping)),
             framing,
+            shaping,
+            gathered: (0, None),
             watch,
         }
+    }
+
+    /// With `--coalesce`: since when a batch short of N messages waits for more.
+    fn gathering_since(&self) -> Option<Instant> {
+        self.shaping.coalesce.and(self.gathered.1)
     }
 
     /// Queues one message (framing.rs adds the newline). With raw framing the message leaves at
@@ -492,7 +526,14 @@ impl<'a> Outgoing<'a> {
         framing::queue_message(&mut self.socket, self.framing, message)
             .map_err(|e| Error::io("sending to the peer", e))?;
         self.watch.sent(message);
-        if self.framing == Framing::Raw {
+        self.gathered = (self.gathered.0 + 1, Some(Instant::now()));
+        let leave_now = match self.shaping.coalesce {
+            // `--coalesce N`: the batch leaves, in one write, once it holds N messages.
+            Some(n) => self.gathered.0 >= n,
+            // `--chop`: each message leaves alone, so its pieces are its own.
+            None => self.framing == Framing::Raw || self.shaping.chop.is_some(),
+        };
+        if leave_now {
             self.flush()?;
         }
         Ok(())
@@ -517,6 +558,7 @@ impl<'a> Outgoing<'a> {
 
     /// Writes everything queued, in as few `write` calls as the kernel allows.
     fn flush(&mut self) -> Result<()> {
+        self.gathered = (0, None);
         self.socket
             .flush()
             .map_err(|e| Error::io("sending to the peer", e))
@@ -535,7 +577,7 @@ mod tests {
     }
 
     fn outgoing(socket: &TcpStream) -> Outgoing<'_> {
-        Outgoing::new(socket, Framing::Line, Watch::off())
+        Outgoing::new(socket, Framing::Line, Shaping::default(), Watch::off())
     }
 
     fn socket_pair() -> (TcpStream, TcpStream) {

@@ -19,8 +19,9 @@ use std::io::{Read, Write};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
-use crate::framing::{self, Frame, Framing, MessageReader};
+use crate::framing::{self, Frame, Framing, MessageReader, UnframedHint};
 use crate::observe::{By, Traced, Watch};
+use crate::shaping::{Shaped, Shaping};
 use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
@@ -30,6 +31,10 @@ pub struct Options {
     pub max_line: usize,
     /// `--framing`: newline-terminated lines, or raw chunks for unframed scripts.
     pub framing: Framing,
+    /// `--chop` and `--delay`: TCP experiments (shaping.rs); off by default.
+    pub shaping: Shaping,
+    /// `--nodelay on|off`: TCP_NODELAY.
+    pub nodelay: bool,
 }
 
 /// The word that ends the conversation, as in the classic lab.
@@ -72,12 +77,22 @@ pub fn run(
         Role::Listener => Turn::Theirs,
     };
     let stream = &connection.stream;
+    endpoint::set_nodelay(stream, options.nodelay)?;
     let mut watch = connection.watch(console, options.framing);
+    if let Some(experiment) = options.shaping.describe() {
+        console.status(&experiment);
+    }
     // `&TcpStream` implements both Read and Write: one socket, two directions. `Traced` shows
-    // each `write` in the trace (`--trace`); when nobody watches it only passes them on.
-    let socket_out = Traced::new(stream, watch.clone());
+    // each `write` in the trace (`--trace`), `Shaped` applies `--chop` and `--delay`; when
+    // neither is asked for they only pass the writes on.
+    let socket_out = Shaped::new(Traced::new(stream, watch.clone()), options.shaping);
+    let mut from_peer =
+        MessageReader::new(stream, options.framing, options.max_line).watched(watch.clone());
+    if let Some(hint) = UnframedHint::for_peer(stream, console) {
+        from_peer = from_peer.hinting(hint);
+    }
     let ending = converse(
-        stream, socket_out, first, stdin, options, &mut watch, console,
+        from_peer, socket_out, first, stdin, options, &mut watch, console,
     )?;
     match ending {
         Ending::WeQuit => endpoint::close_gracefully(stream, &watch),
@@ -87,10 +102,11 @@ pub fn run(
 }
 // ANCHOR_END: run
 
-/// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests).
+/// The turn-taking loop, on any byte streams (a socket in the program, buffers in unit tests):
+/// messages from the peer come through `from_peer`, ours leave through `socket_out`.
 // ANCHOR: converse
 pub fn converse(
-    socket_in: impl Read,
+    mut from_peer: MessageReader<impl Read>,
     mut socket_out: impl Write,
     first: Turn,
     stdin: impl Read,
@@ -98,8 +114,6 @@ pub fn converse(
     watch: &mut Watch,
     console: &mut Console,
 ) -> Result<Ending> {
-    let mut from_peer =
-        MessageReader::new(socket_in, options.framing, options.max_line).watched(watch.clone());
     // The keyboard is always read line by line: Enter ends what you typed. On a terminal, with
     // the line editor, in our turn only (terminal.rs).
     let keyboard_options = KeyboardOptions {
@@ -247,6 +261,8 @@ mod tests {
         Options {
             max_line: 100,
             framing: Framing::Line,
+            shaping: Shaping::default(),
+            nodelay: true,
         }
     }
 
@@ -254,7 +270,7 @@ mod tests {
     fn the_speaker_sends_one_line_then_waits_for_one_reply() {
         let mut wire = Vec::new();
         let ending = converse(
-            &b"reply\nreply2\n"[..],
+            MessageReader::new(&b"reply\nreply2\n"[..], Framing::Line, 100),
             &mut wire,
             Turn::Mine,
             &b"one\ntwo\n"[..],
@@ -272,7 +288,7 @@ mod tests {
     fn q_from_the_peer_ends_without_reading_the_keyboard() {
         let mut wire = Vec::new();
         let ending = converse(
-            &b"q\n"[..],
+            MessageReader::new(&b"q\n"[..], Framing::Line, 100),
             &mut wire,
             Turn::Theirs,
             &b"never sent\n"[..],

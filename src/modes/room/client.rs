@@ -101,8 +101,9 @@ pub fn run(
             .map_err(|e| Error::io(format!("cloning the socket for the {what}"), e))
     };
     let from_server = protocol::longest_relayed_line(options.max_line);
+    let reporting = pump::Reporting::for_socket(&stream, options.framing, &watch, console);
     let (incoming, reader) =
-        spawn_socket_reader(clone("reader")?, options.framing, from_server, &watch)?;
+        spawn_socket_reader(clone("reader")?, options.framing, from_server, reporting)?;
     let mut server = spawn_socket_writer(clone("sender")?, options.framing, &watch)?;
     if let Some(nick) = &options.nick {
         server.queue(format!("/nick {nick}").into_bytes());
@@ -141,7 +142,7 @@ fn spawn_socket_reader(
     stream: TcpStream,
     framing: Framing,
     max_line: usize,
-    watch: &Watch,
+    reporting: pump::Reporting,
 ) -> Result<(Receiver<Pumped>, thread::JoinHandle<()>)> {
     pump::spawn(
         "room-recv",
@@ -149,7 +150,7 @@ fn spawn_socket_reader(
         framing,
         max_line,
         INCOMING_QUEUE,
-        watch.clone(),
+        reporting,
         |event| event,
     )
     .map_err(|e| Error::io("starting the socket reader thread", e))
