@@ -19,7 +19,7 @@
 //! is formatted or allocated on the hot path unless someone is watching.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -257,10 +257,49 @@ pub const BLOCKED_AFTER: Duration = Duration::from_secs(1);
 /// How often the watchdog looks at the waits.
 const WATCHDOG_TICK: Duration = Duration::from_millis(100);
 
+/// A blocking call a thread can sleep in, as a student would name it. The trace's line
+/// (`blocked in read() on the socket (waiting for the peer) for 1.0 s`) and `half`'s status line
+/// on a terminal (terminal/blocked.rs) both name it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `read()` on the socket: nothing happens until the peer sends.
+    SocketRead,
+    /// `write()` on the socket: the send buffers are full because the peer does not read.
+    SocketWrite,
+    /// `read()` on stdin: the program waits for the person at the keyboard.
+    Keyboard,
+}
+
+impl Call {
+    /// The system call and what it is called on.
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::SocketRead => "read() on the socket",
+            Call::SocketWrite => "write() on the socket",
+            Call::Keyboard => "read() on your keyboard",
+        }
+    }
+
+    /// What the call is waiting for.
+    pub fn waits_for(self) -> &'static str {
+        match self {
+            Call::SocketRead => "waiting for the peer",
+            Call::SocketWrite => "the peer is not reading",
+            Call::Keyboard => "waiting for you to type",
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.waits_for())
+    }
+}
+
 /// One call a thread is blocked in.
 struct Wait {
     started: Instant,
-    call: &'static str,
+    call: Call,
     /// The connection's clock and client, for the trace line.
     since: Instant,
     client: Option<u64>,
@@ -659,7 +698,7 @@ impl Watch {
     /// About to block in `call` (`read()`, `write()`): while the returned guard lives, the
     /// watchdog may say so in the trace once it has waited [`BLOCKED_AFTER`]. Nothing when the
     /// trace is off.
-    pub fn waiting(&self, call: &'static str) -> Waiting {
+    pub fn waiting(&self, call: Call) -> Waiting {
         let Some(sinks) = self.sinks.as_ref().filter(|sinks| sinks.trace.is_some()) else {
             return Waiting(None);
         };
@@ -702,7 +741,7 @@ fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
             loop {
                 thread::sleep(WATCHDOG_TICK);
                 let Some(sinks) = sinks.upgrade() else { return };
-                let overdue: Vec<(Instant, Option<u64>, &'static str, Duration)> = {
+                let overdue: Vec<(Instant, Option<u64>, Call, Duration)> = {
                     let mut waits = lock(&sinks.waits);
                     waits
                         .1
@@ -790,9 +829,7 @@ impl<W: Write> Traced<W> {
 
 impl<W: Write> Write for Traced<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let waiting = self
-            .watch
-            .waiting("write() on the socket (the peer is not reading)");
+        let waiting = self.watch.waiting(Call::SocketWrite);
         let written = self.inner.write(buf);
         drop(waiting);
         match &written {

@@ -325,3 +325,21 @@ fn closing_the_terminal_window_says_bye_and_exits() {
     tty.expect_exit_code(0);
     peer.expect_exit_code(0);
 }
+
+#[test]
+fn half_shows_the_call_it_is_blocked_in_and_counts_the_seconds() {
+    let (mut peer, mut tty) = at_terminal("half", 100);
+    tty.wait_for_text("your turn: blocked in read() on your keyboard");
+    tty.type_keys(&format!("one{ENTER}"));
+    assert_eq!(peer.next_stdout(), "one");
+    tty.wait_for_text("netchat: blocked in read() on the socket — waiting for the peer");
+    // The thread sleeps in read(); the status line still counts, a second at a time.
+    tty.wait_for_text("waiting for the peer (2 s)");
+    // A half-typed line out of turn sits on the row below and is never overwritten.
+    tty.type_keys("early");
+    let screen = tty.wait_for_text("waiting for the peer (3 s)");
+    assert_eq!(screen.cursor_row(), "early", "{screen:?}");
+    peer.send_line("ok");
+    tty.wait_for_text("peer> ok");
+    tty.wait_for_cursor_row("you> early", 10);
+}
