@@ -77,8 +77,9 @@ pub trait Running {
     fn close(self: Box<Self>);
 }
 
-/// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
-/// with small stacks, two socket buffers in the kernel, and one file descriptor; the server raises
+/// Default for `--max-clients`: a whole school's worth of a class. Each client costs one file
+/// descriptor and two socket buffers in the kernel, and with the threads engine two threads with
+/// small stacks (the poll engine needs no thread per client); the server raises
 /// its open-file limit as far as the OS allows and, if the OS cannot hold this many, admits fewer
 /// and says so when it starts. Client number 1001 reads `*** goodbye: sorry, the room is full …`
 /// and is disconnected.
