@@ -200,6 +200,9 @@ pub enum Event {
         seconds: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<u64>,
+        /// The waiting thread's name (`main`, `socket-reader`, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<String>,
     },
     /// Room server: a connection was turned away before joining (the room is full, too many
     /// from one address, banned).
@@ -303,6 +306,9 @@ struct Wait {
     /// The connection's clock and client, for the trace line.
     since: Instant,
     client: Option<u64>,
+    /// The thread that waits (a handle, cheap to clone): in `duplex` the line then says which
+    /// of its threads waits where.
+    thread: thread::Thread,
     reported: bool,
 }
 
@@ -712,6 +718,7 @@ impl Watch {
                 call,
                 since: self.since,
                 client: self.client,
+                thread: thread::current(),
                 reported: false,
             },
         );
@@ -741,7 +748,7 @@ fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
             loop {
                 thread::sleep(WATCHDOG_TICK);
                 let Some(sinks) = sinks.upgrade() else { return };
-                let overdue: Vec<(Instant, Option<u64>, Call, Duration)> = {
+                let overdue: Vec<(Instant, Option<u64>, Call, Duration, String)> = {
                     let mut waits = lock(&sinks.waits);
                     waits
                         .1
@@ -749,23 +756,31 @@ fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
                         .filter(|wait| !wait.reported && wait.started.elapsed() >= BLOCKED_AFTER)
                         .map(|wait| {
                             wait.reported = true;
-                            (wait.since, wait.client, wait.call, wait.started.elapsed())
+                            let thread = wait.thread.name().unwrap_or("unnamed").to_string();
+                            (
+                                wait.since,
+                                wait.client,
+                                wait.call,
+                                wait.started.elapsed(),
+                                thread,
+                            )
                         })
                         .collect()
                 };
-                for (since, client, call, waited) in overdue {
+                for (since, client, call, waited, thread) in overdue {
                     let seconds = waited.as_secs_f64();
                     trace_line(
                         &sinks,
                         since,
                         client,
-                        format_args!("blocked in {call} for {seconds:.1} s"),
+                        format_args!("blocked in {call} for {seconds:.1} s (thread {thread})"),
                         None,
                     );
                     Observer(Some(Arc::clone(&sinks))).record(Event::Blocked {
                         call: call.to_string(),
                         seconds: (seconds * 10.0).round() / 10.0,
                         client,
+                        thread: Some(thread),
                     });
                 }
             }
