@@ -13,7 +13,7 @@
 //! standing. It notices the Enter the way the kernel reports it — in cooked mode stdin becomes
 //! readable only when a whole line is there — by polling stdin without reading from it.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,13 @@ impl BlockedLine {
     /// Prints `netchat: blocked in …` on `err` (the console's stderr, a terminal) and starts
     /// counting the seconds. If the helper thread cannot start, the line simply stays still.
     pub fn show(err: SharedWriter, call: Call) -> BlockedLine {
+        // Cursor moves make sense on a screen only: with `2> file` there is no line to redraw.
+        if !io::stderr().is_terminal() {
+            return BlockedLine {
+                stop: None,
+                helper: None,
+            };
+        }
         let started = Instant::now();
         draw(&err, call, None);
         let (stop, stopped) = bounded::<()>(0);
