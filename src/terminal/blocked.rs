@@ -101,17 +101,20 @@ fn draw(err: &SharedWriter, call: Call, waited: Option<Duration>) {
     let _ = drawn.and_then(|()| err.flush());
 }
 
-/// Rewrites the row above the cursor and puts the cursor back where the echo left it.
+/// Rewrites the row above the cursor and puts the cursor back where the echo left it, in one
+/// `write` (stderr is unbuffered: in pieces, the screen would flicker through the cursor moves).
 fn redraw_above(err: &mut impl Write, text: &str) -> io::Result<()> {
+    let mut redraw = Vec::new();
     queue!(
-        err,
+        redraw,
         cursor::SavePosition,
         cursor::MoveUp(1),
         cursor::MoveToColumn(0),
         terminal::Clear(terminal::ClearType::CurrentLine)
     )?;
-    write!(err, "{} {}", "netchat:".dimmed(), text.cyan())?;
-    queue!(err, cursor::RestorePosition)
+    write!(redraw, "{} {}", "netchat:".dimmed(), text.cyan())?;
+    queue!(redraw, cursor::RestorePosition)?;
+    err.write_all(&redraw)
 }
 
 /// Whether a whole line has been typed on stdin since the wait began, without reading it (the
