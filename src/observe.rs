@@ -431,6 +431,10 @@ impl Observer {
             _ => {}
         }
         let Some(events) = &sinks.events else { return };
+        // The time is read under the log's lock: several threads record (readers, the hub), and
+        // a time taken before waiting for the lock could be written after a later one, so the
+        // log's "t" would go backwards.
+        let mut events = lock(events);
         let t = sinks.start.elapsed().as_secs_f64();
         let record = Record {
             v: SCHEMA_VERSION,
@@ -442,7 +446,6 @@ impl Observer {
             Err(_) => return, // cannot happen: every field is a plain string or number
         };
         line.push(b'\n');
-        let mut events = lock(events);
         // A full disk must not stop the conversation: the log just ends there.
         let _ = events.write_all(&line).and_then(|()| events.flush());
     }
