@@ -334,6 +334,42 @@ fn abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row(engine: Engine)
     assert_eq!(alice.read_line(), "[eve]     indented code stays");
 }
 
+fn abuse_a_quit_reason_cannot_put_a_fake_notice_on_its_own_row(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    eve.send(
+        format!(
+            "/quit bye{}*** bob was kicked by the host (cheating)\n",
+            " ".repeat(70)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        alice.read_until("*** eve left"),
+        "*** eve left (bye        *** bob was kicked by the host (cheating)) (1 in the room)"
+    );
+}
+
+fn abuse_invisible_characters_between_spaces_do_not_keep_a_long_blank_run(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    // A variation selector, a combining grapheme joiner: drawn as nothing, and not escaped
+    // (emoji need the first), yet each would break the run of spaces in two.
+    for filler in ["\u{fe0f}", "\u{34f}"] {
+        let fake = format!("hi{}*** bob was kicked\n", format!(" {filler}").repeat(70));
+        eve.send(fake.as_bytes());
+        assert_eq!(
+            alice.read_until("[eve] hi"),
+            "[eve] hi        *** bob was kicked"
+        );
+    }
+    // An emoji keeps its variation selector.
+    eve.send("I \u{2764}\u{fe0f} sockets\n".as_bytes());
+    assert_eq!(alice.read_line(), "[eve] I \u{2764}\u{fe0f} sockets");
+}
+
 fn abuse_invisible_and_format_characters_are_shown_escaped(engine: Engine) {
     let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
@@ -514,6 +550,8 @@ engine_tests! {
     abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,
     abuse_lookalike_names_are_taken_by_their_originals,
     abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row,
+    abuse_a_quit_reason_cannot_put_a_fake_notice_on_its_own_row,
+    abuse_invisible_characters_between_spaces_do_not_keep_a_long_blank_run,
     abuse_invisible_and_format_characters_are_shown_escaped,
     abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing,
     abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind,
