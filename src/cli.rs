@@ -153,6 +153,9 @@ pub struct HalfArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub wire: WireArgs,
+    /// Not for half (it sends one message per turn): accepted only to say why (lib.rs).
+    #[arg(long, value_name = "N", hide = true)]
+    pub coalesce: Option<u32>,
 }
 
 /// `netchat duplex`.

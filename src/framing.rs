@@ -24,7 +24,7 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 
 use crate::console::Console;
-use crate::observe::Watch;
+use crate::observe::{Call, Watch};
 
 /// Default for `--max-line`: the longest message, in bytes, netchat accepts from a peer or sends.
 ///
@@ -497,10 +497,7 @@ impl<R: Read> LineReader<R> {
             if let (true, Some(hint)) = (fresh, &mut self.unframed) {
                 hint.before_read(self.decoder.partial_len());
             }
-            let waiting = fresh.then(|| {
-                self.watch
-                    .waiting("read() on the socket (waiting for the peer)")
-            });
+            let waiting = fresh.then(|| self.watch.waiting(Call::SocketRead));
             let filled = self.inner.fill_buf();
             drop(waiting);
             let available = match filled {
@@ -703,9 +700,7 @@ impl<R: Read> ChunkReader<R> {
     // ANCHOR: read_chunk
     pub fn read_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            let waiting = self
-                .watch
-                .waiting("read() on the socket (waiting for the peer)");
+            let waiting = self.watch.waiting(Call::SocketRead);
             let read = self.inner.read(&mut self.buffer);
             drop(waiting);
             match read {

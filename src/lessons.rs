@@ -25,6 +25,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson::new("half", include_str!("../lessons/half.md")),
     Lesson::new("duplex", include_str!("../lessons/duplex.md")),
     Lesson::new("room", include_str!("../lessons/room.md")),
+    Lesson::new("poll", include_str!("../lessons/poll.md")),
 ];
 // ANCHOR_END: lessons
 

@@ -43,7 +43,7 @@ use crossbeam_channel::Receiver;
 
 use cli::{Cli, ModeCommand};
 use console::Console;
-use error::Result;
+use error::{Error, Result};
 use observe::Observer;
 
 /// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
@@ -76,6 +76,15 @@ fn run_mode(
 ) -> Result<()> {
     match cli.mode {
         ModeCommand::Half(args) => {
+            if args.coalesce.is_some() {
+                return Err(Error::Usage {
+                    message: "--coalesce does not apply to half".to_string(),
+                    hint: "half takes strict turns: it sends one message and then waits for the \
+                           reply, so there are never several messages to gather into one write(); \
+                           use --coalesce with duplex, or --chop and --delay with half"
+                        .to_string(),
+                });
+            }
             let options = modes::half::Options {
                 max_line: args.common.max_line(),
                 framing: args.common.framing(),

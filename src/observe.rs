@@ -19,7 +19,7 @@
 //! is formatted or allocated on the hot path unless someone is watching.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -200,6 +200,9 @@ pub enum Event {
         seconds: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<u64>,
+        /// The waiting thread's name (`main`, `socket-reader`, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<String>,
     },
     /// Room server: a connection was turned away before joining (the room is full, too many
     /// from one address, banned).
@@ -257,13 +260,55 @@ pub const BLOCKED_AFTER: Duration = Duration::from_secs(1);
 /// How often the watchdog looks at the waits.
 const WATCHDOG_TICK: Duration = Duration::from_millis(100);
 
+/// A blocking call a thread can sleep in, as a student would name it. The trace's line
+/// (`blocked in read() on the socket (waiting for the peer) for 1.0 s`) and `half`'s status line
+/// on a terminal (terminal/blocked.rs) both name it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `read()` on the socket: nothing happens until the peer sends.
+    SocketRead,
+    /// `write()` on the socket: the send buffers are full because the peer does not read.
+    SocketWrite,
+    /// `read()` on stdin: the program waits for the person at the keyboard.
+    Keyboard,
+}
+
+impl Call {
+    /// The system call and what it is called on.
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::SocketRead => "read() on the socket",
+            Call::SocketWrite => "write() on the socket",
+            Call::Keyboard => "read() on your keyboard",
+        }
+    }
+
+    /// What the call is waiting for.
+    pub fn waits_for(self) -> &'static str {
+        match self {
+            Call::SocketRead => "waiting for the peer",
+            Call::SocketWrite => "the peer is not reading",
+            Call::Keyboard => "waiting for you to type",
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.waits_for())
+    }
+}
+
 /// One call a thread is blocked in.
 struct Wait {
     started: Instant,
-    call: &'static str,
+    call: Call,
     /// The connection's clock and client, for the trace line.
     since: Instant,
     client: Option<u64>,
+    /// The thread that waits (a handle, cheap to clone): in `duplex` the line then says which
+    /// of its threads waits where.
+    thread: thread::Thread,
     reported: bool,
 }
 
@@ -386,6 +431,10 @@ impl Observer {
             _ => {}
         }
         let Some(events) = &sinks.events else { return };
+        // The time is read under the log's lock: several threads record (readers, the hub), and
+        // a time taken before waiting for the lock could be written after a later one, so the
+        // log's "t" would go backwards.
+        let mut events = lock(events);
         let t = sinks.start.elapsed().as_secs_f64();
         let record = Record {
             v: SCHEMA_VERSION,
@@ -397,7 +446,6 @@ impl Observer {
             Err(_) => return, // cannot happen: every field is a plain string or number
         };
         line.push(b'\n');
-        let mut events = lock(events);
         // A full disk must not stop the conversation: the log just ends there.
         let _ = events.write_all(&line).and_then(|()| events.flush());
     }
@@ -659,7 +707,7 @@ impl Watch {
     /// About to block in `call` (`read()`, `write()`): while the returned guard lives, the
     /// watchdog may say so in the trace once it has waited [`BLOCKED_AFTER`]. Nothing when the
     /// trace is off.
-    pub fn waiting(&self, call: &'static str) -> Waiting {
+    pub fn waiting(&self, call: Call) -> Waiting {
         let Some(sinks) = self.sinks.as_ref().filter(|sinks| sinks.trace.is_some()) else {
             return Waiting(None);
         };
@@ -673,6 +721,7 @@ impl Watch {
                 call,
                 since: self.since,
                 client: self.client,
+                thread: thread::current(),
                 reported: false,
             },
         );
@@ -702,7 +751,7 @@ fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
             loop {
                 thread::sleep(WATCHDOG_TICK);
                 let Some(sinks) = sinks.upgrade() else { return };
-                let overdue: Vec<(Instant, Option<u64>, &'static str, Duration)> = {
+                let overdue: Vec<(Instant, Option<u64>, Call, Duration, String)> = {
                     let mut waits = lock(&sinks.waits);
                     waits
                         .1
@@ -710,23 +759,31 @@ fn spawn_watchdog(sinks: std::sync::Weak<Sinks>) -> Result<()> {
                         .filter(|wait| !wait.reported && wait.started.elapsed() >= BLOCKED_AFTER)
                         .map(|wait| {
                             wait.reported = true;
-                            (wait.since, wait.client, wait.call, wait.started.elapsed())
+                            let thread = wait.thread.name().unwrap_or("unnamed").to_string();
+                            (
+                                wait.since,
+                                wait.client,
+                                wait.call,
+                                wait.started.elapsed(),
+                                thread,
+                            )
                         })
                         .collect()
                 };
-                for (since, client, call, waited) in overdue {
+                for (since, client, call, waited, thread) in overdue {
                     let seconds = waited.as_secs_f64();
                     trace_line(
                         &sinks,
                         since,
                         client,
-                        format_args!("blocked in {call} for {seconds:.1} s"),
+                        format_args!("blocked in {call} for {seconds:.1} s (thread {thread})"),
                         None,
                     );
                     Observer(Some(Arc::clone(&sinks))).record(Event::Blocked {
                         call: call.to_string(),
                         seconds: (seconds * 10.0).round() / 10.0,
                         client,
+                        thread: Some(thread),
                     });
                 }
             }
@@ -790,9 +847,7 @@ impl<W: Write> Traced<W> {
 
 impl<W: Write> Write for Traced<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let waiting = self
-            .watch
-            .waiting("write() on the socket (the peer is not reading)");
+        let waiting = self.watch.waiting(Call::SocketWrite);
         let written = self.inner.write(buf);
         drop(waiting);
         match &written {

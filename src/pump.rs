@@ -21,7 +21,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::console::Console;
 use crate::framing::{Frame, Framing, LineDecoder, Messages, UnframedHint, strip_line_ending};
-use crate::observe::Watch;
+use crate::observe::{Call, Watch};
 
 /// What a pump tells besides the messages: each `read` to `watch` (`--trace`, `--events`), and
 /// the hint for a peer that does not frame its messages (sockets with line framing).
@@ -158,7 +158,7 @@ fn pump<E>(
         if let Some(hint) = &mut unframed {
             hint.before_read(decoder.partial_len());
         }
-        let waiting = watch.waiting("read() on the socket (waiting for the peer)");
+        let waiting = watch.waiting(Call::SocketRead);
         let read = source.read(&mut buffer);
         drop(waiting);
         let chunk = match read {

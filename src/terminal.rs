@@ -30,8 +30,10 @@ use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineReader, Messages};
 use crate::pump::{self, Pumped};
 
+mod blocked;
 mod editor;
 
+pub use blocked::BlockedLine;
 pub use editor::{Action, LineEditor};
 
 /// One thing the keyboard produced.

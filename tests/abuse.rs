@@ -5,32 +5,20 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect, raw_connect_from};
+use common::{
+    DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect, raw_connect_from,
+    room_join as join, room_raw_join as raw_join,
+};
 
 /// The default `--rate-limit` and its burst (src/modes/room/limits.rs).
 const RATE: f64 = 5.0;
 const BURST: f64 = 20.0;
-
-/// A netchat client that joined as `nick` (waits for the server's confirmation).
-fn join(addr: SocketAddr, nick: &str) -> Netchat {
-    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
-    client.expect_stdout(&format!("*** you are now {nick}"));
-    client
-}
-
-/// A raw client (what `nc` does) that took the name `nick`.
-fn raw_join(addr: SocketAddr, nick: &str) -> RawPeer {
-    let mut peer = raw_connect(addr);
-    peer.send(format!("/nick {nick}\r\n").as_bytes());
-    peer.read_until(&format!("*** you are now {nick}"));
-    peer
-}
 
 fn second_address() -> IpAddr {
     IpAddr::from([127, 0, 0, 2])

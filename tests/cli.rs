@@ -85,7 +85,7 @@ fn lesson_without_a_name_lists_the_labs_in_order() {
         .skip(1)
         .filter_map(|line| line.split_whitespace().next())
         .collect();
-    assert_eq!(names, ["half", "duplex", "room"], "{text}");
+    assert_eq!(names, ["half", "duplex", "room", "poll"], "{text}");
     assert!(text.contains("half    Lab 1 — Half-duplex"), "{text}");
 }
 

@@ -97,6 +97,19 @@ fn nodelay_off_is_what_the_socket_has() {
 }
 
 #[test]
+fn coalesce_in_half_is_a_usage_error_that_says_why() {
+    // Half sends one message per turn: there is nothing to gather.
+    netchat_cmd()
+        .args(["half", "--connect", "5000", "--coalesce", "3"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::starts_with(
+            "netchat: error: --coalesce does not apply to half",
+        ))
+        .stderr(predicates::str::contains("strict turns"));
+}
+
+#[test]
 fn absurd_shaping_values_are_usage_errors() {
     for args in [
         &["duplex", "--connect", "5000", "--chop", "0"][..],
@@ -106,8 +119,6 @@ fn absurd_shaping_values_are_usage_errors() {
         &["duplex", "--connect", "5000", "--coalesce", "0"],
         &["duplex", "--connect", "5000", "--coalesce", "1000000"],
         &["duplex", "--connect", "5000", "--nodelay", "maybe"],
-        // Half sends one message per turn: there is nothing to gather.
-        &["half", "--connect", "5000", "--coalesce", "3"],
     ] {
         netchat_cmd()
             .args(args)
@@ -170,4 +181,22 @@ fn trace_names_the_call_a_program_is_blocked_in_after_a_second() {
         "{blocked}"
     );
     assert!(blocked.contains(" s"), "how long it waited: {blocked}");
+    assert!(
+        blocked.ends_with("(thread main)"),
+        "half's one thread: {blocked}"
+    );
+}
+
+#[test]
+fn duplex_trace_says_which_thread_is_blocked_where() {
+    let (mut netchat, addr) = Netchat::listen("listener", "duplex", &["--trace"]);
+    let _peer = common::raw_connect(addr);
+    netchat.expect_stderr("accepted");
+    // The peer says nothing: duplex's socket thread waits in read(), its main thread selects.
+    let blocked = netchat.expect_stderr("blocked in");
+    assert!(
+        blocked.contains("blocked in read() on the socket")
+            && blocked.ends_with("(thread socket-reader)"),
+        "{blocked}"
+    );
 }

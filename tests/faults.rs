@@ -8,7 +8,9 @@ use std::io::Write;
 use std::net::Shutdown;
 use std::thread;
 
-use common::{Engine, Netchat, engine_tests, raw_connect};
+use common::{
+    Engine, Netchat, engine_tests, raw_connect, room_join as join, room_raw_join as raw_join,
+};
 
 /// Resident memory of a process in KiB, from /proc (Linux only).
 #[cfg(target_os = "linux")]
@@ -270,21 +272,6 @@ fn assert_no_panic(netchat: &Netchat) {
 // The room. Its first fault rows (50 MB line, one byte per write, closed server stdout, a client
 // that never reads, --max-clients, 200 clients leave nothing behind) are in tests/room.rs; these
 // are the rest of the matrix.
-
-/// A raw client (what `nc` does) that took the name `nick`.
-fn raw_join(addr: std::net::SocketAddr, nick: &str) -> common::RawPeer {
-    let mut peer = raw_connect(addr);
-    peer.send(format!("/nick {nick}\r\n").as_bytes());
-    peer.read_until(&format!("*** you are now {nick}"));
-    peer
-}
-
-/// A netchat room client that joined as `nick`.
-fn join(addr: std::net::SocketAddr, nick: &str) -> Netchat {
-    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
-    client.expect_stdout(&format!("*** you are now {nick}"));
-    client
-}
 
 fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &[]);

@@ -3,26 +3,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect};
-
-/// A netchat client that joined as `nick` (waits for the server's confirmation).
-fn join(addr: SocketAddr, nick: &str) -> Netchat {
-    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
-    client.expect_stdout(&format!("*** you are now {nick}"));
-    client
-}
-
-/// A raw client (what `nc` does) that took the name `nick`.
-fn raw_join(addr: SocketAddr, nick: &str) -> RawPeer {
-    let mut peer = raw_connect(addr);
-    peer.send(format!("/nick {nick}\r\n").as_bytes());
-    read_until(&mut peer, &format!("*** you are now {nick}"));
-    peer
-}
+use common::{
+    DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect, room_join as join,
+    room_raw_join as raw_join,
+};
 
 /// Reads raw lines until one contains `needle` (each read has the harness deadline).
 fn read_until(peer: &mut RawPeer, needle: &str) -> String {

@@ -190,6 +190,9 @@ fn sigterm_ends_duplex_like_ctrl_c() {
     let (mut peer, addr) = Netchat::listen("peer", "duplex", &[]);
     let mut you = Netchat::connect("you", "duplex", addr, &[]);
     peer.expect_stderr("connected");
+    // Both sides: the listener's accept can return before the connector's connect does, and a
+    // signal that comes while connect is still under way ends the attempt, with no bye to say.
+    you.expect_stderr("connected");
     send_signal(you.pid(), Signal::SIGTERM);
     peer.expect_stderr("the peer said bye");
     you.expect_exit_code(0);
@@ -324,4 +327,22 @@ fn closing_the_terminal_window_says_bye_and_exits() {
     peer.expect_stderr("the peer said bye");
     tty.expect_exit_code(0);
     peer.expect_exit_code(0);
+}
+
+#[test]
+fn half_shows_the_call_it_is_blocked_in_and_counts_the_seconds() {
+    let (mut peer, mut tty) = at_terminal("half", 100);
+    tty.wait_for_text("your turn: blocked in read() on your keyboard");
+    tty.type_keys(&format!("one{ENTER}"));
+    assert_eq!(peer.next_stdout(), "one");
+    tty.wait_for_text("netchat: blocked in read() on the socket — waiting for the peer");
+    // The thread sleeps in read(); the status line still counts, a second at a time.
+    tty.wait_for_text("waiting for the peer (2 s)");
+    // A half-typed line out of turn sits on the row below and is never overwritten.
+    tty.type_keys("early");
+    let screen = tty.wait_for_text("waiting for the peer (3 s)");
+    assert_eq!(screen.cursor_row(), "early", "{screen:?}");
+    peer.send_line("ok");
+    tty.wait_for_text("peer> ok");
+    tty.wait_for_cursor_row("you> early", 10);
 }

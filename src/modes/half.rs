@@ -5,6 +5,7 @@
 //! alternates two *blocking* calls: read a line from the keyboard and `write` it to the socket,
 //! then `read` the socket until one whole message is back. While it is blocked in one call it
 //! cannot notice the other source — that is the lesson, and the reason `duplex` needs threads.
+//! (On a terminal a status line names that call and counts its seconds: terminal/blocked.rs.)
 //! The connecting side speaks first. `q` (or the end of stdin) sends `q` and both sides close.
 //!
 //! Try it, in two terminals:
@@ -20,9 +21,9 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader, UnframedHint};
-use crate::observe::{By, Traced, Watch};
+use crate::observe::{By, Call, Traced, Watch};
 use crate::shaping::{Shaped, Shaping};
-use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
+use crate::terminal::{BlockedLine, Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
 #[derive(Debug, Clone)]
@@ -152,7 +153,11 @@ fn my_turn(
     console: &mut Console,
 ) -> Result<Turn> {
     let framing = options.framing;
-    console.guide("your turn: type one line (q quits)");
+    // On a terminal the guide names the call we are about to block in, as the peer's turn does.
+    console.guide(&format!(
+        "your turn: blocked in {} — type one line (q quits)",
+        Call::Keyboard.name()
+    ));
     let line = match keyboard.read_line(console) {
         Ok(Input::Line(line)) => line,
         Ok(Input::TooLong { limit }) => {
@@ -199,7 +204,13 @@ fn their_turn(
     console: &mut Console,
 ) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
+    // On a terminal, a status line names the call this thread is about to sleep in and counts
+    // the seconds (terminal/blocked.rs): a peer that never answers is visible, not a silent hang.
+    let blocked = console
+        .is_interactive()
+        .then(|| BlockedLine::show(console.stderr_handle(), Call::SocketRead));
     let frame = peer.read_frame();
+    drop(blocked);
     // Whatever was typed meanwhile waits for our turn; only its echo goes (terminal.rs).
     let _ = keyboard.clear_echo(console);
     match frame {

@@ -399,6 +399,21 @@ pub fn raw_connect_from(from: std::net::IpAddr, addr: SocketAddr) -> Option<RawP
     Some(RawPeer::new(socket.into()))
 }
 
+/// A netchat room client that joined as `nick` (waits for the server's confirmation).
+pub fn room_join(addr: SocketAddr, nick: &str) -> Netchat {
+    let mut client = Netchat::connect(nick, "room", addr, &["--nick", nick]);
+    client.expect_stdout(&format!("*** you are now {nick}"));
+    client
+}
+
+/// A raw room client (what `nc` does) that took the name `nick`.
+pub fn room_raw_join(addr: SocketAddr, nick: &str) -> RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\r\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    peer
+}
+
 /// A loopback listener on a port the OS chooses, for tests where netchat connects to a raw peer.
 pub fn raw_listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

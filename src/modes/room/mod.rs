@@ -1,12 +1,14 @@
-//! The chat room: one server, many clients, and a hub thread that owns the room.
+//! The chat room: one server, many clients, one owner of the room, and two engines.
 //!
-//! Socket calls: the server does `bind` → `listen` once, then `accept` in a loop on its own
-//! thread: every `accept` returns a new socket for one client. Each client gets a reader thread
-//! (blocking `read` on its socket) and a writer thread (blocking on its queue, then `write`).
-//! The hub thread owns the member list and the names; everyone else sends it events over
-//! channels, and it offers each outgoing line (formatted once, shared by `Arc`) to every
-//! recipient's *bounded* queue. A client that stops reading fills its queue and is disconnected:
-//! it can never stall the room. The client side (`--connect`) is a small full-duplex program.
+//! Socket calls: the server does `bind` → `listen` once, then `accept` for every client; each
+//! `accept` returns a new socket for one client. The threads engine (`--engine threads`, the
+//! default) gives each client a reader thread (blocking `read`) and a writer thread (blocking on
+//! its queue, then `write`), and a hub thread owns the room. The poll engine (`--engine poll`)
+//! does it all on one thread: non-blocking sockets and an event loop that asks the kernel which
+//! are ready. Either way one owner holds the member list and the names, and offers each outgoing
+//! line (formatted once) to every recipient's *bounded* queue or buffer. A client that stops
+//! reading fills it and is disconnected: it can never stall the room. The client side
+//! (`--connect`) is a small full-duplex program.
 //!
 //! Try it, in three terminals:
 //!
@@ -18,8 +20,9 @@
 //!
 //! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
 //! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
-//! out, the bounds, the system's limits), `hub.rs` (the threads engine's hub thread),
-//! `server.rs` (accept, readers, writers, the host console), `client.rs`; for a teacher running
+//! out, the bounds, the system's limits), `server.rs` (the listener and the host's console, for
+//! both engines), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` (the poll engine),
+//! `client.rs`; for a teacher running
 //! the room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
 //! (`--bots`, practice members for a student alone). The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
@@ -34,6 +37,7 @@ pub mod poll;
 pub mod protocol;
 pub mod rules;
 pub mod server;
+pub mod stats;
 pub mod threads;
 pub mod transcript;
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::access::AccessList;
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
+use super::stats::{Row, Traffic, Viewer};
 use crate::console::escape_peer_text;
 use crate::observe::{Event, Observer};
 
@@ -72,6 +73,9 @@ pub enum Action {
     /// Write this to the event log (`--events`): joined, renamed, message, left… Only produced
     /// when someone watches (see [`Room::observed`]), so an unwatched room builds none.
     Record(Event),
+    /// `/stats`: the room's rows ([`Room::stats_rows`]) completed with what the engine knows
+    /// of each client's output, shown to the host or to the member who asked (stats.rs).
+    Stats(Viewer),
 }
 
 /// How a member came to leave, for the event log.
@@ -105,6 +109,9 @@ struct Member {
     bucket: Bucket,
     /// Over its rate limit: not read before this time.
     paused_until: Option<Instant>,
+    /// When it joined, and what it has sent, for `/stats`.
+    joined: Instant,
+    received: Traffic,
     /// Lines that were already on their way when the pause began (an engine may have read a few
     /// more before it carried the pause out): kept in order, and taken when the pause ends, so
     /// that nothing is relayed beyond the limit and nothing read is lost. Bounded by what an
@@ -342,6 +349,8 @@ impl Room {
                 announced: false,
                 bucket: Bucket::new(now),
                 paused_until: None,
+                joined: now,
+                received: Traffic::default(),
                 held: VecDeque::new(),
             },
         );
@@ -486,6 +495,7 @@ impl Room {
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
+        member.received.count(text.len());
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
             member.held.push_back(text.to_vec());
@@ -523,6 +533,7 @@ impl Room {
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
+            Command::Stats => vec![Action::Stats(Viewer::Member(id))],
             Command::Quit(reason) => self.quit(id, reason),
             Command::Help => protocol::help()
                 .into_iter()
@@ -602,6 +613,30 @@ impl Room {
     // ANCHOR_END: charge
 
     /// Whether the member is being held back by its rate limit now (for `/stats`).
+    /// The rules' part of `/stats` for `viewer`: every member for the host, its own line for a
+    /// member. The engine adds what it knows of each one's output.
+    pub fn stats_rows(&self, viewer: Viewer, now: Instant) -> Vec<Row> {
+        let row = |(&id, member): (&ClientId, &Member)| Row {
+            id,
+            nick: member.nick.clone(),
+            peer: member.peer,
+            connected: now.saturating_duration_since(member.joined),
+            received: member.received,
+            limited: member.bucket.is_limited()
+                || member.paused_until.is_some_and(|until| now < until),
+            output: None,
+        };
+        match viewer {
+            Viewer::Host => self.members.iter().map(row).collect(),
+            Viewer::Member(id) => self
+                .members
+                .get_key_value(&id)
+                .map(row)
+                .into_iter()
+                .collect(),
+        }
+    }
+
     pub fn is_limited(&self, id: ClientId) -> bool {
         self.members
             .get(&id)
@@ -802,6 +837,8 @@ impl Room {
                     names.join(", ")
                 ))
             }
+            HostCommand::Stats if self.members.is_empty() => status("the room is empty".into()),
+            HostCommand::Stats => vec![Action::Stats(Viewer::Host)],
             HostCommand::Kick { nick, reason } => self.kick(&nick, reason.as_deref()),
             HostCommand::Ban { nick, reason } => self.ban(&nick, reason.as_deref()),
             HostCommand::Unban(Some(ip)) => status(match self.door.unban(ip) {
@@ -966,6 +1003,31 @@ mod tests {
             room.said(id, format!("/nick {name}").as_bytes(), now());
         }
         room
+    }
+
+    #[test]
+    fn stats_show_the_host_everyone_and_a_member_itself() {
+        let mut room = room_of(&["alice", "bob"]);
+        room.said(2, b"hello", now());
+        assert_eq!(
+            room.said(2, b"/stats", now()),
+            vec![Action::Stats(Viewer::Member(2))]
+        );
+        assert_eq!(
+            room.host(HostCommand::Stats),
+            vec![Action::Stats(Viewer::Host)]
+        );
+        let later = now() + Duration::from_secs(65);
+        let all = room.stats_rows(Viewer::Host, later);
+        let names: Vec<&str> = all.iter().map(|row| row.nick.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"]);
+        let own = room.stats_rows(Viewer::Member(2), later);
+        assert_eq!(own.len(), 1);
+        // /nick bob (10 bytes with its newline), hello (6), /stats (7).
+        assert_eq!((own[0].received.lines, own[0].received.bytes), (3, 23));
+        assert_eq!(own[0].connected.as_secs(), 65);
+        assert!(!own[0].limited && own[0].output.is_none());
+        assert!(room.stats_rows(Viewer::Member(9), now()).is_empty());
     }
 
     #[test]

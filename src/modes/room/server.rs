@@ -77,8 +77,9 @@ pub trait Running {
     fn close(self: Box<Self>);
 }
 
-/// Default for `--max-clients`: a whole school's worth of a class. Each client costs two threads
-/// with small stacks, two socket buffers in the kernel, and one file descriptor; the server raises
+/// Default for `--max-clients`: a whole school's worth of a class. Each client costs one file
+/// descriptor and two socket buffers in the kernel, and with the threads engine two threads with
+/// small stacks (the poll engine needs no thread per client); the server raises
 /// its open-file limit as far as the OS allows and, if the OS cannot hold this many, admits fewer
 /// and says so when it starts. Client number 1001 reads `*** goodbye: sorry, the room is full …`
 /// and is disconnected.
@@ -174,7 +175,7 @@ pub fn serve(
         bots::start(bot_target, &options.bots, seed, &bots_stop)
     });
     console.status(
-        "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
+        "type a line to speak as [host]; /who, /stats, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
     );
 
