@@ -29,7 +29,10 @@ fn allow_admits_only_its_network_and_a_stranger_is_told_why(engine: Engine) {
         return; // skipped: the harness said why
     };
     let goodbye = stranger.read_line();
-    assert!(goodbye.starts_with("*** goodbye: "), "{goodbye}");
+    assert!(
+        goodbye.starts_with("*** goodbye: sorry, this room"),
+        "{goodbye}"
+    );
     assert!(
         goodbye.contains("admits only the class's network, and 127.0.0.3 is not in it"),
         "{goodbye}"
