@@ -422,9 +422,10 @@ pub fn longest_relayed_line(max_line: usize) -> usize {
     max_line.saturating_mul(4).saturating_add(4 * MAX_NICK + 32)
 }
 
-/// A reason a client gave with `/quit`, made safe and short enough for a notice.
+/// A reason a client gave with `/quit`, made safe and short enough for a notice: escaped, and
+/// with long runs of blanks shortened like a message's, or a reason could start a fake row.
 pub fn reason_text(reason: &[u8]) -> String {
-    let safe = escape_peer_text(reason);
+    let safe = message_text(reason);
     match safe.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &safe[..cut]),
         None => safe,
@@ -819,6 +820,11 @@ mod tests {
         let long = vec![b'x'; 500];
         assert_eq!(reason_text(&long).chars().count(), 201);
         assert_eq!(reason_text(b"lunch"), "lunch");
+        let fake = format!("bye{}*** bob was kicked", " ".repeat(70));
+        assert_eq!(
+            reason_text(fake.as_bytes()),
+            "bye        *** bob was kicked"
+        );
     }
 
     #[test]

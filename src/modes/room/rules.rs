@@ -210,6 +210,18 @@ fn line(text: String) -> Line {
     Arc::from(text)
 }
 
+/// The bytes a member's line makes the room send (a message once, however many hear it; an
+/// answer; its notices): what its rate limit counts.
+fn relayed_bytes(caused: &[Action]) -> usize {
+    caused
+        .iter()
+        .map(|action| match action {
+            Action::To(_, line) | Action::All { line, .. } => line.len() + 1,
+            _ => 0,
+        })
+        .sum()
+}
+
 impl Default for Room {
     fn default() -> Self {
         Room::new(Limits::default())
@@ -590,13 +602,7 @@ impl Room {
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // it left with this line (/quit)
         };
-        let bytes: usize = caused
-            .iter()
-            .map(|action| match action {
-                Action::To(_, line) | Action::All { line, .. } => line.len() + 1,
-                _ => 0,
-            })
-            .sum();
+        let bytes = relayed_bytes(caused);
         let Charge::Pause { until, new_episode } = member.bucket.charge(rate, now, bytes) else {
             return Vec::new();
         };
@@ -778,7 +784,9 @@ impl Room {
     /// A member's connection ended or it stopped reading.
     pub fn leave(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
         // Lines it sent before it closed still count: `printf '…30 lines…' | ncat` ends at once.
-        // Taken now (a few at most), or they would be lost with it.
+        // Taken now, or they would be lost with it; but only one more burst of them. An engine
+        // may have read far ahead of the limit (the poll engine reads 64 KiB at a time: 32,768
+        // lines of `yes`), and a flooder that closes must not get its backlog relayed at once.
         let mut actions = Vec::new();
         if why != Leave::TooSlow {
             let held = self
@@ -786,9 +794,22 @@ impl Room {
                 .get_mut(&id)
                 .map(|member| std::mem::take(&mut member.held))
                 .unwrap_or_default();
+            let (mut lines, mut bytes) = (0, 0);
+            let mut dropped = 0;
             for text in held {
-                let command = protocol::parse(&text);
-                actions.extend(self.obey(id, command));
+                if lines >= limits::BURST_LINES as usize || bytes >= limits::BURST_BYTES as usize {
+                    dropped += 1;
+                    continue;
+                }
+                let caused = self.obey(id, protocol::parse(&text));
+                lines += 1;
+                bytes += relayed_bytes(&caused);
+                actions.extend(caused);
+            }
+            if let (true, Some(nick)) = (dropped > 0, self.nick(id)) {
+                actions.push(Action::Log(Log::Notice(format!(
+                    "{nick} left with {dropped} more lines over its rate limit: not relayed"
+                ))));
             }
         }
         self.holding.remove(&id);
@@ -1380,6 +1401,24 @@ mod tests {
         let gone = room.leave(1, Leave::Gone(Gone::Closed));
         assert_eq!(lines_to(&gone, 2)[0], "[guest-1] last line");
         assert_eq!(room.next_deadline(), Some(start + limits::SHORT_STAY));
+    }
+
+    #[test]
+    fn a_flooder_that_leaves_gets_one_burst_of_its_backlog_relayed_not_all_of_it() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        // What the poll engine may read in one turn of a `yes` flood: far past the limit.
+        for _ in 0..10_000 {
+            room.said(1, b"y", start);
+        }
+        let gone = room.leave(1, Leave::Gone(Gone::Closed));
+        let relayed = lines_to(&gone, 2)
+            .iter()
+            .filter(|line| *line == "[guest-1] y")
+            .count();
+        assert_eq!(relayed, limits::BURST_LINES as usize);
     }
 
     #[test]
