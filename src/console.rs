@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use colored::Colorize;
+use unicode_width::UnicodeWidthChar;
 
 use crate::error::Error;
 use crate::observe::Observer;
@@ -463,7 +464,9 @@ pub const MAX_INDENT: usize = 16;
 /// start, [`MAX_INDENT`], so pasted code keeps its indentation) becomes that many spaces: every
 /// row a message wraps onto then starts inside visible text. Tabs count as the widest they can
 /// be (8 columns); other Unicode spaces (no-break, em, ideographic…) count as blanks too, and
-/// so do the characters fonts draw blank (braille blank, Hangul fillers).
+/// so do the characters fonts draw blank (braille blank, Hangul fillers). Characters that take
+/// no column of their own (variation selectors, the combining grapheme joiner, accents) are
+/// part of a run, or `hi` and 70 times a space and a variation selector would slip through.
 // ANCHOR: shorten_blank_runs
 pub fn shorten_blank_runs(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -503,6 +506,9 @@ fn blank_width(c: char) -> Option<usize> {
         '\u{3000}' | '\u{3164}' | '\u{115f}' => Some(2),
         '\u{2800}' | '\u{ffa0}' | '\u{1160}' => Some(1),
         c if c.is_whitespace() => Some(1),
+        // Drawn on the character before, taking no column: a run goes on through it. After a
+        // letter it forms a run of width 0, which is kept as it is (an emoji's selector stays).
+        c if c.width() == Some(0) => Some(0),
         _ => None,
     }
 }

@@ -134,6 +134,49 @@ fn abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the
     );
 }
 
+fn abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    // A plain reader, read with short timeouts: it watches the room for a while.
+    let mut reader = TcpStream::connect(addr).expect("connect the reader");
+    reader.write_all(b"/nick reader\n").expect("reader's /nick");
+    let mut lines = BufReader::new(reader.try_clone().expect("clone"));
+    // The flooder never reads: once the welcome is waiting in its socket, closing it sends a
+    // reset, which an engine notices at once, paused or not.
+    let mut flooder = TcpStream::connect(addr).expect("connect the flooder");
+    flooder.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    flooder.peek(&mut [0u8; 1]).expect("the welcome arrives");
+    let started = Instant::now();
+    // 4,000 lines in one write, then the flooder is gone: an engine may read them all at once,
+    // far past the limit, and only the rate limit decides what reaches the room.
+    let mut flood = b"/nick flooder\n".to_vec();
+    flood.extend(b"y\n".repeat(4000));
+    flooder.write_all(&flood).expect("flood");
+    drop(flooder);
+
+    // Watch for two seconds (or until the room hears the flooder leave): what is relayed is at
+    // most its burst, its rate, and one more burst as it leaves.
+    reader
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut relayed = 0;
+    let mut left = false;
+    while !left && started.elapsed() < Duration::from_secs(2) {
+        let mut line = String::new();
+        match lines.read_line(&mut line) {
+            Ok(0) => panic!("the room closed the reader"),
+            Ok(_) if line.starts_with("[flooder] ") => relayed += 1,
+            Ok(_) => left = line.starts_with("*** flooder l"), // left, lost the connection
+            Err(_) => {} // nothing for 200 ms: look at the clock again
+        }
+    }
+    let most = allowed(started.elapsed()) + BURST as usize;
+    assert!(
+        relayed <= most,
+        "{relayed} flood lines relayed in {:?} (at most {most})",
+        started.elapsed()
+    );
+}
+
 fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
@@ -277,6 +320,42 @@ fn abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row(engine: Engine)
         "[eve] hi        *** bob was kicked by the host (cheating)"
     );
     assert_eq!(alice.read_line(), "[eve]     indented code stays");
+}
+
+fn abuse_a_quit_reason_cannot_put_a_fake_notice_on_its_own_row(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    eve.send(
+        format!(
+            "/quit bye{}*** bob was kicked by the host (cheating)\n",
+            " ".repeat(70)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        alice.read_until("*** eve left"),
+        "*** eve left (bye        *** bob was kicked by the host (cheating)) (1 in the room)"
+    );
+}
+
+fn abuse_invisible_characters_between_spaces_do_not_keep_a_long_blank_run(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    // A variation selector, a combining grapheme joiner: drawn as nothing, and not escaped
+    // (emoji need the first), yet each would break the run of spaces in two.
+    for filler in ["\u{fe0f}", "\u{34f}"] {
+        let fake = format!("hi{}*** bob was kicked\n", format!(" {filler}").repeat(70));
+        eve.send(fake.as_bytes());
+        assert_eq!(
+            alice.read_until("[eve] hi"),
+            "[eve] hi        *** bob was kicked"
+        );
+    }
+    // An emoji keeps its variation selector.
+    eve.send("I \u{2764}\u{fe0f} sockets\n".as_bytes());
+    assert_eq!(alice.read_line(), "[eve] I \u{2764}\u{fe0f} sockets");
 }
 
 fn abuse_invisible_and_format_characters_are_shown_escaped(engine: Engine) {
@@ -452,12 +531,15 @@ fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_
 // Every attack above, on both engines: the rules that stop it are the same code.
 engine_tests! {
     abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
+    abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead,
     abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member,
     abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped,
     abuse_idle_sockets_from_one_address_cannot_fill_the_room,
     abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,
     abuse_lookalike_names_are_taken_by_their_originals,
     abuse_a_run_of_spaces_cannot_put_a_fake_notice_on_its_own_row,
+    abuse_a_quit_reason_cannot_put_a_fake_notice_on_its_own_row,
+    abuse_invisible_characters_between_spaces_do_not_keep_a_long_blank_run,
     abuse_invisible_and_format_characters_are_shown_escaped,
     abuse_who_in_a_loop_is_charged_like_any_line_and_amplifies_nothing,
     abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind,

@@ -169,34 +169,22 @@ fn a_line_framed_peer_never_gets_the_unframed_hint() {
 }
 
 #[test]
-fn trace_names_the_call_a_program_is_blocked_in_after_a_second() {
-    let (mut netchat, addr) = Netchat::listen("listener", "half", &["--trace"]);
-    let _peer = common::raw_connect(addr);
-    netchat.expect_stderr("accepted");
-    // The peer says nothing: half waits for it in read(), and the trace says so.
-    let blocked = netchat.expect_stderr("blocked in");
-    assert!(blocked.starts_with("netchat: trace"), "{blocked}");
-    assert!(
-        blocked.contains("blocked in read() on the socket"),
-        "{blocked}"
-    );
-    assert!(blocked.contains(" s"), "how long it waited: {blocked}");
-    assert!(
-        blocked.ends_with("(thread main)"),
-        "half's one thread: {blocked}"
-    );
-}
-
-#[test]
-fn duplex_trace_says_which_thread_is_blocked_where() {
-    let (mut netchat, addr) = Netchat::listen("listener", "duplex", &["--trace"]);
-    let _peer = common::raw_connect(addr);
-    netchat.expect_stderr("accepted");
-    // The peer says nothing: duplex's socket thread waits in read(), its main thread selects.
-    let blocked = netchat.expect_stderr("blocked in");
-    assert!(
-        blocked.contains("blocked in read() on the socket")
-            && blocked.ends_with("(thread socket-reader)"),
-        "{blocked}"
-    );
+fn trace_names_the_call_and_thread_a_program_is_blocked_in_after_a_second() {
+    // half's one thread waits in read(); duplex's socket thread does (its main thread selects).
+    for (mode, thread) in [("half", "main"), ("duplex", "socket-reader")] {
+        let (mut netchat, addr) = Netchat::listen("listener", mode, &["--trace"]);
+        let _peer = common::raw_connect(addr);
+        netchat.expect_stderr("accepted");
+        // The peer says nothing, and the trace says where the program waits for it.
+        let blocked = netchat.expect_stderr("blocked in");
+        assert!(blocked.starts_with("netchat: trace"), "{blocked}");
+        assert!(
+            blocked.contains("blocked in read() on the socket (waiting for the peer) for "),
+            "{blocked}"
+        );
+        assert!(
+            blocked.ends_with(&format!(" s (thread {thread})")),
+            "{mode}: how long, and which thread: {blocked}"
+        );
+    }
 }

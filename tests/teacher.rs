@@ -29,7 +29,10 @@ fn allow_admits_only_its_network_and_a_stranger_is_told_why(engine: Engine) {
         return; // skipped: the harness said why
     };
     let goodbye = stranger.read_line();
-    assert!(goodbye.starts_with("*** goodbye: "), "{goodbye}");
+    assert!(
+        goodbye.starts_with("*** goodbye: sorry, this room"),
+        "{goodbye}"
+    );
     assert!(
         goodbye.contains("admits only the class's network, and 127.0.0.3 is not in it"),
         "{goodbye}"
@@ -385,6 +388,73 @@ fn more_bots_than_one_address_may_seat_all_get_in() {
     );
 }
 
+/// Joins as `nick` with a raw client.
+fn raw_join(addr: std::net::SocketAddr, nick: &str) -> RawPeer {
+    let mut peer = raw_connect(addr);
+    peer.send(format!("/nick {nick}\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    peer
+}
+
+/// The `queued` column of `nick`'s row in the host's next `/stats`.
+fn queued_for(server: &mut Netchat, nick: &str) -> usize {
+    server.send_line("/stats");
+    server.expect_stderr("in lines/bytes");
+    let row = server.expect_stderr(&format!("netchat: {nick} "));
+    let words: Vec<&str> = row.split_whitespace().collect();
+    // netchat: NICK ADDRESS FOR IN OUT QUEUED LIMITED
+    assert_eq!(words.len(), 8, "{row}");
+    words[6].replace(',', "").parse().unwrap()
+}
+
+fn stats_shows_the_queue_of_a_member_that_stopped_reading_grow(engine: Engine) {
+    const LINE: usize = 1000;
+    // The flood must outrun the sleeper: no rate limit here.
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
+    let sleeper = raw_join(addr, "sleeper");
+    // It stops reading, with a small receive window, so the server's queue for it fills.
+    socket2::SockRef::from(&sleeper.stream)
+        .set_recv_buffer_size(4096)
+        .expect("SO_RCVBUF");
+    let mut flooder = raw_join(addr, "flooder");
+    let mut watcher = raw_join(addr, "watcher");
+    let text = "z".repeat(LINE);
+    let mut batch = |mark: usize| {
+        for _ in 0..350 {
+            flooder.send(format!("{text}\n").as_bytes());
+        }
+        flooder.send(format!("mark-{mark}\n").as_bytes());
+        // Everything before the mark went through the rules, to every member's queue.
+        watcher.read_until(&format!("[flooder] mark-{mark}"));
+    };
+    batch(1);
+    let first = queued_for(&mut server, "sleeper");
+    batch(2);
+    let second = queued_for(&mut server, "sleeper");
+    assert!(
+        first > 0 && second > first,
+        "the queue grows: {first} then {second} bytes"
+    );
+    // The members who read keep an empty queue.
+    assert_eq!(queued_for(&mut server, "watcher"), 0);
+    drop(sleeper);
+}
+
+fn a_member_sees_only_its_own_line_of_stats(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let _alice = raw_join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    bob.send(b"hello\n/stats\n");
+    let header = bob.read_until("in lines/bytes");
+    assert!(header.starts_with("*** nick "), "{header}");
+    let own = bob.read_line();
+    assert!(own.starts_with("*** bob "), "{own}");
+    // in: /nick bob, hello, /stats; nobody else's line follows.
+    assert!(own.contains(" 3/"), "{own}");
+    bob.send(b"/who\n");
+    assert!(bob.read_line().contains("in the room"));
+}
+
 // Every rule above lives in the room's shared code: both engines keep it.
 engine_tests! {
     allow_admits_only_its_network_and_a_stranger_is_told_why,
@@ -393,4 +463,6 @@ engine_tests! {
     telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room,
     every_newcomer_reads_the_greeting_right_after_the_welcome,
     the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room,
+    stats_shows_the_queue_of_a_member_that_stopped_reading_grow,
+    a_member_sees_only_its_own_line_of_stats,
 }

@@ -13,7 +13,7 @@
 //! standing. It notices the Enter the way the kernel reports it — in cooked mode stdin becomes
 //! readable only when a whole line is there — by polling stdin without reading from it.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,13 @@ impl BlockedLine {
     /// Prints `netchat: blocked in …` on `err` (the console's stderr, a terminal) and starts
     /// counting the seconds. If the helper thread cannot start, the line simply stays still.
     pub fn show(err: SharedWriter, call: Call) -> BlockedLine {
+        // Cursor moves make sense on a screen only: with `2> file` there is no line to redraw.
+        if !io::stderr().is_terminal() {
+            return BlockedLine {
+                stop: None,
+                helper: None,
+            };
+        }
         let started = Instant::now();
         draw(&err, call, None);
         let (stop, stopped) = bounded::<()>(0);
@@ -94,17 +101,20 @@ fn draw(err: &SharedWriter, call: Call, waited: Option<Duration>) {
     let _ = drawn.and_then(|()| err.flush());
 }
 
-/// Rewrites the row above the cursor and puts the cursor back where the echo left it.
+/// Rewrites the row above the cursor and puts the cursor back where the echo left it, in one
+/// `write` (stderr is unbuffered: in pieces, the screen would flicker through the cursor moves).
 fn redraw_above(err: &mut impl Write, text: &str) -> io::Result<()> {
+    let mut redraw = Vec::new();
     queue!(
-        err,
+        redraw,
         cursor::SavePosition,
         cursor::MoveUp(1),
         cursor::MoveToColumn(0),
         terminal::Clear(terminal::ClearType::CurrentLine)
     )?;
-    write!(err, "{} {}", "netchat:".dimmed(), text.cyan())?;
-    queue!(err, cursor::RestorePosition)
+    write!(redraw, "{} {}", "netchat:".dimmed(), text.cyan())?;
+    queue!(redraw, cursor::RestorePosition)?;
+    err.write_all(&redraw)
 }
 
 /// Whether a whole line has been typed on stdin since the wait began, without reading it (the

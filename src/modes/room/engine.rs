@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use super::protocol;
 use super::rules::{Action, ClientId, Leave, Line, Log, Room};
+use super::stats::{self, Output, Viewer};
 use super::transcript::{Recorded, Transcript};
 use crate::console::Console;
 use crate::error::{Error, Result};
@@ -108,6 +110,9 @@ pub trait Engine {
     fn pause(&mut self, id: ClientId, until: Instant);
     /// Shows a line at the operator's console, never waiting for the terminal.
     fn log(&mut self, entry: Log);
+    /// What was queued for this client and what still waits, for `/stats`; `None` if the
+    /// engine no longer has it.
+    fn output(&self, id: ClientId) -> Option<Output>;
 }
 
 /// Carries out the room's actions on an engine. Holds two lists kept between calls, so that a
@@ -149,10 +154,36 @@ impl Dispatch {
                 Action::Log(entry) => engine.log(entry),
                 // The event log is written here, once for both engines.
                 Action::Record(event) => room.observer().record(event),
+                Action::Stats(viewer) => self.stats(room, engine, viewer),
             }
         }
     }
     // ANCHOR_END: fan_out
+
+    /// `/stats`: the rules' rows, each completed with the engine's view of its output, as a
+    /// table for the host's console or as notices to the member who asked.
+    // ANCHOR: stats
+    fn stats(&mut self, room: &mut Room, engine: &mut impl Engine, viewer: Viewer) {
+        let mut rows = room.stats_rows(viewer, Instant::now());
+        for row in &mut rows {
+            row.output = engine.output(row.id);
+        }
+        let lines = stats::table(&rows);
+        match viewer {
+            Viewer::Host => lines
+                .into_iter()
+                .for_each(|line| engine.log(Log::Answer(line))),
+            Viewer::Member(id) => {
+                for text in lines {
+                    if engine.offer(id, &Line::from(protocol::notice(&text))) == Offer::Full {
+                        self.too_slow(room, engine, id);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    // ANCHOR_END: stats
 
     /// The cascade: drop the client at once, and queue the room's reaction (its leave notice)
     /// right after the action being carried out.

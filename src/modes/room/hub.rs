@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
 use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
+use super::stats::{Output, Traffic};
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -87,6 +88,12 @@ pub struct QueueSender {
 }
 
 impl QueueSender {
+    /// The bytes waiting for the writer, as the bound counts them (each line with its newline and
+    /// the queue's bookkeeping): what `/stats` shows as `queued`.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Queues a line unless the waiting lines would cost more than `capacity` bytes (`Full`), or
     /// the writer is gone (`Disconnected`).
     pub fn try_send(&self, line: Line) -> Result<(), TrySendError<Line>> {
@@ -130,6 +137,8 @@ struct Wire {
     queue: QueueSender,
     stream: Arc<TcpStream>,
     gate: Arc<Gate>,
+    /// Every line queued for it, for `/stats`.
+    sent: Traffic,
 }
 
 // ANCHOR: gate
@@ -229,6 +238,7 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                         queue,
                         stream,
                         gate,
+                        sent: Traffic::default(),
                     },
                 );
                 room.join(id, peer, now)
@@ -269,11 +279,14 @@ impl Engine for Wires {
     /// Puts a line in a client's queue without ever waiting.
     // ANCHOR: offer
     fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
-        let Some(wire) = self.wires.get(&id) else {
+        let Some(wire) = self.wires.get_mut(&id) else {
             return Offer::Gone;
         };
         match wire.queue.try_send(Arc::clone(line)) {
-            Ok(()) => Offer::Accepted,
+            Ok(()) => {
+                wire.sent.count(line.len());
+                Offer::Accepted
+            }
             Err(TrySendError::Full(_)) => Offer::Full,
             // The writer ended (its write failed): the reader will report the client gone.
             Err(TrySendError::Disconnected(_)) => {
@@ -309,6 +322,14 @@ impl Engine for Wires {
 
     fn log(&mut self, entry: Log) {
         self.log.show(entry);
+    }
+
+    fn output(&self, id: ClientId) -> Option<Output> {
+        let wire = self.wires.get(&id)?;
+        Some(Output {
+            sent: wire.sent,
+            waiting: wire.queue.waiting(),
+        })
     }
 }
 
@@ -350,6 +371,7 @@ mod tests {
                     queue,
                     stream: socket(),
                     gate: Arc::default(),
+                    sent: Traffic::default(),
                 },
             );
         }

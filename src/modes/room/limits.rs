@@ -206,12 +206,12 @@ impl std::fmt::Display for Refusal {
             ),
             Refusal::Denied { ip, network } => write!(
                 f,
-                "sorry, this room does not admit {ip} (the host denied {network}); ask the host \
+                "this room does not admit {ip} (the host denied {network}); ask the host \
                  if that is a mistake"
             ),
             Refusal::NotAllowed { ip } => write!(
                 f,
-                "sorry, this room admits only the class's network, and {ip} is not in it; join \
+                "this room admits only the class's network, and {ip} is not in it; join \
                  from the lab's network or ask the host"
             ),
         }

@@ -37,6 +37,7 @@ pub mod poll;
 pub mod protocol;
 pub mod rules;
 pub mod server;
+pub mod stats;
 pub mod threads;
 pub mod transcript;
 

@@ -35,6 +35,7 @@ use super::engine::{
 use super::protocol::{self, HostCommand};
 use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
 use super::server::{Running, ServerOptions};
+use super::stats::{Output, Traffic};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
@@ -201,6 +202,8 @@ struct Client {
     dirty: bool,
     /// Over its rate limit: not read before this time (rules.rs decides, `Engine::pause`).
     paused_until: Option<Instant>,
+    /// Every line put in `out`, for `/stats`.
+    offered: Traffic,
     /// `--trace`: what its socket does (off, and costing nothing, when nobody watches).
     watch: Watch,
 }
@@ -716,6 +719,7 @@ impl Clients {
                 queued: false,
                 dirty: false,
                 paused_until: None,
+                offered: Traffic::default(),
                 watch,
             },
         );
@@ -836,6 +840,7 @@ impl Engine for Clients {
         }
         client.out.extend_from_slice(line.as_bytes());
         client.out.push(b'\n');
+        client.offered.count(line.len());
         if !client.dirty {
             client.dirty = true;
             self.dirty.push(id);
@@ -882,5 +887,14 @@ impl Engine for Clients {
 
     fn log(&mut self, entry: Log) {
         self.log.show(entry);
+    }
+
+    /// What `/stats` shows as `queued`: the bytes of `out` the kernel has not taken yet.
+    fn output(&self, id: ClientId) -> Option<Output> {
+        let client = self.map.get(&id)?;
+        Some(Output {
+            sent: client.offered,
+            waiting: client.out.len() - client.sent,
+        })
     }
 }

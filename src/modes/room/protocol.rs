@@ -57,6 +57,8 @@ pub enum Command<'a> {
     Nick(&'a [u8]),
     /// `/who`.
     Who,
+    /// `/stats`: my own line of the room's live view.
+    Stats,
     /// `/me ACTION`.
     Me(&'a [u8]),
     /// `/msg NICK TEXT`.
@@ -91,6 +93,7 @@ pub fn parse(line: &[u8]) -> Command<'_> {
         b"nick" if argument.is_empty() => Command::Usage("usage: /nick NAME"),
         b"nick" => Command::Nick(argument),
         b"who" => Command::Who,
+        b"stats" => Command::Stats,
         b"me" if argument.is_empty() => Command::Usage("usage: /me ACTION, e.g. /me waves"),
         b"me" => Command::Me(argument),
         b"msg" => match split_word(argument) {
@@ -419,9 +422,10 @@ pub fn longest_relayed_line(max_line: usize) -> usize {
     max_line.saturating_mul(4).saturating_add(4 * MAX_NICK + 32)
 }
 
-/// A reason a client gave with `/quit`, made safe and short enough for a notice.
+/// A reason a client gave with `/quit`, made safe and short enough for a notice: escaped, and
+/// with long runs of blanks shortened like a message's, or a reason could start a fake row.
 pub fn reason_text(reason: &[u8]) -> String {
-    let safe = escape_peer_text(reason);
+    let safe = message_text(reason);
     match safe.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &safe[..cut]),
         None => safe,
@@ -444,6 +448,7 @@ pub fn help() -> Vec<String> {
         "commands: a plain line is a message to everyone",
         "/nick NAME       take a name (ASCII letters, digits, - _ .)",
         "/who             who is in the room",
+        "/stats           your connection: time, lines and bytes, your queue",
         "/me ACTION       e.g. /me waves -> * you waves",
         "/msg NICK TEXT   a private message to one person",
         "/quit [reason]   leave the room",
@@ -498,6 +503,8 @@ pub enum HostCommand {
     Say(Vec<u8>),
     /// `/who`.
     Who,
+    /// `/stats`: every member's line of the room's live view.
+    Stats,
     /// `/kick NICK [reason]`.
     Kick {
         nick: Vec<u8>,
@@ -534,6 +541,7 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
     let (word, argument) = split_word(rest);
     match word.to_ascii_lowercase().as_slice() {
         b"who" => HostCommand::Who,
+        b"stats" => HostCommand::Stats,
         b"kick" => match split_word(argument) {
             ([], _) => HostCommand::Usage("usage: /kick NICK [reason]".into()),
             (nick, reason) => HostCommand::Kick {
@@ -563,8 +571,8 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
         b"quit" => HostCommand::Close,
         b"help" => HostCommand::Help,
         _ => HostCommand::Usage(format!(
-            "unknown command /{}: the host has /who, /kick NICK [reason], /ban NICK [reason], \
-             /unban ADDRESS, /quit, /help",
+            "unknown command /{}: the host has /who, /stats, /kick NICK [reason], \
+             /ban NICK [reason], /unban ADDRESS, /quit, /help",
             escape_peer_text(word)
         )),
     }
@@ -574,6 +582,7 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
 pub const HOST_HELP: &[&str] = &[
     "a plain line is said to the room as [host]",
     "/who                 who is in the room",
+    "/stats               each member: address, time, lines and bytes, queue, rate limit",
     "/kick NICK [reason]  disconnect someone, telling the room",
     "/ban NICK [reason]   kick, and refuse their address until the room closes",
     "/unban ADDRESS       let a banned address in again (/unban alone lists them)",
@@ -596,6 +605,7 @@ mod tests {
         assert_eq!(parse(b"/nick alice"), Command::Nick(b"alice"));
         assert_eq!(parse(b"/NICK  alice  "), Command::Nick(b"alice"));
         assert_eq!(parse(b"/who"), Command::Who);
+        assert_eq!(parse(b"/stats"), Command::Stats);
         assert_eq!(parse(b"/me waves hello"), Command::Me(b"waves hello"));
         assert_eq!(
             parse(b"/msg bob  see you at 5"),
@@ -810,6 +820,11 @@ mod tests {
         let long = vec![b'x'; 500];
         assert_eq!(reason_text(&long).chars().count(), 201);
         assert_eq!(reason_text(b"lunch"), "lunch");
+        let fake = format!("bye{}*** bob was kicked", " ".repeat(70));
+        assert_eq!(
+            reason_text(fake.as_bytes()),
+            "bye        *** bob was kicked"
+        );
     }
 
     #[test]
@@ -819,6 +834,7 @@ mod tests {
             HostCommand::Say(b"hello class".to_vec())
         );
         assert_eq!(parse_host(b"/who"), HostCommand::Who);
+        assert_eq!(parse_host(b"/STATS"), HostCommand::Stats);
         assert_eq!(
             parse_host(b"/kick bob spamming"),
             HostCommand::Kick {

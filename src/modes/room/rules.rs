@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::access::AccessList;
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
+use super::stats::{Row, Traffic, Viewer};
 use crate::console::escape_peer_text;
 use crate::observe::{Event, Observer};
 
@@ -72,6 +73,9 @@ pub enum Action {
     /// Write this to the event log (`--events`): joined, renamed, message, left… Only produced
     /// when someone watches (see [`Room::observed`]), so an unwatched room builds none.
     Record(Event),
+    /// `/stats`: the room's rows ([`Room::stats_rows`]) completed with what the engine knows
+    /// of each client's output, shown to the host or to the member who asked (stats.rs).
+    Stats(Viewer),
 }
 
 /// How a member came to leave, for the event log.
@@ -105,6 +109,9 @@ struct Member {
     bucket: Bucket,
     /// Over its rate limit: not read before this time.
     paused_until: Option<Instant>,
+    /// When it joined, and what it has sent, for `/stats`.
+    joined: Instant,
+    received: Traffic,
     /// Lines that were already on their way when the pause began (an engine may have read a few
     /// more before it carried the pause out): kept in order, and taken when the pause ends, so
     /// that nothing is relayed beyond the limit and nothing read is lost. Bounded by what an
@@ -118,6 +125,22 @@ pub struct Limits {
     pub rate: RateLimit,
     /// 0 lifts the per-address limits (seats and connection rate).
     pub max_per_address: u32,
+}
+
+/// Until when an engine must not read a held-back member: not before its allowance refills
+/// (`resume`), and not before the lines already held for it could have gone out at its rate.
+///
+/// Why the second part: when reading resumes, an engine reads a whole buffer before the next
+/// pause reaches it, and a buffer of a flooder's short lines (`yes` sends `y`) is thousands of
+/// lines, while the limit lets out a few a second. Were reading to resume with the allowance,
+/// the held lines — and the server's memory — would grow by a buffer each time, for as long as
+/// the flood lasts. `None` without a rate limit (nothing is ever held then).
+fn read_pause(rate: RateLimit, held: usize, now: Instant, resume: Instant) -> Option<Instant> {
+    let RateLimit::PerSecond { lines } = rate else {
+        return None;
+    };
+    let drained = now + Duration::from_secs_f64(held as f64 / f64::from(lines.max(1)));
+    Some(resume.max(drained))
 }
 
 impl Default for Limits {
@@ -185,6 +208,18 @@ pub const ANNOUNCE_UP_TO: usize = 100;
 
 fn line(text: String) -> Line {
     Arc::from(text)
+}
+
+/// The bytes a member's line makes the room send (a message once, however many hear it; an
+/// answer; its notices): what its rate limit counts.
+fn relayed_bytes(caused: &[Action]) -> usize {
+    caused
+        .iter()
+        .map(|action| match action {
+            Action::To(_, line) | Action::All { line, .. } => line.len() + 1,
+            _ => 0,
+        })
+        .sum()
 }
 
 impl Default for Room {
@@ -330,6 +365,8 @@ impl Room {
                 announced: false,
                 bucket: Bucket::new(now),
                 paused_until: None,
+                joined: now,
+                received: Traffic::default(),
                 held: VecDeque::new(),
             },
         );
@@ -471,14 +508,23 @@ impl Room {
     /// One line from a member: a message or a command.
     // ANCHOR: route
     pub fn said(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
+        let rate = self.rate;
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
+        member.received.count(text.len());
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
             member.held.push_back(text.to_vec());
+            let resume = member.paused_until.unwrap_or(now);
+            let until = read_pause(rate, member.held.len(), now, resume);
             self.holding.insert(id);
-            return Vec::new();
+            // The engine read this line ahead, while the member was held back: it must not read
+            // on before what is held could go out.
+            return until
+                .map(|until| Action::Pause { id, until })
+                .into_iter()
+                .collect();
         }
         member.paused_until = None;
         self.take_line(id, text, now)
@@ -511,6 +557,7 @@ impl Room {
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
+            Command::Stats => vec![Action::Stats(Viewer::Member(id))],
             Command::Quit(reason) => self.quit(id, reason),
             Command::Help => protocol::help()
                 .into_iter()
@@ -555,13 +602,7 @@ impl Room {
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // it left with this line (/quit)
         };
-        let bytes: usize = caused
-            .iter()
-            .map(|action| match action {
-                Action::To(_, line) | Action::All { line, .. } => line.len() + 1,
-                _ => 0,
-            })
-            .sum();
+        let bytes = relayed_bytes(caused);
         let Charge::Pause { until, new_episode } = member.bucket.charge(rate, now, bytes) else {
             return Vec::new();
         };
@@ -575,7 +616,11 @@ impl Room {
             return actions;
         }
         member.paused_until = Some(until);
-        let mut actions = vec![Action::Pause { id, until }];
+        let read_again = read_pause(rate, member.held.len(), now, until).unwrap_or(until);
+        let mut actions = vec![Action::Pause {
+            id,
+            until: read_again,
+        }];
         if new_episode && self.observer.is_on() {
             actions.push(Action::Record(Event::Limited {
                 client: id,
@@ -596,6 +641,30 @@ impl Room {
     // ANCHOR_END: charge
 
     /// Whether the member is being held back by its rate limit now (for `/stats`).
+    /// The rules' part of `/stats` for `viewer`: every member for the host, its own line for a
+    /// member. The engine adds what it knows of each one's output.
+    pub fn stats_rows(&self, viewer: Viewer, now: Instant) -> Vec<Row> {
+        let row = |(&id, member): (&ClientId, &Member)| Row {
+            id,
+            nick: member.nick.clone(),
+            peer: member.peer,
+            connected: now.saturating_duration_since(member.joined),
+            received: member.received,
+            limited: member.bucket.is_limited()
+                || member.paused_until.is_some_and(|until| now < until),
+            output: None,
+        };
+        match viewer {
+            Viewer::Host => self.members.iter().map(row).collect(),
+            Viewer::Member(id) => self
+                .members
+                .get_key_value(&id)
+                .map(row)
+                .into_iter()
+                .collect(),
+        }
+    }
+
     pub fn is_limited(&self, id: ClientId) -> bool {
         self.members
             .get(&id)
@@ -715,7 +784,9 @@ impl Room {
     /// A member's connection ended or it stopped reading.
     pub fn leave(&mut self, id: ClientId, why: Leave) -> Vec<Action> {
         // Lines it sent before it closed still count: `printf '…30 lines…' | ncat` ends at once.
-        // Taken now (a few at most), or they would be lost with it.
+        // Taken now, or they would be lost with it; but only one more burst of them. An engine
+        // may have read far ahead of the limit (the poll engine reads 64 KiB at a time: 32,768
+        // lines of `yes`), and a flooder that closes must not get its backlog relayed at once.
         let mut actions = Vec::new();
         if why != Leave::TooSlow {
             let held = self
@@ -723,9 +794,22 @@ impl Room {
                 .get_mut(&id)
                 .map(|member| std::mem::take(&mut member.held))
                 .unwrap_or_default();
+            let (mut lines, mut bytes) = (0, 0);
+            let mut dropped = 0;
             for text in held {
-                let command = protocol::parse(&text);
-                actions.extend(self.obey(id, command));
+                if lines >= limits::BURST_LINES as usize || bytes >= limits::BURST_BYTES as usize {
+                    dropped += 1;
+                    continue;
+                }
+                let caused = self.obey(id, protocol::parse(&text));
+                lines += 1;
+                bytes += relayed_bytes(&caused);
+                actions.extend(caused);
+            }
+            if let (true, Some(nick)) = (dropped > 0, self.nick(id)) {
+                actions.push(Action::Log(Log::Notice(format!(
+                    "{nick} left with {dropped} more lines over its rate limit: not relayed"
+                ))));
             }
         }
         self.holding.remove(&id);
@@ -781,6 +865,8 @@ impl Room {
                     names.join(", ")
                 ))
             }
+            HostCommand::Stats if self.members.is_empty() => status("the room is empty".into()),
+            HostCommand::Stats => vec![Action::Stats(Viewer::Host)],
             HostCommand::Kick { nick, reason } => self.kick(&nick, reason.as_deref()),
             HostCommand::Ban { nick, reason } => self.ban(&nick, reason.as_deref()),
             HostCommand::Unban(Some(ip)) => status(match self.door.unban(ip) {
@@ -945,6 +1031,31 @@ mod tests {
             room.said(id, format!("/nick {name}").as_bytes(), now());
         }
         room
+    }
+
+    #[test]
+    fn stats_show_the_host_everyone_and_a_member_itself() {
+        let mut room = room_of(&["alice", "bob"]);
+        room.said(2, b"hello", now());
+        assert_eq!(
+            room.said(2, b"/stats", now()),
+            vec![Action::Stats(Viewer::Member(2))]
+        );
+        assert_eq!(
+            room.host(HostCommand::Stats),
+            vec![Action::Stats(Viewer::Host)]
+        );
+        let later = now() + Duration::from_secs(65);
+        let all = room.stats_rows(Viewer::Host, later);
+        let names: Vec<&str> = all.iter().map(|row| row.nick.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"]);
+        let own = room.stats_rows(Viewer::Member(2), later);
+        assert_eq!(own.len(), 1);
+        // /nick bob (10 bytes with its newline), hello (6), /stats (7).
+        assert_eq!((own[0].received.lines, own[0].received.bytes), (3, 23));
+        assert_eq!(own[0].connected.as_secs(), 65);
+        assert!(!own[0].limited && own[0].output.is_none());
+        assert!(room.stats_rows(Viewer::Member(9), now()).is_empty());
     }
 
     #[test]
@@ -1183,9 +1294,13 @@ mod tests {
         assert!(room.is_limited(1));
         // The line that went over was still relayed: nothing read is ever dropped.
         assert_eq!(lines_to(&actions, 2).last().unwrap(), "[guest-1] spam");
-        // Lines already on their way when the pause began wait, in order, for it to end.
-        assert!(room.said(1, b"one", start).is_empty());
-        assert!(room.said(1, b"two", start).is_empty());
+        // Lines already on their way when the pause began wait, in order, for it to end; all
+        // they do now is keep reading paused.
+        let only_pauses = |actions: Vec<Action>| {
+            !actions.is_empty() && actions.iter().all(|a| matches!(a, Action::Pause { .. }))
+        };
+        assert!(only_pauses(room.said(1, b"one", start)));
+        assert!(only_pauses(room.said(1, b"two", start)));
         let resume = start + Duration::from_millis(200);
         assert_eq!(room.next_deadline(), Some(resume));
         assert!(room.tick(start + Duration::from_millis(100)).is_empty());
@@ -1235,6 +1350,45 @@ mod tests {
     }
 
     #[test]
+    fn lines_read_ahead_while_held_back_keep_the_engine_from_reading_until_they_can_go_out() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        // A flood at one instant: the burst goes out, then the member is paused.
+        let mut at_pause = None;
+        for _ in 0..100 {
+            let actions = room.said(1, b"y", start);
+            if let Some(Action::Pause { until, .. }) =
+                actions.iter().find(|a| matches!(a, Action::Pause { .. }))
+            {
+                at_pause.get_or_insert(*until);
+            }
+        }
+        assert!(at_pause.is_some(), "the flood was never paused");
+        // An engine's read-ahead: a buffer of `y` lines arrives anyway. Each one held pushes the
+        // next read out until the held lines could have been relayed at 5 lines a second, so
+        // reading again cannot pile up more.
+        let mut last = None;
+        for _ in 0..1000 {
+            let actions = room.said(1, b"y", start);
+            assert!(lines_to(&actions, 2).is_empty(), "relayed beyond the limit");
+            last = actions.iter().find_map(|a| match a {
+                Action::Pause { until, .. } => Some(*until),
+                _ => None,
+            });
+            assert!(last.is_some(), "a held line must keep reading paused");
+        }
+        let held = room.members[&1].held.len();
+        let until = last.expect("paused");
+        assert!(
+            until - start >= Duration::from_secs_f64(held as f64 / 5.0),
+            "reading resumes after {:?} with {held} lines held",
+            until - start
+        );
+    }
+
+    #[test]
     fn held_lines_of_a_member_who_leaves_are_still_relayed() {
         let mut room = Room::new(Limits::default());
         let start = now();
@@ -1247,6 +1401,24 @@ mod tests {
         let gone = room.leave(1, Leave::Gone(Gone::Closed));
         assert_eq!(lines_to(&gone, 2)[0], "[guest-1] last line");
         assert_eq!(room.next_deadline(), Some(start + limits::SHORT_STAY));
+    }
+
+    #[test]
+    fn a_flooder_that_leaves_gets_one_burst_of_its_backlog_relayed_not_all_of_it() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        // What the poll engine may read in one turn of a `yes` flood: far past the limit.
+        for _ in 0..10_000 {
+            room.said(1, b"y", start);
+        }
+        let gone = room.leave(1, Leave::Gone(Gone::Closed));
+        let relayed = lines_to(&gone, 2)
+            .iter()
+            .filter(|line| *line == "[guest-1] y")
+            .count();
+        assert_eq!(relayed, limits::BURST_LINES as usize);
     }
 
     #[test]

@@ -175,7 +175,7 @@ pub fn serve(
         bots::start(bot_target, &options.bots, seed, &bots_stop)
     });
     console.status(
-        "type a line to speak as [host]; /who, /kick NICK [reason], /ban NICK [reason], /help; \
+        "type a line to speak as [host]; /who, /stats, /kick NICK [reason], /ban NICK [reason], /help; \
          Ctrl-C or Ctrl-D closes the room",
     );
 

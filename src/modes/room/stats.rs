@@ -1,0 +1,217 @@
+//! `/stats`: a live view of the room, one line per member.
+//!
+//! ```text
+//! nick         address            for    in lines/bytes   out lines/bytes   queued  limited
+//! alice        127.0.0.1:50312    2m05s      12/340          40/1,231            0  no
+//! bot-sleepy   127.0.0.1:50320    1m58s       2/71        9,811/5,310,422   1,048,112  no
+//! ```
+//!
+//! What each column shows, and where it comes from: the rules count what a member sent (`in`)
+//! and know whether it is over its rate limit (`limited`: the server has stopped reading it); the
+//! engine counts what was queued for it (`out`) and how many bytes still wait in its queue
+//! (`queued`). A member that stops reading shows `queued` growing from one `/stats` to the next,
+//! until the room disconnects it at the bound (`CLIENT_QUEUE` in engine.rs). The host sees every
+//! member; a member sees its own line only (others' addresses are not its business).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::rules::ClientId;
+
+/// Who asked for `/stats`, and so who gets which lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// The operator's console: every member.
+    Host,
+    /// A member: its own line only.
+    Member(ClientId),
+}
+
+/// Lines and bytes, counted one line at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+impl Traffic {
+    /// Counts one line of `len` bytes and its newline.
+    pub fn count(&mut self, len: usize) {
+        self.lines += 1;
+        self.bytes += len as u64 + 1;
+    }
+}
+
+/// What an engine knows about a client's output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Every line put in its output (queued; written unless still waiting).
+    pub sent: Traffic,
+    /// Bytes waiting in its queue or buffer, not yet written to its socket.
+    pub waiting: usize,
+}
+
+/// One member's line of `/stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub id: ClientId,
+    pub nick: String,
+    pub peer: SocketAddr,
+    pub connected: Duration,
+    /// What it sent the room.
+    pub received: Traffic,
+    /// Over its rate limit: not read until its allowance refills.
+    pub limited: bool,
+    /// Filled in by the engine; `None` if its connection is already gone.
+    pub output: Option<Output>,
+}
+
+/// The table: a header and one line per row, columns aligned.
+pub fn table(rows: &[Row]) -> Vec<String> {
+    let header = [
+        "nick",
+        "address",
+        "for",
+        "in lines/bytes",
+        "out lines/bytes",
+        "queued",
+        "limited",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|row| {
+            let (out, queued) = match row.output {
+                Some(output) => (traffic(output.sent), thousands(output.waiting as u64)),
+                None => ("-".to_string(), "-".to_string()),
+            };
+            [
+                row.nick.clone(),
+                row.peer.to_string(),
+                duration(row.connected),
+                traffic(row.received),
+                out,
+                queued,
+                if row.limited { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut lines = vec![format_row(&header.map(str::to_string), &widths)];
+    lines.extend(cells.iter().map(|row| format_row(row, &widths)));
+    lines
+}
+
+/// Text columns left-aligned, number columns right-aligned.
+fn format_row(cells: &[String; 7], widths: &[usize; 7]) -> String {
+    let mut line = String::new();
+    for (column, (cell, &width)) in cells.iter().zip(widths).enumerate() {
+        if column > 0 {
+            line.push_str("  ");
+        }
+        if (3..=5).contains(&column) {
+            line.push_str(&format!("{cell:>width$}"));
+        } else {
+            line.push_str(&format!("{cell:<width$}"));
+        }
+    }
+    line.trim_end().to_string()
+}
+
+fn traffic(traffic: Traffic) -> String {
+    format!("{}/{}", thousands(traffic.lines), thousands(traffic.bytes))
+}
+
+/// `1048576` as `1,048,576`: a growing queue is read at a glance.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    // The first group has 1 to 3 digits, every later one 3.
+    let first = match digits.len() % 3 {
+        0 => 3,
+        short => short,
+    }
+    .min(digits.len());
+    let (head, rest) = digits.split_at(first);
+    let mut out = head.to_string();
+    for group in rest.as_bytes().chunks(3) {
+        out.push(',');
+        out.extend(group.iter().map(|&digit| char::from(digit)));
+    }
+    out
+}
+
+/// `12s`, `3m05s`, `1h02m`.
+fn duration(elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs();
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m{:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(nick: &str, waiting: usize) -> Row {
+        let mut received = Traffic::default();
+        received.count(4);
+        Row {
+            id: 1,
+            nick: nick.to_string(),
+            peer: "127.0.0.1:50312".parse().unwrap(),
+            connected: Duration::from_secs(125),
+            received,
+            limited: false,
+            output: Some(Output {
+                sent: Traffic {
+                    lines: 9811,
+                    bytes: 5_310_422,
+                },
+                waiting,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_table_aligns_every_column_under_its_header() {
+        let lines = table(&[row("alice", 0), row("bot-sleepy", 1_048_112)]);
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("nick        address"), "{lines:#?}");
+        assert!(lines[1].starts_with("alice       127.0.0.1:50312  2m05s"));
+        assert!(
+            lines[2].contains("9,811/5,310,422  1,048,112  no"),
+            "{lines:#?}"
+        );
+        let queued_end = lines[0].find("queued").unwrap() + "queued".len();
+        assert_eq!(
+            lines[1][..queued_end].chars().last(),
+            Some('0'),
+            "{lines:#?}"
+        );
+    }
+
+    #[test]
+    fn a_gone_connection_shows_dashes_not_zeros() {
+        let mut gone = row("carol", 0);
+        gone.output = None;
+        let lines = table(&[gone]);
+        assert!(lines[1].ends_with("  -       -  no"), "{lines:#?}");
+    }
+
+    #[test]
+    fn durations_and_numbers_read_like_a_person_writes_them() {
+        assert_eq!(duration(Duration::from_secs(7)), "7s");
+        assert_eq!(duration(Duration::from_secs(185)), "3m05s");
+        assert_eq!(duration(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_048_576), "1,048,576");
+    }
+}
