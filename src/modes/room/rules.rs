@@ -127,22 +127,6 @@ pub struct Limits {
     pub max_per_address: u32,
 }
 
-/// Until when an engine must not read a held-back member: not before its allowance refills
-/// (`resume`), and not before the lines already held for it could have gone out at its rate.
-///
-/// Why the second part: when reading resumes, an engine reads a whole buffer before the next
-/// pause reaches it, and a buffer of a flooder's short lines (`yes` sends `y`) is thousands of
-/// lines, while the limit lets out a few a second. Were reading to resume with the allowance,
-/// the held lines — and the server's memory — would grow by a buffer each time, for as long as
-/// the flood lasts. `None` without a rate limit (nothing is ever held then).
-fn read_pause(rate: RateLimit, held: usize, now: Instant, resume: Instant) -> Option<Instant> {
-    let RateLimit::PerSecond { lines } = rate else {
-        return None;
-    };
-    let drained = now + Duration::from_secs_f64(held as f64 / f64::from(lines.max(1)));
-    Some(resume.max(drained))
-}
-
 impl Default for Limits {
     /// The limits a room gets unless told otherwise: a prankster cannot ruin it.
     fn default() -> Self {
@@ -508,7 +492,6 @@ impl Room {
     /// One line from a member: a message or a command.
     // ANCHOR: route
     pub fn said(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
-        let rate = self.rate;
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
@@ -516,15 +499,8 @@ impl Room {
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
             member.held.push_back(text.to_vec());
-            let resume = member.paused_until.unwrap_or(now);
-            let until = read_pause(rate, member.held.len(), now, resume);
             self.holding.insert(id);
-            // The engine read this line ahead, while the member was held back: it must not read
-            // on before what is held could go out.
-            return until
-                .map(|until| Action::Pause { id, until })
-                .into_iter()
-                .collect();
+            return Vec::new();
         }
         member.paused_until = None;
         self.take_line(id, text, now)
@@ -616,11 +592,7 @@ impl Room {
             return actions;
         }
         member.paused_until = Some(until);
-        let read_again = read_pause(rate, member.held.len(), now, until).unwrap_or(until);
-        let mut actions = vec![Action::Pause {
-            id,
-            until: read_again,
-        }];
+        let mut actions = vec![Action::Pause { id, until }];
         if new_episode && self.observer.is_on() {
             actions.push(Action::Record(Event::Limited {
                 client: id,
@@ -1294,13 +1266,9 @@ mod tests {
         assert!(room.is_limited(1));
         // The line that went over was still relayed: nothing read is ever dropped.
         assert_eq!(lines_to(&actions, 2).last().unwrap(), "[guest-1] spam");
-        // Lines already on their way when the pause began wait, in order, for it to end; all
-        // they do now is keep reading paused.
-        let only_pauses = |actions: Vec<Action>| {
-            !actions.is_empty() && actions.iter().all(|a| matches!(a, Action::Pause { .. }))
-        };
-        assert!(only_pauses(room.said(1, b"one", start)));
-        assert!(only_pauses(room.said(1, b"two", start)));
+        // Lines already on their way when the pause began wait, in order, for it to end.
+        assert!(room.said(1, b"one", start).is_empty());
+        assert!(room.said(1, b"two", start).is_empty());
         let resume = start + Duration::from_millis(200);
         assert_eq!(room.next_deadline(), Some(resume));
         assert!(room.tick(start + Duration::from_millis(100)).is_empty());
@@ -1347,45 +1315,6 @@ mod tests {
         );
         // Until then it was held to its limit: its burst, then five a second.
         assert!(relayed <= 20 + 5 * 61, "{relayed}");
-    }
-
-    #[test]
-    fn lines_read_ahead_while_held_back_keep_the_engine_from_reading_until_they_can_go_out() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
-        // A flood at one instant: the burst goes out, then the member is paused.
-        let mut at_pause = None;
-        for _ in 0..100 {
-            let actions = room.said(1, b"y", start);
-            if let Some(Action::Pause { until, .. }) =
-                actions.iter().find(|a| matches!(a, Action::Pause { .. }))
-            {
-                at_pause.get_or_insert(*until);
-            }
-        }
-        assert!(at_pause.is_some(), "the flood was never paused");
-        // An engine's read-ahead: a buffer of `y` lines arrives anyway. Each one held pushes the
-        // next read out until the held lines could have been relayed at 5 lines a second, so
-        // reading again cannot pile up more.
-        let mut last = None;
-        for _ in 0..1000 {
-            let actions = room.said(1, b"y", start);
-            assert!(lines_to(&actions, 2).is_empty(), "relayed beyond the limit");
-            last = actions.iter().find_map(|a| match a {
-                Action::Pause { until, .. } => Some(*until),
-                _ => None,
-            });
-            assert!(last.is_some(), "a held line must keep reading paused");
-        }
-        let held = room.members[&1].held.len();
-        let until = last.expect("paused");
-        assert!(
-            until - start >= Duration::from_secs_f64(held as f64 / 5.0),
-            "reading resumes after {:?} with {held} lines held",
-            until - start
-        );
     }
 
     #[test]
