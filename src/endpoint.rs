@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -241,12 +241,18 @@ fn listen_dual_stack(port: u16) -> io::Result<TcpListener> {
 /// The peer's address as a person would write it: an IPv4 peer of a dual-stack socket arrives as
 /// `::ffff:a.b.c.d`, which is just `a.b.c.d`. Per-address rules and every status line use this.
 pub fn unmapped(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
-            None => addr,
-        },
-        SocketAddr::V4(_) => addr,
+    match unmapped_ip(addr.ip()) {
+        IpAddr::V4(v4) => SocketAddr::new(v4.into(), addr.port()),
+        // Unchanged, so a link-local IPv6 peer keeps its scope id.
+        IpAddr::V6(_) => addr,
+    }
+}
+
+/// [`unmapped`] for an address without a port: `::ffff:10.0.0.7` is `10.0.0.7`.
+pub fn unmapped_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
     }
 }
 // ANCHOR_END: listen

@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    DEADLINE, Engine, Netchat, RawPeer, engine_tests, raw_connect, room_join as join,
-    room_raw_join as raw_join,
+    DEADLINE, Engine, Netchat, RawPeer, engine_tests, parse_listening_addr, raw_connect,
+    room_join as join, room_raw_join as raw_join,
 };
 
 /// Reads raw lines until one contains `needle` (each read has the harness deadline).
@@ -676,4 +676,25 @@ engine_tests! {
     a_banned_netchat_client_exits_0_and_its_address_is_turned_away_with_1,
     room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0,
     room_a_client_with_a_4_kib_receive_window_gets_every_line_in_order,
+    room_an_ipv4_client_of_a_dual_stack_room_is_known_by_its_ipv4_address,
+}
+
+/// A bare port listens on IPv4 and IPv6 at once, and an IPv4 client then arrives as
+/// `::ffff:127.0.0.1`. Both engines know it (and ban it, and count its seats) as `127.0.0.1`.
+fn room_an_ipv4_client_of_a_dual_stack_room_is_known_by_its_ipv4_address(engine: Engine) {
+    let mut server = Netchat::spawn(
+        "server",
+        &["room", "--listen", "0", "--engine", engine.name()],
+    );
+    let line = server.expect_stderr("listening on ");
+    let port = parse_listening_addr(&line)
+        .unwrap_or_else(|| server.fail(&format!("no address in {line:?}")))
+        .port();
+    let mut alice = join(([127, 0, 0, 1], port).into(), "alice");
+    let joined = server.expect_stderr("joined from ");
+    assert!(joined.contains("joined from 127.0.0.1:"), "{joined}");
+    server.send_line("/ban alice");
+    alice.expect_exit_code(0);
+    server.send_line("/unban 127.0.0.1");
+    server.expect_stderr("127.0.0.1 (banned as alice) may join again");
 }

@@ -14,6 +14,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use crate::endpoint::unmapped_ip;
+
 /// One `--allow` or `--deny` value: every address whose first `prefix` bits equal `base`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Network {
@@ -26,7 +28,7 @@ impl Network {
     /// Whether `ip` is in this network. An IPv4 client of a dual-stack (`[::]`) listener shows up
     /// as `::ffff:a.b.c.d`; it is matched as the IPv4 address it is.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.base, canonical(ip)) {
+        match (self.base, unmapped_ip(ip)) {
             (IpAddr::V4(base), IpAddr::V4(ip)) => {
                 u32::from(base) == u32::from(ip) & mask_v4(self.prefix)
             }
@@ -35,14 +37,6 @@ impl Network {
             }
             _ => false,
         }
-    }
-}
-
-/// `ip` with an IPv4-mapped IPv6 address (`::ffff:10.0.0.7`) turned back into IPv4.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -70,7 +64,7 @@ impl FromStr for Network {
                  fd00::/64, or one address such as 192.168.1.7"
             )
         })?;
-        let ip = canonical(ip);
+        let ip = unmapped_ip(ip);
         let bits = match ip {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
@@ -149,7 +143,7 @@ impl AccessList {
         if !self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(ip)) {
             let bits = if ip.is_ipv4() { 32 } else { 128 };
             self.allow.push(Network {
-                base: canonical(ip),
+                base: unmapped_ip(ip),
                 prefix: bits,
             });
         }

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::access::{AccessList, Network, Verdict, canonical};
+use super::access::{AccessList, Network, Verdict};
+use crate::endpoint::unmapped_ip;
 
 /// Default for `--rate-limit`: sustained lines per second per member. A person typing sends a
 /// line every few seconds; five a second is far above that, yet a flood (`yes | nc`, tens of
@@ -269,7 +270,7 @@ impl Admission {
     /// Leaves `ip` out of the per-address limits (seats and connection rate): the address the
     /// practice bots join from. Bans and `--deny` still apply.
     pub fn exempt(&mut self, ip: IpAddr) {
-        self.exempt = Some(canonical(ip));
+        self.exempt = Some(unmapped_ip(ip));
     }
 
     /// A connection from `ip` arrived: let it in (and count its seat) or say why not.
@@ -281,10 +282,14 @@ impl Admission {
         match self.access.decide(ip) {
             Verdict::Admit => {}
             Verdict::Denied(network) => {
-                let ip = canonical(ip);
+                let ip = unmapped_ip(ip);
                 return Err(Refusal::Denied { ip, network });
             }
-            Verdict::NotAllowed => return Err(Refusal::NotAllowed { ip: canonical(ip) }),
+            Verdict::NotAllowed => {
+                return Err(Refusal::NotAllowed {
+                    ip: unmapped_ip(ip),
+                });
+            }
         }
         // ANCHOR_END: access_at_the_door
         if self.visitors.len() >= self.sweep_at {
@@ -292,7 +297,7 @@ impl Admission {
         }
         // The bots' address is counted like any other (its seats come back when bots leave),
         // only never refused for its number of connections.
-        let max = if self.exempt == Some(canonical(ip)) {
+        let max = if self.exempt == Some(unmapped_ip(ip)) {
             0
         } else {
             self.max_per_address

@@ -406,7 +406,8 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                // As endpoint::accept: an IPv4 peer of a dual-stack listener is its IPv4 address.
+                Ok((stream, peer)) => self.admit(stream, endpoint::unmapped(peer)),
                 // The backlog is empty: back to `poll`.
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
