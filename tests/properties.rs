@@ -166,7 +166,7 @@ proptest! {
     ) {
         let whole = all_frames(&data[..], max_line);
         let mut decoder = LineDecoder::new(max_line);
-        let blocks = pump::Blocks::new();
+        let blocks = pump::Blocks::new(4);
         let mut pumped = Vec::new();
         let mut hand_over = |event: Pumped| {
             match event {
@@ -181,7 +181,7 @@ proptest! {
             true
         };
         for piece in cut(&data, &cuts) {
-            prop_assert!(pump::frame_lines(&mut decoder, &blocks, &piece, &mut hand_over));
+            prop_assert!(pump::frame_chunk(&mut decoder, &blocks, &piece, &mut hand_over));
         }
         prop_assert!(pump::hand_over_last_line(&mut decoder, &mut hand_over));
         prop_assert_eq!(whole, pumped);
