@@ -283,6 +283,14 @@ impl Console {
     /// `text` must already be safe to print: the room server escapes what peers sent before it
     /// relays it, and the room client escapes again what it receives.
     pub fn room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
+        self.queue_room_line(text, tone)?;
+        self.flush_messages()
+    }
+
+    /// Like [`Console::room_line`], but leaves the line in stdout's buffer until
+    /// [`Console::flush_messages`]: the lines one `read` brought (a busy room) leave in one
+    /// `write`.
+    pub fn queue_room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
         let shown = match tone {
             _ if !self.color_out => text.to_string(),
             Tone::Own => text.green().to_string(),
@@ -295,9 +303,7 @@ impl Console {
             Tone::Private => text.magenta().bold().to_string(),
             Tone::Notice => text.yellow().to_string(),
         };
-        writeln!(self.out, "{shown}")
-            .and_then(|()| self.out.flush())
-            .map_err(output_error)
+        writeln!(self.out, "{shown}").map_err(output_error)
     }
 }
 

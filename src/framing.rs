@@ -7,7 +7,8 @@
 //!
 //! The rule lives once, in [`LineDecoder`]: a state machine that does no I/O, fed whatever bytes
 //! arrived. [`LineReader`] drives it with blocking reads (threads); an event loop or a test feeds
-//! it directly.
+//! it directly; the reader pump (pump.rs) has it read straight into a [`Messages`] block and frame
+//! the lines where they lie ([`LineDecoder::read_into`], [`LineDecoder::frame_tail`]).
 //!
 //! The reader never holds more than `max_line` bytes of one message: a peer that sends 50 MB with no
 //! newline gets [`Frame::TooLong`] once, the rest of that line is read and thrown away, and the

@@ -6,11 +6,11 @@
 //! `select!`s over. duplex's socket, the room client's socket and piped stdin all use it; each
 //! gives its own thread name and turns [`Pumped`] into its own event type.
 //!
-//! It is built for bulk: one `read` of up to [`READ_BLOCK`] bytes, every whole message it brought
-//! gathered into one [`Messages`] buffer, and one channel message for all of them. A person
-//! typing produces one line per `read`, which therefore still goes alone and at once; a file
-//! piped through costs one system call, one allocation and one wake-up of the main thread per
-//! read, not per line.
+//! It is built for bulk: one `read` of up to [`READ_BLOCK`] bytes straight into a [`Messages`]
+//! buffer, every whole message it brought framed where it lies, and one channel message for all
+//! of them. A person typing produces one line per `read`, which therefore still goes alone and
+//! at once; a file piped through costs one system call and one wake-up of the main thread per
+//! read, not per line, and no copy or allocation at all once the first buffers come back.
 
 use std::io::{self, Read};
 use std::net::TcpStream;

@@ -1,14 +1,15 @@
 //! Looking at bytes 64 at a time: where the newlines are, and whether anything needs escaping.
 //!
 //! A loop that tests a byte and branches on the answer handles about one byte per cycle, and a
-//! `memchr` call per newline costs a few dozen instructions before it finds a 40-byte line's
-//! end. The functions here compare all 64 bytes of a chunk with no branch inside, which the
-//! compiler turns into SIMD instructions (16 or 32 bytes per comparison), and gather the answers
-//! into one bit per byte. "Where are the newlines in these 64 bytes" is then one 64-bit number,
-//! and the next newline is its lowest set bit (`trailing_zeros`, one instruction).
+//! `memchr` call costs a few dozen instructions before it finds the end of a 40-byte line. The
+//! loops here test all 64 bytes of a chunk with no branch inside, which the compiler turns into
+//! SIMD instructions (16 bytes per comparison). [`mask`] then gathers the 64 answers into one
+//! number, one bit per byte: "where are the newlines in these 64 bytes" is a `u64`, and the next
+//! newline is its lowest set bit (`trailing_zeros`, one instruction).
 //!
-//! framing.rs finds lines this way and notes, on the way, whether a block holds anything but
-//! printable ASCII; console.rs then prints such a block without looking at it again.
+//! framing.rs finds lines with [`newlines`], and with [`plain_prefix`] whether a block holds
+//! anything but printable ASCII, CR and NUL included; console.rs then prints a plain block
+//! without looking at it again.
 
 /// How many bytes one mask covers: one bit per byte of a `u64`.
 pub const CHUNK: usize = 64;
@@ -33,16 +34,26 @@ pub fn all_plain(bytes: &[u8]) -> bool {
 /// neither, or the length if there is none.
 // ANCHOR: plain_prefix
 pub fn plain_prefix(bytes: &[u8]) -> usize {
-    let odd = |b: u8| !is_plain(b) && b != b'\n';
     let mut at = 0;
-    for chunk in bytes.chunks(CHUNK) {
-        // No branch inside: the compiler tests the chunk 16 or 32 bytes at a time.
-        if chunk.iter().fold(0u8, |any, &b| any | u8::from(odd(b))) != 0 {
-            return at + chunk.iter().position(|&b| odd(b)).unwrap_or(chunk.len());
+    while let Some(chunk) = bytes[at..].first_chunk::<CHUNK>() {
+        // No branch inside: the compiler tests the chunk 16 bytes at a time. Read as a signed
+        // number, a byte is below a space when it is a control or one of 0x80..=0xFF (part of a
+        // multi-byte character): one comparison for both.
+        let mut odd = 0u8;
+        for &b in chunk {
+            let below_space = u8::from((b as i8) < 0x20) & u8::from(b != b'\t' && b != b'\n');
+            odd |= below_space | u8::from(b == 0x7f);
         }
-        at += chunk.len();
+        if odd != 0 {
+            break;
+        }
+        at += CHUNK;
     }
-    at
+    let rest = &bytes[at..];
+    at + rest
+        .iter()
+        .position(|&b| !is_plain(b) && b != b'\n')
+        .unwrap_or(rest.len())
 }
 // ANCHOR_END: plain_prefix
 
