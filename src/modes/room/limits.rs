@@ -54,6 +54,31 @@ pub const CONNECTS_PER_SECOND: u32 = 1;
 /// otherwise trickle into the room for hours after the flooder quit).
 pub const FLOOD_CUTOFF: Duration = Duration::from_secs(60);
 
+/// How many of a member's lines the rules hold while it is held back by its rate limit: lines an
+/// engine read before the pause reached it (a whole `read` of a paste, or of a flood), let out in
+/// order as the allowance refills. 100 lines is a pasted program of a page and a half (with the
+/// burst of 20 that goes at once); at the default limit they take 20 s to go out.
+///
+/// Beyond it (a flood: `yes` puts 32,768 lines in one 64 KiB read), the member's further lines
+/// are dropped, not relayed: counted in `/stats` (`dropped`), and the member is told once per
+/// episode. Without this bound, every read while the member is held back would add to what the
+/// server holds, for as long as the flood lasts.
+pub const HELD_LINES: usize = 100;
+
+/// The same bound on the bytes of the held lines: a handful of lines of the longest kind
+/// (`--max-line`, 8 KiB by default) or a page of chat. One line always fits, however long.
+pub const HELD_BYTES: usize = 64 * 1024;
+
+/// While a member's held lines are full, how long each pause of its reading lasts: the engine
+/// reads on at this pace and what it reads is dropped (see [`HELD_LINES`]).
+///
+/// Why read at all, if it is dropped: a flooder's last megabytes wait in the kernel buffers
+/// between the two machines, ahead of its FIN. Read at the rate limit they would trickle into
+/// the room long after the flooder quit (until [`FLOOD_CUTOFF`]); read and dropped at this pace
+/// (one read, 8 to 64 KiB, every 10 ms) they are gone in seconds, the engine sees the FIN, and
+/// the room hears that the flooder left. The pace, not the flooder, bounds what this costs.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
+
 /// A member who leaves within this time of joining was never announced (see the rules' join),
 /// so its leaving is not announced either: churn stays off everyone's screen.
 pub const SHORT_STAY: Duration = Duration::from_secs(1);

@@ -363,8 +363,13 @@ fn read_loop(
     let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line).watched(watch);
     loop {
-        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
-        gate.wait();
+        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs). The
+        // gate is checked before each `read`, not before each line: the lines one `read` brought
+        // go to the hub together, which holds them (or, past its bound, drops them), as the poll
+        // engine does with each of its reads.
+        if !reader.has_buffered() {
+            gate.wait();
+        }
         let event = match reader.read_frame() {
             Ok(Some(Frame::Line(line))) => Event::Said { id, line },
             Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },
