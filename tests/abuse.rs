@@ -257,7 +257,9 @@ fn abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order(engine: En
     let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
     let mut paster = raw_join(addr, "paster");
-    let pasted: Vec<String> = (1..=30).map(|n| format!("line {n} of my program")).collect();
+    let pasted: Vec<String> = (1..=30)
+        .map(|n| format!("line {n} of my program"))
+        .collect();
     // One write, as a terminal pastes: past the burst of 20, the rest waits its turn.
     paster.send(format!("{}\n", pasted.join("\n")).as_bytes());
     for text in &pasted {

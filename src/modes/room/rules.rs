@@ -121,10 +121,12 @@ struct Member {
     /// Lines dropped because `held` was full, for `/stats` and the console.
     dropped: u64,
     /// Its held lines overflowed in this limited episode: it was told that its lines are being
-    /// dropped, and it is read at the drain pace ([`limits::DRAIN_EVERY`]) until the episode ends.
+    /// dropped, and it is read at the drain pace ([`limits::DRAIN_LINES_PER_SECOND`]) until the
+    /// episode ends.
     overflowed: bool,
-    /// Until when the engine was last told to pause it while dropping: one `Pause` per
-    /// [`limits::DRAIN_EVERY`], not one per dropped line (a read of `yes` drops 32,000).
+    /// When the lines it had dropped are paid for at the drain pace, and the pause the engine
+    /// was last given for them (see [`limits::DRAIN_STEP`]).
+    drained_at: Option<Instant>,
     draining_until: Option<Instant>,
 }
 
@@ -364,6 +366,7 @@ impl Room {
                 held_bytes: 0,
                 dropped: 0,
                 overflowed: false,
+                drained_at: None,
                 draining_until: None,
             },
         );
@@ -519,8 +522,9 @@ impl Room {
     }
 
     /// A line read while its member is held back: kept for later if there is room, dropped and
-    /// counted if not. Once full, the engine is told to read on at [`limits::DRAIN_EVERY`]
-    /// (what it reads is dropped here), so that a departed flooder's backlog is gone in seconds.
+    /// counted if not. Once full, the engine is told to read on at the drain pace
+    /// ([`limits::drain_cost`]; what it reads is dropped here), so that a departed flooder's
+    /// backlog is gone in seconds.
     // ANCHOR: hold
     fn hold(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let Some(member) = self.members.get_mut(&id) else {
@@ -536,17 +540,22 @@ impl Room {
         }
         member.dropped += 1;
         let mut actions = Vec::new();
-        if member.draining_until.is_none_or(|until| now >= until) {
-            let until = now + limits::DRAIN_EVERY;
-            member.draining_until = Some(until);
-            actions.push(Action::Pause { id, until });
+        let drained_at =
+            member.drained_at.map_or(now, |at| at.max(now)) + limits::drain_cost(text.len());
+        member.drained_at = Some(drained_at);
+        if member
+            .draining_until
+            .is_none_or(|until| drained_at >= until + limits::DRAIN_STEP)
+        {
+            member.draining_until = Some(drained_at);
+            actions.push(Action::Pause {
+                id,
+                until: drained_at,
+            });
         }
         if !member.overflowed {
             member.overflowed = true;
-            actions.push(Action::To(
-                id,
-                line(protocol::dropping(limits::HELD_LINES)),
-            ));
+            actions.push(Action::To(id, line(protocol::dropping(limits::HELD_LINES))));
             actions.push(Action::Log(Log::Notice(format!(
                 "{} sends far faster than its rate limit: the room holds {} of its lines and \
                  drops the rest, not relaying them (/stats counts them)",
@@ -1460,7 +1469,12 @@ mod tests {
         assert_eq!(row.held, limits::HELD_LINES);
         assert_eq!(row.dropped, (32_768 - relayed - limits::HELD_LINES) as u64);
         let told = lines_to(&actions, 1);
-        assert_eq!(told.iter().filter(|l| l.starts_with("*** slow down")).count(), 1);
+        assert_eq!(
+            told.iter()
+                .filter(|l| l.starts_with("*** slow down"))
+                .count(),
+            1
+        );
         assert_eq!(
             told.iter()
                 .filter(|l| l.starts_with("*** you are far ahead"))
@@ -1474,7 +1488,8 @@ mod tests {
                 .count(),
             1
         );
-        // Reading goes on at the drain pace, with one pause for the whole read, not one a line.
+        // Reading goes on at the drain pace: the engine is paused until the dropped lines are
+        // paid for, with one pause per DRAIN_STEP of it, not one a line.
         let pauses: Vec<Instant> = actions
             .iter()
             .filter_map(|a| match a {
@@ -1482,8 +1497,11 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(pauses.len(), 2, "{pauses:?}");
-        assert_eq!(pauses[1], start + limits::DRAIN_EVERY);
+        let drained = limits::drain_cost(1) * row.dropped as u32;
+        let steps = (drained.as_micros() / limits::DRAIN_STEP.as_micros()) as usize;
+        assert!(pauses.len() <= 2 + steps, "{} pauses", pauses.len());
+        let last = *pauses.last().unwrap();
+        assert!(last > start + drained - limits::DRAIN_STEP && last <= start + drained);
         // Held lines go out at the rate, and no longer stop the engine from draining the rest.
         let released = room.tick(start + Duration::from_millis(200));
         assert_eq!(lines_to(&released, 2), vec!["[guest-1] y"]);
@@ -1516,11 +1534,18 @@ mod tests {
         // read 2,000 at a time, it is gone long before the rate limit would have let it out.
         let mut left = 200_000;
         let (read_all, _) = flood_through_an_engine(&mut room, start, 2_000, |_, at| {
-            assert!(at - start < limits::FLOOD_CUTOFF, "still reading {left} lines");
+            assert!(
+                at - start < limits::FLOOD_CUTOFF,
+                "still reading {left} lines"
+            );
             left -= 2_000.min(left);
             left == 0
         });
-        assert!(read_all - start < Duration::from_secs(5), "{:?}", read_all - start);
+        assert!(
+            read_all - start < Duration::from_secs(5),
+            "{:?}",
+            read_all - start
+        );
     }
 
     #[test]

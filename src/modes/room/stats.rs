@@ -214,7 +214,10 @@ mod tests {
         let mut gone = row("carol", 0);
         gone.output = None;
         let lines = table(&[gone]);
-        assert!(lines[1].ends_with("  -       -     0        0  no"), "{lines:#?}");
+        assert!(
+            lines[1].ends_with("  -       -     0        0  no"),
+            "{lines:#?}"
+        );
     }
 
     #[test]

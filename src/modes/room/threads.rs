@@ -365,22 +365,43 @@ fn read_loop(
     loop {
         // Over its rate limit, the client is not read until the hub's gate opens (hub.rs). The
         // gate is checked before each `read`, not before each line: the lines one `read` brought
-        // go to the hub together, which holds them (or, past its bound, drops them), as the poll
-        // engine does with each of its reads.
-        if !reader.has_buffered() {
-            gate.wait();
-        }
-        let event = match reader.read_frame() {
-            Ok(Some(Frame::Line(line))) => Event::Said { id, line },
-            Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },
+        // go to the hub together, in one event, and the rules hold them (or, past their bound,
+        // drop them), as they do with each read of the poll engine.
+        gate.wait();
+        let mut frame = match reader.read_frame() {
+            Ok(Some(frame)) => Some(frame),
             Ok(None) => return Gone::Closed,
             Err(error) => return Gone::Lost(describe(&error)),
         };
-        // Blocks while the hub's queue is full: this client waits, the others do not.
-        if events.send(event).is_err() {
+        let mut lines = Vec::new();
+        while let Some(next) = frame {
+            match next {
+                Frame::Line(line) => lines.push(line),
+                Frame::TooLong { limit } => {
+                    // In order: the lines before it, then the refusal.
+                    if !hand_over(id, &mut lines, events)
+                        || events.send(Event::TooLong { id, limit }).is_err()
+                    {
+                        return Gone::Closed;
+                    }
+                }
+            }
+            frame = reader.buffered_frame();
+        }
+        if !hand_over(id, &mut lines, events) {
             return Gone::Closed;
         }
     }
+}
+
+/// Sends the lines gathered from one `read` to the hub, if there are any; `false` if the hub is
+/// gone. Blocks while the hub's queue is full: this client waits, the others do not.
+fn hand_over(id: ClientId, lines: &mut Vec<Vec<u8>>, events: &Sender<Event>) -> bool {
+    if lines.is_empty() {
+        return true;
+    }
+    let lines = std::mem::take(lines);
+    events.send(Event::Said { id, lines }).is_ok()
 }
 // ANCHOR_END: read_loop
 
