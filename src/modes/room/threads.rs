@@ -345,8 +345,8 @@ fn start_client(
 }
 // ANCHOR_END: start_client
 
-/// The reader: one blocking `read` after another on this client's socket, each line an event.
-/// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
+/// The reader: one blocking `read` after another on this client's socket; the lines each `read`
+/// brought are one event for the hub. Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
 fn read_loop(
     id: ClientId,
