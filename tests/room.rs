@@ -677,6 +677,42 @@ engine_tests! {
     room_server_with_a_closed_stdout_closes_the_room_politely_and_exits_0,
     room_a_client_with_a_4_kib_receive_window_gets_every_line_in_order,
     room_an_ipv4_client_of_a_dual_stack_room_is_known_by_its_ipv4_address,
+    room_a_paste_with_commands_in_it_reaches_the_others_in_order_under_the_right_names,
+}
+
+/// One write carrying lines and commands together: the poll engine hands the whole chunk to the
+/// rules at once and sends the lines for everyone as shared blocks (engine.rs,
+/// `Dispatch::gather`). Each line must still arrive in order, under the name its sender had
+/// when it was said, with the private message and the notices in their places.
+fn room_a_paste_with_commands_in_it_reaches_the_others_in_order_under_the_right_names(
+    engine: Engine,
+) {
+    let (_server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    let mut bob = raw_join(addr, "bob");
+    let mut carol = raw_join(addr, "carol");
+    let mut alice = raw_join(addr, "alice");
+    alice.send(b"a1\na2\n/nick alicia\na3\n/me waves\n/msg bob psst\na4\n/quit bye\n");
+    let said_to_everyone = [
+        "[alice] a1",
+        "[alice] a2",
+        "*** alice is now alicia",
+        "[alicia] a3",
+        "* alicia waves",
+        "[alicia] a4",
+        "*** alicia left (bye) (2 in the room)",
+    ];
+    for (peer, private) in [(&mut bob, Some("[alicia -> you] psst")), (&mut carol, None)] {
+        let mut expected: Vec<&str> = said_to_everyone.to_vec();
+        if let Some(private) = private {
+            expected.insert(5, private);
+        }
+        // Skip what came before alice's first line (join notices).
+        let mut got = vec![read_until(peer, "[alice] a1")];
+        while got.len() < expected.len() {
+            got.push(peer.read_line());
+        }
+        assert_eq!(got, expected);
+    }
 }
 
 /// A bare port listens on IPv4 and IPv6 at once, and an IPv4 client then arrives as

@@ -191,9 +191,9 @@ impl Gate {
 }
 // ANCHOR_END: gate
 
-/// While answers to the host wait for the console (engine.rs, `LogQueue`), how soon the hub
+/// While console lines wait for the console thread (engine.rs, `LogQueue`), how soon the hub
 /// tries again.
-const ANSWER_RETRY: Duration = Duration::from_millis(20);
+const LOG_RETRY: Duration = Duration::from_millis(20);
 
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
@@ -207,10 +207,7 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
     loop {
         // Wait for the next event, or until the room has something to do on its own (announce
         // a newcomer who stayed), or to retry the answers the console had no room for.
-        let retry = wires
-            .log
-            .holds_answers()
-            .then(|| Instant::now() + ANSWER_RETRY);
+        let retry = wires.log.holds_lines().then(|| Instant::now() + LOG_RETRY);
         let deadline = [room.next_deadline(), retry].into_iter().flatten().min();
         let event = match deadline {
             Some(deadline) => match events.recv_deadline(deadline) {

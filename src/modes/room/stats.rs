@@ -30,7 +30,7 @@ pub enum Viewer {
     Member(ClientId),
 }
 
-/// Lines and bytes, counted one line at a time.
+/// Lines and bytes, counted one line or one block of lines at a time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
     pub lines: u64,
@@ -42,6 +42,12 @@ impl Traffic {
     pub fn count(&mut self, len: usize) {
         self.lines += 1;
         self.bytes += len as u64 + 1;
+    }
+
+    /// Counts a block of `lines` lines, `bytes` bytes with their newlines.
+    pub fn count_block(&mut self, lines: usize, bytes: usize) {
+        self.lines += lines as u64;
+        self.bytes += bytes as u64;
     }
 }
 
