@@ -818,16 +818,20 @@ impl Clients {
             Phase::Member => {
                 self.timed.remove(&id);
             }
-            // The last line (its goodbye) is out: send our FIN after it, then wait for the
-            // client's, unless it already closed.
-            Phase::Closing if client.eof => self.remove(id),
+            // The last line (its goodbye) is out: send our FIN after it (as the threads engine
+            // does, and as `--trace` shows), then wait for the client's, unless it already
+            // closed.
             Phase::Closing => {
                 let _ = client.stream.shutdown(Shutdown::Write);
                 client.watch.fin_sent();
-                client.phase = Phase::Lingering {
-                    until: now + CLOSE_LINGER,
-                };
-                self.timed.insert(id);
+                if client.eof {
+                    self.remove(id);
+                } else {
+                    client.phase = Phase::Lingering {
+                        until: now + CLOSE_LINGER,
+                    };
+                    self.timed.insert(id);
+                }
             }
             Phase::Lingering { .. } => {}
         }
