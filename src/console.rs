@@ -425,6 +425,12 @@ fn escape_text(text: &str, safe: &mut String) {
 }
 // ANCHOR_END: escape_peer_text
 
+/// Whether [`escape_peer_text`] shows this character as an escape (`\x01`, `\u{202e}`) rather
+/// than as itself: the controls but tab, and the invisible format characters.
+pub fn is_escaped(c: char) -> bool {
+    (c.is_control() && c != '\t') || is_invisible_format(c)
+}
+
 /// The characters a terminal draws as nothing at all, yet which change what a reader sees:
 ///
 /// - the bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) reorder the text around

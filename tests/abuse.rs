@@ -273,6 +273,23 @@ fn abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order(engine: En
     }
 }
 
+fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    let mut line = vec![0x01; 8000];
+    line.push(b'\n');
+    eve.send(&line);
+    let shown = alice.read_until("[eve] ");
+    // Escaped whole, it would be 32,000 columns: 400 rows of `\x01` on every screen.
+    assert!(shown.len() < 160, "{} columns: {shown}", shown.len());
+    assert!(
+        shown.starts_with("[eve] \\x01\\x01")
+            && shown.ends_with(" [7,984 more control characters not shown]"),
+        "{shown}"
+    );
+}
+
 fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
@@ -288,8 +305,8 @@ fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engin
     bob.send_line("can anyone hear me?");
     alice.expect_stdout("[bob] can anyone hear me?");
     let relayed = count_until(&mut reader, "[flooder] ", "[bob] can anyone hear me?");
-    // Each relayed line is 32,000 bytes once escaped: the byte budget (10 KiB/s, 32 KiB at once)
-    // lets far fewer through than the line budget would.
+    // Each relayed line shows a few escapes and says how many more it left out: the line
+    // budget holds it to the limit.
     assert!(
         relayed <= allowed(started.elapsed()),
         "{relayed} lines in {:?}",
@@ -632,6 +649,7 @@ engine_tests! {
     abuse_a_flooder_that_quits_is_seen_leaving_and_leaves_at_most_a_burst_behind,
     abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order,
     abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member,
+    abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred,
     abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped,
     abuse_idle_sockets_from_one_address_cannot_fill_the_room,
     abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,

@@ -30,9 +30,11 @@
 //! A line from bob that starts with `[alice]` arrives as `[bob] [alice] …`: nicknames cannot
 //! contain spaces or brackets, so the first `[...]` is always the real sender.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::str::Utf8Chunk;
 
-use crate::console::{escape_peer_text, shorten_blank_runs};
+use crate::console::{escape_peer_text, is_escaped, shorten_blank_runs};
 
 /// The longest nickname, in characters: long enough for a first name and a digit or two, short
 /// enough that `/who` for a class of thirty fits on a few lines. A longer `/nick` is refused with
@@ -255,9 +257,74 @@ pub fn private(from: &str, text: &[u8]) -> String {
 }
 
 /// What a member wrote, as the room shows it: escaped (no control, bidi or invisible
-/// characters), and with long runs of blanks shortened, so no message can start a fake row.
+/// characters), with long runs of blanks shortened, so no message can start a fake row, and with
+/// at most [`MAX_ESCAPED`] escapes, so no message can bury the screen in them.
+// ANCHOR: message_text
 pub fn message_text(text: &[u8]) -> String {
-    shorten_blank_runs(&escape_peer_text(text))
+    let (shown, left_out) = within_escapes(text);
+    let mut safe = shorten_blank_runs(&escape_peer_text(&shown));
+    if left_out > 0 {
+        safe.push_str(&format!(
+            " [{} more control characters not shown]",
+            super::stats::thousands(left_out as u64)
+        ));
+    }
+    safe
+}
+// ANCHOR_END: message_text
+
+/// How many characters of one message are shown escaped (`\x01`, `\u{202e}`, or `�` for bytes
+/// that are not UTF-8); the rest are left out, and the message ends by saying how many.
+///
+/// An escape is four to nine columns for one to four bytes of the sender's, so without a bound
+/// one 8 KB line of `\x01` bytes fills 32,000 columns: 400 rows of a classmate's screen at once,
+/// every 3 s, within the rate limit on bytes. Nobody types 16 control characters into a chat
+/// line; a pasted snippet with a stray escape sequence shows its first ones, enough to see what
+/// was there.
+pub const MAX_ESCAPED: usize = 16;
+
+/// `text` keeping only its first [`MAX_ESCAPED`] characters that escaping would show as escapes
+/// (an invalid UTF-8 sequence counts as one), and how many it left out. The text itself, not a
+/// copy, when nothing is left out: every ordinary message.
+///
+/// What is kept is valid UTF-8 (an invalid sequence becomes `�` here already): leaving a
+/// character out of valid text cannot join its neighbours into a new one, whereas taking the
+/// `\x01` out of `e2 80 | 01 | 8b` would make the bytes of a zero-width space.
+fn within_escapes(text: &[u8]) -> (Cow<'_, [u8]>, usize) {
+    let escapes = |chunk: &Utf8Chunk<'_>| {
+        chunk.valid().chars().filter(|&c| is_escaped(c)).count()
+            + usize::from(!chunk.invalid().is_empty())
+    };
+    if text
+        .utf8_chunks()
+        .map(|chunk| escapes(&chunk))
+        .sum::<usize>()
+        <= MAX_ESCAPED
+    {
+        return (Cow::Borrowed(text), 0);
+    }
+    let (mut kept, mut shown, mut left_out) = (String::with_capacity(text.len()), 0, 0);
+    let mut escaped = |c: char, kept: &mut String| {
+        if shown < MAX_ESCAPED {
+            kept.push(c);
+            shown += 1;
+        } else {
+            left_out += 1;
+        }
+    };
+    for chunk in text.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if is_escaped(c) {
+                escaped(c, &mut kept);
+            } else {
+                kept.push(c);
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            escaped(char::REPLACEMENT_CHARACTER, &mut kept);
+        }
+    }
+    (Cow::Owned(kept.into_bytes()), left_out)
 }
 
 /// `*** TEXT`: anything the server itself says.
@@ -774,6 +841,44 @@ mod tests {
             "[eve] hi        *** bob was kicked by the host (cheating)"
         );
         assert_eq!(said("eve", b"    indented()"), "[eve]     indented()");
+    }
+
+    #[test]
+    fn a_line_of_control_bytes_shows_a_few_escapes_and_says_how_many_were_left_out() {
+        let shown = said("eve", &[0x01; 8000]);
+        assert_eq!(
+            shown,
+            format!(
+                "[eve] {} [7,984 more control characters not shown]",
+                "\\x01".repeat(MAX_ESCAPED)
+            )
+        );
+        // One row or two, not 400.
+        assert!(shown.len() < 120, "{} columns", shown.len());
+    }
+
+    #[test]
+    fn the_text_around_left_out_escapes_is_kept_and_a_few_escapes_are_not_counted() {
+        let mut text = b"see ".to_vec();
+        text.extend([0x07; 20]);
+        text.extend(b" here");
+        assert_eq!(
+            message_text(&text),
+            format!(
+                "see {} here [4 more control characters not shown]",
+                "\\x07".repeat(MAX_ESCAPED)
+            )
+        );
+        assert_eq!(message_text(b"a\x1b[31mred"), "a\\x1b[31mred");
+    }
+
+    #[test]
+    fn leaving_an_escape_out_never_joins_its_neighbours_into_a_new_character() {
+        // `e2 80` and `8b` are invalid apart, and a zero-width space (U+200B) together.
+        let text: Vec<u8> = [0xe2, 0x80, 0x01, 0x8b].repeat(100);
+        let shown = message_text(&text);
+        assert!(!shown.contains("200b"), "{shown}");
+        assert!(shown.chars().count() < 120, "{shown}");
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn traffic(traffic: Traffic) -> String {
 }
 
 /// `1048576` as `1,048,576`: a growing queue is read at a glance.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     // The first group has 1 to 3 digits, every later one 3.
     let first = match digits.len() % 3 {
