@@ -290,6 +290,22 @@ fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: En
     );
 }
 
+fn abuse_zalgo_text_cannot_paint_over_the_rows_around_it(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    // Each letter carries 100 combining accents, which a terminal draws above and below it.
+    let zalgo: String = "class cancelled"
+        .chars()
+        .flat_map(|c| std::iter::once(c).chain(std::iter::repeat_n('\u{0300}', 100)))
+        .collect();
+    eve.send(format!("{zalgo}\n").as_bytes());
+    let shown = alice.read_until("[eve] ");
+    let marks = shown.matches('\u{0300}').count();
+    assert!(marks <= 4 * 15, "{marks} marks on 15 characters");
+    assert!(shown.ends_with(" stacked marks not shown]"), "{shown}");
+}
+
 fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
@@ -650,6 +666,7 @@ engine_tests! {
     abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order,
     abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member,
     abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred,
+    abuse_zalgo_text_cannot_paint_over_the_rows_around_it,
     abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped,
     abuse_idle_sockets_from_one_address_cannot_fill_the_room,
     abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,
