@@ -265,7 +265,7 @@ pub fn private(from: &str, text: &[u8]) -> String {
 // ANCHOR: message_text
 pub fn message_text(text: &[u8]) -> String {
     let (shown, left_out) = bounded(text);
-    let mut safe = shorten_blank_runs(&escape_peer_text(&shown));
+    let mut safe = escape_peer_text(&shown);
     let mut notes = Vec::new();
     if left_out.escapes > 0 {
         notes.push(format!(
@@ -282,7 +282,8 @@ pub fn message_text(text: &[u8]) -> String {
     if !notes.is_empty() {
         safe.push_str(&format!(" [{} not shown]", notes.join(" and ")));
     }
-    safe
+    // Last, so that blanks before the note cannot make a wide run with its first space either.
+    shorten_blank_runs(&safe)
 }
 // ANCHOR_END: message_text
 
