@@ -187,12 +187,15 @@ fn room_line_over_max_line_is_refused_and_the_connection_lives(engine: Engine) {
         "*** your line was longer than 100 bytes and was not sent"
     );
     assert_eq!(chat_lines(&mut alice, 1), vec!["[bob] short one"]);
-    // The longest legal line, all control bytes, reaches a netchat client (escaped, 4x longer).
-    bob.send(&[0x07; 100]);
+    // The longest legal line, with as many control bytes as a message shows escaped (16,
+    // MAX_ESCAPED in src/modes/room/protocol.rs), reaches a netchat client, longer than
+    // --max-line once escaped.
+    bob.send(&[0x07; 16]);
+    bob.send(&[b'x'; 84]);
     bob.send(b"\n");
     assert_eq!(
         chat_lines(&mut alice, 1),
-        vec![format!("[bob] {}", "\\x07".repeat(100))]
+        vec![format!("[bob] {}{}", "\\x07".repeat(16), "x".repeat(84))]
     );
 }
 
