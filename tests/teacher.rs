@@ -394,8 +394,8 @@ fn queued_for(server: &mut Netchat, nick: &str) -> usize {
     server.expect_stderr("in lines/bytes");
     let row = server.expect_stderr(&format!("netchat: {nick} "));
     let words: Vec<&str> = row.split_whitespace().collect();
-    // netchat: NICK ADDRESS FOR IN OUT QUEUED LIMITED
-    assert_eq!(words.len(), 8, "{row}");
+    // netchat: NICK ADDRESS FOR IN OUT QUEUED HELD DROPPED LIMITED
+    assert_eq!(words.len(), 10, "{row}");
     words[6].replace(',', "").parse().unwrap()
 }
 

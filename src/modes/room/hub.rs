@@ -35,8 +35,10 @@ pub enum Event {
         stream: Arc<TcpStream>,
         gate: Arc<Gate>,
     },
-    /// A reader got one line from its client.
-    Said { id: ClientId, line: Vec<u8> },
+    /// A reader got lines from its client: every whole line of one `read`, in order. One event
+    /// per read, not per line: a flood of short lines (`yes`: 4,096 in one 8 KiB read) would
+    /// otherwise cost the reader and the hub a channel hand-over each.
+    Said { id: ClientId, lines: Vec<Vec<u8>> },
     /// A reader got a line longer than `--max-line` (it was dropped).
     TooLong { id: ClientId, limit: usize },
     /// A reader ended: the client closed (EOF), or the connection broke.
@@ -240,7 +242,10 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 );
                 room.join(id, peer, now)
             }
-            Some(Event::Said { id, line }) => room.said(id, &line, now),
+            Some(Event::Said { id, lines }) => lines
+                .iter()
+                .flat_map(|line| room.said(id, line, now))
+                .collect(),
             Some(Event::TooLong { id, limit }) => room.too_long(id, limit),
             Some(Event::Gone { id, why }) => {
                 wires.wires.remove(&id);

@@ -398,7 +398,16 @@ pub fn slow_down(lines_per_second: u32) -> String {
     notice(&format!(
         "slow down: you are sending faster than this room allows ({lines_per_second} lines a \
          second, more in a short burst); the server reads your next lines as your allowance \
-         refills, nothing you sent is lost"
+         refills"
+    ))
+}
+
+/// What a member is told, once per episode, when its held lines are full and the room starts
+/// dropping what it sends (limits.rs, `HELD_LINES`).
+pub fn dropping(held_lines: usize) -> String {
+    notice(&format!(
+        "you are far ahead of the room: it holds {held_lines} of your lines until your \
+         allowance lets them out, and drops what you send beyond them (not relayed)"
     ))
 }
 
