@@ -788,8 +788,11 @@ const KERNEL_COUNTERS: [(&str, &str); 2] = [
 ];
 
 /// How many clients may be waiting for their welcome at once: a lecture hall pressing Enter
-/// together, many times over. The server's accept queue must hold them (endpoint.rs asks for
-/// `SOMAXCONN`); beyond it the kernel drops handshakes and clients retry a second later.
+/// together, many times over, and as fast as the server takes them. The server's accept queue
+/// must hold them (endpoint.rs asks for as many as the system allows: 4,096 on Linux); with a
+/// smaller one (std's 128) the kernel drops handshakes, and clients either send their SYN again
+/// a second later or, answered with a SYN cookie, stay connected to nobody (`listen_overflows`,
+/// `syn_cookies`).
 const IDLE_WINDOW: usize = 1_000;
 /// How long the idle scenario may take to bring everyone in.
 const IDLE_DEADLINE: Duration = Duration::from_secs(30);
