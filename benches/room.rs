@@ -664,10 +664,15 @@ fn idle(args: &Args, target: Target, clients: usize) {
     let kernel_before = KERNEL_COUNTERS.map(|(counter, _)| support::tcp_counter(counter));
     let started = Instant::now();
     let deadline = started + IDLE_DEADLINE;
+    // The server as last seen alive: ncat exits at its limit, and its figures go with it.
+    let mut seen = Seen::now(pid);
     while crowd.settled() < clients && Instant::now() < deadline {
         crowd.connect_more(server.addr);
         if crowd.connect_error.is_some() && crowd.waiting == 0 {
             break; // nobody left to wait for, and nobody more can connect
+        }
+        if seen.at.elapsed() >= SEEN_EVERY {
+            seen = seen.again(pid);
         }
         if server.exited() {
             break; // ncat past its select() limit: nobody more will be welcomed
@@ -682,9 +687,9 @@ fn idle(args: &Args, target: Target, clients: usize) {
     while Instant::now() < settle {
         crowd.read_ready(settle - Instant::now());
     }
-    let rss_after = support::proc_status_kib(pid, "VmRSS:").unwrap_or(0);
-    let threads = support::proc_status_kib(pid, "Threads:").unwrap_or(0);
-    let cpu = delta(support::cpu_seconds(pid), cpu_before);
+    let seen = seen.again(pid);
+    let (rss_after, threads) = (seen.rss_kib.unwrap_or(0), seen.threads.unwrap_or(0));
+    let cpu = delta(seen.cpu, cpu_before);
     let own = delta(support::own_cpu_seconds(), own_before);
     let kernel_after = KERNEL_COUNTERS.map(|(counter, _)| support::tcp_counter(counter));
     let welcomed = crowd.welcomed;
@@ -699,10 +704,7 @@ fn idle(args: &Args, target: Target, clients: usize) {
         .int("server_rss_kib", rss_after)
         .float("rss_per_conn_kib", per_connection, 1)
         .int("server_threads", threads)
-        .int(
-            "server_peak_rss_kib",
-            support::proc_status_kib(pid, "VmHWM:").unwrap_or(0),
-        )
+        .int("server_peak_rss_kib", seen.peak_rss_kib.unwrap_or(0))
         .float("server_cpu_s", cpu.unwrap_or(f64::NAN), 2)
         .float("gen_cpu_s", own.unwrap_or(f64::NAN), 2);
     // What the kernel did with handshakes while the clients joined (the whole machine's counts).
@@ -727,7 +729,10 @@ fn idle(args: &Args, target: Target, clients: usize) {
         report.text("note", "deadline reached before everyone joined");
     }
     if server.exited() {
-        report.text("server_exited", "yes (its last status lines follow)");
+        report.text(
+            "server_exited",
+            "yes: its figures are from just before (its last status lines follow)",
+        );
     }
     report.print(args.json);
     if welcomed < clients as u64 {
@@ -744,6 +749,37 @@ fn idle(args: &Args, target: Target, clients: usize) {
     drop(crowd);
 }
 
+/// How often the idle scenario looks at the server while clients join.
+const SEEN_EVERY: Duration = Duration::from_millis(100);
+
+/// The server's figures from `/proc` at one moment.
+struct Seen {
+    at: Instant,
+    cpu: Option<f64>,
+    rss_kib: Option<u64>,
+    peak_rss_kib: Option<u64>,
+    threads: Option<u64>,
+}
+
+impl Seen {
+    fn now(pid: u32) -> Seen {
+        Seen {
+            at: Instant::now(),
+            cpu: support::cpu_seconds(pid),
+            rss_kib: support::proc_status_kib(pid, "VmRSS:"),
+            peak_rss_kib: support::proc_status_kib(pid, "VmHWM:"),
+            threads: support::proc_status_kib(pid, "Threads:"),
+        }
+    }
+
+    /// A new look, or this one if the server is gone: its `/proc` with it, or all but its CPU
+    /// time while it is a zombie (no `VmRSS` then).
+    fn again(self, pid: u32) -> Seen {
+        let now = Seen::now(pid);
+        if now.rss_kib.is_some() { now } else { self }
+    }
+}
+
 /// The kernel's counters the idle scenario reports (`support::tcp_counter`), and their names in
 /// the report: handshakes dropped on a full accept queue, and answered with a SYN cookie.
 const KERNEL_COUNTERS: [(&str, &str); 2] = [
@@ -752,8 +788,11 @@ const KERNEL_COUNTERS: [(&str, &str); 2] = [
 ];
 
 /// How many clients may be waiting for their welcome at once: a lecture hall pressing Enter
-/// together, many times over. The server's accept queue must hold them (endpoint.rs asks for
-/// `SOMAXCONN`); beyond it the kernel drops handshakes and clients retry a second later.
+/// together, many times over, and as fast as the server takes them. The server's accept queue
+/// must hold them (endpoint.rs asks for as many as the system allows: 4,096 on Linux); with a
+/// smaller one (std's 128) the kernel drops handshakes, and clients either send their SYN again
+/// a second later or, answered with a SYN cookie, stay connected to nobody (`listen_overflows`,
+/// `syn_cookies`).
 const IDLE_WINDOW: usize = 1_000;
 /// How long the idle scenario may take to bring everyone in.
 const IDLE_DEADLINE: Duration = Duration::from_secs(30);
