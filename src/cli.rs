@@ -211,8 +211,9 @@ pub struct RoomArgs {
     pub engine: EngineChoice,
     /// With --listen: the most lines a second each member may send, sustained (a burst of 20
     /// goes at once, and bytes are limited in proportion). A member over it is not read until
-    /// its allowance refills, so TCP slows its sender: nothing is lost. 0 turns the limit off
-    /// (load tests, benchmarks).
+    /// its allowance refills, so TCP slows its sender. Lines it had already sent wait their
+    /// turn, up to 100; a flood's lines beyond those are dropped and counted (/stats). 0 turns
+    /// the limit off (load tests, benchmarks).
     #[arg(
         long,
         value_name = "N",

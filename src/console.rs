@@ -156,16 +156,21 @@ impl Console {
     /// A failing stderr is ignored: there is nowhere left to report it, and the conversation on
     /// stdout and the socket can still go on.
     pub fn status(&mut self, text: &str) {
-        let mut err = self.err();
-        let _ = writeln!(err, "{} {}", "netchat:".dimmed(), text);
-        let _ = err.flush();
+        self.status_line("netchat:".dimmed(), text);
     }
 
     /// A status line that deserves attention (something was dropped, refused, cut short).
     pub fn notice(&mut self, text: &str) {
+        self.status_line("netchat:".dimmed(), text.yellow());
+    }
+
+    /// `LABEL TEXT` and its newline on stderr in one `write`. Stderr has no buffer, so
+    /// `writeln!` would make a system call for each piece of the format, four per line; a room
+    /// of 19,000 joining prints a line for each of them.
+    fn status_line(&mut self, label: impl std::fmt::Display, text: impl std::fmt::Display) {
+        let line = format!("{label} {text}\n");
         let mut err = self.err();
-        let _ = writeln!(err, "{} {}", "netchat:".dimmed(), text.yellow());
-        let _ = err.flush();
+        let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
     }
 
     /// A notice to print later, from any thread (the hint for unframed peers, which a reader
@@ -181,21 +186,17 @@ impl Console {
 
     /// The error that ends the program, and its hint, as `netchat: error: …` lines.
     pub fn error(&mut self, error: &Error) {
-        let mut err = self.err();
-        let _ = writeln!(err, "{} {}", "netchat: error:".red().bold(), error);
+        self.status_line("netchat: error:".red().bold(), error);
         if let Some(hint) = error.hint() {
-            let _ = writeln!(err, "{} {}", "netchat: hint:".cyan(), hint);
+            self.status_line("netchat: hint:".cyan(), hint);
         }
-        let _ = err.flush();
     }
 
     /// A status line for a person at a terminal only (whose turn it is, what to type next).
     /// Scripts and tests never see it, so their output stays stable.
     pub fn guide(&mut self, text: &str) {
         if self.interactive {
-            let mut err = self.err();
-            let _ = writeln!(err, "{} {}", "netchat:".dimmed(), text.green());
-            let _ = err.flush();
+            self.status_line("netchat:".dimmed(), text.green());
         }
     }
 
@@ -400,6 +401,12 @@ fn escape_text(text: &str, safe: &mut String) {
     safe.push_str(&text[run..]);
 }
 // ANCHOR_END: escape_peer_text
+
+/// Whether [`escape_peer_text`] shows this character as an escape (`\x01`, `\u{202e}`) rather
+/// than as itself: the controls but tab, and the invisible format characters.
+pub fn is_escaped(c: char) -> bool {
+    (c.is_control() && c != '\t') || is_invisible_format(c)
+}
 
 /// The characters a terminal draws as nothing at all, yet which change what a reader sees:
 ///

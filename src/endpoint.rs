@@ -191,9 +191,7 @@ pub fn listen(addr: &ListenAddr) -> Result<TcpListener> {
 fn listen_on(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
     let mut last_error = None;
     for &local in addrs {
-        // std's `bind` also calls listen(); on Unix it sets SO_REUSEADDR first, so a port whose
-        // last connection is still in TIME_WAIT can be listened on again at once.
-        match TcpListener::bind(local) {
+        match bind_and_listen(local, Stack::AsGiven) {
             Ok(listener) => return Ok(listener),
             Err(e) => last_error = Some(e),
         }
@@ -208,7 +206,8 @@ fn listen_on(addrs: &[SocketAddr]) -> io::Result<TcpListener> {
 /// std cannot, hence socket2. Where the machine has no IPv6 at all, it listens on IPv4 alone
 /// (0.0.0.0), as before.
 fn listen_on_every_interface(port: u16) -> io::Result<TcpListener> {
-    match listen_dual_stack(port) {
+    let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    match bind_and_listen(any6, Stack::Dual) {
         Ok(listener) => Ok(listener),
         // The port is taken, or needs privileges: IPv4 alone would fail the same way.
         Err(e)
@@ -219,21 +218,43 @@ fn listen_on_every_interface(port: u16) -> io::Result<TcpListener> {
         {
             Err(e)
         }
-        Err(_) => TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)),
+        Err(_) => bind_and_listen((Ipv4Addr::UNSPECIFIED, port).into(), Stack::AsGiven),
     }
 }
 
-/// How many finished handshakes the kernel may hold for us before `accept` (std asks for 128 too).
-const BACKLOG: i32 = 128;
+/// How many finished handshakes the kernel may hold for us before `accept`: as many as the
+/// system allows. The kernel caps the number itself (Linux: `net.core.somaxconn`, 4096 since
+/// 5.4; macOS: `kern.ipc.somaxconn`, 128), and on Windows this value is `SOMAXCONN`, "the
+/// provider's maximum". std's `bind` asks for 128, which a crowd overflows: 19,000 clients
+/// connecting at once (`cargo bench --bench room -- idle`) did. A handshake that finds the queue
+/// full is dropped: its client sends its SYN again a second later (so much for joining fast),
+/// or, when the kernel answered with a SYN cookie, believes it is connected to a server that
+/// never heard of it, until it says something.
+const BACKLOG: i32 = i32::MAX;
 
-fn listen_dual_stack(port: u16) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_only_v6(false)?;
-    // What std's `bind` does on Unix (see `listen_on`). Not on Windows, where SO_REUSEADDR
-    // would let another program take over the port.
+/// Whether an IPv6 socket also takes IPv4 peers.
+#[derive(Clone, Copy)]
+enum Stack {
+    AsGiven,
+    Dual,
+}
+
+/// `socket` → `bind` → `listen`, as std's `TcpListener::bind` does, with netchat's backlog.
+fn bind_and_listen(local: SocketAddr, stack: Stack) -> io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(local),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    if let Stack::Dual = stack {
+        socket.set_only_v6(false)?;
+    }
+    // Like std on Unix: a port whose last connection is still in TIME_WAIT can be listened on
+    // again at once. Not on Windows, where SO_REUSEADDR would let another program take over the
+    // port.
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
-    socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    socket.bind(&local.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
 }

@@ -91,11 +91,21 @@ impl Error {
     /// What the student can do about it, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
-            Error::AddrInUse { addr } => format!(
-                "another program is already listening on {addr} (maybe another netchat in \
-                 another terminal): stop it, or pick another port, e.g. --listen {}",
-                suggest_other_port(addr)
-            ),
+            Error::AddrInUse { addr } => match port_of(addr).parse::<u16>() {
+                // Linux lends ports from 32768 up (macOS and Windows from 49152) to outgoing
+                // connections as their own end: a port there may be taken by no listener at all.
+                Ok(port) if port >= FIRST_LENT_PORT => format!(
+                    "another program is already listening on {addr} (maybe another netchat in \
+                     another terminal), or this machine lent that port to one of its own \
+                     outgoing connections (ports from {FIRST_LENT_PORT} up are lent that way): \
+                     pick a port below {FIRST_LENT_PORT}, e.g. --listen 5000"
+                ),
+                _ => format!(
+                    "another program is already listening on {addr} (maybe another netchat in \
+                     another terminal): stop it, or pick another port, e.g. --listen {}",
+                    suggest_other_port(addr)
+                ),
+            },
             Error::BindPermission { .. } => {
                 "ports below 1024 are reserved for the administrator: use a port from 1024 to \
                  65535, e.g. --listen 5000"
@@ -212,6 +222,10 @@ fn port_of(addr: &str) -> &str {
     addr.rsplit(':').next().unwrap_or(addr)
 }
 
+/// The first port a system may lend to an outgoing connection as its local end (Linux's
+/// `net.ipv4.ip_local_port_range` starts here; macOS and Windows start at 49152).
+const FIRST_LENT_PORT: u16 = 32768;
+
 /// A neighbouring port to suggest when one is taken.
 fn suggest_other_port(addr: &str) -> String {
     match port_of(addr).parse::<u16>() {
@@ -253,5 +267,23 @@ mod tests {
     fn reset_is_recognised_from_io_errors() {
         let e = Error::io("reading", io::Error::from(io::ErrorKind::ConnectionReset));
         assert!(matches!(e, Error::Reset));
+    }
+
+    fn taken_port_hint(addr: &str) -> String {
+        Error::AddrInUse { addr: addr.into() }
+            .hint()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_taken_low_port_suggests_the_next_one() {
+        assert!(taken_port_hint("0.0.0.0:5000").contains("e.g. --listen 5001"));
+    }
+
+    #[test]
+    fn a_taken_port_in_the_lent_range_says_why_and_suggests_a_lower_one() {
+        let said = taken_port_hint("[::]:40000");
+        assert!(said.contains("lent that port"), "{said}");
+        assert!(said.contains("e.g. --listen 5000"), "{said}");
     }
 }

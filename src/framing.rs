@@ -625,6 +625,23 @@ impl<R: Read> LineReader<R> {
     pub fn has_buffered(&self) -> bool {
         !self.ready.is_empty() || !self.inner.buffer().is_empty()
     }
+
+    /// The next message, if an earlier `read` already brought all of it; never a system call,
+    /// never waits. A room's reader thread takes every message of one `read` this way and hands
+    /// them over together (an unfinished line is kept for the next `read`).
+    pub fn buffered_frame(&mut self) -> Option<Frame> {
+        if let Some(frame) = self.ready.pop_front() {
+            return Some(frame);
+        }
+        let available = self.inner.buffer();
+        if available.is_empty() {
+            return None;
+        }
+        let (used, frame) = self.decoder.decode(available);
+        let frame = frame.map(|frame| frame.to_owned_frame());
+        self.inner.consume(used);
+        frame
+    }
 }
 
 /// Whole messages stored back to back in one buffer, each followed by a `\n`: everything one

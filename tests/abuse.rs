@@ -177,6 +177,135 @@ fn abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead(engine: En
     );
 }
 
+/// The `held` and `dropped` columns of `nick`'s row in the host's next `/stats`.
+fn held_and_dropped(server: &mut Netchat, nick: &str) -> (usize, u64) {
+    server.send_line("/stats");
+    server.expect_stderr("in lines/bytes");
+    let row = server.expect_stderr(&format!("netchat: {nick}  127.0.0.1:"));
+    // netchat: NICK ADDRESS FOR IN OUT QUEUED HELD DROPPED LIMITED
+    let words: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(words.len(), 10, "{row}");
+    let number = |word: &str| word.replace(',', "").parse::<u64>().expect(&row);
+    (number(words[7]) as usize, number(words[8]))
+}
+
+/// At most this many of a held-back member's lines wait in the server
+/// (`HELD_LINES` in src/modes/room/limits.rs).
+const HELD_LINES: usize = 100;
+
+fn abuse_a_yes_flood_holds_a_bounded_number_of_lines_and_counts_the_rest_as_dropped(
+    engine: Engine,
+) {
+    let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    let mut alice = join(addr, "alice");
+    let mut flooder = raw_join(addr, "flooder");
+    let flood = Flood::start(&flooder, b"y\n".to_vec());
+    // Told once that what it sends beyond the held lines is dropped; so is the host.
+    flooder.read_until("*** you are far ahead of the room");
+    server.expect_stderr("flooder sends far faster than its rate limit");
+    // However long the flood goes on, what the server holds for it stays bounded, and what it
+    // does not hold is counted: each /stats sees more dropped.
+    let mut last_dropped = 0;
+    for _ in 0..3 {
+        let (held, dropped) = held_and_dropped(&mut server, "flooder");
+        assert!(held <= HELD_LINES, "{held} lines held");
+        assert!(dropped >= last_dropped, "{dropped} after {last_dropped}");
+        last_dropped = dropped;
+    }
+    assert!(last_dropped > 0, "the flood dropped nothing");
+    flood.stop();
+    server.send_line("still here");
+    alice.expect_stdout("[host] still here");
+    assert_nobody_dropped(&server);
+}
+
+fn abuse_a_flooder_that_quits_is_seen_leaving_and_leaves_at_most_a_burst_behind(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-per-address", "0"]);
+    let mut alice = raw_join(addr, "alice");
+    let mut flooder = raw_join(addr, "flooder");
+    let started = Instant::now();
+    let flood = Flood::start(&flooder, b"y\n".to_vec());
+    flooder.read_until("*** slow down:");
+    // It quits as `yes | nc` does on Ctrl-C: a FIN behind the megabytes its pipe still holds.
+    // (`flooder` stays open: closing a socket with unread bytes would send a reset instead.)
+    flood.stop();
+    // The room drains that backlog, sees the FIN and hears the flooder leave, long before the
+    // minute after which it would cut a flood off; until then, the rate limit, and one more
+    // burst as it leaves.
+    let mut relayed = 0;
+    let gone = loop {
+        let line = alice.read_line();
+        if line.starts_with("[flooder] ") {
+            relayed += 1;
+        } else if line.starts_with("*** flooder ") {
+            break line;
+        }
+    };
+    assert!(
+        gone.starts_with("*** flooder left") || gone.starts_with("*** flooder lost"),
+        "{gone}"
+    );
+    let most = allowed(started.elapsed()) + BURST as usize;
+    assert!(
+        relayed <= most,
+        "{relayed} flood lines relayed in {:?} (at most {most})",
+        started.elapsed()
+    );
+}
+
+fn abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut paster = raw_join(addr, "paster");
+    let pasted: Vec<String> = (1..=30)
+        .map(|n| format!("line {n} of my program"))
+        .collect();
+    // One write, as a terminal pastes: past the burst of 20, the rest waits its turn.
+    paster.send(format!("{}\n", pasted.join("\n")).as_bytes());
+    for text in &pasted {
+        let line = loop {
+            let line = alice.read_line();
+            if !line.starts_with("*** ") {
+                break line;
+            }
+        };
+        assert_eq!(line, format!("[paster] {text}"));
+    }
+}
+
+fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    let mut line = vec![0x01; 8000];
+    line.push(b'\n');
+    eve.send(&line);
+    let shown = alice.read_until("[eve] ");
+    // Escaped whole, it would be 32,000 columns: 400 rows of `\x01` on every screen.
+    assert!(shown.len() < 160, "{} columns: {shown}", shown.len());
+    assert!(
+        shown.starts_with("[eve] \\x01\\x01")
+            && shown.ends_with(" [7,984 more control characters not shown]"),
+        "{shown}"
+    );
+}
+
+fn abuse_zalgo_text_cannot_paint_over_the_rows_around_it(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    // Each letter carries 100 combining accents, which a terminal draws above and below it.
+    let zalgo: String = "class cancelled"
+        .chars()
+        .flat_map(|c| std::iter::once(c).chain(std::iter::repeat_n('\u{0300}', 100)))
+        .collect();
+    eve.send(format!("{zalgo}\n").as_bytes());
+    let shown = alice.read_until("[eve] ");
+    let marks = shown.matches('\u{0300}').count();
+    assert!(marks <= 4 * 15, "{marks} marks on 15 characters");
+    assert!(shown.ends_with(" stacked marks not shown]"), "{shown}");
+}
+
 fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
@@ -192,8 +321,8 @@ fn abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member(engine: Engin
     bob.send_line("can anyone hear me?");
     alice.expect_stdout("[bob] can anyone hear me?");
     let relayed = count_until(&mut reader, "[flooder] ", "[bob] can anyone hear me?");
-    // Each relayed line is 32,000 bytes once escaped: the byte budget (10 KiB/s, 32 KiB at once)
-    // lets far fewer through than the line budget would.
+    // Each relayed line shows a few escapes and says how many more it left out: the line
+    // budget holds it to the limit.
     assert!(
         relayed <= allowed(started.elapsed()),
         "{relayed} lines in {:?}",
@@ -532,7 +661,12 @@ fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_
 engine_tests! {
     abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
     abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead,
+    abuse_a_yes_flood_holds_a_bounded_number_of_lines_and_counts_the_rest_as_dropped,
+    abuse_a_flooder_that_quits_is_seen_leaving_and_leaves_at_most_a_burst_behind,
+    abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order,
     abuse_a_flood_of_8_kb_control_byte_lines_drops_no_honest_member,
+    abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred,
+    abuse_zalgo_text_cannot_paint_over_the_rows_around_it,
     abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped,
     abuse_idle_sockets_from_one_address_cannot_fill_the_room,
     abuse_connect_close_churn_is_slowed_and_never_reaches_the_members_screens,

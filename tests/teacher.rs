@@ -47,13 +47,9 @@ fn allow_admits_only_its_network_and_a_stranger_is_told_why(engine: Engine) {
     assert!(!who.contains("guest-2"), "{who}");
 }
 
-#[test]
-fn deny_wins_inside_an_allowed_network() {
-    let (mut server, addr) = Netchat::listen(
-        "server",
-        "room",
-        &["--allow", "127.0.0.0/8", "--deny", "127.0.0.3"],
-    );
+fn deny_wins_inside_an_allowed_network(engine: Engine) {
+    let (mut server, addr) =
+        engine.listen("server", &["--allow", "127.0.0.0/8", "--deny", "127.0.0.3"]);
     server.expect_stderr("access: only 127.0.0.0/8 may join, and never 127.0.0.3/32");
     let Some(mut student) = raw_connect_from(SECOND, addr) else {
         return; // skipped: the harness said why
@@ -118,14 +114,15 @@ fn a_storm_of_refusals_is_counted_not_printed_one_line_each(engine: Engine) {
     assert_eq!(counted, KNOCKS, "{reports:#?}");
 }
 
-#[test]
-fn bots_refused_by_a_deny_rule_are_a_usage_error() {
+fn bots_refused_by_a_deny_rule_are_a_usage_error(engine: Engine) {
     let mut server = Netchat::spawn_with_null_stdin(
         "server",
         &[
             "room",
             "--listen",
             "127.0.0.1:0",
+            "--engine",
+            engine.name(),
             "--bots",
             "1",
             "--deny",
@@ -217,8 +214,8 @@ fn a_transcript_that_cannot_be_opened_stops_the_room_before_it_starts() {
 }
 
 /// The first `count` lines a plain client hears from the bot `bot-ada` once it has its name.
-fn ada_lines(seed: &str, count: usize) -> Vec<String> {
-    let (_server, addr) = Netchat::listen("server", "room", &["--bots", "1", "--seed", seed]);
+fn ada_lines(engine: Engine, seed: &str, count: usize) -> Vec<String> {
+    let (_server, addr) = engine.listen("server", &["--bots", "1", "--seed", seed]);
     let mut student = raw_connect(addr);
     let mut heard = Vec::new();
     while heard.len() < count {
@@ -231,10 +228,9 @@ fn ada_lines(seed: &str, count: usize) -> Vec<String> {
     heard
 }
 
-#[test]
-fn bots_chat_within_seconds_and_a_seed_replays_their_lines() {
-    let replay = std::thread::spawn(|| ada_lines("7", 2));
-    let first = ada_lines("7", 2);
+fn bots_chat_within_seconds_and_a_seed_replays_their_lines(engine: Engine) {
+    let replay = std::thread::spawn(move || ada_lines(engine, "7", 2));
+    let first = ada_lines(engine, "7", 2);
     let second = replay.join().unwrap();
     assert!(
         first[0].starts_with("[bot-ada] ") || first[0].starts_with("* bot-ada "),
@@ -361,15 +357,11 @@ fn the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room(engine: En
     missing.expect_exit_code(1);
 }
 
-#[test]
-fn more_bots_than_one_address_may_seat_all_get_in() {
+fn more_bots_than_one_address_may_seat_all_get_in(engine: Engine) {
     // Six bots and bot-sleepy from one loopback address: more than --max-per-address allows
     // a student, and faster than one address may connect.
-    let (mut server, _addr) = Netchat::listen(
-        "server",
-        "room",
-        &["--bots", "6", "--bots-slow", "--seed", "5"],
-    );
+    let (mut server, _addr) =
+        engine.listen("server", &["--bots", "6", "--bots-slow", "--seed", "5"]);
     let mut named = BTreeSet::new();
     while named.len() < 7 {
         let line = server.expect_stderr(" is now bot-");
@@ -402,8 +394,8 @@ fn queued_for(server: &mut Netchat, nick: &str) -> usize {
     server.expect_stderr("in lines/bytes");
     let row = server.expect_stderr(&format!("netchat: {nick} "));
     let words: Vec<&str> = row.split_whitespace().collect();
-    // netchat: NICK ADDRESS FOR IN OUT QUEUED LIMITED
-    assert_eq!(words.len(), 8, "{row}");
+    // netchat: NICK ADDRESS FOR IN OUT QUEUED HELD DROPPED LIMITED
+    assert_eq!(words.len(), 10, "{row}");
     words[6].replace(',', "").parse().unwrap()
 }
 
@@ -455,9 +447,14 @@ fn a_member_sees_only_its_own_line_of_stats(engine: Engine) {
     assert!(bob.read_line().contains("in the room"));
 }
 
-// Every rule above lives in the room's shared code: both engines keep it.
+// Every rule above lives in the room's shared code, and the bots are clients like any other:
+// both engines keep it.
 engine_tests! {
     allow_admits_only_its_network_and_a_stranger_is_told_why,
+    deny_wins_inside_an_allowed_network,
+    bots_refused_by_a_deny_rule_are_a_usage_error,
+    bots_chat_within_seconds_and_a_seed_replays_their_lines,
+    more_bots_than_one_address_may_seat_all_get_in,
     a_storm_of_refusals_is_counted_not_printed_one_line_each,
     the_transcript_has_every_message_and_notice_with_the_time_as_it_happens,
     telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room,

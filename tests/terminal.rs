@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use nix::sys::signal::Signal;
 
 use common::pty::{Tty, keys::*, send_signal};
-use common::{Netchat, parse_listening_addr};
+use common::{Engine, Netchat, engine_tests, parse_listening_addr};
 
 const ROWS: u16 = 24;
 const COLUMNS: u16 = 60;
@@ -239,9 +239,11 @@ fn sigterm_makes_the_room_client_say_quit() {
     assert!(!ann.is_raw(), "raw mode left on");
 }
 
-#[test]
-fn the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room() {
-    let mut host = Tty::spawn("host", &["room", "--listen", "127.0.0.1:0"], ROWS, COLUMNS);
+/// The host's console is the main thread on both engines; what it types reaches the room through
+/// a channel (and, on poll, the loop's waker), and so does the hang-up.
+fn the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room(engine: Engine) {
+    let args = ["room", "--listen", "127.0.0.1:0", "--engine", engine.name()];
+    let mut host = Tty::spawn("host", &args, ROWS, COLUMNS);
     let screen = host.wait_for_text("listening on");
     let line = &screen.rows[screen.find("listening on").unwrap_or(0)];
     let addr = parse_listening_addr(line).unwrap_or_else(|| host.fail("no address"));
@@ -363,4 +365,9 @@ fn waited_seconds(screen: &common::pty::Screen) -> Option<u64> {
         let after = &row[row.find(COUNT)? + COUNT.len()..];
         after.split(" s)").next()?.parse().ok()
     })
+}
+
+// The room server's console at a terminal, on both engines.
+engine_tests! {
+    the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room,
 }

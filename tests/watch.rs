@@ -4,11 +4,12 @@
 mod common;
 
 use std::fs;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::path::Path;
 
 use common::{
-    Engine, Netchat, engine_tests, netchat_cmd, parse_listening_addr, raw_connect, temp_path,
+    Engine, Netchat, engine_tests, netchat_cmd, parse_listening_addr, raw_connect, room_raw_join,
+    temp_path,
 };
 use serde_json::Value;
 
@@ -349,7 +350,71 @@ fn an_events_file_that_cannot_be_created_is_a_usage_error() {
         ));
 }
 
-// The room's events come from its rules (engine.rs writes them), the same on both engines.
+/// `#N` of a room's trace line: the connection's number (each engine numbers its own way).
+fn trace_client(line: &str) -> String {
+    let number = line
+        .split_whitespace()
+        .find(|word| word.starts_with('#'))
+        .unwrap_or_else(|| panic!("no #N in {line:?}"));
+    number.trim_end_matches(':').to_string()
+}
+
+fn room_trace_shows_each_members_accept_reads_writes_fins_and_close(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--trace"]);
+    // The accept, with both ends and the socket option netchat set.
+    let mut alice = room_raw_join(addr, "alice");
+    let accepted = server.expect_stderr("accepted 127.0.0.1:");
+    assert!(accepted.starts_with("netchat: trace"), "{accepted}");
+    assert!(accepted.contains(&format!(" on {addr} ")), "{accepted}");
+    assert!(accepted.contains("TCP_NODELAY on"), "{accepted}");
+    let a = trace_client(&accepted);
+    // Its welcome, written to it. (Whether its /nick is read before or after depends on the
+    // engine and the moment: the threads engine's reader starts at once.)
+    let welcome = server.expect_stderr("*** welcome! you are guest-1");
+    assert!(welcome.contains(&format!("{a} ")), "{welcome}");
+    assert!(welcome.contains(": wrote "), "{welcome}");
+    let mut bob = room_raw_join(addr, "bob");
+    let b = trace_client(&server.expect_stderr("accepted 127.0.0.1:"));
+    assert_ne!(a, b);
+    let welcome = server.expect_stderr("*** welcome! you are guest-2");
+    assert!(welcome.contains(&format!("{b} ")), "{welcome}");
+
+    // A line read from one member is written to the other, under each one's number and name.
+    alice.send(b"hi there\n");
+    let read = server.expect_stderr(&format!("{a} alice: read 9 bytes"));
+    assert!(read.contains("→ 1 message"), "{read}");
+    assert!(
+        read.contains(r#""hi there\n""#),
+        "the bytes, escaped: {read}"
+    );
+    let relayed = server.expect_stderr("[alice] hi there");
+    assert!(relayed.contains(&format!("{b} bob: wrote ")), "{relayed}");
+    bob.read_until("[alice] hi there");
+
+    // The member closes first: its FIN, then ours, then the close.
+    alice.stream.shutdown(Shutdown::Write).expect("shutdown");
+    server.expect_stderr(&format!("{a} alice: FIN received"));
+    server.expect_stderr(&format!("{a} alice: FIN sent"));
+    server.expect_stderr(&format!("{a} alice: closed"));
+    alice.read_to_eof();
+
+    // The server closes first (/quit): its goodbye and FIN, then the member's FIN, the close.
+    bob.send(b"/quit\n");
+    server.expect_stderr(&format!("{b} bob: FIN sent"));
+    bob.read_to_eof();
+    bob.stream.shutdown(Shutdown::Write).expect("shutdown");
+    server.expect_stderr(&format!("{b} bob: FIN received"));
+    server.expect_stderr(&format!("{b} bob: closed"));
+    assert!(
+        !server.transcript().contains("RST"),
+        "both closed politely: {}",
+        server.transcript()
+    );
+}
+
+// The room's events come from its rules (engine.rs writes them), the same on both engines; its
+// trace lines come from each engine's socket calls, and say the same.
 engine_tests! {
     room_event_log_shows_joined_renamed_message_with_the_real_nick_and_left,
+    room_trace_shows_each_members_accept_reads_writes_fins_and_close,
 }

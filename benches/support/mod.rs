@@ -342,3 +342,18 @@ pub fn machine() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     format!("{model}, {cores} cores")
 }
+
+/// A counter of the whole machine's TCP stack (`TcpExt:` in `/proc/net/netstat`), `None` where
+/// there is no `/proc`. The room's idle scenario reads two: `ListenOverflows` (handshakes dropped
+/// because a listener's accept queue, its backlog, was full: each costs its client a SYN sent
+/// again a second later, or leaves it connected to nobody) and `SyncookiesSent` (handshakes
+/// answered without keeping any state, because the queue of half-open ones was full).
+pub fn tcp_counter(name: &str) -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    // Pairs of lines: `TcpExt: Name1 Name2 …` then `TcpExt: value1 value2 …`.
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let names = lines.next()?;
+    let values = lines.next()?;
+    let column = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(column)?.parse().ok()
+}

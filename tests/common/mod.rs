@@ -509,13 +509,16 @@ impl RawPeer {
 
     /// Waits for the other side to close (read returns 0), within the deadline.
     pub fn expect_eof(&mut self) {
+        let rest = self.read_to_eof();
+        assert!(rest.is_empty(), "raw peer: expected EOF, got {rest:?}");
+    }
+
+    /// Reads whatever still arrives until the other side closes (read returns 0), within the
+    /// deadline (each read has it), and returns it.
+    pub fn read_to_eof(&mut self) -> String {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
-            Ok(_) if rest.is_empty() => {}
-            Ok(_) => panic!(
-                "raw peer: expected EOF, got {:?}",
-                String::from_utf8_lossy(&rest)
-            ),
+            Ok(_) => String::from_utf8_lossy(&rest).into_owned(),
             Err(e) => panic!("raw peer: expected EOF within {DEADLINE:?}: {e}"),
         }
     }

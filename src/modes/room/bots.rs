@@ -63,8 +63,11 @@ const LINES: [&str; 11] = [
     "the server put my name on my line, not me",
 ];
 
-/// What a bot says first when it (re)joins.
-const GREETINGS: [&str; 4] = ["hi all", "hello room!", "back again", "hey everyone"];
+/// What a bot says first when it joins for the first time.
+const GREETINGS: [&str; 3] = ["hi all", "hello room!", "hey everyone"];
+
+/// What a bot says first when it comes back after a break.
+const RETURNS: [&str; 3] = ["back again", "hi again", "I'm back, what did I miss?"];
 
 /// What the bots do with `/me`.
 const ACTIONS: [&str; 6] = [
@@ -311,9 +314,14 @@ enum Visit {
 
 /// A chatting bot: visits, breaks, visits again, until the room closes or sends it away.
 fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>) {
+    let mut greetings: &[&str] = &GREETINGS;
     loop {
         let visit = match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
-            Ok(stream) => visit(&stream, &mut script, stop),
+            Ok(stream) => {
+                let visit = visit(&stream, &mut script, greetings, stop);
+                greetings = &RETURNS;
+                visit
+            }
             Err(_) => Visit::Ended,
         };
         // Sent away or refused: a person would not hammer the door either. Try once more after
@@ -330,7 +338,12 @@ fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>) {
 }
 
 /// One visit: take the name, then one move at a time while reading (and dropping) what comes.
-fn visit(stream: &TcpStream, script: &mut Script, stop: &Receiver<()>) -> Visit {
+fn visit(
+    stream: &TcpStream,
+    script: &mut Script,
+    greetings: &[&'static str],
+    stop: &Receiver<()>,
+) -> Visit {
     let mut stream_ref = stream;
     if stream_ref
         .write_all(format!("/nick {}\n", script.name()).as_bytes())
@@ -341,7 +354,7 @@ fn visit(stream: &TcpStream, script: &mut Script, stop: &Receiver<()>) -> Visit 
     let mut due = Instant::now() + script.dice.pause(FIRST_ACTION);
     let mut sink = [0u8; 4096];
     // Like a person, a bot says hello before anything else (never leaves straight away).
-    let mut next = Move::Say(script.dice.pick(&GREETINGS));
+    let mut next = Move::Say(script.dice.pick(greetings));
     loop {
         if stopping(stop) {
             let _ = stream.shutdown(Shutdown::Both);

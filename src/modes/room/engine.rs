@@ -12,10 +12,11 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 
 use super::protocol;
 use super::rules::{Action, ClientId, Leave, Line, Log, Room};
@@ -74,9 +75,10 @@ pub const MAX_REFUSING: usize = 16;
 /// lines in flight, so a reading client never waits on it.
 pub const CLIENT_SEND_BUFFER: usize = 64 * 1024;
 
-/// How many console lines may wait for the operator's terminal. If the terminal cannot keep up
-/// (a flood, or output paused with Ctrl-S), further lines are counted and skipped rather than
-/// letting the room wait for a screen; the operator then reads
+/// How many console lines may gather for the operator's terminal while it is behind (plus
+/// [`LOG_BATCHES`] such batches already handed over). If the terminal cannot keep up (a flood,
+/// or output paused with Ctrl-S), further lines are counted and skipped rather than letting the
+/// room wait for a screen; the operator then reads
 /// `netchat: N console lines were skipped: the terminal could not keep up`.
 pub const LOG_QUEUE: usize = 256;
 
@@ -95,11 +97,33 @@ pub enum Offer {
     Gone,
 }
 
+/// Lines for every member but one sender, gathered into one block of bytes (each line ending in
+/// `\n`) and shared by every recipient: the poll engine queues the same block for all of them
+/// and writes it from there, instead of copying each line into each client's buffer.
+#[derive(Debug, Clone)]
+pub struct SharedLines {
+    pub bytes: Arc<[u8]>,
+    pub lines: usize,
+}
+
 /// What an engine does for the room. Every method returns at once: an engine never waits for a
 /// client, or one stalled student would stall the room.
 pub trait Engine {
     /// Puts a line in the client's output, never waiting.
     fn offer(&mut self, id: ClientId, line: &Line) -> Offer;
+    /// Puts a block of lines in the client's output, never waiting: all of it, or, if it does
+    /// not fit in [`CLIENT_QUEUE`], none of it ([`Offer::Full`]). Only an engine that gathers
+    /// ([`Dispatch::gather`]) receives blocks; this default offers the lines one by one.
+    fn offer_shared(&mut self, id: ClientId, block: &SharedLines) -> Offer {
+        let text = String::from_utf8_lossy(&block.bytes);
+        for line in text.split_terminator('\n') {
+            let offer = self.offer(id, &Line::from(line));
+            if offer != Offer::Accepted {
+                return offer;
+            }
+        }
+        Offer::Accepted
+    }
     /// Stop sending to this client: what already waits for it (its goodbye) is still written,
     /// then the connection closes.
     fn disconnect(&mut self, id: ClientId);
@@ -115,12 +139,21 @@ pub trait Engine {
     fn output(&self, id: ClientId) -> Option<Output>;
 }
 
+/// How many bytes of lines [`Dispatch`] gathers into one shared block before offering it.
+const GATHER_LIMIT: usize = 64 * 1024;
+
 /// Carries out the room's actions on an engine. Holds two lists kept between calls, so that a
 /// message costs no allocation here.
 #[derive(Default)]
 pub struct Dispatch {
     work: VecDeque<Action>,
     recipients: Vec<ClientId>,
+    /// Between [`Dispatch::gather`] and [`Dispatch::release`]: lines for every member but
+    /// `gathered_except`, not offered yet.
+    gathering: bool,
+    gathered: Vec<u8>,
+    gathered_lines: usize,
+    gathered_except: Option<ClientId>,
 }
 
 impl Dispatch {
@@ -132,33 +165,107 @@ impl Dispatch {
         self.work.extend(actions);
         while let Some(action) = self.work.pop_front() {
             match action {
-                Action::To(id, line) => {
+                Action::All { except, line } if self.gathering => {
+                    self.gather_line(room, engine, except, &line);
+                }
+                // The console and the event log are not the clients' output: whatever was
+                // gathered can wait for them.
+                Action::Log(entry) => engine.log(entry),
+                // The event log is written here, once for both engines.
+                Action::Record(event) => room.observer().record(event),
+                action => {
+                    // Anything else reaches clients after what was gathered before it.
+                    self.offer_gathered(room, engine);
+                    self.carry_out(room, engine, action);
+                }
+            }
+        }
+    }
+
+    fn carry_out(&mut self, room: &mut Room, engine: &mut impl Engine, action: Action) {
+        match action {
+            Action::To(id, line) => {
+                if engine.offer(id, &line) == Offer::Full {
+                    self.too_slow(room, engine, id);
+                }
+            }
+            Action::All { except, line } => {
+                // The recipients are listed first (a slow one leaves the room while we offer),
+                // into a list kept between messages.
+                let mut ids = std::mem::take(&mut self.recipients);
+                room.members_except(except, &mut ids);
+                for &id in &ids {
                     if engine.offer(id, &line) == Offer::Full {
                         self.too_slow(room, engine, id);
                     }
                 }
-                Action::All { except, line } => {
-                    // The recipients are listed first (a slow one leaves the room while we
-                    // offer), into a list kept between messages.
-                    let mut ids = std::mem::take(&mut self.recipients);
-                    room.members_except(except, &mut ids);
-                    for &id in &ids {
-                        if engine.offer(id, &line) == Offer::Full {
-                            self.too_slow(room, engine, id);
-                        }
-                    }
-                    self.recipients = ids;
-                }
-                Action::Disconnect(id) => engine.disconnect(id),
-                Action::Pause { id, until } => engine.pause(id, until),
-                Action::Log(entry) => engine.log(entry),
-                // The event log is written here, once for both engines.
-                Action::Record(event) => room.observer().record(event),
-                Action::Stats(viewer) => self.stats(room, engine, viewer),
+                self.recipients = ids;
             }
+            Action::Disconnect(id) => engine.disconnect(id),
+            Action::Pause { id, until } => engine.pause(id, until),
+            Action::Log(entry) => engine.log(entry),
+            Action::Record(event) => room.observer().record(event),
+            Action::Stats(viewer) => self.stats(room, engine, viewer),
         }
     }
     // ANCHOR_END: fan_out
+
+    /// From now until [`Dispatch::release`], consecutive lines for everyone but the same sender
+    /// are gathered into one block and offered to each recipient once
+    /// ([`Engine::offer_shared`]). The poll engine gathers while it hands one client's chunk of
+    /// input to the room: a student pasting 200 lines costs each recipient one block, not 200
+    /// offers and 200 copies.
+    // ANCHOR: gather
+    pub fn gather(&mut self) {
+        self.gathering = true;
+    }
+
+    /// Offers what was gathered, and carries out what that caused (a recipient found full).
+    pub fn release(&mut self, room: &mut Room, engine: &mut impl Engine) {
+        self.gathering = false;
+        self.offer_gathered(room, engine);
+        self.apply(room, engine, Vec::new());
+    }
+
+    fn gather_line(
+        &mut self,
+        room: &mut Room,
+        engine: &mut impl Engine,
+        except: Option<ClientId>,
+        line: &Line,
+    ) {
+        if self.gathered_lines > 0
+            && (self.gathered_except != except || self.gathered.len() >= GATHER_LIMIT)
+        {
+            self.offer_gathered(room, engine);
+        }
+        self.gathered_except = except;
+        self.gathered.extend_from_slice(line.as_bytes());
+        self.gathered.push(b'\n');
+        self.gathered_lines += 1;
+    }
+
+    /// The gathered lines, as one block shared by every recipient (one copy, however many).
+    fn offer_gathered(&mut self, room: &mut Room, engine: &mut impl Engine) {
+        if self.gathered_lines == 0 {
+            return;
+        }
+        let block = SharedLines {
+            bytes: Arc::from(self.gathered.as_slice()),
+            lines: self.gathered_lines,
+        };
+        self.gathered.clear();
+        self.gathered_lines = 0;
+        let mut ids = std::mem::take(&mut self.recipients);
+        room.members_except(self.gathered_except, &mut ids);
+        for &id in &ids {
+            if engine.offer_shared(id, &block) == Offer::Full {
+                self.too_slow(room, engine, id);
+            }
+        }
+        self.recipients = ids;
+    }
+    // ANCHOR_END: gather
 
     /// `/stats`: the rules' rows, each completed with the engine's view of its output, as a
     /// table for the host's console or as notices to the member who asked.
@@ -203,31 +310,47 @@ impl Dispatch {
 /// The room's side of the operator's console: lines handed to the console thread through a
 /// bounded channel, never waiting for the terminal. Both engines hand their log this way.
 ///
+/// Lines are gathered while the engine works and handed over together when it calls
+/// [`LogQueue::flush`] (once per turn of the poll loop, once per event of the hub): the console
+/// thread is woken once per batch, not once per chat line. In a busy room that wake-up (a futex
+/// call and a context switch) cost more than everything else the loop did for the line.
+///
 /// What the room logs by itself (joins, messages) may be skipped when the terminal is behind; the
 /// answers to the host's own commands ([`Log::Answer`]) never are: they wait here, in order, until
-/// the console has room ([`LogQueue::flush`]).
+/// the console has room.
 pub struct LogQueue {
-    sender: Sender<Log>,
+    sender: Sender<LogBatch>,
+    /// Lines not handed over yet, in order: at most [`LOG_QUEUE`] of the room's own lines, and
+    /// every answer to the host.
+    pending: Vec<Log>,
+    /// How many of `pending` are the room's own lines (the ones that may be skipped).
+    pending_room_lines: usize,
     skipped: u64,
     /// `--log FILE`: every entry is written there in full, even when the terminal skips some.
     transcript: Option<Transcript>,
     /// When the last "lines were skipped" note went out: at most one a second.
     noted: Option<Instant>,
-    /// Answers to the host that did not fit yet.
-    held: VecDeque<Log>,
 }
+
+/// Console lines handed over in one go (see [`LogQueue`]).
+pub type LogBatch = Vec<Log>;
+
+/// How many batches may wait for the console thread. With [`LOG_QUEUE`] lines at most in each,
+/// and as many more gathering, a terminal that fell behind holds at most about a thousand lines.
+pub const LOG_BATCHES: usize = 2;
 
 /// How often, at most, the console says that lines were skipped.
 const SKIPPED_NOTE_EVERY: Duration = Duration::from_secs(1);
 
 impl LogQueue {
-    pub fn new(sender: Sender<Log>) -> LogQueue {
+    pub fn new(sender: Sender<LogBatch>) -> LogQueue {
         LogQueue {
             sender,
+            pending: Vec::new(),
+            pending_room_lines: 0,
             skipped: 0,
             transcript: None,
             noted: None,
-            held: VecDeque::new(),
         }
     }
 
@@ -237,25 +360,23 @@ impl LogQueue {
         self
     }
 
-    /// Hands a line to the console thread; counts it as skipped if the console is behind
-    /// (an answer to the host is held instead, never skipped).
+    /// Adds a line to the next batch; counts it as skipped if the console is that far behind
+    /// (an answer to the host is always kept, never skipped).
     pub fn show(&mut self, entry: Log) {
         self.record(&entry);
-        self.flush();
         if matches!(entry, Log::Answer(_)) {
-            self.held.push_back(entry);
-            self.flush();
-            return;
-        }
-        self.note_skipped();
-        if self.sender.try_send(entry).is_err() {
+            self.pending.push(entry);
+        } else if self.pending_room_lines < LOG_QUEUE {
+            self.pending_room_lines += 1;
+            self.pending.push(entry);
+        } else {
             self.skipped += 1;
         }
     }
 
     /// Appends a line of the room to the transcript (`--log`): everything but the answers to
     /// the host's own commands, which are the host's business, not the room's. If the file
-    /// stops working, the host is told once, through the lossless queue of answers.
+    /// stops working, the host is told once, through the lossless answers.
     fn record(&mut self, entry: &Log) {
         let Some(transcript) = &mut self.transcript else {
             return;
@@ -264,26 +385,34 @@ impl LogQueue {
             return;
         }
         if let Recorded::Failed(why) = transcript.record(entry) {
-            self.held.push_back(Log::Notice(why));
+            // Not counted with the room's lines: this one is never skipped.
+            self.pending.push(Log::Notice(why));
         }
     }
 
-    /// Hands on the held answers that now fit. An engine calls it whenever it has a moment
-    /// (see [`LogQueue::holds_answers`]).
+    /// Hands the gathered lines to the console thread, if it has room for them; if not, they
+    /// keep gathering (up to the bound) and the engine should call again soon
+    /// ([`LogQueue::holds_lines`]).
     pub fn flush(&mut self) {
-        while let Some(answer) = self.held.pop_front() {
-            if let Err(error) = self.sender.try_send(answer) {
-                self.held.push_front(error.into_inner());
-                return;
-            }
+        self.note_skipped();
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        match self.sender.try_send(batch) {
+            Ok(()) => self.pending_room_lines = 0,
+            Err(TrySendError::Full(batch)) => self.pending = batch,
+            // The console is gone (the room is closing): nobody will read them.
+            Err(TrySendError::Disconnected(_)) => self.pending_room_lines = 0,
         }
     }
 
-    /// Whether answers wait for the console: then the engine should flush again soon.
-    pub fn holds_answers(&self) -> bool {
-        !self.held.is_empty()
+    /// Whether lines wait for the console: then the engine should flush again soon.
+    pub fn holds_lines(&self) -> bool {
+        !self.pending.is_empty()
     }
 
+    /// Once lines were skipped, says how many (at most once a second).
     fn note_skipped(&mut self) {
         let now = Instant::now();
         let recent = self
@@ -292,14 +421,12 @@ impl LogQueue {
         if self.skipped == 0 || recent {
             return;
         }
-        let note = Log::Notice(format!(
+        self.pending.push(Log::Notice(format!(
             "{} console lines were skipped: the terminal could not keep up",
             self.skipped
-        ));
-        if self.sender.try_send(note).is_ok() {
-            self.skipped = 0;
-            self.noted = Some(now);
-        }
+        )));
+        self.skipped = 0;
+        self.noted = Some(now);
     }
 }
 

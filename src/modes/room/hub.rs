@@ -35,8 +35,10 @@ pub enum Event {
         stream: Arc<TcpStream>,
         gate: Arc<Gate>,
     },
-    /// A reader got one line from its client.
-    Said { id: ClientId, line: Vec<u8> },
+    /// A reader got lines from its client: every whole line of one `read`, in order. One event
+    /// per read, not per line: a flood of short lines (`yes`: 4,096 in one 8 KiB read) would
+    /// otherwise cost the reader and the hub a channel hand-over each.
+    Said { id: ClientId, lines: Vec<Vec<u8>> },
     /// A reader got a line longer than `--max-line` (it was dropped).
     TooLong { id: ClientId, limit: usize },
     /// A reader ended: the client closed (EOF), or the connection broke.
@@ -189,9 +191,9 @@ impl Gate {
 }
 // ANCHOR_END: gate
 
-/// While answers to the host wait for the console (engine.rs, `LogQueue`), how soon the hub
+/// While console lines wait for the console thread (engine.rs, `LogQueue`), how soon the hub
 /// tries again.
-const ANSWER_RETRY: Duration = Duration::from_millis(20);
+const LOG_RETRY: Duration = Duration::from_millis(20);
 
 /// The hub thread's body: receives events until told to close (or until every sender is gone),
 /// and carries out what the [`Room`] decides.
@@ -205,10 +207,7 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
     loop {
         // Wait for the next event, or until the room has something to do on its own (announce
         // a newcomer who stayed), or to retry the answers the console had no room for.
-        let retry = wires
-            .log
-            .holds_answers()
-            .then(|| Instant::now() + ANSWER_RETRY);
+        let retry = wires.log.holds_lines().then(|| Instant::now() + LOG_RETRY);
         let deadline = [room.next_deadline(), retry].into_iter().flatten().min();
         let event = match deadline {
             Some(deadline) => match events.recv_deadline(deadline) {
@@ -243,7 +242,10 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 );
                 room.join(id, peer, now)
             }
-            Some(Event::Said { id, line }) => room.said(id, &line, now),
+            Some(Event::Said { id, lines }) => lines
+                .iter()
+                .flat_map(|line| room.said(id, line, now))
+                .collect(),
             Some(Event::TooLong { id, limit }) => room.too_long(id, limit),
             Some(Event::Gone { id, why }) => {
                 wires.wires.remove(&id);

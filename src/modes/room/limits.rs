@@ -7,8 +7,10 @@
 //!
 //! Why stop *reading* instead of dropping lines: TCP has flow control. While the server does not
 //! read a member's socket, its receive buffer fills, its window closes, and the member's own
-//! `write()` blocks. A flooder is slowed by its own kernel — nothing it sent is lost, nothing
-//! beyond the limit reaches the room, and the server's memory does not grow.
+//! `write()` blocks. A flooder is slowed by its own kernel — nothing beyond the limit reaches the
+//! room. What an engine had read before the pause reached it waits its turn, up to
+//! [`HELD_LINES`]: a paste is delivered whole. Only a flood goes past that bound, and only then are
+//! lines dropped (counted, and the flooder told), so the server's memory never grows with it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -53,6 +55,49 @@ pub const CONNECTS_PER_SECOND: u32 = 1;
 /// does the backlog a flooder leaves in the kernel's buffers (megabytes of `y` lines that would
 /// otherwise trickle into the room for hours after the flooder quit).
 pub const FLOOD_CUTOFF: Duration = Duration::from_secs(60);
+
+/// How many of a member's lines the rules hold while it is held back by its rate limit: lines an
+/// engine read before the pause reached it (a whole `read` of a paste, or of a flood), let out in
+/// order as the allowance refills. 100 lines is a pasted program of a page and a half (with the
+/// burst of 20 that goes at once); at the default limit they take 20 s to go out.
+///
+/// Beyond it (a flood: `yes` puts 32,768 lines in one 64 KiB read), the member's further lines
+/// are dropped, not relayed: counted in `/stats` (`dropped`), and the member is told once per
+/// episode. Without this bound, every read while the member is held back would add to what the
+/// server holds, for as long as the flood lasts.
+pub const HELD_LINES: usize = 100;
+
+/// The same bound on the bytes of the held lines: a handful of lines of the longest kind
+/// (`--max-line`, 8 KiB by default) or a page of chat. One line always fits, however long.
+pub const HELD_BYTES: usize = 64 * 1024;
+
+/// Once a member's held lines overflowed, the pace at which it is read on: at most this many
+/// lines a second, and at most [`DRAIN_BYTES_PER_SECOND`]; what is read is dropped (see
+/// [`HELD_LINES`]).
+///
+/// Why read at all, if it is dropped: a flooder's last megabytes wait in the kernel buffers
+/// between the two machines, ahead of its FIN. Read at the rate limit they would trickle into
+/// the room long after the flooder quit (until [`FLOOD_CUTOFF`]); read and dropped at this pace
+/// (`yes` sends 400 KB a second of it) they are gone in seconds, the engine sees the FIN, and
+/// the room hears that the flooder left. The pace, not the flooder, bounds what this costs: a
+/// few percent of one core per flooder (each dropped line is still cut out and counted).
+pub const DRAIN_LINES_PER_SECOND: u32 = 200_000;
+
+/// The same pace in bytes: 1 MiB a second.
+pub const DRAIN_BYTES_PER_SECOND: u32 = 1024 * 1024;
+
+/// How much reading time one dropped line of `len` bytes (and its newline) costs at the drain
+/// pace: the engine is not to read the member again before the sum of these has passed.
+pub fn drain_cost(len: usize) -> Duration {
+    let by_lines = 1.0 / f64::from(DRAIN_LINES_PER_SECOND);
+    let by_bytes = (len + 1) as f64 / f64::from(DRAIN_BYTES_PER_SECOND);
+    Duration::from_secs_f64(by_lines.max(by_bytes))
+}
+
+/// How far the drain may run ahead of the pause an engine was last given before it is given a
+/// new one: one `Pause` per 10 ms of reading time, not one per dropped line (one read of `yes`
+/// is 32,768 of them).
+pub const DRAIN_STEP: Duration = Duration::from_millis(10);
 
 /// A member who leaves within this time of joining was never announced (see the rules' join),
 /// so its leaving is not announced either: churn stays off everyone's screen.

@@ -33,6 +33,7 @@ pub mod client;
 pub mod engine;
 pub mod hub;
 pub mod limits;
+pub mod outbox;
 pub mod poll;
 pub mod protocol;
 pub mod rules;

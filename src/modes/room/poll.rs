@@ -30,8 +30,9 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use super::engine::{
     self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
-    Offer, SHUTDOWN_GRACE, WRITE_KEEP, WRITE_TIMEOUT, describe, spawn_named,
+    Offer, SHUTDOWN_GRACE, SharedLines, WRITE_TIMEOUT, describe, spawn_named,
 };
+use super::outbox::Outbox;
 use super::protocol::{self, HostCommand};
 use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
 use super::server::{Running, ServerOptions};
@@ -63,6 +64,14 @@ const READ_BUFFER: usize = 64 * 1024;
 /// turn (and TCP's flow control makes the flooder wait, not the room).
 const READ_TURN: usize = 64 * 1024;
 
+/// How many bytes the loop reads, from all clients together, before it writes what they said.
+/// Everything read in a turn is written in one go at its end (one write per recipient, however
+/// many lines), but each byte read may become a copy in every recipient's output: a turn that
+/// read 200 students' pastes at once would queue 200 pastes for each of them, and a recipient
+/// could pass its `CLIENT_QUEUE` bound while it reads as fast as it can. The rest wait for the
+/// next turn, which comes at once.
+const TURN_BUDGET: usize = 256 * 1024;
+
 /// How often, while some connection is closing or stuck, the loop checks their deadlines.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
@@ -72,9 +81,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How many commands from the console may wait for the loop.
 const CONTROL_QUEUE: usize = 64;
 
-/// While answers to the host wait for the console (engine.rs, `LogQueue`), how soon the loop
+/// While console lines wait for the console thread (engine.rs, `LogQueue`), how soon the loop
 /// tries again.
-const ANSWER_RETRY: Duration = Duration::from_millis(20);
+const LOG_RETRY: Duration = Duration::from_millis(20);
 
 /// What the console thread tells the loop.
 enum Control {
@@ -135,6 +144,7 @@ pub fn start(
         },
         buffer: vec![0; READ_BUFFER],
         ready: VecDeque::new(),
+        read_this_turn: 0,
         max_line: options.max_line,
         max_clients,
         next_id: FIRST_CLIENT,
@@ -186,9 +196,8 @@ struct Client {
     stream: TcpStream,
     /// Cuts this client's bytes into lines; holds only a line that has begun and not ended.
     decoder: LineDecoder,
-    /// Bytes waiting to be written, from `sent` on. Empty (no allocation) for a quiet client.
-    out: Vec<u8>,
-    sent: usize,
+    /// Lines waiting to be written (outbox.rs). Empty (no allocation) for a quiet client.
+    out: Outbox,
     phase: Phase,
     /// Since when the kernel has refused every byte of `out` (`WouldBlock`), if it has.
     blocked_since: Option<Instant>,
@@ -261,6 +270,8 @@ struct EventLoop {
     buffer: Vec<u8>,
     /// Clients whose sockets may hold unread bytes, each read for one turn, in order.
     ready: VecDeque<ClientId>,
+    /// Bytes read in this turn so far (see [`TURN_BUDGET`]).
+    read_this_turn: usize,
     max_line: usize,
     max_clients: usize,
     next_id: ClientId,
@@ -307,8 +318,12 @@ impl EventLoop {
                 }
             }
             // 3. Read: each ready client gets one turn; one that still has bytes goes to the
-            //    back of the line.
+            //    back of the line. Past the turn's budget, the rest wait for the next turn.
+            self.read_this_turn = 0;
             for _ in 0..self.ready.len() {
+                if self.read_this_turn >= TURN_BUDGET {
+                    break;
+                }
                 let Some(id) = self.ready.pop_front() else {
                     break;
                 };
@@ -356,7 +371,7 @@ impl EventLoop {
         let now = Instant::now();
         let sweep = (!self.clients.timed.is_empty()).then_some(self.next_sweep);
         let resume = self.clients.paused.first().map(|&(until, _)| until);
-        let answers = self.clients.log.holds_answers().then(|| now + ANSWER_RETRY);
+        let answers = self.clients.log.holds_lines().then(|| now + LOG_RETRY);
         [
             sweep,
             resume,
@@ -468,7 +483,9 @@ impl EventLoop {
         self.next_id += 1;
         if self.clients.add(id, stream, self.max_line, false, watch) {
             if let Some(client) = self.clients.map.get_mut(&id) {
-                client.out = line.into_bytes();
+                client
+                    .out
+                    .push_line(Line::from(line.trim_end_matches('\n')));
                 client.phase = Phase::Closing;
             }
             self.clients.refusing += 1;
@@ -532,6 +549,7 @@ impl EventLoop {
                     return false;
                 }
                 Ok(n) => {
+                    self.read_this_turn += n;
                     // A leaving client's bytes are read only to see its FIN, and dropped.
                     if member {
                         self.hand_to_room(id, n);
@@ -564,6 +582,9 @@ impl EventLoop {
         let mut decoder = std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
         let (room, dispatch, clients) = (&mut self.room, &mut self.dispatch, &mut self.clients);
         let now = Instant::now();
+        // The lines of this chunk that go to everyone are offered as one shared block
+        // (engine.rs, `Dispatch::gather`): one reference per recipient, not one copy per line.
+        dispatch.gather();
         let fed = decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
                 Frame::Line(line) => room.said(id, line, now),
@@ -571,6 +592,7 @@ impl EventLoop {
             };
             dispatch.apply(room, clients, actions);
         });
+        dispatch.release(room, clients);
         if let Some(client) = self.clients.map.get_mut(&id) {
             let pending = if fed.continues { decoder.held() } else { 0 };
             client
@@ -666,7 +688,7 @@ impl EventLoop {
             let stuck = client
                 .blocked_since
                 .is_some_and(|since| now.duration_since(since) >= WRITE_TIMEOUT);
-            let idle = client.sent == client.out.len();
+            let idle = client.out.is_empty();
             match client.phase {
                 Phase::Member if stuck => {
                     self.dispatch
@@ -674,8 +696,7 @@ impl EventLoop {
                 }
                 Phase::Member if idle => {
                     if let Some(client) = self.clients.map.get_mut(&id) {
-                        client.out = Vec::new();
-                        client.sent = 0;
+                        client.out.shrink();
                     }
                     self.clients.timed.remove(&id);
                 }
@@ -711,8 +732,7 @@ impl Clients {
             Client {
                 stream,
                 decoder: LineDecoder::new(max_line),
-                out: Vec::new(),
-                sent: 0,
+                out: Outbox::default(),
                 phase: Phase::Member,
                 blocked_since: None,
                 seat,
@@ -750,7 +770,7 @@ impl Clients {
     /// Puts the client on this turn's write list, if it has something to write or to close.
     fn mark_dirty(&mut self, id: ClientId) {
         if let Some(client) = self.map.get_mut(&id) {
-            let work = client.sent < client.out.len() || client.phase == Phase::Closing;
+            let work = !client.out.is_empty() || client.phase == Phase::Closing;
             if work && !client.dirty {
                 client.dirty = true;
                 self.dirty.push(id);
@@ -766,26 +786,20 @@ impl Clients {
             return Ok(());
         };
         client.dirty = false;
-        while client.sent < client.out.len() {
-            match (&client.stream).write(&client.out[client.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    client
-                        .watch
-                        .wrote(&client.out[client.sent..client.sent + n]);
-                    client.sent += n;
+        while !client.out.is_empty() {
+            // `--trace` sees the bytes each write took; nobody watching, nothing is copied.
+            let mut traced = client.watch.is_on().then(Vec::new);
+            match client.out.write_to(&mut &client.stream, traced.as_mut()) {
+                Ok(_) => {
+                    if let Some(bytes) = traced {
+                        client.watch.wrote(&bytes);
+                    }
                     client.blocked_since = None;
                 }
                 // The kernel's send buffer is full (the client reads slower than we write):
                 // keep the rest, and wait for the writable event that says there is room.
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     client.blocked_since.get_or_insert(now);
-                    // Move the unwritten rest to the front once the written part is the larger
-                    // one, so the buffer does not grow with what was already sent.
-                    if client.sent >= client.out.len() / 2 {
-                        client.out.drain(..client.sent);
-                        client.sent = 0;
-                    }
                     self.timed.insert(id);
                     return Ok(());
                 }
@@ -793,29 +807,31 @@ impl Clients {
                 Err(error) => return Err(error),
             }
         }
-        // All written. The buffer keeps its size for now: in a burst it fills again at once, and
-        // giving memory back to the allocator only to take it again cost more than the copying.
-        // The sweep gives back what a burst made it take (`WRITE_KEEP`), a moment later.
-        client.out.clear();
-        client.sent = 0;
+        // All written. Shared blocks are released as they go; the outbox's own list keeps its
+        // size for now (in a burst it fills again at once), and the sweep gives back what a
+        // burst made it take, a moment later.
         client.blocked_since = None;
         match client.phase {
-            Phase::Member if client.out.capacity() > WRITE_KEEP => {
+            Phase::Member if client.out.holds_spare_room() => {
                 self.timed.insert(id);
             }
             Phase::Member => {
                 self.timed.remove(&id);
             }
-            // The last line (its goodbye) is out: send our FIN after it, then wait for the
-            // client's, unless it already closed.
-            Phase::Closing if client.eof => self.remove(id),
+            // The last line (its goodbye) is out: send our FIN after it (as the threads engine
+            // does, and as `--trace` shows), then wait for the client's, unless it already
+            // closed.
             Phase::Closing => {
                 let _ = client.stream.shutdown(Shutdown::Write);
                 client.watch.fin_sent();
-                client.phase = Phase::Lingering {
-                    until: now + CLOSE_LINGER,
-                };
-                self.timed.insert(id);
+                if client.eof {
+                    self.remove(id);
+                } else {
+                    client.phase = Phase::Lingering {
+                        until: now + CLOSE_LINGER,
+                    };
+                    self.timed.insert(id);
+                }
             }
             Phase::Lingering { .. } => {}
         }
@@ -835,12 +851,10 @@ impl Engine for Clients {
         if client.phase != Phase::Member {
             return Offer::Gone;
         }
-        let waiting = client.out.len() - client.sent;
-        if waiting + line.len() + 1 > CLIENT_QUEUE {
+        if client.out.waiting() + line.len() + 1 > CLIENT_QUEUE {
             return Offer::Full;
         }
-        client.out.extend_from_slice(line.as_bytes());
-        client.out.push(b'\n');
+        client.out.push_line(Line::clone(line));
         client.offered.count(line.len());
         if !client.dirty {
             client.dirty = true;
@@ -849,6 +863,27 @@ impl Engine for Clients {
         Offer::Accepted
     }
     // ANCHOR_END: offer
+
+    /// The same for a block of lines shared with the other recipients (engine.rs,
+    /// `Dispatch::gather`): the outbox keeps a reference to the block, never a copy.
+    fn offer_shared(&mut self, id: ClientId, block: &SharedLines) -> Offer {
+        let Some(client) = self.map.get_mut(&id) else {
+            return Offer::Gone;
+        };
+        if client.phase != Phase::Member {
+            return Offer::Gone;
+        }
+        if client.out.waiting() + block.bytes.len() > CLIENT_QUEUE {
+            return Offer::Full;
+        }
+        client.out.push_shared(Arc::clone(&block.bytes));
+        client.offered.count_block(block.lines, block.bytes.len());
+        if !client.dirty {
+            client.dirty = true;
+            self.dirty.push(id);
+        }
+        Offer::Accepted
+    }
 
     fn disconnect(&mut self, id: ClientId) {
         if let Some(client) = self.map.get_mut(&id) {
@@ -895,7 +930,7 @@ impl Engine for Clients {
         let client = self.map.get(&id)?;
         Some(Output {
             sent: client.offered,
-            waiting: client.out.len() - client.sent,
+            waiting: client.out.waiting(),
         })
     }
 }

@@ -30,9 +30,13 @@
 //! A line from bob that starts with `[alice]` arrives as `[bob] [alice] …`: nicknames cannot
 //! contain spaces or brackets, so the first `[...]` is always the real sender.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::console::{escape_peer_text, shorten_blank_runs};
+use unicode_width::UnicodeWidthChar;
+
+use super::stats;
+use crate::console::{escape_peer_text, is_escaped, shorten_blank_runs};
 
 /// The longest nickname, in characters: long enough for a first name and a digit or two, short
 /// enough that `/who` for a class of thirty fits on a few lines. A longer `/nick` is refused with
@@ -255,9 +259,123 @@ pub fn private(from: &str, text: &[u8]) -> String {
 }
 
 /// What a member wrote, as the room shows it: escaped (no control, bidi or invisible
-/// characters), and with long runs of blanks shortened, so no message can start a fake row.
+/// characters), with long runs of blanks shortened, so no message can start a fake row, and with
+/// at most [`MAX_ESCAPED`] escapes and [`MAX_STACKED`] marks on one character, so no message can
+/// bury the screen in escapes or paint over the rows around it.
+// ANCHOR: message_text
 pub fn message_text(text: &[u8]) -> String {
-    shorten_blank_runs(&escape_peer_text(text))
+    let (shown, left_out) = bounded(text);
+    let mut safe = escape_peer_text(&shown);
+    let mut notes = Vec::new();
+    if left_out.escapes > 0 {
+        notes.push(format!(
+            "{} more control characters",
+            stats::thousands(left_out.escapes)
+        ));
+    }
+    if left_out.marks > 0 {
+        notes.push(format!(
+            "{} more stacked marks",
+            stats::thousands(left_out.marks)
+        ));
+    }
+    if !notes.is_empty() {
+        safe.push_str(&format!(" [{} not shown]", notes.join(" and ")));
+    }
+    // Last, so that blanks before the note cannot make a wide run with its first space either.
+    shorten_blank_runs(&safe)
+}
+// ANCHOR_END: message_text
+
+/// How many characters of one message are shown escaped (`\x01`, `\u{202e}`, or `�` for bytes
+/// that are not UTF-8); the rest are left out, and the message ends by saying how many.
+///
+/// An escape is four to nine columns for one to four bytes of the sender's, so without a bound
+/// one 8 KB line of `\x01` bytes fills 32,000 columns: 400 rows of a classmate's screen at once,
+/// every 3 s, within the rate limit on bytes. Nobody types 16 control characters into a chat
+/// line; a pasted snippet with a stray escape sequence shows its first ones, enough to see what
+/// was there.
+pub const MAX_ESCAPED: usize = 16;
+
+/// How many marks that take no column of their own (accents, combining marks) may follow each
+/// other on one character; the rest are left out and counted like escapes.
+///
+/// "Zalgo" text stacks hundreds of combining accents on each letter, and terminals draw them
+/// above and below it, over the rows of the messages around. Written languages stack a few: a
+/// Vietnamese vowel two accents, Hebrew with vowel points and cantillation three, a Devanagari
+/// conjunct one at a time; a keycap emoji two.
+pub const MAX_STACKED: usize = 4;
+
+/// What [`bounded`] left out of a message.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LeftOut {
+    escapes: u64,
+    marks: u64,
+}
+
+/// `text` with only its first [`MAX_ESCAPED`] characters that escaping would show as escapes (an
+/// invalid UTF-8 sequence counts as one) and at most [`MAX_STACKED`] marks in a row on one
+/// character, and what it left out. The text itself, not a copy, when nothing is left out: every
+/// ordinary message.
+///
+/// What is kept is valid UTF-8 (an invalid sequence becomes `�` here already): leaving a
+/// character out of valid text cannot join its neighbours into a new one, whereas taking the
+/// `\x01` out of `e2 80 | 01 | 8b` would make the bytes of a zero-width space.
+fn bounded(text: &[u8]) -> (Cow<'_, [u8]>, LeftOut) {
+    let mut kept = String::new();
+    let (mut escapes, mut stacked, mut left_out) = (0, 0, LeftOut::default());
+    // Bytes of `text` already copied to `kept`, while nothing was left out: until something is,
+    // nothing is copied at all.
+    let mut copying = false;
+    let mut offset = 0;
+    for chunk in text.utf8_chunks() {
+        for (at, c) in chunk.valid().char_indices() {
+            let keep = if is_escaped(c) {
+                escapes += 1;
+                stacked = 0;
+                escapes <= MAX_ESCAPED
+            } else if c.width() == Some(0) {
+                stacked += 1;
+                stacked <= MAX_STACKED
+            } else {
+                stacked = 0;
+                true
+            };
+            if !keep {
+                if !copying {
+                    copying = true;
+                    kept = String::from_utf8_lossy(&text[..offset + at]).into_owned();
+                }
+                if is_escaped(c) {
+                    left_out.escapes += 1;
+                } else {
+                    left_out.marks += 1;
+                }
+            } else if copying {
+                kept.push(c);
+            }
+        }
+        offset += chunk.valid().len();
+        if !chunk.invalid().is_empty() {
+            escapes += 1;
+            stacked = 0;
+            if escapes > MAX_ESCAPED && !copying {
+                copying = true;
+                kept = String::from_utf8_lossy(&text[..offset]).into_owned();
+            }
+            if escapes > MAX_ESCAPED {
+                left_out.escapes += 1;
+            } else if copying {
+                kept.push(char::REPLACEMENT_CHARACTER);
+            }
+        }
+        offset += chunk.invalid().len();
+    }
+    if copying {
+        (Cow::Owned(kept.into_bytes()), left_out)
+    } else {
+        (Cow::Borrowed(text), left_out)
+    }
 }
 
 /// `*** TEXT`: anything the server itself says.
@@ -398,7 +516,16 @@ pub fn slow_down(lines_per_second: u32) -> String {
     notice(&format!(
         "slow down: you are sending faster than this room allows ({lines_per_second} lines a \
          second, more in a short burst); the server reads your next lines as your allowance \
-         refills, nothing you sent is lost"
+         refills"
+    ))
+}
+
+/// What a member is told, once per episode, when its held lines are full and the room starts
+/// dropping what it sends (limits.rs, `HELD_LINES`).
+pub fn dropping(held_lines: usize) -> String {
+    notice(&format!(
+        "you are far ahead of the room: it holds {held_lines} of your lines until your \
+         allowance lets them out, and drops what you send beyond them (not relayed)"
     ))
 }
 
@@ -765,6 +892,80 @@ mod tests {
             "[eve] hi        *** bob was kicked by the host (cheating)"
         );
         assert_eq!(said("eve", b"    indented()"), "[eve]     indented()");
+    }
+
+    #[test]
+    fn a_line_of_control_bytes_shows_a_few_escapes_and_says_how_many_were_left_out() {
+        let shown = said("eve", &[0x01; 8000]);
+        assert_eq!(
+            shown,
+            format!(
+                "[eve] {} [7,984 more control characters not shown]",
+                "\\x01".repeat(MAX_ESCAPED)
+            )
+        );
+        // One row or two, not 400.
+        assert!(shown.len() < 120, "{} columns", shown.len());
+    }
+
+    #[test]
+    fn the_text_around_left_out_escapes_is_kept_and_a_few_escapes_are_not_counted() {
+        let mut text = b"see ".to_vec();
+        text.extend([0x07; 20]);
+        text.extend(b" here");
+        assert_eq!(
+            message_text(&text),
+            format!(
+                "see {} here [4 more control characters not shown]",
+                "\\x07".repeat(MAX_ESCAPED)
+            )
+        );
+        assert_eq!(message_text(b"a\x1b[31mred"), "a\\x1b[31mred");
+    }
+
+    #[test]
+    fn leaving_an_escape_out_never_joins_its_neighbours_into_a_new_character() {
+        // `e2 80` and `8b` are invalid apart, and a zero-width space (U+200B) together.
+        let text: Vec<u8> = [0xe2, 0x80, 0x01, 0x8b].repeat(100);
+        let shown = message_text(&text);
+        assert!(!shown.contains("200b"), "{shown}");
+        assert!(shown.chars().count() < 120, "{shown}");
+    }
+
+    #[test]
+    fn zalgo_keeps_a_few_marks_on_each_letter_and_says_how_many_it_left_out() {
+        let zalgo: String = "hi"
+            .chars()
+            .flat_map(|c| std::iter::once(c).chain(std::iter::repeat_n('\u{0301}', 50)))
+            .collect();
+        let shown = said("eve", zalgo.as_bytes());
+        let four = "\u{0301}".repeat(MAX_STACKED);
+        assert_eq!(
+            shown,
+            format!("[eve] h{four}i{four} [92 more stacked marks not shown]")
+        );
+    }
+
+    #[test]
+    fn the_accents_of_written_languages_and_emoji_pass_untouched() {
+        for text in [
+            "Ti\u{1ebf}ng Vi\u{1ec7}t, e\u{0323}\u{0302}", // Vietnamese, precomposed and not
+            "\u{05e9}\u{05c1}\u{05b8}\u{0591}\u{05dc}\u{05d5}\u{05b9}\u{05dd}", // Hebrew points and a cantillation mark
+            "\u{0915}\u{094d}\u{0937}\u{093f} \u{0928}\u{092e}\u{0938}\u{094d}\u{0924}\u{0947}", // Devanagari
+            "1\u{fe0f}\u{20e3} \u{1f44d}\u{1f3fd}", // a keycap, a thumb with a skin tone
+        ] {
+            assert_eq!(message_text(text.as_bytes()), text);
+        }
+    }
+
+    #[test]
+    fn escapes_and_marks_left_out_are_both_told() {
+        let mut text = vec![0x01; 20];
+        text.extend("a".bytes().chain("\u{0300}".repeat(10).bytes()));
+        assert!(
+            message_text(&text)
+                .ends_with(" [4 more control characters and 6 more stacked marks not shown]")
+        );
     }
 
     #[test]

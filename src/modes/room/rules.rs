@@ -112,11 +112,22 @@ struct Member {
     /// When it joined, and what it has sent, for `/stats`.
     joined: Instant,
     received: Traffic,
-    /// Lines that were already on their way when the pause began (an engine may have read a few
-    /// more before it carried the pause out): kept in order, and taken when the pause ends, so
-    /// that nothing is relayed beyond the limit and nothing read is lost. Bounded by what an
-    /// engine reads ahead: a few lines.
+    /// Lines that were already on their way when the pause began (an engine reads a whole
+    /// `read` before the pause reaches it): kept in order, and taken when the pause ends, so
+    /// that nothing is relayed beyond the limit. At most [`limits::HELD_LINES`] lines and
+    /// [`limits::HELD_BYTES`] bytes (`held_bytes`); lines beyond them are dropped and counted.
     held: VecDeque<Vec<u8>>,
+    held_bytes: usize,
+    /// Lines dropped because `held` was full, for `/stats` and the console.
+    dropped: u64,
+    /// Its held lines overflowed in this limited episode: it was told that its lines are being
+    /// dropped, and it is read at the drain pace ([`limits::DRAIN_LINES_PER_SECOND`]) until the
+    /// episode ends.
+    overflowed: bool,
+    /// When the lines it had dropped are paid for at the drain pace, and the pause the engine
+    /// was last given for them (see [`limits::DRAIN_STEP`]).
+    drained_at: Option<Instant>,
+    draining_until: Option<Instant>,
 }
 
 /// The limits a room is run with (`--rate-limit`, `--max-per-address`).
@@ -352,6 +363,11 @@ impl Room {
                 joined: now,
                 received: Traffic::default(),
                 held: VecDeque::new(),
+                held_bytes: 0,
+                dropped: 0,
+                overflowed: false,
+                drained_at: None,
+                draining_until: None,
             },
         );
         let mut actions = vec![
@@ -467,6 +483,7 @@ impl Room {
                 self.holding.remove(&id);
                 return actions;
             };
+            member.held_bytes -= text.len();
             actions.extend(self.take_line(id, &text, now));
         }
     }
@@ -498,13 +515,57 @@ impl Room {
         member.received.count(text.len());
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
-            member.held.push_back(text.to_vec());
-            self.holding.insert(id);
-            return Vec::new();
+            return self.hold(id, text, now);
         }
         member.paused_until = None;
         self.take_line(id, text, now)
     }
+
+    /// A line read while its member is held back: kept for later if there is room, dropped and
+    /// counted if not. Once full, the engine is told to read on at the drain pace
+    /// ([`limits::drain_cost`]; what it reads is dropped here), so that a departed flooder's
+    /// backlog is gone in seconds.
+    // ANCHOR: hold
+    fn hold(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        let fits = member.held.len() < limits::HELD_LINES
+            && (member.held.is_empty() || member.held_bytes + text.len() <= limits::HELD_BYTES);
+        if fits {
+            member.held.push_back(text.to_vec());
+            member.held_bytes += text.len();
+            self.holding.insert(id);
+            return Vec::new();
+        }
+        member.dropped += 1;
+        let mut actions = Vec::new();
+        let drained_at =
+            member.drained_at.map_or(now, |at| at.max(now)) + limits::drain_cost(text.len());
+        member.drained_at = Some(drained_at);
+        if member
+            .draining_until
+            .is_none_or(|until| drained_at >= until + limits::DRAIN_STEP)
+        {
+            member.draining_until = Some(drained_at);
+            actions.push(Action::Pause {
+                id,
+                until: drained_at,
+            });
+        }
+        if !member.overflowed {
+            member.overflowed = true;
+            actions.push(Action::To(id, line(protocol::dropping(limits::HELD_LINES))));
+            actions.push(Action::Log(Log::Notice(format!(
+                "{} sends far faster than its rate limit: the room holds {} of its lines and \
+                 drops the rest, not relaying them (/stats counts them)",
+                member.nick,
+                limits::HELD_LINES
+            ))));
+        }
+        actions
+    }
+    // ANCHOR_END: hold
 
     /// A member's line, its turn come: what it makes happen, charged to its rate limit.
     fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
@@ -592,7 +653,15 @@ impl Room {
             return actions;
         }
         member.paused_until = Some(until);
-        let mut actions = vec![Action::Pause { id, until }];
+        if new_episode {
+            member.overflowed = false;
+        }
+        // Not read before its next held line may go out; unless its held lines overflowed:
+        // then what is read is dropped, and `hold` paces the reading instead.
+        let mut actions = Vec::new();
+        if !member.overflowed {
+            actions.push(Action::Pause { id, until });
+        }
         if new_episode && self.observer.is_on() {
             actions.push(Action::Record(Event::Limited {
                 client: id,
@@ -624,6 +693,8 @@ impl Room {
             received: member.received,
             limited: member.bucket.is_limited()
                 || member.paused_until.is_some_and(|until| now < until),
+            held: member.held.len(),
+            dropped: member.dropped,
             output: None,
         };
         match viewer {
@@ -761,13 +832,15 @@ impl Room {
         // lines of `yes`), and a flooder that closes must not get its backlog relayed at once.
         let mut actions = Vec::new();
         if why != Leave::TooSlow {
-            let held = self
+            let (held, mut dropped) = self
                 .members
                 .get_mut(&id)
-                .map(|member| std::mem::take(&mut member.held))
+                .map(|member| {
+                    member.held_bytes = 0;
+                    (std::mem::take(&mut member.held), member.dropped)
+                })
                 .unwrap_or_default();
             let (mut lines, mut bytes) = (0, 0);
-            let mut dropped = 0;
             for text in held {
                 if lines >= limits::BURST_LINES as usize || bytes >= limits::BURST_BYTES as usize {
                     dropped += 1;
@@ -780,7 +853,7 @@ impl Room {
             }
             if let (true, Some(nick)) = (dropped > 0, self.nick(id)) {
                 actions.push(Action::Log(Log::Notice(format!(
-                    "{nick} left with {dropped} more lines over its rate limit: not relayed"
+                    "{nick} leaves with {dropped} of its lines over its rate limit not relayed"
                 ))));
             }
         }
@@ -1348,6 +1421,154 @@ mod tests {
             .filter(|line| *line == "[guest-1] y")
             .count();
         assert_eq!(relayed, limits::BURST_LINES as usize);
+    }
+
+    /// What an engine does with a flooder, in simulated time: every `step` it runs the room's
+    /// tick, and, unless the room paused the flooder (id 1), reads `per_read` more of its `y`
+    /// lines. Stops when `done` says so; returns the time then and the most lines ever held.
+    fn flood_through_an_engine(
+        room: &mut Room,
+        start: Instant,
+        per_read: usize,
+        mut done: impl FnMut(&[Action], Instant) -> bool,
+    ) -> (Instant, usize) {
+        let step = Duration::from_millis(10);
+        let (mut at, mut paused, mut most_held) = (start, None::<Instant>, 0);
+        loop {
+            let mut actions = room.tick(at);
+            if paused.is_none_or(|until| at >= until) {
+                for _ in 0..per_read {
+                    actions.extend(room.said(1, b"y", at));
+                }
+            }
+            for action in &actions {
+                if let Action::Pause { id: 1, until } = action {
+                    paused = Some(*until);
+                }
+            }
+            most_held = most_held.max(room.members.get(&1).map_or(0, |m| m.held.len()));
+            if done(&actions, at) {
+                return (at, most_held);
+            }
+            at += step;
+        }
+    }
+
+    #[test]
+    fn a_flooders_held_lines_stay_bounded_and_the_rest_are_dropped_counted_and_told_once() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        // What the poll engine reads of `yes` in one turn: 32,768 lines, far past the limit.
+        let actions: Vec<Action> = (0..32_768)
+            .flat_map(|_| room.said(1, b"y", start))
+            .collect();
+        let relayed = BURST_LINES_USIZE + 1; // the burst, and the line that went over
+        let row = &room.stats_rows(Viewer::Host, start)[0];
+        assert_eq!(row.held, limits::HELD_LINES);
+        assert_eq!(row.dropped, (32_768 - relayed - limits::HELD_LINES) as u64);
+        let told = lines_to(&actions, 1);
+        assert_eq!(
+            told.iter()
+                .filter(|l| l.starts_with("*** slow down"))
+                .count(),
+            1
+        );
+        assert_eq!(
+            told.iter()
+                .filter(|l| l.starts_with("*** you are far ahead"))
+                .count(),
+            1
+        );
+        assert_eq!(
+            logs(&actions)
+                .iter()
+                .filter(|l| l.contains("drops the rest"))
+                .count(),
+            1
+        );
+        // Reading goes on at the drain pace: the engine is paused until the dropped lines are
+        // paid for, with one pause per DRAIN_STEP of it, not one a line.
+        let pauses: Vec<Instant> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Pause { until, .. } => Some(*until),
+                _ => None,
+            })
+            .collect();
+        let drained = limits::drain_cost(1) * row.dropped as u32;
+        let steps = (drained.as_micros() / limits::DRAIN_STEP.as_micros()) as usize;
+        assert!(pauses.len() <= 2 + steps, "{} pauses", pauses.len());
+        let last = *pauses.last().unwrap();
+        assert!(last > start + drained - limits::DRAIN_STEP && last <= start + drained);
+        // Held lines go out at the rate, and no longer stop the engine from draining the rest.
+        let released = room.tick(start + Duration::from_millis(200));
+        assert_eq!(lines_to(&released, 2), vec!["[guest-1] y"]);
+        assert!(!released.iter().any(|a| matches!(a, Action::Pause { .. })));
+    }
+
+    const BURST_LINES_USIZE: usize = limits::BURST_LINES as usize;
+
+    #[test]
+    fn a_flooder_whose_lines_overflow_is_still_cut_off_after_a_minute() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        let (gone, most_held) = flood_through_an_engine(&mut room, start, 500, |actions, at| {
+            assert!(at - start < limits::FLOOD_CUTOFF * 2, "never cut off");
+            actions.contains(&Action::Disconnect(1))
+        });
+        assert!(gone - start >= limits::FLOOD_CUTOFF);
+        assert!(most_held <= limits::HELD_LINES, "{most_held} held");
+    }
+
+    #[test]
+    fn a_flooder_that_stops_is_read_to_its_end_at_the_drain_pace() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        // A backlog of 200,000 lines after the flooder quit (megabytes in the kernel buffers):
+        // read 2,000 at a time, it is gone long before the rate limit would have let it out.
+        let mut left = 200_000;
+        let (read_all, _) = flood_through_an_engine(&mut room, start, 2_000, |_, at| {
+            assert!(
+                at - start < limits::FLOOD_CUTOFF,
+                "still reading {left} lines"
+            );
+            left -= 2_000.min(left);
+            left == 0
+        });
+        assert!(
+            read_all - start < Duration::from_secs(5),
+            "{:?}",
+            read_all - start
+        );
+    }
+
+    #[test]
+    fn an_honest_paste_of_30_lines_goes_out_whole_and_in_order() {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        let pasted: Vec<String> = (1..=30).map(|n| format!("line {n}")).collect();
+        let mut actions: Vec<Action> = pasted
+            .iter()
+            .flat_map(|text| room.said(1, text.as_bytes(), start))
+            .collect();
+        while let Some(at) = room.next_deadline() {
+            actions.extend(room.tick(at));
+        }
+        let expected: Vec<String> = pasted.iter().map(|t| format!("[guest-1] {t}")).collect();
+        let got: Vec<String> = lines_to(&actions, 2)
+            .into_iter()
+            .filter(|l| l.starts_with("[guest-1]"))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(room.stats_rows(Viewer::Member(1), start)[0].dropped, 0);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 
 use super::access::AccessList;
 use super::bots::{self, BotOptions};
-use super::engine::{self, EngineKind, LogQueue, SHUTDOWN_GRACE};
+use super::engine::{self, EngineKind, LogBatch, LogQueue, SHUTDOWN_GRACE};
 use super::protocol::{self, HostCommand};
 use super::rules::{Limits, Log, Room};
 use super::transcript::Transcript;
@@ -144,7 +144,7 @@ pub fn serve(
     let bot_target = bots::target(local);
     let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
-    let (log_sender, log) = bounded::<Log>(engine::LOG_QUEUE);
+    let (log_sender, log) = bounded::<LogBatch>(engine::LOG_BATCHES);
     let log_queue = LogQueue::new(log_sender).with_transcript(transcript);
     let rules = options.room(bots_from);
     let room: Box<dyn Running> = match options.engine {
@@ -198,7 +198,7 @@ pub fn serve(
     drop(stop_bots);
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     room.close();
-    for entry in log.try_iter() {
+    for entry in log.try_iter().flatten() {
         // Errors ignored: stdout may be the very thing that closed.
         let _ = show(console, entry);
     }
@@ -244,7 +244,7 @@ impl std::fmt::Display for CloseReason {
 /// the room should close.
 fn console_loop(
     room: &dyn Running,
-    log: &Receiver<Log>,
+    log: &Receiver<LogBatch>,
     keyboard: &Receiver<Input>,
     interrupt: &Receiver<()>,
     console: &mut Console,
@@ -252,8 +252,12 @@ fn console_loop(
     let mut interrupt = interrupt.clone();
     loop {
         select! {
-            recv(log) -> entry => match entry {
-                Ok(entry) => show(console, entry)?,
+            recv(log) -> batch => match batch {
+                Ok(batch) => {
+                    for entry in batch {
+                        show(console, entry)?;
+                    }
+                }
                 Err(_) => return Ok(CloseReason::RoomStopped),
             },
             recv(keyboard) -> typed => match typed.unwrap_or(Input::Eof) {

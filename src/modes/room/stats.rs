@@ -1,13 +1,16 @@
 //! `/stats`: a live view of the room, one line per member.
 //!
 //! ```text
-//! nick         address            for    in lines/bytes   out lines/bytes   queued  limited
-//! alice        127.0.0.1:50312    2m05s      12/340          40/1,231            0  no
-//! bot-sleepy   127.0.0.1:50320    1m58s       2/71        9,811/5,310,422   1,048,112  no
+//! nick        address          for    in lines/bytes  out lines/bytes     queued  held  dropped  limited
+//! alice       127.0.0.1:50312  2m05s          12/340         40/1,231          0     0        0  no
+//! bot-sleepy  127.0.0.1:50320  1m58s            2/71  9,811/5,310,422  1,048,112     0        0  no
+//! flooder     127.0.0.1:50330  40s    51,466/102,932          3/1,204          0   100   51,093  yes
 //! ```
 //!
-//! What each column shows, and where it comes from: the rules count what a member sent (`in`)
-//! and know whether it is over its rate limit (`limited`: the server has stopped reading it); the
+//! What each column shows, and where it comes from: the rules count what a member sent (`in`),
+//! know whether it is over its rate limit (`limited`: the server has stopped reading it), how
+//! many of its lines they hold until its allowance lets them out (`held`, at most `HELD_LINES`)
+//! and how many they dropped because those were full (`dropped`, limits.rs); the
 //! engine counts what was queued for it (`out`) and how many bytes still wait in its queue
 //! (`queued`). A member that stops reading shows `queued` growing from one `/stats` to the next,
 //! until the room disconnects it at the bound (`CLIENT_QUEUE` in engine.rs). The host sees every
@@ -27,7 +30,7 @@ pub enum Viewer {
     Member(ClientId),
 }
 
-/// Lines and bytes, counted one line at a time.
+/// Lines and bytes, counted one line or one block of lines at a time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
     pub lines: u64,
@@ -39,6 +42,12 @@ impl Traffic {
     pub fn count(&mut self, len: usize) {
         self.lines += 1;
         self.bytes += len as u64 + 1;
+    }
+
+    /// Counts a block of `lines` lines, `bytes` bytes with their newlines.
+    pub fn count_block(&mut self, lines: usize, bytes: usize) {
+        self.lines += lines as u64;
+        self.bytes += bytes as u64;
     }
 }
 
@@ -62,6 +71,10 @@ pub struct Row {
     pub received: Traffic,
     /// Over its rate limit: not read until its allowance refills.
     pub limited: bool,
+    /// Its lines the rules hold until its allowance lets them out (limits.rs, `HELD_LINES`).
+    pub held: usize,
+    /// Its lines dropped because the held ones were full.
+    pub dropped: u64,
     /// Filled in by the engine; `None` if its connection is already gone.
     pub output: Option<Output>,
 }
@@ -75,9 +88,11 @@ pub fn table(rows: &[Row]) -> Vec<String> {
         "in lines/bytes",
         "out lines/bytes",
         "queued",
+        "held",
+        "dropped",
         "limited",
     ];
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|row| {
             let (out, queued) = match row.output {
@@ -91,6 +106,8 @@ pub fn table(rows: &[Row]) -> Vec<String> {
                 traffic(row.received),
                 out,
                 queued,
+                thousands(row.held as u64),
+                thousands(row.dropped),
                 if row.limited { "yes" } else { "no" }.to_string(),
             ]
         })
@@ -107,13 +124,13 @@ pub fn table(rows: &[Row]) -> Vec<String> {
 }
 
 /// Text columns left-aligned, number columns right-aligned.
-fn format_row(cells: &[String; 7], widths: &[usize; 7]) -> String {
+fn format_row(cells: &[String; 9], widths: &[usize; 9]) -> String {
     let mut line = String::new();
     for (column, (cell, &width)) in cells.iter().zip(widths).enumerate() {
         if column > 0 {
             line.push_str("  ");
         }
-        if (3..=5).contains(&column) {
+        if (3..=7).contains(&column) {
             line.push_str(&format!("{cell:>width$}"));
         } else {
             line.push_str(&format!("{cell:<width$}"));
@@ -127,7 +144,7 @@ fn traffic(traffic: Traffic) -> String {
 }
 
 /// `1048576` as `1,048,576`: a growing queue is read at a glance.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     // The first group has 1 to 3 digits, every later one 3.
     let first = match digits.len() % 3 {
@@ -168,6 +185,8 @@ mod tests {
             connected: Duration::from_secs(125),
             received,
             limited: false,
+            held: 0,
+            dropped: 0,
             output: Some(Output {
                 sent: Traffic {
                     lines: 9811,
@@ -185,7 +204,7 @@ mod tests {
         assert!(lines[0].starts_with("nick        address"), "{lines:#?}");
         assert!(lines[1].starts_with("alice       127.0.0.1:50312  2m05s"));
         assert!(
-            lines[2].contains("9,811/5,310,422  1,048,112  no"),
+            lines[2].contains("9,811/5,310,422  1,048,112     0        0  no"),
             "{lines:#?}"
         );
         let queued_end = lines[0].find("queued").unwrap() + "queued".len();
@@ -201,7 +220,10 @@ mod tests {
         let mut gone = row("carol", 0);
         gone.output = None;
         let lines = table(&[gone]);
-        assert!(lines[1].ends_with("  -       -  no"), "{lines:#?}");
+        assert!(
+            lines[1].ends_with("  -       -     0        0  no"),
+            "{lines:#?}"
+        );
     }
 
     #[test]

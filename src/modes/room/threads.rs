@@ -345,8 +345,8 @@ fn start_client(
 }
 // ANCHOR_END: start_client
 
-/// The reader: one blocking `read` after another on this client's socket, each line an event.
-/// Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
+/// The reader: one blocking `read` after another on this client's socket; the lines each `read`
+/// brought are one event for the hub. Ends at EOF, on an error, or when someone shuts the socket down (kick, slow, closing).
 // ANCHOR: read_loop
 fn read_loop(
     id: ClientId,
@@ -363,19 +363,45 @@ fn read_loop(
     let _ = stream.peek(&mut [0u8; 1]);
     let mut reader = LineReader::new(stream, max_line).watched(watch);
     loop {
-        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs).
+        // Over its rate limit, the client is not read until the hub's gate opens (hub.rs). The
+        // gate is checked before each `read`, not before each line: the lines one `read` brought
+        // go to the hub together, in one event, and the rules hold them (or, past their bound,
+        // drop them), as they do with each read of the poll engine.
         gate.wait();
-        let event = match reader.read_frame() {
-            Ok(Some(Frame::Line(line))) => Event::Said { id, line },
-            Ok(Some(Frame::TooLong { limit })) => Event::TooLong { id, limit },
+        let mut frame = match reader.read_frame() {
+            Ok(Some(frame)) => Some(frame),
             Ok(None) => return Gone::Closed,
             Err(error) => return Gone::Lost(describe(&error)),
         };
-        // Blocks while the hub's queue is full: this client waits, the others do not.
-        if events.send(event).is_err() {
+        let mut lines = Vec::new();
+        while let Some(next) = frame {
+            match next {
+                Frame::Line(line) => lines.push(line),
+                Frame::TooLong { limit } => {
+                    // In order: the lines before it, then the refusal.
+                    if !hand_over(id, &mut lines, events)
+                        || events.send(Event::TooLong { id, limit }).is_err()
+                    {
+                        return Gone::Closed;
+                    }
+                }
+            }
+            frame = reader.buffered_frame();
+        }
+        if !hand_over(id, &mut lines, events) {
             return Gone::Closed;
         }
     }
+}
+
+/// Sends the lines gathered from one `read` to the hub, if there are any; `false` if the hub is
+/// gone. Blocks while the hub's queue is full: this client waits, the others do not.
+fn hand_over(id: ClientId, lines: &mut Vec<Vec<u8>>, events: &Sender<Event>) -> bool {
+    if lines.is_empty() {
+        return true;
+    }
+    let lines = std::mem::take(lines);
+    events.send(Event::Said { id, lines }).is_ok()
 }
 // ANCHOR_END: read_loop
 

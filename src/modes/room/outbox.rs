@@ -1,0 +1,258 @@
+//! One client's output in the poll engine: the lines waiting to be written, in order, and the
+//! vectored `write` that sends as many of them as the kernel takes.
+//!
+//! A line the room sends to everybody is not copied into everybody's buffer. The room's rules
+//! hand a sender's lines over as one block ([`SharedLines`](super::engine::SharedLines)), and
+//! each recipient's outbox holds a reference to that same block: 200 students receiving a pasted
+//! 8 KiB block cost one 8 KiB copy and 200 reference counts, not 200 copies. The bytes are
+//! gathered from the blocks only by the kernel, in one `writev` per turn (`write_vectored`,
+//! which takes a list of slices), and a block's memory is freed when the last recipient has
+//! written it.
+//!
+//! A write may take fewer bytes than offered (the kernel's send buffer is nearly full): the
+//! outbox remembers how far into its first block it got, and the next write starts there.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::sync::Arc;
+
+use super::rules::Line;
+
+/// How many slices one vectored write may carry. The OS allows 1,024 (`IOV_MAX` on Linux and
+/// macOS); in a busy turn a client's outbox holds one block per sender, and a few hundred
+/// kilobytes per call are plenty.
+const SLICES_PER_WRITE: usize = 128;
+
+/// How many entries the outbox's list may keep allocated while it is empty: a burst may leave
+/// it with room for hundreds, which a thousand quiet clients must not each keep.
+const ENTRIES_KEPT: usize = 16;
+
+/// The lines waiting for one client.
+#[derive(Default)]
+pub struct Outbox {
+    chunks: VecDeque<Chunk>,
+    /// How many bytes of the first chunk are already written.
+    front_written: usize,
+    /// Bytes waiting in all (what the `CLIENT_QUEUE` bound is checked against).
+    waiting: usize,
+}
+
+/// One entry of an outbox.
+enum Chunk {
+    /// A line for this client alone (a notice, a private message, its welcome). Its `\n` is
+    /// not stored: the write adds it.
+    Line(Line),
+    /// Lines shared with the other recipients, each ending in `\n`.
+    Shared(Arc<[u8]>),
+}
+
+impl Chunk {
+    /// The chunk's bytes, as the two slices a write sends in a row.
+    fn parts(&self) -> [&[u8]; 2] {
+        match self {
+            Chunk::Line(line) => [line.as_bytes(), b"\n"],
+            Chunk::Shared(block) => [block, b""],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Line(line) => line.len() + 1,
+            Chunk::Shared(block) => block.len(),
+        }
+    }
+}
+
+impl Outbox {
+    /// Bytes not written yet.
+    pub fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting == 0
+    }
+
+    /// Queues one line (its `\n` is added when it is written).
+    pub fn push_line(&mut self, line: Line) {
+        self.waiting += line.len() + 1;
+        self.chunks.push_back(Chunk::Line(line));
+    }
+
+    /// Queues a block of whole lines shared with other outboxes.
+    pub fn push_shared(&mut self, block: Arc<[u8]>) {
+        if block.is_empty() {
+            return;
+        }
+        self.waiting += block.len();
+        self.chunks.push_back(Chunk::Shared(block));
+    }
+
+    /// One vectored write of what waits (up to [`SLICES_PER_WRITE`] slices). Returns how many
+    /// bytes the kernel took; `written`, if given, receives a copy of them (for `--trace`).
+    /// `WouldBlock` and every other error are the caller's to handle; nothing is lost by them.
+    // ANCHOR: write_vectored
+    pub fn write_to(
+        &mut self,
+        out: &mut impl Write,
+        written: Option<&mut Vec<u8>>,
+    ) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
+        let mut count = 0;
+        let mut skip = self.front_written;
+        'chunks: for chunk in &self.chunks {
+            for part in chunk.parts() {
+                if skip >= part.len() {
+                    // Already written (or an empty part): nothing of it to send.
+                    skip -= part.len();
+                    continue;
+                }
+                slices[count] = IoSlice::new(&part[skip..]);
+                skip = 0;
+                count += 1;
+                if count == SLICES_PER_WRITE {
+                    break 'chunks;
+                }
+            }
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        let n = out.write_vectored(&slices[..count])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if let Some(copy) = written {
+            let mut left = n;
+            for slice in &slices[..count] {
+                let take = left.min(slice.len());
+                copy.extend_from_slice(&slice[..take]);
+                left -= take;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        self.advance(n);
+        Ok(n)
+    }
+    // ANCHOR_END: write_vectored
+
+    /// Forgets the first `n` bytes: they are written. A chunk whose last byte went out is
+    /// dropped (and a shared block freed, once every outbox has dropped it).
+    fn advance(&mut self, mut n: usize) {
+        self.waiting -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
+            let left = front.len() - self.front_written;
+            if n < left {
+                self.front_written += n;
+                return;
+            }
+            n -= left;
+            self.chunks.pop_front();
+            self.front_written = 0;
+        }
+    }
+
+    /// Throws away everything waiting (the client is being dropped).
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.front_written = 0;
+        self.waiting = 0;
+    }
+
+    /// Whether it is empty but keeps room a burst made it take (the sweep gives it back).
+    pub fn holds_spare_room(&self) -> bool {
+        self.is_empty() && self.chunks.capacity() > ENTRIES_KEPT
+    }
+
+    /// Gives back the room of an empty outbox.
+    pub fn shrink(&mut self) {
+        if self.is_empty() {
+            self.chunks = VecDeque::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket that takes at most `per_write` bytes per call, like a nearly full send buffer.
+    struct Trickle {
+        got: Vec<u8>,
+        per_write: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.per_write);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut total = 0;
+            for buf in bufs {
+                let n = self.write(&buf[..buf.len().min(self.per_write - total)])?;
+                total += n;
+                if total == self.per_write {
+                    break;
+                }
+            }
+            Ok(total)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn filled() -> Outbox {
+        let mut outbox = Outbox::default();
+        let shared: Arc<[u8]> = Arc::from(&b"[bob] one\n[bob] two\n"[..]);
+        outbox.push_line(Line::from("*** welcome"));
+        outbox.push_shared(Arc::clone(&shared));
+        outbox.push_line(Line::from(""));
+        outbox.push_shared(shared);
+        outbox
+    }
+
+    const EXPECTED: &[u8] = b"*** welcome\n[bob] one\n[bob] two\n\n[bob] one\n[bob] two\n";
+
+    #[test]
+    fn partial_writes_of_any_size_send_every_byte_once_in_order() {
+        for per_write in 1..=EXPECTED.len() + 1 {
+            let mut outbox = filled();
+            assert_eq!(outbox.waiting(), EXPECTED.len());
+            let mut socket = Trickle {
+                got: Vec::new(),
+                per_write,
+            };
+            let mut traced = Vec::new();
+            while !outbox.is_empty() {
+                outbox.write_to(&mut socket, Some(&mut traced)).unwrap();
+            }
+            assert_eq!(socket.got, EXPECTED, "{per_write} bytes per write");
+            assert_eq!(traced, EXPECTED, "what --trace saw, {per_write} per write");
+            assert_eq!(outbox.waiting(), 0);
+        }
+    }
+
+    #[test]
+    fn an_empty_outbox_writes_nothing_and_a_cleared_one_is_empty() {
+        let mut socket = Trickle {
+            got: Vec::new(),
+            per_write: 100,
+        };
+        assert_eq!(Outbox::default().write_to(&mut socket, None).unwrap(), 0);
+        let mut outbox = filled();
+        outbox.clear();
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.write_to(&mut socket, None).unwrap(), 0);
+        assert!(socket.got.is_empty());
+    }
+}
