@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::access::AccessList;
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
-use super::stats::{Row, Traffic, Viewer};
+use super::stats::{self, Row, Traffic, Viewer};
 use crate::console::escape_peer_text;
 use crate::observe::{Event, Observer};
 
@@ -853,7 +853,8 @@ impl Room {
             }
             if let (true, Some(nick)) = (dropped > 0, self.nick(id)) {
                 actions.push(Action::Log(Log::Notice(format!(
-                    "{nick} leaves with {dropped} of its lines over its rate limit not relayed"
+                    "{nick} leaves with {} of its lines over its rate limit not relayed",
+                    stats::thousands(dropped)
                 ))));
             }
         }
