@@ -368,6 +368,8 @@ fn room_trace_shows_each_members_accept_reads_writes_fins_and_close(engine: Engi
     assert!(accepted.contains(&format!(" on {addr} ")), "{accepted}");
     assert!(accepted.contains("TCP_NODELAY on"), "{accepted}");
     let a = trace_client(&accepted);
+    // Numbered alike on both engines: the first client is #1 (guest-1).
+    assert_eq!(a, "#1", "{accepted}");
     // Its welcome, written to it. (Whether its /nick is read before or after depends on the
     // engine and the moment: the threads engine's reader starts at once.)
     let welcome = server.expect_stderr("*** welcome! you are guest-1");

@@ -44,12 +44,14 @@ use crate::framing::{Frame, Framing, LineDecoder};
 use crate::observe::{Event as ObservedEvent, Observer, Watch};
 
 /// The listening socket's token: `poll` names each ready socket by the token it was registered
-/// with. Clients get their id as their token, from [`FIRST_CLIENT`] on.
-const LISTENER: Token = Token(0);
+/// with. Clients get their id as their token, from [`FIRST_CLIENT`] on; the listener and the
+/// waker take tokens from the top, which no client id reaches.
+const LISTENER: Token = Token(usize::MAX - 1);
 /// The waker's token: the console has sent a command.
-const WAKER: Token = Token(1);
-/// The first client id (ids are never reused, so a late event cannot reach the wrong client).
-const FIRST_CLIENT: ClientId = 2;
+const WAKER: Token = Token(usize::MAX - 2);
+/// The first client id, as on the threads engine, so a trace reads `#1` for the first client on
+/// both (ids are never reused, so a late event cannot reach the wrong client).
+const FIRST_CLIENT: ClientId = 1;
 
 /// How many readiness events one `poll` call may return. More ready sockets simply wait for the
 /// next call: nothing is lost, since a socket stays ready until it is read.
