@@ -4,9 +4,12 @@
 //! its stdout, which this bench counts. The clock runs from starting the sender until the
 //! receiver's stdout closes. The same file then goes through OpenBSD `nc` (`nc -N` sends, `nc -l`
 //! prints) in the same run, when `nc` is installed; otherwise that comparison is skipped with a
-//! note. Two scenarios (`cargo bench --bench duplex -- 40b` runs one): `duplex/bulk-40b` with 40-byte lines (the cost per *line*: every line is
-//! framed, bounded, checked for `bye` and for what a terminal must not see) and `duplex/bulk-1k`
-//! with 1 KiB lines (the cost per *byte*), while nc only moves 16 KiB blocks of bytes.
+//! note. Both receivers run in a session of their own (`setsid`), both senders in the bench's.
+//!
+//! Two scenarios (`cargo bench --bench duplex -- 40b` runs one): `duplex/bulk-40b` with 40-byte
+//! lines (the cost per *line*: every line is framed, bounded, checked for `bye` and for what a
+//! terminal must not see) and `duplex/bulk-1k` with 1 KiB lines (the cost per *byte*), while nc
+//! only moves 16 KiB blocks of bytes.
 //!
 //! The machine may be shared: run it several times and report the range, not one figure.
 
@@ -166,8 +169,10 @@ fn finish(
 /// The same transfer with OpenBSD nc, or `None` when there is no `nc`.
 fn run_nc(input: &Path, line_bytes: u64) -> Option<Run> {
     let port = free_port();
+    // In its own session, like netchat's receiver (support::spawn_listener): on a shared
+    // machine both listeners then get the same share of the CPU.
     let mut receiver = Guard(
-        Command::new("nc")
+        support::in_own_session("nc")
             .args(["-l", "127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

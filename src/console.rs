@@ -24,6 +24,7 @@ use crate::observe::Observer;
 /// from reader and writer threads share with the status lines of the main thread.
 pub type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 use crate::framing::Messages;
+use crate::scan;
 
 /// `--color`: when to color the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +220,7 @@ impl Console {
             let text = escape_peer_text(message);
             let label = format!("{label}>").cyan().bold();
             writeln!(self.out, "{}{label} {text}", time.dimmed())
-        } else if is_plain_ascii(message) {
+        } else if scan::all_plain(message) {
             // Most lines are printable ASCII, which is safe as it is: copy it straight out,
             // without decoding and re-encoding it character by character.
             self.out
@@ -242,19 +243,19 @@ impl Console {
             .and_then(|()| self.out.flush())
             .map_err(output_error)
     }
+
     /// Queues every message of a block, exactly as [`Console::queue_peer_message`] would queue
     /// them one by one, but without looking at them one by one when it need not.
     ///
     /// The bulk path: in a pipe or a file (not a terminal), without `--timestamps`, a block whose
-    /// bytes are all printable ASCII or tabs, with a newline after each message and nowhere else,
-    /// *is* its own output, so it is copied out whole: one scan of the block, no per-line work.
-    /// A block with anything else goes message by message, and each message copies its plain
-    /// runs and escapes only the characters that need it.
+    /// messages are all printable ASCII or tabs ([`Messages::is_plain`], which framing noted
+    /// while it found the lines) *is* its own output, a newline after each message: it is
+    /// copied out whole, with no per-line work. A block with anything else goes message by
+    /// message, and each message copies its plain runs and escapes only the characters that
+    /// need it.
     // ANCHOR: queue_peer_messages
     pub fn queue_peer_messages(&mut self, label: &str, messages: &Messages) -> Result<(), Error> {
-        let as_is = !self.interactive
-            && !self.timestamps
-            && plain_lines(messages.bytes()) == Some(messages.len());
+        let as_is = !self.interactive && !self.timestamps && messages.is_plain();
         if as_is {
             return self.out.write_all(messages.bytes()).map_err(output_error);
         }
@@ -289,6 +290,14 @@ impl Console {
     /// `[mallory] ......[bob] I am bob` would show a row that reads as bob's.
     // ANCHOR: room_line
     pub fn room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
+        self.queue_room_line(text, tone)?;
+        self.flush_messages()
+    }
+
+    /// Like [`Console::room_line`], but leaves the line in stdout's buffer until
+    /// [`Console::flush_messages`]: the lines one `read` brought (a busy room) leave in one
+    /// `write`.
+    pub fn queue_room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
         let rows = if self.interactive {
             screen_rows(text, screen_columns())
         } else {
@@ -315,9 +324,7 @@ impl Console {
             };
             shown.push_str(&colored);
         }
-        writeln!(self.out, "{shown}")
-            .and_then(|()| self.out.flush())
-            .map_err(output_error)
+        writeln!(self.out, "{shown}").map_err(output_error)
     }
     // ANCHOR_END: room_line
 }
@@ -372,37 +379,6 @@ pub enum Tone {
     /// What the server itself says: joins, leaves, renames, answers.
     Notice,
 }
-
-/// Printable ASCII and tabs only: nothing [`escape_peer_text`] would change.
-fn is_plain_ascii(bytes: &[u8]) -> bool {
-    plain_lines(bytes) == Some(0)
-}
-
-/// If every byte is printable ASCII, a tab or a newline, how many newlines there are; `None` as
-/// soon as a block of bytes holds anything else.
-///
-/// Why blocks: a loop that stops at the first odd byte must test and branch byte by byte. This
-/// one looks at 64 bytes with no branch inside, so the compiler turns the inner loop into SIMD
-/// instructions comparing 16 or 32 bytes at a time, and only then asks whether any was odd:
-/// the whole check costs a fraction of a nanosecond per byte.
-// ANCHOR: plain_lines
-fn plain_lines(bytes: &[u8]) -> Option<usize> {
-    let mut newlines = 0;
-    for block in bytes.chunks(64) {
-        let (mut odd, mut ends) = (0u8, 0u8);
-        for &b in block {
-            let printable = b.wrapping_sub(b' ') < 0x5f; // ' '..='~'
-            odd |= u8::from(!(printable || b == b'\t' || b == b'\n'));
-            ends += u8::from(b == b'\n');
-        }
-        if odd != 0 {
-            return None;
-        }
-        newlines += usize::from(ends);
-    }
-    Some(newlines)
-}
-// ANCHOR_END: plain_lines
 
 /// The local wall-clock time as `HH:MM:SS`, for `--timestamps`.
 ///
@@ -681,7 +657,7 @@ mod tests {
             b"",
         ] {
             assert_eq!(
-                is_plain_ascii(text),
+                scan::all_plain(text),
                 escape_peer_text(text).as_bytes() == text && text.is_ascii()
             );
         }

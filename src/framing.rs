@@ -7,7 +7,8 @@
 //!
 //! The rule lives once, in [`LineDecoder`]: a state machine that does no I/O, fed whatever bytes
 //! arrived. [`LineReader`] drives it with blocking reads (threads); an event loop or a test feeds
-//! it directly.
+//! it directly; the reader pump (pump.rs) has it read straight into a [`Messages`] block and frame
+//! the lines where they lie ([`LineDecoder::read_into`], [`LineDecoder::frame_tail`]).
 //!
 //! The reader never holds more than `max_line` bytes of one message: a peer that sends 50 MB with no
 //! newline gets [`Frame::TooLong`] once, the rest of that line is read and thrown away, and the
@@ -25,6 +26,7 @@ use crossbeam_channel::Sender;
 
 use crate::console::Console;
 use crate::observe::{Call, Watch};
+use crate::scan;
 
 /// Default for `--max-line`: the longest message, in bytes, netchat accepts from a peer or sends.
 ///
@@ -221,60 +223,98 @@ impl LineDecoder {
     }
     // ANCHOR_END: decode
 
-    /// Decodes the lines at the start of `chunk` into `lines`, until the chunk ends or a line is
-    /// too long: returns how many bytes it used and the [`Frame::TooLong`] it stopped at, if any.
-    /// Call again with the rest of the chunk after a `TooLong`. Gives exactly the lines
-    /// [`LineDecoder::decode`] gives, one after the other.
-    ///
-    /// The bulk path: between lines (the usual state at the start of a chunk), a run of lines
-    /// that need nothing done to them — within the limit, no CR to drop — is already in the form
-    /// `Messages` keeps, a newline after each. So only the newlines are looked for (`memchr`
-    /// again), and the whole run is copied in one `memcpy`, instead of line by line.
-    // ANCHOR: decode_into
-    pub fn decode_into(
+    /// The bulk path, first half: reads once with `read` straight into the end of `block` (no
+    /// copy between a read buffer and the block), up to `room` bytes, and returns how many came.
+    /// The unfinished line the decoder kept from the last read is put in front of them, so that
+    /// every line the read completes lies whole in the block; [`LineDecoder::frame_tail`] then
+    /// frames them where they lie. At the end of the stream (0 bytes), or on an error, the block
+    /// and the decoder are left as they were.
+    pub fn read_into(
         &mut self,
-        chunk: &[u8],
-        lines: &mut Messages,
-    ) -> (usize, Option<Frame<&'static [u8]>>) {
-        let mut at = 0;
+        block: &mut Messages,
+        room: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let carry = self.partial_len();
+        let start = block.len;
+        // Room for the longest line that could be carried, so that a block that comes back
+        // fits the next read whatever is carried, without growing (a copy of all of it).
+        block.reserve(self.max_line + 1 + room);
+        let n = block.read_after(carry, room, read)?;
+        if n > 0 && carry > 0 {
+            block.bytes[start..start + carry].copy_from_slice(&self.pending);
+            self.pending = Vec::new();
+        }
+        Ok(n)
+    }
+
+    /// The bulk path, second half: frames the bytes at the end of `block` that are not messages
+    /// yet ([`LineDecoder::read_into`] put them there), *in place*, giving exactly the frames
+    /// [`LineDecoder::decode`] gives, one after the other. The start of a line that goes on in
+    /// the next read is kept, as `decode` keeps it. Returns the [`Frame::TooLong`] it stopped
+    /// at, if any: the bytes after that line are still at the end of the block, for the caller
+    /// to move to a new block ([`Messages::move_unframed`]) and frame there.
+    ///
+    /// A line that needs nothing done — within the limit, no CR to drop, no NUL that could end
+    /// it early — is already in the form `Messages` keeps, a newline after it. So the usual work
+    /// is only to note where each newline is ([`plain_run`]); the bytes stay where the kernel
+    /// put them. Any other line goes through [`LineDecoder::decode`], the one definition of a
+    /// line, and is moved down over the bytes it no longer needs (a dropped CR); the plain lines
+    /// after it then move down with it.
+    // ANCHOR: frame_tail
+    pub fn frame_tail(&mut self, block: &mut Messages) -> Option<Frame<&'static [u8]>> {
+        let mut framed = block.framed_len();
+        if self.has_partial() {
+            // Called without `read_into` before it: put the unfinished line in front.
+            let partial = take(&mut self.pending);
+            block.bytes.truncate(block.len);
+            block.bytes.splice(framed..framed, partial);
+            block.len = block.bytes.len();
+        }
+        let (mut at, end) = (framed, block.len);
         loop {
             if self.between_lines() {
-                at += self.copy_plain_run(&chunk[at..], lines);
+                let base = framed;
+                let ends = &mut block.ends;
+                let (run, plain) = plain_run(&block.bytes[at..end], self.max_line, |newline| {
+                    ends.push(base + newline)
+                });
+                block.odd |= !plain;
+                block.bytes.copy_within(at..at + run, framed);
+                (at, framed) = (at + run, framed + run);
             }
-            let (used, frame) = self.decode(&chunk[at..]);
+            let (used, frame) = self.decode(&block.bytes[at..end]);
+            // Where the line lies in the block: never in the decoder's own buffer, which is
+            // empty here (the unfinished line was put in the block).
+            let line = match frame {
+                Some(Frame::Line(line)) => Some((
+                    line.as_ptr() as usize - block.bytes.as_ptr() as usize,
+                    line.len(),
+                )),
+                Some(Frame::TooLong { limit }) => {
+                    block.bytes.copy_within(at + used..end, framed);
+                    block.len = framed + end - at - used;
+                    return Some(Frame::TooLong { limit });
+                }
+                None => None,
+            };
             at += used;
-            match frame {
-                Some(Frame::Line(line)) => lines.push(line),
-                Some(Frame::TooLong { limit }) => return (at, Some(Frame::TooLong { limit })),
-                None => return (at, None),
-            }
+            let Some((from, len)) = line else {
+                block.len = framed;
+                return None;
+            };
+            block.odd |= !scan::all_plain(&block.bytes[from..from + len]);
+            block.bytes.copy_within(from..from + len, framed);
+            block.bytes[framed + len] = b'\n';
+            block.ends.push(framed + len);
+            framed += len + 1;
         }
     }
-    // ANCHOR_END: decode_into
+    // ANCHOR_END: frame_tail
 
     /// No line has begun: the next byte starts a new one.
     fn between_lines(&self) -> bool {
         !self.skipping && (self.handed_out || self.pending.is_empty())
-    }
-
-    /// Copies the longest run of whole, plain lines at the start of `chunk` into `lines` (see
-    /// [`LineDecoder::decode_into`]) and returns its length; 0 if the first line is not plain.
-    fn copy_plain_run(&self, chunk: &[u8], lines: &mut Messages) -> usize {
-        let base = lines.bytes.len();
-        let mut run = 0;
-        // A line with a NUL in it may hold telnet's CR NUL, which ends a line (`line_end`):
-        // such a line is left to `decode`.
-        let first_nul = memchr::memchr(0, chunk).unwrap_or(chunk.len());
-        for newline in memchr::memchr_iter(b'\n', chunk) {
-            let line = &chunk[run..newline];
-            if line.len() > self.max_line || line.last() == Some(&b'\r') || newline > first_nul {
-                break;
-            }
-            lines.ends.push(base + newline);
-            run = newline + 1;
-        }
-        lines.bytes.extend_from_slice(&chunk[..run]);
-        run
     }
 
     /// Decodes a whole chunk, calling `on_frame` for each frame in it, in order, and says how
@@ -352,6 +392,34 @@ fn line_end(input: &[u8], cr_before: bool) -> Option<usize> {
     })
 }
 // ANCHOR_END: line_end
+
+/// The whole lines at the start of `bytes` that need nothing done to become messages: within
+/// `max_line`, with no CR (which might have to be dropped) and no NUL (which ends a line after a
+/// CR). Calls `newline` with the offset of each one's newline, and returns how many bytes they
+/// take (newlines included) and whether all of them are plain text ([`scan::is_plain`]).
+///
+/// Two scans, each of which the compiler or `memchr` runs 16 or 32 bytes per instruction: how
+/// far the bytes are plain text, which also rules out CR and NUL there (in a file of text, the
+/// whole block); then the newlines, up to the first CR or NUL.
+// ANCHOR: plain_run
+fn plain_run(bytes: &[u8], max_line: usize, mut newline: impl FnMut(usize)) -> (usize, bool) {
+    let plain = scan::plain_prefix(bytes);
+    let clean = match memchr::memchr2(b'\r', 0, &bytes[plain..]) {
+        Some(special) => plain + special,
+        None => bytes.len(),
+    };
+    let mut run = 0;
+    scan::newlines(&bytes[..clean], |at| {
+        let whole = at - run <= max_line;
+        if whole {
+            newline(at);
+            run = at + 1;
+        }
+        whole
+    });
+    (run, run <= plain)
+}
+// ANCHOR_END: plain_run
 
 /// A line without the CR of a CR LF (or CR NUL) ending.
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -587,18 +655,24 @@ impl<R: Read> LineReader<R> {
 /// per read would cost the kernel a page fault and a zeroed page every 4 KiB.
 #[derive(Debug, Default, Clone)]
 pub struct Messages {
-    /// The messages, each followed by `\n`.
+    /// The messages, each followed by `\n`, in `bytes[..len]` (then, only while a `read` is
+    /// framed, bytes not framed yet). Bytes beyond `len` are left from an earlier use of the
+    /// block: kept, so that the next `read` can fill them without their being zeroed again.
     bytes: Vec<u8>,
+    len: usize,
     /// For each message, where its `\n` is in `bytes`. A raw chunk may itself contain newlines,
     /// so these, not the newlines, say where messages end.
     ends: Vec<usize>,
+    /// Whether some message may hold a byte that is not plain text ([`scan::is_plain`]): when
+    /// false, every message is printable ASCII or tabs, which the console prints as it is.
+    odd: bool,
     /// Where the emptied buffers go when this block is dropped.
     home: Option<Sender<Messages>>,
 }
 
 impl PartialEq for Messages {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes && self.ends == other.ends
+        self.bytes[..self.len] == other.bytes[..other.len] && self.ends == other.ends
     }
 }
 
@@ -609,10 +683,11 @@ impl Drop for Messages {
         if let Some(home) = self.home.take() {
             let mut spare = Messages {
                 bytes: take(&mut self.bytes),
+                len: 0,
                 ends: take(&mut self.ends),
+                odd: false,
                 home: None,
             };
-            spare.bytes.clear();
             spare.ends.clear();
             // Full (enough spares already) or gone (the reader ended): the memory is freed.
             let _ = home.try_send(spare);
@@ -626,16 +701,100 @@ impl Messages {
         self.home = Some(home);
     }
 
-    /// Makes sure `bytes` more bytes of messages fit without reallocating.
-    pub fn reserve(&mut self, bytes: usize) {
-        self.bytes.reserve(bytes);
+    /// Makes sure `more` bytes fit after the ones in use without the buffer growing.
+    fn reserve(&mut self, more: usize) {
+        self.bytes
+            .reserve((self.len + more).saturating_sub(self.bytes.len()));
+    }
+
+    /// Appends `data` after the bytes in use.
+    fn put(&mut self, data: &[u8]) {
+        self.bytes.truncate(self.len);
+        self.bytes.extend_from_slice(data);
+        self.len = self.bytes.len();
+    }
+
+    /// Reads once with `read` into up to `room` more bytes at the end of the block, and returns
+    /// how many came: they are not messages yet (see [`Messages::frame_raw`] and
+    /// [`LineDecoder::frame_tail`]). The reader fills the block itself, so no byte is copied
+    /// from a read buffer into it.
+    ///
+    /// `read` gets zeroed memory to fill: std has no stable way to read into memory that was
+    /// never written, and zeroing 128 KiB costs much less than copying it.
+    pub fn read_more(
+        &mut self,
+        room: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.read_after(0, room, read)
+    }
+
+    /// [`Messages::read_more`], leaving `gap` bytes (zeroed) before what is read: room for the
+    /// start of a line that an earlier read brought ([`LineDecoder::read_into`]). After the end
+    /// of the stream or an error, not even the gap is left.
+    fn read_after(
+        &mut self,
+        gap: usize,
+        room: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let start = self.len;
+        if self.bytes.len() < start + gap + room {
+            // Zeroed once, the first time the block is this large; reused as it is after that.
+            self.bytes.resize(start + gap + room, 0);
+        }
+        let result = read(&mut self.bytes[start + gap..start + gap + room]);
+        let n = result.as_ref().map_or(0, |&n| n.min(room));
+        if n > 0 {
+            self.len = start + gap + n;
+        }
+        result.map(|_| n)
+    }
+
+    /// How many bytes the messages take, each with its newline; any bytes after them were read
+    /// but are not framed yet.
+    fn framed_len(&self) -> usize {
+        self.ends.last().map_or(0, |&end| end + 1)
+    }
+
+    /// The bytes at the end that were read but are not framed yet.
+    pub fn unframed(&self) -> &[u8] {
+        &self.bytes[self.framed_len()..self.len]
+    }
+
+    /// Moves the bytes not framed yet to the end of `to` (after a line that was too long, the
+    /// lines before it are handed over first, and the rest is framed in another block).
+    pub fn move_unframed(&mut self, to: &mut Messages) {
+        let framed = self.framed_len();
+        to.put(&self.bytes[framed..self.len]);
+        self.len = framed;
+    }
+
+    /// Raw framing: the bytes not framed yet are one message, without one trailing `\n` or
+    /// `\r\n` ([`strip_line_ending`]).
+    pub fn frame_raw(&mut self) {
+        let framed = self.framed_len();
+        let message = strip_line_ending(&self.bytes[framed..self.len]);
+        self.odd |= !scan::all_plain(message);
+        self.len = framed + message.len();
+        self.ends.push(self.len);
+        self.put(b"\n");
     }
 
     /// Adds one message at the end.
     pub fn push(&mut self, message: &[u8]) {
-        self.bytes.extend_from_slice(message);
-        self.ends.push(self.bytes.len());
-        self.bytes.push(b'\n');
+        self.odd |= !scan::all_plain(message);
+        self.put(message);
+        self.ends.push(self.len);
+        self.put(b"\n");
+    }
+
+    /// Whether every message is plain text: printable ASCII and tabs only ([`scan::is_plain`]),
+    /// nothing a terminal could take for a command. Framing notes it as it finds the lines, so
+    /// the console need not look at the bytes again. (After [`Messages::truncate`] it may say
+    /// `false` of messages that are plain: never the other way round.)
+    pub fn is_plain(&self) -> bool {
+        !self.odd
     }
 
     /// How many messages there are.
@@ -659,14 +818,14 @@ impl Messages {
 
     /// Every message followed by `\n`, back to back: with line framing, the wire form.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[..self.framed_len()]
     }
 
     /// Keeps the first `n` messages and drops the rest (e.g. everything after a `bye`).
     pub fn truncate(&mut self, n: usize) {
         if n < self.ends.len() {
             let keep = n.checked_sub(1).map_or(0, |last| self.ends[last] + 1);
-            self.bytes.truncate(keep);
+            self.len = keep;
             self.ends.truncate(n);
         }
     }
@@ -929,8 +1088,13 @@ mod tests {
         let mut decoder = LineDecoder::new(100);
         let mut lines = Messages::default();
         let chunk = b"plain\nbare\r\0after\nnul\0inside\n";
-        let (used, too_long) = decoder.decode_into(chunk, &mut lines);
-        assert_eq!((used, too_long), (chunk.len(), None));
+        let read = decoder.read_into(&mut lines, 100, |buffer| {
+            buffer[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        });
+        assert_eq!(read.unwrap(), chunk.len());
+        assert_eq!(decoder.frame_tail(&mut lines), None);
+        assert!(lines.unframed().is_empty());
         let got: Vec<&[u8]> = lines.iter().collect();
         let expected: [&[u8]; 4] = [b"plain", b"bare", b"after", b"nul\0inside"];
         assert_eq!(got, expected);

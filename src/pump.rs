@@ -6,21 +6,20 @@
 //! `select!`s over. duplex's socket, the room client's socket and piped stdin all use it; each
 //! gives its own thread name and turns [`Pumped`] into its own event type.
 //!
-//! It is built for bulk: one `read` of up to [`READ_BLOCK`] bytes, every whole message it brought
-//! gathered into one [`Messages`] buffer, and one channel message for all of them. A person
-//! typing produces one line per `read`, which therefore still goes alone and at once; a file
-//! piped through costs one system call, one allocation and one wake-up of the main thread per
-//! read, not per line.
+//! It is built for bulk: one `read` of up to [`READ_BLOCK`] bytes straight into a [`Messages`]
+//! buffer, every whole message it brought framed where it lies, and one channel message for all
+//! of them. A person typing produces one line per `read`, which therefore still goes alone and
+//! at once; a file piped through costs one system call and one wake-up of the main thread per
+//! read, not per line, and no copy or allocation at all once the first buffers come back.
 
 use std::io::{self, Read};
-use std::mem::replace;
 use std::net::TcpStream;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::console::Console;
-use crate::framing::{Frame, Framing, LineDecoder, Messages, UnframedHint, strip_line_ending};
+use crate::framing::{Frame, Framing, LineDecoder, Messages, UnframedHint};
 use crate::observe::{Call, Watch};
 
 /// What a pump tells besides the messages: each `read` to `watch` (`--trace`, `--events`), and
@@ -55,35 +54,32 @@ impl Reporting {
 /// Only one such buffer exists per pump (a duplex conversation has two pumps).
 pub const READ_BLOCK: usize = 128 * 1024;
 
-/// How many emptied blocks may wait to be filled again. A few are enough to stop allocating
-/// while a file streams through; more would only hold memory nobody uses.
-const SPARE_BLOCKS: usize = 4;
-
 /// The pump's supply of [`Messages`] blocks: new ones, or ones that came back empty when their
 /// receiver dropped them.
+///
+/// A block that comes back is kept for the next `read`, never freed while the pump runs: a
+/// freed 128 KiB block would come back from the allocator as fresh pages, which the kernel
+/// hands out one page fault and one zeroed page at a time (the first measurement found 22 MB of
+/// page faults for 100 MB piped through). This costs no memory beyond the most blocks that were
+/// ever out at once: a new block is made only when none is waiting, so there are never more
+/// than the channel holds, plus the one being filled and the one being read.
 pub struct Blocks {
     home: Sender<Messages>,
     spares: Receiver<Messages>,
 }
 
 impl Blocks {
-    pub fn new() -> Self {
-        let (home, spares) = bounded(SPARE_BLOCKS);
+    /// A supply for a pump whose channel holds `queue` hand-overs.
+    pub fn new(queue: usize) -> Self {
+        let (home, spares) = bounded(queue + 2);
         Blocks { home, spares }
     }
 
-    /// An empty block with room for `bytes` bytes, which comes back here when dropped.
-    pub fn empty(&self, bytes: usize) -> Messages {
+    /// An empty block, which comes back here when dropped.
+    pub fn empty(&self) -> Messages {
         let mut block = self.spares.try_recv().unwrap_or_default();
-        block.reserve(bytes);
         block.return_to(self.home.clone());
         block
-    }
-}
-
-impl Default for Blocks {
-    fn default() -> Self {
-        Blocks::new()
     }
 }
 
@@ -144,31 +140,28 @@ fn pump<E>(
 ) {
     let mut watch = reporting.watch.unwrap_or_else(Watch::off);
     let mut unframed = reporting.unframed;
-    // With raw framing each `read` is one message, so the buffer is the message limit.
-    let size = match framing {
-        Framing::Line => READ_BLOCK,
-        Framing::Raw => max_line.max(1),
-    };
-    let mut buffer = vec![0; size];
     let mut decoder = LineDecoder::new(max_line);
-    let blocks = Blocks::new();
+    let blocks = Blocks::new(sender.capacity().unwrap_or(1));
     // A failed send means the conversation is over and nobody listens any more.
     let mut hand_over = |event: Pumped| sender.send(wrap(event)).is_ok();
     loop {
         if let Some(hint) = &mut unframed {
             hint.before_read(decoder.partial_len());
         }
+        let mut block = blocks.empty();
         let waiting = watch.waiting(Call::SocketRead);
-        let read = source.read(&mut buffer);
+        let read = read_block(framing, &mut decoder, &mut block, |buffer| {
+            source.read(buffer)
+        });
         drop(waiting);
-        let chunk = match read {
+        let n = match read {
             Ok(0) => {
                 watch.fin_received();
                 let _ =
                     hand_over_last_line(&mut decoder, &mut hand_over) && hand_over(Pumped::Closed);
                 return;
             }
-            Ok(n) => &buffer[..n],
+            Ok(n) => n,
             // A signal interrupted the system call before any byte arrived: just ask again.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // A second without the rest of a line: the hint was given; wait on.
@@ -179,22 +172,27 @@ fn pump<E>(
                 return;
             }
         };
+        // What this read brought: the last `n` bytes of the block.
+        let fresh = block.unframed();
+        let chunk = &fresh[fresh.len() - n..];
         if let Some(hint) = &mut unframed {
             hint.after_read(memchr::memchr(b'\n', chunk).is_some());
         }
         let delivered = if watch.is_on() {
             // Watched: frame first, report what this read held, then hand it over, so the
-            // report comes before anything the messages cause.
+            // report comes before anything the messages cause. (Framing works in place, so
+            // the report needs its own copy of the bytes.)
+            let chunk = chunk.to_vec();
             let mut held = Vec::new();
-            frame(framing, &mut decoder, &blocks, chunk, &mut |event| {
+            frame(framing, &mut decoder, &blocks, block, &mut |event| {
                 held.push(event);
                 true
             });
             let messages = held.iter().map(Pumped::messages).sum();
-            watch.read(chunk, messages, decoder.partial_len());
+            watch.read(&chunk, messages, decoder.partial_len());
             held.into_iter().all(&mut hand_over)
         } else {
-            frame(framing, &mut decoder, &blocks, chunk, &mut hand_over)
+            frame(framing, &mut decoder, &blocks, block, &mut hand_over)
         };
         if !delivered {
             return;
@@ -202,19 +200,36 @@ fn pump<E>(
     }
 }
 
-/// Frames one chunk and hands over what it made; `false` when nobody listens any more.
+/// One `read` into `block` (see [`LineDecoder::read_into`]): up to [`READ_BLOCK`] bytes with
+/// line framing, a line that began in the last read put in front of them; with raw framing,
+/// where each `read` is one message, up to `max_line` bytes.
+fn read_block(
+    framing: Framing,
+    decoder: &mut LineDecoder,
+    block: &mut Messages,
+    read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    match framing {
+        Framing::Line => decoder.read_into(block, READ_BLOCK, read),
+        Framing::Raw => block.read_more(decoder.max_line().max(1), read),
+    }
+}
+
+/// Frames what one `read` put in `block` and hands over what it made; `false` when nobody
+/// listens any more.
 fn frame(
     framing: Framing,
     decoder: &mut LineDecoder,
     blocks: &Blocks,
-    chunk: &[u8],
+    mut block: Messages,
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
     match framing {
-        Framing::Line => frame_lines(decoder, blocks, chunk, hand_over),
-        Framing::Raw => hand_over(Pumped::Messages(Messages::from_iter([strip_line_ending(
-            chunk,
-        )]))),
+        Framing::Line => frame_lines(decoder, blocks, block, hand_over),
+        Framing::Raw => {
+            block.frame_raw();
+            hand_over(Pumped::Messages(block))
+        }
     }
 }
 
@@ -229,41 +244,53 @@ impl Pumped {
     }
 }
 
-/// Frames one chunk with line framing and hands over what it completed: the whole lines
-/// gathered in one [`Messages`], and a [`Pumped::TooLong`] in its place among them when a line
-/// was too long. `false` when nobody listens any more.
+/// Frames, in place, the lines one `read` put in `block` ([`LineDecoder::frame_tail`]) and
+/// hands over what it completed: the whole lines in one [`Messages`], and a
+/// [`Pumped::TooLong`] in its place among them when a line was too long (the lines after it
+/// then go on in another block). `false` when nobody listens any more.
 ///
-/// Sans-IO like the decoder, so a test can feed it any split of a stream.
+/// Sans-IO like the decoder, so a test can feed it any split of a stream
+/// ([`frame_chunk`]).
 // ANCHOR: frame_lines
 pub fn frame_lines(
     decoder: &mut LineDecoder,
     blocks: &Blocks,
-    mut chunk: &[u8],
+    mut block: Messages,
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
-    // Every line is copied once, into a buffer with room for the whole chunk (and the start of
-    // a line the decoder kept from the last one): no allocation per line, and usually none at
-    // all, the block being one that came back.
-    let room = chunk.len() + decoder.held() + 1;
-    let mut lines = blocks.empty(room);
-    loop {
-        let (used, too_long) = decoder.decode_into(chunk, &mut lines);
-        chunk = &chunk[used..];
-        let Some(Frame::TooLong { limit }) = too_long else {
-            break;
-        };
-        if !lines.is_empty()
-            && !hand_over(Pumped::Messages(replace(&mut lines, blocks.empty(room))))
-        {
+    while let Some(Frame::TooLong { limit }) = decoder.frame_tail(&mut block) {
+        let mut rest = blocks.empty();
+        block.move_unframed(&mut rest);
+        if !block.is_empty() && !hand_over(Pumped::Messages(block)) {
             return false;
         }
         if !hand_over(Pumped::TooLong { limit }) {
             return false;
         }
+        block = rest;
     }
-    lines.is_empty() || hand_over(Pumped::Messages(lines))
+    block.is_empty() || hand_over(Pumped::Messages(block))
 }
 // ANCHOR_END: frame_lines
+
+/// What the pump does with one `read` that brought `chunk`, with line framing: read it into a
+/// block as the socket would, and frame it. For tests, which feed any split of a stream.
+pub fn frame_chunk(
+    decoder: &mut LineDecoder,
+    blocks: &Blocks,
+    chunk: &[u8],
+    hand_over: &mut impl FnMut(Pumped) -> bool,
+) -> bool {
+    let mut block = blocks.empty();
+    let copied = decoder.read_into(&mut block, chunk.len(), |buffer| {
+        buffer.copy_from_slice(chunk);
+        Ok(chunk.len())
+    });
+    match copied {
+        Ok(0) | Err(_) => true,
+        Ok(_) => frame_lines(decoder, blocks, block, hand_over),
+    }
+}
 
 /// At the end of the stream, a line still waiting for its newline is the last message.
 pub fn hand_over_last_line(

@@ -58,6 +58,11 @@ pub enum Input {
 /// stdin fills it, and then the reader simply waits: backpressure instead of unbounded memory.
 pub const INPUT_QUEUE: usize = 64;
 
+/// How many blocks of piped input (each what one `read` brought, up to 128 KiB) may wait for the
+/// main loop. Two or three keep both threads busy; more would only hold memory, and let the
+/// blocks fall out of the processor's caches before the main thread writes them out.
+pub const PIPED_QUEUE: usize = 4;
+
 /// How often the editor thread looks up from the keyboard to check whether it should stop.
 /// Short enough that ending feels instant, long enough to cost nothing.
 const KEY_POLL: Duration = Duration::from_millis(100);
@@ -162,7 +167,7 @@ pub fn spawn_plain_reader(
         stdin,
         Framing::Line,
         max_line,
-        INPUT_QUEUE,
+        PIPED_QUEUE,
         pump::Reporting::default(),
         |pumped| match pumped {
             // A last typed line without its newline (a file that does not end with one) counts.

@@ -121,6 +121,55 @@ fn duplex_a_file_piped_into_one_side_arrives_whole_on_the_other() {
     connector.expect_exit_code(0);
 }
 
+/// A file read in blocks takes the bulk path on both sides (lines framed in place, a plain block
+/// printed in one piece), and every line that needs more still gets it, in order: a CR LF
+/// ending dropped, control and bidi characters escaped, a line over the receiver's limit dropped
+/// with a notice, and a `bye` in the middle of a block ending the conversation there.
+#[test]
+fn duplex_a_piped_file_keeps_every_guarantee_in_bulk_and_stops_at_its_bye() {
+    let mut file = String::new();
+    let mut expected = Vec::new();
+    let mut line = |sent: &str, shown: Option<&str>| {
+        file.push_str(sent);
+        file.push('\n');
+        expected.extend(shown.map(str::to_string));
+    };
+    for i in 0..3000 {
+        let plain = format!("plain line {i:04} the quick brown fox");
+        line(&plain, Some(&plain));
+    }
+    line("windows line\r", Some("windows line"));
+    line("\x1b[31mred?", Some("\\x1b[31mred?"));
+    line(
+        "caf\u{e9} \u{202e}reversed",
+        Some("caf\u{e9} \\u{202e}reversed"),
+    );
+    line(&"x".repeat(100), None);
+    line("tab\tkept", Some("tab\tkept"));
+    for i in 0..3000 {
+        let plain = format!("more plain {i:04}");
+        line(&plain, Some(&plain));
+    }
+    line("  BYE ", None);
+    line("never sent", None);
+    let (mut listener, addr) = Netchat::listen("listener", "duplex", &["--max-line", "64"]);
+    let mut connector = Netchat::connect("connector", "duplex", addr, &[]);
+    listener.expect_stderr("connected");
+    connector.send_bytes(file.as_bytes());
+    for want in &expected {
+        let got = listener.next_stdout();
+        if &got != want {
+            listener.fail(&format!("expected {want:?}, got {got:?}"));
+        }
+    }
+    listener.expect_stderr("longer than 64 bytes");
+    listener.expect_stderr("the peer said bye");
+    listener.expect_exit_code(0);
+    listener.expect_no_stdout();
+    connector.expect_stderr("you said bye");
+    connector.expect_exit_code(0);
+}
+
 #[test]
 fn duplex_a_killed_peer_shows_as_fin_and_ends_normally_once_our_input_ends() {
     let (mut listener, mut connector) = pair(&[]);

@@ -15,6 +15,7 @@ use netchat::modes::room::protocol;
 use netchat::modes::room::rules::{Action, Limits, Log, Room};
 use netchat::modes::room::server::tone_of;
 use netchat::pump::{self, Pumped};
+use netchat::scan;
 use proptest::prelude::*;
 use unicode_width::UnicodeWidthChar;
 
@@ -79,6 +80,44 @@ fn traffic() -> impl Strategy<Value = Vec<u8>> {
         ],
         0..400,
     )
+}
+
+/// Lines of text up to a few hundred bytes, as a file piped through has, ending in `\n` or
+/// CR LF, with now and then a byte that needs escaping, a NUL or a lone CR.
+fn long_lines() -> impl Strategy<Value = Vec<u8>> {
+    let line = (
+        "[ -~]{0,300}",
+        prop_oneof![4 => Just(&b"\n"[..]), 1 => Just(&b"\r\n"[..]), 1 => Just(&b""[..])],
+        prop_oneof![8 => Just(vec![]), 1 => prop::collection::vec(any::<u8>(), 1..3)],
+    )
+        .prop_map(|(text, end, odd)| [text.as_bytes(), &odd, end].concat());
+    prop::collection::vec(line, 0..12).prop_map(|lines| lines.concat())
+}
+
+/// What the reader pump hands over for `data` read in the pieces `cuts` makes, then the end,
+/// framed in blocks that come back and are filled again: `each` sees every block as the pump
+/// made it, before it goes back.
+fn pump_blocks(
+    data: &[u8],
+    cuts: &[prop::sample::Index],
+    max_line: usize,
+    mut each: impl FnMut(&Pumped),
+) {
+    let mut decoder = LineDecoder::new(max_line);
+    let blocks = pump::Blocks::new(2);
+    let mut hand_over = |event: Pumped| {
+        each(&event);
+        true
+    };
+    for piece in cut(data, cuts) {
+        assert!(pump::frame_chunk(
+            &mut decoder,
+            &blocks,
+            &piece,
+            &mut hand_over
+        ));
+    }
+    assert!(pump::hand_over_last_line(&mut decoder, &mut hand_over));
 }
 
 /// Any bytes, often with multi-byte characters that matter to a terminal mixed in: bidi
@@ -156,35 +195,84 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 
-    /// The reader pump's bulk path (runs of plain lines copied whole into one `Messages` per
-    /// read) gives the frames the blocking reader gives, in the same order, for any split.
+    /// The reader pump's bulk path (each read framed in place in its block: the newlines of
+    /// plain lines found 64 bytes at a time, any other line through the decoder and moved down)
+    /// gives the frames the blocking reader gives, in the same order, for any split, short lines
+    /// or long, with blocks that come back and are filled again. Each block is its own wire form
+    /// (every message followed by its newline), and one that says it is plain is.
     #[test]
     fn the_pumps_blocks_hold_the_same_frames_for_any_split(
-        data in traffic(),
+        data in prop_oneof![traffic(), long_lines()],
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
-        max_line in 1usize..64,
+        max_line in prop_oneof![1usize..64, 64usize..400],
     ) {
         let whole = all_frames(&data[..], max_line);
-        let mut decoder = LineDecoder::new(max_line);
-        let blocks = pump::Blocks::new();
-        let mut pumped = Vec::new();
-        let mut hand_over = |event: Pumped| {
-            match event {
-                // The last line, without its newline, comes as `Cut`: the same frame.
-                Pumped::Messages(lines) | Pumped::Cut(lines) => {
-                    assert!(!lines.is_empty(), "an empty block was handed over");
-                    pumped.extend(lines.iter().map(|line| Frame::Line(line.to_vec())));
+        let mut frames = Vec::new();
+        let mut wrong = None;
+        pump_blocks(&data, &cuts, max_line, |event| match event {
+            // The last line, without its newline, comes as `Cut`: the same frame.
+            Pumped::Messages(lines) | Pumped::Cut(lines) => {
+                let wire: Vec<u8> = lines.iter().flat_map(|l| [l, b"\n"].concat()).collect();
+                let plain = |l: &[u8]| l.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b));
+                if lines.is_empty() {
+                    wrong = Some("an empty block was handed over");
+                } else if lines.bytes() != wire {
+                    wrong = Some("a block is not its messages, each followed by a newline");
+                } else if lines.is_plain() && !lines.iter().all(plain) {
+                    wrong = Some("a block says it is plain and is not");
                 }
-                Pumped::TooLong { limit } => pumped.push(Frame::TooLong { limit }),
-                Pumped::Closed | Pumped::Failed(_) => unreachable!("not from framing"),
+                frames.extend(lines.iter().map(|line| Frame::Line(line.to_vec())));
             }
+            Pumped::TooLong { limit } => frames.push(Frame::TooLong { limit: *limit }),
+            Pumped::Closed | Pumped::Failed(_) => unreachable!("not from framing"),
+        });
+        prop_assert_eq!(wrong, None);
+        prop_assert_eq!(whole, frames);
+    }
+
+    /// Whatever the blocks the pump makes, printing one at once (the bulk path: a plain block
+    /// is written out whole) gives exactly what printing its lines one by one gives.
+    #[test]
+    fn the_pumps_blocks_print_exactly_what_their_lines_print_one_by_one(
+        data in prop_oneof![traffic(), long_lines()],
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        interactive: bool,
+    ) {
+        let (mut bulk, bulk_out, _) = captured_console(interactive);
+        let (mut single, single_out, _) = captured_console(interactive);
+        pump_blocks(&data, &cuts, 200, |event| {
+            if let Pumped::Messages(lines) | Pumped::Cut(lines) = event {
+                bulk.queue_peer_messages("peer", lines).expect("writing to memory");
+                bulk.flush_messages().expect("writing to memory");
+                for line in lines.iter() {
+                    single.peer_message("peer", line).expect("writing to memory");
+                }
+            }
+        });
+        prop_assert_eq!(bulk_out.bytes(), single_out.bytes());
+        assert_terminal_safe(&bulk_out.bytes())?;
+    }
+
+    /// Newlines found 64 bytes at a time (and by `memchr` in long lines) are exactly the
+    /// newlines, in order; the plain prefix ends exactly at the first byte that is neither
+    /// printable ASCII, a tab nor a newline.
+    #[test]
+    fn the_64_byte_scans_agree_with_looking_at_each_byte(
+        data in prop_oneof![traffic(), long_lines(), any::<Vec<u8>>()],
+        start in 0usize..64,
+    ) {
+        let data = &data[start.min(data.len())..];
+        let mut found = Vec::new();
+        scan::newlines(data, |at| {
+            found.push(at);
             true
-        };
-        for piece in cut(&data, &cuts) {
-            prop_assert!(pump::frame_lines(&mut decoder, &blocks, &piece, &mut hand_over));
-        }
-        prop_assert!(pump::hand_over_last_line(&mut decoder, &mut hand_over));
-        prop_assert_eq!(whole, pumped);
+        });
+        let expected: Vec<usize> = (0..data.len()).filter(|&i| data[i] == b'\n').collect();
+        prop_assert_eq!(found, expected);
+        let odd = |b: u8| !(b == b'\t' || b == b'\n' || (b' '..=b'~').contains(&b));
+        let first_odd = data.iter().position(|&b| odd(b)).unwrap_or(data.len());
+        prop_assert_eq!(scan::plain_prefix(data), first_odd);
+        prop_assert_eq!(scan::all_plain(data), !data.iter().any(|&b| b == b'\n' || odd(b)));
     }
 
     #[test]

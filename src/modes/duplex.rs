@@ -52,11 +52,12 @@ pub struct Options {
 pub const BYE: &str = "bye";
 
 /// How many hand-overs from the socket reader may wait for the main thread: each is everything
-/// one `read` brought, at most `pump::READ_BLOCK` (128 KiB) of lines, so at most 2 MiB wait.
+/// one `read` brought, at most `pump::READ_BLOCK` (128 KiB) of lines, so at most 512 KiB wait.
 /// When the main thread falls behind (a slow terminal), the socket reader waits, the kernel's
 /// receive buffer fills, and TCP's flow control slows the sender down: memory stays bounded
-/// whatever the peer sends.
-pub const PEER_QUEUE: usize = 16;
+/// whatever the peer sends. A few are enough to keep both threads busy; more would only let
+/// the blocks fall out of the processor's caches before they are printed.
+pub const PEER_QUEUE: usize = 4;
 
 /// One thing the socket reader found: the reader pump's events (pump.rs) — every whole message
 /// one `read` brought, a line that was too long, the peer's FIN, or a failed `read`.
@@ -476,8 +477,12 @@ fn hang_up(
 // ANCHOR_END: hang_up
 
 /// `bye` alone on a line, in any case, spaces around it forgiven.
+///
+/// Every line of a file piped through is asked, so the first byte answers for almost all of
+/// them: a `bye` line can only start with a `b` or a space.
 pub fn is_bye(line: &[u8]) -> bool {
-    line.trim_ascii().eq_ignore_ascii_case(BYE.as_bytes())
+    let may_be = |&first: &u8| first.eq_ignore_ascii_case(&b'b') || first.is_ascii_whitespace();
+    line.first().is_some_and(may_be) && line.trim_ascii().eq_ignore_ascii_case(BYE.as_bytes())
 }
 
 /// Our sending direction: the socket, behind a buffer, and the framing both sides agreed on.

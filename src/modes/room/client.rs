@@ -401,8 +401,10 @@ fn received(
                     LineKind::Notice | LineKind::Goodbye => watch.notice(&text),
                     _ => watch.received(bytes),
                 }
-                console.room_line(&text, tone_of(&text))?;
+                console.queue_room_line(&text, tone_of(&text))?;
             }
+            // Everything one `read` brought leaves in one `write` to stdout.
+            console.flush_messages()?;
         }
         // Not a message: the server sends whole lines only, so the close cut this one off.
         Pumped::Cut(lines) => {

@@ -366,7 +366,14 @@ impl LogQueue {
         self.record(&entry);
         if matches!(entry, Log::Answer(_)) {
             self.pending.push(entry);
-        } else if self.pending_room_lines < LOG_QUEUE {
+            return;
+        }
+        if self.pending_room_lines >= LOG_QUEUE {
+            // A full batch goes now if the console has room for it (300 joins in one turn are
+            // not a terminal falling behind); skipped only if it has not.
+            self.hand_over();
+        }
+        if self.pending_room_lines < LOG_QUEUE {
             self.pending_room_lines += 1;
             self.pending.push(entry);
         } else {
@@ -395,6 +402,11 @@ impl LogQueue {
     /// ([`LogQueue::holds_lines`]).
     pub fn flush(&mut self) {
         self.note_skipped();
+        self.hand_over();
+    }
+
+    /// Sends the gathered lines as one batch, if the console's channel has room for it.
+    fn hand_over(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -499,4 +511,52 @@ where
     builder
         .spawn(body)
         .map_err(|e| Error::io(format!("starting thread {name}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(n: usize) -> Log {
+        Log::Status(format!("guest-{n} joined"))
+    }
+
+    #[test]
+    fn a_turn_with_more_lines_than_a_batch_skips_none_while_the_console_has_room() {
+        let (sender, console) = crossbeam_channel::bounded(LOG_BATCHES);
+        let mut log = LogQueue::new(sender);
+        for n in 0..LOG_QUEUE + 44 {
+            log.show(joined(n));
+        }
+        log.flush();
+        let shown: usize = console.try_iter().map(|batch| batch.len()).sum();
+        assert_eq!(shown, LOG_QUEUE + 44);
+    }
+
+    #[test]
+    fn a_console_that_fell_behind_gets_a_bounded_backlog_then_a_count_of_the_skipped() {
+        let (sender, console) = crossbeam_channel::bounded(LOG_BATCHES);
+        let mut log = LogQueue::new(sender);
+        let offered = (LOG_BATCHES + 1) * LOG_QUEUE + 10;
+        for n in 0..offered {
+            log.show(joined(n));
+        }
+        // An answer to the host is never skipped, however far behind the console is.
+        log.show(Log::Answer("in the room (1): alice".into()));
+        let waiting: usize = console.try_iter().map(|batch| batch.len()).sum();
+        assert_eq!(waiting, LOG_BATCHES * LOG_QUEUE);
+        log.flush();
+        let next: Vec<Log> = console.try_iter().flatten().collect();
+        assert_eq!(
+            next.len(),
+            LOG_QUEUE + 2,
+            "a batch, the answer and the count"
+        );
+        assert!(matches!(&next[LOG_QUEUE], Log::Answer(_)));
+        assert!(
+            matches!(&next[LOG_QUEUE + 1], Log::Notice(note) if note.starts_with("10 console lines were skipped")),
+            "{:?}",
+            next.last()
+        );
+    }
 }

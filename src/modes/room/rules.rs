@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::access::AccessList;
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
-use super::stats::{Row, Traffic, Viewer};
+use super::stats::{self, Row, Traffic, Viewer};
 use crate::console::escape_peer_text;
 use crate::observe::{Event, Observer};
 
@@ -853,7 +853,8 @@ impl Room {
             }
             if let (true, Some(nick)) = (dropped > 0, self.nick(id)) {
                 actions.push(Action::Log(Log::Notice(format!(
-                    "{nick} leaves with {dropped} of its lines over its rate limit not relayed"
+                    "{nick} leaves with {} of its lines over its rate limit not relayed",
+                    stats::thousands(dropped)
                 ))));
             }
         }
@@ -1066,6 +1067,16 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A room with the default limits and two members who joined at the returned moment: 1, who
+    /// floods or pastes in the tests below, and 2, who watches.
+    fn two_members() -> (Room, Instant) {
+        let mut room = Room::new(Limits::default());
+        let start = now();
+        room.join(1, addr(), start);
+        room.join(2, addr(), start);
+        (room, start)
     }
 
     fn room_of(names: &[&str]) -> Room {
@@ -1321,10 +1332,7 @@ mod tests {
 
     #[test]
     fn a_flooder_is_paused_and_told_once() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         for _ in 0..limits::BURST_LINES {
             let actions = room.said(1, b"spam", start);
             assert!(!actions.iter().any(|a| matches!(a, Action::Pause { .. })));
@@ -1356,10 +1364,7 @@ mod tests {
 
     #[test]
     fn a_member_held_back_for_a_minute_without_a_break_is_disconnected() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         let mut at = start;
         let mut relayed = 0;
         let gone = loop {
@@ -1392,10 +1397,7 @@ mod tests {
 
     #[test]
     fn held_lines_of_a_member_who_leaves_are_still_relayed() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         for _ in 0..=limits::BURST_LINES {
             room.said(1, b"paste", start);
         }
@@ -1407,10 +1409,7 @@ mod tests {
 
     #[test]
     fn a_flooder_that_leaves_gets_one_burst_of_its_backlog_relayed_not_all_of_it() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         // What the poll engine may read in one turn of a `yes` flood: far past the limit.
         for _ in 0..10_000 {
             room.said(1, b"y", start);
@@ -1456,10 +1455,7 @@ mod tests {
 
     #[test]
     fn a_flooders_held_lines_stay_bounded_and_the_rest_are_dropped_counted_and_told_once() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         // What the poll engine reads of `yes` in one turn: 32,768 lines, far past the limit.
         let actions: Vec<Action> = (0..32_768)
             .flat_map(|_| room.said(1, b"y", start))
@@ -1512,10 +1508,7 @@ mod tests {
 
     #[test]
     fn a_flooder_whose_lines_overflow_is_still_cut_off_after_a_minute() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         let (gone, most_held) = flood_through_an_engine(&mut room, start, 500, |actions, at| {
             assert!(at - start < limits::FLOOD_CUTOFF * 2, "never cut off");
             actions.contains(&Action::Disconnect(1))
@@ -1526,10 +1519,7 @@ mod tests {
 
     #[test]
     fn a_flooder_that_stops_is_read_to_its_end_at_the_drain_pace() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         // A backlog of 200,000 lines after the flooder quit (megabytes in the kernel buffers):
         // read 2,000 at a time, it is gone long before the rate limit would have let it out.
         let mut left = 200_000;
@@ -1550,10 +1540,7 @@ mod tests {
 
     #[test]
     fn an_honest_paste_of_30_lines_goes_out_whole_and_in_order() {
-        let mut room = Room::new(Limits::default());
-        let start = now();
-        room.join(1, addr(), start);
-        room.join(2, addr(), start);
+        let (mut room, start) = two_members();
         let pasted: Vec<String> = (1..=30).map(|n| format!("line {n}")).collect();
         let mut actions: Vec<Action> = pasted
             .iter()
