@@ -283,6 +283,12 @@ impl Console {
     ///
     /// `text` must already be safe to print: the room server escapes what peers sent before it
     /// relays it, and the room client escapes again what it receives.
+    ///
+    /// At a terminal, a line wider than the screen is cut into rows here, and every row after
+    /// the first is indented ([`CONTINUATION_INDENT`]): left to the terminal, the rest of a
+    /// message padded to exactly the screen's width would start a row of its own, and
+    /// `[mallory] ......[bob] I am bob` would show a row that reads as bob's.
+    // ANCHOR: room_line
     pub fn room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
         self.queue_room_line(text, tone)?;
         self.flush_messages()
@@ -292,20 +298,71 @@ impl Console {
     /// [`Console::flush_messages`]: the lines one `read` brought (a busy room) leave in one
     /// `write`.
     pub fn queue_room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
-        let shown = match tone {
-            _ if !self.color_out => text.to_string(),
-            Tone::Own => text.green().to_string(),
-            // `[bob] hi`: the name stands out; what you type yourself stays plain.
-            Tone::Other => match text.split_once("] ") {
-                Some((name, said)) => format!("{} {said}", format!("{name}]").cyan().bold()),
-                None => text.to_string(),
-            },
-            Tone::Action => text.cyan().to_string(),
-            Tone::Private => text.magenta().bold().to_string(),
-            Tone::Notice => text.yellow().to_string(),
+        let rows = if self.interactive {
+            screen_rows(text, screen_columns())
+        } else {
+            vec![text]
         };
+        let mut shown = String::new();
+        for (number, row) in rows.into_iter().enumerate() {
+            if number > 0 {
+                shown.push('\n');
+                shown.push_str(CONTINUATION_INDENT);
+            }
+            let colored = match tone {
+                _ if !self.color_out => row.to_string(),
+                Tone::Own => row.green().to_string(),
+                // `[bob] hi`: the name stands out; what you type yourself stays plain.
+                Tone::Other if number == 0 => match row.split_once("] ") {
+                    Some((name, said)) => format!("{} {said}", format!("{name}]").cyan().bold()),
+                    None => row.to_string(),
+                },
+                Tone::Other => row.to_string(),
+                Tone::Action => row.cyan().to_string(),
+                Tone::Private => row.magenta().bold().to_string(),
+                Tone::Notice => row.yellow().to_string(),
+            };
+            shown.push_str(&colored);
+        }
         writeln!(self.out, "{shown}").map_err(output_error)
     }
+    // ANCHOR_END: room_line
+}
+
+/// What starts every row of a room line after its first, at a terminal: only a line's first
+/// row starts at the left edge, where names are.
+pub const CONTINUATION_INDENT: &str = "    ";
+
+/// Below this width, rows are left to the terminal: an indented row would hold almost nothing.
+const NARROWEST_WRAPPED: usize = 2 * CONTINUATION_INDENT.len() + 8;
+
+/// How many columns the terminal has (80 if it cannot say).
+pub fn screen_columns() -> usize {
+    crossterm::terminal::size().map_or(80, |(columns, _)| usize::from(columns))
+}
+
+/// `text` (already escaped: every character draws) cut into the rows a screen `columns` wide
+/// shows, the first `columns` wide and the others narrower by [`CONTINUATION_INDENT`]. A wide
+/// character that would not fit at the end of a row goes to the next one, as the terminal
+/// would put it.
+pub fn screen_rows(text: &str, columns: usize) -> Vec<&str> {
+    if columns < NARROWEST_WRAPPED {
+        return vec![text];
+    }
+    let mut rows = Vec::new();
+    let (mut start, mut width, mut room) = (0, 0, columns);
+    for (at, c) in text.char_indices() {
+        let w = c.width().unwrap_or(0);
+        if width + w > room {
+            rows.push(&text[start..at]);
+            start = at;
+            width = 0;
+            room = columns - CONTINUATION_INDENT.len();
+        }
+        width += w;
+    }
+    rows.push(&text[start..]);
+    rows
 }
 
 /// How a chat-room line looks, by who it is from.
@@ -500,6 +557,30 @@ fn blank_width(c: char) -> Option<usize> {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_line_wider_than_the_screen_continues_on_rows_narrower_by_the_indent() {
+        let text = format!("[mallory] {}[bob] hi", ".".repeat(20));
+        assert_eq!(
+            screen_rows(&text, 30),
+            ["[mallory] ....................", "[bob] hi"]
+        );
+        assert_eq!(screen_rows("short", 30), ["short"]);
+        // Later rows hold 26 columns: 30 less the indent.
+        let long = "x".repeat(30 + 26 + 1);
+        let rows = screen_rows(&long, 30);
+        assert_eq!(
+            rows.iter().map(|r| r.len()).collect::<Vec<_>>(),
+            [30, 26, 1]
+        );
+        // A wide character that does not fit at the end of a row starts the next one.
+        assert_eq!(
+            screen_rows(&format!("{}你好", "x".repeat(29)), 30),
+            [&"x".repeat(29) as &str, "你好"]
+        );
+        // Too narrow to indent: left to the terminal.
+        assert_eq!(screen_rows(&long, 10), [long.as_str()]);
+    }
 
     #[test]
     fn escape_sequences_are_shown_not_obeyed() {

@@ -223,7 +223,7 @@ impl PromptLine {
     /// Draws the prompt and the partial input below whatever was just printed, and puts the
     /// cursor where the editor has it.
     fn draw(&mut self, out: &mut Terminal) -> io::Result<()> {
-        let columns = terminal::size().map_or(80, |(columns, _)| usize::from(columns));
+        let columns = console::screen_columns();
         let text = self.edit.text();
         let at = editor::layout(&self.prompt, text, self.edit.cursor(), columns);
         write!(out, "{}{text}", self.prompt.green().bold())?;

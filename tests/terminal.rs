@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use nix::sys::signal::Signal;
 
 use common::pty::{Tty, keys::*, send_signal};
-use common::{Engine, Netchat, engine_tests, parse_listening_addr};
+use common::{Engine, Netchat, engine_tests, parse_listening_addr, room_raw_join};
 
 const ROWS: u16 = 24;
 const COLUMNS: u16 = 60;
@@ -239,6 +239,35 @@ fn sigterm_makes_the_room_client_say_quit() {
     assert!(!ann.is_raw(), "raw mode left on");
 }
 
+/// A prankster pads a message to exactly the width of the screen, so that the rest of it would
+/// start a row of its own, looking like a line from someone else. Where netchat shows the room
+/// (a member's client, the host's console), a message too wide for the screen continues on
+/// indented rows: only the first row of a message starts at the left edge.
+fn a_message_padded_to_the_screen_width_cannot_start_a_row_as_someone_else(engine: Engine) {
+    let args = ["room", "--listen", "127.0.0.1:0", "--engine", engine.name()];
+    let mut host = Tty::spawn("host", &args, ROWS, COLUMNS);
+    let screen = host.wait_for_text("listening on");
+    let line = &screen.rows[screen.find("listening on").unwrap_or(0)];
+    let addr = parse_listening_addr(line).unwrap_or_else(|| host.fail("no address"));
+    let target = addr.to_string();
+    let member = ["room", "--connect", target.as_str(), "--nick", "ann"];
+    let mut ann = Tty::spawn("ann", &member, ROWS, COLUMNS);
+    ann.wait_for_text("you are now ann");
+    let mut mallory = room_raw_join(addr, "mallory");
+    // `[mallory] ` and the dots fill the row exactly; what follows would begin the next one.
+    let filler = ".".repeat(usize::from(COLUMNS) - "[mallory] ".len());
+    mallory.send(format!("{filler}[bob] I am bob, trust me\r\n").as_bytes());
+    for (who, tty) in [("ann", &mut ann), ("host", &mut host)] {
+        let screen = tty.wait_for_text("I am bob, trust me");
+        let faked = screen.rows.iter().find(|row| row.starts_with("[bob]"));
+        assert!(
+            faked.is_none(),
+            "{who}'s screen shows a row that starts as bob's:\n{}",
+            screen.rows.join("\n")
+        );
+    }
+}
+
 /// The host's console is the main thread on both engines; what it types reaches the room through
 /// a channel (and, on poll, the loop's waker), and so does the hang-up.
 fn the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room(engine: Engine) {
@@ -370,4 +399,5 @@ fn waited_seconds(screen: &common::pty::Screen) -> Option<u64> {
 // The room server's console at a terminal, on both engines.
 engine_tests! {
     the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room,
+    a_message_padded_to_the_screen_width_cannot_start_a_row_as_someone_else,
 }
