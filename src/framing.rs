@@ -262,9 +262,9 @@ impl LineDecoder {
     /// The bulk path, second half: frames the bytes at the end of `block` that are not messages
     /// yet ([`LineDecoder::read_into`] put them there), *in place*, giving exactly the frames
     /// [`LineDecoder::decode`] gives, one after the other. The start of a line that goes on in
-    /// the next read is kept, as `decode` keeps it. Returns the [`Frame::TooLong`] it stopped
-    /// at, if any: the bytes after that line are still at the end of the block, for the caller
-    /// to move to a new block ([`Messages::move_unframed`]) and frame there.
+    /// the next read is kept, as `decode` keeps it. A line that was too long is not a message:
+    /// for each, `too_long` gets how many messages came before it (a caller splits the block
+    /// there, [`Messages::split_off`], to report it in its place).
     ///
     /// A line that needs nothing done — within the limit, no CR to drop, no NUL that could end
     /// it early — is already in the form `Messages` keeps, a newline after it. So the usual work
@@ -273,7 +273,7 @@ impl LineDecoder {
     /// line, and is moved down over the bytes it no longer needs (a dropped CR); the plain lines
     /// after it then move down with it.
     // ANCHOR: frame_tail
-    pub fn frame_tail(&mut self, block: &mut Messages) -> Option<Frame<&'static [u8]>> {
+    pub fn frame_tail(&mut self, block: &mut Messages, too_long: &mut Vec<usize>) {
         let mut framed = block.framed_len();
         if self.has_partial() {
             // Called without `read_into` before it: put the unfinished line in front.
@@ -303,17 +303,18 @@ impl LineDecoder {
                     line.as_ptr() as usize - block.bytes.as_ptr() as usize,
                     line.len(),
                 )),
-                Some(Frame::TooLong { limit }) => {
-                    block.bytes.copy_within(at + used..end, framed);
-                    block.len = framed + end - at - used;
-                    return Some(Frame::TooLong { limit });
+                Some(Frame::TooLong { .. }) => {
+                    too_long.push(block.ends.len());
+                    None
                 }
-                None => None,
+                None => {
+                    block.len = framed;
+                    return;
+                }
             };
             at += used;
             let Some((from, len)) = line else {
-                block.len = framed;
-                return None;
+                continue;
             };
             block.odd |= !self.notes_plain || !scan::all_plain(&block.bytes[from..from + len]);
             block.bytes.copy_within(from..from + len, framed);
@@ -784,12 +785,20 @@ impl Messages {
         &self.bytes[self.framed_len()..self.len]
     }
 
-    /// Moves the bytes not framed yet to the end of `to` (after a line that was too long, the
-    /// lines before it are handed over first, and the rest is framed in another block).
-    pub fn move_unframed(&mut self, to: &mut Messages) {
-        let framed = self.framed_len();
-        to.put(&self.bytes[framed..self.len]);
-        self.len = framed;
+    /// Moves the messages from the `at`-th on to the end of `to` (which is empty, or holds
+    /// messages only), keeping the first `at` here.
+    pub fn split_off(&mut self, at: usize, to: &mut Messages) {
+        if at >= self.ends.len() {
+            return;
+        }
+        let from = at.checked_sub(1).map_or(0, |last| self.ends[last] + 1);
+        let base = to.framed_len();
+        to.len = base;
+        to.put(&self.bytes[from..self.framed_len()]);
+        to.ends
+            .extend(self.ends[at..].iter().map(|&end| end - from + base));
+        to.odd |= self.odd;
+        self.truncate(at);
     }
 
     /// Raw framing: the bytes not framed yet are one message, without one trailing `\n` or
@@ -1115,7 +1124,9 @@ mod tests {
             Ok(chunk.len())
         });
         assert_eq!(read.unwrap(), chunk.len());
-        assert_eq!(decoder.frame_tail(&mut lines), None);
+        let mut too_long = Vec::new();
+        decoder.frame_tail(&mut lines, &mut too_long);
+        assert!(too_long.is_empty());
         assert!(lines.unframed().is_empty());
         let got: Vec<&[u8]> = lines.iter().collect();
         let expected: [&[u8]; 4] = [b"plain", b"bare", b"after", b"nul\0inside"];

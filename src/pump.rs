@@ -252,7 +252,8 @@ impl Pumped {
 /// Frames, in place, the lines one `read` put in `block` ([`LineDecoder::frame_tail`]) and
 /// hands over what it completed: the whole lines in one [`Messages`], and a
 /// [`Pumped::TooLong`] in its place among them when a line was too long (the lines after it
-/// then go on in another block). `false` when nobody listens any more.
+/// then go in another block: each byte is moved at most once, however many lines were too
+/// long). `false` when nobody listens any more.
 ///
 /// Sans-IO like the decoder, so a test can feed it any split of a stream
 /// ([`frame_chunk`]).
@@ -263,18 +264,28 @@ pub fn frame_lines(
     mut block: Messages,
     hand_over: &mut impl FnMut(Pumped) -> bool,
 ) -> bool {
-    while let Some(Frame::TooLong { limit }) = decoder.frame_tail(&mut block) {
-        let mut rest = blocks.empty();
-        block.move_unframed(&mut rest);
-        if !block.is_empty() && !hand_over(Pumped::Messages(block)) {
+    let mut too_long = Vec::new();
+    decoder.frame_tail(&mut block, &mut too_long);
+    // Cut from the end, so that each piece is moved once; then hand over from the start.
+    let mut pieces = Vec::with_capacity(too_long.len());
+    for &at in too_long.iter().rev() {
+        let mut piece = blocks.empty();
+        block.split_off(at, &mut piece);
+        pieces.push(piece);
+    }
+    // The lines before the first too-long one, then each too-long line and the lines after it.
+    let limit = decoder.max_line();
+    let mut lines = block;
+    for piece in pieces.into_iter().rev() {
+        if !(lines.is_empty() || hand_over(Pumped::Messages(lines))) {
             return false;
         }
         if !hand_over(Pumped::TooLong { limit }) {
             return false;
         }
-        block = rest;
+        lines = piece;
     }
-    block.is_empty() || hand_over(Pumped::Messages(block))
+    lines.is_empty() || hand_over(Pumped::Messages(lines))
 }
 // ANCHOR_END: frame_lines
 
@@ -352,6 +363,26 @@ mod tests {
                 "too long 4".into(),
                 r#"["c"]"#.into(),
                 r#"cut ["last"]"#.into(),
+                "closed".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn each_too_long_line_is_reported_in_its_place_among_the_lines_of_one_read() {
+        assert_eq!(
+            pumped(
+                b"ok\n0123456789\nb\n0123456789\n0123456789\nd\ne\n",
+                Framing::Line,
+                4
+            ),
+            vec![
+                r#"["ok"]"#.to_string(),
+                "too long 4".into(),
+                r#"["b"]"#.into(),
+                "too long 4".into(),
+                "too long 4".into(),
+                r#"["d", "e"]"#.into(),
                 "closed".into()
             ]
         );
