@@ -127,6 +127,8 @@ pub struct LineDecoder {
     /// While skipping: the last byte skipped was a CR, so a NUL first in the next chunk ends the
     /// line (telnet's CR NUL cut in two by TCP).
     skipped_cr: bool,
+    /// Whether the bulk path notes if each block is plain text ([`Messages::is_plain`]).
+    notes_plain: bool,
 }
 
 impl LineDecoder {
@@ -139,7 +141,16 @@ impl LineDecoder {
             skipping: false,
             handed_out: false,
             skipped_cr: false,
+            notes_plain: false,
         }
+    }
+
+    /// Makes the bulk path ([`LineDecoder::frame_tail`]) note whether each block is plain
+    /// text, for blocks that will be printed. It costs a look at every byte; for blocks that
+    /// will only be sent on (piped input), a block is simply taken as not plain.
+    pub fn noting_plain(mut self, notes_plain: bool) -> Self {
+        self.notes_plain = notes_plain;
+        self
     }
 
     /// The longest line this decoder accepts.
@@ -276,7 +287,8 @@ impl LineDecoder {
             if self.between_lines() {
                 let base = framed;
                 let ends = &mut block.ends;
-                let (run, plain) = plain_run(&block.bytes[at..end], self.max_line, |newline| {
+                let bytes = &block.bytes[at..end];
+                let (run, plain) = plain_run(bytes, self.max_line, self.notes_plain, |newline| {
                     ends.push(base + newline)
                 });
                 block.odd |= !plain;
@@ -303,7 +315,7 @@ impl LineDecoder {
                 block.len = framed;
                 return None;
             };
-            block.odd |= !scan::all_plain(&block.bytes[from..from + len]);
+            block.odd |= !self.notes_plain || !scan::all_plain(&block.bytes[from..from + len]);
             block.bytes.copy_within(from..from + len, framed);
             block.bytes[framed + len] = b'\n';
             block.ends.push(framed + len);
@@ -396,14 +408,24 @@ fn line_end(input: &[u8], cr_before: bool) -> Option<usize> {
 /// The whole lines at the start of `bytes` that need nothing done to become messages: within
 /// `max_line`, with no CR (which might have to be dropped) and no NUL (which ends a line after a
 /// CR). Calls `newline` with the offset of each one's newline, and returns how many bytes they
-/// take (newlines included) and whether all of them are plain text ([`scan::is_plain`]).
+/// take (newlines included) and, if `notes_plain`, whether all of them are plain text
+/// ([`scan::is_plain`]; `false` when not asked).
 ///
-/// Two scans, each of which the compiler or `memchr` runs 16 or 32 bytes per instruction: how
-/// far the bytes are plain text, which also rules out CR and NUL there (in a file of text, the
-/// whole block); then the newlines, up to the first CR or NUL.
+/// Scans that the compiler or `memchr` runs 16 or 32 bytes per instruction: how far the bytes
+/// are plain text, if asked, which also rules out CR and NUL there (in a file of text, the whole
+/// block); where the first CR or NUL is after that; and the newlines up to it.
 // ANCHOR: plain_run
-fn plain_run(bytes: &[u8], max_line: usize, mut newline: impl FnMut(usize)) -> (usize, bool) {
-    let plain = scan::plain_prefix(bytes);
+fn plain_run(
+    bytes: &[u8],
+    max_line: usize,
+    notes_plain: bool,
+    mut newline: impl FnMut(usize),
+) -> (usize, bool) {
+    let plain = if notes_plain {
+        scan::plain_prefix(bytes)
+    } else {
+        0
+    };
     let clean = match memchr::memchr2(b'\r', 0, &bytes[plain..]) {
         Some(special) => plain + special,
         None => bytes.len(),
@@ -417,7 +439,7 @@ fn plain_run(bytes: &[u8], max_line: usize, mut newline: impl FnMut(usize)) -> (
         }
         whole
     });
-    (run, run <= plain)
+    (run, notes_plain && run <= plain)
 }
 // ANCHOR_END: plain_run
 

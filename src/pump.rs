@@ -28,10 +28,14 @@ use crate::observe::{Call, Watch};
 pub struct Reporting {
     pub watch: Option<Watch>,
     pub unframed: Option<UnframedHint>,
+    /// Whether each block says if it is plain text ([`Messages::is_plain`]): for what is
+    /// printed (a peer's messages), not for what is only sent on (piped input).
+    pub plain: bool,
 }
 
 impl Reporting {
-    /// For a peer's socket: its watch, and (with line framing) the hint for unframed peers.
+    /// For a peer's socket: its watch, (with line framing) the hint for unframed peers, and
+    /// whether blocks are plain text (they will be printed).
     pub fn for_socket(
         stream: &TcpStream,
         framing: Framing,
@@ -44,6 +48,7 @@ impl Reporting {
                 Framing::Line => UnframedHint::for_peer(stream, console),
                 Framing::Raw => None,
             },
+            plain: true,
         }
     }
 }
@@ -140,7 +145,7 @@ fn pump<E>(
 ) {
     let mut watch = reporting.watch.unwrap_or_else(Watch::off);
     let mut unframed = reporting.unframed;
-    let mut decoder = LineDecoder::new(max_line);
+    let mut decoder = LineDecoder::new(max_line).noting_plain(reporting.plain);
     let blocks = Blocks::new(sender.capacity().unwrap_or(1));
     // A failed send means the conversation is over and nobody listens any more.
     let mut hand_over = |event: Pumped| sender.send(wrap(event)).is_ok();

@@ -96,15 +96,16 @@ fn long_lines() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// What the reader pump hands over for `data` read in the pieces `cuts` makes, then the end,
-/// framed in blocks that come back and are filled again: `each` sees every block as the pump
-/// made it, before it goes back.
+/// framed in blocks that come back and are filled again (noting whether each is plain text, or
+/// not): `each` sees every block as the pump made it, before it goes back.
 fn pump_blocks(
     data: &[u8],
     cuts: &[prop::sample::Index],
     max_line: usize,
+    notes_plain: bool,
     mut each: impl FnMut(&Pumped),
 ) {
-    let mut decoder = LineDecoder::new(max_line);
+    let mut decoder = LineDecoder::new(max_line).noting_plain(notes_plain);
     let blocks = pump::Blocks::new(2);
     let mut hand_over = |event: Pumped| {
         each(&event);
@@ -200,17 +201,20 @@ proptest! {
     /// plain lines found 64 bytes at a time, any other line through the decoder and moved down)
     /// gives the frames the blocking reader gives, in the same order, for any split, short lines
     /// or long, with blocks that come back and are filled again. Each block is its own wire form
-    /// (every message followed by its newline), and one that says it is plain is.
+    /// (every message followed by its newline); one that says it is plain is, and when asked,
+    /// every block of a plain stream says so (the printing fast path is taken).
     #[test]
     fn the_pumps_blocks_hold_the_same_frames_for_any_split(
         data in prop_oneof![traffic(), long_lines()],
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
         max_line in prop_oneof![1usize..64, 64usize..400],
+        notes_plain: bool,
     ) {
         let whole = all_frames(&data[..], max_line);
         let mut frames = Vec::new();
         let mut wrong = None;
-        pump_blocks(&data, &cuts, max_line, |event| match event {
+        let plain_stream = scan::plain_prefix(&data) == data.len();
+        pump_blocks(&data, &cuts, max_line, notes_plain, |event| match event {
             // The last line, without its newline, comes as `Cut`: the same frame.
             Pumped::Messages(lines) | Pumped::Cut(lines) => {
                 let wire: Vec<u8> = lines.iter().flat_map(|l| [l, b"\n"].concat()).collect();
@@ -221,6 +225,8 @@ proptest! {
                     wrong = Some("a block is not its messages, each followed by a newline");
                 } else if lines.is_plain() && !lines.iter().all(plain) {
                     wrong = Some("a block says it is plain and is not");
+                } else if notes_plain && plain_stream && !lines.is_plain() {
+                    wrong = Some("a block of plain text does not say so");
                 }
                 frames.extend(lines.iter().map(|line| Frame::Line(line.to_vec())));
             }
@@ -238,10 +244,11 @@ proptest! {
         data in prop_oneof![traffic(), long_lines()],
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
         interactive: bool,
+        notes_plain: bool,
     ) {
         let (mut bulk, bulk_out, _) = captured_console(interactive);
         let (mut single, single_out, _) = captured_console(interactive);
-        pump_blocks(&data, &cuts, 200, |event| {
+        pump_blocks(&data, &cuts, 200, notes_plain, |event| {
             if let Pumped::Messages(lines) | Pumped::Cut(lines) = event {
                 bulk.queue_peer_messages("peer", lines).expect("writing to memory");
                 bulk.flush_messages().expect("writing to memory");
