@@ -658,6 +658,67 @@ fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_
 }
 
 // Every attack above, on both engines: the rules that stop it are the same code.
+
+/// The most memory the process ever had resident (Linux: `VmHWM` in /proc/PID/status), in KiB.
+#[cfg(target_os = "linux")]
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+/// How many flooders, each from an address of its own (127.0.1.N), so that no per-address
+/// limit stops them: a class of pranksters.
+#[cfg(target_os = "linux")]
+const FLOODERS: u8 = 32;
+
+/// Many `yes` floods at once, each from its own address, each writing 1 MiB that the server
+/// must read (and, past the held lines, drop). What the server holds for each is its held lines
+/// and one read's worth on its way to the rules, so its peak memory grows by a few megabytes.
+/// (The threads engine once handed each line of a read over as an allocation of its own: 4,096
+/// of them for 8 KiB of `y` lines, 230 KB per read waiting for the hub, 2 MB per flooder once
+/// the allocator's per-thread arenas had their share.)
+#[cfg(target_os = "linux")]
+fn abuse_a_class_of_flooders_does_not_grow_the_servers_memory(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut alice = join(addr, "alice");
+    let before = peak_kib(server.pid());
+    let block = b"y\n".repeat(4096);
+    let floods: Vec<JoinHandle<()>> = (0..FLOODERS)
+        .map(|n| {
+            let from = IpAddr::from([127, 0, 1, n + 1]);
+            let mut peer = raw_connect_from(from, addr).expect("a loopback source address");
+            peer.stream
+                .set_write_timeout(Some(DEADLINE))
+                .expect("timeout");
+            let block = block.clone();
+            thread::spawn(move || {
+                for _ in 0..(1024 * 1024 / block.len()) {
+                    peer.stream
+                        .write_all(&block)
+                        .expect("the server reads the flood");
+                }
+                // Seen through: the server took it all (it reads at its drain pace).
+                peer.read_until("*** you are far ahead of the room");
+            })
+        })
+        .collect();
+    for flood in floods {
+        flood.join().expect("a flooder");
+    }
+    let grown = peak_kib(server.pid()).saturating_sub(before);
+    assert!(
+        grown < u64::from(FLOODERS) * 512,
+        "the server's peak memory grew by {grown} KiB for {FLOODERS} flooders"
+    );
+    server.send_line("still here");
+    alice.expect_stdout("[host] still here");
+    assert_nobody_dropped(&server);
+}
+
 engine_tests! {
     abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
     abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead,
@@ -679,6 +740,14 @@ engine_tests! {
     abuse_a_never_reading_client_with_a_shrunken_window_is_dropped_a_known_number_of_bytes_behind,
     abuse_ban_removes_a_prankster_and_keeps_their_address_out_until_unbanned,
     abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0,
+}
+
+#[cfg(target_os = "linux")]
+mod memory {
+    use super::*;
+    engine_tests! {
+        abuse_a_class_of_flooders_does_not_grow_the_servers_memory,
+    }
 }
 
 // The same on both engines, where signals exist.

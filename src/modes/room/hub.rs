@@ -23,6 +23,7 @@ use super::engine::{Dispatch, Engine, LogQueue, Offer};
 use super::protocol::HostCommand;
 use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
 use super::stats::{Output, Traffic};
+use crate::framing::Messages;
 
 /// What the other threads tell the hub.
 pub enum Event {
@@ -38,7 +39,7 @@ pub enum Event {
     /// A reader got lines from its client: every whole line of one `read`, in order. One event
     /// per read, not per line: a flood of short lines (`yes`: 4,096 in one 8 KiB read) would
     /// otherwise cost the reader and the hub a channel hand-over each.
-    Said { id: ClientId, lines: Vec<Vec<u8>> },
+    Said { id: ClientId, lines: Messages },
     /// A reader got a line longer than `--max-line` (it was dropped).
     TooLong { id: ClientId, limit: usize },
     /// A reader ended: the client closed (EOF), or the connection broke.
