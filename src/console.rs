@@ -13,6 +13,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use colored::Colorize;
 use unicode_width::UnicodeWidthChar;
@@ -62,7 +63,26 @@ pub struct Console {
     observer: Observer,
     /// Reused for escaping a message, so that escaping does not allocate per line.
     scratch: String,
+    /// Notices about the other side's lines over `--max-line`, at most one a second.
+    too_long: TooLongNotices,
 }
+
+/// The other side's lines over `--max-line` are dropped, each with a notice. A peer that sends
+/// nothing else (`yes | tr -d '\n' | fold -w 70000 | nc …`) must not bury the screen in notices:
+/// the first is shown, then at most one a second, each counting the lines dropped since; the
+/// count still untold is given when the conversation ends (`Console::tell_untold`).
+#[derive(Default)]
+struct TooLongNotices {
+    last_shown: Option<Instant>,
+    /// Dropped since the last notice, not told yet.
+    untold: u64,
+    /// Who sent them ("the peer", "the server") and the limit, for the last word.
+    from: &'static str,
+    limit: usize,
+}
+
+/// How often, at most, a notice about dropped over-long lines is shown.
+const TOO_LONG_NOTICE_EVERY: Duration = Duration::from_secs(1);
 
 impl Console {
     /// A console writing to the given streams (the process's stdout and stderr in main.rs, buffers
@@ -76,6 +96,7 @@ impl Console {
             color_out: true,
             observer: Observer::off(),
             scratch: String::new(),
+            too_long: TooLongNotices::default(),
         }
     }
 
@@ -162,6 +183,50 @@ impl Console {
     /// A status line that deserves attention (something was dropped, refused, cut short).
     pub fn notice(&mut self, text: &str) {
         self.status_line("netchat:".dimmed(), text.yellow());
+    }
+
+    /// `from` ("the peer", "the server") sent a line longer than `limit` (`--max-line`): it was
+    /// dropped. Said at most once a second ([`TooLongNotices`]).
+    pub fn dropped_too_long(&mut self, from: &'static str, limit: usize) {
+        let now = Instant::now();
+        let notices = &mut self.too_long;
+        notices.from = from;
+        notices.limit = limit;
+        let recent = notices
+            .last_shown
+            .is_some_and(|shown| now.duration_since(shown) < TOO_LONG_NOTICE_EVERY);
+        if recent {
+            notices.untold += 1;
+            return;
+        }
+        notices.last_shown = Some(now);
+        let text = match std::mem::take(&mut notices.untold) {
+            0 => {
+                format!("{from} sent a line longer than {limit} bytes (--max-line); it was dropped")
+            }
+            more => format!(
+                "{from} sent a line longer than {limit} bytes (--max-line); it was dropped, \
+                 and {more} more since the last notice"
+            ),
+        };
+        self.notice(&text);
+    }
+
+    /// At the end of a conversation: the over-long lines left out of the notices, if any
+    /// ([`TooLongNotices`]).
+    pub fn tell_untold(&mut self) {
+        let TooLongNotices {
+            untold,
+            from,
+            limit,
+            ..
+        } = std::mem::take(&mut self.too_long);
+        if untold > 0 {
+            self.notice(&format!(
+                "{from} sent {untold} more lines longer than {limit} bytes (--max-line); \
+                 they were dropped"
+            ));
+        }
     }
 
     /// `LABEL TEXT` and its newline on stderr in one `write`. Stderr has no buffer, so

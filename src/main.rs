@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         }
         _ => netchat::run(cli, io::stdin(), &mut console, interrupt),
     };
+    console.tell_untold();
     let code = match result {
         Ok(()) | Err(Error::OutputClosed) => ExitCode::SUCCESS,
         Err(Error::Interrupted) => {

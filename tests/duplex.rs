@@ -288,3 +288,58 @@ fn duplex_help_lists_the_shared_options_and_timestamps() {
         assert!(text.contains(option), "{option} missing from:\n{text}");
     }
 }
+
+/// A peer that sends nothing but over-long lines cannot bury the screen in notices: at most one
+/// a second, each counting the lines dropped since, and the rest counted when the conversation
+/// ends. Every dropped line is still accounted for.
+#[test]
+fn duplex_a_flood_of_overlong_lines_is_told_in_a_few_notices_that_count_them_all() {
+    const LINES: u64 = 500;
+    let (mut netchat, addr) = Netchat::listen("listener", "duplex", &["--max-line", "16"]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    let mut flood = Vec::new();
+    for _ in 0..LINES {
+        flood.extend_from_slice(&[b'x'; 100]);
+        flood.push(b'\n');
+    }
+    flood.extend_from_slice(b"after\n");
+    peer.send(&flood);
+    assert_eq!(netchat.next_stdout(), "after");
+    // Both sides end: our input, then the peer's FIN.
+    netchat.close_stdin();
+    netchat.expect_stderr("sent FIN");
+    drop(peer);
+    netchat.expect_exit_code(0);
+    let transcript = netchat.transcript();
+    let notices: Vec<&str> = transcript
+        .lines()
+        .filter(|line| line.contains("longer than 16 bytes"))
+        .collect();
+    // The first notice counts one line; each later one its own and the N more it mentions.
+    let counted: u64 = notices
+        .iter()
+        .map(|notice| {
+            let more = |marker: &str| {
+                notice
+                    .split(marker)
+                    .next()?
+                    .rsplit(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            };
+            match more(" more since the last notice") {
+                Some(n) => n + 1,
+                // The last word ("sent N more lines …"), or a first notice (one line).
+                None => more(" more lines longer than").unwrap_or(1),
+            }
+        })
+        .sum();
+    assert_eq!(counted, LINES, "{notices:#?}");
+    assert!(
+        notices.len() < 50,
+        "{} notices: {transcript}",
+        notices.len()
+    );
+}

@@ -404,9 +404,7 @@ fn on_peer(event: PeerEvent, sending: bool, watch: &Watch, console: &mut Console
             Ok(Step::Continue)
         }
         PeerEvent::TooLong { limit } => {
-            console.notice(&format!(
-                "the peer sent a line longer than {limit} bytes (--max-line); it was dropped"
-            ));
+            console.dropped_too_long("the peer", limit);
             Ok(Step::Continue)
         }
         // FIN: the peer will send nothing more. It may have only half-closed (its input ended)

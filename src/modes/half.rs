@@ -226,9 +226,7 @@ fn their_turn(
             Ok(Turn::Mine)
         }
         Ok(Some(Frame::TooLong { limit })) => {
-            console.notice(&format!(
-                "the peer sent a line longer than {limit} bytes (--max-line); it was dropped"
-            ));
+            console.dropped_too_long("the peer", limit);
             Ok(Turn::Mine)
         }
         // read() returned 0: the peer's FIN arrived without a `q` (Ctrl-C, or a script that ended).

@@ -415,9 +415,7 @@ fn received(
                 ));
             }
         }
-        Pumped::TooLong { limit } => console.notice(&format!(
-            "the server sent a line longer than {limit} bytes (--max-line); it was dropped"
-        )),
+        Pumped::TooLong { limit } => console.dropped_too_long("the server", limit),
         // EOF, or an error after we had already said goodbye: a normal ending.
         Pumped::Closed | Pumped::Failed(_) if state.deadline.is_some() => {
             console.status("you left the room");
