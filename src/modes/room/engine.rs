@@ -161,52 +161,57 @@ impl Dispatch {
     /// and the room's reaction (its leave notice) joins the same work list, so it follows right
     /// after: the slow-consumer cascade, once for both engines.
     // ANCHOR: fan_out
-    pub fn apply(&mut self, room: &mut Room, engine: &mut impl Engine, actions: Vec<Action>) {
+    pub fn apply<E: Engine>(&mut self, room: &mut Room, engine: &mut E, actions: Vec<Action>) {
         self.work.extend(actions);
         while let Some(action) = self.work.pop_front() {
+            let gathers = self.gathering && matches!(action, Action::All { .. });
+            // Whatever reaches clients goes after what was gathered before it. The console and
+            // the event log are not the clients' output: the gathered lines can wait for them.
+            if !gathers && !matches!(action, Action::Log(_) | Action::Record(_)) {
+                self.offer_gathered(room, engine);
+            }
             match action {
-                Action::All { except, line } if self.gathering => {
+                Action::All { except, line } if gathers => {
                     self.gather_line(room, engine, except, &line);
                 }
-                // The console and the event log are not the clients' output: whatever was
-                // gathered can wait for them.
-                Action::Log(entry) => engine.log(entry),
-                // The event log is written here, once for both engines.
-                Action::Record(event) => room.observer().record(event),
-                action => {
-                    // Anything else reaches clients after what was gathered before it.
-                    self.offer_gathered(room, engine);
-                    self.carry_out(room, engine, action);
-                }
-            }
-        }
-    }
-
-    fn carry_out(&mut self, room: &mut Room, engine: &mut impl Engine, action: Action) {
-        match action {
-            Action::To(id, line) => {
-                if engine.offer(id, &line) == Offer::Full {
-                    self.too_slow(room, engine, id);
-                }
-            }
-            Action::All { except, line } => {
-                // The recipients are listed first (a slow one leaves the room while we offer),
-                // into a list kept between messages.
-                let mut ids = std::mem::take(&mut self.recipients);
-                room.members_except(except, &mut ids);
-                for &id in &ids {
+                Action::To(id, line) => {
                     if engine.offer(id, &line) == Offer::Full {
                         self.too_slow(room, engine, id);
                     }
                 }
-                self.recipients = ids;
+                Action::All { except, line } => {
+                    self.offer_to_everyone(room, engine, except, |engine, id| {
+                        engine.offer(id, &line)
+                    });
+                }
+                Action::Disconnect(id) => engine.disconnect(id),
+                Action::Pause { id, until } => engine.pause(id, until),
+                Action::Log(entry) => engine.log(entry),
+                // The event log is written here, once for both engines.
+                Action::Record(event) => room.observer().record(event),
+                Action::Stats(viewer) => self.stats(room, engine, viewer),
             }
-            Action::Disconnect(id) => engine.disconnect(id),
-            Action::Pause { id, until } => engine.pause(id, until),
-            Action::Log(entry) => engine.log(entry),
-            Action::Record(event) => room.observer().record(event),
-            Action::Stats(viewer) => self.stats(room, engine, viewer),
         }
+    }
+
+    /// Offers something to every member but `except`; a recipient found full is dropped. The
+    /// recipients are listed first (a slow one leaves the room while we offer), into a list kept
+    /// between messages.
+    fn offer_to_everyone<E: Engine>(
+        &mut self,
+        room: &mut Room,
+        engine: &mut E,
+        except: Option<ClientId>,
+        mut offer: impl FnMut(&mut E, ClientId) -> Offer,
+    ) {
+        let mut ids = std::mem::take(&mut self.recipients);
+        room.members_except(except, &mut ids);
+        for &id in &ids {
+            if offer(engine, id) == Offer::Full {
+                self.too_slow(room, engine, id);
+            }
+        }
+        self.recipients = ids;
     }
     // ANCHOR_END: fan_out
 
@@ -246,7 +251,7 @@ impl Dispatch {
     }
 
     /// The gathered lines, as one block shared by every recipient (one copy, however many).
-    fn offer_gathered(&mut self, room: &mut Room, engine: &mut impl Engine) {
+    fn offer_gathered<E: Engine>(&mut self, room: &mut Room, engine: &mut E) {
         if self.gathered_lines == 0 {
             return;
         }
@@ -256,14 +261,10 @@ impl Dispatch {
         };
         self.gathered.clear();
         self.gathered_lines = 0;
-        let mut ids = std::mem::take(&mut self.recipients);
-        room.members_except(self.gathered_except, &mut ids);
-        for &id in &ids {
-            if engine.offer_shared(id, &block) == Offer::Full {
-                self.too_slow(room, engine, id);
-            }
-        }
-        self.recipients = ids;
+        let except = self.gathered_except;
+        self.offer_to_everyone(room, engine, except, |engine, id| {
+            engine.offer_shared(id, &block)
+        });
     }
     // ANCHOR_END: gather
 
