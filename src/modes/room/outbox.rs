@@ -157,13 +157,6 @@ impl Outbox {
         }
     }
 
-    /// Throws away everything waiting (the client is being dropped).
-    pub fn clear(&mut self) {
-        self.chunks.clear();
-        self.front_written = 0;
-        self.waiting = 0;
-    }
-
     /// Whether it is empty but keeps room a burst made it take (the sweep gives it back).
     pub fn holds_spare_room(&self) -> bool {
         self.is_empty() && self.chunks.capacity() > ENTRIES_KEPT
@@ -243,16 +236,12 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_outbox_writes_nothing_and_a_cleared_one_is_empty() {
+    fn an_empty_outbox_writes_nothing() {
         let mut socket = Trickle {
             got: Vec::new(),
             per_write: 100,
         };
         assert_eq!(Outbox::default().write_to(&mut socket, None).unwrap(), 0);
-        let mut outbox = filled();
-        outbox.clear();
-        assert!(outbox.is_empty());
-        assert_eq!(outbox.write_to(&mut socket, None).unwrap(), 0);
         assert!(socket.got.is_empty());
     }
 }

@@ -468,7 +468,7 @@ impl EventLoop {
     /// One connection too many: it gets the line, then a graceful close, like any leaving
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
     fn refuse(&mut self, mut stream: TcpStream) {
-        let line = format!("{}\n", protocol::room_full(self.max_clients));
+        let line = protocol::room_full(self.max_clients);
         let watch = self.observer.watch_from_start(None, Framing::Line);
         if watch.is_on() {
             let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
@@ -478,16 +478,14 @@ impl EventLoop {
             });
         }
         if self.clients.refusing >= MAX_REFUSING {
-            let _ = stream.write(line.as_bytes());
+            let _ = stream.write(format!("{line}\n").as_bytes());
             return;
         }
         let id = self.next_id;
         self.next_id += 1;
         if self.clients.add(id, stream, self.max_line, false, watch) {
             if let Some(client) = self.clients.map.get_mut(&id) {
-                client
-                    .out
-                    .push_line(Line::from(line.trim_end_matches('\n')));
+                client.out.push_line(Line::from(line));
                 client.phase = Phase::Closing;
             }
             self.clients.refusing += 1;
@@ -842,49 +840,54 @@ impl Clients {
     // ANCHOR_END: flush
 }
 
-impl Engine for Clients {
-    /// Appends the line to the client's output buffer, unless more than `CLIENT_QUEUE` bytes
-    /// already wait there. Nothing is written yet: that happens once per turn (`write_dirty`).
-    // ANCHOR: offer
-    fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
+impl Clients {
+    /// Puts `bytes` more in a member's outbox (`put` adds them and counts them for `/stats`),
+    /// unless more than `CLIENT_QUEUE` bytes would then wait; puts it on this turn's write list.
+    // ANCHOR: queue
+    fn queue(
+        &mut self,
+        id: ClientId,
+        bytes: usize,
+        put: impl FnOnce(&mut Outbox, &mut Traffic),
+    ) -> Offer {
         let Some(client) = self.map.get_mut(&id) else {
             return Offer::Gone;
         };
         if client.phase != Phase::Member {
             return Offer::Gone;
         }
-        if client.out.waiting() + line.len() + 1 > CLIENT_QUEUE {
+        if client.out.waiting() + bytes > CLIENT_QUEUE {
             return Offer::Full;
         }
-        client.out.push_line(Line::clone(line));
-        client.offered.count(line.len());
+        put(&mut client.out, &mut client.offered);
         if !client.dirty {
             client.dirty = true;
             self.dirty.push(id);
         }
         Offer::Accepted
     }
+    // ANCHOR_END: queue
+}
+
+impl Engine for Clients {
+    /// Appends the line to the client's output buffer, unless more than `CLIENT_QUEUE` bytes
+    /// already wait there. Nothing is written yet: that happens once per turn (`write_dirty`).
+    // ANCHOR: offer
+    fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
+        self.queue(id, line.len() + 1, |out, offered| {
+            out.push_line(Line::clone(line));
+            offered.count(line.len());
+        })
+    }
     // ANCHOR_END: offer
 
     /// The same for a block of lines shared with the other recipients (engine.rs,
     /// `Dispatch::gather`): the outbox keeps a reference to the block, never a copy.
     fn offer_shared(&mut self, id: ClientId, block: &SharedLines) -> Offer {
-        let Some(client) = self.map.get_mut(&id) else {
-            return Offer::Gone;
-        };
-        if client.phase != Phase::Member {
-            return Offer::Gone;
-        }
-        if client.out.waiting() + block.bytes.len() > CLIENT_QUEUE {
-            return Offer::Full;
-        }
-        client.out.push_shared(Arc::clone(&block.bytes));
-        client.offered.count_block(block.lines, block.bytes.len());
-        if !client.dirty {
-            client.dirty = true;
-            self.dirty.push(id);
-        }
-        Offer::Accepted
+        self.queue(id, block.bytes.len(), |out, offered| {
+            out.push_shared(Arc::clone(&block.bytes));
+            offered.count_block(block.lines, block.bytes.len());
+        })
     }
 
     fn disconnect(&mut self, id: ClientId) {
