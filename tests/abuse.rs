@@ -662,12 +662,7 @@ fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_
 /// The most memory the process ever had resident (Linux: `VmHWM` in /proc/PID/status), in KiB.
 #[cfg(target_os = "linux")]
 fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
+    common::proc_status_kib(pid, "VmHWM").expect("VmHWM in /proc/PID/status")
 }
 
 /// How many flooders, each from an address of its own (127.0.1.N), so that no per-address

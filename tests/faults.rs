@@ -12,14 +12,6 @@ use common::{
     Engine, Netchat, engine_tests, raw_connect, room_join as join, room_raw_join as raw_join,
 };
 
-/// Resident memory of a process in KiB, from /proc (Linux only).
-#[cfg(target_os = "linux")]
-fn resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The bound on netchat's resident memory while a peer floods it (a debug build is ~5 MiB).
 const MAX_RESIDENT_KIB: u64 = 32 * 1024;
 
@@ -111,7 +103,7 @@ fn half_50_mb_without_a_newline_keeps_memory_bounded() {
     );
     #[cfg(target_os = "linux")]
     {
-        let kib = resident_kib(netchat.pid()).expect("VmRSS");
+        let kib = common::proc_status_kib(netchat.pid(), "VmRSS").expect("VmRSS");
         assert!(
             kib < MAX_RESIDENT_KIB,
             "resident memory {kib} KiB after a 50 MB line"
@@ -162,7 +154,7 @@ fn flood_50_mib(peer: &common::RawPeer) -> thread::JoinHandle<bool> {
 
 #[cfg(target_os = "linux")]
 fn assert_memory_bounded(netchat: &Netchat) {
-    let kib = resident_kib(netchat.pid()).expect("VmRSS");
+    let kib = common::proc_status_kib(netchat.pid(), "VmRSS").expect("VmRSS");
     assert!(
         kib < MAX_RESIDENT_KIB,
         "resident memory {kib} KiB after a 50 MB line"
@@ -391,14 +383,6 @@ fn room_client_sigint_leaves_politely_and_exits_0(engine: Engine) {
     bob.expect_exit_code(0);
 }
 
-/// Peak resident memory of a process in KiB (VmHWM), from /proc (Linux only).
-#[cfg(target_os = "linux")]
-fn peak_resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// One client floods 10,000 lines of 1 KB while another never reads. The reader-less client is
 /// disconnected (its queue is bounded), the server's memory never grows with the flood, and a
 /// healthy client gets every single line, in order. Compare tests/room.rs
@@ -486,7 +470,7 @@ fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_
     server.expect_stderr("sloth was disconnected: too slow");
     #[cfg(target_os = "linux")]
     {
-        let peak = peak_resident_kib(server.pid()).expect("VmHWM");
+        let peak = common::proc_status_kib(server.pid(), "VmHWM").expect("VmHWM");
         assert!(
             peak < MAX_RESIDENT_KIB,
             "server peak resident memory {peak} KiB during a 10 MB flood"

@@ -407,11 +407,7 @@ fn room_200_clients_leave_no_threads_or_sockets_behind(engine: Engine) {
     // 200 clients from one address, in a burst: a load test, so no per-address limits.
     let (server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let pid = server.pid();
-    let count = |what: &str| {
-        std::fs::read_dir(format!("/proc/{pid}/{what}"))
-            .map(|dir| dir.count())
-            .unwrap_or(0)
-    };
+    let count = |what: &str| common::proc_entries(pid, what);
     let (threads, files) = (count("task"), count("fd"));
 
     let mut clients: Vec<TcpStream> = Vec::new();
@@ -496,17 +492,6 @@ fn room_client_colors_kinds_of_lines_only_when_asked(engine: Engine) {
 
 // The fault matrix (tests/faults.rs), room rows: a hostile or broken client, or a closed stdout.
 
-/// Resident memory of a process in KiB, from /proc (Linux only).
-#[cfg(target_os = "linux")]
-fn resident_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .expect("VmRSS");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on(engine: Engine) {
     let (server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
@@ -523,7 +508,7 @@ fn room_50_mb_without_a_newline_keeps_the_server_bounded_and_the_room_goes_on(en
     assert!(flood.join().unwrap(), "the server stopped reading");
     #[cfg(target_os = "linux")]
     {
-        let kib = resident_kib(server.pid());
+        let kib = common::proc_status_kib(server.pid(), "VmRSS").expect("VmRSS");
         assert!(
             kib < 32 * 1024,
             "server resident memory {kib} KiB after a 50 MB line"
@@ -612,11 +597,7 @@ fn room_poll_5000_clients_join_and_leave_on_one_thread_and_fds_return_to_the_bas
     let (server, addr) =
         Engine::Poll.listen("server", &["--max-clients", &max, "--max-per-address", "0"]);
     let pid = server.pid();
-    let count = |what: &str| {
-        std::fs::read_dir(format!("/proc/{pid}/{what}"))
-            .map(|dir| dir.count())
-            .unwrap_or(0)
-    };
+    let count = |what: &str| common::proc_entries(pid, what);
     let (threads, files) = (count("task"), count("fd"));
 
     // In batches, each waiting for its welcomes: a crowd connecting faster than the server

@@ -579,3 +579,21 @@ macro_rules! engine_tests {
 }
 #[allow(unused_imports)]
 pub(crate) use engine_tests;
+
+/// A figure in kB from /proc/PID/status (`VmRSS`: resident now, `VmHWM`: the most ever
+/// resident), Linux only; `None` once the process is gone.
+#[cfg(target_os = "linux")]
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?;
+    value.split_whitespace().next()?.parse().ok()
+}
+
+/// How many entries /proc/PID/DIR holds (`task`: threads, `fd`: open files), Linux only; 0 once
+/// the process is gone.
+#[cfg(target_os = "linux")]
+pub fn proc_entries(pid: u32, dir: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, |entries| entries.count())
+}
