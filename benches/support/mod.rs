@@ -27,11 +27,13 @@ pub fn netchat_bin() -> String {
 }
 
 /// The bench's command line: `--json`, `--engine NAME` (repeatable; the room bench's servers),
-/// and scenario names to run (all when none is given). cargo adds `--bench` (and libtest options
+/// `--reps N` (how many times a bench that repeats its transfers does so), and scenario names
+/// to run (all when none is given). cargo adds `--bench` (and libtest options
 /// a user may type out of habit): those are ignored.
 pub struct Args {
     pub json: bool,
     pub engines: Vec<String>,
+    pub reps: Option<usize>,
     filters: Vec<String>,
 }
 
@@ -39,6 +41,7 @@ impl Args {
     pub fn parse() -> Args {
         let mut json = false;
         let mut engines = Vec::new();
+        let mut reps = None;
         let mut filters = Vec::new();
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -48,6 +51,8 @@ impl Args {
                 engines.extend(args.next());
             } else if let Some(engine) = arg.strip_prefix("--engine=") {
                 engines.push(engine.to_string());
+            } else if arg == "--reps" {
+                reps = args.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0);
             } else if !arg.starts_with('-') {
                 filters.push(arg);
             }
@@ -55,6 +60,7 @@ impl Args {
         Args {
             json,
             engines,
+            reps,
             filters,
         }
     }
