@@ -38,15 +38,17 @@ pub fn all_plain(bytes: &[u8]) -> bool {
 pub fn plain_prefix(bytes: &[u8]) -> usize {
     let mut at = 0;
     while let Some(chunk) = bytes[at..].first_chunk::<CHUNK>() {
-        // No branch inside: the compiler tests the chunk 16 bytes at a time. Read as a signed
-        // number, a byte is below a space when it is a control or one of 0x80..=0xFF (part of a
-        // multi-byte character): one comparison for both.
-        let mut odd = 0u8;
+        // No branch inside: the compiler tests the chunk 16 bytes at a time. One more than a
+        // plain byte (space to `~`) is 0x21..=0x7F, which read as a signed number is exactly
+        // the numbers above 0x20: controls, DEL and 0x80..=0xFF (parts of multi-byte
+        // characters) all fall outside with one addition and one comparison. One more than a
+        // tab or a newline is 0x0A or 0x0B, which differ only in their lowest bit.
+        let mut plain = true;
         for &b in chunk {
-            let below_space = u8::from((b as i8) < 0x20) & u8::from(b != b'\t' && b != b'\n');
-            odd |= below_space | u8::from(b == 0x7f);
+            let next = b.wrapping_add(1);
+            plain &= (next as i8 > 0x20) | (next | 1 == 0x0b);
         }
-        if odd != 0 {
+        if !plain {
             break;
         }
         at += CHUNK;
