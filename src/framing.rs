@@ -728,7 +728,7 @@ impl<R: Read> LineReader<R> {
 /// carries (each message and its newline), so it can be sent or printed in one `write`.
 ///
 /// A block may be given a way home ([`Messages::return_to`]): when whoever received it drops it,
-/// its buffers go back to the reader that filled it, to be filled again. A fresh 128 KiB buffer
+/// its buffers go back to the reader that filled it, to be filled again. A fresh 64 KiB buffer
 /// per read would cost the kernel a page fault and a zeroed page every 4 KiB.
 #[derive(Debug, Default, Clone)]
 pub struct Messages {
@@ -824,7 +824,7 @@ impl Messages {
     /// from a read buffer into it.
     ///
     /// `read` gets zeroed memory to fill: std has no stable way to read into memory that was
-    /// never written, and zeroing 128 KiB costs much less than copying it.
+    /// never written, and zeroing 64 KiB costs much less than copying it.
     pub fn read_more(
         &mut self,
         room: usize,
