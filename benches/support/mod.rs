@@ -32,6 +32,8 @@ pub fn netchat_bin() -> String {
 pub struct Args {
     pub json: bool,
     pub engines: Vec<String>,
+    /// `--readers threads|loop`: how the room bench's generator reads (room.rs `Readers`).
+    pub readers: Option<String>,
     filters: Vec<String>,
 }
 
@@ -39,6 +41,7 @@ impl Args {
     pub fn parse() -> Args {
         let mut json = false;
         let mut engines = Vec::new();
+        let mut readers = None;
         let mut filters = Vec::new();
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -48,6 +51,10 @@ impl Args {
                 engines.extend(args.next());
             } else if let Some(engine) = arg.strip_prefix("--engine=") {
                 engines.push(engine.to_string());
+            } else if arg == "--readers" {
+                readers = args.next();
+            } else if let Some(how) = arg.strip_prefix("--readers=") {
+                readers = Some(how.to_string());
             } else if !arg.starts_with('-') {
                 filters.push(arg);
             }
@@ -55,6 +62,7 @@ impl Args {
         Args {
             json,
             engines,
+            readers,
             filters,
         }
     }
