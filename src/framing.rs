@@ -60,6 +60,35 @@ impl Framing {
     }
 }
 
+/// A line that ends a conversation when it comes, such as duplex's `bye`: the word alone on a
+/// line, in any case, blanks around it forgiven (`  Bye `).
+///
+/// The reader pump looks for it while it frames a block ([`LineDecoder::watching`]), so that
+/// the block can say it holds none ([`Messages::find`]) and the thread that receives the block
+/// need not look at every line again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopWord(pub &'static str);
+
+impl StopWord {
+    /// Whether `line` is this word.
+    pub fn is(self, line: &[u8]) -> bool {
+        line.first().is_some_and(|&first| self.may_start(first))
+            && line.trim_ascii().eq_ignore_ascii_case(self.0.as_bytes())
+    }
+
+    /// Whether a line that starts with `byte` may be the word: its first letter in either case,
+    /// or a blank. Nearly every line of a file fails this first test.
+    fn may_start(self, byte: u8) -> bool {
+        let letter = self.0.as_bytes().first().copied().unwrap_or(b' ');
+        byte.eq_ignore_ascii_case(&letter) || byte.is_ascii_whitespace()
+    }
+
+    /// [`StopWord::may_start`] as a table, one flag per byte value, for [`scan::whole_lines`].
+    fn first_bytes(self) -> scan::FirstBytes {
+        std::array::from_fn(|byte| self.may_start(byte as u8))
+    }
+}
+
 /// One thing the reader found in the byte stream.
 ///
 /// `L` is how the line's bytes are held: owned (`Vec<u8>`, the default, what [`LineReader`]
@@ -129,6 +158,11 @@ pub struct LineDecoder {
     skipped_cr: bool,
     /// Whether the bulk path notes if each block is plain text ([`Messages::is_plain`]).
     notes_plain: bool,
+    /// The line the bulk path looks for in each block ([`LineDecoder::watching`]).
+    word: Option<StopWord>,
+    /// The bytes such a line may start with ([`StopWord::first_bytes`]); boxed, and only when
+    /// watching, so that a decoder that watches nothing (a room's twenty thousand) stays small.
+    word_starts: Option<Box<scan::FirstBytes>>,
 }
 
 impl LineDecoder {
@@ -142,6 +176,8 @@ impl LineDecoder {
             handed_out: false,
             skipped_cr: false,
             notes_plain: false,
+            word: None,
+            word_starts: None,
         }
     }
 
@@ -150,6 +186,17 @@ impl LineDecoder {
     /// will only be sent on (piped input), a block is simply taken as not plain.
     pub fn noting_plain(mut self, notes_plain: bool) -> Self {
         self.notes_plain = notes_plain;
+        self
+    }
+
+    /// Makes the bulk path ([`LineDecoder::frame_tail`]) look for `word` among the lines it
+    /// frames, so that each block can say that it holds none ([`Messages::find`]). It costs one
+    /// table look-up per line, in the loop that finds the lines; the receiver of the block would
+    /// otherwise look at every line again, on another thread, after the block's bytes have left
+    /// this thread's cache.
+    pub fn watching(mut self, word: Option<StopWord>) -> Self {
+        self.word = word;
+        self.word_starts = word.map(|word| Box::new(word.first_bytes()));
         self
     }
 
@@ -268,10 +315,12 @@ impl LineDecoder {
     ///
     /// A line that needs nothing done — within the limit, no CR to drop, no NUL that could end
     /// it early — is already in the form `Messages` keeps, a newline after it. So the usual work
-    /// is only to note where each newline is ([`plain_run`]); the bytes stay where the kernel
+    /// is only to note where each newline is (`Lines::plain_run`); the bytes stay where the kernel
     /// put them. Any other line goes through [`LineDecoder::decode`], the one definition of a
     /// line, and is moved down over the bytes it no longer needs (a dropped CR); the plain lines
-    /// after it then move down with it.
+    /// after it then move down with it. When the decoder watches for a word
+    /// ([`LineDecoder::watching`]), every line is checked for it on the way, and a block in
+    /// which none is says so ([`Messages::find`]).
     // ANCHOR: frame_tail
     pub fn frame_tail(&mut self, block: &mut Messages, too_long: &mut Vec<usize>) {
         let mut framed = block.framed_len();
@@ -282,16 +331,23 @@ impl LineDecoder {
             block.bytes.splice(framed..framed, partial);
             block.len = block.bytes.len();
         }
+        // Whether every message of the block was looked at and none is the word.
+        let word = self.word;
+        let mut clear = word.is_some() && (block.is_empty() || block.clear_of == word);
         let (mut at, end) = (framed, block.len);
         loop {
             if self.between_lines() {
                 let base = framed;
-                let ends = &mut block.ends;
                 let bytes = &block.bytes[at..end];
-                let (run, plain) = plain_run(bytes, self.max_line, self.notes_plain, |newline| {
-                    ends.push(base + newline)
-                });
+                let lines = Lines {
+                    max_line: self.max_line,
+                    notes_plain: self.notes_plain,
+                    word: self.word,
+                    word_starts: self.word_starts.as_deref().unwrap_or(&NO_FIRST_BYTES),
+                };
+                let (run, plain, said) = lines.plain_run(bytes, &mut block.ends, base);
                 block.odd |= !plain;
+                clear &= !said;
                 block.bytes.copy_within(at..at + run, framed);
                 (at, framed) = (at + run, framed + run);
             }
@@ -299,16 +355,20 @@ impl LineDecoder {
             // Where the line lies in the block: never in the decoder's own buffer, which is
             // empty here (the unfinished line was put in the block).
             let line = match frame {
-                Some(Frame::Line(line)) => Some((
-                    line.as_ptr() as usize - block.bytes.as_ptr() as usize,
-                    line.len(),
-                )),
+                Some(Frame::Line(line)) => {
+                    clear &= !word.is_some_and(|word| word.is(line));
+                    Some((
+                        line.as_ptr() as usize - block.bytes.as_ptr() as usize,
+                        line.len(),
+                    ))
+                }
                 Some(Frame::TooLong { .. }) => {
                     too_long.push(block.ends.len());
                     None
                 }
                 None => {
                     block.len = framed;
+                    block.clear_of = word.filter(|_| clear);
                     return;
                 }
             };
@@ -406,41 +466,52 @@ fn line_end(input: &[u8], cr_before: bool) -> Option<usize> {
 }
 // ANCHOR_END: line_end
 
-/// The whole lines at the start of `bytes` that need nothing done to become messages: within
-/// `max_line`, with no CR (which might have to be dropped) and no NUL (which ends a line after a
-/// CR). Calls `newline` with the offset of each one's newline, and returns how many bytes they
-/// take (newlines included) and, if `notes_plain`, whether all of them are plain text
-/// ([`scan::is_plain`]; `false` when not asked).
-///
-/// Scans that the compiler or `memchr` runs 16 or 32 bytes per instruction: how far the bytes
-/// are plain text, if asked, which also rules out CR and NUL there (in a file of text, the whole
-/// block); where the first CR or NUL is after that; and the newlines up to it.
+/// No byte starts a line worth a closer look: for a decoder that watches for no word.
+const NO_FIRST_BYTES: scan::FirstBytes = [false; 256];
+
 // ANCHOR: plain_run
-fn plain_run(
-    bytes: &[u8],
+/// What the bulk path looks for in the lines it frames: the decoder's settings, borrowed.
+struct Lines<'a> {
     max_line: usize,
     notes_plain: bool,
-    mut newline: impl FnMut(usize),
-) -> (usize, bool) {
-    let plain = if notes_plain {
-        scan::plain_prefix(bytes)
-    } else {
-        0
-    };
-    let clean = match memchr::memchr2(b'\r', 0, &bytes[plain..]) {
-        Some(special) => plain + special,
-        None => bytes.len(),
-    };
-    let mut run = 0;
-    scan::newlines(&bytes[..clean], |at| {
-        let whole = at - run <= max_line;
-        if whole {
-            newline(at);
-            run = at + 1;
-        }
-        whole
-    });
-    (run, notes_plain && run <= plain)
+    word: Option<StopWord>,
+    word_starts: &'a scan::FirstBytes,
+}
+
+impl Lines<'_> {
+    /// The whole lines at the start of `bytes` that need nothing done to become messages:
+    /// within `max_line`, with no CR (which might have to be dropped) and no NUL (which ends a
+    /// line after a CR). Pushes `base` + the offset of each one's newline to `ends`, and
+    /// returns how many bytes they take (newlines included); if `notes_plain`, whether all of
+    /// them are plain text ([`scan::is_plain`]; `false` when not asked); and whether one of
+    /// them is the word watched for.
+    ///
+    /// Scans that the compiler or `memchr` runs 16 or 32 bytes per instruction: how far the
+    /// bytes are plain text, if asked, which also rules out CR and NUL there (in a file of
+    /// text, the whole block); where the first CR or NUL is after that; and the lines up to it
+    /// ([`scan::whole_lines`]).
+    fn plain_run(&self, bytes: &[u8], ends: &mut Vec<usize>, base: usize) -> (usize, bool, bool) {
+        let plain = if self.notes_plain {
+            scan::plain_prefix(bytes)
+        } else {
+            0
+        };
+        let clean = match memchr::memchr2(b'\r', 0, &bytes[plain..]) {
+            Some(special) => plain + special,
+            None => bytes.len(),
+        };
+        let word = self.word;
+        let is_word = |line: &[u8]| word.is_some_and(|word| word.is(line));
+        let (run, said) = scan::whole_lines(
+            &bytes[..clean],
+            self.max_line,
+            self.word_starts,
+            is_word,
+            ends,
+            base,
+        );
+        (run, self.notes_plain && run <= plain, said)
+    }
 }
 // ANCHOR_END: plain_run
 
@@ -689,6 +760,8 @@ pub struct Messages {
     /// Whether some message may hold a byte that is not plain text ([`scan::is_plain`]): when
     /// false, every message is printable ASCII or tabs, which the console prints as it is.
     odd: bool,
+    /// A word that framing looked for in every message and did not find ([`Messages::find`]).
+    clear_of: Option<StopWord>,
     /// Where the emptied buffers go when this block is dropped.
     home: Option<Sender<Messages>>,
 }
@@ -709,6 +782,7 @@ impl Drop for Messages {
                 len: 0,
                 ends: take(&mut self.ends),
                 odd: false,
+                clear_of: None,
                 home: None,
             };
             spare.ends.clear();
@@ -798,6 +872,10 @@ impl Messages {
         to.ends
             .extend(self.ends[at..].iter().map(|&end| end - from + base));
         to.odd |= self.odd;
+        // The messages moved were looked at for the word as this block's were.
+        if to.clear_of != self.clear_of {
+            to.clear_of = self.clear_of.filter(|_| base == 0);
+        }
         self.truncate(at);
     }
 
@@ -807,6 +885,7 @@ impl Messages {
         let framed = self.framed_len();
         let message = strip_line_ending(&self.bytes[framed..self.len]);
         self.odd |= !scan::all_plain(message);
+        self.clear_of = self.clear_of.filter(|word| !word.is(message));
         self.len = framed + message.len();
         self.ends.push(self.len);
         self.put(b"\n");
@@ -815,6 +894,7 @@ impl Messages {
     /// Adds one message at the end.
     pub fn push(&mut self, message: &[u8]) {
         self.odd |= !scan::all_plain(message);
+        self.not_clear_if(message);
         self.put(message);
         self.ends.push(self.len);
         self.put(b"\n");
@@ -826,6 +906,22 @@ impl Messages {
     /// `false` of messages that are plain: never the other way round.)
     pub fn is_plain(&self) -> bool {
         !self.odd
+    }
+
+    /// Where the first message that is `word` is, if one is. Answered at once when framing
+    /// looked for that word in every message while it found them ([`LineDecoder::watching`])
+    /// and found none; otherwise by looking at each message.
+    pub fn find(&self, word: StopWord) -> Option<usize> {
+        if self.clear_of == Some(word) {
+            return None;
+        }
+        self.iter().position(|message| word.is(message))
+    }
+
+    /// A message was added: if it is the word framing did not find, the block is no longer
+    /// clear of it.
+    fn not_clear_if(&mut self, message: &[u8]) {
+        self.clear_of = self.clear_of.filter(|word| !word.is(message));
     }
 
     /// How many messages there are.

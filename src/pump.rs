@@ -19,7 +19,7 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::console::Console;
-use crate::framing::{Frame, Framing, LineDecoder, Messages, UnframedHint};
+use crate::framing::{Frame, Framing, LineDecoder, Messages, StopWord, UnframedHint};
 use crate::observe::{Call, Watch};
 
 /// What a pump tells besides the messages: each `read` to `watch` (`--trace`, `--events`), and
@@ -31,6 +31,9 @@ pub struct Reporting {
     /// Whether each block says if it is plain text ([`Messages::is_plain`]): for what is
     /// printed (a peer's messages), not for what is only sent on (piped input).
     pub plain: bool,
+    /// The line that ends the conversation (duplex's `bye`), looked for while framing, so that
+    /// each block says whether it holds one ([`Messages::find`]).
+    pub stop_word: Option<StopWord>,
 }
 
 impl Reporting {
@@ -49,6 +52,15 @@ impl Reporting {
                 Framing::Raw => None,
             },
             plain: true,
+            stop_word: None,
+        }
+    }
+
+    /// The same, looking for `word` in every block ([`LineDecoder::watching`]).
+    pub fn watching(self, word: Option<StopWord>) -> Reporting {
+        Reporting {
+            stop_word: word,
+            ..self
         }
     }
 }
@@ -145,7 +157,9 @@ fn pump<E>(
 ) {
     let mut watch = reporting.watch.unwrap_or_else(Watch::off);
     let mut unframed = reporting.unframed;
-    let mut decoder = LineDecoder::new(max_line).noting_plain(reporting.plain);
+    let mut decoder = LineDecoder::new(max_line)
+        .noting_plain(reporting.plain)
+        .watching(reporting.stop_word);
     let blocks = Blocks::new(sender.capacity().unwrap_or(1));
     // A failed send means the conversation is over and nobody listens any more.
     let mut hand_over = |event: Pumped| sender.send(wrap(event)).is_ok();

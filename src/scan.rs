@@ -7,9 +7,9 @@
 //! number, one bit per byte: "where are the newlines in these 64 bytes" is a `u64`, and the next
 //! newline is its lowest set bit (`trailing_zeros`, one instruction).
 //!
-//! framing.rs finds lines with [`newlines`], and with [`plain_prefix`] whether a block holds
-//! anything but printable ASCII, CR and NUL included; console.rs then prints a plain block
-//! without looking at it again.
+//! framing.rs finds lines with [`whole_lines`] (and in the same loop, a line that may end the
+//! conversation), and with [`plain_prefix`] whether a block holds anything but printable ASCII,
+//! CR and NUL included; console.rs then prints a plain block without looking at it again.
 
 /// How many bytes one mask covers: one bit per byte of a `u64`.
 pub const CHUNK: usize = 64;
@@ -57,42 +57,73 @@ pub fn plain_prefix(bytes: &[u8]) -> usize {
 }
 // ANCHOR_END: plain_prefix
 
-/// Calls `each` with the offset of every newline in `bytes`, in order, until it returns false.
+/// The bytes a line may start with to be worth a closer look, one flag per byte value: see
+/// [`whole_lines`]. All false: no line is.
+pub type FirstBytes = [bool; 256];
+
+/// The whole lines at the start of `bytes` whose newline comes at most `max_line` bytes after
+/// their start. For each, in order, pushes
+/// `base` + the offset of its newline to `ends`; stops before the first line that is longer.
+/// Returns how many bytes those lines take (newlines included), and whether `is_word` said yes
+/// to one of them. `is_word` is asked only about the lines whose first byte is in `first`: a
+/// conversation's last word (duplex's `bye`) is looked for while the lines are found, in the
+/// same loop, at the cost of one table look-up per line.
 ///
 /// Short lines (the costly kind: one newline every few dozen bytes) are found 64 bytes at a
 /// time ([`mask`]): one mask per 64 bytes, then one instruction per newline. When 64 bytes hold
 /// no newline, the line is long, and `memchr` (which skips 32 bytes per step, but costs a few
-/// dozen instructions to start) finds its end.
-// ANCHOR: newlines
-pub fn newlines(bytes: &[u8], mut each: impl FnMut(usize) -> bool) {
+/// dozen instructions to start) finds its end. Written as one loop with nothing behind a reference, so that the compiler keeps the state in
+/// registers: finding a 40-byte line costs a handful of instructions.
+// ANCHOR: whole_lines
+pub fn whole_lines(
+    bytes: &[u8],
+    max_line: usize,
+    first: &FirstBytes,
+    is_word: impl Fn(&[u8]) -> bool,
+    ends: &mut Vec<usize>,
+    base: usize,
+) -> (usize, bool) {
+    // `start`: where the line being looked for starts; `said`: the word was seen.
+    let (mut start, mut said) = (0, false);
+    // One line, whose newline is at `end`: `false` (and nothing recorded) when it is too long.
+    let mut line = |start: &mut usize, end: usize| {
+        if end - *start > max_line {
+            return false;
+        }
+        ends.push(base + end);
+        if first[usize::from(bytes[*start])] {
+            said |= is_word(&bytes[*start..end]);
+        }
+        *start = end + 1;
+        true
+    };
     let mut at = 0;
     while let Some(chunk) = bytes[at..].first_chunk::<CHUNK>() {
         let mut found = mask(chunk, |b| b == b'\n');
         if found == 0 {
-            let Some(end) = memchr::memchr(b'\n', &bytes[at + CHUNK..]) else {
-                return;
-            };
-            if !each(at + CHUNK + end) {
-                return;
+            // 64 bytes without a newline: a long line, whose end `memchr` finds fastest.
+            match memchr::memchr(b'\n', &bytes[at + CHUNK..]) {
+                Some(end) if line(&mut start, at + CHUNK + end) => at = start,
+                _ => return (start, said),
             }
-            at += CHUNK + end + 1;
             continue;
         }
         while found != 0 {
-            if !each(at + found.trailing_zeros() as usize) {
-                return;
+            if !line(&mut start, at + found.trailing_zeros() as usize) {
+                return (start, said);
             }
             found &= found - 1;
         }
         at += CHUNK;
     }
     for end in memchr::memchr_iter(b'\n', &bytes[at..]) {
-        if !each(at + end) {
-            return;
+        if !line(&mut start, at + end) {
+            break;
         }
     }
+    (start, said)
 }
-// ANCHOR_END: newlines
+// ANCHOR_END: whole_lines
 
 /// One bit per byte of `chunk`: bit `i` is set when `test(chunk[i])`.
 // ANCHOR: mask
@@ -142,6 +173,13 @@ mod tests {
         assert_eq!(mask(&chunk, |b| b == b'\n'), 1 | 1 << 63);
     }
 
+    /// Every newline of `bytes`, as `whole_lines` finds them with no limit and no word.
+    fn all_newlines(bytes: &[u8]) -> Vec<usize> {
+        let mut ends = Vec::new();
+        whole_lines(bytes, usize::MAX, &[false; 256], |_| true, &mut ends, 0);
+        ends
+    }
+
     #[test]
     fn newlines_are_found_in_order_in_short_and_long_lines() {
         let mut text = Vec::new();
@@ -154,19 +192,31 @@ mod tests {
         text.extend_from_slice(b"no newline at the end");
         for start in 0..70 {
             let expected: Vec<usize> = memchr::memchr_iter(b'\n', &text[start..]).collect();
-            let mut found = Vec::new();
-            newlines(&text[start..], |at| {
-                found.push(at);
-                true
-            });
-            assert_eq!(found, expected);
+            assert_eq!(all_newlines(&text[start..]), expected);
         }
-        let mut first_two = Vec::new();
-        newlines(&text, |at| {
-            first_two.push(at);
-            first_two.len() < 2
-        });
-        assert_eq!(first_two, [0, 2]);
+    }
+
+    #[test]
+    fn whole_lines_stop_before_the_first_too_long_line_and_ask_only_about_first_bytes() {
+        let text = b"ab\n  bye\nbyebye\nlong line\nx\n";
+        let mut first = [false; 256];
+        (first[usize::from(b' ')], first[usize::from(b'b')]) = (true, true);
+        let asked = std::cell::RefCell::new(Vec::new());
+        let mut ends = vec![7];
+        let (len, said) = whole_lines(
+            text,
+            6,
+            &first,
+            |line| {
+                asked.borrow_mut().push(line.to_vec());
+                line.trim_ascii() == b"bye"
+            },
+            &mut ends,
+            100,
+        );
+        assert_eq!((len, said), (16, true));
+        assert_eq!(ends, [7, 102, 108, 115]);
+        assert_eq!(asked.into_inner(), [&b"  bye"[..], b"byebye"]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crossterm::{cursor, queue, terminal};
 
 use crate::console::{self, Console};
 use crate::error::{Error, Result};
-use crate::framing::{Frame, Framing, LineReader, Messages};
+use crate::framing::{Frame, Framing, LineReader, Messages, StopWord};
 use crate::pump::{self, Pumped};
 
 mod blocked;
@@ -76,6 +76,9 @@ pub struct KeyboardOptions {
     pub prompt: String,
     /// `--timestamps`: prefix a line with the local time once it is sent (terminal only).
     pub timestamps: bool,
+    /// The line that ends the conversation (duplex's `bye`): piped input is searched for it
+    /// while it is framed ([`LineDecoder::watching`](crate::framing::LineDecoder::watching)).
+    pub stop_word: Option<StopWord>,
 }
 
 /// The running keyboard reader. Dropping it stops the line editor and gives the terminal back in
@@ -116,7 +119,7 @@ impl Keyboard {
             }
         }
         Ok(Keyboard {
-            input: spawn_plain_reader(stdin, options.max_line)?,
+            input: spawn_plain_reader(stdin, options.max_line, options.stop_word)?,
             editor: None,
         })
     }
@@ -158,6 +161,7 @@ impl Drop for Keyboard {
 pub fn spawn_plain_reader(
     stdin: impl Read + Send + 'static,
     max_line: usize,
+    stop_word: Option<StopWord>,
 ) -> Result<Receiver<Input>> {
     // A pipe or a file gives many lines per `read`: they come as one `Input::Lines`, one channel
     // message and one wake-up of the main thread, instead of one per line. A person types one
@@ -168,7 +172,7 @@ pub fn spawn_plain_reader(
         Framing::Line,
         max_line,
         PIPED_QUEUE,
-        pump::Reporting::default(),
+        pump::Reporting::default().watching(stop_word),
         |pumped| match pumped {
             // A last typed line without its newline (a file that does not end with one) counts.
             Pumped::Messages(lines) | Pumped::Cut(lines) => Input::Lines(lines),
@@ -655,7 +659,7 @@ mod tests {
 
     #[test]
     fn plain_reader_yields_lines_then_eof() {
-        let input = spawn_plain_reader(&b"one\r\ntwo\n"[..], 100).unwrap();
+        let input = spawn_plain_reader(&b"one\r\ntwo\n"[..], 100, None).unwrap();
         // Both came from one `read`: one batch.
         assert!(
             matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"one"[..], b"two"]))
@@ -666,7 +670,7 @@ mod tests {
 
     #[test]
     fn plain_reader_reports_overlong_lines_and_goes_on() {
-        let input = spawn_plain_reader(&b"0123456789\nok\n"[..], 4).unwrap();
+        let input = spawn_plain_reader(&b"0123456789\nok\n"[..], 4, None).unwrap();
         assert!(matches!(input.recv().unwrap(), Input::TooLong { limit: 4 }));
         assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"ok"[..]])));
     }
@@ -685,7 +689,7 @@ mod tests {
     #[test]
     fn plain_reader_hands_over_a_line_alone_when_nothing_follows_it() {
         let (keys, typed) = bounded(1);
-        let input = spawn_plain_reader(Typist(typed), 100).unwrap();
+        let input = spawn_plain_reader(Typist(typed), 100, None).unwrap();
         keys.send(&b"typed\n"[..]).unwrap();
         assert!(matches!(input.recv().unwrap(), Input::Lines(l) if l.iter().eq([&b"typed"[..]])));
         keys.send(&b"again\n"[..]).unwrap();

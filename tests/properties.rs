@@ -11,7 +11,7 @@ use netchat::console::{
     CONTINUATION_INDENT, Console, MAX_BLANK_RUN, MAX_INDENT, Tone, escape_into, escape_peer_text,
     is_invisible_format,
 };
-use netchat::framing::{Frame, LineDecoder, LineReader, Messages};
+use netchat::framing::{Frame, LineDecoder, LineReader, Messages, StopWord};
 use netchat::modes::room::protocol;
 use netchat::modes::room::rules::{Action, Limits, Log, Room};
 use netchat::modes::room::server::tone_of;
@@ -95,17 +95,50 @@ fn long_lines() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(line, 0..12).prop_map(|lines| lines.concat())
 }
 
+/// `data` with lines that are, or nearly are, duplex's `bye` put in at the given places (which
+/// may be in the middle of a line).
+fn with_byes(data: Vec<u8>, byes: Vec<(prop::sample::Index, &str)>) -> Vec<u8> {
+    let mut data = data;
+    for (at, bye) in byes {
+        let at = at.index(data.len() + 1);
+        data.splice(at..at, bye.bytes());
+    }
+    data
+}
+
+/// Lines that are `bye`, or start like it and are not, to mix into traffic.
+fn byes() -> impl Strategy<Value = Vec<(prop::sample::Index, &'static str)>> {
+    let bye = prop::sample::select(vec![
+        "bye\n",
+        "  BYE \r\n",
+        "Bye\t\n",
+        "byebye\n",
+        " b\n",
+        "b\n",
+        "\n",
+        " bye now\n",
+        "\x0cbye\r\0",
+    ]);
+    prop::collection::vec((any::<prop::sample::Index>(), bye), 0..4)
+}
+
+/// The word duplex watches for, as the pumps of a duplex conversation look for it.
+const BYE: StopWord = StopWord("bye");
+
 /// What the reader pump hands over for `data` read in the pieces `cuts` makes, then the end,
 /// framed in blocks that come back and are filled again (noting whether each is plain text, or
-/// not): `each` sees every block as the pump made it, before it goes back.
+/// not, and watching for `bye`, or not): `each` sees every block as the pump made it, before it
+/// goes back.
 fn pump_blocks(
     data: &[u8],
     cuts: &[prop::sample::Index],
     max_line: usize,
-    notes_plain: bool,
+    (notes_plain, watching): (bool, bool),
     mut each: impl FnMut(&Pumped),
 ) {
-    let mut decoder = LineDecoder::new(max_line).noting_plain(notes_plain);
+    let mut decoder = LineDecoder::new(max_line)
+        .noting_plain(notes_plain)
+        .watching(watching.then_some(BYE));
     let blocks = pump::Blocks::new(2);
     let mut hand_over = |event: Pumped| {
         each(&event);
@@ -202,19 +235,23 @@ proptest! {
     /// gives the frames the blocking reader gives, in the same order, for any split, short lines
     /// or long, with blocks that come back and are filled again. Each block is its own wire form
     /// (every message followed by its newline); one that says it is plain is, and when asked,
-    /// every block of a plain stream says so (the printing fast path is taken).
+    /// every block of a plain stream says so (the printing fast path is taken). Where the pump
+    /// watches for `bye`, each block finds the same first `bye` as looking at every line does.
     #[test]
     fn the_pumps_blocks_hold_the_same_frames_for_any_split(
         data in prop_oneof![traffic(), long_lines()],
+        byes in byes(),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
         max_line in prop_oneof![1usize..64, 64usize..400],
         notes_plain: bool,
+        watching: bool,
     ) {
+        let data = with_byes(data, byes);
         let whole = all_frames(&data[..], max_line);
         let mut frames = Vec::new();
         let mut wrong = None;
         let plain_stream = scan::plain_prefix(&data) == data.len();
-        pump_blocks(&data, &cuts, max_line, notes_plain, |event| match event {
+        pump_blocks(&data, &cuts, max_line, (notes_plain, watching), |event| match event {
             // The last line, without its newline, comes as `Cut`: the same frame.
             Pumped::Messages(lines) | Pumped::Cut(lines) => {
                 let wire: Vec<u8> = lines.iter().flat_map(|l| [l, b"\n"].concat()).collect();
@@ -227,6 +264,8 @@ proptest! {
                     wrong = Some("a block says it is plain and is not");
                 } else if notes_plain && plain_stream && !lines.is_plain() {
                     wrong = Some("a block of plain text does not say so");
+                } else if lines.find(BYE) != lines.iter().position(|line| BYE.is(line)) {
+                    wrong = Some("a block finds another bye than its lines hold");
                 }
                 frames.extend(lines.iter().map(|line| Frame::Line(line.to_vec())));
             }
@@ -248,7 +287,7 @@ proptest! {
     ) {
         let (mut bulk, bulk_out, _) = captured_console(interactive);
         let (mut single, single_out, _) = captured_console(interactive);
-        pump_blocks(&data, &cuts, 200, notes_plain, |event| {
+        pump_blocks(&data, &cuts, 200, (notes_plain, false), |event| {
             if let Pumped::Messages(lines) | Pumped::Cut(lines) = event {
                 bulk.queue_peer_messages("peer", lines).expect("writing to memory");
                 bulk.flush_messages().expect("writing to memory");
@@ -271,16 +310,41 @@ proptest! {
     ) {
         let data = &data[start.min(data.len())..];
         let mut found = Vec::new();
-        scan::newlines(data, |at| {
-            found.push(at);
-            true
-        });
+        scan::whole_lines(data, usize::MAX, &[false; 256], |_| false, &mut found, 0);
         let expected: Vec<usize> = (0..data.len()).filter(|&i| data[i] == b'\n').collect();
         prop_assert_eq!(found, expected);
         let odd = |b: u8| !(b == b'\t' || b == b'\n' || (b' '..=b'~').contains(&b));
         let first_odd = data.iter().position(|&b| odd(b)).unwrap_or(data.len());
         prop_assert_eq!(scan::plain_prefix(data), first_odd);
         prop_assert_eq!(scan::all_plain(data), !data.iter().any(|&b| b == b'\n' || odd(b)));
+    }
+
+    /// `whole_lines` gives the newlines of the whole lines before the first one longer than
+    /// `max_line`, and says whether one of those lines is `bye`, though it asks about only the
+    /// lines whose first byte could start one.
+    #[test]
+    fn whole_lines_stop_before_the_first_long_line_and_see_every_bye(
+        data in prop_oneof![traffic(), long_lines()],
+        byes in byes(),
+        max_line in prop_oneof![0usize..64, 64usize..400],
+    ) {
+        let data = with_byes(data, byes);
+        let mut expected = Vec::new();
+        let (mut start, mut said) = (0, false);
+        for end in (0..data.len()).filter(|&i| data[i] == b'\n') {
+            if end - start > max_line {
+                break;
+            }
+            expected.push(end);
+            said |= BYE.is(&data[start..end]);
+            start = end + 1;
+        }
+        let first: [bool; 256] =
+            std::array::from_fn(|b| b"bB \t\r\x0c".contains(&(b as u8)));
+        let mut ends = Vec::new();
+        let found = scan::whole_lines(&data, max_line, &first, |l| BYE.is(l), &mut ends, 0);
+        prop_assert_eq!(ends, expected);
+        prop_assert_eq!(found, (start, said));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, after, bounded, never, select};
 use crate::console::Console;
 use crate::endpoint::{self, Endpoint};
 use crate::error::{Error, Result};
-use crate::framing::{self, Framing, Messages};
+use crate::framing::{self, Framing, Messages, StopWord};
 use crate::observe::{By, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::shaping::{COALESCE_PAUSE, Shaped, Shaping};
@@ -50,6 +50,10 @@ pub struct Options {
 
 /// The word that ends the conversation for both sides.
 pub const BYE: &str = "bye";
+
+/// `bye` alone on a line, in any case, spaces around it forgiven. Both reader pumps look for it
+/// while they frame a block, so the main thread does not look at every line of a file again.
+pub const BYE_LINE: StopWord = StopWord(BYE);
 
 /// How many hand-overs from the socket reader may wait for the main thread: each is everything
 /// one `read` brought, at most `pump::READ_BLOCK` (128 KiB) of lines, so at most 512 KiB wait.
@@ -108,7 +112,8 @@ pub fn run(
     if options.framing == Framing::Raw {
         console.status(options.framing.describe());
     }
-    let reporting = pump::Reporting::for_socket(&stream, options.framing, &watch, console);
+    let reporting = pump::Reporting::for_socket(&stream, options.framing, &watch, console)
+        .watching(Some(BYE_LINE));
     let (peer_events, socket_reader) =
         spawn_socket_reader(&stream, options.framing, options.max_line, reporting)?;
     let keyboard = Keyboard::start(
@@ -117,6 +122,7 @@ pub fn run(
             max_line: options.max_line,
             prompt: "you> ".to_string(),
             timestamps: options.timestamps,
+            stop_word: Some(BYE_LINE),
         },
         console,
     )?;
@@ -345,7 +351,7 @@ fn on_lines(
         }
         return Ok(Step::Continue);
     }
-    let bye = lines.iter().position(is_bye);
+    let bye = lines.find(BYE_LINE);
     if let Some(at) = bye {
         lines.truncate(at);
     }
@@ -381,7 +387,7 @@ fn on_peer(event: PeerEvent, sending: bool, watch: &Watch, console: &mut Console
         // A last line without its newline (`printf 'hi' | nc`) is a message like any other.
         PeerEvent::Messages(mut lines) | PeerEvent::Cut(mut lines) => {
             // The messages before a `bye` are shown; the bye ends the conversation.
-            let bye = lines.iter().position(is_bye);
+            let bye = lines.find(BYE_LINE);
             // What was received, up to and including a bye (`--events`).
             if watch.is_on() {
                 let shown = bye.map_or(lines.len(), |at| at + 1);
@@ -474,13 +480,9 @@ fn hang_up(
 }
 // ANCHOR_END: hang_up
 
-/// `bye` alone on a line, in any case, spaces around it forgiven.
-///
-/// Every line of a file piped through is asked, so the first byte answers for almost all of
-/// them: a `bye` line can only start with a `b` or a space.
+/// `bye` alone on a line, in any case, spaces around it forgiven ([`BYE_LINE`]).
 pub fn is_bye(line: &[u8]) -> bool {
-    let may_be = |&first: &u8| first.eq_ignore_ascii_case(&b'b') || first.is_ascii_whitespace();
-    line.first().is_some_and(may_be) && line.trim_ascii().eq_ignore_ascii_case(BYE.as_bytes())
+    BYE_LINE.is(line)
 }
 
 /// Our sending direction: the socket, behind a buffer, and the framing both sides agreed on.

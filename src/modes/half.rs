@@ -121,6 +121,7 @@ pub fn converse(
         max_line: options.max_line,
         prompt: "you> ".to_string(),
         timestamps: false,
+        stop_word: None,
     };
     let mut from_keyboard = TurnKeyboard::new(stdin, &keyboard_options, console);
     let mut turn = first;

@@ -115,6 +115,7 @@ pub fn run(
             max_line: options.max_line,
             prompt: "you> ".to_string(),
             timestamps: false,
+            stop_word: None,
         },
         console,
     )?;

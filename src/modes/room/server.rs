@@ -102,6 +102,7 @@ pub fn run(
             max_line: options.max_line,
             prompt: "host> ".to_string(),
             timestamps: false,
+            stop_word: None,
         },
         console,
     )?;
