@@ -21,12 +21,22 @@
 //! server runs in its own session (`setsid`), as a teacher's terminal would start it: on Linux
 //! the scheduler then shares the CPU fairly between the server and this load generator.
 //!
-//! The generator's threads: one reader per client (blocking `read`, 64 KiB stack: a blocked
-//! thread costs no CPU), one pacing sender for all clients. For `idle`, one thread runs all
-//! 19,000 clients as an event loop instead (mio, like the poll engine: non-blocking `connect`,
-//! and reads of the sockets `poll` says are ready), so that they need neither 19,000 threads
-//! (Linux counts threads against `pid_max`, often 32,768) nor a sweep over every socket. Its own
-//! CPU time is reported as `gen_cpu_s`.
+//! The generator reads what the server delivers in one of two ways (`--readers loop|threads`):
+//!
+//! - `loop` (the default): one event loop per core (mio, like the poll engine), each reading an
+//!   equal share of the clients, every socket until `WouldBlock`. A delivery that finds its loop
+//!   awake (in a burst, most do) costs the server's `write` no wake-up and the generator no
+//!   context switch, and two threads instead of 200 leave the server more of the machine: closer
+//!   to a server whose students sit at other machines.
+//! - `threads`: one blocked reader thread per client (64 KiB stacks), as each student's own
+//!   client would be. On one machine every delivery then wakes a thread, and the server's `write`
+//!   pays for that wake-up inside the kernel; the generator's threads also compete with the
+//!   server for the two cores. Every figure before `--readers` existed was taken this way.
+//!
+//! One pacing sender writes for all clients. For `idle`, one thread runs all 19,000 clients as an
+//! event loop (mio: non-blocking `connect`, and reads of the sockets `poll` says are ready), so
+//! that they need neither 19,000 threads (Linux counts threads against `pid_max`, often 32,768)
+//! nor a sweep over every socket. The generator's own CPU time is reported as `gen_cpu_s`.
 
 mod support;
 
@@ -269,12 +279,50 @@ impl Server {
     }
 }
 
-/// What one client's reader saw.
+/// What one reader saw (one client's thread, or the event loop of them all).
 struct Tally {
     received: u64,
     /// Lines that did not parse, or arrived out of order: must be 0.
     broken: u64,
     latency: Histogram,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            received: 0,
+            broken: 0,
+            latency: Histogram::new(),
+        }
+    }
+}
+
+/// How the generator reads what the server delivers (`--readers threads|loop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readers {
+    /// One thread per client, blocked in `read`: each delivery wakes one thread, as each student's
+    /// own client would be woken. On one machine, the server's `write` pays for that wake-up.
+    Threads,
+    /// One event loop per core for all clients: deliveries that arrive while a loop reads cost no
+    /// wake-up, and the generator takes less of the machine from the server.
+    Loop,
+}
+
+impl Readers {
+    fn name(self) -> &'static str {
+        match self {
+            Readers::Threads => "threads",
+            Readers::Loop => "loop",
+        }
+    }
+
+    fn chosen(args: &Args) -> Readers {
+        match args.readers.as_deref() {
+            Some("threads") => Readers::Threads,
+            None | Some("loop") => Readers::Loop,
+            Some(other) => panic!("--readers takes loop or threads, not {other:?}"),
+        }
+    }
 }
 
 /// What readers tell the main thread while clients join: one more was welcomed. The servers
@@ -290,20 +338,48 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
     let per_client = load.messages_per_client();
     let expected_each = per_client * (clients as u64 - 1);
     let (joined_tx, joined) = unbounded();
-    let mut streams = Vec::with_capacity(clients);
-    let mut readers = Vec::with_capacity(clients);
-    for me in 0..clients {
-        let stream = Arc::new(connect(server.addr));
-        let reader_stream = Arc::clone(&stream);
-        let joined_tx = joined_tx.clone();
-        let reader = thread::Builder::new()
-            .name(format!("client-{me}"))
-            .stack_size(READER_STACK)
-            .spawn(move || read_client(&reader_stream, clients, expected_each, base, &joined_tx))
-            .expect("start a client reader");
-        streams.push(stream);
-        readers.push(reader);
-    }
+    let streams: Vec<Arc<TcpStream>> = (0..clients)
+        .map(|_| Arc::new(connect(server.addr)))
+        .collect();
+    let readers = match Readers::chosen(args) {
+        Readers::Threads => streams
+            .iter()
+            .enumerate()
+            .map(|(me, stream)| {
+                let stream = Arc::clone(stream);
+                let joined_tx = joined_tx.clone();
+                thread::Builder::new()
+                    .name(format!("client-{me}"))
+                    .stack_size(READER_STACK)
+                    .spawn(move || read_client(&stream, clients, expected_each, base, &joined_tx))
+                    .expect("start a client reader")
+            })
+            .collect::<Vec<_>>(),
+        Readers::Loop => {
+            // One event loop per core, each with an equal share of the clients.
+            let loops = thread::available_parallelism().map_or(2, |n| n.get());
+            let mut shares: Vec<Vec<TcpStream>> = (0..loops).map(|_| Vec::new()).collect();
+            for (me, stream) in streams.iter().enumerate() {
+                let handle = stream
+                    .try_clone()
+                    .expect("a second handle on a client socket");
+                shares[me % loops].push(handle);
+            }
+            shares
+                .into_iter()
+                .enumerate()
+                .map(|(n, share)| {
+                    let joined_tx = joined_tx.clone();
+                    thread::Builder::new()
+                        .name(format!("clients-{n}"))
+                        .spawn(move || {
+                            read_all_clients(share, clients, expected_each, base, &joined_tx)
+                        })
+                        .expect("start a clients' reader")
+                })
+                .collect()
+        }
+    };
     drop(joined_tx);
     wait_for_everyone(&joined, clients, &server);
 
@@ -327,11 +403,7 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
     for stream in &streams {
         let _ = stream.shutdown(Shutdown::Both);
     }
-    let mut total = Tally {
-        received: 0,
-        broken: 0,
-        latency: Histogram::new(),
-    };
+    let mut total = Tally::new();
     for reader in readers {
         if let Ok(tally) = reader.join() {
             total.received += tally.received;
@@ -354,6 +426,7 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
         / 1e9;
     let mut report = Report::new(name);
     report.text("server", target.name());
+    report.text("readers", Readers::chosen(args).name());
     report.int("clients", clients as u64);
     match load {
         Load::Burst { messages } => report.int("msgs_each", messages),
@@ -440,7 +513,7 @@ fn wait_for_everyone(joined: &Receiver<Welcomed>, clients: usize, server: &Serve
     }
 }
 
-/// One client's reader: counts and checks every message line, and measures its latency.
+/// One client's reader thread: counts and checks every message line, and measures its latency.
 fn read_client(
     stream: &TcpStream,
     clients: usize,
@@ -448,39 +521,146 @@ fn read_client(
     base: Instant,
     joined: &Sender<Welcomed>,
 ) -> Tally {
-    let mut tally = Tally {
-        received: 0,
-        broken: 0,
-        latency: Histogram::new(),
-    };
-    let mut next_seq = vec![0u64; clients];
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut filled = 0;
-    let mut reader = stream;
-    while tally.received < expected {
-        if filled == buffer.len() {
-            tally.broken += 1; // a 64 KiB line: nothing netchat should ever send
-            filled = 0;
+    let mut tally = Tally::new();
+    let mut inbox = Inbox::new(clients, expected);
+    while !inbox.done() {
+        match inbox.read_from(stream, &mut tally, base, joined) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
         }
-        let n = match reader.read(&mut buffer[filled..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
+    }
+    tally
+}
+
+/// Many clients' reading on one thread, as an event loop (mio, like the poll engine): the thread
+/// sleeps until some of its sockets are readable, then reads each until `WouldBlock`. A delivery
+/// that finds it awake costs the server no wake-up, and the generator no context switch.
+fn read_all_clients(
+    streams: Vec<TcpStream>,
+    clients: usize,
+    expected: u64,
+    base: Instant,
+    joined: &Sender<Welcomed>,
+) -> Tally {
+    let mut tally = Tally::new();
+    let mut poll = mio::Poll::new().expect("an event loop for the clients");
+    let mut sockets = Vec::with_capacity(streams.len());
+    for (client, stream) in streams.into_iter().enumerate() {
+        stream
+            .set_nonblocking(true)
+            .expect("a non-blocking client socket");
+        let mut socket = mio::net::TcpStream::from_std(stream);
+        poll.registry()
+            .register(&mut socket, mio::Token(client), mio::Interest::READABLE)
+            .expect("register a client socket");
+        sockets.push(socket);
+    }
+    let mut inboxes: Vec<Inbox> = (0..sockets.len())
+        .map(|_| Inbox::new(clients, expected))
+        .collect();
+    let mut reading = sockets.len();
+    let mut events = mio::Events::with_capacity(1024);
+    while reading > 0 {
+        if poll.poll(&mut events, None).is_err() {
+            continue; // EINTR
+        }
+        for event in &events {
+            let client = event.token().0;
+            let inbox = &mut inboxes[client];
+            // Edge-triggered: read until the kernel has nothing more, or the client is done.
+            while !inbox.done() {
+                match inbox.read_from(&sockets[client], &mut tally, base, joined) {
+                    Ok(true) => continue,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Ok(false) | Err(_) => {
+                        inbox.closed = true;
+                        break;
+                    }
+                }
+            }
+            if inbox.finished() && !inbox.counted {
+                inbox.counted = true;
+                reading -= 1;
+            }
+        }
+    }
+    tally
+}
+
+/// One client's incoming side: the bytes of a line not yet whole, and the next sequence number
+/// it expects from each sender (anything else is `broken`: lost, reordered or spliced).
+struct Inbox {
+    buffer: Vec<u8>,
+    filled: usize,
+    next_seq: Vec<u64>,
+    received: u64,
+    expected: u64,
+    /// The server closed this client (or a read failed).
+    closed: bool,
+    /// Already counted as finished by the event loop.
+    counted: bool,
+}
+
+impl Inbox {
+    fn new(clients: usize, expected: u64) -> Inbox {
+        Inbox {
+            buffer: vec![0u8; 64 * 1024],
+            filled: 0,
+            next_seq: vec![0; clients],
+            received: 0,
+            expected,
+            closed: false,
+            counted: false,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.received >= self.expected
+    }
+
+    fn finished(&self) -> bool {
+        self.done() || self.closed
+    }
+
+    /// One `read`, then every whole line it completed: counted, checked, its latency recorded.
+    /// `Ok(false)` at the end of the stream.
+    fn read_from(
+        &mut self,
+        mut stream: impl Read,
+        tally: &mut Tally,
+        base: Instant,
+        joined: &Sender<Welcomed>,
+    ) -> io::Result<bool> {
+        if self.filled == self.buffer.len() {
+            tally.broken += 1; // a 64 KiB line: nothing netchat should ever send
+            self.filled = 0;
+        }
+        let n = stream.read(&mut self.buffer[self.filled..])?;
+        if n == 0 {
+            return Ok(false);
+        }
         // One clock reading per read: every line in it became available at this moment.
         let now = since(base);
-        filled += n;
+        self.filled += n;
         let mut start = 0;
-        while let Some(newline) = buffer[start..filled].iter().position(|&b| b == b'\n') {
-            let line = &buffer[start..start + newline];
-            start += newline + 1;
+        // What was kept from the last read holds no newline: look only at the new bytes.
+        let new_bytes = self.filled - n;
+        let newlines = memchr::memchr_iter(b'\n', &self.buffer[new_bytes..self.filled]);
+        for newline in newlines.map(|at| new_bytes + at) {
+            let line = &self.buffer[start..newline];
+            start = newline + 1;
             if line.starts_with(b"*** welcome") || line.starts_with(b"<announce> already") {
                 let _ = joined.send(Welcomed);
             } else if line.starts_with(b"***") || line.starts_with(b"<announce>") {
                 // Other notices (joins, leaves).
             } else {
                 match parse_message(line) {
-                    Some((from, seq, sent)) if from < clients && seq == next_seq[from] => {
-                        next_seq[from] += 1;
+                    Some((from, seq, sent))
+                        if from < self.next_seq.len() && seq == self.next_seq[from] =>
+                    {
+                        self.next_seq[from] += 1;
+                        self.received += 1;
                         tally.received += 1;
                         tally.latency.record(now.saturating_sub(sent), now);
                     }
@@ -488,26 +668,42 @@ fn read_client(
                 }
             }
         }
-        buffer.copy_within(start..filled, 0);
-        filled -= start;
+        self.buffer.copy_within(start..self.filled, 0);
+        self.filled -= start;
+        Ok(true)
     }
-    tally
 }
 
 /// `[guestN] m FROM SEQ SENT_NS` (netchat), `<userN> m …` or a bare `m …` (ncat) → (FROM, SEQ,
 /// SENT_NS).
 fn parse_message(line: &[u8]) -> Option<(usize, u64, u64)> {
-    let text = std::str::from_utf8(line).ok()?;
-    let text = match text.as_bytes().first()? {
-        b'[' => text.split_once("] ")?.1,
-        b'<' => text.split_once("> ")?.1,
-        _ => text,
+    // The prefix ends at the first "] " or "> "; a bare line has none. Byte by byte: this runs
+    // for each of the millions of lines a burst delivers, on the generator's share of the CPU.
+    let text = match line.first()? {
+        b'[' | b'<' => {
+            let close = if line[0] == b'[' { b']' } else { b'>' };
+            let end = line.iter().position(|&b| b == close)?;
+            line.get(end + 1..)?.strip_prefix(b" ")?
+        }
+        _ => line,
     };
-    let mut words = text.strip_prefix("m ")?.split(' ');
-    let from = words.next()?.parse().ok()?;
-    let seq = words.next()?.parse().ok()?;
-    let sent = words.next()?.parse().ok()?;
-    words.next().is_none().then_some((from, seq, sent))
+    let (from, rest) = leading_number(text.strip_prefix(b"m ")?)?;
+    let (seq, rest) = leading_number(rest.strip_prefix(b" ")?)?;
+    let (sent, rest) = leading_number(rest.strip_prefix(b" ")?)?;
+    rest.is_empty()
+        .then_some((usize::try_from(from).ok()?, seq, sent))
+}
+
+/// The decimal number (1 to 19 digits) at the start of `bytes`, and what follows it.
+fn leading_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let value = bytes[..digits]
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    Some((value, &bytes[digits..]))
 }
 
 /// The pacing sender: writes every client's messages, on time. False if a write failed.
@@ -523,7 +719,7 @@ fn send_all(streams: &[Arc<TcpStream>], load: Load, base: Instant) -> bool {
                 for seq in 0..messages {
                     let _ = writeln!(block, "m {from} {seq} {sent}");
                 }
-                if (&**stream).write_all(&block).is_err() {
+                if !send(stream, &block) {
                     return false;
                 }
             }
@@ -553,7 +749,7 @@ fn send_all(streams: &[Arc<TcpStream>], load: Load, base: Instant) -> bool {
                     let seq = k / clients as u64;
                     line.clear();
                     let _ = writeln!(line, "m {from} {seq} {}", since(base));
-                    if (&*streams[from]).write_all(&line).is_err() {
+                    if !send(&streams[from], &line) {
                         return false;
                     }
                     k += 1;
@@ -562,6 +758,26 @@ fn send_all(streams: &[Arc<TcpStream>], load: Load, base: Instant) -> bool {
             true
         }
     }
+}
+
+/// Writes all of `bytes` to a client's socket, false if that failed. With `--readers loop` the
+/// socket is non-blocking (the flag is the socket's, shared by the reader's handle): when its
+/// send buffer is full, wait a moment for the server to read, for at most [`DRAIN_DEADLINE`].
+fn send(stream: &TcpStream, mut bytes: &[u8]) -> bool {
+    let deadline = Instant::now() + DRAIN_DEADLINE;
+    let mut stream = stream;
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return false,
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                thread::sleep(Duration::from_micros(100));
+            }
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// Latencies in buckets: 1 µs wide below 10 ms, 100 µs below 1 s, 10 ms above.

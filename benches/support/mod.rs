@@ -27,12 +27,15 @@ pub fn netchat_bin() -> String {
 }
 
 /// The bench's command line: `--json`, `--engine NAME` (repeatable; the room bench's servers),
-/// `--reps N` (how many times a bench that repeats its transfers does so), and scenario names
+/// `--reps N` (how many times a bench that repeats its transfers does so), `--readers
+/// loop|threads` (how the room bench's generator reads), and scenario names
 /// to run (all when none is given). cargo adds `--bench` (and libtest options
 /// a user may type out of habit): those are ignored.
 pub struct Args {
     pub json: bool,
     pub engines: Vec<String>,
+    /// `--readers threads|loop`: how the room bench's generator reads (room.rs `Readers`).
+    pub readers: Option<String>,
     pub reps: Option<usize>,
     filters: Vec<String>,
 }
@@ -41,6 +44,7 @@ impl Args {
     pub fn parse() -> Args {
         let mut json = false;
         let mut engines = Vec::new();
+        let mut readers = None;
         let mut reps = None;
         let mut filters = Vec::new();
         let mut args = std::env::args().skip(1);
@@ -51,6 +55,10 @@ impl Args {
                 engines.extend(args.next());
             } else if let Some(engine) = arg.strip_prefix("--engine=") {
                 engines.push(engine.to_string());
+            } else if arg == "--readers" {
+                readers = args.next();
+            } else if let Some(how) = arg.strip_prefix("--readers=") {
+                readers = Some(how.to_string());
             } else if arg == "--reps" {
                 reps = args.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0);
             } else if !arg.starts_with('-') {
@@ -60,6 +68,7 @@ impl Args {
         Args {
             json,
             engines,
+            readers,
             reps,
             filters,
         }

@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::ops::Range;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -97,13 +98,24 @@ pub enum Offer {
     Gone,
 }
 
-/// Lines for every member but one sender, gathered into one block of bytes (each line ending in
-/// `\n`) and shared by every recipient: the poll engine queues the same block for all of them
-/// and writes it from there, instead of copying each line into each client's buffer.
-#[derive(Debug, Clone)]
-pub struct SharedLines {
-    pub bytes: Arc<[u8]>,
+/// What of a block of gathered lines one recipient gets. The block holds the lines of everyone
+/// who spoke in one turn of the poll engine (each line ending in `\n`), and is shared by every
+/// recipient: each outbox keeps a reference to it and the byte ranges of it that are its own
+/// (everything but the runs of lines that recipient said itself), never a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Share<'a> {
+    pub block: &'a Arc<[u8]>,
+    /// The recipient's parts of `block`, in order.
+    pub parts: &'a [Range<usize>],
+    /// How many lines the parts hold.
     pub lines: usize,
+}
+
+impl Share<'_> {
+    /// How many bytes the parts hold.
+    pub fn bytes(&self) -> usize {
+        self.parts.iter().map(|part| part.len()).sum()
+    }
 }
 
 /// What an engine does for the room. Every method returns at once: an engine never waits for a
@@ -111,15 +123,17 @@ pub struct SharedLines {
 pub trait Engine {
     /// Puts a line in the client's output, never waiting.
     fn offer(&mut self, id: ClientId, line: &Line) -> Offer;
-    /// Puts a block of lines in the client's output, never waiting: all of it, or, if it does
-    /// not fit in [`CLIENT_QUEUE`], none of it ([`Offer::Full`]). Only an engine that gathers
-    /// ([`Dispatch::gather`]) receives blocks; this default offers the lines one by one.
-    fn offer_shared(&mut self, id: ClientId, block: &SharedLines) -> Offer {
-        let text = String::from_utf8_lossy(&block.bytes);
-        for line in text.split_terminator('\n') {
-            let offer = self.offer(id, &Line::from(line));
-            if offer != Offer::Accepted {
-                return offer;
+    /// Puts the client's share of a block of lines in its output, never waiting: all of it, or,
+    /// if it does not fit in [`CLIENT_QUEUE`], none of it ([`Offer::Full`]). Only an engine that
+    /// gathers ([`Dispatch::gather`]) receives blocks; this default offers the lines one by one.
+    fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
+        for part in share.parts {
+            let text = String::from_utf8_lossy(&share.block[part.clone()]);
+            for line in text.split_terminator('\n') {
+                let offer = self.offer(id, &Line::from(line));
+                if offer != Offer::Accepted {
+                    return offer;
+                }
             }
         }
         Offer::Accepted
@@ -148,12 +162,22 @@ const GATHER_LIMIT: usize = 64 * 1024;
 pub struct Dispatch {
     work: VecDeque<Action>,
     recipients: Vec<ClientId>,
-    /// Between [`Dispatch::gather`] and [`Dispatch::release`]: lines for every member but
-    /// `gathered_except`, not offered yet.
+    /// Between [`Dispatch::gather`] and [`Dispatch::release`]: lines for the room, not offered
+    /// yet, and whom each run of them is not for.
     gathering: bool,
     gathered: Vec<u8>,
-    gathered_lines: usize,
-    gathered_except: Option<ClientId>,
+    runs: Vec<Run>,
+    /// One recipient's parts of the gathered block, kept between recipients.
+    parts: Vec<Range<usize>>,
+}
+
+/// Consecutive gathered lines that go to every member but the same one (their sender).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Where the run ends in the gathered bytes (it starts where the one before it ended).
+    end: usize,
+    lines: usize,
+    except: Option<ClientId>,
 }
 
 impl Dispatch {
@@ -215,11 +239,12 @@ impl Dispatch {
     }
     // ANCHOR_END: fan_out
 
-    /// From now until [`Dispatch::release`], consecutive lines for everyone but the same sender
-    /// are gathered into one block and offered to each recipient once
-    /// ([`Engine::offer_shared`]). The poll engine gathers while it hands one client's chunk of
-    /// input to the room: a student pasting 200 lines costs each recipient one block, not 200
-    /// offers and 200 copies.
+    /// From now until [`Dispatch::release`], lines for everyone are gathered into one block,
+    /// which each recipient is offered once, without its own lines ([`Engine::offer_shared`]).
+    /// The poll engine gathers while it reads the clients of one turn: when 30 students spoke in
+    /// it, each recipient costs one offer and one slice of one `writev`, not 30 of each. Anything
+    /// else that reaches clients (a private line, a disconnect) first offers what was gathered,
+    /// so everyone still gets everything in the order it happened.
     // ANCHOR: gather
     pub fn gather(&mut self) {
         self.gathering = true;
@@ -232,6 +257,13 @@ impl Dispatch {
         self.apply(room, engine, Vec::new());
     }
 
+    /// Offers what was gathered so far, and goes on gathering: before the room changes in a way
+    /// that is not a line (a member left), so that the lines said before reach who was there.
+    pub fn offer_now(&mut self, room: &mut Room, engine: &mut impl Engine) {
+        self.offer_gathered(room, engine);
+        self.apply(room, engine, Vec::new());
+    }
+
     fn gather_line(
         &mut self,
         room: &mut Room,
@@ -239,32 +271,49 @@ impl Dispatch {
         except: Option<ClientId>,
         line: &Line,
     ) {
-        if self.gathered_lines > 0
-            && (self.gathered_except != except || self.gathered.len() >= GATHER_LIMIT)
-        {
+        if self.gathered.len() >= GATHER_LIMIT {
             self.offer_gathered(room, engine);
         }
-        self.gathered_except = except;
         self.gathered.extend_from_slice(line.as_bytes());
         self.gathered.push(b'\n');
-        self.gathered_lines += 1;
+        let end = self.gathered.len();
+        match self.runs.last_mut() {
+            Some(run) if run.except == except => {
+                run.end = end;
+                run.lines += 1;
+            }
+            _ => self.runs.push(Run {
+                end,
+                lines: 1,
+                except,
+            }),
+        }
     }
 
     /// The gathered lines, as one block shared by every recipient (one copy, however many).
     fn offer_gathered<E: Engine>(&mut self, room: &mut Room, engine: &mut E) {
-        if self.gathered_lines == 0 {
+        if self.runs.is_empty() {
             return;
         }
-        let block = SharedLines {
-            bytes: Arc::from(self.gathered.as_slice()),
-            lines: self.gathered_lines,
-        };
+        let block: Arc<[u8]> = Arc::from(self.gathered.as_slice());
         self.gathered.clear();
-        self.gathered_lines = 0;
-        let except = self.gathered_except;
-        self.offer_to_everyone(room, engine, except, |engine, id| {
-            engine.offer_shared(id, &block)
+        let mut runs = std::mem::take(&mut self.runs);
+        let mut parts = std::mem::take(&mut self.parts);
+        self.offer_to_everyone(room, engine, None, |engine, id| {
+            let lines = share_for(&runs, id, &mut parts);
+            if lines == 0 {
+                return Offer::Accepted; // it said every line of the block itself
+            }
+            let share = Share {
+                block: &block,
+                parts: &parts,
+                lines,
+            };
+            engine.offer_shared(id, &share)
         });
+        runs.clear();
+        self.runs = runs;
+        self.parts = parts;
     }
     // ANCHOR_END: gather
 
@@ -306,6 +355,25 @@ impl Dispatch {
         self.too_slow(room, engine, id);
         self.apply(room, engine, Vec::new());
     }
+}
+
+/// Puts in `parts` the byte ranges of the gathered block that go to `id`: every run but its own,
+/// neighbouring runs joined into one range. Returns how many lines they hold.
+fn share_for(runs: &[Run], id: ClientId, parts: &mut Vec<Range<usize>>) -> usize {
+    parts.clear();
+    let mut lines = 0;
+    let mut start = 0;
+    for run in runs {
+        if run.except != Some(id) {
+            lines += run.lines;
+            match parts.last_mut() {
+                Some(part) if part.end == start => part.end = run.end,
+                _ => parts.push(start..run.end),
+            }
+        }
+        start = run.end;
+    }
+    lines
 }
 
 /// The room's side of the operator's console: lines handed to the console thread through a
@@ -516,7 +584,84 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::rules::Limits;
     use super::*;
+    use std::collections::BTreeMap;
+
+    /// An engine that writes down every line each client was offered, in order.
+    #[derive(Default)]
+    struct Recorder {
+        got: BTreeMap<ClientId, Vec<String>>,
+        shares: usize,
+    }
+
+    impl Engine for Recorder {
+        fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
+            self.got.entry(id).or_default().push(line.to_string());
+            Offer::Accepted
+        }
+        fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
+            self.shares += 1;
+            let got = self.got.entry(id).or_default();
+            let before = got.len();
+            for part in share.parts {
+                let text = String::from_utf8_lossy(&share.block[part.clone()]);
+                got.extend(text.split_terminator('\n').map(String::from));
+            }
+            assert_eq!(got.len() - before, share.lines, "the share's line count");
+            Offer::Accepted
+        }
+        fn disconnect(&mut self, _: ClientId) {}
+        fn drop_slow(&mut self, _: ClientId) {}
+        fn pause(&mut self, _: ClientId, _: Instant) {}
+        fn log(&mut self, _: Log) {}
+        fn output(&self, _: ClientId) -> Option<Output> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_turn_of_lines_from_several_senders_reaches_each_member_once_in_order_without_its_own() {
+        let now = Instant::now();
+        let peer = "127.0.0.1:5000".parse().unwrap();
+        let mut room = Room::new(Limits::off());
+        for (id, name) in [(1, "amy"), (2, "bob"), (3, "cy")] {
+            room.join(id, peer, now);
+            room.said(id, format!("/nick {name}").as_bytes(), now);
+        }
+        let mut engine = Recorder::default();
+        let mut dispatch = Dispatch::default();
+        dispatch.gather();
+        for (id, text) in [(1, "one"), (1, "two"), (2, "three"), (1, "four")] {
+            let actions = room.said(id, text.as_bytes(), now);
+            dispatch.apply(&mut room, &mut engine, actions);
+        }
+        // A line for bob alone, in the middle of the turn: what was gathered goes first.
+        let actions = room.said(3, b"/msg bob psst", now);
+        dispatch.apply(&mut room, &mut engine, actions);
+        let actions = room.said(2, b"five", now);
+        dispatch.apply(&mut room, &mut engine, actions);
+        dispatch.release(&mut room, &mut engine);
+        let got = |id| engine.got.get(&id).cloned().unwrap_or_default();
+        assert_eq!(got(1), ["[bob] three", "[bob] five"]);
+        assert_eq!(
+            got(2),
+            ["[amy] one", "[amy] two", "[amy] four", "[cy -> you] psst"]
+        );
+        assert_eq!(
+            got(3),
+            [
+                "[amy] one",
+                "[amy] two",
+                "[bob] three",
+                "[amy] four",
+                "[bob] five"
+            ]
+        );
+        // Two blocks (before and after the private line), each offered once per recipient
+        // that had a line in it.
+        assert_eq!(engine.shares, 5);
+    }
 
     fn joined(n: usize) -> Log {
         Log::Status(format!("guest-{n} joined"))

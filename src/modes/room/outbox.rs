@@ -1,26 +1,28 @@
 //! One client's output in the poll engine: the lines waiting to be written, in order, and the
 //! vectored `write` that sends as many of them as the kernel takes.
 //!
-//! A line the room sends to everybody is not copied into everybody's buffer. The room's rules
-//! hand a sender's lines over as one block ([`SharedLines`](super::engine::SharedLines)), and
-//! each recipient's outbox holds a reference to that same block: 200 students receiving a pasted
-//! 8 KiB block cost one 8 KiB copy and 200 reference counts, not 200 copies. The bytes are
-//! gathered from the blocks only by the kernel, in one `writev` per turn (`write_vectored`,
-//! which takes a list of slices), and a block's memory is freed when the last recipient has
-//! written it.
+//! A line the room sends to everybody is not copied into everybody's buffer. The dispatcher
+//! gathers the lines of a turn, from everyone who spoke in it, into one block
+//! ([`Share`](super::engine::Share)), and each recipient's outbox holds a reference to that same
+//! block and the ranges of it that are for this recipient (all but its own lines): 200 students
+//! receiving a pasted 8 KiB block cost one 8 KiB copy and 200 reference counts, not 200 copies.
+//! The bytes are gathered from the blocks only by the kernel, in one `writev` per turn
+//! (`write_vectored`, which takes a list of slices), and a block's memory is freed when the last
+//! recipient has written it.
 //!
 //! A write may take fewer bytes than offered (the kernel's send buffer is nearly full): the
 //! outbox remembers how far into its first block it got, and the next write starts there.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::rules::Line;
 
 /// How many slices one vectored write may carry. The OS allows 1,024 (`IOV_MAX` on Linux and
-/// macOS); in a busy turn a client's outbox holds one block per sender, and a few hundred
-/// kilobytes per call are plenty.
+/// macOS); in a busy turn a client's outbox holds a block or two per turn, a slice per private
+/// line, and a few hundred kilobytes per call are plenty.
 const SLICES_PER_WRITE: usize = 128;
 
 /// How many entries the outbox's list may keep allocated while it is empty: a burst may leave
@@ -42,8 +44,8 @@ enum Chunk {
     /// A line for this client alone (a notice, a private message, its welcome). Its `\n` is
     /// not stored: the write adds it.
     Line(Line),
-    /// Lines shared with the other recipients, each ending in `\n`.
-    Shared(Arc<[u8]>),
+    /// Lines shared with the other recipients, each ending in `\n`: this range of the block.
+    Shared(Arc<[u8]>, Range<usize>),
 }
 
 impl Chunk {
@@ -51,14 +53,14 @@ impl Chunk {
     fn parts(&self) -> [&[u8]; 2] {
         match self {
             Chunk::Line(line) => [line.as_bytes(), b"\n"],
-            Chunk::Shared(block) => [block, b""],
+            Chunk::Shared(block, range) => [&block[range.clone()], b""],
         }
     }
 
     fn len(&self) -> usize {
         match self {
             Chunk::Line(line) => line.len() + 1,
-            Chunk::Shared(block) => block.len(),
+            Chunk::Shared(_, range) => range.len(),
         }
     }
 }
@@ -79,13 +81,13 @@ impl Outbox {
         self.chunks.push_back(Chunk::Line(line));
     }
 
-    /// Queues a block of whole lines shared with other outboxes.
-    pub fn push_shared(&mut self, block: Arc<[u8]>) {
-        if block.is_empty() {
+    /// Queues whole lines of a block shared with other outboxes: the bytes of `range`.
+    pub fn push_shared(&mut self, block: Arc<[u8]>, range: Range<usize>) {
+        if range.is_empty() {
             return;
         }
-        self.waiting += block.len();
-        self.chunks.push_back(Chunk::Shared(block));
+        self.waiting += range.len();
+        self.chunks.push_back(Chunk::Shared(block, range));
     }
 
     /// One vectored write of what waits (up to [`SLICES_PER_WRITE`] slices). Returns how many
@@ -206,15 +208,19 @@ mod tests {
 
     fn filled() -> Outbox {
         let mut outbox = Outbox::default();
-        let shared: Arc<[u8]> = Arc::from(&b"[bob] one\n[bob] two\n"[..]);
+        let shared: Arc<[u8]> = Arc::from(&b"[bob] one\n[amy] hi\n[bob] two\n"[..]);
         outbox.push_line(Line::from("*** welcome"));
-        outbox.push_shared(Arc::clone(&shared));
+        outbox.push_shared(Arc::clone(&shared), 0..shared.len());
         outbox.push_line(Line::from(""));
-        outbox.push_shared(shared);
+        // amy's share: the block without her own line.
+        outbox.push_shared(Arc::clone(&shared), 0..10);
+        outbox.push_shared(Arc::clone(&shared), 19..shared.len());
+        outbox.push_shared(shared, 3..3);
         outbox
     }
 
-    const EXPECTED: &[u8] = b"*** welcome\n[bob] one\n[bob] two\n\n[bob] one\n[bob] two\n";
+    const EXPECTED: &[u8] =
+        b"*** welcome\n[bob] one\n[amy] hi\n[bob] two\n\n[bob] one\n[bob] two\n";
 
     #[test]
     fn partial_writes_of_any_size_send_every_byte_once_in_order() {

@@ -30,7 +30,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use super::engine::{
     self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
-    Offer, SHUTDOWN_GRACE, SharedLines, WRITE_TIMEOUT, describe, spawn_named,
+    Offer, SHUTDOWN_GRACE, Share, WRITE_TIMEOUT, describe, spawn_named,
 };
 use super::outbox::Outbox;
 use super::protocol::{self, HostCommand};
@@ -320,8 +320,11 @@ impl EventLoop {
                 }
             }
             // 3. Read: each ready client gets one turn; one that still has bytes goes to the
-            //    back of the line. Past the turn's budget, the rest wait for the next turn.
+            //    back of the line. Past the turn's budget, the rest wait for the next turn. The
+            //    lines for everyone that this turn reads are gathered into one block, offered to
+            //    each recipient once (engine.rs, `Dispatch::gather`).
             self.read_this_turn = 0;
+            self.dispatch.gather();
             for _ in 0..self.ready.len() {
                 if self.read_this_turn >= TURN_BUDGET {
                     break;
@@ -335,6 +338,7 @@ impl EventLoop {
                     client.queued = false;
                 }
             }
+            self.dispatch.release(&mut self.room, &mut self.clients);
             // 4. Write what this turn produced.
             self.write_dirty();
             // 5. Deadlines: the room's own (announcing a newcomer who stayed, taking the held
@@ -582,9 +586,6 @@ impl EventLoop {
         let mut decoder = std::mem::replace(&mut client.decoder, LineDecoder::new(self.max_line));
         let (room, dispatch, clients) = (&mut self.room, &mut self.dispatch, &mut self.clients);
         let now = Instant::now();
-        // The lines of this chunk that go to everyone are offered as one shared block
-        // (engine.rs, `Dispatch::gather`): one reference per recipient, not one copy per line.
-        dispatch.gather();
         let fed = decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
                 Frame::Line(line) => room.said(id, line, now),
@@ -592,7 +593,6 @@ impl EventLoop {
             };
             dispatch.apply(room, clients, actions);
         });
-        dispatch.release(room, clients);
         if let Some(client) = self.clients.map.get_mut(&id) {
             let pending = if fed.continues { decoder.held() } else { 0 };
             client
@@ -605,6 +605,8 @@ impl EventLoop {
 
     /// `read` returned 0: the client closed its side. Its last unfinished line still counts.
     fn peer_closed(&mut self, id: ClientId) {
+        // Lines gathered in this turn reach the room as it was when they were said.
+        self.dispatch.offer_now(&mut self.room, &mut self.clients);
         let Some(client) = self.clients.map.get_mut(&id) else {
             return;
         };
@@ -633,6 +635,7 @@ impl EventLoop {
 
     /// The connection broke (reset, or a write failed): close it and tell the room.
     fn lost(&mut self, id: ClientId, error: &io::Error) {
+        self.dispatch.offer_now(&mut self.room, &mut self.clients);
         if let Some(client) = self.clients.map.get(&id) {
             client.watch.reset(error);
         }
@@ -881,12 +884,15 @@ impl Engine for Clients {
     }
     // ANCHOR_END: offer
 
-    /// The same for a block of lines shared with the other recipients (engine.rs,
-    /// `Dispatch::gather`): the outbox keeps a reference to the block, never a copy.
-    fn offer_shared(&mut self, id: ClientId, block: &SharedLines) -> Offer {
-        self.queue(id, block.bytes.len(), |out, offered| {
-            out.push_shared(Arc::clone(&block.bytes));
-            offered.count_block(block.lines, block.bytes.len());
+    /// The same for the client's share of a block of lines shared with the other recipients
+    /// (engine.rs, `Dispatch::gather`): the outbox keeps a reference to the block, never a copy.
+    fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
+        let bytes = share.bytes();
+        self.queue(id, bytes, |out, offered| {
+            for part in share.parts {
+                out.push_shared(Arc::clone(share.block), part.clone());
+            }
+            offered.count_block(share.lines, bytes);
         })
     }
 
