@@ -29,9 +29,10 @@ fn main() -> ExitCode {
     let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
     // Rust's stdout is line-buffered: one `write` system call per line, even into a pipe. The
     // console flushes after each message it prints (or batch of them, duplex.rs), so a bigger
-    // buffer changes nothing a person sees, and a file streamed through netchat leaves in 64 KiB
-    // writes.
-    let stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout());
+    // buffer changes nothing a person sees, and messages printed one by one leave in 32 KiB
+    // writes. A block of plain lines (up to 64 KiB, pump.rs) is larger than the buffer, so it
+    // goes straight to stdout in one `write` instead of being copied into the buffer first.
+    let stdout = io::BufWriter::with_capacity(32 * 1024, io::stdout());
     let mut console = Console::new(Box::new(stdout), Box::new(io::stderr()), interactive);
     console.set_stdout_color(console::use_color(
         color_mode,

@@ -546,11 +546,17 @@ impl<'a> Outgoing<'a> {
     }
 
     /// Queues messages that are already in their wire form (line framing: each followed by its
-    /// newline). A block larger than the buffer goes straight to the socket in one `write`.
+    /// newline). A large block (a file piped in comes in blocks of up to 64 KiB) goes straight
+    /// to the socket in one `write`, after whatever was queued before it: copying it into the
+    /// buffer first would cost a pass over every byte and save no system call.
     fn send_block(&mut self, wire: &[u8]) -> Result<()> {
-        self.socket
-            .write_all(wire)
-            .map_err(|e| Error::io("sending to the peer", e))?;
+        let sent = if wire.len() >= SEND_BUFFER / 2 {
+            self.flush()?;
+            self.socket.get_mut().write_all(wire)
+        } else {
+            self.socket.write_all(wire)
+        };
+        sent.map_err(|e| Error::io("sending to the peer", e))?;
         if self.watch.is_on() {
             let lines = wire.strip_suffix(b"\n").unwrap_or(wire);
             if !wire.is_empty() {
