@@ -170,6 +170,40 @@ fn duplex_a_piped_file_keeps_every_guarantee_in_bulk_and_stops_at_its_bye() {
     connector.expect_exit_code(0);
 }
 
+/// A peer that is not netchat (nc, a script) sends a file in which a `bye` line hides among
+/// thousands of plain ones, in one write: the reader's bulk path, which passes whole 64-byte
+/// chunks without looking at each line, still sees it and shows exactly the lines before it.
+#[test]
+fn duplex_a_bye_among_thousands_of_plain_lines_from_a_raw_peer_ends_exactly_there() {
+    let mut file = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..5000 {
+        let plain = format!("line {i:05} of a log file, plain ascii");
+        file.extend_from_slice(plain.as_bytes());
+        file.push(b'\n');
+        expected.push(plain);
+        // Lines that start like `bye` and are not: they must go through.
+        if i % 1000 == 999 {
+            file.extend_from_slice(b" byebye\nb\n");
+            expected.extend([" byebye".to_string(), "b".to_string()]);
+        }
+    }
+    file.extend_from_slice(b"\tBye \nnever shown\n");
+    let (mut listener, addr) = Netchat::listen("listener", "duplex", &[]);
+    let mut peer = raw_connect(addr);
+    listener.expect_stderr("connected");
+    peer.send(&file);
+    for want in &expected {
+        let got = listener.next_stdout();
+        if &got != want {
+            listener.fail(&format!("expected {want:?}, got {got:?}"));
+        }
+    }
+    listener.expect_stderr("the peer said bye");
+    listener.expect_exit_code(0);
+    listener.expect_no_stdout();
+}
+
 #[test]
 fn duplex_a_killed_peer_shows_as_fin_and_ends_normally_once_our_input_ends() {
     let (mut listener, mut connector) = pair(&[]);
