@@ -60,7 +60,10 @@ const OUTGOING_QUEUE: usize = 16;
 
 /// A single `read` that brings this much found a backlog waiting in the kernel: the screen was
 /// behind the room (a reader that keeps up gets what arrived since its last `read`, a few lines).
-const BACKLOG: usize = 64 * 1024;
+/// Half of what one `read` may bring (`pump::READ_BLOCK`): a read that fills its block stops
+/// short of it by the unfinished line it leaves for the next one, so the whole block would
+/// almost never count.
+const BACKLOG: usize = pump::READ_BLOCK / 2;
 
 /// If the screen was this far behind the socket (received lines waiting to be shown) this
 /// recently when the server closed without a goodbye, the server dropped us for reading too
