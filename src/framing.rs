@@ -79,13 +79,12 @@ impl StopWord {
     /// Whether a line that starts with `byte` may be the word: its first letter in either case,
     /// or a blank. Nearly every line of a file fails this first test.
     fn may_start(self, byte: u8) -> bool {
-        let letter = self.0.as_bytes().first().copied().unwrap_or(b' ');
-        byte.eq_ignore_ascii_case(&letter) || byte.is_ascii_whitespace()
+        byte.eq_ignore_ascii_case(&self.letter()) || byte.is_ascii_whitespace()
     }
 
-    /// [`StopWord::may_start`] as a table, one flag per byte value, for [`scan::whole_lines`].
-    fn first_bytes(self) -> scan::FirstBytes {
-        std::array::from_fn(|byte| self.may_start(byte as u8))
+    /// Its first letter: a line that starts with anything but that letter or a blank is not it.
+    fn letter(self) -> u8 {
+        self.0.as_bytes().first().copied().unwrap_or(b' ')
     }
 }
 
@@ -160,9 +159,6 @@ pub struct LineDecoder {
     notes_plain: bool,
     /// The line the bulk path looks for in each block ([`LineDecoder::watching`]).
     word: Option<StopWord>,
-    /// The bytes such a line may start with ([`StopWord::first_bytes`]); boxed, and only when
-    /// watching, so that a decoder that watches nothing (a room's twenty thousand) stays small.
-    word_starts: Option<Box<scan::FirstBytes>>,
 }
 
 impl LineDecoder {
@@ -177,7 +173,6 @@ impl LineDecoder {
             skipped_cr: false,
             notes_plain: false,
             word: None,
-            word_starts: None,
         }
     }
 
@@ -196,7 +191,6 @@ impl LineDecoder {
     /// this thread's cache.
     pub fn watching(mut self, word: Option<StopWord>) -> Self {
         self.word = word;
-        self.word_starts = word.map(|word| Box::new(word.first_bytes()));
         self
     }
 
@@ -310,13 +304,13 @@ impl LineDecoder {
     /// yet ([`LineDecoder::read_into`] put them there), *in place*, giving exactly the frames
     /// [`LineDecoder::decode`] gives, one after the other. The start of a line that goes on in
     /// the next read is kept, as `decode` keeps it. A line that was too long is not a message:
-    /// for each, `too_long` gets how many messages came before it (a caller splits the block
-    /// there, [`Messages::split_off`], to report it in its place).
+    /// for each, `too_long` gets where the messages after it start in the block (a caller
+    /// splits the block there, [`Messages::split_off`], to report it in its place).
     ///
     /// A line that needs nothing done — within the limit, no CR to drop, no NUL that could end
     /// it early — is already in the form `Messages` keeps, a newline after it. So the usual work
-    /// is only to note where each newline is (`Lines::plain_run`); the bytes stay where the kernel
-    /// put them. Any other line goes through [`LineDecoder::decode`], the one definition of a
+    /// is only to make sure that no line is too long (`Lines::plain_run`); the bytes stay where
+    /// the kernel put them, and every newline among them ends a message. Any other line goes through [`LineDecoder::decode`], the one definition of a
     /// line, and is moved down over the bytes it no longer needs (a dropped CR); the plain lines
     /// after it then move down with it. When the decoder watches for a word
     /// ([`LineDecoder::watching`]), every line is checked for it on the way, and a block in
@@ -337,19 +331,18 @@ impl LineDecoder {
         let (mut at, end) = (framed, block.len);
         loop {
             if self.between_lines() {
-                let base = framed;
                 let bytes = &block.bytes[at..end];
                 let lines = Lines {
                     max_line: self.max_line,
                     notes_plain: self.notes_plain,
                     word: self.word,
-                    word_starts: self.word_starts.as_deref().unwrap_or(&NO_FIRST_BYTES),
                 };
-                let (run, plain, said) = lines.plain_run(bytes, &mut block.ends, base);
+                let (run, plain, said) = lines.plain_run(bytes);
                 block.odd |= !plain;
                 clear &= !said;
                 block.bytes.copy_within(at..at + run, framed);
                 (at, framed) = (at + run, framed + run);
+                block.framed_up_to(framed);
             }
             let (used, frame) = self.decode(&block.bytes[at..end]);
             // Where the line lies in the block: never in the decoder's own buffer, which is
@@ -363,7 +356,7 @@ impl LineDecoder {
                     ))
                 }
                 Some(Frame::TooLong { .. }) => {
-                    too_long.push(block.ends.len());
+                    too_long.push(framed);
                     None
                 }
                 None => {
@@ -379,8 +372,8 @@ impl LineDecoder {
             block.odd |= !self.notes_plain || !scan::all_plain(&block.bytes[from..from + len]);
             block.bytes.copy_within(from..from + len, framed);
             block.bytes[framed + len] = b'\n';
-            block.ends.push(framed + len);
             framed += len + 1;
+            block.framed_up_to(framed);
         }
     }
     // ANCHOR_END: frame_tail
@@ -466,31 +459,26 @@ fn line_end(input: &[u8], cr_before: bool) -> Option<usize> {
 }
 // ANCHOR_END: line_end
 
-/// No byte starts a line worth a closer look: for a decoder that watches for no word.
-const NO_FIRST_BYTES: scan::FirstBytes = [false; 256];
-
 // ANCHOR: plain_run
 /// What the bulk path looks for in the lines it frames: the decoder's settings, borrowed.
-struct Lines<'a> {
+struct Lines {
     max_line: usize,
     notes_plain: bool,
     word: Option<StopWord>,
-    word_starts: &'a scan::FirstBytes,
 }
 
-impl Lines<'_> {
+impl Lines {
     /// The whole lines at the start of `bytes` that need nothing done to become messages:
     /// within `max_line`, with no CR (which might have to be dropped) and no NUL (which ends a
-    /// line after a CR). Pushes `base` + the offset of each one's newline to `ends`, and
-    /// returns how many bytes they take (newlines included); if `notes_plain`, whether all of
-    /// them are plain text ([`scan::is_plain`]; `false` when not asked); and whether one of
-    /// them is the word watched for.
+    /// line after a CR). Returns how many bytes they take (newlines included); if
+    /// `notes_plain`, whether all of them are plain text ([`scan::is_plain`]; `false` when not
+    /// asked); and whether one of them is the word watched for.
     ///
     /// Scans that the compiler or `memchr` runs 16 or 32 bytes per instruction: how far the
     /// bytes are plain text, if asked, which also rules out CR and NUL there (in a file of
     /// text, the whole block); where the first CR or NUL is after that; and the lines up to it
     /// ([`scan::whole_lines`]).
-    fn plain_run(&self, bytes: &[u8], ends: &mut Vec<usize>, base: usize) -> (usize, bool, bool) {
+    fn plain_run(&self, bytes: &[u8]) -> (usize, bool, bool) {
         let plain = if self.notes_plain {
             scan::plain_prefix(bytes)
         } else {
@@ -500,16 +488,11 @@ impl Lines<'_> {
             Some(special) => plain + special,
             None => bytes.len(),
         };
-        let word = self.word;
-        let is_word = |line: &[u8]| word.is_some_and(|word| word.is(line));
-        let (run, said) = scan::whole_lines(
-            &bytes[..clean],
-            self.max_line,
-            self.word_starts,
-            is_word,
-            ends,
-            base,
-        );
+        let is_word = |line: &[u8]| self.word.is_some_and(|word| word.is(line));
+        let word = self
+            .word
+            .map(|word| (word.letter(), &is_word as &dyn Fn(&[u8]) -> bool));
+        let (run, said) = scan::whole_lines(&bytes[..clean], self.max_line, word);
         (run, self.notes_plain && run <= plain, said)
     }
 }
@@ -745,18 +728,23 @@ impl<R: Read> LineReader<R> {
 /// carries (each message and its newline), so it can be sent or printed in one `write`.
 ///
 /// A block may be given a way home ([`Messages::return_to`]): when whoever received it drops it,
-/// its buffers go back to the reader that filled it, to be filled again. A fresh 128 KiB buffer
+/// its buffers go back to the reader that filled it, to be filled again. A fresh 64 KiB buffer
 /// per read would cost the kernel a page fault and a zeroed page every 4 KiB.
 #[derive(Debug, Default, Clone)]
 pub struct Messages {
-    /// The messages, each followed by `\n`, in `bytes[..len]` (then, only while a `read` is
-    /// framed, bytes not framed yet). Bytes beyond `len` are left from an earlier use of the
-    /// block: kept, so that the next `read` can fill them without their being zeroed again.
+    /// The messages, each followed by `\n`, in `bytes[..framed]`, then, only while a `read` is
+    /// framed, bytes not framed yet, up to `len`. Bytes beyond `len` are left from an earlier
+    /// use of the block: kept, so that the next `read` can fill them without their being zeroed
+    /// again.
     bytes: Vec<u8>,
     len: usize,
-    /// For each message, where its `\n` is in `bytes`. A raw chunk may itself contain newlines,
-    /// so these, not the newlines, say where messages end.
+    framed: usize,
+    /// Where each message's `\n` is, only when a message may hold newlines of its own (a raw
+    /// chunk): `listed` is then true. Otherwise every `\n` in `bytes[..framed]` ends a message,
+    /// and nothing needs to be noted per line: finding the lines of a block is only making sure
+    /// that none is too long (scan.rs).
     ends: Vec<usize>,
+    listed: bool,
     /// Whether some message may hold a byte that is not plain text ([`scan::is_plain`]): when
     /// false, every message is printable ASCII or tabs, which the console prints as it is.
     odd: bool,
@@ -768,7 +756,7 @@ pub struct Messages {
 
 impl PartialEq for Messages {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes[..self.len] == other.bytes[..other.len] && self.ends == other.ends
+        self.bytes() == other.bytes() && self.iter().eq(other.iter())
     }
 }
 
@@ -777,18 +765,37 @@ impl Eq for Messages {}
 impl Drop for Messages {
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
-            let mut spare = Messages {
-                bytes: take(&mut self.bytes),
-                len: 0,
-                ends: take(&mut self.ends),
-                odd: false,
-                clear_of: None,
-                home: None,
-            };
+            let mut spare = Messages::default();
+            spare.bytes = take(&mut self.bytes);
+            spare.ends = take(&mut self.ends);
             spare.ends.clear();
             // Full (enough spares already) or gone (the reader ended): the memory is freed.
             let _ = home.try_send(spare);
         }
+    }
+}
+
+/// The messages of a block, in order, each without its `\n` ([`Messages::iter`]).
+pub struct Iter<'a> {
+    /// The messages not handed out yet, each followed by its `\n`.
+    rest: &'a [u8],
+    /// Where each one's `\n` is, counted from `offset`, when they are listed.
+    ends: Option<std::slice::Iter<'a, usize>>,
+    offset: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let end = match &mut self.ends {
+            Some(ends) => ends.next()? - self.offset,
+            None => memchr::memchr(b'\n', self.rest)?,
+        };
+        let (message, rest) = self.rest.split_at(end);
+        self.rest = &rest[1..];
+        self.offset += end + 1;
+        Some(message)
     }
 }
 
@@ -817,7 +824,7 @@ impl Messages {
     /// from a read buffer into it.
     ///
     /// `read` gets zeroed memory to fill: std has no stable way to read into memory that was
-    /// never written, and zeroing 128 KiB costs much less than copying it.
+    /// never written, and zeroing 64 KiB costs much less than copying it.
     pub fn read_more(
         &mut self,
         room: usize,
@@ -851,61 +858,107 @@ impl Messages {
     /// How many bytes the messages take, each with its newline; any bytes after them were read
     /// but are not framed yet.
     fn framed_len(&self) -> usize {
-        self.ends.last().map_or(0, |&end| end + 1)
+        self.framed
     }
 
     /// The bytes at the end that were read but are not framed yet.
     pub fn unframed(&self) -> &[u8] {
-        &self.bytes[self.framed_len()..self.len]
+        &self.bytes[self.framed..self.len]
     }
 
-    /// Moves the messages from the `at`-th on to the end of `to` (which is empty, or holds
-    /// messages only), keeping the first `at` here.
+    /// The bytes up to `end` are messages now, the last of them ending with the `\n` at
+    /// `end - 1`.
+    fn framed_up_to(&mut self, end: usize) {
+        if self.listed {
+            let first = self.framed;
+            let ends = memchr::memchr_iter(b'\n', &self.bytes[first..end]);
+            self.ends.extend(ends.map(|at| first + at));
+        }
+        self.framed = end;
+    }
+
+    /// From here on, where each message ends is listed (a message may hold a newline).
+    fn list_ends(&mut self) {
+        if !self.listed {
+            self.ends.clear();
+            let ends = memchr::memchr_iter(b'\n', &self.bytes[..self.framed]);
+            self.ends.extend(ends);
+            self.listed = true;
+        }
+    }
+
+    /// Where the messages from the `n`-th on start (the end of the first `n`).
+    fn offset_of(&self, n: usize) -> usize {
+        match n.checked_sub(1) {
+            None => 0,
+            Some(last) if self.listed => self.ends[last] + 1,
+            Some(last) => memchr::memchr_iter(b'\n', self.bytes())
+                .nth(last)
+                .map_or(self.framed, |end| end + 1),
+        }
+    }
+
+    /// Moves the messages that start at byte `at` or later (`at` is where one starts, or the
+    /// end) to the end of `to` (which is empty, or holds messages only), keeping the ones
+    /// before here. Each byte moved is looked at once, so cutting a block at many places, from
+    /// its end, costs no more than moving it once.
     pub fn split_off(&mut self, at: usize, to: &mut Messages) {
-        if at >= self.ends.len() {
+        let end = self.framed;
+        if at >= end {
             return;
         }
-        let from = at.checked_sub(1).map_or(0, |last| self.ends[last] + 1);
-        let base = to.framed_len();
+        if self.listed {
+            to.list_ends();
+        }
+        let base = to.framed;
         to.len = base;
-        to.put(&self.bytes[from..self.framed_len()]);
-        to.ends
-            .extend(self.ends[at..].iter().map(|&end| end - from + base));
+        to.put(&self.bytes[at..end]);
+        if self.listed {
+            let moved = self.ends.partition_point(|&e| e < at);
+            to.ends
+                .extend(self.ends[moved..].iter().map(|&e| e - at + base));
+            self.ends.truncate(moved);
+            to.framed = to.len;
+        } else {
+            to.framed_up_to(to.len);
+        }
         to.odd |= self.odd;
         // The messages moved were looked at for the word as this block's were.
         if to.clear_of != self.clear_of {
             to.clear_of = self.clear_of.filter(|_| base == 0);
         }
-        self.truncate(at);
+        (self.framed, self.len) = (at, at);
     }
 
     /// Raw framing: the bytes not framed yet are one message, without one trailing `\n` or
     /// `\r\n` ([`strip_line_ending`]).
     pub fn frame_raw(&mut self) {
-        let framed = self.framed_len();
+        // A chunk may hold newlines of its own: where it ends must be listed.
+        self.list_ends();
+        let framed = self.framed;
         let message = strip_line_ending(&self.bytes[framed..self.len]);
         self.odd |= !scan::all_plain(message);
         self.clear_of = self.clear_of.filter(|word| !word.is(message));
         self.len = framed + message.len();
         self.ends.push(self.len);
         self.put(b"\n");
+        self.framed = self.len;
     }
 
     /// Adds one message at the end.
     pub fn push(&mut self, message: &[u8]) {
         self.odd |= !scan::all_plain(message);
-        self.not_clear_if(message);
+        self.clear_of = self.clear_of.filter(|word| !word.is(message));
+        if memchr::memchr(b'\n', message).is_some() {
+            self.list_ends();
+        }
+        self.len = self.framed;
         self.put(message);
-        self.ends.push(self.len);
+        if self.listed {
+            self.ends.push(self.len);
+        }
         self.put(b"\n");
-    }
-
-    /// Whether every message is plain text: printable ASCII and tabs only ([`scan::is_plain`]),
-    /// nothing a terminal could take for a command. Framing notes it as it finds the lines, so
-    /// the console need not look at the bytes again. (After [`Messages::truncate`] it may say
-    /// `false` of messages that are plain: never the other way round.)
-    pub fn is_plain(&self) -> bool {
-        !self.odd
+        self.framed = self.len;
     }
 
     /// Where the first message that is `word` is, if one is. Answered at once when framing
@@ -918,42 +971,49 @@ impl Messages {
         self.iter().position(|message| word.is(message))
     }
 
-    /// A message was added: if it is the word framing did not find, the block is no longer
-    /// clear of it.
-    fn not_clear_if(&mut self, message: &[u8]) {
-        self.clear_of = self.clear_of.filter(|word| !word.is(message));
+    /// Whether every message is plain text: printable ASCII and tabs only ([`scan::is_plain`]),
+    /// nothing a terminal could take for a command. Framing notes it as it finds the lines, so
+    /// the console need not look at the bytes again. (After [`Messages::truncate`] it may say
+    /// `false` of messages that are plain: never the other way round.)
+    pub fn is_plain(&self) -> bool {
+        !self.odd
     }
 
-    /// How many messages there are.
+    /// How many messages there are (counted, not kept: `memchr` counts 32 bytes at a time).
     pub fn len(&self) -> usize {
-        self.ends.len()
+        if self.listed {
+            self.ends.len()
+        } else {
+            memchr::memchr_iter(b'\n', self.bytes()).count()
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.framed == 0
     }
 
     /// The messages in order, each without its `\n`.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let message = &self.bytes[start..end];
-            start = end + 1;
-            message
-        })
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            rest: self.bytes(),
+            ends: self.listed.then(|| self.ends.iter()),
+            offset: 0,
+        }
     }
 
     /// Every message followed by `\n`, back to back: with line framing, the wire form.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes[..self.framed_len()]
+        &self.bytes[..self.framed]
     }
 
     /// Keeps the first `n` messages and drops the rest (e.g. everything after a `bye`).
     pub fn truncate(&mut self, n: usize) {
-        if n < self.ends.len() {
-            let keep = n.checked_sub(1).map_or(0, |last| self.ends[last] + 1);
-            self.len = keep;
-            self.ends.truncate(n);
+        let keep = self.offset_of(n);
+        if keep < self.framed {
+            (self.framed, self.len) = (keep, keep);
+            if self.listed {
+                self.ends.truncate(n);
+            }
         }
     }
 }

@@ -3,15 +3,17 @@
 //! A loop that tests a byte and branches on the answer handles about one byte per cycle, and a
 //! `memchr` call costs a few dozen instructions before it finds the end of a 40-byte line. The
 //! loops here test all 64 bytes of a chunk with no branch inside, which the compiler turns into
-//! SIMD instructions (16 bytes per comparison). [`mask`] then gathers the 64 answers into one
-//! number, one bit per byte: "where are the newlines in these 64 bytes" is a `u64`, and the next
-//! newline is its lowest set bit (`trailing_zeros`, one instruction).
+//! SIMD instructions (16 bytes per comparison), and ask only what can be answered for all 64
+//! at once ("is one of them a newline?"). Where each line ends need not be known: in a block of
+//! lines, every newline ends a message, so finding the lines is only making sure that none is
+//! too long, which a look at whole chunks settles for all but a few.
 //!
-//! framing.rs finds lines with [`whole_lines`] (and in the same loop, a line that may end the
-//! conversation), and with [`plain_prefix`] whether a block holds anything but printable ASCII,
-//! CR and NUL included; console.rs then prints a plain block without looking at it again.
+//! framing.rs finds where the whole lines of a block end with [`whole_lines`] (and in the same
+//! look, whether a line may end the conversation), and with [`plain_prefix`] whether a block
+//! holds anything but printable ASCII, CR and NUL included; console.rs then prints a plain block
+//! without looking at it again.
 
-/// How many bytes one mask covers: one bit per byte of a `u64`.
+/// How many bytes are looked at at once.
 pub const CHUNK: usize = 64;
 
 /// Whether a byte can reach a terminal as it is: printable ASCII (space to `~`) or a tab.
@@ -36,15 +38,17 @@ pub fn all_plain(bytes: &[u8]) -> bool {
 pub fn plain_prefix(bytes: &[u8]) -> usize {
     let mut at = 0;
     while let Some(chunk) = bytes[at..].first_chunk::<CHUNK>() {
-        // No branch inside: the compiler tests the chunk 16 bytes at a time. Read as a signed
-        // number, a byte is below a space when it is a control or one of 0x80..=0xFF (part of a
-        // multi-byte character): one comparison for both.
-        let mut odd = 0u8;
+        // No branch inside: the compiler tests the chunk 16 bytes at a time. One more than a
+        // plain byte (space to `~`) is 0x21..=0x7F, which read as a signed number is exactly
+        // the numbers above 0x20: controls, DEL and 0x80..=0xFF (parts of multi-byte
+        // characters) all fall outside with one addition and one comparison. One more than a
+        // tab or a newline is 0x0A or 0x0B, which differ only in their lowest bit.
+        let mut plain = true;
         for &b in chunk {
-            let below_space = u8::from((b as i8) < 0x20) & u8::from(b != b'\t' && b != b'\n');
-            odd |= below_space | u8::from(b == 0x7f);
+            let next = b.wrapping_add(1);
+            plain &= (next as i8 > 0x20) | (next | 1 == 0x0b);
         }
-        if odd != 0 {
+        if !plain {
             break;
         }
         at += CHUNK;
@@ -57,94 +61,133 @@ pub fn plain_prefix(bytes: &[u8]) -> usize {
 }
 // ANCHOR_END: plain_prefix
 
-/// The bytes a line may start with to be worth a closer look, one flag per byte value: see
-/// [`whole_lines`]. All false: no line is.
-pub type FirstBytes = [bool; 256];
+/// A line to watch for, for [`whole_lines`]: the first letter of the word, and the exact test
+/// of a whole line. A line whose first byte is that letter in either case, or a byte no higher
+/// than a space (every blank is), is asked about; no other line can be the word.
+pub type Word<'a> = (u8, &'a dyn Fn(&[u8]) -> bool);
 
-/// The whole lines at the start of `bytes` whose newline comes at most `max_line` bytes after
-/// their start. For each, in order, pushes
-/// `base` + the offset of its newline to `ends`; stops before the first line that is longer.
-/// Returns how many bytes those lines take (newlines included), and whether `is_word` said yes
-/// to one of them. `is_word` is asked only about the lines whose first byte is in `first`: a
-/// conversation's last word (duplex's `bye`) is looked for while the lines are found, in the
-/// same loop, at the cost of one table look-up per line.
+/// The whole lines at the start of `bytes`, up to the first one longer than `max_line`: returns
+/// how many bytes they take (newlines included), and whether one of them is the `word` watched
+/// for. Every newline in those bytes ends a message, so nothing else needs to be noted.
 ///
-/// Short lines (the costly kind: one newline every few dozen bytes) are found 64 bytes at a
-/// time ([`mask`]): one mask per 64 bytes, then one instruction per newline. When 64 bytes hold
-/// no newline, the line is long, and `memchr` (which skips 32 bytes per step, but costs a few
-/// dozen instructions to start) finds its end. Written as one loop with nothing behind a reference, so that the compiler keeps the state in
-/// registers: finding a 40-byte line costs a handful of instructions.
+/// Most of the bytes are looked at 64 at a time with no branch inside ([`look`]), which the
+/// compiler turns into SIMD instructions (16 bytes per comparison), and the answers for the 64
+/// are only "is there a newline" and "may a line that starts here be the word": no line is
+/// visited one by one. A chunk is passed when no line in it can be too long (it is at most
+/// `max_line` bytes from the start of the chunk where the last newline was) and no line that
+/// starts in it may be the word. 64 bytes without a newline are a long line, whose end
+/// `memchr` finds. Any other chunk is looked at line by line, exactly, with `memchr`; and so is
+/// what is left after the last whole chunk.
 // ANCHOR: whole_lines
-pub fn whole_lines(
+pub fn whole_lines(bytes: &[u8], max_line: usize, word: Option<Word<'_>>) -> (usize, bool) {
+    match word {
+        Some((letter, is_word)) => lines::<true>(bytes, max_line, letter, is_word),
+        None => lines::<false>(bytes, max_line, 0, &|_| false),
+    }
+}
+
+/// [`whole_lines`], made twice by the compiler: with and without a word to watch for.
+fn lines<const WATCH: bool>(
     bytes: &[u8],
     max_line: usize,
-    first: &FirstBytes,
-    is_word: impl Fn(&[u8]) -> bool,
-    ends: &mut Vec<usize>,
-    base: usize,
+    letter: u8,
+    is_word: &dyn Fn(&[u8]) -> bool,
 ) -> (usize, bool) {
-    // `start`: where the line being looked for starts; `said`: the word was seen.
+    let letter = letter | 0x20;
+    let may_start = |byte: u8| WATCH && ((byte | 0x20) == letter || byte <= b' ');
+    // `start`: where the first line not yet known to be whole starts, exactly. `at`: the next
+    // chunk to look at, with the byte before it (the first byte of all, a line's start, is
+    // looked at on its own).
     let (mut start, mut said) = (0, false);
-    // One line, whose newline is at `end`: `false` (and nothing recorded) when it is too long.
-    let mut line = |start: &mut usize, end: usize| {
-        if end - *start > max_line {
-            return false;
+    let mut at = 1;
+    let mut exact = bytes.first().is_some_and(|&first| may_start(first));
+    loop {
+        if !exact {
+            at = pass::<WATCH>(bytes, (at, start), max_line, letter);
         }
-        ends.push(base + end);
-        if first[usize::from(bytes[*start])] {
-            said |= is_word(&bytes[*start..end]);
+        exact = false;
+        // The lines that ended before `at` are whole; look at the next ones one by one, up
+        // to the end of the chunk that was not passed.
+        if let Some(last) = memchr::memrchr(b'\n', &bytes[start..at.min(bytes.len())]) {
+            start += last + 1;
         }
-        *start = end + 1;
-        true
-    };
-    let mut at = 0;
-    while let Some(chunk) = bytes[at..].first_chunk::<CHUNK>() {
-        let mut found = mask(chunk, |b| b == b'\n');
-        if found == 0 {
-            // 64 bytes without a newline: a long line, whose end `memchr` finds fastest.
-            match memchr::memchr(b'\n', &bytes[at + CHUNK..]) {
-                Some(end) if line(&mut start, at + CHUNK + end) => at = start,
-                _ => return (start, said),
-            }
-            continue;
-        }
-        while found != 0 {
-            if !line(&mut start, at + found.trailing_zeros() as usize) {
+        let until = at + CHUNK;
+        while start < until {
+            let Some(length) = memchr::memchr(b'\n', &bytes[start..]) else {
+                return (start, said);
+            };
+            if length > max_line {
                 return (start, said);
             }
-            found &= found - 1;
+            if may_start(bytes[start]) {
+                said |= is_word(&bytes[start..start + length]);
+            }
+            start += length + 1;
         }
-        at += CHUNK;
+        at = start;
     }
-    for end in memchr::memchr_iter(b'\n', &bytes[at..]) {
-        if !line(&mut start, at + end) {
-            break;
-        }
-    }
-    (start, said)
 }
 // ANCHOR_END: whole_lines
 
-/// One bit per byte of `chunk`: bit `i` is set when `test(chunk[i])`.
-// ANCHOR: mask
-#[inline]
-pub fn mask(chunk: &[u8; CHUNK], test: impl Fn(u8) -> bool) -> u64 {
-    // First every answer as a byte, 0 or 1: 64 comparisons with no branch, which the compiler
-    // does 16 or 32 at once.
-    let answers: [u8; CHUNK] = std::array::from_fn(|i| u8::from(test(chunk[i])));
-    // Then 8 answers at a time into 8 bits. In the product, answer k (bit 8k of `eight`) times
-    // the multiplier's byte 7 - k (2^(7-k), at bit 8(7-k)) lands on bit 56 + k, and every other
-    // pair lands on a bit of its own below 56, or beyond 63: the top byte holds the 8 answers.
-    let mut bits = 0;
-    for (i, eight) in answers.chunks_exact(8).enumerate() {
-        let mut word = [0; 8];
-        word.copy_from_slice(eight);
-        let eight = u64::from_le_bytes(word);
-        bits |= (eight.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+/// The fast part of [`whole_lines`]: from the chunk at `at` (the line being read started at or
+/// after `since`), passes every chunk in which no line can be too long and no line that starts
+/// there may be the word, and every long line that is within the limit. Returns where it
+/// stopped: every line that ended before it is whole.
+fn pass<const WATCH: bool>(
+    bytes: &[u8],
+    (mut at, mut since): (usize, usize),
+    max_line: usize,
+    letter: u8,
+) -> usize {
+    loop {
+        let (Some(before), Some(chunk)) = (
+            bytes.get(at - 1..).and_then(<[u8]>::first_chunk::<CHUNK>),
+            bytes.get(at..).and_then(<[u8]>::first_chunk::<CHUNK>),
+        ) else {
+            return at;
+        };
+        if at + CHUNK - 1 - since > max_line {
+            return at;
+        }
+        let (newline, maybe) = look::<WATCH>(before, chunk, letter);
+        if maybe {
+            return at;
+        }
+        if !newline {
+            // 64 bytes without a newline: a long line, whose end `memchr` finds fastest (it
+            // skips 32 bytes per step).
+            match memchr::memchr(b'\n', &bytes[at + CHUNK..]) {
+                Some(length) if at + CHUNK + length - since <= max_line => {
+                    (at, since) = (at + CHUNK + length + 1, at + CHUNK + length + 1);
+                    continue;
+                }
+                _ => return at,
+            }
+        }
+        (at, since) = (at + CHUNK, at);
     }
-    bits
 }
-// ANCHOR_END: mask
+
+/// What 64 bytes hold, looked at all at once: whether one of them is a newline, and (when
+/// `WATCH`) whether a line starts at one of them (the byte `before` it is a newline) with a
+/// byte that [`whole_lines`] must ask about. `before[i]` is the byte before `chunk[i]`.
+// ANCHOR: look
+#[inline]
+fn look<const WATCH: bool>(before: &[u8; CHUNK], chunk: &[u8; CHUNK], letter: u8) -> (bool, bool) {
+    let (mut newline, mut maybe) = (0u8, 0u8);
+    for (&previous, &byte) in before.iter().zip(chunk) {
+        let is_newline = u8::from(byte == b'\n');
+        newline |= is_newline;
+        if WATCH {
+            let starts = u8::from(previous == b'\n');
+            // The word's letter in either case, or a blank (an empty line is not the word).
+            let like = u8::from((byte | 0x20) == letter) | (u8::from(byte <= b' ') & !is_newline);
+            maybe |= starts & like;
+        }
+    }
+    (newline != 0, maybe & 1 != 0)
+}
+// ANCHOR_END: look
 
 #[cfg(test)]
 mod tests {
@@ -161,62 +204,42 @@ mod tests {
     }
 
     #[test]
-    fn a_mask_has_one_bit_per_byte_in_order() {
-        for seed in 0..300u64 {
-            let chunk: [u8; CHUNK] =
-                std::array::from_fn(|i| [b'\n', b'a', b'\r', 0, 0xc3][(seed as usize + i * i) % 5]);
-            let one_by_one = (0..CHUNK).fold(0, |bits, i| bits | u64::from(chunk[i] == b'\n') << i);
-            assert_eq!(mask(&chunk, |b| b == b'\n'), one_by_one);
+    fn whole_lines_stop_before_the_first_too_long_line_and_see_every_bye() {
+        let is_bye = |line: &[u8]| line.trim_ascii().eq_ignore_ascii_case(b"bye");
+        let short = b"ab\n  bye\nbyebye\nlong line\nx\n";
+        assert_eq!(whole_lines(short, 6, Some((b'b', &is_bye))), (16, true));
+        assert_eq!(whole_lines(short, 6, None), (16, false));
+        assert_eq!(whole_lines(short, 9, None), (short.len(), false));
+        // Past the first 64 bytes, in every position, and in long lines.
+        for length in [0, 1, 5, 40, 62, 63, 64, 65, 100, 127, 128, 129, 300, 1023] {
+            let mut text = Vec::new();
+            for n in 0..40 {
+                text.extend(std::iter::repeat_n(b'x', length));
+                text.push(b'\n');
+                if n == 30 {
+                    text.extend_from_slice(b" BYE\n");
+                }
+            }
+            text.extend_from_slice(b"no newline at the end");
+            let whole = text.len() - "no newline at the end".len();
+            let bye = 31 * (length + 1);
+            for start in 0..70.min(bye) {
+                let text = &text[start..];
+                let whole = whole - start;
+                assert_eq!(
+                    whole_lines(text, 2000, Some((b'b', &is_bye))),
+                    (whole, true)
+                );
+                assert_eq!(whole_lines(text, 2000, None), (whole, false));
+                let first = memchr::memchr(b'\n', text).unwrap_or(0);
+                let stop = match (first > 50, length > 50) {
+                    (true, _) => 0,
+                    (false, true) => first + 1,
+                    (false, false) => whole,
+                };
+                assert_eq!(whole_lines(text, 50, None).0, stop, "{length} {start}");
+            }
         }
-        let mut chunk = [b'x'; CHUNK];
-        (chunk[0], chunk[63]) = (b'\n', b'\n');
-        assert_eq!(mask(&chunk, |b| b == b'\n'), 1 | 1 << 63);
-    }
-
-    /// Every newline of `bytes`, as `whole_lines` finds them with no limit and no word.
-    fn all_newlines(bytes: &[u8]) -> Vec<usize> {
-        let mut ends = Vec::new();
-        whole_lines(bytes, usize::MAX, &[false; 256], |_| true, &mut ends, 0);
-        ends
-    }
-
-    #[test]
-    fn newlines_are_found_in_order_in_short_and_long_lines() {
-        let mut text = Vec::new();
-        for length in [
-            0, 1, 5, 40, 62, 63, 64, 65, 100, 127, 128, 129, 300, 1023, 3, 0,
-        ] {
-            text.extend(std::iter::repeat_n(b'x', length));
-            text.push(b'\n');
-        }
-        text.extend_from_slice(b"no newline at the end");
-        for start in 0..70 {
-            let expected: Vec<usize> = memchr::memchr_iter(b'\n', &text[start..]).collect();
-            assert_eq!(all_newlines(&text[start..]), expected);
-        }
-    }
-
-    #[test]
-    fn whole_lines_stop_before_the_first_too_long_line_and_ask_only_about_first_bytes() {
-        let text = b"ab\n  bye\nbyebye\nlong line\nx\n";
-        let mut first = [false; 256];
-        (first[usize::from(b' ')], first[usize::from(b'b')]) = (true, true);
-        let asked = std::cell::RefCell::new(Vec::new());
-        let mut ends = vec![7];
-        let (len, said) = whole_lines(
-            text,
-            6,
-            &first,
-            |line| {
-                asked.borrow_mut().push(line.to_vec());
-                line.trim_ascii() == b"bye"
-            },
-            &mut ends,
-            100,
-        );
-        assert_eq!((len, said), (16, true));
-        assert_eq!(ends, [7, 102, 108, 115]);
-        assert_eq!(asked.into_inner(), [&b"  bye"[..], b"byebye"]);
     }
 
     #[test]

@@ -58,10 +58,11 @@ pub enum Input {
 /// stdin fills it, and then the reader simply waits: backpressure instead of unbounded memory.
 pub const INPUT_QUEUE: usize = 64;
 
-/// How many blocks of piped input (each what one `read` brought, up to 128 KiB) may wait for the
-/// main loop. Two or three keep both threads busy; more would only hold memory, and let the
-/// blocks fall out of the processor's caches before the main thread writes them out.
-pub const PIPED_QUEUE: usize = 4;
+/// How many blocks of piped input (each what one `read` brought, up to 64 KiB) may wait for the
+/// main loop: as for the peer's blocks (duplex's `PEER_QUEUE`), eight keep both threads busy
+/// when the scheduler lets one wait, at most 512 KiB; many more would only hold memory, and let
+/// the blocks fall out of the processor's caches before the main thread writes them out.
+pub const PIPED_QUEUE: usize = 8;
 
 /// How often the editor thread looks up from the keyboard to check whether it should stop.
 /// Short enough that ending feels instant, long enough to cost nothing.

@@ -56,12 +56,13 @@ pub const BYE: &str = "bye";
 pub const BYE_LINE: StopWord = StopWord(BYE);
 
 /// How many hand-overs from the socket reader may wait for the main thread: each is everything
-/// one `read` brought, at most `pump::READ_BLOCK` (128 KiB) of lines, so at most 512 KiB wait.
+/// one `read` brought, at most `pump::READ_BLOCK` (64 KiB) of lines, so at most 512 KiB wait.
 /// When the main thread falls behind (a slow terminal), the socket reader waits, the kernel's
 /// receive buffer fills, and TCP's flow control slows the sender down: memory stays bounded
-/// whatever the peer sends. A few are enough to keep both threads busy; more would only let
-/// the blocks fall out of the processor's caches before they are printed.
-pub const PEER_QUEUE: usize = 4;
+/// whatever the peer sends. Eight keep both threads busy through the moments the scheduler
+/// gives their core to someone else (measured: with 4, netchat fell behind nc on 1 KiB lines
+/// more often); many more would only let the blocks fall out of the processor's caches.
+pub const PEER_QUEUE: usize = 8;
 
 /// One thing the socket reader found: the reader pump's events (pump.rs) — every whole message
 /// one `read` brought, a line that was too long, the peer's FIN, or a failed `read`.
