@@ -660,8 +660,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_member_that_quits_in_a_turn_still_gets_what_was_said_before_and_nothing_after() {
+    /// A room of amy (1), bob (2) and cy (3), and a dispatcher gathering as the poll engine's
+    /// read phase does.
+    fn amy_bob_and_cy_gathering() -> (Room, Recorder, Dispatch, Instant) {
         let now = Instant::now();
         let peer = "127.0.0.1:5000".parse().unwrap();
         let mut room = Room::new(Limits::off());
@@ -669,9 +670,14 @@ mod tests {
             room.join(id, peer, now);
             room.said(id, format!("/nick {name}").as_bytes(), now);
         }
-        let mut engine = Recorder::default();
         let mut dispatch = Dispatch::default();
         dispatch.gather();
+        (room, Recorder::default(), dispatch, now)
+    }
+
+    #[test]
+    fn a_member_that_quits_in_a_turn_still_gets_what_was_said_before_and_nothing_after() {
+        let (mut room, mut engine, mut dispatch, now) = amy_bob_and_cy_gathering();
         for (id, text) in [(1, "before"), (2, "/quit"), (3, "after")] {
             let actions = room.said(id, text.as_bytes(), now);
             dispatch.apply(&mut room, &mut engine, actions);
@@ -690,16 +696,7 @@ mod tests {
 
     #[test]
     fn a_turn_of_lines_from_several_senders_reaches_each_member_once_in_order_without_its_own() {
-        let now = Instant::now();
-        let peer = "127.0.0.1:5000".parse().unwrap();
-        let mut room = Room::new(Limits::off());
-        for (id, name) in [(1, "amy"), (2, "bob"), (3, "cy")] {
-            room.join(id, peer, now);
-            room.said(id, format!("/nick {name}").as_bytes(), now);
-        }
-        let mut engine = Recorder::default();
-        let mut dispatch = Dispatch::default();
-        dispatch.gather();
+        let (mut room, mut engine, mut dispatch, now) = amy_bob_and_cy_gathering();
         for (id, text) in [(1, "one"), (1, "two"), (2, "three"), (1, "four")] {
             let actions = room.said(id, text.as_bytes(), now);
             dispatch.apply(&mut room, &mut engine, actions);
