@@ -60,9 +60,8 @@ const OUTGOING_QUEUE: usize = 16;
 
 /// A single `read` that brings this much found a backlog waiting in the kernel: the screen was
 /// behind the room (a reader that keeps up gets what arrived since its last `read`, a few lines).
-/// Half of what one `read` may bring (`pump::READ_BLOCK`): a read that fills its block stops
-/// short of it by the unfinished line it leaves for the next one, so the whole block would
-/// almost never count.
+/// Half a block, not a whole one: a full read of [`pump::READ_BLOCK`] bytes ends in the middle of
+/// a line, so the whole lines it brings are always a little less than a block.
 const BACKLOG: usize = pump::READ_BLOCK / 2;
 
 /// If the screen was this far behind the socket (received lines waiting to be shown) this

@@ -167,6 +167,9 @@ pub struct Dispatch {
     gathering: bool,
     gathered: Vec<u8>,
     runs: Vec<Run>,
+    /// Members that left while lines were gathered, and how many gathered bytes were said
+    /// before they left: their share ends there.
+    leaving: Vec<(ClientId, usize)>,
     /// One recipient's parts of the gathered block, kept between recipients.
     parts: Vec<Range<usize>>,
 }
@@ -186,6 +189,16 @@ impl Dispatch {
     /// after: the slow-consumer cascade, once for both engines.
     // ANCHOR: fan_out
     pub fn apply<E: Engine>(&mut self, room: &mut Room, engine: &mut E, actions: Vec<Action>) {
+        // A member whose own line made it leave (`/quit`, a flood cut off) is out of the room
+        // before its actions come here, but it was there when the lines gathered so far were
+        // said: it still gets those, and nothing gathered after.
+        if self.gathering && !self.gathered.is_empty() {
+            for action in &actions {
+                if let Action::Disconnect(id) = action {
+                    self.leaving.push((*id, self.gathered.len()));
+                }
+            }
+        }
         self.work.extend(actions);
         while let Some(action) = self.work.pop_front() {
             let gathers = self.gathering && matches!(action, Action::All { .. });
@@ -244,7 +257,8 @@ impl Dispatch {
     /// The poll engine gathers while it reads the clients of one turn: when 30 students spoke in
     /// it, each recipient costs one offer and one slice of one `writev`, not 30 of each. Anything
     /// else that reaches clients (a private line, a disconnect) first offers what was gathered,
-    /// so everyone still gets everything in the order it happened.
+    /// so everyone still gets everything in the order it happened; a member whose own line made
+    /// it leave (`/quit`) still gets what was gathered before that ([`Dispatch::apply`]).
     // ANCHOR: gather
     pub fn gather(&mut self) {
         self.gathering = true;
@@ -299,8 +313,9 @@ impl Dispatch {
         self.gathered.clear();
         let mut runs = std::mem::take(&mut self.runs);
         let mut parts = std::mem::take(&mut self.parts);
-        self.offer_to_everyone(room, engine, None, |engine, id| {
-            let lines = share_for(&runs, id, &mut parts);
+        let leaving = std::mem::take(&mut self.leaving);
+        let mut offer = |engine: &mut E, id: ClientId, until: usize| {
+            let lines = share_for(&block, &runs, id, until, &mut parts);
             if lines == 0 {
                 return Offer::Accepted; // it said every line of the block itself
             }
@@ -310,6 +325,16 @@ impl Dispatch {
                 lines,
             };
             engine.offer_shared(id, &share)
+        };
+        for &(id, until) in &leaving {
+            if room.nick(id).is_none() {
+                // Left the room, but its engine still writes to it (its goodbye comes next). If
+                // even this does not fit, it is not dropped here: it is leaving anyway.
+                offer(engine, id, until);
+            }
+        }
+        self.offer_to_everyone(room, engine, None, |engine, id| {
+            offer(engine, id, block.len())
         });
         runs.clear();
         self.runs = runs;
@@ -358,17 +383,32 @@ impl Dispatch {
 }
 
 /// Puts in `parts` the byte ranges of the gathered block that go to `id`: every run but its own,
-/// neighbouring runs joined into one range. Returns how many lines they hold.
-fn share_for(runs: &[Run], id: ClientId, parts: &mut Vec<Range<usize>>) -> usize {
+/// neighbouring runs joined into one range, up to byte `until` (a member that left while the
+/// block was gathered gets what was said before it left). Returns how many lines they hold.
+fn share_for(
+    block: &[u8],
+    runs: &[Run],
+    id: ClientId,
+    until: usize,
+    parts: &mut Vec<Range<usize>>,
+) -> usize {
     parts.clear();
     let mut lines = 0;
     let mut start = 0;
     for run in runs {
+        if start >= until {
+            break;
+        }
         if run.except != Some(id) {
-            lines += run.lines;
+            let end = run.end.min(until);
+            lines += if end == run.end {
+                run.lines
+            } else {
+                memchr::memchr_iter(b'\n', &block[start..end]).count()
+            };
             match parts.last_mut() {
-                Some(part) if part.end == start => part.end = run.end,
-                _ => parts.push(start..run.end),
+                Some(part) if part.end == start => part.end = end,
+                _ => parts.push(start..end),
             }
         }
         start = run.end;
@@ -620,8 +660,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_turn_of_lines_from_several_senders_reaches_each_member_once_in_order_without_its_own() {
+    /// A room of amy (1), bob (2) and cy (3), and a dispatcher gathering as the poll engine's
+    /// read phase does.
+    fn amy_bob_and_cy_gathering() -> (Room, Recorder, Dispatch, Instant) {
         let now = Instant::now();
         let peer = "127.0.0.1:5000".parse().unwrap();
         let mut room = Room::new(Limits::off());
@@ -629,9 +670,33 @@ mod tests {
             room.join(id, peer, now);
             room.said(id, format!("/nick {name}").as_bytes(), now);
         }
-        let mut engine = Recorder::default();
         let mut dispatch = Dispatch::default();
         dispatch.gather();
+        (room, Recorder::default(), dispatch, now)
+    }
+
+    #[test]
+    fn a_member_that_quits_in_a_turn_still_gets_what_was_said_before_and_nothing_after() {
+        let (mut room, mut engine, mut dispatch, now) = amy_bob_and_cy_gathering();
+        for (id, text) in [(1, "before"), (2, "/quit"), (3, "after")] {
+            let actions = room.said(id, text.as_bytes(), now);
+            dispatch.apply(&mut room, &mut engine, actions);
+        }
+        dispatch.release(&mut room, &mut engine);
+        let got = |id| engine.got.get(&id).cloned().unwrap_or_default();
+        assert_eq!(got(2)[0], "[amy] before", "bob got {:?}", got(2));
+        assert!(
+            got(2).iter().all(|line| !line.contains("after")),
+            "bob got {:?}",
+            got(2)
+        );
+        assert_eq!(got(3)[0], "[amy] before");
+        assert!(got(1).iter().any(|line| line == "[cy] after"));
+    }
+
+    #[test]
+    fn a_turn_of_lines_from_several_senders_reaches_each_member_once_in_order_without_its_own() {
+        let (mut room, mut engine, mut dispatch, now) = amy_bob_and_cy_gathering();
         for (id, text) in [(1, "one"), (1, "two"), (2, "three"), (1, "four")] {
             let actions = room.said(id, text.as_bytes(), now);
             dispatch.apply(&mut room, &mut engine, actions);

@@ -5,7 +5,8 @@
 //! gathers the lines of a turn, from everyone who spoke in it, into one block
 //! ([`Share`](super::engine::Share)), and each recipient's outbox holds a reference to that same
 //! block and the ranges of it that are for this recipient (all but its own lines): 200 students
-//! receiving a pasted 8 KiB block cost one 8 KiB copy and 200 reference counts, not 200 copies.
+//! receiving a pasted 8 KiB block cost one 8 KiB copy and 200 reference counts, not 200 copies
+//! (only a share smaller than half its block is copied: [`Outbox::push_share`]).
 //! The bytes are gathered from the blocks only by the kernel, in one `writev` per turn
 //! (`write_vectored`, which takes a list of slices), and a block's memory is freed when the last
 //! recipient has written it.
@@ -18,11 +19,13 @@ use std::io::{self, IoSlice, Write};
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::engine::Share;
 use super::rules::Line;
 
 /// How many slices one vectored write may carry. The OS allows 1,024 (`IOV_MAX` on Linux and
-/// macOS); in a busy turn a client's outbox holds a block or two per turn, a slice per private
-/// line, and a few hundred kilobytes per call are plenty.
+/// macOS); in a busy turn a client's outbox holds a slice per stretch of others' lines in each
+/// block, a slice per private line, and a few hundred kilobytes per call are plenty (what does
+/// not fit goes in the next call).
 const SLICES_PER_WRITE: usize = 128;
 
 /// How many entries the outbox's list may keep allocated while it is empty: a burst may leave
@@ -81,8 +84,28 @@ impl Outbox {
         self.chunks.push_back(Chunk::Line(line));
     }
 
+    /// Queues a client's share of a block of lines shared with other outboxes: references to
+    /// the block, or, when the share is less than half of it, a copy of the share. A member who
+    /// said most of a block and gets one line of it must not keep the whole block alive for that
+    /// line: the client is charged for its share ([`CLIENT_QUEUE`](super::engine::CLIENT_QUEUE)),
+    /// and what its outbox keeps alive stays under twice that.
+    pub fn push_share(&mut self, share: &Share<'_>) {
+        let bytes = share.bytes();
+        if bytes * 2 < share.block.len() {
+            let mut copy = Vec::with_capacity(bytes);
+            for part in share.parts {
+                copy.extend_from_slice(&share.block[part.clone()]);
+            }
+            self.push_shared(Arc::from(copy), 0..bytes);
+        } else {
+            for part in share.parts {
+                self.push_shared(Arc::clone(share.block), part.clone());
+            }
+        }
+    }
+
     /// Queues whole lines of a block shared with other outboxes: the bytes of `range`.
-    pub fn push_shared(&mut self, block: Arc<[u8]>, range: Range<usize>) {
+    fn push_shared(&mut self, block: Arc<[u8]>, range: Range<usize>) {
         if range.is_empty() {
             return;
         }
@@ -210,12 +233,21 @@ mod tests {
         let mut outbox = Outbox::default();
         let shared: Arc<[u8]> = Arc::from(&b"[bob] one\n[amy] hi\n[bob] two\n"[..]);
         outbox.push_line(Line::from("*** welcome"));
-        outbox.push_shared(Arc::clone(&shared), 0..shared.len());
+        outbox.push_share(&Share {
+            block: &shared,
+            parts: &[Range {
+                start: 0,
+                end: shared.len(),
+            }],
+            lines: 3,
+        });
         outbox.push_line(Line::from(""));
         // amy's share: the block without her own line.
-        outbox.push_shared(Arc::clone(&shared), 0..10);
-        outbox.push_shared(Arc::clone(&shared), 19..shared.len());
-        outbox.push_shared(shared, 3..3);
+        outbox.push_share(&Share {
+            block: &shared,
+            parts: &[0..10, 19..shared.len(), 3..3],
+            lines: 2,
+        });
         outbox
     }
 
@@ -239,6 +271,66 @@ mod tests {
             assert_eq!(traced, EXPECTED, "what --trace saw, {per_write} per write");
             assert_eq!(outbox.waiting(), 0);
         }
+    }
+
+    /// The bytes of the blocks an outbox keeps alive.
+    fn kept(outbox: &Outbox) -> usize {
+        outbox
+            .chunks
+            .iter()
+            .map(|chunk| match chunk {
+                Chunk::Line(line) => line.len(),
+                Chunk::Shared(block, _) => block.len(),
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_small_share_of_a_big_block_is_copied_and_a_big_share_is_referenced() {
+        // amy said 8 long lines of the block, bob one short line: amy's share is bob's line.
+        let mut bytes = Vec::new();
+        for _ in 0..8 {
+            bytes.extend_from_slice(&[b'a'; 8000]);
+            bytes.push(b'\n');
+        }
+        let amy_end = bytes.len();
+        bytes.extend_from_slice(b"[bob] hi\n");
+        let block: Arc<[u8]> = Arc::from(bytes);
+        let mut amy = Outbox::default();
+        amy.push_share(&Share {
+            block: &block,
+            parts: &[Range {
+                start: amy_end,
+                end: block.len(),
+            }],
+            lines: 1,
+        });
+        assert_eq!(amy.waiting(), 9);
+        assert!(
+            kept(&amy) <= 2 * amy.waiting(),
+            "amy keeps {} bytes",
+            kept(&amy)
+        );
+        // bob's share is most of the block: a reference, no copy.
+        let mut bob = Outbox::default();
+        bob.push_share(&Share {
+            block: &block,
+            parts: &[Range {
+                start: 0,
+                end: amy_end,
+            }],
+            lines: 8,
+        });
+        assert_eq!(bob.waiting(), amy_end);
+        assert_eq!(Arc::strong_count(&block), 2);
+        let mut socket = Trickle {
+            got: Vec::new(),
+            per_write: 4096,
+        };
+        while !amy.is_empty() {
+            amy.write_to(&mut socket, None).unwrap();
+        }
+        assert_eq!(socket.got, b"[bob] hi\n");
     }
 
     #[test]

@@ -889,9 +889,7 @@ impl Engine for Clients {
     fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
         let bytes = share.bytes();
         self.queue(id, bytes, |out, offered| {
-            for part in share.parts {
-                out.push_shared(Arc::clone(share.block), part.clone());
-            }
+            out.push_share(share);
             offered.count_block(share.lines, bytes);
         })
     }
