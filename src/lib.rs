@@ -16,7 +16,7 @@
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
 //! | [`modes::room`] | many peers: accept loop, a thread per client, a hub owning the room, slow consumers |
 //! | [`pump`] | a blocking `read` on its own thread, feeding a channel; bulk reads, one hand-over per read |
-//! | [`scan`] | looking at 64 bytes at once: where the newlines are, whether anything needs escaping |
+//! | [`scan`] | looking at 64 bytes at once: whether whole lines are within the limit (and may be `bye`), whether anything needs escaping |
 //! | [`terminal`] | the keyboard as a channel; printing above the line being typed (raw mode) |
 //! | [`shaping`] | TCP experiments: split (`--chop`) and merge (`--coalesce`) messages on purpose |
 //! | [`observe`] | watching the wire: `--trace` lines and the `--events` JSON Lines log |

@@ -1,4 +1,5 @@
-//! Looking at bytes 64 at a time: where the newlines are, and whether anything needs escaping.
+//! Looking at bytes 64 at a time: whether whole lines are within the limit, and whether anything
+//! needs escaping.
 //!
 //! A loop that tests a byte and branches on the answer handles about one byte per cycle, and a
 //! `memchr` call costs a few dozen instructions before it finds the end of a 40-byte line. The
