@@ -370,15 +370,21 @@ impl Room {
                 draining_until: None,
             },
         );
-        let mut actions = vec![
-            Action::To(id, line(protocol::notice(&welcome))),
-            Action::To(
-                id,
-                line(protocol::notice(
-                    "/nick NAME to pick a name, /help for the commands",
-                )),
-            ),
-        ];
+        // Recorded first: `--trace` then names the member in the line that shows its welcome
+        // written (the threads engine's writer may write it before the next action is seen).
+        let mut actions = Vec::new();
+        self.record(&mut actions, || Event::Joined {
+            client: id,
+            nick: nick.clone(),
+            peer: peer.to_string(),
+        });
+        actions.push(Action::To(id, line(protocol::notice(&welcome))));
+        actions.push(Action::To(
+            id,
+            line(protocol::notice(
+                "/nick NAME to pick a name, /help for the commands",
+            )),
+        ));
         actions.extend(
             self.motd
                 .iter()
@@ -391,11 +397,6 @@ impl Room {
         actions.push(Action::Log(Log::Status(format!(
             "{nick} joined from {peer} ({count} in the room)"
         ))));
-        self.record(&mut actions, || Event::Joined {
-            client: id,
-            nick,
-            peer: peer.to_string(),
-        });
         actions
     }
     // ANCHOR_END: join
