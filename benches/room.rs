@@ -338,6 +338,12 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
     let per_client = load.messages_per_client();
     let expected_each = per_client * (clients as u64 - 1);
     let (joined_tx, joined) = unbounded();
+    let reading = Reading {
+        clients,
+        expected: expected_each,
+        base,
+        joined: joined_tx,
+    };
     let streams: Vec<Arc<TcpStream>> = (0..clients)
         .map(|_| Arc::new(connect(server.addr)))
         .collect();
@@ -347,11 +353,11 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
             .enumerate()
             .map(|(me, stream)| {
                 let stream = Arc::clone(stream);
-                let joined_tx = joined_tx.clone();
+                let reading = reading.clone();
                 thread::Builder::new()
                     .name(format!("client-{me}"))
                     .stack_size(READER_STACK)
-                    .spawn(move || read_client(&stream, clients, expected_each, base, &joined_tx))
+                    .spawn(move || read_client(&stream, &reading))
                     .expect("start a client reader")
             })
             .collect::<Vec<_>>(),
@@ -369,18 +375,16 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
                 .into_iter()
                 .enumerate()
                 .map(|(n, share)| {
-                    let joined_tx = joined_tx.clone();
+                    let reading = reading.clone();
                     thread::Builder::new()
                         .name(format!("clients-{n}"))
-                        .spawn(move || {
-                            read_all_clients(share, clients, expected_each, base, &joined_tx)
-                        })
+                        .spawn(move || read_all_clients(share, &reading))
                         .expect("start a clients' reader")
                 })
                 .collect()
         }
     };
-    drop(joined_tx);
+    drop(reading);
     wait_for_everyone(&joined, clients, &server);
 
     let cpu_before = support::cpu_seconds(server.pid());
@@ -513,18 +517,22 @@ fn wait_for_everyone(joined: &Receiver<Welcomed>, clients: usize, server: &Serve
     }
 }
 
-/// One client's reader thread: counts and checks every message line, and measures its latency.
-fn read_client(
-    stream: &TcpStream,
+/// What every reader needs: how many clients send, how many message lines each client should
+/// get, the clock the send times are on, and where to say that a client was welcomed.
+#[derive(Clone)]
+struct Reading {
     clients: usize,
     expected: u64,
     base: Instant,
-    joined: &Sender<Welcomed>,
-) -> Tally {
+    joined: Sender<Welcomed>,
+}
+
+/// One client's reader thread: counts and checks every message line, and measures its latency.
+fn read_client(stream: &TcpStream, reading: &Reading) -> Tally {
     let mut tally = Tally::new();
-    let mut inbox = Inbox::new(clients, expected);
+    let mut inbox = Inbox::new(reading);
     while !inbox.done() {
-        match inbox.read_from(stream, &mut tally, base, joined) {
+        match inbox.read_from(stream, &mut tally, reading) {
             Ok(true) => {}
             Ok(false) | Err(_) => break,
         }
@@ -535,13 +543,7 @@ fn read_client(
 /// Many clients' reading on one thread, as an event loop (mio, like the poll engine): the thread
 /// sleeps until some of its sockets are readable, then reads each until `WouldBlock`. A delivery
 /// that finds it awake costs the server no wake-up, and the generator no context switch.
-fn read_all_clients(
-    streams: Vec<TcpStream>,
-    clients: usize,
-    expected: u64,
-    base: Instant,
-    joined: &Sender<Welcomed>,
-) -> Tally {
+fn read_all_clients(streams: Vec<TcpStream>, reading: &Reading) -> Tally {
     let mut tally = Tally::new();
     let mut poll = mio::Poll::new().expect("an event loop for the clients");
     let mut sockets = Vec::with_capacity(streams.len());
@@ -555,21 +557,23 @@ fn read_all_clients(
             .expect("register a client socket");
         sockets.push(socket);
     }
-    let mut inboxes: Vec<Inbox> = (0..sockets.len())
-        .map(|_| Inbox::new(clients, expected))
-        .collect();
-    let mut reading = sockets.len();
+    let mut inboxes: Vec<Inbox> = (0..sockets.len()).map(|_| Inbox::new(reading)).collect();
+    // Clients neither done nor closed.
+    let mut open = sockets.len();
     let mut events = mio::Events::with_capacity(1024);
-    while reading > 0 {
+    while open > 0 {
         if poll.poll(&mut events, None).is_err() {
             continue; // EINTR
         }
         for event in &events {
             let client = event.token().0;
             let inbox = &mut inboxes[client];
+            if inbox.finished() {
+                continue;
+            }
             // Edge-triggered: read until the kernel has nothing more, or the client is done.
             while !inbox.done() {
-                match inbox.read_from(&sockets[client], &mut tally, base, joined) {
+                match inbox.read_from(&sockets[client], &mut tally, reading) {
                     Ok(true) => continue,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -579,9 +583,8 @@ fn read_all_clients(
                     }
                 }
             }
-            if inbox.finished() && !inbox.counted {
-                inbox.counted = true;
-                reading -= 1;
+            if inbox.finished() {
+                open -= 1;
             }
         }
     }
@@ -598,20 +601,17 @@ struct Inbox {
     expected: u64,
     /// The server closed this client (or a read failed).
     closed: bool,
-    /// Already counted as finished by the event loop.
-    counted: bool,
 }
 
 impl Inbox {
-    fn new(clients: usize, expected: u64) -> Inbox {
+    fn new(reading: &Reading) -> Inbox {
         Inbox {
             buffer: vec![0u8; 64 * 1024],
             filled: 0,
-            next_seq: vec![0; clients],
+            next_seq: vec![0; reading.clients],
             received: 0,
-            expected,
+            expected: reading.expected,
             closed: false,
-            counted: false,
         }
     }
 
@@ -629,8 +629,7 @@ impl Inbox {
         &mut self,
         mut stream: impl Read,
         tally: &mut Tally,
-        base: Instant,
-        joined: &Sender<Welcomed>,
+        reading: &Reading,
     ) -> io::Result<bool> {
         if self.filled == self.buffer.len() {
             tally.broken += 1; // a 64 KiB line: nothing netchat should ever send
@@ -641,7 +640,7 @@ impl Inbox {
             return Ok(false);
         }
         // One clock reading per read: every line in it became available at this moment.
-        let now = since(base);
+        let now = since(reading.base);
         self.filled += n;
         let mut start = 0;
         // What was kept from the last read holds no newline: look only at the new bytes.
@@ -651,7 +650,7 @@ impl Inbox {
             let line = &self.buffer[start..newline];
             start = newline + 1;
             if line.starts_with(b"*** welcome") || line.starts_with(b"<announce> already") {
-                let _ = joined.send(Welcomed);
+                let _ = reading.joined.send(Welcomed);
             } else if line.starts_with(b"***") || line.starts_with(b"<announce>") {
                 // Other notices (joins, leaves).
             } else {

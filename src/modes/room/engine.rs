@@ -267,8 +267,7 @@ impl Dispatch {
     /// Offers what was gathered, and carries out what that caused (a recipient found full).
     pub fn release(&mut self, room: &mut Room, engine: &mut impl Engine) {
         self.gathering = false;
-        self.offer_gathered(room, engine);
-        self.apply(room, engine, Vec::new());
+        self.offer_now(room, engine);
     }
 
     /// Offers what was gathered so far, and goes on gathering: before the room changes in a way

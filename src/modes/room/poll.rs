@@ -885,7 +885,8 @@ impl Engine for Clients {
     // ANCHOR_END: offer
 
     /// The same for the client's share of a block of lines shared with the other recipients
-    /// (engine.rs, `Dispatch::gather`): the outbox keeps a reference to the block, never a copy.
+    /// (engine.rs, `Dispatch::gather`): the outbox keeps a reference to the block, or a copy of
+    /// a share that is less than half of it (`Outbox::push_share`).
     fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
         let bytes = share.bytes();
         self.queue(id, bytes, |out, offered| {
