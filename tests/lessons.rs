@@ -129,37 +129,147 @@ fn an_anchor_needs_both_markers() {
     assert!(!has_anchor(source, "c"));
 }
 
-/// README's "What netchat guarantees" names the test behind each promise as
-/// `` `FILE.rs::test_name` ``: each must be a test function in `tests/FILE.rs`, so a renamed or
-/// deleted test cannot leave a promise without its proof.
+/// `docs/guarantees.md` (the README's "What netchat guarantees" in full) names the test behind
+/// each promise as `` `FILE.rs::test_name` ``: each must be a test function in `tests/FILE.rs`, so
+/// a renamed or deleted test cannot leave a promise without its proof.
 #[test]
-fn every_test_the_readme_guarantees_cite_exists() {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let start = readme
-        .find("## What netchat guarantees")
-        .expect("README has a guarantees section");
-    let section = &readme[start..];
-    let section = &section[..section[3..]
-        .find("\n## ")
-        .map_or(section.len(), |end| end + 3)];
+fn every_test_the_guarantees_cite_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guarantees =
+        fs::read_to_string(root.join("docs/guarantees.md")).expect("docs/guarantees.md");
     let mut cited = 0;
-    for span in section.split('`').skip(1).step_by(2) {
+    for span in guarantees.split('`').skip(1).step_by(2) {
         let Some((file, test)) = span.split_once("::") else {
             continue;
         };
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join(file);
-        let source = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("README cites {span}: cannot read {}: {e}", path.display()));
+        let path = root.join("tests").join(file);
+        let source = fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "docs/guarantees.md cites {span}: cannot read {}: {e}",
+                path.display()
+            )
+        });
         assert!(
             source.contains(&format!("fn {test}(")),
-            "README cites {span}, but tests/{file} has no such test"
+            "docs/guarantees.md cites {span}, but tests/{file} has no such test"
         );
         cited += 1;
     }
     assert!(cited >= 10, "only {cited} tests cited in the guarantees");
+}
+
+/// The GitHub anchor of a markdown heading: lower case, punctuation dropped, spaces as `-`.
+fn heading_anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The anchors of every heading in a markdown text (outside code blocks); a repeated heading
+/// gets `-1`, `-2`… as on GitHub.
+fn anchors(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut bases: Vec<String> = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        if in_code || !line.starts_with('#') {
+            continue;
+        }
+        let base = heading_anchor(line.trim_start_matches('#'));
+        let repeats = bases.iter().filter(|b| **b == base).count();
+        found.push(if repeats == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{repeats}")
+        });
+        bases.push(base);
+    }
+    found
+}
+
+/// Every `](target)` of a markdown text that is not a web address.
+fn relative_links(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(start, _)| {
+            let rest = &text[start + 2..];
+            Some(&rest[..rest.find(')')?])
+        })
+        .filter(|target| !target.contains("://") && !target.starts_with("mailto:"))
+        .collect()
+}
+
+/// The documents link to each other with relative links: each must reach a file of the
+/// repository, and an `#anchor` a heading of that file, so moving a section breaks a test, not
+/// a reader's click.
+#[test]
+fn every_relative_link_in_the_documents_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut documents = vec!["README.md".to_string(), "ARCHITECTURE.md".to_string()];
+    for dir in ["docs", "lessons"] {
+        let entries = fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("read {dir}: {e}"));
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|ext| ext == "md") {
+                documents.push(format!("{dir}/{}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for document in &documents {
+        let path = root.join(document);
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {document}: {e}"));
+        let dir = path.parent().expect("a document is in a directory");
+        for link in relative_links(&text) {
+            checked += 1;
+            let (file, anchor) = link.split_once('#').unwrap_or((link, ""));
+            let target = if file.is_empty() {
+                path.clone()
+            } else {
+                dir.join(file)
+            };
+            if !target.exists() {
+                broken.push(format!("{document}: ({link}): no such file"));
+                continue;
+            }
+            if anchor.is_empty() {
+                continue;
+            }
+            let target_text = fs::read_to_string(&target).unwrap_or_default();
+            if !anchors(&target_text).iter().any(|a| a == anchor) {
+                broken.push(format!("{document}: ({link}): no heading with that anchor"));
+            }
+        }
+    }
+    assert!(checked > 0, "no relative links found");
+    assert!(
+        broken.is_empty(),
+        "links that lead nowhere:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn heading_anchors_are_githubs() {
+    assert_eq!(
+        anchors("# A\n## 3. What it does, call by call\n## Nagle's `TCP_NODELAY`\n## A\n"),
+        vec![
+            "a",
+            "3-what-it-does-call-by-call",
+            "nagles-tcp_nodelay",
+            "a-1"
+        ]
+    );
+    assert_eq!(
+        heading_anchor(" For graders: `--events`"),
+        "for-graders---events"
+    );
 }
 
 /// Every `.rs` file under `dir`, as a path relative to `root` with `/` separators.
@@ -208,7 +318,7 @@ fn architecture_maps_every_source_file() {
 fn nothing_points_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec!["README.md".to_string(), "ARCHITECTURE.md".to_string()];
-    for dir in ["src", "tests", "benches", "lessons"] {
+    for dir in ["src", "tests", "benches", "lessons", "docs"] {
         rust_files(root, &root.join(dir), &mut files);
         if let Ok(entries) = fs::read_dir(root.join(dir)) {
             for entry in entries.flatten() {
