@@ -19,10 +19,11 @@
 //! ```
 //!
 //! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
-//! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
+//! rules, pure: events in, actions out), `limits.rs` (rate limits and who may come in, time passed
+//! in), `stats.rs` (`/stats`), `engine.rs` (what every engine shares: carrying actions
 //! out, the bounds, the system's limits), `server.rs` (the listener and the host's console, for
-//! both engines), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` (the poll engine),
-//! `client.rs`; for a teacher running
+//! both engines), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` + `outbox.rs` (the poll
+//! engine and a client's output), `client.rs`; for a teacher running
 //! the room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
 //! (`--bots`, practice members for a student alone). The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
