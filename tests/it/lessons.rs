@@ -130,7 +130,7 @@ fn an_anchor_needs_both_markers() {
 }
 
 /// README's "What netchat guarantees" names the test behind each promise as
-/// `` `FILE.rs::test_name` ``: each must be a test function in `tests/FILE.rs`, so a renamed or
+/// `` `FILE.rs::test_name` ``: each must be a test function in `tests/it/FILE.rs`, so a renamed or
 /// deleted test cannot leave a promise without its proof.
 #[test]
 fn every_test_the_readme_guarantees_cite_exists() {
@@ -149,13 +149,13 @@ fn every_test_the_readme_guarantees_cite_exists() {
             continue;
         };
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
+            .join("tests/it")
             .join(file);
         let source = fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("README cites {span}: cannot read {}: {e}", path.display()));
         assert!(
             source.contains(&format!("fn {test}(")),
-            "README cites {span}, but tests/{file} has no such test"
+            "README cites {span}, but tests/it/{file} has no such test"
         );
         cited += 1;
     }

@@ -1,6 +1,6 @@
 //! `netchat room`: a real server with netchat clients and raw TCP clients (playing `nc`).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

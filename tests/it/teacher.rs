@@ -1,7 +1,7 @@
 //! Running the room for a class: `--allow`/`--deny`, `--log`, `--motd`, `--bots`, and the LAN
 //! addresses printed for a listener on every interface.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};

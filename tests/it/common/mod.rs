@@ -7,7 +7,6 @@
 //!
 //! Helpers for raw peers ([`raw_connect`], [`RawPeer`]) let a test play a hand-written client
 //! byte for byte.
-#![allow(dead_code)] // each test file uses a different part of the harness
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -560,7 +559,6 @@ impl Engine {
 
 /// For each listed `fn NAME(engine: Engine)`, a test per engine: `threads::NAME`, `poll::NAME`.
 /// One set of tests, two engines: whatever the room promises, both engines keep.
-#[allow(unused_macros)] // only the room's test files use it
 macro_rules! engine_tests {
     ($($name:ident),* $(,)?) => {
         mod threads {
@@ -577,7 +575,6 @@ macro_rules! engine_tests {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use engine_tests;
 
 /// A figure in kB from /proc/PID/status (`VmRSS`: resident now, `VmHWM`: the most ever

@@ -4,7 +4,7 @@
 //! Each row is one function, run for every mode (`half`, `duplex`, `room`): the endpoint is
 //! shared (endpoint.rs, cli.rs), so every mode must say the same thing.
 
-mod common;
+use crate::common;
 
 use std::net::{TcpListener, ToSocketAddrs};
 

@@ -2,7 +2,7 @@
 //! Each row proves the clear status line, the documented exit code, and that netchat (or the rest
 //! of the conversation) carries on. Exit codes: 0 normal end, 1 network/runtime error, 2 usage.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::Shutdown;
