@@ -506,9 +506,9 @@ fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang(engine: E
     match open_files_limit() {
         Some(limit) if limit >= needed => {}
         limit => {
-            eprintln!(
-                "skipped: 1,000 connections need `ulimit -n` of at least {needed} (it is {limit:?})"
-            );
+            common::skip_or_fail(format_args!(
+                "1,000 connections need `ulimit -n` of at least {needed} (it is {limit:?})"
+            ));
             return;
         }
     }
