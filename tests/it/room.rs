@@ -1,6 +1,6 @@
 //! `netchat room`: a real server with netchat clients and raw TCP clients (playing `nc`).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -586,10 +586,10 @@ fn room_poll_5000_clients_join_and_leave_on_one_thread_and_fds_return_to_the_bas
     // The server inherits this process's (raised) soft limit.
     let limit = rlimit::increase_nofile_limit(FILES_FOR_5000).unwrap_or(0);
     if limit < FILES_FOR_5000 {
-        eprintln!(
-            "skipped: the open-file limit is {limit}, this test needs {FILES_FOR_5000} \
+        common::skip_or_fail(format_args!(
+            "the open-file limit is {limit}, this test needs {FILES_FOR_5000} \
              (raise it with `ulimit -n {FILES_FOR_5000}`)"
-        );
+        ));
         return;
     }
     let max = CLIENTS.to_string();
@@ -735,7 +735,9 @@ fn room_a_crowd_that_connects_while_the_server_is_busy_waits_in_the_backlog_and_
         .and_then(|text| text.trim().parse::<usize>().ok())
         .unwrap_or(0);
     if somaxconn <= CROWD {
-        eprintln!("skipped: net.core.somaxconn is {somaxconn}, it cannot queue {CROWD} clients");
+        common::skip_or_fail(format_args!(
+            "net.core.somaxconn is {somaxconn}, it cannot queue {CROWD} clients"
+        ));
         return;
     }
     // 300 sockets here, while other tests of this file hold theirs: up to the hard limit.

@@ -130,7 +130,7 @@ fn an_anchor_needs_both_markers() {
 }
 
 /// `docs/guarantees.md` (the README's "What netchat guarantees" in full) names the test behind
-/// each promise as `` `FILE.rs::test_name` ``: each must be a test function in `tests/FILE.rs`, so
+/// each promise as `` `FILE.rs::test_name` ``: each must be a test function in `tests/it/FILE.rs`, so
 /// a renamed or deleted test cannot leave a promise without its proof.
 #[test]
 fn every_test_the_guarantees_cite_exists() {
@@ -142,7 +142,7 @@ fn every_test_the_guarantees_cite_exists() {
         let Some((file, test)) = span.split_once("::") else {
             continue;
         };
-        let path = root.join("tests").join(file);
+        let path = root.join("tests/it").join(file);
         let source = fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
                 "docs/guarantees.md cites {span}: cannot read {}: {e}",
@@ -151,7 +151,7 @@ fn every_test_the_guarantees_cite_exists() {
         });
         assert!(
             source.contains(&format!("fn {test}(")),
-            "docs/guarantees.md cites {span}, but tests/{file} has no such test"
+            "docs/guarantees.md cites {span}, but tests/it/{file} has no such test"
         );
         cited += 1;
     }

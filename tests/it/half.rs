@@ -1,6 +1,6 @@
 //! `netchat half`: strict alternation between two real processes and against raw peers.
 
-mod common;
+use crate::common;
 
 use common::{Netchat, raw_accept, raw_connect, raw_listener};
 

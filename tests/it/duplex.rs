@@ -1,7 +1,7 @@
 //! `netchat duplex`: both directions at once, `bye`, half-close, resets and hostile bytes, between
 //! two real processes and against raw peers.
 
-mod common;
+use crate::common;
 
 use common::{Netchat, raw_accept, raw_connect, raw_listener};
 

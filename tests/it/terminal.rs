@@ -4,7 +4,7 @@
 //! a terminal session, and the terminal given back in its normal mode.
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

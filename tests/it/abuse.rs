@@ -2,7 +2,7 @@
 //! with the room's default limits unless a test says otherwise. Every wait has a deadline;
 //! nothing here asserts speed, only what reaches whom.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};

@@ -1,8 +1,12 @@
 //! The fault matrix: what a broken, vanished or hostile peer (or a closed stdio) does to netchat.
 //! Each row proves the clear status line, the documented exit code, and that netchat (or the rest
 //! of the conversation) carries on. Exit codes: 0 normal end, 1 network/runtime error, 2 usage.
+//!
+//! The two-person modes' rows are one list run for both modes (`half::ROW`, `duplex::ROW`), as
+//! the room's rows are one list run for both engines: whatever a fault does, both modes are
+//! held to it. The rows where the modes differ by design (a half-close, stdin at its end) follow.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::Shutdown;
@@ -15,11 +19,46 @@ use common::{
 /// The bound on netchat's resident memory while a peer floods it (a debug build is ~5 MiB).
 const MAX_RESIDENT_KIB: u64 = 32 * 1024;
 
+/// The two-person modes, which take turns (`half`) or talk both ways at once (`duplex`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Half,
+    Duplex,
+}
+
+impl Mode {
+    /// The mode as netchat's command line names it.
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Half => "half",
+            Mode::Duplex => "duplex",
+        }
+    }
+}
+
+/// For each listed `fn ROW(mode: Mode)`, a test per mode: `half::ROW`, `duplex::ROW`.
+macro_rules! mode_tests {
+    ($($name:ident),* $(,)?) => {
+        mod half {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Mode::Half)
+            })*
+        }
+        mod duplex {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Mode::Duplex)
+            })*
+        }
+    };
+}
+
 /// The peer sends half a line, then its socket is closed with our reply unread in its buffer:
 /// the kernel answers with RST. netchat says so, exits 1, and never prints the half line as if
 /// it were a message.
-fn peer_reset_mid_line_is_an_error_with_exit_1(mode: &str) {
-    let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
+fn peer_reset_mid_line_is_an_error_with_exit_1(mode: Mode) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode.name(), &[]);
     let mut peer = raw_connect(addr);
     peer.send(b"hello\n");
     assert_eq!(netchat.next_stdout(), "hello");
@@ -38,15 +77,86 @@ fn peer_reset_mid_line_is_an_error_with_exit_1(mode: &str) {
     }
 }
 
-#[test]
-fn half_peer_reset_mid_line_is_an_error_with_exit_1() {
-    peer_reset_mid_line_is_an_error_with_exit_1("half");
+/// A peer that connects and says nothing is waited for, not given up on; the conversation goes
+/// on when someone speaks.
+fn peer_that_connects_and_says_nothing_is_waited_for(mode: Mode) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode.name(), &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    netchat.expect_no_stdout();
+    assert!(
+        netchat.try_exit().is_none(),
+        "netchat gave up on a silent peer"
+    );
+    match mode {
+        // The listener of a half-duplex talk waits for the peer's turn: the peer speaks first.
+        Mode::Half => {
+            peer.send(b"finally\n");
+            assert_eq!(netchat.next_stdout(), "finally");
+        }
+        // Either side may speak at any time.
+        Mode::Duplex => {
+            netchat.send_line("anyone there?");
+            assert_eq!(peer.read_line(), "anyone there?");
+        }
+    }
 }
 
-#[test]
-fn duplex_peer_reset_mid_line_is_an_error_with_exit_1() {
-    peer_reset_mid_line_is_an_error_with_exit_1("duplex");
+/// 50 MiB without a newline: the line is dropped with a notice, memory stays bounded, and the
+/// next line still arrives.
+fn a_50_mb_line_without_a_newline_keeps_memory_bounded_and_goes_on(mode: Mode) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode.name(), &[]);
+    let peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    let flood = flood_50_mib(&peer);
+    netchat.expect_stderr("longer than 8192 bytes");
+    if mode == Mode::Half {
+        // The dropped line counted as the peer's turn. Answer, so netchat reads the socket again
+        // and skips the rest of the 50 MB.
+        netchat.send_line("ok");
+    }
+    assert_eq!(netchat.next_stdout(), "after the flood");
+    assert!(
+        flood.join().expect("flood thread"),
+        "netchat stopped reading"
+    );
+    assert_memory_bounded(&netchat);
 }
+
+/// A peer that sends one byte per `write`, thousands of times: the lines still come out whole.
+fn one_byte_per_write_still_frames_lines(mode: Mode) {
+    let (mut netchat, addr) = Netchat::listen("netchat", mode.name(), &[]);
+    let mut peer = raw_connect(addr);
+    let message = "drip ".repeat(600);
+    for byte in message.as_bytes().iter().chain(b"\n") {
+        peer.send(std::slice::from_ref(byte));
+    }
+    assert_eq!(netchat.next_stdout(), message);
+}
+
+/// `netchat … | head -0`: the first message cannot be printed. netchat ends quietly with exit 0,
+/// and the peer sees a clean end (FIN, not a reset).
+fn a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end(mode: Mode) {
+    let (mut netchat, addr) = Netchat::listen_without_stdout("netchat", mode.name(), &[]);
+    let mut peer = raw_connect(addr);
+    netchat.expect_stderr("connected");
+    peer.send(b"this cannot be printed\n");
+    netchat.expect_exit_code(0);
+    peer.expect_eof();
+    assert_no_panic(&netchat);
+}
+
+// Every two-person row above, once per mode.
+mode_tests! {
+    peer_reset_mid_line_is_an_error_with_exit_1,
+    peer_that_connects_and_says_nothing_is_waited_for,
+    a_50_mb_line_without_a_newline_keeps_memory_bounded_and_goes_on,
+    one_byte_per_write_still_frames_lines,
+    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the two modes differ by design.
 
 #[test]
 fn half_peer_half_close_between_turns_ends_with_exit_0() {
@@ -73,45 +183,6 @@ fn duplex_peer_half_close_is_reported_and_our_lines_still_reach_it() {
 }
 
 #[test]
-fn half_peer_that_connects_and_says_nothing_is_waited_for() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
-    let mut peer = raw_connect(addr);
-    netchat.expect_stderr("connected");
-    netchat.expect_no_stdout();
-    assert!(
-        netchat.try_exit().is_none(),
-        "netchat gave up on a silent peer"
-    );
-    peer.send(b"finally\n");
-    assert_eq!(netchat.next_stdout(), "finally");
-}
-
-#[test]
-fn half_50_mb_without_a_newline_keeps_memory_bounded() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "half", &[]);
-    let peer = raw_connect(addr);
-    netchat.expect_stderr("connected");
-    let flood = flood_50_mib(&peer);
-    netchat.expect_stderr("longer than 8192 bytes");
-    // The dropped line counted as the peer's turn. Answer, so netchat reads the socket again and
-    // skips the rest of the 50 MB.
-    netchat.send_line("ok");
-    assert_eq!(netchat.next_stdout(), "after the flood");
-    assert!(
-        flood.join().expect("flood thread"),
-        "netchat stopped reading"
-    );
-    #[cfg(target_os = "linux")]
-    {
-        let kib = common::proc_status_kib(netchat.pid(), "VmRSS").expect("VmRSS");
-        assert!(
-            kib < MAX_RESIDENT_KIB,
-            "resident memory {kib} KiB after a 50 MB line"
-        );
-    }
-}
-
-#[test]
 fn half_stdin_from_dev_null_sends_q_and_exits_0() {
     let (mut listener, addr) = Netchat::listen("listener", "half", &[]);
     let mut connector =
@@ -119,6 +190,21 @@ fn half_stdin_from_dev_null_sends_q_and_exits_0() {
     listener.expect_stderr("peer quit");
     connector.expect_exit_code(0);
     listener.expect_exit_code(0);
+}
+
+#[test]
+fn duplex_stdin_from_dev_null_half_closes_and_still_prints_the_peer() {
+    let (raw, addr) = common::raw_listener();
+    let mut netchat =
+        Netchat::spawn_with_null_stdin("netchat", &["duplex", "--connect", &addr.to_string()]);
+    let mut peer = common::raw_accept(&raw);
+    // netchat's input ended at once: its FIN is the first thing the peer sees...
+    peer.expect_eof();
+    // ...yet the other direction is open.
+    peer.send(b"you can still hear me\n");
+    assert_eq!(netchat.next_stdout(), "you can still hear me");
+    drop(peer);
+    netchat.expect_exit_code(0);
 }
 
 #[cfg(unix)]
@@ -164,96 +250,6 @@ fn assert_memory_bounded(netchat: &Netchat) {
 #[cfg(not(target_os = "linux"))]
 fn assert_memory_bounded(_: &Netchat) {}
 
-#[test]
-fn duplex_50_mb_without_a_newline_keeps_memory_bounded_and_goes_on() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
-    let peer = raw_connect(addr);
-    netchat.expect_stderr("connected");
-    let flood = flood_50_mib(&peer);
-    netchat.expect_stderr("longer than 8192 bytes");
-    assert_eq!(netchat.next_stdout(), "after the flood");
-    assert!(
-        flood.join().expect("flood thread"),
-        "netchat stopped reading"
-    );
-    assert_memory_bounded(&netchat);
-}
-
-#[test]
-fn duplex_peer_that_connects_and_says_nothing_is_waited_for() {
-    let (mut netchat, addr) = Netchat::listen("netchat", "duplex", &[]);
-    let mut peer = raw_connect(addr);
-    netchat.expect_stderr("connected");
-    netchat.expect_no_stdout();
-    assert!(
-        netchat.try_exit().is_none(),
-        "netchat gave up on a silent peer"
-    );
-    netchat.send_line("anyone there?");
-    assert_eq!(peer.read_line(), "anyone there?");
-}
-
-#[test]
-fn duplex_stdin_from_dev_null_half_closes_and_still_prints_the_peer() {
-    let (raw, addr) = common::raw_listener();
-    let mut netchat =
-        Netchat::spawn_with_null_stdin("netchat", &["duplex", "--connect", &addr.to_string()]);
-    let mut peer = common::raw_accept(&raw);
-    // netchat's input ended at once: its FIN is the first thing the peer sees...
-    peer.expect_eof();
-    // ...yet the other direction is open.
-    peer.send(b"you can still hear me\n");
-    assert_eq!(netchat.next_stdout(), "you can still hear me");
-    drop(peer);
-    netchat.expect_exit_code(0);
-}
-
-/// A peer that sends one byte per `write`, thousands of times: the lines still come out whole.
-fn one_byte_per_write_still_frames_lines(mode: &str) {
-    let (mut netchat, addr) = Netchat::listen("netchat", mode, &[]);
-    let mut peer = raw_connect(addr);
-    let message = "drip ".repeat(600);
-    for byte in message.as_bytes().iter().chain(b"\n") {
-        peer.send(std::slice::from_ref(byte));
-    }
-    assert_eq!(netchat.next_stdout(), message);
-}
-
-#[test]
-fn half_one_byte_per_write_still_frames_lines() {
-    one_byte_per_write_still_frames_lines("half");
-}
-
-#[test]
-fn duplex_one_byte_per_write_still_frames_lines() {
-    one_byte_per_write_still_frames_lines("duplex");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Closed standard output, for the two-person modes (the room's rows are further down).
-
-/// `netchat … | head -0`: the first message cannot be printed. netchat ends quietly with exit 0,
-/// and the peer sees a clean end (FIN, not a reset).
-fn a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end(mode: &str) {
-    let (mut netchat, addr) = Netchat::listen_without_stdout("netchat", mode, &[]);
-    let mut peer = raw_connect(addr);
-    netchat.expect_stderr("connected");
-    peer.send(b"this cannot be printed\n");
-    netchat.expect_exit_code(0);
-    peer.expect_eof();
-    assert_no_panic(&netchat);
-}
-
-#[test]
-fn half_a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end() {
-    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end("half");
-}
-
-#[test]
-fn duplex_a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end() {
-    a_closed_stdout_ends_quietly_and_the_peer_sees_a_clean_end("duplex");
-}
-
 fn assert_no_panic(netchat: &Netchat) {
     if netchat.transcript().contains("panicked") {
         netchat.fail("panicked");
@@ -262,7 +258,7 @@ fn assert_no_panic(netchat: &Netchat) {
 
 // ---------------------------------------------------------------------------------------------
 // The room. Its first fault rows (50 MB line, one byte per write, closed server stdout, a client
-// that never reads, --max-clients, 200 clients leave nothing behind) are in tests/room.rs; these
+// that never reads, --max-clients, 200 clients leave nothing behind) are in room.rs; these
 // are the rest of the matrix.
 
 fn room_a_client_that_resets_mid_line_leaves_with_a_notice_and_the_room_goes_on(engine: Engine) {
@@ -506,9 +502,9 @@ fn room_1000_connections_at_once_are_all_welcomed_or_refused_none_hang(engine: E
     match open_files_limit() {
         Some(limit) if limit >= needed => {}
         limit => {
-            eprintln!(
-                "skipped: 1,000 connections need `ulimit -n` of at least {needed} (it is {limit:?})"
-            );
+            common::skip_or_fail(format_args!(
+                "1,000 connections need `ulimit -n` of at least {needed} (it is {limit:?})"
+            ));
             return;
         }
     }

@@ -1,6 +1,6 @@
 //! `--help` tells a student what each mode is for, with real examples.
 
-mod common;
+use crate::common;
 
 use common::netchat_cmd;
 use predicates::prelude::*;
@@ -91,7 +91,7 @@ fn lesson_without_a_name_lists_the_labs_in_order() {
 
 #[test]
 fn a_lesson_is_printed_whole_and_plain_when_not_on_a_terminal() {
-    let lesson = include_str!("../lessons/duplex.md");
+    let lesson = include_str!("../../lessons/duplex.md");
     netchat_cmd()
         .args(["lesson", "duplex"])
         .env("PAGER", "sed s/^/paged:/")

@@ -1,7 +1,7 @@
 //! Watching the wire: `--trace` lines, the `--events` JSON Lines log, and `netchat diagram`,
 //! through the real binary against raw peers and each other.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::net::{Shutdown, SocketAddr};

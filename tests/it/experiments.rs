@@ -2,7 +2,7 @@
 //! on purpose, `--nodelay off` hands small writes to Nagle's algorithm — against raw peers that
 //! show what each `read()` got, and against netchat, whose line framing still shows whole lines.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

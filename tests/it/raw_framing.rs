@@ -2,7 +2,7 @@
 //! classroom Python scripts (one `send()` per message, no newline, `recv(2048)` as one message,
 //! `q` to quit). No Python is needed to run these tests.
 
-mod common;
+use crate::common;
 
 use common::{Netchat, raw_accept, raw_connect, raw_listener};
 
