@@ -11,6 +11,7 @@
 //! | [`lan`] | which of this machine's addresses classmates can connect to |
 //! | [`framing`] | TCP is a byte stream: finding message boundaries, with bounded memory |
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
+//! | [`text`] | escaping peer text and measuring it in terminal columns (pure, no I/O) |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
@@ -38,6 +39,7 @@ pub mod pump;
 pub mod scan;
 pub mod shaping;
 pub mod terminal;
+pub mod text;
 
 use std::io::Read;
 

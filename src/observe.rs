@@ -30,10 +30,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::console::{SharedWriter, escape_peer_text};
+use crate::console::SharedWriter;
 use crate::endpoint::{Role, Tunable};
 use crate::error::{Error, Result};
 use crate::framing::Framing;
+use crate::text::escape_peer_text;
 
 /// The version of the event log's schema, in every line as `"v"`. Fields are only ever added;
 /// a change that renames or removes one would be version 2.

@@ -130,7 +130,7 @@ impl Motd {
         let text = text.replace("\\n", "\n");
         Ok(text
             .lines()
-            .map(|line| crate::console::escape_peer_text(line.trim_end().as_bytes()))
+            .map(|line| crate::text::escape_peer_text(line.trim_end().as_bytes()))
             .collect())
     }
 }
