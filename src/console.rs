@@ -19,7 +19,6 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::Error;
 use crate::framing::Messages;
-use crate::observe::Observer;
 use crate::scan;
 use crate::text::{self, escape_into, escape_peer_text};
 
@@ -59,8 +58,6 @@ pub struct Console {
     /// stderr, but stdout can be a file while stderr is a terminal (`netchat room … > chat.log`):
     /// then a log full of escape codes would break every `grep`.
     color_out: bool,
-    /// `--trace` and `--events` (observe.rs); off unless asked for.
-    observer: Observer,
     /// Reused for escaping a message, so that escaping does not allocate per line.
     scratch: String,
     /// Notices about the other side's lines over `--max-line`, at most one a second.
@@ -94,20 +91,16 @@ impl Console {
             interactive,
             timestamps: false,
             color_out: true,
-            observer: Observer::off(),
             scratch: String::new(),
             too_long: TooLongNotices::default(),
         }
     }
 
-    /// Starts reporting to `observer` (`--trace`, `--events`).
-    pub fn set_observer(&mut self, observer: Observer) {
-        self.observer = observer;
-    }
-
-    /// What watches this run (off by default): modes hand clones to their socket threads.
-    pub fn observer(&self) -> &Observer {
-        &self.observer
+    /// The stderr stream as a `Write` that takes whole lines from any thread: each `write` goes
+    /// out under the stream's lock, at once, so a line never interleaves with another thread's
+    /// (where `--trace` without a file writes: observe.rs).
+    pub fn stderr_lines(&self) -> StderrLines {
+        StderrLines(Arc::clone(&self.err))
     }
 
     /// The stderr stream, shared: trace lines from other threads go through it, so they too
@@ -392,6 +385,26 @@ impl Console {
         writeln!(self.out, "{shown}").map_err(output_error)
     }
     // ANCHOR_END: room_line
+}
+
+/// The console's stderr for another thread's whole lines ([`Console::stderr_lines`]).
+pub struct StderrLines(SharedWriter);
+
+impl Write for StderrLines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // A thread that panicked mid-line leaves at worst a garbled line: go on.
+        let mut stream = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        stream.write_all(buf)?;
+        stream.flush()?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What starts every row of a room line after its first, at a terminal: only a line's first

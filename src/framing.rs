@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::console::Console;
 use crate::observe::{Call, Watch};
 use crate::scan;
 
@@ -508,8 +507,8 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 /// typing into nc or telnet ends every line within microseconds of its first byte arriving.
 pub const UNFRAMED_AFTER: Duration = Duration::from_secs(1);
 
-/// What the hint says.
-const UNFRAMED_HINT: &str = "the peer sent bytes without a newline and nothing more for a second: \
+/// What the hint says (the console that owns the screen prints it: framing never prints).
+pub const UNFRAMED_HINT: &str = "the peer sent bytes without a newline and nothing more for a second: \
      it may be a script that does not end its messages with a newline (one send() per message); \
      if so, run netchat with --framing raw";
 
@@ -542,14 +541,15 @@ impl UnframedHint {
         }
     }
 
-    /// The hint for the peer on `stream`, printed through the console's stderr; `None` if the
-    /// socket cannot be shared (then there is simply no hint).
-    pub fn for_peer(stream: &TcpStream, console: &Console) -> Option<UnframedHint> {
+    /// The hint for the peer on `stream`, said by `say` (the mode passes the console's
+    /// [`UNFRAMED_HINT`] notice); `None` if the socket cannot be shared (then there is simply
+    /// no hint).
+    pub fn for_peer(
+        stream: &TcpStream,
+        say: impl Fn() + Send + Sync + 'static,
+    ) -> Option<UnframedHint> {
         let socket = stream.try_clone().ok()?;
-        Some(UnframedHint::new(
-            socket,
-            console.notice_later(UNFRAMED_HINT),
-        ))
+        Some(UnframedHint::new(socket, say))
     }
 
     /// Before a `read`: if part of a line waits for its newline, time the wait.

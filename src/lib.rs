@@ -38,6 +38,7 @@ pub mod observe;
 pub mod pump;
 pub mod scan;
 pub mod shaping;
+pub mod socket;
 pub mod terminal;
 pub mod text;
 
@@ -61,21 +62,24 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    if let Some(common) = cli.common() {
-        let observer = Observer::open(&common.observe(), console.stderr_handle(), cli.mode.name())?;
-        console.set_observer(observer);
-    }
-    let result = run_mode(cli, stdin, console, interrupt);
+    let observer = match cli.common() {
+        Some(common) => Observer::open(&common.observe(), console.stderr_lines(), cli.mode.name())?,
+        None => Observer::off(),
+    };
+    let result = run_mode(cli, stdin, console, &observer, interrupt);
     if let Err(error) = &result {
-        console.observer().error(error);
+        observer.error(error);
     }
     result
 }
 
+/// The console and the observer travel side by side: the console is what a person sees, the
+/// observer what `--trace` and `--events` record, and a mode hands each to whoever needs it.
 fn run_mode(
     cli: Cli,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
     match cli.mode {
@@ -95,7 +99,13 @@ fn run_mode(
                 shaping: args.wire.shaping(None),
                 nodelay: args.wire.nodelay(),
             };
-            modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
+            modes::half::run(
+                &args.endpoint.endpoint(),
+                &options,
+                stdin,
+                console,
+                observer,
+            )
         }
         ModeCommand::Duplex(args) => {
             let options = modes::duplex::Options {
@@ -106,7 +116,7 @@ fn run_mode(
                 nodelay: args.wire.nodelay(),
             };
             let endpoint = args.endpoint.endpoint();
-            modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
+            modes::duplex::run(&endpoint, &options, stdin, console, observer, interrupt)
         }
         // main.rs runs the lesson itself, with the pager it chose; here, plain text.
         ModeCommand::Lesson(args) => lessons::run(args.name.as_deref(), console, None),
@@ -128,6 +138,7 @@ fn run_mode(
                 &options,
                 stdin,
                 console,
+                observer,
                 interrupt,
             )
         }

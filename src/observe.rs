@@ -30,10 +30,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::console::SharedWriter;
-use crate::endpoint::{Role, Tunable};
 use crate::error::{Error, Result};
 use crate::framing::Framing;
+use crate::socket::{Role, Tunable, unmapped};
 use crate::text::escape_peer_text;
 
 /// The version of the event log's schema, in every line as `"v"`. Fields are only ever added;
@@ -326,15 +325,20 @@ impl Observer {
         Observer(None)
     }
 
-    /// Opens what `settings` asks for; `stderr` is the console's error stream, where `--trace`
-    /// without a file goes. The event log starts with a `started` line.
-    pub fn open(settings: &Settings, stderr: SharedWriter, mode: &str) -> Result<Observer> {
+    /// Opens what `settings` asks for; `stderr` is where `--trace` without a file goes (the
+    /// console's error stream, which must take each `write` as one whole line: every trace line
+    /// is written in one call). The event log starts with a `started` line.
+    pub fn open(
+        settings: &Settings,
+        stderr: impl Write + Send + 'static,
+        mode: &str,
+    ) -> Result<Observer> {
         if settings.trace.is_none() && settings.events.is_none() {
             return Ok(Observer::off());
         }
         let trace: Option<Box<dyn Write + Send>> = match &settings.trace {
             None => None,
-            Some(None) => Some(Box::new(ConsoleStream(stderr))),
+            Some(None) => Some(Box::new(stderr)),
             Some(Some(path)) => Some(Box::new(create(path, "--trace")?)),
         };
         let events: Option<Box<dyn Write + Send>> = match &settings.events {
@@ -462,22 +466,6 @@ fn create(path: &Path, option: &str) -> Result<BufWriter<File>> {
         })
 }
 
-/// The console's stderr as a trace destination: whole lines, written under its lock.
-struct ConsoleStream(SharedWriter);
-
-impl Write for ConsoleStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stream = lock(&self.0);
-        stream.write_all(buf)?;
-        stream.flush()?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What one connection reports. Each thread that touches the socket holds its own clone (the
 /// reader keeps count of a message that spans reads).
 #[derive(Clone)]
@@ -513,7 +501,7 @@ impl Watch {
         // An IPv4 peer of a dual-stack listener is `::ffff:a.b.c.d` to the socket; the trace
         // and the log name it `a.b.c.d`, as the status lines do.
         let shown = |addr: std::io::Result<std::net::SocketAddr>| {
-            addr.map_or("?".into(), |a| crate::endpoint::unmapped(a).to_string())
+            addr.map_or("?".into(), |a| unmapped(a).to_string())
         };
         let local = shown(stream.local_addr());
         let peer = shown(stream.peer_addr());

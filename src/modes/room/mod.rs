@@ -51,6 +51,7 @@ use crate::console::Console;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
+use crate::observe::Observer;
 
 pub use access::AccessList;
 pub use bots::BotOptions;
@@ -141,6 +142,7 @@ pub fn run(
     options: &Options,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
     match endpoint {
@@ -164,7 +166,7 @@ pub fn run(
                 motd: options.class.motd.lines()?,
                 bots: options.class.bots.clone(),
                 limits: options.limits,
-                observer: console.observer().clone(),
+                observer: observer.clone(),
             };
             server::run(addr, &server_options, transcript, stdin, console, interrupt)
         }
@@ -194,7 +196,7 @@ pub fn run(
                 nick: options.nick.clone(),
                 framing: options.framing,
             };
-            client::run(addr, &options, stdin, console, interrupt)
+            client::run(addr, &options, stdin, console, observer, interrupt)
         }
     }
 }
