@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::framing::Framing;
+use crate::framing::decoder::Framing;
 use crate::socket::{Role, Tunable, unmapped};
 use crate::text::escape_peer_text;
 
