@@ -8,7 +8,8 @@
 //! - not on a terminal the lines are plain and stable (no colors, no prompts, no labels), so
 //!   scripts and tests can read them;
 //! - text from a peer is never written raw: a peer could otherwise send ESC sequences that move
-//!   the cursor, recolor or clear the terminal, or fake a line from someone else.
+//!   the cursor, recolor or clear the terminal, or fake a line from someone else. How it is
+//!   escaped and measured is text.rs's (pure); when and where it is written is this file's.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
