@@ -260,7 +260,7 @@ impl PromptLine {
             String::new()
         };
         let prompt = self.prompt.green().bold();
-        let text = console::escape_peer_text(line.as_bytes());
+        let text = crate::text::escape_peer_text(line.as_bytes());
         write!(out, "{}{prompt}{text}\r\n", time.dimmed())?;
         self.draw(out)
     }

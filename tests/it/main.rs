@@ -14,6 +14,7 @@ mod duplex;
 mod errors;
 mod experiments;
 mod faults;
+mod floors;
 mod half;
 mod lessons;
 mod properties;

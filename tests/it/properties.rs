@@ -7,16 +7,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use netchat::console::{
-    CONTINUATION_INDENT, Console, MAX_BLANK_RUN, MAX_INDENT, Tone, escape_into, escape_peer_text,
-    is_invisible_format,
-};
+use netchat::console::{CONTINUATION_INDENT, Console, Tone};
 use netchat::framing::{Frame, LineDecoder, LineReader, Messages, StopWord};
 use netchat::modes::room::protocol;
 use netchat::modes::room::rules::{Action, Limits, Log, Room};
 use netchat::modes::room::server::tone_of;
 use netchat::pump::{self, Pumped};
 use netchat::scan;
+use netchat::text::{
+    MAX_BLANK_RUN, MAX_INDENT, escape_into, escape_peer_text, is_invisible_format,
+};
 use proptest::prelude::*;
 use unicode_width::UnicodeWidthChar;
 

@@ -17,13 +17,14 @@ use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
 
 use super::protocol::{self, Farewell, LineKind};
 use super::server::tone_of;
-use crate::console::{Console, escape_peer_text};
+use crate::console::Console;
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing};
-use crate::observe::{By, Traced, Watch};
+use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
+use crate::text::escape_peer_text;
 
 /// What the client needs besides the address.
 #[derive(Debug, Clone)]
@@ -83,10 +84,11 @@ pub fn run(
     options: &ClientOptions,
     stdin: impl io::Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
     let connection = endpoint::connect_one(addr)?;
-    let watch = connection.watch(console, options.framing);
+    let watch = connection.watch(observer, options.framing);
     let endpoint::Connection { stream, peer, .. } = connection;
     match options.framing {
         Framing::Line => console.status(&format!(

@@ -52,6 +52,7 @@ use crate::console::Console;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
+use crate::observe::Observer;
 
 pub use access::AccessList;
 pub use bots::BotOptions;
@@ -131,7 +132,7 @@ impl Motd {
         let text = text.replace("\\n", "\n");
         Ok(text
             .lines()
-            .map(|line| crate::console::escape_peer_text(line.trim_end().as_bytes()))
+            .map(|line| crate::text::escape_peer_text(line.trim_end().as_bytes()))
             .collect())
     }
 }
@@ -142,6 +143,7 @@ pub fn run(
     options: &Options,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
     match endpoint {
@@ -165,7 +167,7 @@ pub fn run(
                 motd: options.class.motd.lines()?,
                 bots: options.class.bots.clone(),
                 limits: options.limits,
-                observer: console.observer().clone(),
+                observer: observer.clone(),
             };
             server::run(addr, &server_options, transcript, stdin, console, interrupt)
         }
@@ -195,7 +197,7 @@ pub fn run(
                 nick: options.nick.clone(),
                 framing: options.framing,
             };
-            client::run(addr, &options, stdin, console, interrupt)
+            client::run(addr, &options, stdin, console, observer, interrupt)
         }
     }
 }

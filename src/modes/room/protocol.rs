@@ -35,8 +35,7 @@ use std::net::IpAddr;
 
 use unicode_width::UnicodeWidthChar;
 
-use super::stats;
-use crate::console::{escape_peer_text, is_escaped, shorten_blank_runs};
+use crate::text::{escape_peer_text, is_escaped, shorten_blank_runs, thousands};
 
 /// The longest nickname, in characters: long enough for a first name and a digit or two, short
 /// enough that `/who` for a class of thirty fits on a few lines. A longer `/nick` is refused with
@@ -270,14 +269,11 @@ pub fn message_text(text: &[u8]) -> String {
     if left_out.escapes > 0 {
         notes.push(format!(
             "{} more control characters",
-            stats::thousands(left_out.escapes)
+            thousands(left_out.escapes)
         ));
     }
     if left_out.marks > 0 {
-        notes.push(format!(
-            "{} more stacked marks",
-            stats::thousands(left_out.marks)
-        ));
+        notes.push(format!("{} more stacked marks", thousands(left_out.marks)));
     }
     if !notes.is_empty() {
         safe.push_str(&format!(" [{} not shown]", notes.join(" and ")));

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use super::access::AccessList;
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
-use super::stats::{self, Row, Traffic, Viewer};
-use crate::console::escape_peer_text;
+use super::stats::{Row, Traffic, Viewer};
 use crate::observe::{Event, Observer};
+use crate::text::{escape_peer_text, thousands};
 
 /// Every client gets a number when it connects; numbers are never reused.
 pub type ClientId = u64;
@@ -855,7 +855,7 @@ impl Room {
             if let (true, Some(nick)) = (dropped > 0, self.nick(id)) {
                 actions.push(Action::Log(Log::Notice(format!(
                     "{nick} leaves with {} of its lines over its rate limit not relayed",
-                    stats::thousands(dropped)
+                    thousands(dropped)
                 ))));
             }
         }

@@ -158,7 +158,9 @@ pub fn serve(
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
     options.observer.listening(local);
-    lan::announce(local, "netchat room --connect {} --nick NAME", console);
+    for line in lan::join_lines_here(local, "netchat room --connect {} --nick NAME") {
+        console.status(&line);
+    }
     if let Some(rule) = options.access.describe() {
         console.status(&format!("access: {rule} (--allow, --deny)"));
     }
