@@ -23,7 +23,7 @@ use std::time::Duration;
 use colored::Colorize;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded, select};
 use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
-use crossterm::{cursor, queue, terminal};
+use crossterm::{cursor, execute, queue, terminal};
 
 use crate::console::{self, Console};
 use crate::error::{Error, Result};
@@ -265,10 +265,33 @@ impl PromptLine {
         self.draw(out)
     }
 
-    /// Applies one key and shows the result; returns what the key hands to the mode, if anything.
+    /// Applies a key or a paste and shows the result: what they hand to the mode, in order (a
+    /// paste of many lines hands over each, as if each had been typed and sent with Enter).
     // ANCHOR: on_key
-    fn on_key(&mut self, out: &mut Terminal, key: KeyEvent) -> io::Result<Option<Input>> {
-        match self.edit.key(key) {
+    fn on_typed(&mut self, out: &mut Terminal, typed: Typed) -> io::Result<Vec<Input>> {
+        let actions = match typed {
+            Typed::Key(key) => vec![self.edit.key(key)],
+            Typed::Paste(text) => self.edit.paste(&text),
+        };
+        let mut inputs = Vec::new();
+        for action in actions {
+            inputs.extend(self.show(out, action)?);
+        }
+        Ok(inputs)
+    }
+
+    /// A line over `--max-line` at Enter: not sent, and said so above the fresh prompt, with
+    /// the same words as for a piped line and by how much it is over.
+    fn refuse(&mut self, out: &mut Terminal, length: usize, limit: usize) -> io::Result<()> {
+        self.erase(out)?;
+        let note = too_long_note(length, limit);
+        write!(out, "{} {}\r\n", "netchat:".dimmed(), note.yellow())?;
+        self.draw(out)
+    }
+
+    /// Shows what the editor did; returns what it hands to the mode, if anything.
+    fn show(&mut self, out: &mut Terminal, action: Action) -> io::Result<Option<Input>> {
+        match action {
             Action::Nothing => {}
             Action::Redraw => self.redraw(out)?,
             Action::Bell => {
@@ -288,12 +311,22 @@ impl PromptLine {
                 self.commit(out, &line)?;
                 return Ok(Some(Input::Line(line.into_bytes())));
             }
+            Action::TooLong { length, limit } => self.refuse(out, length, limit)?,
             Action::Interrupt => return Ok(Some(Input::Interrupted)),
             Action::Eof => return Ok(Some(Input::Eof)),
         }
         Ok(None)
     }
     // ANCHOR_END: on_key
+}
+
+/// What the user is told when Enter is pressed on a line longer than `--max-line`.
+pub fn too_long_note(length: usize, limit: usize) -> String {
+    format!(
+        "your line is longer than {} bytes (--max-line) by {} and was not sent; ↑ brings it back",
+        crate::text::thousands(limit as u64),
+        crate::text::thousands(length.saturating_sub(limit) as u64),
+    )
 }
 
 /// The stream the editor draws on: the console's stdout, a terminal whenever the editor runs.
@@ -304,16 +337,48 @@ fn clamp_u16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
+/// What the keyboard gave: a key, or a whole pasted block.
+enum Typed {
+    Key(KeyEvent),
+    /// A paste the terminal bracketed (`ESC [ 200 ~` … `ESC [ 201 ~`): one event however long,
+    /// so its lines go out together and nothing of it waits for another key.
+    Paste(String),
+}
+
 /// Waits up to `wait` for a key press (not a release: Windows reports both; not a resize or a
-/// mouse event).
-fn next_key(wait: Duration) -> io::Result<Option<KeyEvent>> {
+/// mouse event) or a paste.
+///
+/// crossterm reads the terminal 1,024 bytes at a time. Its default reader on Unix waits with
+/// an edge-triggered epoll, which reports new bytes, not bytes still unread: the rest of a paste
+/// longer than one read then waited for the next key press. netchat builds crossterm with its
+/// `use-dev-tty` reader (Cargo.toml), which waits with `poll(2)`: bytes still unread are always
+/// reported, so the last keys of any paste are read at once.
+fn next_typed(wait: Duration) -> io::Result<Option<Typed>> {
     if !event::poll(wait)? {
         return Ok(None);
     }
     match event::read()? {
-        Event::Key(key) if key.kind != KeyEventKind::Release => Ok(Some(key)),
+        Event::Key(key) if key.kind != KeyEventKind::Release => Ok(Some(Typed::Key(key))),
+        Event::Paste(text) => Ok(Some(Typed::Paste(text))),
         _ => Ok(None),
     }
+}
+
+/// Raw mode on, and bracketed paste asked for: a terminal that offers it then sends a paste as
+/// one block (a terminal that does not ignores the request, and a paste comes as keys).
+fn enter_raw_mode() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    let mut out = io::stdout();
+    let _ = execute!(out, event::EnableBracketedPaste);
+    Ok(())
+}
+
+/// Bracketed paste off and the terminal cooked again, if netchat had made it raw.
+fn leave_raw_mode() {
+    if terminal::is_raw_mode_enabled().unwrap_or(false) {
+        let _ = execute!(io::stdout(), event::DisableBracketedPaste);
+    }
+    let _ = terminal::disable_raw_mode();
 }
 
 /// Raw mode for as long as this lives: dropping it, on every path out of a function (an error,
@@ -322,14 +387,14 @@ struct RawMode;
 
 impl RawMode {
     fn enable() -> io::Result<RawMode> {
-        terminal::enable_raw_mode()?;
+        enter_raw_mode()?;
         Ok(RawMode)
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        let _ = terminal::disable_raw_mode();
+        leave_raw_mode();
     }
 }
 
@@ -337,7 +402,7 @@ impl Drop for RawMode {
 /// does nothing otherwise. For the paths that end the process without unwinding: main.rs calls
 /// it from its panic hook and before exiting on a second Ctrl-C.
 pub fn restore() {
-    let _ = terminal::disable_raw_mode();
+    leave_raw_mode();
 }
 
 /// Whether the terminal is in its normal mode, where the kernel echoes keys itself: then a
@@ -459,7 +524,7 @@ fn write_lines(stream: &mut (impl Write + ?Sized), text: &[u8], terminal: bool) 
 
 /// Switches the terminal to raw mode, reroutes the console, and starts the editor thread.
 fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<Keyboard> {
-    terminal::enable_raw_mode()?;
+    enter_raw_mode()?;
     let screen: SharedScreen = Arc::new(Mutex::new(Screen {
         out: Box::new(io::sink()),
         active: true,
@@ -507,7 +572,7 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
         }),
         Err(error) => {
             lock(&screen).active = false;
-            let _ = terminal::disable_raw_mode();
+            leave_raw_mode();
             Err(error)
         }
     }
@@ -545,7 +610,7 @@ impl Editor {
         let _ = screen.erase();
         screen.active = false;
         let _ = screen.out.flush();
-        let _ = terminal::disable_raw_mode();
+        leave_raw_mode();
     }
 
     fn read_keys(&self) -> io::Result<()> {
@@ -555,21 +620,22 @@ impl Editor {
             }
             // Waiting with a timeout rather than blocking in read(): that is what lets this
             // thread, unlike the plain stdin reader, notice that it should stop, and be joined.
-            let Some(key) = next_key(KEY_POLL)? else {
+            let Some(typed) = next_typed(KEY_POLL)? else {
                 continue;
             };
-            let input = {
+            let inputs = {
                 let mut guard = lock(&self.screen);
                 let screen = &mut *guard;
-                screen.line.on_key(&mut screen.out, key)?
+                screen.line.on_typed(&mut screen.out, typed)?
             };
-            let Some(input) = input else { continue };
-            let last = matches!(input, Input::Eof);
-            if let Flow::Stop = self.send(input) {
-                return Ok(());
-            }
-            if last {
-                return Ok(());
+            for input in inputs {
+                let last = matches!(input, Input::Eof);
+                if let Flow::Stop = self.send(input) {
+                    return Ok(());
+                }
+                if last {
+                    return Ok(());
+                }
             }
         }
     }
@@ -625,8 +691,8 @@ impl<R: Read> TurnKeyboard<R> {
         let raw = RawMode::enable()?;
         line.draw(out)?;
         let input = loop {
-            if let Some(key) = next_key(Duration::from_secs(3600))? {
-                if let Some(input) = line.on_key(out, key)? {
+            if let Some(typed) = next_typed(Duration::from_secs(3600))? {
+                if let Some(input) = line.on_typed(out, typed)?.into_iter().next() {
                     break input;
                 }
             }

@@ -401,3 +401,85 @@ engine_tests! {
     the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room,
     a_message_padded_to_the_screen_width_cannot_start_a_row_as_someone_else,
 }
+
+/// `count` lines of `width` characters each, numbered, as a paste sends them: each ended by a
+/// carriage return (what Enter is in raw mode, and what terminals put in a pasted block).
+fn pasted_lines(count: usize, width: usize) -> (Vec<String>, String) {
+    let lines: Vec<String> = (0..count)
+        .map(|n| format!("{n:04}{}", "x".repeat(width - 4)))
+        .collect();
+    let typed = lines.iter().map(|line| format!("{line}\r")).collect();
+    (lines, typed)
+}
+
+/// Waits for each of `lines` on the peer's stdout, in order.
+fn expect_lines(peer: &mut Netchat, lines: &[String]) {
+    for line in lines {
+        assert_eq!(&peer.next_stdout(), line);
+    }
+}
+
+#[test]
+fn a_paste_of_50_lines_arrives_whole_from_a_terminal_without_bracketed_paste() {
+    // 5,000 bytes: more than crossterm reads at once (1,024), typed key by key into the
+    // terminal as a terminal that does not bracket pastes sends them. The last line arrives
+    // without another key being pressed.
+    let (mut peer, mut tty) = duplex_at_terminal(COLUMNS);
+    let (lines, typed) = pasted_lines(50, 99);
+    assert_eq!(typed.len(), 5_000);
+    let mut paste = tty.paste_in_background(typed.into_bytes());
+    expect_lines(&mut peer, &lines);
+    paste.wait_written();
+}
+
+#[test]
+fn a_bracketed_paste_of_64_kib_arrives_whole() {
+    let (mut peer, mut tty) = duplex_at_terminal(COLUMNS);
+    assert!(
+        tty.bracketed_paste(),
+        "netchat asks the terminal for bracketed paste"
+    );
+    let (lines, typed) = pasted_lines(64, 1023);
+    assert_eq!(typed.len(), 64 * 1024);
+    let mut paste = tty.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
+    expect_lines(&mut peer, &lines);
+    paste.wait_written();
+    // The editor is ready for the next line, and the terminal is still drawn as it should be.
+    tty.wait_for_cursor_row("you>", 5);
+}
+
+#[test]
+fn a_paste_in_the_room_goes_out_line_by_line() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    let target = addr.to_string();
+    let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
+    let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
+    ann.wait_for_text("you are now ann");
+    ann.wait_for_raw_mode();
+    let (lines, typed) = pasted_lines(50, 99);
+    let mut paste = ann.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
+    for line in &lines {
+        bob.expect_stdout(&format!("[ann] {line}"));
+    }
+    paste.wait_written();
+}
+
+#[test]
+fn a_typed_line_over_max_line_is_refused_at_enter_never_cut() {
+    let (mut peer, addr) = Netchat::listen("peer", "duplex", &[]);
+    let target = addr.to_string();
+    let args = ["duplex", "--connect", target.as_str(), "--max-line", "10"];
+    let mut tty = Tty::spawn("you", &args, ROWS, COLUMNS);
+    tty.wait_for_cursor_row("you>", 5);
+    tty.type_keys(&format!("0123456789AB{ENTER}"));
+    // (60 columns: the note takes two rows.)
+    tty.wait_for_text("your line is longer than 10 bytes (--max-line) by 2");
+    tty.wait_for_text("and was not sent; ↑ brings it back");
+    tty.wait_for_cursor_row("you>", 5);
+    peer.expect_no_stdout();
+    // Up brings it back whole; shortened, it goes.
+    tty.type_keys(&format!("{UP}{BACKSPACE}{BACKSPACE}{ENTER}"));
+    assert_eq!(peer.next_stdout(), "0123456789");
+}
