@@ -309,12 +309,13 @@ fn half_keys_typed_out_of_turn_wait_for_the_turn() {
     tty.type_keys(&format!("one{ENTER}"));
     assert_eq!(peer.next_stdout(), "one");
     tty.wait_for_text("peer's turn");
-    // Not our turn: typed keys are echoed by the kernel and wait; nothing is sent.
+    // Not our turn: typed keys go to the line editor and wait on its line; nothing is sent.
     tty.type_keys("early");
-    tty.wait_for_text("early");
+    tty.wait_for_cursor_row("you> early", 10);
     peer.expect_no_stdout();
     peer.send_line("ok");
     // Our turn: the waiting keys are on the editor's line, below the message.
+    tty.wait_for_text("peer> ok");
     let screen = tty.wait_for_cursor_row("you> early", 10);
     let row = usize::from(screen.cursor.0);
     assert!(
@@ -380,7 +381,8 @@ fn half_shows_the_call_it_is_blocked_in_and_counts_the_seconds() {
     // (Waiting for a screen where both hold: a redraw that overwrote the row never gets there.
     // Any count past 2 s will do: on a loaded machine the echo of `early` may come after 3 s.)
     tty.wait_for("the count going on above the typed line", |screen| {
-        waited_seconds(screen).is_some_and(|seconds| seconds >= 3) && screen.cursor_row() == "early"
+        waited_seconds(screen).is_some_and(|seconds| seconds >= 3)
+            && screen.cursor_row() == "you> early"
     });
     peer.send_line("ok");
     tty.wait_for_text("peer> ok");
@@ -482,4 +484,119 @@ fn a_typed_line_over_max_line_is_refused_at_enter_never_cut() {
     // Up brings it back whole; shortened, it goes.
     tty.type_keys(&format!("{UP}{BACKSPACE}{BACKSPACE}{ENTER}"));
     assert_eq!(peer.next_stdout(), "0123456789");
+}
+
+/// `half --connect` at a terminal `columns` wide with `extra` options, to a raw listener the
+/// test speaks for; `one` already sent, so it is the peer's turn.
+fn half_facing_a_script(columns: u16, extra: &[&str]) -> (common::RawPeer, Tty) {
+    let (listener, addr) = common::raw_listener();
+    let target = addr.to_string();
+    let mut args = vec!["half", "--connect", target.as_str()];
+    args.extend_from_slice(extra);
+    let mut tty = Tty::spawn("you", &args, ROWS, columns);
+    let mut peer = common::raw_accept(&listener);
+    tty.wait_for_cursor_row("you>", 5);
+    tty.type_keys(&format!("one{ENTER}"));
+    assert_eq!(peer.read_line(), "one");
+    (peer, tty)
+}
+
+/// The screen's text with every blank left out: a line wrapped at any column is found whole.
+fn squeezed(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The count on half's status line, `N` in `netchat: blocked in … (N s)`, if it is on screen.
+fn status_count(screen: &common::pty::Screen) -> Option<u64> {
+    screen.rows.iter().find_map(|row| {
+        let words = row.strip_prefix("netchat: blocked in ")?;
+        let count = words.rsplit_once(" (")?.1.strip_suffix(" s)")?;
+        count.parse().ok()
+    })
+}
+
+/// The counting status line erases nothing but itself: the trace lines and the unframed-peer
+/// hint printed while it counts stay on the screen, whole, however narrow the terminal.
+fn the_status_line_erases_nothing_but_itself(columns: u16) {
+    let (mut peer, mut tty) = half_facing_a_script(columns, &["--trace"]);
+    // A script's answer without a newline: a trace line for the read, then after a second the
+    // watchdog's trace line and the hint, all while the status line counts on.
+    peer.send(b"hi");
+    let screen = tty.wait_for("the status line counting past the hint", |screen| {
+        status_count(screen).is_some_and(|seconds| seconds >= 3)
+    });
+    let shown = squeezed(&screen.rows.concat());
+    for line in [
+        "netchat: the peer sent bytes without a newline and nothing more for a second: it may be \
+         a script that does not end its messages with a newline (one send() per message); if so, \
+         run netchat with --framing raw",
+        "→ message continues (2 bytes so far) \"hi\"",
+        "blocked in read() on the socket (waiting for the peer) for 1.0 s (thread main)",
+    ] {
+        assert!(
+            shown.contains(&squeezed(line)),
+            "{line:?} was erased: {screen:#?}"
+        );
+    }
+    // One status line, on the row right above the prompt.
+    let row = usize::from(screen.cursor.0);
+    assert!(
+        screen.rows[row - 1].starts_with("netchat: blocked in"),
+        "{screen:#?}"
+    );
+    let counts = screen.rows.iter().filter(|r| r.ends_with(" s)")).count();
+    assert_eq!(counts, 1, "{screen:#?}");
+}
+
+#[test]
+fn the_status_line_erases_nothing_at_80_columns() {
+    the_status_line_erases_nothing_but_itself(80);
+}
+
+#[test]
+fn the_status_line_erases_nothing_at_40_columns() {
+    the_status_line_erases_nothing_but_itself(40);
+}
+
+#[test]
+fn half_out_of_turn_shows_exactly_what_it_will_send() {
+    let (mut peer, mut tty) = half_at_terminal();
+    tty.type_keys(&format!("one{ENTER}"));
+    assert_eq!(peer.next_stdout(), "one");
+    tty.wait_for_text("peer's turn");
+    // Arrows and history out of turn edit the line, as in our turn: ↑ brings `one` back.
+    tty.type_keys(&format!("abc{LEFT}X{UP}"));
+    tty.wait_for_cursor_row("you> one", 8);
+    // Enter out of turn sends nothing: it says so, and the line stays.
+    tty.type_keys(ENTER);
+    tty.wait_for_text("not your turn");
+    tty.wait_for_cursor_row("you> one", 8);
+    peer.expect_no_stdout();
+    peer.send_line("ok");
+    tty.wait_for_text("peer> ok");
+    tty.wait_for_cursor_row("you> one", 8);
+    tty.type_keys(ENTER);
+    assert_eq!(peer.next_stdout(), "one");
+    // Wide characters and an emoji, with Backspace over them: what shows is what goes.
+    tty.wait_for_text("peer's turn");
+    tty.type_keys(&format!("日本x🎉{BACKSPACE}{BACKSPACE}{BACKSPACE}語"));
+    tty.wait_for_cursor_row("you> 日語", 9);
+    peer.send_line("ok again");
+    tty.wait_for_text("peer> ok again");
+    tty.wait_for_cursor_row("you> 日語", 9);
+    tty.type_keys(ENTER);
+    assert_eq!(peer.next_stdout(), "日語");
+}
+
+#[test]
+fn half_ctrl_l_out_of_turn_redraws_the_status_and_the_line() {
+    let (_peer, mut tty) = half_at_terminal();
+    tty.type_keys(&format!("one{ENTER}"));
+    tty.wait_for_text("peer's turn");
+    tty.type_keys(&format!("abc{CTRL_L}"));
+    tty.wait_for("the status line and the line alone at the top", |s| {
+        s.rows[0].starts_with("netchat: blocked in read() on the socket")
+            && s.rows[1] == "you> abc"
+            && s.cursor == (1, 8)
+    });
 }
