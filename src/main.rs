@@ -113,6 +113,7 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
             let _ = writeln!(io::stderr());
         }
         if !half && sender.try_send(()).is_ok() {
+            end_anyway_after(POLITE_ENDING);
             return;
         }
         let prompt_showing = !echoing && io::stdin().is_terminal();
@@ -126,6 +127,35 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
             io::stderr(),
             "netchat: cannot handle Ctrl-C ({error}); it will end netchat at once"
         );
+    }
+}
+
+/// How long a polite ending (bye, `/quit`, the room's goodbye) may take after Ctrl-C, SIGTERM or
+/// SIGHUP before netchat ends without it. A polite ending takes milliseconds; one that takes
+/// longer is stuck behind something that may never move — a `write()` to a peer that stopped
+/// reading, a queue nobody empties — and Ctrl-C must always work.
+const POLITE_ENDING: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// Ends the process after `grace`, if it has not ended by then: a thread that sleeps, and exits
+/// (0: the user asked netchat to end, and it did) after giving the terminal back.
+fn end_anyway_after(grace: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("ending".into())
+        .spawn(move || {
+            std::thread::sleep(grace);
+            terminal::restore();
+            let _ = writeln!(
+                io::stderr(),
+                "\r\nnetchat: ended without waiting any longer: the conversation could not \
+                 finish politely within {} ms (a peer that stopped reading?)",
+                grace.as_millis()
+            );
+            std::process::exit(0);
+        });
+    if spawned.is_err() {
+        // No thread for the deadline: end now rather than risk never ending.
+        terminal::restore();
+        std::process::exit(0);
     }
 }
 

@@ -15,13 +15,16 @@
 //! Raw mode also turns Ctrl-C and Ctrl-D into keys rather than a signal and an end of file: the
 //! editor reports them as [`Input::Interrupted`] and [`Input::Eof`].
 
+use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use colored::Colorize;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded, select};
+use crossbeam_channel::{
+    Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, bounded,
+};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::{cursor, execute, queue, terminal};
 
@@ -780,12 +783,6 @@ struct Editor {
     _finishing: Sender<()>,
 }
 
-/// What the editor does after handing over an event.
-enum Flow {
-    Continue,
-    Stop,
-}
-
 impl Editor {
     /// Runs until told to stop, or until Ctrl-D; then always leaves the terminal as it found it.
     fn run(self) {
@@ -806,41 +803,49 @@ impl Editor {
         leave_raw_mode();
     }
 
+    /// Reads keys and hands what they give to the main loop, never blocking on it: lines the
+    /// main loop has no room for yet (a paste of megabytes, a peer that stopped reading us)
+    /// wait here, in order, while the keyboard is still read. A keyboard left unread would fill
+    /// the terminal's buffer, and a Ctrl-C typed behind the paste would never reach the kernel,
+    /// which turns it into the signal that ends netchat.
     fn read_keys(&self) -> io::Result<()> {
+        let mut waiting: VecDeque<Input> = VecDeque::new();
         loop {
             if matches!(self.stopped.try_recv(), Err(TryRecvError::Disconnected)) {
                 return Ok(());
             }
-            // Waiting with a timeout rather than blocking in read(): that is what lets this
-            // thread, unlike the plain stdin reader, notice that it should stop, and be joined.
-            let Some(typed) = next_typed(KEY_POLL)? else {
-                continue;
-            };
-            let inputs = {
-                let mut guard = lock(&self.screen);
-                let screen = &mut *guard;
-                screen.line.on_typed(&mut screen.out, typed)?
-            };
-            for input in inputs {
+            while let Some(input) = waiting.pop_front() {
                 let last = matches!(input, Input::Eof);
-                if let Flow::Stop = self.send(input) {
-                    return Ok(());
-                }
-                if last {
-                    return Ok(());
+                match self.sender.send_timeout(input, HAND_OVER_WAIT) {
+                    Ok(()) if last => return Ok(()),
+                    Ok(()) => {}
+                    Err(SendTimeoutError::Timeout(input)) => {
+                        waiting.push_front(input);
+                        break;
+                    }
+                    Err(SendTimeoutError::Disconnected(_)) => return Ok(()),
                 }
             }
-        }
-    }
-
-    /// Hands an event to the main loop, unless the conversation is over (then stop).
-    fn send(&self, input: Input) -> Flow {
-        select! {
-            send(self.sender, input) -> sent => if sent.is_ok() { Flow::Continue } else { Flow::Stop },
-            recv(self.stopped) -> _ => Flow::Stop,
+            // Waiting with a timeout rather than blocking in read(): that is what lets this
+            // thread, unlike the plain stdin reader, notice that it should stop, and be joined.
+            let wait = if waiting.is_empty() {
+                KEY_POLL
+            } else {
+                HAND_OVER_WAIT
+            };
+            let Some(typed) = next_typed(wait)? else {
+                continue;
+            };
+            let mut guard = lock(&self.screen);
+            let screen = &mut *guard;
+            waiting.extend(screen.line.on_typed(&mut screen.out, typed)?);
         }
     }
 }
+
+/// While typed lines wait for the main loop, how long the editor waits for room for them
+/// before it looks at the keyboard again.
+const HAND_OVER_WAIT: Duration = Duration::from_millis(20);
 
 /// The keyboard for a mode that reads it only when it is its turn (`half`): one line at a time,
 /// on the calling thread.

@@ -531,7 +531,9 @@ fn the_status_line_erases_nothing_but_itself(columns: u16) {
          a script that does not end its messages with a newline (one send() per message); if so, \
          run netchat with --framing raw",
         "→ message continues (2 bytes so far) \"hi\"",
-        "blocked in read() on the socket (waiting for the peer) for 1.0 s (thread main)",
+        // (The watchdog says how long it has waited: about a second, more on a busy machine.)
+        "trace",
+        "blocked in read() on the socket (waiting for the peer) for",
     ] {
         assert!(
             shown.contains(&squeezed(line)),
@@ -599,4 +601,44 @@ fn half_ctrl_l_out_of_turn_redraws_the_status_and_the_line() {
             && s.rows[1] == "you> abc"
             && s.cursor == (1, 8)
     });
+}
+
+/// Ends netchat at a terminal while it is stuck: connected to a listener that never reads, with
+/// a 6 MB paste to send, so the kernel's buffers fill, duplex's main thread blocks in `write()`
+/// and the line editor's queue is full. `end` (Ctrl-C, or a signal) must still end it.
+fn a_stuck_duplex_still_ends(end: impl FnOnce(&mut Tty)) {
+    let (listener, addr) = common::small_window_listener();
+    let target = addr.to_string();
+    let mut tty = Tty::spawn(
+        "you",
+        &["duplex", "--connect", target.as_str()],
+        ROWS,
+        COLUMNS,
+    );
+    let _never_reads = common::raw_accept(&listener);
+    tty.wait_for_cursor_row("you>", 5);
+    let (_, typed) = pasted_lines(6_000, 1_023);
+    let _paste = tty.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
+    // Lines are going out: the paste was read, and its lines are on the screen as sent (rows
+    // full of `x`; their beginnings scroll past faster than a screen can be caught).
+    let full_row = "x".repeat(usize::from(COLUMNS));
+    tty.wait_for("pasted lines sent", |s| s.rows.contains(&full_row));
+    end(&mut tty);
+    tty.expect_exit_code(0);
+    assert!(!tty.is_raw(), "raw mode left on");
+}
+
+#[test]
+fn ctrl_c_ends_duplex_stuck_on_a_peer_that_never_reads() {
+    a_stuck_duplex_still_ends(|tty| tty.type_keys(CTRL_C));
+}
+
+#[test]
+fn sigterm_ends_duplex_stuck_on_a_peer_that_never_reads() {
+    a_stuck_duplex_still_ends(|tty| tty.signal(Signal::SIGTERM));
+}
+
+#[test]
+fn sighup_ends_duplex_stuck_on_a_peer_that_never_reads() {
+    a_stuck_duplex_still_ends(|tty| tty.signal(Signal::SIGHUP));
 }
