@@ -186,5 +186,14 @@ fn command_line_error(error: &clap::Error) -> ExitCode {
         };
         let _ = writeln!(stderr, "{marker}{line}");
     }
+    // `netchat half 5417`: say which option the port needs.
+    if let Some(clap::error::ContextValue::String(unexpected)) =
+        error.get(clap::error::ContextKind::InvalidArg)
+    {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(hint) = netchat::cli::bare_port_hint(&args, unexpected) {
+            let _ = writeln!(stderr, "netchat: hint: {hint}");
+        }
+    }
     ExitCode::from(EXIT_USAGE)
 }

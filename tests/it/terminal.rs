@@ -642,3 +642,20 @@ fn sigterm_ends_duplex_stuck_on_a_peer_that_never_reads() {
 fn sighup_ends_duplex_stuck_on_a_peer_that_never_reads() {
     a_stuck_duplex_still_ends(|tty| tty.signal(Signal::SIGHUP));
 }
+
+#[test]
+fn quit_typed_in_the_room_is_held_back_with_the_hint_that_slash_quit_leaves() {
+    let (_server, addr) = room();
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    let target = addr.to_string();
+    let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
+    let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
+    ann.wait_for_text("you are now ann");
+    ann.wait_for_raw_mode();
+    ann.type_keys(&format!("quit{ENTER}"));
+    ann.wait_for_text("`quit` was not sent: /quit leaves the room");
+    // Typed again at once, it is what the student means: a message.
+    ann.type_keys(&format!("{UP}{ENTER}"));
+    bob.expect_stdout("[ann] quit");
+}
