@@ -12,6 +12,7 @@
 //!   escaped and measured is text.rs's (pure); when and where it is written is this file's.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::Error;
 use crate::framing::Messages;
+use crate::lan;
 use crate::scan;
 use crate::text::{self, escape_into, escape_peer_text};
 
@@ -172,6 +174,18 @@ impl Console {
     /// stdout and the socket can still go on.
     pub fn status(&mut self, text: &str) {
         self.status_line("netchat:".dimmed(), text);
+    }
+
+    /// Where a listener waits and how to reach it: `listening_line` (the line tests and scripts
+    /// read the bound address from), then, when `local` is every interface, one line per LAN
+    /// address with the command that joins from there (`join_command`, `{}` standing for
+    /// `ADDRESS:PORT`) and a firewall hint. `lan.rs` only lists the addresses; saying them is
+    /// the console's, so the listener's own code never prints them.
+    pub fn listening(&mut self, listening_line: &str, local: SocketAddr, join_command: &str) {
+        self.status(listening_line);
+        for line in lan::join_lines_here(local, join_command) {
+            self.status(&line);
+        }
     }
 
     /// A status line that deserves attention (something was dropped, refused, cut short).
