@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use super::actions::{Action, ClientId, Leave, Line, Log, Viewer};
 use super::protocol;
-use super::rules::{Action, ClientId, Leave, Line, Log, Room};
-use super::stats::{self, Output, Viewer};
+use super::rules::Room;
+use super::stats::{self, Output};
 use super::transcript::{Recorded, Transcript};
 use crate::console::Console;
 use crate::error::{Error, Result};

@@ -28,11 +28,13 @@
 //! printing above the line being typed, is the shared `src/terminal.rs`.
 
 pub mod access;
+pub mod actions;
 pub mod bots;
 pub mod client;
 pub mod engine;
 pub mod hub;
 pub mod limits;
+pub mod options;
 pub mod outbox;
 pub mod poll;
 pub mod protocol;
@@ -56,7 +58,8 @@ pub use access::AccessList;
 pub use bots::BotOptions;
 pub use client::ClientOptions;
 pub use engine::EngineKind;
-pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
+pub use options::ServerOptions;
+pub use server::DEFAULT_MAX_CLIENTS;
 
 /// Everything `netchat room` can be told, for either side.
 #[derive(Debug, Clone)]

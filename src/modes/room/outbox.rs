@@ -19,8 +19,8 @@ use std::io::{self, IoSlice, Write};
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::actions::Line;
 use super::engine::Share;
-use super::rules::Line;
 
 /// How many slices one vectored write may carry. The OS allows 1,024 (`IOV_MAX` on Linux and
 /// macOS); in a busy turn a client's outbox holds a slice per stretch of others' lines in each

@@ -28,14 +28,15 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
+use super::actions::{ClientId, Gone, Leave, Line, Log};
 use super::engine::{
     self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
     Offer, SHUTDOWN_GRACE, Share, WRITE_TIMEOUT, describe, spawn_named,
 };
+use super::options::{Running, ServerOptions};
 use super::outbox::Outbox;
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
-use super::server::{Running, ServerOptions};
+use super::rules::Room;
 use super::stats::{Output, Traffic};
 use crate::console::Console;
 use crate::endpoint::{self, Role};

@@ -35,6 +35,7 @@ use std::net::IpAddr;
 
 use unicode_width::UnicodeWidthChar;
 
+use super::actions::LineKind;
 use super::stats;
 use crate::console::{escape_peer_text, is_escaped, shorten_blank_runs};
 
@@ -586,24 +587,8 @@ pub fn help() -> Vec<String> {
     .collect()
 }
 
-/// The kinds of line a client receives, for choosing a color.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineKind {
-    /// `[alice] hello`
-    Message,
-    /// `[host] hello`
-    Host,
-    /// `* alice waves`
-    Action,
-    /// `[alice -> you] psst`
-    Private,
-    /// `*** …`
-    Notice,
-    /// `*** goodbye: …`
-    Goodbye,
-}
-
-/// Which kind of server line this is.
+/// Which kind of server line this is, read back from its text: what a client does, which has
+/// nothing else (the server knows each line's kind when it writes it).
 pub fn classify(line: &str) -> LineKind {
     if line.starts_with(GOODBYE_PREFIX) {
         LineKind::Goodbye

@@ -15,68 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::access::AccessList;
+use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
 use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
-use super::stats::{self, Row, Traffic, Viewer};
+use super::stats::{self, Row, Traffic};
 use crate::console::escape_peer_text;
 use crate::observe::{Event, Observer};
-
-/// Every client gets a number when it connects; numbers are never reused.
-pub type ClientId = u64;
-
-/// One line to send, formatted once and shared: a message for thirty students is formatted and
-/// stored once, and each queue holds only a pointer to it (an `Arc`), not a copy.
-pub type Line = Arc<str>;
-
-/// Why a client's connection ended, as its engine saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gone {
-    /// `read` returned 0: the client closed its side (nc got Ctrl-C or Ctrl-D, a program ended).
-    Closed,
-    /// `read` failed, e.g. a RST arrived.
-    Lost(String),
-}
-
-/// What the hub asks the operator's console to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Log {
-    /// A chat line (stdout): the same shared line the clients get, not a copy.
-    Message(Line),
-    /// A status line (stderr, `netchat: …`).
-    Status(String),
-    /// A status line that deserves attention (stderr, highlighted).
-    Notice(String),
-    /// An answer to the host's own command (stderr, like a status): never skipped, however far
-    /// behind the console is (engine.rs, `LogQueue`).
-    Answer(String),
-}
-
-/// One thing the [`Room`] decided should happen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Offer the line to one client.
-    To(ClientId, Line),
-    /// Offer the line to every member (at the time it is carried out), except `except` (the
-    /// sender: nobody gets an echo).
-    All {
-        except: Option<ClientId>,
-        line: Line,
-    },
-    /// Stop sending to this client: what is already waiting for it (the goodbye) is still sent,
-    /// then the connection is closed.
-    Disconnect(ClientId),
-    /// Do not read from this client before `until`: it is over its rate limit (limits.rs). Its
-    /// lines wait in its socket, and TCP's flow control makes its own `write()` wait.
-    Pause { id: ClientId, until: Instant },
-    /// Show something at the server's console.
-    Log(Log),
-    /// Write this to the event log (`--events`): joined, renamed, message, left… Only produced
-    /// when someone watches (see [`Room::observed`]), so an unwatched room builds none.
-    Record(Event),
-    /// `/stats`: the room's rows ([`Room::stats_rows`]) completed with what the engine knows
-    /// of each client's output, shown to the host or to the member who asked (stats.rs).
-    Stats(Viewer),
-}
 
 /// How a member came to leave, for the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,15 +31,6 @@ enum Departure {
     Kicked,
     /// The room dropped it: it stopped reading.
     Evicted,
-}
-
-/// Why a member leaves, as the room is told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Leave {
-    /// The connection closed or broke without `/quit`.
-    Gone(Gone),
-    /// More than `CLIENT_QUEUE` bytes (engine.rs) were waiting for it: it stopped reading.
-    TooSlow,
 }
 
 struct Member {
@@ -590,8 +525,14 @@ impl Room {
         };
         let reply = |text: String| vec![Action::To(id, line(protocol::notice(&text)))];
         match command {
-            Command::Say(text) => self.broadcast(id, &from, text, protocol::said(&from, text)),
-            Command::Me(text) => self.broadcast(id, &from, text, protocol::action(&from, text)),
+            Command::Say(text) => {
+                let said = protocol::said(&from, text);
+                self.broadcast(id, &from, text, said, LineKind::Message)
+            }
+            Command::Me(text) => {
+                let action = protocol::action(&from, text);
+                self.broadcast(id, &from, text, action, LineKind::Action)
+            }
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
@@ -609,14 +550,21 @@ impl Room {
 
     /// A line for everyone but the sender, and for the operator's screen. `said` is what the
     /// member typed, for the event log.
-    fn broadcast(&self, sender: ClientId, from: &str, said: &[u8], text: String) -> Vec<Action> {
+    fn broadcast(
+        &self,
+        sender: ClientId,
+        from: &str,
+        said: &[u8],
+        text: String,
+        kind: LineKind,
+    ) -> Vec<Action> {
         let shared = line(text);
         let mut actions = vec![
             Action::All {
                 except: Some(sender),
                 line: Arc::clone(&shared),
             },
-            Action::Log(Log::Message(shared)),
+            Action::Log(Log::Message(shared, kind)),
         ];
         self.record(&mut actions, || Event::Message {
             client: sender,
@@ -896,7 +844,7 @@ impl Room {
                         except: None,
                         line: Arc::clone(&shared),
                     },
-                    Action::Log(Log::Message(shared)),
+                    Action::Log(Log::Message(shared, LineKind::Host)),
                 ]
             }
             HostCommand::Who if self.members.is_empty() => status("the room is empty".into()),

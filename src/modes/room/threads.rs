@@ -24,14 +24,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use super::actions::{ClientId, Gone};
 use super::engine::{
     self, CLIENT_QUEUE, CLOSE_LINGER, Limit, LogQueue, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP,
     WRITE_TIMEOUT, describe, spawn_named,
 };
 use super::hub::{self, Event, Gate, QueueReceiver};
+use super::options::{Running, ServerOptions};
 use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Room};
-use super::server::{Running, ServerOptions};
+use super::rules::Room;
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
