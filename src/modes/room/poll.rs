@@ -35,14 +35,14 @@ use super::engine::{
 };
 use super::options::{Running, ServerOptions};
 use super::outbox::Outbox;
-use super::protocol::{self, HostCommand};
-use super::rules::Room;
+use super::protocol::HostCommand;
+use super::rules::{self, Room};
 use super::stats::{Output, Traffic};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineDecoder};
-use crate::observe::{Event as ObservedEvent, Observer, Watch};
+use crate::observe::{Observer, Watch};
 
 /// The listening socket's token: `poll` names each ready socket by the token it was registered
 /// with. Clients get their id as their token, from [`FIRST_CLIENT`] on; the listener and the
@@ -453,7 +453,7 @@ impl EventLoop {
         let _ = endpoint::tune(&stream);
         let _ = endpoint::fix_send_buffer(&stream, CLIENT_SEND_BUFFER);
         if self.clients.seats >= self.max_clients {
-            self.refuse(stream);
+            self.refuse(stream, peer);
             return;
         }
         let id = self.next_id;
@@ -472,16 +472,9 @@ impl EventLoop {
 
     /// One connection too many: it gets the line, then a graceful close, like any leaving
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
-    fn refuse(&mut self, mut stream: TcpStream) {
-        let line = protocol::room_full(self.max_clients);
+    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let line = rules::room_full(self.max_clients, peer, &self.observer);
         let watch = self.observer.watch_from_start(None, Framing::Line);
-        if watch.is_on() {
-            let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
-            self.observer.record(ObservedEvent::Refused {
-                peer,
-                why: format!("the room is full ({} people)", self.max_clients),
-            });
-        }
         if self.clients.refusing >= MAX_REFUSING {
             let _ = stream.write(format!("{line}\n").as_bytes());
             return;
@@ -490,7 +483,7 @@ impl EventLoop {
         self.next_id += 1;
         if self.clients.add(id, stream, self.max_line, false, watch) {
             if let Some(client) = self.clients.map.get_mut(&id) {
-                client.out.push_line(Line::from(line));
+                client.out.push_line(line);
                 client.phase = Phase::Closing;
             }
             self.clients.refusing += 1;

@@ -136,6 +136,20 @@ pub struct Room {
 /// lines anyway; `/who` still lists the room.
 pub const ANNOUNCE_UP_TO: usize = 100;
 
+/// A connection beyond `--max-clients`: the one line it gets before it is closed, and the
+/// `refused` event the log gets for it. The engine counts its seats (a full room is decided where
+/// connections are accepted, before the room's owner hears of them: in the threads engine that is
+/// the accept thread), and both engines turn a connection away by this one rule.
+// ANCHOR: room_full
+pub fn room_full(max_clients: usize, peer: SocketAddr, observer: &Observer) -> Line {
+    observer.record(Event::Refused {
+        peer: peer.to_string(),
+        why: format!("the room is full ({max_clients} people)"),
+    });
+    line(protocol::room_full(max_clients))
+}
+// ANCHOR_END: room_full
+
 fn line(text: String) -> Line {
     Arc::from(text)
 }

@@ -31,13 +31,13 @@ use super::engine::{
 };
 use super::hub::{self, Event, Gate, QueueReceiver};
 use super::options::{Running, ServerOptions};
-use super::protocol::{self, HostCommand};
-use super::rules::Room;
+use super::protocol::HostCommand;
+use super::rules::{self, Room};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineReader, Messages};
-use crate::observe::{Event as ObservedEvent, Traced, Watch};
+use crate::observe::{Traced, Watch};
 
 /// Memory mappings per client: two threads, and Rust gives each thread four (its stack, the stack's
 /// guard page, and an alternate signal stack with its own guard, on which std reports a stack
@@ -251,14 +251,11 @@ fn refuse(
     refusing: &Arc<AtomicUsize>,
     alive: &Sender<()>,
 ) {
-    let line = format!("{}\n", protocol::room_full(options.max_clients));
+    let line = format!(
+        "{}\n",
+        rules::room_full(options.max_clients, peer, &options.observer)
+    );
     let watch = options.observer.watch_from_start(None, Framing::Line);
-    if watch.is_on() {
-        options.observer.record(ObservedEvent::Refused {
-            peer: peer.to_string(),
-            why: format!("the room is full ({} people)", options.max_clients),
-        });
-    }
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
