@@ -320,21 +320,17 @@ impl Admission {
 
     /// A connection from `ip` arrived: let it in (and count its seat) or say why not.
     pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        // `::ffff:a.b.c.d` (an IPv4 client of a dual-stack listener) is `a.b.c.d`: one address,
+        // one set of seats and one ban, however the socket reported it.
+        let ip = unmapped_ip(ip);
         if self.banned.contains_key(&ip) {
             return Err(Refusal::Banned);
         }
         // ANCHOR: access_at_the_door
         match self.access.decide(ip) {
             Verdict::Admit => {}
-            Verdict::Denied(network) => {
-                let ip = unmapped_ip(ip);
-                return Err(Refusal::Denied { ip, network });
-            }
-            Verdict::NotAllowed => {
-                return Err(Refusal::NotAllowed {
-                    ip: unmapped_ip(ip),
-                });
-            }
+            Verdict::Denied(network) => return Err(Refusal::Denied { ip, network }),
+            Verdict::NotAllowed => return Err(Refusal::NotAllowed { ip }),
         }
         // ANCHOR_END: access_at_the_door
         if self.visitors.len() >= self.sweep_at {
@@ -342,7 +338,7 @@ impl Admission {
         }
         // The bots' address is counted like any other (its seats come back when bots leave),
         // only never refused for its number of connections.
-        let max = if self.exempt == Some(unmapped_ip(ip)) {
+        let max = if self.exempt == Some(ip) {
             0
         } else {
             self.max_per_address
@@ -376,7 +372,7 @@ impl Admission {
 
     /// A member from `ip` left: its seat is free.
     pub fn release(&mut self, ip: IpAddr) {
-        if let Some(visitor) = self.visitors.get_mut(&ip) {
+        if let Some(visitor) = self.visitors.get_mut(&unmapped_ip(ip)) {
             visitor.seats = visitor.seats.saturating_sub(1);
         }
     }
@@ -384,12 +380,12 @@ impl Admission {
     /// `/ban`: refuse this address from now until the room closes. `nick` is remembered for the
     /// host's `/unban` answer.
     pub fn ban(&mut self, ip: IpAddr, nick: &str) {
-        self.banned.insert(ip, nick.to_string());
+        self.banned.insert(unmapped_ip(ip), nick.to_string());
     }
 
     /// `/unban`: the name the address was banned under, if it was.
     pub fn unban(&mut self, ip: IpAddr) -> Option<String> {
-        self.banned.remove(&ip)
+        self.banned.remove(&unmapped_ip(ip))
     }
 
     /// The banned addresses, for `/unban` without an argument.
@@ -562,5 +558,35 @@ mod tests {
         }
         door.admit(ip("10.0.1.1"), later).unwrap();
         assert_eq!(door.visitors.len(), 1);
+    }
+
+    #[test]
+    fn a_mapped_address_is_one_address_with_its_ipv4_self() {
+        let now = Instant::now();
+        let mut door = Admission::new(2);
+        assert_eq!(door.admit(ip("::ffff:127.0.0.2"), now), Ok(()));
+        assert_eq!(door.admit(ip("127.0.0.2"), now), Ok(()));
+        assert_eq!(
+            door.admit(ip("::ffff:127.0.0.2"), now),
+            Err(Refusal::TooManySeats { max: 2 })
+        );
+        door.release(ip("::ffff:127.0.0.2"));
+        assert_eq!(door.admit(ip("127.0.0.2"), now), Ok(()));
+
+        door.ban(ip("::ffff:10.0.0.9"), "eve");
+        assert_eq!(door.admit(ip("10.0.0.9"), now), Err(Refusal::Banned));
+        assert_eq!(
+            door.banned()
+                .map(|(ip, _)| ip.to_string())
+                .collect::<Vec<_>>(),
+            ["10.0.0.9"]
+        );
+        assert_eq!(door.unban(ip("10.0.0.9")), Some("eve".to_string()));
+        door.ban(ip("10.0.0.8"), "mallory");
+        assert_eq!(door.admit(ip("::ffff:10.0.0.8"), now), Err(Refusal::Banned));
+        assert_eq!(
+            door.unban(ip("::ffff:10.0.0.8")),
+            Some("mallory".to_string())
+        );
     }
 }

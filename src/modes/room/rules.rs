@@ -20,6 +20,7 @@ use super::limits::{self, Admission, Bucket, Charge, RateLimit};
 use super::protocol::{self, Command, HostCommand};
 use super::stats::{self, Row, Traffic};
 use crate::console::escape_peer_text;
+use crate::endpoint;
 use crate::observe::{Event, Observer};
 
 /// How a member came to leave, for the event log.
@@ -274,6 +275,9 @@ impl Room {
     /// A newcomer: give it a name, welcome it, tell the others.
     // ANCHOR: join
     pub fn join(&mut self, id: ClientId, peer: SocketAddr, now: Instant) -> Vec<Action> {
+        // An IPv4 client of a dual-stack listener is `a.b.c.d` everywhere: the console, `/who`,
+        // `/ban`, the events log.
+        let peer = endpoint::unmapped(peer);
         if let Err(refusal) = self.door.admit(peer.ip(), now) {
             let mut actions = vec![
                 Action::To(id, line(protocol::refusal(&refusal.to_string()))),
@@ -1613,5 +1617,21 @@ mod tests {
         assert!(logs(&unban)[0].contains("may join again"));
         room.join(5, peer("127.0.0.2:6001"), now());
         assert!(room.nick(5).is_some());
+    }
+
+    #[test]
+    fn a_member_from_an_ipv4_mapped_address_is_shown_and_banned_as_ipv4() {
+        let mut room = Room::default();
+        let actions = room.join(1, peer("[::ffff:127.0.0.15]:4000"), now());
+        assert!(
+            logs(&actions).contains(&"guest-1 joined from 127.0.0.15:4000 (1 in the room)".into()),
+            "{actions:?}"
+        );
+        room.host(HostCommand::Ban {
+            nick: b"guest-1".to_vec(),
+            reason: None,
+        });
+        let refused = room.join(2, peer("127.0.0.15:4001"), later());
+        assert!(refused.contains(&Action::Disconnect(2)), "{refused:?}");
     }
 }

@@ -111,7 +111,8 @@ pub fn serve(
     // Announced only now that every thread of the room runs: a script (or a test) that waits
     // for this line can connect at once.
     console.status(&format!("listening on {local} ({})", join_hint(local)));
-    options.observer.listening(local);
+    // The events log names an IPv4 address as such, even bound the IPv6 way (`[::ffff:…]`).
+    options.observer.listening(endpoint::unmapped(local));
     lan::announce(local, "netchat room --connect {} --nick NAME", console);
     if let Some(rule) = options.access.describe() {
         console.status(&format!("access: {rule} (--allow, --deny)"));
