@@ -622,6 +622,13 @@ where
         .map_err(|e| Error::io(format!("starting thread {name}"), e))
 }
 
+/// Waits for one of the room's threads to end. A thread that panicked (a bug in netchat, which
+/// the panic message above says) is [`Error::ThreadDied`]: netchat then ends with exit 1 and one
+/// line naming the thread, never with a 0 that says the room closed normally.
+pub fn join(handle: JoinHandle<()>, thread: &'static str) -> Result<()> {
+    handle.join().map_err(|_| Error::ThreadDied { thread })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::rules::Limits;

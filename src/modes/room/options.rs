@@ -12,6 +12,7 @@ use super::bots::BotOptions;
 use super::engine::EngineKind;
 use super::protocol::HostCommand;
 use super::rules::{Limits, Room};
+use crate::error::Result;
 use crate::observe::Observer;
 
 /// What the server needs besides the listening address.
@@ -55,6 +56,7 @@ pub trait Running {
     /// Hands a command the operator typed to the room; `false` if the room is gone.
     fn host(&self, command: HostCommand) -> bool;
     /// Closes the room: a goodbye to everyone, every connection closed, the engine's threads
-    /// ended (waiting at most `SHUTDOWN_GRACE` for slow clients).
-    fn close(self: Box<Self>);
+    /// ended (waiting at most `SHUTDOWN_GRACE` for slow clients). An engine thread that panicked
+    /// is `Error::ThreadDied` (exit 1), never thrown away as a quiet close.
+    fn close(self: Box<Self>) -> Result<()>;
 }

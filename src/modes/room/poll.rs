@@ -172,12 +172,12 @@ impl Running for PollRoom {
 
     /// The loop says goodbye to everyone and ends once every connection is closed, or after
     /// `SHUTDOWN_GRACE`.
-    fn close(self: Box<Self>) {
+    fn close(self: Box<Self>) -> Result<()> {
         if self.control.send(Control::Close).is_ok() {
             let _ = self.waker.wake();
         }
         drop(self.control);
-        let _ = self.thread.join();
+        engine::join(self.thread, "room-poll")
     }
 }
 
@@ -936,5 +936,31 @@ impl Engine for Clients {
             sent: client.offered,
             waiting: client.out.waiting(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loop's thread panicked (a bug): closing the room says so, it does not end quietly.
+    #[test]
+    fn a_loop_that_panicked_makes_close_an_error() {
+        let poll = Poll::new().expect("a poller");
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).expect("a waker"));
+        let (control, _commands) = bounded(CONTROL_QUEUE);
+        let thread =
+            spawn_named("room-poll", None, || panic!("a bug in the loop")).expect("a thread");
+        let running: Box<dyn Running> = Box::new(PollRoom {
+            control,
+            waker,
+            thread,
+        });
+        assert!(matches!(
+            running.close(),
+            Err(Error::ThreadDied {
+                thread: "room-poll"
+            })
+        ));
     }
 }

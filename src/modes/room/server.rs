@@ -153,7 +153,7 @@ pub fn serve(
     // The bots first, so that none of them comes back while the room closes.
     drop(stop_bots);
     let deadline = Instant::now() + SHUTDOWN_GRACE;
-    room.close();
+    let closed = room.close();
     for entry in log.try_iter().flatten() {
         // Errors ignored: stdout may be the very thing that closed.
         let _ = show(console, entry);
@@ -161,6 +161,8 @@ pub fn serve(
     if let Some(bots) = bots {
         bots.join(deadline);
     }
+    // An engine thread that died is the first thing to say (exit 1), whatever ended the console.
+    closed?;
     console.status("the room is closed");
     outcome.map(|_| ())
 }

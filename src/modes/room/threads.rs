@@ -125,21 +125,27 @@ impl Running for Threads {
 
     /// Tells the hub, which says goodbye to everyone and drops every client's queue; then stops
     /// accepting and gives the writers a moment to deliver the goodbyes.
-    fn close(self: Box<Self>) {
+    fn close(self: Box<Self>) -> Result<()> {
         let _ = self.events.send(Event::Close);
         drop(self.events);
-        let _ = self.hub.join();
-        stop_accepting(&self.stopping, self.local, self.acceptor);
+        let hub = engine::join(self.hub, "room-hub");
+        let acceptor = stop_accepting(&self.stopping, self.local, self.acceptor);
+        // A client thread still running after the grace is a slow client, not an error.
         let _ = self
             .all_ended
             .recv_deadline(Instant::now() + SHUTDOWN_GRACE);
+        hub.and(acceptor)
     }
 }
 
 /// Ends the accept thread. A thread blocked in `accept()` cannot be woken portably (closing the
 /// listener from another thread does not reliably do it), so we set the flag and then connect to
 /// ourselves: `accept` returns, sees the flag, and the thread ends.
-fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle<()>) {
+fn stop_accepting(
+    stopping: &AtomicBool,
+    local: SocketAddr,
+    acceptor: JoinHandle<()>,
+) -> Result<()> {
     stopping.store(true, Ordering::SeqCst);
     let target = match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -151,9 +157,10 @@ fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle
         _ => local,
     };
     if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
-        let _ = acceptor.join();
+        return engine::join(acceptor, "room-accept");
     }
     // Otherwise the thread is left blocked in accept(); the process exits around it.
+    Ok(())
 }
 
 /// One place in a count shared between threads (live connections for `--max-clients`, refusals
@@ -495,5 +502,38 @@ mod tests {
             said.contains(&format!("lets the room hold {limit} clients")),
             "{said}"
         );
+    }
+
+    /// The hub thread panicked (a bug): closing the room says so, it does not end quietly.
+    #[test]
+    fn a_hub_thread_that_panicked_makes_close_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let local = listener.local_addr().expect("the bound address");
+        let stopping = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let stopping = Arc::clone(&stopping);
+            spawn_named("room-accept", None, move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    let _ = listener.accept();
+                }
+            })
+            .expect("a thread")
+        };
+        let (events, _hub_events) = bounded::<Event>(EVENT_QUEUE);
+        let (alive, all_ended) = bounded::<()>(0);
+        drop(alive);
+        let hub = spawn_named("room-hub", None, || panic!("a bug in the hub")).expect("a thread");
+        let running: Box<dyn Running> = Box::new(Threads {
+            events,
+            hub,
+            acceptor,
+            stopping,
+            local,
+            all_ended,
+        });
+        assert!(matches!(
+            running.close(),
+            Err(Error::ThreadDied { thread: "room-hub" })
+        ));
     }
 }
