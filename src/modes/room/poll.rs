@@ -942,6 +942,186 @@ impl Engine for Clients {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::room::access::AccessList;
+    use crate::modes::room::bots::BotOptions;
+    use crate::modes::room::engine::EngineKind;
+    use crate::modes::room::rules::Limits;
+    use crate::modes::room::server::serve;
+    use crate::terminal::Input;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpStream as StdStream;
+    use std::sync::Mutex;
+
+    /// Every wait has a deadline: a test fails, it never hangs.
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// What the room's console wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into()
+        }
+    }
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A poll-engine room served on a listener the test bound (127.0.0.1, port 0), through
+    /// `server::serve`, on its own thread; the host's keyboard is a channel.
+    struct Served {
+        addr: SocketAddr,
+        keyboard: Sender<Input>,
+        out: Captured,
+        ended: Receiver<Result<()>>,
+        _interrupt: Sender<()>,
+    }
+
+    impl Served {
+        fn start(max_clients: usize) -> Served {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+            let addr = listener.local_addr().expect("the bound address");
+            let options = ServerOptions {
+                max_line: 1024,
+                max_clients,
+                limits: Limits::default(),
+                observer: Observer::off(),
+                access: AccessList::default(),
+                motd: Vec::new(),
+                bots: BotOptions::default(),
+                engine: EngineKind::Poll,
+            };
+            let (keyboard, keys) = bounded(16);
+            let (interrupt, interrupted) = bounded(1);
+            let (done, ended) = bounded(1);
+            let out = Captured::default();
+            let shown = out.clone();
+            std::thread::spawn(move || {
+                let mut console = Console::new(Box::new(shown), Box::new(io::sink()), false);
+                let result = serve(listener, &options, None, keys, &mut console, interrupted);
+                let _ = done.send(result);
+            });
+            Served {
+                addr,
+                keyboard,
+                out,
+                ended,
+                _interrupt: interrupt,
+            }
+        }
+
+        fn host(&self, line: &str) {
+            self.keyboard
+                .send(Input::Line(line.as_bytes().to_vec()))
+                .expect("the room reads its keyboard");
+        }
+
+        /// Ends the host's input, as Ctrl-D does, and waits for `serve` to return.
+        fn close(self) -> Result<()> {
+            self.keyboard
+                .send(Input::Eof)
+                .expect("the room reads its keyboard");
+            self.ended.recv_timeout(DEADLINE).expect("serve returns")
+        }
+    }
+
+    /// A plain TCP client, as `nc` is.
+    struct Peer(BufReader<StdStream>);
+
+    impl Peer {
+        fn connect(addr: SocketAddr) -> Peer {
+            let stream = StdStream::connect(addr).expect("connect to the room");
+            stream.set_read_timeout(Some(DEADLINE)).expect("a deadline");
+            Peer(BufReader::new(stream))
+        }
+
+        fn send(&mut self, line: &str) {
+            io::Write::write_all(self.0.get_mut(), format!("{line}\n").as_bytes()).expect("send");
+        }
+
+        /// The next line, within the deadline; `None` at the end of the connection.
+        fn line(&mut self) -> Option<String> {
+            let mut line = String::new();
+            match self
+                .0
+                .read_line(&mut line)
+                .expect("a line within the deadline")
+            {
+                0 => None,
+                _ => Some(line.trim_end().to_string()),
+            }
+        }
+
+        fn until(&mut self, prefix: &str) -> String {
+            loop {
+                let line = self.line().expect("a line before the end");
+                if line.starts_with(prefix) {
+                    return line;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_members_line_reaches_the_others_with_its_name_and_never_comes_back() {
+        let room = Served::start(10);
+        let mut alice = Peer::connect(room.addr);
+        alice.until("*** welcome! you are guest-1");
+        alice.send("/nick alice");
+        alice.until("*** you are now alice");
+        let mut bob = Peer::connect(room.addr);
+        bob.until("*** welcome! you are guest-2; also here: alice");
+        alice.send("[bob] hello");
+        assert_eq!(bob.until("[alice]"), "[alice] [bob] hello");
+        // Alice's next line is the answer to her /who: her own message never came back.
+        alice.send("/who");
+        let next = alice.line().expect("an answer");
+        assert!(next.starts_with("*** "), "{next}");
+        assert!(!next.contains("hello"), "{next}");
+        assert!(room.out.text().contains("[alice] [bob] hello"));
+        room.close().expect("a quiet close");
+    }
+
+    #[test]
+    fn the_hosts_line_reaches_everyone_and_closing_says_goodbye_then_closes() {
+        let room = Served::start(10);
+        let mut alice = Peer::connect(room.addr);
+        alice.until("*** welcome!");
+        room.host("class starts now");
+        assert_eq!(alice.until("[host]"), "[host] class starts now");
+        room.close().expect("a quiet close");
+        assert_eq!(
+            alice.until("*** goodbye"),
+            "*** goodbye: the host closed the room"
+        );
+        assert_eq!(alice.line(), None);
+    }
+
+    #[test]
+    fn a_connection_beyond_max_clients_is_told_the_room_is_full_and_closed() {
+        let room = Served::start(1);
+        let mut alice = Peer::connect(room.addr);
+        alice.until("*** welcome!");
+        let mut late = Peer::connect(room.addr);
+        let refused = late.line().expect("one line");
+        assert!(
+            refused.starts_with("*** goodbye: sorry, the room is full (1 people)"),
+            "{refused}"
+        );
+        assert_eq!(late.line(), None);
+        room.close().expect("a quiet close");
+    }
 
     /// The loop's thread panicked (a bug): closing the room says so, it does not end quietly.
     #[test]
