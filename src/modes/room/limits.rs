@@ -144,6 +144,43 @@ pub enum Charge {
     Pause { until: Instant, new_episode: bool },
 }
 
+/// One token bucket: it holds up to `burst` tokens and refills at `rate` tokens a second, time
+/// passed in. The one place that refills: a member's lines and bytes ([`Bucket`]) and each
+/// address's new connections ([`Admission`]) are each one of these.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn full(burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
+            tokens: burst,
+            updated: now,
+        }
+    }
+
+    /// How many tokens it would hold at `now`, without changing it.
+    pub fn level_at(&self, rate: f64, burst: f64, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        (self.tokens + elapsed * rate).min(burst)
+    }
+
+    /// Adds what `now` brought since the last refill, up to the burst; the tokens it holds.
+    pub fn refill(&mut self, rate: f64, burst: f64, now: Instant) -> f64 {
+        self.tokens = self.level_at(rate, burst, now);
+        self.updated = now;
+        self.tokens
+    }
+
+    /// Takes `amount` out, going into debt if need be, but never below `floor`.
+    pub fn take(&mut self, amount: f64, floor: f64) {
+        self.tokens = (self.tokens - amount).max(floor);
+    }
+}
+
 // ANCHOR: bucket
 /// A token bucket on lines and on bytes: each holds up to its burst, refills at its sustained
 /// rate, and every line a member sends takes one line and its relayed bytes out of it. A bucket
@@ -151,9 +188,8 @@ pub enum Charge {
 /// are back at zero. On average nothing passes beyond the sustained rate.
 #[derive(Debug, Clone)]
 pub struct Bucket {
-    lines: f64,
-    bytes: f64,
-    updated: Instant,
+    lines: TokenBucket,
+    bytes: TokenBucket,
     /// In a limited episode: paused at least once since the buckets were last full.
     limited: bool,
     /// When the current limited episode began.
@@ -164,9 +200,8 @@ impl Bucket {
     /// A full bucket: a newcomer may paste at once.
     pub fn new(now: Instant) -> Bucket {
         Bucket {
-            lines: f64::from(BURST_LINES),
-            bytes: f64::from(BURST_BYTES),
-            updated: now,
+            lines: TokenBucket::full(f64::from(BURST_LINES), now),
+            bytes: TokenBucket::full(f64::from(BURST_BYTES), now),
             limited: false,
             since: None,
         }
@@ -188,15 +223,22 @@ impl Bucket {
         let Some((line_rate, byte_rate)) = limit.rates() else {
             return Charge::Go;
         };
-        self.refill(line_rate, byte_rate, now);
-        self.lines -= 1.0;
-        self.bytes -= bytes as f64;
-        if self.lines >= 0.0 && self.bytes >= 0.0 {
+        let (burst_lines, burst_bytes) = (f64::from(BURST_LINES), f64::from(BURST_BYTES));
+        let line_level = self.lines.refill(line_rate, burst_lines, now);
+        let byte_level = self.bytes.refill(byte_rate, burst_bytes, now);
+        // Full again: the member kept within its limit long enough, the episode is over.
+        if line_level >= burst_lines && byte_level >= burst_bytes {
+            self.limited = false;
+            self.since = None;
+        }
+        // Lines are never cut: a line may take a bucket below zero (no floor).
+        self.lines.take(1.0, f64::NEG_INFINITY);
+        self.bytes.take(bytes as f64, f64::NEG_INFINITY);
+        let (lines, bytes) = (self.lines.tokens, self.bytes.tokens);
+        if lines >= 0.0 && bytes >= 0.0 {
             return Charge::Go;
         }
-        let wait = (-self.lines / line_rate)
-            .max(-self.bytes / byte_rate)
-            .max(0.0);
+        let wait = (-lines / line_rate).max(-bytes / byte_rate).max(0.0);
         let new_episode = !self.limited;
         self.limited = true;
         if new_episode {
@@ -205,18 +247,6 @@ impl Bucket {
         Charge::Pause {
             until: now + Duration::from_secs_f64(wait),
             new_episode,
-        }
-    }
-
-    fn refill(&mut self, line_rate: f64, byte_rate: f64, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.updated = now;
-        self.lines = (self.lines + elapsed * line_rate).min(f64::from(BURST_LINES));
-        self.bytes = (self.bytes + elapsed * byte_rate).min(f64::from(BURST_BYTES));
-        // Full again: the member kept within its limit long enough, the episode is over.
-        if self.lines >= f64::from(BURST_LINES) && self.bytes >= f64::from(BURST_BYTES) {
-            self.limited = false;
-            self.since = None;
         }
     }
 }
@@ -268,8 +298,8 @@ impl std::fmt::Display for Refusal {
 #[derive(Debug)]
 struct Visitor {
     seats: u32,
-    tokens: f64,
-    updated: Instant,
+    /// New connections: [`CONNECT_BURST`] at once, then [`CONNECTS_PER_SECOND`].
+    connects: TokenBucket,
 }
 
 // ANCHOR: admission
@@ -343,22 +373,19 @@ impl Admission {
         } else {
             self.max_per_address
         };
+        let (rate, burst) = (f64::from(CONNECTS_PER_SECOND), f64::from(CONNECT_BURST));
         let visitor = self.visitors.entry(ip).or_insert(Visitor {
             seats: 0,
-            tokens: f64::from(CONNECT_BURST),
-            updated: now,
+            connects: TokenBucket::full(burst, now),
         });
         if max == 0 {
             visitor.seats += 1;
             return Ok(());
         }
-        let elapsed = now.saturating_duration_since(visitor.updated).as_secs_f64();
-        visitor.updated = now;
-        visitor.tokens = (visitor.tokens + elapsed * f64::from(CONNECTS_PER_SECOND))
-            .min(f64::from(CONNECT_BURST));
+        let tokens = visitor.connects.refill(rate, burst, now);
         let refusal = if visitor.seats >= max {
             Some(Refusal::TooManySeats { max })
-        } else if visitor.tokens < 1.0 {
+        } else if tokens < 1.0 {
             Some(Refusal::TooFast)
         } else {
             visitor.seats += 1;
@@ -366,7 +393,7 @@ impl Admission {
         };
         // Every attempt costs a token, refused or not: a script retrying in a loop stays out
         // until it slows down.
-        visitor.tokens = (visitor.tokens - 1.0).max(-f64::from(CONNECT_BURST));
+        visitor.connects.take(1.0, -burst);
         refusal.map_or(Ok(()), Err)
     }
 
@@ -397,13 +424,10 @@ impl Admission {
     /// one-time visitors does not grow the table. Done when the table has doubled since the last
     /// time, so it costs a constant amount per connection, however many there are.
     fn forget_idle(&mut self, now: Instant) {
-        let burst = f64::from(CONNECT_BURST);
+        let (rate, burst) = (f64::from(CONNECTS_PER_SECOND), f64::from(CONNECT_BURST));
         let limited = self.max_per_address != 0;
         self.visitors.retain(|_, v| {
-            let refilled = v.tokens
-                + now.saturating_duration_since(v.updated).as_secs_f64()
-                    * f64::from(CONNECTS_PER_SECOND);
-            v.seats > 0 || (limited && refilled < burst)
+            v.seats > 0 || (limited && v.connects.level_at(rate, burst, now) < burst)
         });
         self.sweep_at = (self.visitors.len() * 2).max(SWEEP_MIN);
     }
