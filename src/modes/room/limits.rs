@@ -252,6 +252,84 @@ impl Bucket {
 }
 // ANCHOR_END: bucket
 
+/// The limits a room is run with (`--rate-limit`, `--max-per-address`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub rate: RateLimit,
+    /// 0 lifts the per-address limits (seats and connection rate).
+    pub max_per_address: u32,
+}
+
+impl Default for Limits {
+    /// The limits a room gets unless told otherwise: a prankster cannot ruin it.
+    fn default() -> Self {
+        Limits {
+            rate: RateLimit::PerSecond {
+                lines: DEFAULT_RATE_LIMIT,
+            },
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+        }
+    }
+}
+
+impl Limits {
+    /// No limits at all: for load tests and benchmarks (`--rate-limit 0 --max-per-address 0`).
+    pub fn off() -> Limits {
+        Limits {
+            rate: RateLimit::Off,
+            max_per_address: 0,
+        }
+    }
+}
+
+/// How often, at most, the console gets a line about refused connections: a storm of them
+/// (a script retrying in a loop) is counted, not printed line by line.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// Refused connections, counted for the console: the first of a storm is shown at once, then
+/// at most one line a second says how many more there were.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    /// Refusals not yet reported.
+    pending: u64,
+    /// When the last report was.
+    last: Option<Instant>,
+}
+
+impl Refusals {
+    /// Counts a refused connection from `ip`; the console's line for it, if one is due now.
+    pub fn count(&mut self, ip: IpAddr, refusal: &Refusal, now: Instant) -> Option<String> {
+        self.pending += 1;
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < REFUSAL_LOG_EVERY)
+        {
+            return None;
+        }
+        let more = match self.pending - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more refused since the last such line)"),
+        };
+        self.pending = 0;
+        self.last = Some(now);
+        let hint = match refusal {
+            Refusal::TooManySeats { .. } | Refusal::TooFast => {
+                " (--max-per-address N sets it, 0 lifts it)"
+            }
+            Refusal::Banned => " (/unban lets it in)",
+            Refusal::Denied { .. } | Refusal::NotAllowed { .. } => " (--allow, --deny)",
+        };
+        Some(format!(
+            "refused a connection from {ip}: {refusal}{hint}{more}"
+        ))
+    }
+
+    /// Refusals counted since the last line about them.
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
+}
+
 /// Why a connection is not let in. The text is what it is told before it is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

@@ -32,6 +32,7 @@ pub mod actions;
 pub mod bots;
 pub mod client;
 pub mod engine;
+pub mod flow;
 pub mod hub;
 pub mod limits;
 pub mod options;
