@@ -18,7 +18,7 @@
 //! nc localhost 5000                           # another one, with plain nc (try /nick bob)
 //! ```
 //!
-//! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
+//! Files: `protocol/` (commands, names, lines and the room's policy texts), `rules.rs` (the room's
 //! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
 //! out, the bounds, the system's limits), `server.rs` (the listener and the host's console, for
 //! both engines), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` (the poll engine),

@@ -59,7 +59,7 @@ pub struct Room {
     /// By id, i.e. in the order they joined. One owner (the hub thread, or the poll loop), so
     /// no lock.
     members: BTreeMap<ClientId, Member>,
-    /// Who holds each name, by its lookalike key (protocol.rs): finding a name is one lookup,
+    /// Who holds each name, by its lookalike key (protocol/names.rs): finding a name is one lookup,
     /// not a comparison with every member, which for a school of 10,000 joining one by one
     /// would be 50 million comparisons.
     by_name: HashMap<String, ClientId>,
