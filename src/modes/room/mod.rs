@@ -35,6 +35,7 @@ pub mod engine;
 pub mod flow;
 pub mod hub;
 pub mod limits;
+pub mod logqueue;
 pub mod options;
 pub mod outbox;
 pub mod poll;
@@ -42,6 +43,7 @@ pub mod protocol;
 pub mod rules;
 pub mod server;
 pub mod stats;
+pub mod system;
 pub mod threads;
 pub mod transcript;
 

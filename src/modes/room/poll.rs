@@ -30,14 +30,16 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use super::actions::{ClientId, Gone, Leave, Line, Log};
 use super::engine::{
-    self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
-    Offer, SHUTDOWN_GRACE, Share, WRITE_TIMEOUT, describe, spawn_named,
+    CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, MAX_REFUSING, Offer,
+    SHUTDOWN_GRACE, Share, WRITE_TIMEOUT,
 };
+use super::logqueue::LogQueue;
 use super::options::{Running, ServerOptions};
 use super::outbox::Outbox;
 use super::protocol::HostCommand;
 use super::rules::{self, Room};
 use super::stats::{Output, Traffic};
+use super::system::{self, describe, spawn_named};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
@@ -111,7 +113,7 @@ pub fn start(
 ) -> Result<PollRoom> {
     // Only the open-file limit applies: no thread per client, so no memory mappings per client.
     let max_clients =
-        engine::admission_limit(options.max_clients, &[engine::file_limit()], console);
+        system::admission_limit(options.max_clients, &[system::file_limit()], console);
     let setup = |what: &str, error| Error::io(format!("starting the event loop: {what}"), error);
     // Non-blocking: `accept` on a listener with no pending connection returns WouldBlock.
     listener
@@ -177,7 +179,7 @@ impl Running for PollRoom {
             let _ = self.waker.wake();
         }
         drop(self.control);
-        engine::join(self.thread, "room-poll")
+        system::join(self.thread, "room-poll")
     }
 }
 

@@ -20,7 +20,8 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 
 use super::actions::{LineKind, Log};
 use super::bots;
-use super::engine::{self, EngineKind, LogBatch, LogQueue, SHUTDOWN_GRACE};
+use super::engine::{EngineKind, SHUTDOWN_GRACE};
+use super::logqueue::{self, LogBatch, LogQueue};
 use super::options::{Running, ServerOptions};
 use super::protocol::{self, HostCommand};
 use super::transcript::Transcript;
@@ -99,7 +100,7 @@ pub fn serve(
     let bot_target = bots::target(local);
     let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
-    let (log_sender, log) = bounded::<LogBatch>(engine::LOG_BATCHES);
+    let (log_sender, log) = bounded::<LogBatch>(logqueue::LOG_BATCHES);
     let log_queue = LogQueue::new(log_sender).with_transcript(transcript);
     let rules = options.room(bots_from);
     let room: Box<dyn Running> = match options.engine {

@@ -26,13 +26,14 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::actions::{ClientId, Gone};
 use super::engine::{
-    self, CLIENT_QUEUE, CLOSE_LINGER, Limit, LogQueue, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP,
-    WRITE_TIMEOUT, describe, spawn_named,
+    self, CLIENT_QUEUE, CLOSE_LINGER, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP, WRITE_TIMEOUT,
 };
 use super::hub::{self, Event, Gate, QueueReceiver};
+use super::logqueue::LogQueue;
 use super::options::{Running, ServerOptions};
 use super::protocol::HostCommand;
 use super::rules::{self, Room};
+use super::system::{self, Limit, describe, spawn_named};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
@@ -96,9 +97,9 @@ pub fn start(
 
     let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log, room))?;
     let mut options = options.clone();
-    options.max_clients = engine::admission_limit(
+    options.max_clients = system::admission_limit(
         options.max_clients,
-        &[engine::file_limit(), thread_limit()],
+        &[system::file_limit(), thread_limit()],
         console,
     );
     let acceptor = {
@@ -128,7 +129,7 @@ impl Running for Threads {
     fn close(self: Box<Self>) -> Result<()> {
         let _ = self.events.send(Event::Close);
         drop(self.events);
-        let hub = engine::join(self.hub, "room-hub");
+        let hub = system::join(self.hub, "room-hub");
         let acceptor = stop_accepting(&self.stopping, self.local, self.acceptor);
         // A client thread still running after the grace is a slow client, not an error.
         let _ = self
@@ -157,7 +158,7 @@ fn stop_accepting(
         _ => local,
     };
     if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
-        return engine::join(acceptor, "room-accept");
+        return system::join(acceptor, "room-accept");
     }
     // Otherwise the thread is left blocked in accept(); the process exits around it.
     Ok(())
@@ -484,8 +485,8 @@ mod tests {
     fn a_small_room_is_admitted_as_asked_without_a_word() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        let limits = [engine::file_limit(), thread_limit()];
-        assert_eq!(engine::admission_limit(10, &limits, &mut console), 10);
+        let limits = [system::file_limit(), thread_limit()];
+        assert_eq!(system::admission_limit(10, &limits, &mut console), 10);
         assert!(err.0.lock().unwrap().is_empty());
     }
 
@@ -494,8 +495,8 @@ mod tests {
     fn more_clients_than_the_system_can_hold_are_capped_with_the_reason() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        let limits = [engine::file_limit(), thread_limit()];
-        let limit = engine::admission_limit(100_000_000, &limits, &mut console);
+        let limits = [system::file_limit(), thread_limit()];
+        let limit = system::admission_limit(100_000_000, &limits, &mut console);
         assert!(limit < 100_000_000);
         let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
         assert!(
