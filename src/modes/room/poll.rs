@@ -8,7 +8,8 @@
 //! thread, a slow one costs only the bytes waiting in its output buffer.
 //!
 //! The room's rules are the same [`Room`] the threads engine runs (rules.rs), and its actions
-//! are carried out by the same [`Dispatch`] (engine.rs): this file only moves bytes. The
+//! are carried out by the same [`Dispatch`] (engine.rs): this file is the loop, and its client
+//! table (each connection, its output, the engine side of the dispatch) is poll/clients.rs. The
 //! operator's console runs on the main thread (server.rs) and reaches the loop through a channel
 //! and a [`Waker`], which makes `poll` return.
 //!
@@ -17,34 +18,28 @@
 //! -p PID`: one `epoll_wait`, then a `read` or `write` per ready socket.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::actions::{ClientId, Gone, Leave, Line, Log};
-use super::engine::{
-    CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, MAX_REFUSING, Offer,
-    SHUTDOWN_GRACE, Share, WRITE_TIMEOUT,
-};
+use super::actions::{ClientId, Gone, Leave, Log};
+use super::engine::{CLIENT_SEND_BUFFER, Dispatch, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_TIMEOUT};
 use super::logqueue::LogQueue;
 use super::options::{Running, ServerOptions};
-use super::outbox::Outbox;
 use super::protocol::HostCommand;
 use super::rules::{self, Room};
-use super::stats::{Output, Traffic};
 use super::system::{self, describe, spawn_named};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineDecoder};
-use crate::observe::{Observer, Watch};
+use crate::observe::Observer;
 
 /// The listening socket's token: `poll` names each ready socket by the token it was registered
 /// with. Clients get their id as their token, from [`FIRST_CLIENT`] on; the listener and the
@@ -183,85 +178,9 @@ impl Running for PollRoom {
     }
 }
 
-/// Where a client's connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// In the room: its lines go to the rules, lines for it are accepted.
-    Member,
-    /// Leaving (quit, kicked, gone, or refused): what waits for it is still written, then our
-    /// FIN is sent. What it sends meanwhile is read and thrown away.
-    Closing,
-    /// Our FIN is sent; waiting for the client's own close (so ours is not turned into a RST by
-    /// unread bytes, see `endpoint::close_gracefully`), at most until `until`.
-    Lingering { until: Instant },
-}
+mod clients;
 
-/// One connection, as the loop holds it. No thread, no read buffer: a few hundred bytes.
-struct Client {
-    stream: TcpStream,
-    /// Cuts this client's bytes into lines; holds only a line that has begun and not ended.
-    decoder: LineDecoder,
-    /// Lines waiting to be written (outbox.rs). Empty (no allocation) for a quiet client.
-    out: Outbox,
-    phase: Phase,
-    /// Since when the kernel has refused every byte of `out` (`WouldBlock`), if it has.
-    blocked_since: Option<Instant>,
-    /// It holds a seat (`--max-clients`); refused connections do not.
-    seat: bool,
-    /// The client closed its side: once `out` is written, the connection can close at once.
-    eof: bool,
-    /// It is in the loop's `ready` list (its socket may hold bytes not read yet).
-    queued: bool,
-    /// It is in the `dirty` list (it has bytes to write this turn).
-    dirty: bool,
-    /// Over its rate limit: not read before this time (rules.rs decides, `Engine::pause`).
-    paused_until: Option<Instant>,
-    /// Every line put in `out`, for `/stats`.
-    offered: Traffic,
-    /// `--trace`: what its socket does (off, and costing nothing, when nobody watches).
-    watch: Watch,
-}
-
-/// Hashes a client id with one multiplication (Fibonacci hashing). Ids are numbers this server
-/// hands out in order, not keys a peer chooses, so std's default SipHash (built to resist
-/// collision attacks on such keys) buys nothing here; measured, it was a fifth of the loop's
-/// CPU in a burst, where every delivered line looks its recipient up.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        // 2^64 / φ: consecutive ids land far apart, in the high bits the table looks at too.
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(self.0 ^ u64::from(byte));
-        }
-    }
-}
-
-/// Every connection, and the engine side of the shared dispatch ([`Engine`]).
-struct Clients {
-    registry: Registry,
-    map: HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>,
-    log: LogQueue,
-    /// Clients given output this turn: written once, at the end of the turn, in one `write`
-    /// each however many lines they got. That batching is what makes a busy room cheap.
-    dirty: Vec<ClientId>,
-    /// Clients with a deadline: output stuck, or closing. The only ones the sweep looks at.
-    timed: BTreeSet<ClientId>,
-    /// Clients over their rate limit, by the time they may be read again: the loop does not read
-    /// them, so their lines wait in the kernel and TCP's flow control slows their senders.
-    paused: BTreeSet<(Instant, ClientId)>,
-    seats: usize,
-    refusing: usize,
-}
+use clients::{Clients, Phase};
 
 /// The loop's state. Owned by its one thread: no lock anywhere.
 struct EventLoop {
@@ -704,240 +623,6 @@ impl EventLoop {
                 _ => {}
             }
         }
-    }
-}
-
-impl Clients {
-    /// Registers a new connection with the poller: tell us when it can be read or written.
-    /// mio's registrations are edge-triggered: an event means "something changed", so each
-    /// readiness is followed through until `WouldBlock`.
-    fn add(
-        &mut self,
-        id: ClientId,
-        mut stream: TcpStream,
-        max_line: usize,
-        seat: bool,
-        watch: Watch,
-    ) -> bool {
-        let token = Token(id as usize);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(error) = self.registry.register(&mut stream, token, interest) {
-            let text = format!("cannot watch a new connection: {error}");
-            self.log.show(Log::Notice(text));
-            return false;
-        }
-        self.map.insert(
-            id,
-            Client {
-                stream,
-                decoder: LineDecoder::new(max_line),
-                out: Outbox::default(),
-                phase: Phase::Member,
-                blocked_since: None,
-                seat,
-                eof: false,
-                queued: false,
-                dirty: false,
-                paused_until: None,
-                offered: Traffic::default(),
-                watch,
-            },
-        );
-        if seat {
-            self.seats += 1;
-        }
-        true
-    }
-
-    /// Closes a connection now: off the poller, out of the map, the socket closed.
-    fn remove(&mut self, id: ClientId) {
-        self.timed.remove(&id);
-        if let Some(mut client) = self.map.remove(&id) {
-            client.watch.closed();
-            if let Some(until) = client.paused_until {
-                self.paused.remove(&(until, id));
-            }
-            let _ = self.registry.deregister(&mut client.stream);
-            if client.seat {
-                self.seats -= 1;
-            } else {
-                self.refusing -= 1;
-            }
-        }
-    }
-
-    /// Puts the client on this turn's write list, if it has something to write or to close.
-    fn mark_dirty(&mut self, id: ClientId) {
-        if let Some(client) = self.map.get_mut(&id) {
-            let work = !client.out.is_empty() || client.phase == Phase::Closing;
-            if work && !client.dirty {
-                client.dirty = true;
-                self.dirty.push(id);
-            }
-        }
-    }
-
-    /// Writes what waits for one client, as much as the kernel takes. A partial write keeps the
-    /// rest for the next writable event. `Err` means the connection is broken.
-    // ANCHOR: flush
-    fn flush(&mut self, id: ClientId, now: Instant) -> io::Result<()> {
-        let Some(client) = self.map.get_mut(&id) else {
-            return Ok(());
-        };
-        client.dirty = false;
-        while !client.out.is_empty() {
-            // `--trace` sees the bytes each write took; nobody watching, nothing is copied.
-            let mut traced = client.watch.is_on().then(Vec::new);
-            match client.out.write_to(&mut &client.stream, traced.as_mut()) {
-                Ok(_) => {
-                    if let Some(bytes) = traced {
-                        client.watch.wrote(&bytes);
-                    }
-                    client.blocked_since = None;
-                }
-                // The kernel's send buffer is full (the client reads slower than we write):
-                // keep the rest, and wait for the writable event that says there is room.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    client.blocked_since.get_or_insert(now);
-                    self.timed.insert(id);
-                    return Ok(());
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        // All written. Shared blocks are released as they go; the outbox's own list keeps its
-        // size for now (in a burst it fills again at once), and the sweep gives back what a
-        // burst made it take, a moment later.
-        client.blocked_since = None;
-        match client.phase {
-            Phase::Member if client.out.holds_spare_room() => {
-                self.timed.insert(id);
-            }
-            Phase::Member => {
-                self.timed.remove(&id);
-            }
-            // The last line (its goodbye) is out: send our FIN after it (as the threads engine
-            // does, and as `--trace` shows), then wait for the client's, unless it already
-            // closed.
-            Phase::Closing => {
-                let _ = client.stream.shutdown(Shutdown::Write);
-                client.watch.fin_sent();
-                if client.eof {
-                    self.remove(id);
-                } else {
-                    client.phase = Phase::Lingering {
-                        until: now + CLOSE_LINGER,
-                    };
-                    self.timed.insert(id);
-                }
-            }
-            Phase::Lingering { .. } => {}
-        }
-        Ok(())
-    }
-    // ANCHOR_END: flush
-}
-
-impl Clients {
-    /// Puts `bytes` more in a member's outbox (`put` adds them and counts them for `/stats`),
-    /// unless more than `CLIENT_QUEUE` bytes would then wait; puts it on this turn's write list.
-    // ANCHOR: queue
-    fn queue(
-        &mut self,
-        id: ClientId,
-        bytes: usize,
-        put: impl FnOnce(&mut Outbox, &mut Traffic),
-    ) -> Offer {
-        let Some(client) = self.map.get_mut(&id) else {
-            return Offer::Gone;
-        };
-        if client.phase != Phase::Member {
-            return Offer::Gone;
-        }
-        if client.out.waiting() + bytes > CLIENT_QUEUE {
-            return Offer::Full;
-        }
-        put(&mut client.out, &mut client.offered);
-        if !client.dirty {
-            client.dirty = true;
-            self.dirty.push(id);
-        }
-        Offer::Accepted
-    }
-    // ANCHOR_END: queue
-}
-
-impl Engine for Clients {
-    /// Appends the line to the client's output buffer, unless more than `CLIENT_QUEUE` bytes
-    /// already wait there. Nothing is written yet: that happens once per turn (`write_dirty`).
-    // ANCHOR: offer
-    fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
-        self.queue(id, line.len() + 1, |out, offered| {
-            out.push_line(Line::clone(line));
-            offered.count(line.len());
-        })
-    }
-    // ANCHOR_END: offer
-
-    /// The same for the client's share of a block of lines shared with the other recipients
-    /// (engine.rs, `Dispatch::gather`): the outbox keeps a reference to the block, or a copy of
-    /// a share that is less than half of it (`Outbox::push_share`).
-    fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
-        let bytes = share.bytes();
-        self.queue(id, bytes, |out, offered| {
-            out.push_share(share);
-            offered.count_block(share.lines, bytes);
-        })
-    }
-
-    fn disconnect(&mut self, id: ClientId) {
-        if let Some(client) = self.map.get_mut(&id) {
-            if client.phase == Phase::Member {
-                client.phase = Phase::Closing;
-                // A leaving client is read again, if only to see its FIN.
-                if let Some(until) = client.paused_until.take() {
-                    self.paused.remove(&(until, id));
-                }
-                self.timed.insert(id);
-                self.mark_dirty(id);
-            }
-        }
-    }
-
-    /// Stops reading the client until `until`: its socket stays registered, and `read_turn`
-    /// leaves it alone while it is paused.
-    fn pause(&mut self, id: ClientId, until: Instant) {
-        if let Some(client) = self.map.get_mut(&id) {
-            if client.phase == Phase::Member {
-                if let Some(earlier) = client.paused_until.replace(until) {
-                    self.paused.remove(&(earlier, id));
-                }
-                self.paused.insert((until, id));
-            }
-        }
-    }
-
-    fn drop_slow(&mut self, id: ClientId) {
-        if let Some(client) = self.map.get(&id) {
-            // Both directions at once: nothing more is read or written, and the bytes waiting
-            // for it are thrown away.
-            let _ = client.stream.shutdown(Shutdown::Both);
-        }
-        self.remove(id);
-    }
-
-    fn log(&mut self, entry: Log) {
-        self.log.show(entry);
-    }
-
-    /// What `/stats` shows as `queued`: the bytes of `out` the kernel has not taken yet.
-    fn output(&self, id: ClientId) -> Option<Output> {
-        let client = self.map.get(&id)?;
-        Some(Output {
-            sent: client.offered,
-            waiting: client.out.waiting(),
-        })
     }
 }
 
