@@ -18,12 +18,15 @@
 //! nc localhost 5000                           # another one, with plain nc (try /nick bob)
 //! ```
 //!
-//! Files: `protocol/` (commands, names, lines and the room's policy texts), `rules.rs` (the room's
-//! rules, pure: events in, actions out), `engine.rs` (what every engine shares: carrying actions
-//! out, the bounds, the system's limits), `server.rs` (the listener and the host's console, for
-//! both engines), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` (the poll engine),
-//! `client.rs`; for a teacher running
-//! the room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
+//! Files, from the ground up: `actions.rs` (the words every room file shares), `protocol/`
+//! (commands, names, lines and the room's policy texts), `limits.rs` and `flow.rs` (the limits
+//! against a prankster, and one member's flow control), `rules.rs` + `rules/host.rs` (the room's
+//! rules, pure: events in, actions out), `engine.rs` (carrying actions out, for every engine),
+//! `logqueue.rs` (the console hand-off), `system.rs` (what the OS allows), `options.rs` (what
+//! starting an engine takes), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` +
+//! `poll/clients.rs` + `outbox.rs` (the poll engine), `server.rs` (the listener and the host's
+//! console, for both engines), `stats.rs` (`/stats`), `client.rs`; for a teacher running the
+//! room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
 //! (`--bots`, practice members for a student alone). The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
 
