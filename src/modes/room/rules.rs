@@ -3,6 +3,10 @@
 //! own. A member over its rate limit is paced by its `Flow` (flow.rs); the host's commands are
 //! rules/host.rs; the arithmetic of the limits and who may come in is limits.rs.
 //!
+//! Membership and routing stay one file (a little past 700 lines before its tests) because they
+//! are one idea: where a line goes depends on who is in and what they are called, and joining,
+//! renaming and leaving are themselves routed (welcome, notices, goodbyes) by the same rules.
+//!
 //! Both room engines drive this one [`Room`]: the threads engine (hub.rs, server.rs) from its hub
 //! thread, the poll engine (poll.rs) from its event loop. An engine tells the room what happened
 //! ("client 3 joined", "client 3 said this line", "client 5 is gone") and gets back a list of
