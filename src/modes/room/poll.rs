@@ -634,36 +634,13 @@ mod tests {
     use crate::modes::room::engine::EngineKind;
     use crate::modes::room::rules::Limits;
     use crate::modes::room::server::serve;
+    use crate::modes::room::testing::Captured;
     use crate::terminal::Input;
     use std::io::{BufRead, BufReader};
     use std::net::TcpStream as StdStream;
-    use std::sync::Mutex;
 
     /// Every wait has a deadline: a test fails, it never hangs.
     const DEADLINE: Duration = Duration::from_secs(10);
-
-    /// What the room's console wrote, shared with the test.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into()
-        }
-    }
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// A poll-engine room served on a listener the test bound (127.0.0.1, port 0), through
     /// `server::serve`, on its own thread; the host's keyboard is a channel.

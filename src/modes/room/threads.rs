@@ -461,25 +461,8 @@ fn finish(stream: &TcpStream, reader_ended: &Receiver<()>, watch: &Watch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{self, Write};
-    use std::sync::Mutex;
-
-    /// A console whose stderr the test can read.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::modes::room::testing::Captured;
+    use std::io;
 
     #[test]
     fn a_small_room_is_admitted_as_asked_without_a_word() {
@@ -487,7 +470,7 @@ mod tests {
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
         let limits = [system::file_limit(), thread_limit()];
         assert_eq!(system::admission_limit(10, &limits, &mut console), 10);
-        assert!(err.0.lock().unwrap().is_empty());
+        assert!(err.text().is_empty());
     }
 
     #[cfg(target_os = "linux")]
@@ -498,7 +481,7 @@ mod tests {
         let limits = [system::file_limit(), thread_limit()];
         let limit = system::admission_limit(100_000_000, &limits, &mut console);
         assert!(limit < 100_000_000);
-        let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
+        let said = err.text();
         assert!(
             said.contains(&format!("lets the room hold {limit} clients")),
             "{said}"
