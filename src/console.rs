@@ -116,7 +116,7 @@ impl Console {
         // A thread that panicked mid-line leaves at worst a garbled line: go on.
         self.err
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether stdout may be colored at all (decided in main.rs from `--color`, `NO_COLOR` and
@@ -194,7 +194,7 @@ impl Console {
     }
 
     /// `from` ("the peer", "the server") sent a line longer than `limit` (`--max-line`): it was
-    /// dropped. Said at most once a second ([`TooLongNotices`]).
+    /// dropped. Said at most once a second (`TooLongNotices`).
     pub fn dropped_too_long(&mut self, from: &'static str, limit: usize) {
         let now = Instant::now();
         let notices = &mut self.too_long;
@@ -221,7 +221,7 @@ impl Console {
     }
 
     /// At the end of a conversation: the over-long lines left out of the notices, if any
-    /// ([`TooLongNotices`]).
+    /// (`TooLongNotices`).
     pub fn tell_untold(&mut self) {
         let TooLongNotices {
             untold,
@@ -252,7 +252,9 @@ impl Console {
         let err = Arc::clone(&self.err);
         let line = format!("{} {}\n", "netchat:".dimmed(), text.yellow());
         move || {
-            let mut err = err.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut err = err
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
         }
     }
@@ -411,7 +413,7 @@ impl Write for StderrLines {
         let mut stream = self
             .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         stream.write_all(buf)?;
         stream.flush()?;
         Ok(buf.len())

@@ -290,7 +290,7 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
                 if worst.as_ref().map(io::Error::kind)
                     != Some(io::ErrorKind::ConnectionRefused) =>
             {
-                worst = Some(e)
+                worst = Some(e);
             }
             Err(_) => {}
         }

@@ -25,6 +25,11 @@
 //! | [`cli`] | the command line (the only module that knows clap) |
 //! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
+// Safe Rust only, with no way to lift it further down; and nothing in the library prints with
+// `println!`/`eprintln!` (they panic on a closed pipe: everything goes through the console).
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod cli;
 pub mod console;
 pub mod diagram;

@@ -98,7 +98,10 @@ pub struct Share<'a> {
 impl Share<'_> {
     /// How many bytes the parts hold.
     pub fn bytes(&self) -> usize {
-        self.parts.iter().map(|part| part.len()).sum()
+        self.parts
+            .iter()
+            .map(std::iter::ExactSizeIterator::len)
+            .sum()
     }
 }
 

@@ -189,7 +189,7 @@ impl Gate {
         // Nothing can be half-updated behind this lock: a panicking holder left a valid value.
         self.until
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 // ANCHOR_END: gate

@@ -223,7 +223,13 @@ pub(crate) mod testing {
     impl Captured {
         /// Everything written so far.
         pub(crate) fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into()
+            String::from_utf8_lossy(
+                &self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .into()
         }
     }
 
@@ -231,7 +237,7 @@ pub(crate) mod testing {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             self.0
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .extend_from_slice(buf);
             Ok(buf.len())
         }

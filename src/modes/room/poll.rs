@@ -226,7 +226,7 @@ impl EventLoop {
             }
             // 2. Note what is ready. Reading and writing come after, so that every line read in
             //    this turn, for every client, is written in one go at the end.
-            for event in events.iter() {
+            for event in &events {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => self.take_commands(),

@@ -1218,7 +1218,10 @@ mod tests {
         let steps = (drained.as_micros() / limits::DRAIN_STEP.as_micros()) as usize;
         assert!(pauses.len() <= 2 + steps, "{} pauses", pauses.len());
         let last = *pauses.last().unwrap();
-        assert!(last > start + drained - limits::DRAIN_STEP && last <= start + drained);
+        assert!(
+            last > (start + drained).checked_sub(limits::DRAIN_STEP).unwrap()
+                && last <= start + drained
+        );
         // Held lines go out at the rate, and no longer stop the engine from draining the rest.
         let released = room.tick(start + Duration::from_millis(200));
         assert_eq!(lines_to(&released, 2), vec!["[guest-1] y"]);

@@ -105,7 +105,7 @@ pub fn start(
     let acceptor = {
         let (events, stopping) = (events.clone(), Arc::clone(&stopping));
         spawn_named("room-accept", None, move || {
-            accept_loop(&listener, &options, &events, &alive, &stopping)
+            accept_loop(&listener, &options, &events, &alive, &stopping);
         })?
     };
     Ok(Threads {

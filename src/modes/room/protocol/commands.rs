@@ -68,7 +68,7 @@ pub fn parse(line: &[u8]) -> Command<'_> {
 /// Splits `word rest…` at the first run of spaces; `rest` has no leading or trailing blanks.
 fn split_word(text: &[u8]) -> (&[u8], &[u8]) {
     let text = text.trim_ascii();
-    match text.iter().position(|b| b.is_ascii_whitespace()) {
+    match text.iter().position(u8::is_ascii_whitespace) {
         Some(space) => (&text[..space], text[space..].trim_ascii()),
         None => (text, &[]),
     }
