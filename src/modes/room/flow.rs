@@ -225,6 +225,8 @@ impl Flow {
     }
 
     /// Whether it is in a limited episode (its bucket has not refilled since its last pause).
+    /// Only the rules' tests ask: the rules themselves act on `is_limited` and the pause.
+    #[cfg(test)]
     pub fn in_episode(&self) -> bool {
         self.bucket.is_limited()
     }

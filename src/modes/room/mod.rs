@@ -30,25 +30,25 @@
 //! (`--bots`, practice members for a student alone). The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
 
-pub mod access;
+pub(crate) mod access;
 pub mod actions;
-pub mod bots;
-pub mod client;
-pub mod engine;
-pub mod flow;
-pub mod hub;
-pub mod limits;
-pub mod logqueue;
-pub mod options;
-pub mod outbox;
-pub mod poll;
+pub(crate) mod bots;
+pub(crate) mod client;
+pub(crate) mod engine;
+pub(crate) mod flow;
+pub(crate) mod hub;
+pub(crate) mod limits;
+pub(crate) mod logqueue;
+pub(crate) mod options;
+pub(crate) mod outbox;
+pub(crate) mod poll;
 pub mod protocol;
 pub mod rules;
-pub mod server;
-pub mod stats;
-pub mod system;
-pub mod threads;
-pub mod transcript;
+pub(crate) mod server;
+pub(crate) mod stats;
+pub(crate) mod system;
+pub(crate) mod threads;
+pub(crate) mod transcript;
 
 use std::io::Read;
 use std::path::PathBuf;

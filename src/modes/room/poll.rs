@@ -199,7 +199,7 @@ struct EventLoop {
     max_line: usize,
     max_clients: usize,
     next_id: ClientId,
-    /// `--trace` and `--events`: each connection gets a [`Watch`] from it.
+    /// `--trace` and `--events`: each connection gets a [`Watch`](crate::observe::Watch) from it.
     observer: Observer,
     accept_again: Option<Instant>,
     next_sweep: Instant,
