@@ -39,6 +39,7 @@ fn main() -> ExitCode {
     // goes straight to stdout in one `write` instead of being copied into the buffer first.
     let stdout = io::BufWriter::with_capacity(32 * 1024, io::stdout());
     let mut console = Console::new(Box::new(stdout), Box::new(io::stderr()), interactive);
+    console.set_stdout_kind(stdout_kind());
     console.set_stdout_color(console::use_color(
         color_mode,
         io::stdout().is_terminal(),
@@ -132,6 +133,21 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
             io::stderr(),
             "netchat: cannot handle Ctrl-C ({error}); it will end netchat at once"
         );
+    }
+}
+
+/// What stdout is: a terminal, a pipe or a file (for "N lines were skipped: …").
+fn stdout_kind() -> console::OutputKind {
+    use console::OutputKind;
+    if io::stdout().is_terminal() {
+        return OutputKind::Terminal;
+    }
+    // /dev/stdout leads to whatever fd 1 is, on Linux and the BSDs (macOS) alike.
+    match std::fs::metadata("/dev/stdout") {
+        Ok(meta) if meta.is_file() => OutputKind::File,
+        #[cfg(unix)]
+        Ok(meta) if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) => OutputKind::Pipe,
+        _ => OutputKind::Other,
     }
 }
 
