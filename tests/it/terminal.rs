@@ -519,11 +519,23 @@ fn status_count(screen: &common::pty::Screen) -> Option<u64> {
 /// hint printed while it counts stay on the screen, whole, however narrow the terminal.
 fn the_status_line_erases_nothing_but_itself(columns: u16) {
     let (mut peer, mut tty) = half_facing_a_script(columns, &["--trace"]);
+    // A line typed out of turn, long enough to wrap under the status line.
+    let typed = "w".repeat(usize::from(columns) + 7);
+    tty.type_keys(&typed);
     // A script's answer without a newline: a trace line for the read, then after a second the
     // watchdog's trace line and the hint, all while the status line counts on.
     peer.send(b"hi");
+    // Waiting for the whole bottom settled (a screen read mid-redraw is half drawn): the status
+    // line counting past the hint, right above the typed line, which wrapped onto two rows.
+    let first_row = format!("you> {}", &typed[..usize::from(columns) - 5]);
+    let second_row = &typed[usize::from(columns) - 5..];
     let screen = tty.wait_for("the status line counting past the hint", |screen| {
+        let row = usize::from(screen.cursor.0);
         status_count(screen).is_some_and(|seconds| seconds >= 3)
+            && row >= 2
+            && screen.cursor_row() == second_row
+            && screen.rows[row - 1] == first_row
+            && screen.rows[row - 2].starts_with("netchat: blocked in")
     });
     let shown = squeezed(&screen.rows.concat());
     for line in [
@@ -540,12 +552,7 @@ fn the_status_line_erases_nothing_but_itself(columns: u16) {
             "{line:?} was erased: {screen:#?}"
         );
     }
-    // One status line, on the row right above the prompt.
-    let row = usize::from(screen.cursor.0);
-    assert!(
-        screen.rows[row - 1].starts_with("netchat: blocked in"),
-        "{screen:#?}"
-    );
+    // One status line, and only one.
     let counts = screen.rows.iter().filter(|r| r.ends_with(" s)")).count();
     assert_eq!(counts, 1, "{screen:#?}");
 }
@@ -658,4 +665,25 @@ fn quit_typed_in_the_room_is_held_back_with_the_hint_that_slash_quit_leaves() {
     // Typed again at once, it is what the student means: a message.
     ann.type_keys(&format!("{UP}{ENTER}"));
     bob.expect_stdout("[ann] quit");
+}
+
+#[test]
+fn half_types_a_pasted_block_one_line_per_turn() {
+    let (mut peer, mut tty) = half_at_terminal();
+    assert!(
+        tty.bracketed_paste(),
+        "netchat asks the terminal for bracketed paste"
+    );
+    tty.type_keys("\x1b[200~first\rsecond\rthird\x1b[201~");
+    assert_eq!(peer.next_stdout(), "first");
+    peer.expect_no_stdout();
+    peer.send_line("ok");
+    // The paste's next line goes at the start of the turn, as its line break said.
+    assert_eq!(peer.next_stdout(), "second");
+    peer.send_line("ok");
+    // The last line had no line break: it waits on the line, to be finished and sent.
+    tty.wait_for_cursor_row("you> third", 10);
+    peer.expect_no_stdout();
+    tty.type_keys(&format!("!{ENTER}"));
+    assert_eq!(peer.next_stdout(), "third!");
 }
