@@ -1,4 +1,5 @@
-//! The keyboard, for the modes where messages arrive while you type (`duplex`, the `room` client).
+//! The keyboard, for the modes where messages arrive while you type (`duplex`, the `room` client
+//! and host console), and for `half`.
 //!
 //! [`Keyboard::start`] starts a thread that turns what the user types into [`Input`] events on a
 //! channel, so that a mode's main loop can `select!` over the keyboard and the socket at once.
@@ -12,8 +13,13 @@
 //!   print a message *above* it: erase the prompt line, print the message, draw prompt and partial
 //!   input again. [`Console`] output goes through [`AbovePrompt`] for that.
 //!
-//! Raw mode also turns Ctrl-C and Ctrl-D into keys rather than a signal and an end of file: the
-//! editor reports them as [`Input::Interrupted`] and [`Input::Eof`].
+//! Raw mode also turns Ctrl-D into a key rather than an end of file: the editor reports it as
+//! [`Input::Eof`]. Ctrl-C is kept the kernel's signal (see `enter_raw_mode`), so that it ends
+//! netchat whatever its threads are blocked in; where a terminal cannot keep it a signal, the
+//! editor reports it as [`Input::Interrupted`].
+//!
+//! `half` uses the same editor one line at a time ([`TurnKeyboard`]), with its status line at the
+//! bottom of the screen beside the prompt.
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};

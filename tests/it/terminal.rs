@@ -687,3 +687,22 @@ fn half_types_a_pasted_block_one_line_per_turn() {
     tty.type_keys(&format!("!{ENTER}"));
     assert_eq!(peer.next_stdout(), "third!");
 }
+
+#[test]
+fn a_paste_at_the_host_console_goes_out_whole() {
+    let args = ["room", "--listen", "127.0.0.1:0"];
+    let mut host = Tty::spawn("host", &args, ROWS, COLUMNS);
+    let screen = host.wait_for_text("listening on");
+    let line = &screen.rows[screen.find("listening on").unwrap_or(0)];
+    let addr = parse_listening_addr(line).unwrap_or_else(|| host.fail("no address"));
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    host.wait_for_raw_mode();
+    // 5,000 bytes as a terminal without bracketed paste types them: the last line too.
+    let (lines, typed) = pasted_lines(50, 99);
+    let mut paste = host.paste_in_background(typed.into_bytes());
+    for line in &lines {
+        bob.expect_stdout(&format!("[host] {line}"));
+    }
+    paste.wait_written();
+}
