@@ -209,16 +209,22 @@ fn room() -> (Netchat, SocketAddr) {
     Netchat::listen("server", "room", &[])
 }
 
-#[test]
-fn the_room_client_edits_lines_too() {
-    let (_server, addr) = room();
-    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
-    bob.expect_stdout("you are now bob");
+/// ann, a member at a terminal, in the room at `addr`, her line editor running.
+fn ann_at_terminal(addr: SocketAddr) -> Tty {
     let target = addr.to_string();
     let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
     let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
     ann.wait_for_text("you are now ann");
     ann.wait_for_raw_mode();
+    ann
+}
+
+#[test]
+fn the_room_client_edits_lines_too() {
+    let (_server, addr) = room();
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    let mut ann = ann_at_terminal(addr);
     ann.type_keys(&format!("helo{LEFT}l{ENTER}"));
     bob.expect_stdout("[ann] hello");
 }
@@ -228,11 +234,7 @@ fn sigterm_makes_the_room_client_say_quit() {
     let (_server, addr) = room();
     let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
     bob.expect_stdout("you are now bob");
-    let target = addr.to_string();
-    let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
-    let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
-    ann.wait_for_text("you are now ann");
-    ann.wait_for_raw_mode();
+    let mut ann = ann_at_terminal(addr);
     ann.signal(Signal::SIGTERM);
     bob.expect_stdout("ann left");
     ann.expect_exit_code(0);
@@ -455,11 +457,7 @@ fn a_paste_in_the_room_goes_out_line_by_line() {
     let (_server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
     let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
     bob.expect_stdout("you are now bob");
-    let target = addr.to_string();
-    let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
-    let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
-    ann.wait_for_text("you are now ann");
-    ann.wait_for_raw_mode();
+    let mut ann = ann_at_terminal(addr);
     let (lines, typed) = pasted_lines(50, 99);
     let mut paste = ann.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
     for line in &lines {
@@ -655,11 +653,7 @@ fn quit_typed_in_the_room_is_held_back_with_the_hint_that_slash_quit_leaves() {
     let (_server, addr) = room();
     let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
     bob.expect_stdout("you are now bob");
-    let target = addr.to_string();
-    let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
-    let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
-    ann.wait_for_text("you are now ann");
-    ann.wait_for_raw_mode();
+    let mut ann = ann_at_terminal(addr);
     ann.type_keys(&format!("quit{ENTER}"));
     ann.wait_for_text("`quit` was not sent: /quit leaves the room");
     // Typed again at once, it is what the student means: a message.
