@@ -469,6 +469,32 @@ pub struct RawPeer {
     reader: BufReader<TcpStream>,
 }
 
+/// Waits until `stream` has bytes to read, within its read timeout, without taking them
+/// (`peek`): how a test knows a line sits unread in a peer's receive buffer. A wait the process
+/// is signalled in the middle of fails with EINTR and is never restarted (signal(7)): it waits
+/// again, as [`RawPeer::expect_silence`] does.
+pub fn wait_for_bytes(stream: &TcpStream, what: &str) {
+    loop {
+        match stream.peek(&mut [0u8; 1]) {
+            Ok(_) => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("{what} did not arrive within the read timeout: {e}"),
+        }
+    }
+}
+
+/// One `read` of whatever has arrived (what one `recv` returns), within the read timeout; EINTR
+/// read again, as in [`wait_for_bytes`].
+pub fn read_once(stream: &mut TcpStream, buf: &mut [u8], what: &str) -> usize {
+    loop {
+        match stream.read(buf) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("{what}: no read within the read timeout: {e}"),
+        }
+    }
+}
+
 /// Whether this is a CI run (`CI=true`, as GitHub Actions, GitLab CI and most others set it).
 fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
