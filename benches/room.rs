@@ -233,6 +233,10 @@ struct Measured {
     expected: u64,
     /// Of those, how many did not arrive intact within the drain deadline.
     lost: u64,
+    /// Deliveries per second: from the first send to the last delivery.
+    delivered_per_s: f64,
+    /// Deliveries per second the load asks for (NaN for a burst).
+    offered_per_s: f64,
 }
 
 impl Measured {
@@ -648,6 +652,8 @@ fn active(
         cpu_ns,
         expected,
         lost: expected.saturating_sub(total.received),
+        delivered_per_s: total.received as f64 / span,
+        offered_per_s: offered(load, clients),
     };
     let mut report = Report::new(name);
     report.text("server", target.name());
@@ -658,8 +664,8 @@ fn active(
         Load::Rate { per_second, .. } => report.float("msg_per_s_each", per_second, 0),
     };
     report
-        .float("offered_per_s", offered(load, clients), 0)
-        .float("deliveries_per_s", total.received as f64 / span, 0)
+        .float("offered_per_s", measured.offered_per_s, 0)
+        .float("deliveries_per_s", measured.delivered_per_s, 0)
         .int("deliveries", total.received)
         .int("lost", measured.lost)
         .int("broken", total.broken)

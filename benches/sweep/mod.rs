@@ -4,11 +4,21 @@
 //! [`RATES`]; at each step every server runs in turn (the floor first, so each line carries its
 //! ratios to the floor at the same load, moments apart). A server stops one step past its knee:
 //!
-//! **The knee** is the first step at which the server no longer keeps up: its p99 latency is
-//! more than [`KNEE_FACTOR`] times its own p99 at the lowest step, or more than [`KNEE_LOSS`] of
-//! the deliveries offered did not arrive intact within [`DRAIN`] of the last send (dropped
-//! clients, lines spliced or still queued). Below its knee a server's latency is its own cost
-//! per message; past it, messages wait for the ones before them and the queue grows with time.
+//! **The knee** is the first step at which the server no longer keeps up, **and the next step
+//! too** (or it is the last step): on a shared machine one step can be disturbed by a
+//! neighbour, and a knee is where the server stays behind. A server does not keep up at a step
+//! when
+//!
+//! - its median latency is more than [`KNEE_FACTOR`] times its own median at the lowest step
+//!   (messages wait behind others: the median, because a neighbour's burst of work moves the
+//!   p99 of a 2-second step on its own), or
+//! - it delivered less than [`KNEE_PACE`] of the offered deliveries per second (it fell behind,
+//!   or its full socket buffers held the sender back), or
+//! - more than [`KNEE_LOSS`] of the deliveries offered did not arrive intact within [`DRAIN`]
+//!   of the last send (dropped clients, spliced lines).
+//!
+//! Below its knee a server's latency is its own cost per message; past it, messages wait for
+//! the ones before them.
 //!
 //! At the end: a table of every step (markdown, ready for a document), each server's knee, the
 //! targets the poll engine is held to, and a chart of p99 latency against the offered deliveries
@@ -31,8 +41,10 @@ const CLIENTS: usize = 100;
 const STEP_SECONDS: f64 = 2.0;
 /// How long after a step's last send its deliveries may still arrive.
 const DRAIN: Duration = Duration::from_secs(2);
-/// The knee: p99 above this many times the server's own p99 at the lowest step …
+/// The knee: a median latency above this many times the server's own at the lowest step …
 pub const KNEE_FACTOR: f64 = 10.0;
+/// … or fewer deliveries per second than this share of those offered …
+pub const KNEE_PACE: f64 = 0.9;
 /// … or more than this share of the offered deliveries lost.
 pub const KNEE_LOSS: f64 = 0.01;
 
@@ -57,16 +69,38 @@ impl Curve {
         }
     }
 
-    /// Whether this server needs no more steps: it did not start, or a step past its knee is in.
+    /// Whether this server needs no more steps: it did not start, or its knee was found (and so
+    /// the step after it is in).
     fn done(&self) -> bool {
-        self.skipped || self.knee.is_some_and(|knee| self.steps.len() > knee + 1)
+        self.skipped || self.knee.is_some()
     }
 
+    /// Records a step; the knee is the first of two steps in a row past the threshold.
     fn push(&mut self, rate: f64, measured: Measured) {
         self.steps.push((rate, measured));
-        if self.knee.is_none() && beyond_knee(self.steps[0].1.p99_ms, &measured) {
+        let beyond = self.beyond();
+        if self.knee.is_none() && beyond.len() >= 2 && beyond[beyond.len() - 2..] == [true, true] {
+            self.knee = Some(self.steps.len() - 2);
+        }
+    }
+
+    /// After the last step: a last step past the threshold is the knee, with no step to confirm
+    /// it.
+    fn finish(&mut self) {
+        if self.knee.is_none() && self.beyond().last() == Some(&true) {
             self.knee = Some(self.steps.len() - 1);
         }
+    }
+
+    /// For each step, whether it is past the threshold.
+    fn beyond(&self) -> Vec<bool> {
+        let Some((_, lowest)) = self.steps.first() else {
+            return Vec::new();
+        };
+        self.steps
+            .iter()
+            .map(|(_, step)| beyond_knee(lowest.p50_ms, step))
+            .collect()
     }
 
     fn at(&self, rate: f64) -> Option<&Measured> {
@@ -79,10 +113,14 @@ impl Curve {
     }
 }
 
-/// Whether `step` is past the knee of a server whose p99 at the lowest step was `base_p99_ms`.
-fn beyond_knee(base_p99_ms: f64, step: &Measured) -> bool {
-    // A step where nothing arrived has no p99 (NaN): it lost everything.
-    step.p99_ms.is_nan() || step.p99_ms > KNEE_FACTOR * base_p99_ms || step.lost_share() > KNEE_LOSS
+/// Whether `step` does not keep up, for a server whose median latency at the lowest step was
+/// `base_p50_ms`.
+fn beyond_knee(base_p50_ms: f64, step: &Measured) -> bool {
+    // A step where nothing arrived has no median (NaN): it lost everything.
+    step.p50_ms.is_nan()
+        || step.p50_ms > KNEE_FACTOR * base_p50_ms
+        || step.delivered_per_s < KNEE_PACE * step.offered_per_s
+        || step.lost_share() > KNEE_LOSS
 }
 
 /// Runs the sweep against `targets`; prints every step's line, then the table, the knees and
@@ -112,6 +150,9 @@ pub fn run(args: &Args, targets: &[Target]) -> Vec<Verdict> {
             break;
         }
     }
+    for curve in &mut curves {
+        curve.finish();
+    }
     let after = support::load_average().unwrap_or_default();
     if !args.json {
         print_table(&curves);
@@ -121,9 +162,11 @@ pub fn run(args: &Args, targets: &[Target]) -> Vec<Verdict> {
             Some(knee) => {
                 let (rate, m) = &curve.steps[knee];
                 format!(
-                    "{rate} msg/s per client ({:.2} M deliveries/s offered): p99 {:.3} ms, \
-                     {:.1}% lost",
+                    "{rate} msg/s per client ({:.2} M deliveries/s offered, {:.2} M delivered): \
+                     p50 {:.3} ms, p99 {:.3} ms, {:.1}% lost",
                     per_second(*rate) / 1e6,
+                    m.delivered_per_s / 1e6,
+                    m.p50_ms,
                     m.p99_ms,
                     m.lost_share() * 100.0
                 )
@@ -176,18 +219,20 @@ fn per_second(rate: f64) -> f64 {
 fn print_table(curves: &[Curve]) {
     println!();
     println!(
-        "knee: the first step where p99 > {KNEE_FACTOR}x the server's p99 at {} msg/s, or more \
-         than {}% of deliveries lost (not arrived intact {} s after the last send)",
+        "knee: the first of two steps in a row where p50 > {KNEE_FACTOR}x the server's p50 at {} \
+         msg/s, or fewer than {}% of the offered deliveries per second, or more than {}% lost \
+         (not arrived intact {} s after the last send)",
         RATES[0],
+        KNEE_PACE * 100.0,
         KNEE_LOSS * 100.0,
         DRAIN.as_secs()
     );
     println!();
     println!(
-        "| msg/s per client | offered deliveries/s | server | p50 ms | p99 ms | max ms | CPU ns \
-         per delivery | lost | p99 × floor | CPU × floor |"
+        "| msg/s per client | deliveries/s offered | server | delivered | p50 ms | p99 ms | max ms \
+         | CPU ns per delivery | lost | p99 × floor | CPU × floor |"
     );
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let floor = curves.iter().find(|c| c.target == Target::Floor);
     for rate in RATES {
         for curve in curves {
@@ -201,11 +246,12 @@ fn print_table(curves: &[Curve]) {
                 _ => ("".to_string(), "".to_string()),
             };
             println!(
-                "| {rate} | {:.2} M | {}{} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2}% | {p99_x} | \
-                 {cpu_x} |",
+                "| {rate} | {:.2} M | {}{} | {:.2} M | {:.3} | {:.3} | {:.3} | {:.0} | {:.2}% | \
+                 {p99_x} | {cpu_x} |",
                 per_second(rate) / 1e6,
                 curve.target.name(),
                 if knee { " (knee)" } else { "" },
+                m.delivered_per_s / 1e6,
                 m.p50_ms,
                 m.p99_ms,
                 m.max_ms,
