@@ -182,7 +182,7 @@ fn main() {
     }
     // Only when asked for by name: it takes three minutes, and `room/sweep` is no prefix of the
     // others.
-    if args.named("sweep") {
+    if args.named("room/sweep") {
         verdicts.extend(sweep::run(&args, &targets));
     }
     if !verdicts.is_empty() {
