@@ -17,10 +17,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::console::{Console, escape_peer_text};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::console::Console;
 use crate::endpoint::Role;
 use crate::error::{Error, Result};
 use crate::observe::{By, Event, Record, SCHEMA_VERSION};
+use crate::text::{self, escape_peer_text};
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,30 +416,30 @@ impl Diagram {
         let total = TIME_WIDTH + columns * width;
         let mut out = String::new();
         // Header: each label centred over its lifeline.
-        let mut header: Vec<char> = vec![' '; total];
+        let mut header = blank_row(total);
         put(&mut header, 0, &format!("{:>8}", "time (s)"));
         for (index, participant) in self.participants.iter().enumerate() {
             let label = fit(&participant.label, width - 2);
-            let start = line_of(index).saturating_sub(label.chars().count() / 2);
+            let start = line_of(index).saturating_sub(text::width(&label) / 2);
             put(&mut header, start, &label);
         }
         push_row(&mut out, &header);
         for (time, step) in &self.steps {
-            let mut row: Vec<char> = vec![' '; total];
+            let mut row = blank_row(total);
             for index in 0..columns {
-                row[line_of(index)] = '|';
+                set(&mut row, line_of(index), "|");
             }
             put(&mut row, 0, &format!("{time:>8.3}"));
             match step {
                 Step::Arrow { from, to, label } if from != to => {
                     let (left, right) = (line_of(*from.min(to)), line_of(*from.max(to)));
-                    for cell in &mut row[left + 1..right] {
-                        *cell = '-';
+                    for column in left + 1..right {
+                        set(&mut row, column, "-");
                     }
                     if from < to {
-                        row[right - 1] = '>';
+                        set(&mut row, right - 1, ">");
                     } else {
-                        row[left + 1] = '<';
+                        set(&mut row, left + 1, "<");
                     }
                     let room = right - left - 5;
                     let label = fit(&format!(" {} ", escape_peer_text(label.as_bytes())), room);
@@ -463,28 +466,91 @@ const TEXT_COLUMN: usize = 34;
 /// Width of the time column in the text format.
 const TIME_WIDTH: usize = 10;
 
-/// Writes `text` into `row` from `start`, growing the row if it runs past the end.
-fn put(row: &mut Vec<char>, start: usize, text: &str) {
-    for (offset, c) in text.chars().enumerate() {
-        match row.get_mut(start + offset) {
-            Some(cell) => *cell = c,
-            None => row.push(c),
+/// One row of the text format, a cell per terminal column: the grapheme drawn there, or `""`
+/// in the column a wide character (CJK, emoji) covers after its own, so that every row's
+/// lifelines stand in the same columns whatever the labels hold.
+type Row = Vec<String>;
+
+fn blank_row(total: usize) -> Row {
+    vec![" ".to_string(); total]
+}
+
+/// Writes `text` into `row` from column `start`, growing the row if it runs past the end.
+/// Columns are measured by the one width model (text.rs): a wide character takes two cells, a
+/// tab the blanks to its stop.
+fn put(row: &mut Row, start: usize, label: &str) {
+    let mut column = start;
+    for grapheme in label.graphemes(true) {
+        let width = text::grapheme_width(grapheme, column);
+        if grapheme == "\t" {
+            for _ in 0..width {
+                set(row, column, " ");
+                column += 1;
+            }
+            continue;
         }
+        if width == 0 {
+            // A mark with nothing before it in the label: drawn on what is there.
+            if let Some(cell) = column.checked_sub(1).and_then(|before| row.get_mut(before)) {
+                cell.push_str(grapheme);
+            }
+            continue;
+        }
+        set(row, column, grapheme);
+        for covered in column + 1..column + width {
+            set(row, covered, "");
+        }
+        column += width;
     }
 }
 
-fn push_row(out: &mut String, row: &[char]) {
-    let line: String = row.iter().collect();
+/// Puts `cell` in `column`. A wide character partly overwritten leaves a blank in the column
+/// it still covers, so no row is ever shifted by half a character.
+fn set(row: &mut Row, column: usize, cell: &str) {
+    while row.len() <= column {
+        row.push(" ".to_string());
+    }
+    if row[column].is_empty() {
+        // The right half of a wide character: its left half becomes a blank.
+        let mut owner = column;
+        while owner > 0 && row[owner].is_empty() {
+            owner -= 1;
+        }
+        row[owner] = " ".to_string();
+        for cell in &mut row[owner + 1..column] {
+            *cell = " ".to_string();
+        }
+    }
+    let mut next = column + 1;
+    while next < row.len() && row[next].is_empty() {
+        // The left half of a wide character: what it covered becomes blanks.
+        row[next] = " ".to_string();
+        next += 1;
+    }
+    row[column] = cell.to_string();
+}
+
+fn push_row(out: &mut String, row: &[String]) {
+    let line: String = row.concat();
     out.push_str(line.trim_end());
     out.push('\n');
 }
 
-/// `text`, cut with `…` to at most `width` characters.
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
+/// `text`, cut with `…` to at most `width` columns.
+fn fit(label: &str, width: usize) -> String {
+    if text::width(label) <= width {
+        return label.to_string();
     }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut used = 0;
+    for grapheme in label.graphemes(true) {
+        let columns = text::grapheme_width(grapheme, used);
+        if used + columns + 1 > width {
+            break;
+        }
+        cut.push_str(grapheme);
+        used += columns;
+    }
     cut.push('…');
     cut
 }
@@ -646,6 +712,63 @@ mod tests {
         );
         assert_eq!(diagram.participants[0].label, "listener A");
         assert_eq!(diagram.participants[1].label, "connector B");
+    }
+
+    #[test]
+    fn the_text_diagram_lines_up_wide_characters_by_columns() {
+        let diagram = Diagram {
+            participants: vec![
+                Participant {
+                    label: "listener 你好".into(),
+                },
+                Participant {
+                    label: "connector B".into(),
+                },
+            ],
+            by_key: HashMap::new(),
+            steps: vec![
+                (
+                    0.5,
+                    Step::Arrow {
+                        from: 0,
+                        to: 1,
+                        label: "你好世界".into(),
+                    },
+                ),
+                (
+                    0.6,
+                    Step::Arrow {
+                        from: 1,
+                        to: 0,
+                        label: "hi".into(),
+                    },
+                ),
+            ],
+        };
+        let drawn = diagram.text();
+        let rows: Vec<&str> = drawn.lines().collect();
+        // The terminal column where `what` is drawn in `row` (the last time it occurs).
+        let column_of = |row: &str, what: &str| {
+            let at = row.rfind(what).expect("drawn");
+            text::width(&row[..at])
+        };
+        let lifeline = |index: usize| TIME_WIDTH + index * TEXT_COLUMN + TEXT_COLUMN / 2;
+        // Each label centred by its width in columns (13 for `listener 你好`), so the label
+        // after a Chinese one stands where it would after any other.
+        assert_eq!(
+            column_of(rows[0], "listener"),
+            lifeline(0) - 13 / 2,
+            "{drawn}"
+        );
+        assert_eq!(
+            column_of(rows[0], "connector"),
+            lifeline(1) - 11 / 2,
+            "{drawn}"
+        );
+        // The arrow carrying Chinese text ends at the same column as the one carrying ASCII.
+        assert_eq!(column_of(rows[1], ">"), lifeline(1) - 1, "{drawn}");
+        assert_eq!(column_of(rows[1], "|"), lifeline(1), "{drawn}");
+        assert_eq!(column_of(rows[2], "|"), lifeline(1), "{drawn}");
     }
 
     #[test]

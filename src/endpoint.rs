@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,7 +17,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::console::Console;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
-use crate::observe::Watch;
+use crate::observe::{Observer, Watch};
+// A connection's facts are defined one floor down (socket.rs), where the observer can name them
+// without importing this file; modes find them here, beside listen and connect.
+pub use crate::socket::{Role, Tunable, unmapped, unmapped_ip};
 
 /// How long `connect` waits for an answer before giving up.
 ///
@@ -50,15 +53,6 @@ pub struct ConnectAddr {
 pub enum Endpoint {
     Listen(ListenAddr),
     Connect(ConnectAddr),
-}
-
-/// Which side of the conversation this process is. In `half` mode the connecting side speaks first.
-/// (In the event log, `--events`, it is `"listener"` or `"connector"`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Listener,
-    Connector,
 }
 
 /// A connected socket and who is on the other end.
@@ -259,23 +253,6 @@ fn bind_and_listen(local: SocketAddr, stack: Stack) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// The peer's address as a person would write it: an IPv4 peer of a dual-stack socket arrives as
-/// `::ffff:a.b.c.d`, which is just `a.b.c.d`. Per-address rules and every status line use this.
-pub fn unmapped(addr: SocketAddr) -> SocketAddr {
-    match unmapped_ip(addr.ip()) {
-        IpAddr::V4(v4) => SocketAddr::new(v4.into(), addr.port()),
-        // Unchanged, so a link-local IPv6 peer keeps its scope id.
-        IpAddr::V6(_) => addr,
-    }
-}
-
-/// [`unmapped`] for an address without a port: `::ffff:10.0.0.7` is `10.0.0.7`.
-pub fn unmapped_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    }
-}
 // ANCHOR_END: listen
 
 /// `accept`: blocks until a peer has finished the handshake, then returns a new socket for it.
@@ -313,7 +290,7 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
                 if worst.as_ref().map(io::Error::kind)
                     != Some(io::ErrorKind::ConnectionRefused) =>
             {
-                worst = Some(e)
+                worst = Some(e);
             }
             Err(_) => {}
         }
@@ -332,61 +309,6 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
     })
 }
 // ANCHOR_END: connect
-
-/// A connected TCP socket netchat can tune: std's blocking one, and mio's non-blocking one (the
-/// room's poll engine). Both have the same options; this lets one function set each of them.
-pub trait Tunable {
-    fn set_nodelay(&self, on: bool) -> io::Result<()>;
-    fn nodelay(&self) -> io::Result<bool>;
-    fn local_addr(&self) -> io::Result<SocketAddr>;
-    fn peer_addr(&self) -> io::Result<SocketAddr>;
-    /// The socket as `socket2` sees it, for the options std does not have (`SO_SNDBUF`).
-    fn sock_ref(&self) -> socket2::SockRef<'_>;
-}
-
-impl Tunable for TcpStream {
-    fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        TcpStream::set_nodelay(self, on)
-    }
-
-    fn nodelay(&self) -> io::Result<bool> {
-        TcpStream::nodelay(self)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        TcpStream::local_addr(self)
-    }
-
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        TcpStream::peer_addr(self)
-    }
-
-    fn sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(self)
-    }
-}
-
-impl Tunable for mio::net::TcpStream {
-    fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        mio::net::TcpStream::set_nodelay(self, on)
-    }
-
-    fn nodelay(&self) -> io::Result<bool> {
-        mio::net::TcpStream::nodelay(self)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        mio::net::TcpStream::local_addr(self)
-    }
-
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        mio::net::TcpStream::peer_addr(self)
-    }
-
-    fn sock_ref(&self) -> socket2::SockRef<'_> {
-        socket2::SockRef::from(self)
-    }
-}
 
 /// Socket options every netchat connection gets, whichever engine accepted it.
 pub fn tune(stream: &impl Tunable) -> Result<()> {
@@ -433,9 +355,12 @@ pub fn open_one(
     mode: &str,
     framing: Framing,
     console: &mut Console,
+    observer: &Observer,
 ) -> Result<Connection> {
     let connection = match endpoint {
-        Endpoint::Listen(addr) => accept_one(listen_announced(addr, mode, framing, console)?)?,
+        Endpoint::Listen(addr) => {
+            accept_one(listen_announced(addr, mode, framing, console, observer)?)?
+        }
         Endpoint::Connect(addr) => connect_one(addr)?,
     };
     announce(&connection, console);
@@ -450,6 +375,7 @@ pub fn listen_announced(
     mode: &str,
     framing: Framing,
     console: &mut Console,
+    observer: &Observer,
 ) -> Result<TcpListener> {
     let listener = listen(addr)?;
     let local = listener
@@ -459,13 +385,15 @@ pub fn listen_announced(
         Framing::Line => "",
         Framing::Raw => " --framing raw",
     };
-    console.status(&format!(
-        "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
-        local.port()
-    ));
-    let client = format!("netchat {mode} --connect {{}}{framing}");
-    crate::lan::announce(local, &client, console);
-    console.observer().listening(local);
+    console.listening(
+        &format!(
+            "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
+            local.port()
+        ),
+        local,
+        &format!("netchat {mode} --connect {{}}{framing}"),
+    );
+    observer.listening(local);
     Ok(listener)
 }
 
@@ -497,10 +425,8 @@ pub fn connect_one(addr: &ConnectAddr) -> Result<Connection> {
 impl Connection {
     /// What watches this connection (`--trace`, `--events`), its clock starting now; reports
     /// the connection itself first.
-    pub fn watch(&self, console: &Console, framing: Framing) -> Watch {
-        let watch = console
-            .observer()
-            .watch(std::time::Instant::now(), None, framing);
+    pub fn watch(&self, observer: &Observer, framing: Framing) -> Watch {
+        let watch = observer.watch(std::time::Instant::now(), None, framing);
         watch.connected(&self.stream, self.role);
         watch
     }
@@ -577,14 +503,6 @@ mod tests {
     fn a_host_without_a_port_is_told_the_host_port_form() {
         let why = "labpc-7".parse::<ConnectAddr>().unwrap_err();
         assert!(why.contains("HOST:PORT, e.g. labpc-7:5000"), "{why}");
-    }
-
-    #[test]
-    fn ipv4_mapped_peers_are_shown_as_ipv4() {
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:4000".parse().unwrap();
-        assert_eq!(unmapped(mapped).to_string(), "127.0.0.1:4000");
-        let v6: SocketAddr = "[::1]:4000".parse().unwrap();
-        assert_eq!(unmapped(v6), v6);
     }
 
     #[test]

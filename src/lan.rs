@@ -6,13 +6,12 @@
 //! shared network (its Wi-Fi or Ethernet interface), the "private IP address" of the lab sheet.
 //! Rather than sending the student to `ip addr` or `ipconfig`, netchat asks the operating system
 //! for its interfaces (through the `if-addrs` crate: `getifaddrs` on Unix, `GetAdaptersAddresses`
-//! on Windows) and prints each usable address with the exact command to join.
+//! on Windows) and lists each usable address with the exact command to join, for the console
+//! to print.
 //!
 //! netchat never sends anything to these addresses itself: it only lists them.
 
 use std::net::{IpAddr, SocketAddr};
-
-use crate::console::Console;
 
 /// One address of this machine that another machine on the LAN may be able to reach.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -125,14 +124,13 @@ pub fn firewall_hint(port: u16) -> String {
     }
 }
 
-/// Prints [`join_lines`] for this machine's interfaces as status lines.
-pub fn announce(local: SocketAddr, client: &str, console: &mut Console) {
+/// [`join_lines`] for this machine's interfaces, for the caller to print as status lines; none
+/// unless `local` is every interface (the listening line already says how to connect).
+pub fn join_lines_here(local: SocketAddr, client: &str) -> Vec<String> {
     if !local.ip().is_unspecified() {
-        return; // the listening line already says how to connect
+        return Vec::new();
     }
-    for line in join_lines(local, client, &addresses()) {
-        console.status(&line);
-    }
+    join_lines(local, client, &addresses())
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub struct Lesson {
 }
 
 /// Every lab, in the order they are taught. A new lab is one line here (and its row in
-/// `lessons/README.md`, which tests/lessons.rs checks against `netchat lesson`).
+/// `lessons/README.md`, which tests/it/lessons.rs checks against `netchat lesson`).
 // ANCHOR: lessons
 pub const LESSONS: &[Lesson] = &[
     Lesson::new("half", include_str!("../lessons/half.md")),

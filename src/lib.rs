@@ -11,6 +11,7 @@
 //! | [`lan`] | which of this machine's addresses classmates can connect to |
 //! | [`framing`] | TCP is a byte stream: finding message boundaries, with bounded memory |
 //! | [`console`] | never print a peer's bytes raw; stdout for messages, stderr for status |
+//! | [`text`] | escaping peer text and measuring it in terminal columns (pure, no I/O) |
 //! | [`error`] | what each failure means (refused, in use, reset…) and its exit code |
 //! | [`modes::half`] | half-duplex: one thread, blocking calls, strict turns |
 //! | [`modes::duplex`] | full-duplex: reader threads, channels and `select!`; half-close with FIN |
@@ -24,20 +25,31 @@
 //! | [`cli`] | the command line (the only module that knows clap) |
 //! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
+// Safe Rust only, with no way to lift it further down; and nothing in the library prints with
+// `println!`/`eprintln!` (they panic on a closed pipe: everything goes through the console).
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+// The crate's API is what main.rs and the tests need; the rest is `pub(crate)`. Its docs are a
+// book of every module, private ones included (`cargo doc --document-private-items`, which
+// .cargo/config.toml makes the default), so the map above may link to them.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod cli;
 pub mod console;
-pub mod diagram;
-pub mod endpoint;
+pub(crate) mod diagram;
+pub(crate) mod endpoint;
 pub mod error;
 pub mod framing;
-pub mod lan;
+pub(crate) mod lan;
 pub mod lessons;
 pub mod modes;
-pub mod observe;
+pub(crate) mod observe;
 pub mod pump;
 pub mod scan;
-pub mod shaping;
+pub(crate) mod shaping;
+pub(crate) mod socket;
 pub mod terminal;
+pub mod text;
 
 use std::io::Read;
 
@@ -59,21 +71,24 @@ pub fn run(
     console: &mut Console,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    if let Some(common) = cli.common() {
-        let observer = Observer::open(&common.observe(), console.stderr_handle(), cli.mode.name())?;
-        console.set_observer(observer);
-    }
-    let result = run_mode(cli, stdin, console, interrupt);
+    let observer = match cli.common() {
+        Some(common) => Observer::open(&common.observe(), console.stderr_lines(), cli.mode.name())?,
+        None => Observer::off(),
+    };
+    let result = run_mode(cli, stdin, console, &observer, interrupt);
     if let Err(error) = &result {
-        console.observer().error(error);
+        observer.error(error);
     }
     result
 }
 
+/// The console and the observer travel side by side: the console is what a person sees, the
+/// observer what `--trace` and `--events` record, and a mode hands each to whoever needs it.
 fn run_mode(
     cli: Cli,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
     match cli.mode {
@@ -93,7 +108,13 @@ fn run_mode(
                 shaping: args.wire.shaping(None),
                 nodelay: args.wire.nodelay(),
             };
-            modes::half::run(&args.endpoint.endpoint(), &options, stdin, console)
+            modes::half::run(
+                &args.endpoint.endpoint(),
+                &options,
+                stdin,
+                console,
+                observer,
+            )
         }
         ModeCommand::Duplex(args) => {
             let options = modes::duplex::Options {
@@ -104,7 +125,7 @@ fn run_mode(
                 nodelay: args.wire.nodelay(),
             };
             let endpoint = args.endpoint.endpoint();
-            modes::duplex::run(&endpoint, &options, stdin, console, interrupt)
+            modes::duplex::run(&endpoint, &options, stdin, console, observer, interrupt)
         }
         // main.rs runs the lesson itself, with the pager it chose; here, plain text.
         ModeCommand::Lesson(args) => lessons::run(args.name.as_deref(), console, None),
@@ -126,6 +147,7 @@ fn run_mode(
                 &options,
                 stdin,
                 console,
+                observer,
                 interrupt,
             )
         }

@@ -19,7 +19,9 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::console::Console;
-use crate::framing::{Frame, Framing, LineDecoder, Messages, StopWord, UnframedHint};
+use crate::framing::{
+    Frame, Framing, LineDecoder, Messages, StopWord, UNFRAMED_HINT, UnframedHint,
+};
 use crate::observe::{Call, Watch};
 
 /// What a pump tells besides the messages: each `read` to `watch` (`--trace`, `--events`), and
@@ -48,7 +50,9 @@ impl Reporting {
         Reporting {
             watch: Some(watch.clone()),
             unframed: match framing {
-                Framing::Line => UnframedHint::for_peer(stream, console),
+                Framing::Line => {
+                    UnframedHint::for_peer(stream, console.notice_later(UNFRAMED_HINT))
+                }
                 Framing::Raw => None,
             },
             plain: true,

@@ -368,7 +368,7 @@ pub fn count_on_thread(
 /// A short description of the machine for the report: CPU model, core count and, where there is
 /// a `/proc`, the kernel's release.
 pub fn machine() -> String {
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

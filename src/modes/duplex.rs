@@ -28,7 +28,7 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing, Messages, StopWord};
-use crate::observe::{By, Traced, Watch};
+use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::shaping::{COALESCE_PAUSE, Shaped, Shaping};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
@@ -98,13 +98,14 @@ pub fn run(
     options: &Options,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
-    let Some(connection) = open(endpoint, options.framing, console, &interrupt)? else {
+    let Some(connection) = open(endpoint, options.framing, console, observer, &interrupt)? else {
         return Ok(());
     };
     endpoint::set_nodelay(&connection.stream, options.nodelay)?;
-    let watch = connection.watch(console, options.framing);
+    let watch = connection.watch(observer, options.framing);
     let stream = connection.stream;
     if let Some(experiment) = options.shaping.describe() {
         console.status(&experiment);
@@ -162,12 +163,13 @@ fn open(
     endpoint: &Endpoint,
     framing: Framing,
     console: &mut Console,
+    observer: &Observer,
     interrupt: &Receiver<()>,
 ) -> Result<Option<endpoint::Connection>> {
     let (sender, opened) = bounded(1);
     let helper = match endpoint {
         Endpoint::Listen(addr) => {
-            let listener = endpoint::listen_announced(addr, "duplex", framing, console)?;
+            let listener = endpoint::listen_announced(addr, "duplex", framing, console, observer)?;
             // The helper owns the listener and drops it after one peer: a third person is refused.
             thread::Builder::new()
                 .name("acceptor".into())
@@ -192,7 +194,7 @@ fn open(
                 // A peer may have connected at the very same moment: it still gets its bye.
                 if let Ok(Ok(connection)) = opened.try_recv() {
                     let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
-                    endpoint::close_gracefully(&connection.stream, &connection.watch(console, framing));
+                    endpoint::close_gracefully(&connection.stream, &connection.watch(observer, framing));
                     console.status("interrupted (Ctrl-C): said bye to the peer");
                 } else {
                     console.status("interrupted (Ctrl-C) before anyone connected");

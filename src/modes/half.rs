@@ -21,7 +21,7 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader, UnframedHint};
-use crate::observe::{By, Call, Traced, Watch};
+use crate::observe::{By, Call, Observer, Traced, Watch};
 use crate::shaping::{Shaped, Shaping};
 use crate::terminal::{BlockedLine, Input, KeyboardOptions, TurnKeyboard};
 
@@ -68,8 +68,9 @@ pub fn run(
     options: &Options,
     stdin: impl Read,
     console: &mut Console,
+    observer: &Observer,
 ) -> Result<()> {
-    let connection = endpoint::open_one(endpoint, "half", options.framing, console)?;
+    let connection = endpoint::open_one(endpoint, "half", options.framing, console, observer)?;
     if options.framing == Framing::Raw {
         console.status(options.framing.describe());
     }
@@ -79,7 +80,7 @@ pub fn run(
     };
     let stream = &connection.stream;
     endpoint::set_nodelay(stream, options.nodelay)?;
-    let mut watch = connection.watch(console, options.framing);
+    let mut watch = connection.watch(observer, options.framing);
     if let Some(experiment) = options.shaping.describe() {
         console.status(&experiment);
     }
@@ -89,7 +90,8 @@ pub fn run(
     let socket_out = Shaped::new(Traced::new(stream, watch.clone()), options.shaping);
     let mut from_peer =
         MessageReader::new(stream, options.framing, options.max_line).watched(watch.clone());
-    if let Some(hint) = UnframedHint::for_peer(stream, console) {
+    if let Some(hint) = UnframedHint::for_peer(stream, console.notice_later(framing::UNFRAMED_HINT))
+    {
         from_peer = from_peer.hinting(hint);
     }
     let ending = converse(

@@ -6,11 +6,13 @@
 //! sees as one character: `e` + a combining accent, a flag, a family emoji), and the screen is
 //! measured in **columns** (a CJK character or an emoji takes two, a combining accent none).
 //! Counting `char`s gets both wrong: `←` would stop inside `é`, and a line of Chinese would wrap
-//! in a different place than the terminal wraps it, leaving garbage when it is redrawn.
+//! in a different place than the terminal wraps it, leaving garbage when it is redrawn. Columns
+//! are measured by the one width model every screen of netchat shares (text.rs).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
+
+use crate::text::grapheme_width;
 
 /// What a key asks the terminal side to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,26 +289,27 @@ pub struct Layout {
 pub fn layout(prompt: &str, text: &str, cursor: usize, columns: usize) -> Layout {
     let columns = columns.max(2);
     let mut at = Spot { row: 0, column: 0 };
-    // Where the grapheme about to be placed starts, wrapping first if it would not fit.
-    let place = |at: &mut Spot, width: usize| {
+    // Places one grapheme, wrapping first if it would not fit; returns where it starts.
+    let place = |at: &mut Spot, grapheme: &str| {
+        let mut width = grapheme_width(grapheme, at.column);
         if at.column + width > columns {
             at.row += 1;
             at.column = 0;
+            width = grapheme_width(grapheme, 0);
         }
+        let start = *at;
+        at.column += width;
+        start
     };
     for grapheme in prompt.graphemes(true) {
-        let width = grapheme.width();
-        place(&mut at, width);
-        at.column += width;
+        place(&mut at, grapheme);
     }
     let mut cursor_spot = None;
     for (start, grapheme) in text.grapheme_indices(true) {
-        let width = grapheme.width();
-        place(&mut at, width);
+        let spot = place(&mut at, grapheme);
         if start == cursor {
-            cursor_spot = Some(at);
+            cursor_spot = Some(spot);
         }
-        at.column += width;
     }
     if at.column >= columns {
         at = Spot {

@@ -15,15 +15,16 @@ use std::collections::VecDeque;
 
 use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
 
-use super::protocol::{self, Farewell, LineKind};
-use super::server::tone_of;
-use crate::console::{Console, escape_peer_text};
+use super::actions::LineKind;
+use super::protocol::{self, Farewell};
+use crate::console::Console;
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing};
-use crate::observe::{By, Traced, Watch};
+use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
+use crate::text::escape_peer_text;
 
 /// What the client needs besides the address.
 #[derive(Debug, Clone)]
@@ -83,10 +84,11 @@ pub fn run(
     options: &ClientOptions,
     stdin: impl io::Read + Send + 'static,
     console: &mut Console,
+    observer: &Observer,
     interrupt: Receiver<()>,
 ) -> Result<()> {
     let connection = endpoint::connect_one(addr)?;
-    let watch = connection.watch(console, options.framing);
+    let watch = connection.watch(observer, options.framing);
     let endpoint::Connection { stream, peer, .. } = connection;
     match options.framing {
         Framing::Line => console.status(&format!(
@@ -400,11 +402,12 @@ fn received(
                 if let Some(farewell) = protocol::farewell(&text) {
                     state.goodbye = Some(farewell);
                 }
-                match protocol::classify(&text) {
+                let kind = protocol::classify(&text);
+                match kind {
                     LineKind::Notice | LineKind::Goodbye => watch.notice(&text),
                     _ => watch.received(bytes),
                 }
-                console.queue_room_line(&text, tone_of(&text))?;
+                console.queue_room_line(&text, kind.tone())?;
             }
             // Everything one `read` brought leaves in one `write` to stdout.
             console.flush_messages()?;

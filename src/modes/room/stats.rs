@@ -19,16 +19,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::rules::ClientId;
-
-/// Who asked for `/stats`, and so who gets which lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Viewer {
-    /// The operator's console: every member.
-    Host,
-    /// A member: its own line only.
-    Member(ClientId),
-}
+use super::actions::ClientId;
+use crate::text::thousands;
 
 /// Lines and bytes, counted one line or one block of lines at a time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -141,24 +133,6 @@ fn format_row(cells: &[String; 9], widths: &[usize; 9]) -> String {
 
 fn traffic(traffic: Traffic) -> String {
     format!("{}/{}", thousands(traffic.lines), thousands(traffic.bytes))
-}
-
-/// `1048576` as `1,048,576`: a growing queue is read at a glance.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    // The first group has 1 to 3 digits, every later one 3.
-    let first = match digits.len() % 3 {
-        0 => 3,
-        short => short,
-    }
-    .min(digits.len());
-    let (head, rest) = digits.split_at(first);
-    let mut out = head.to_string();
-    for group in rest.as_bytes().chunks(3) {
-        out.push(',');
-        out.extend(group.iter().map(|&digit| char::from(digit)));
-    }
-    out
 }
 
 /// `12s`, `3m05s`, `1h02m`.

@@ -1,0 +1,341 @@
+//! Text made safe and measured: pure functions, no I/O, that every floor above may use.
+//!
+//! Two questions are answered here once for all of netchat:
+//!
+//! - **Is it safe to show?** A peer's bytes are never written raw: [`escape_peer_text`] shows
+//!   controls, escape sequences, bidi overrides and invisible format characters as visible
+//!   escapes, and [`shorten_blank_runs`] keeps a message from padding itself onto a row of its
+//!   own. The console, the room's protocol, the trace and `netchat diagram` all call these.
+//! - **How wide is it?** [`width`] (and [`end_column`], for text that does not start at the left
+//!   edge) says how many columns a terminal gives text: tabs run to the next stop of
+//!   [`TAB_STOP`], CJK and emoji take 2, combining marks 0, and a control character counts as
+//!   the escape netchat shows for it. The line editor, the console's rows and the diagram's
+//!   columns all measure with it, so they agree with each other and with the terminal.
+//!
+//! And one small helper every table uses: [`thousands`].
+
+use std::fmt::Write as _;
+
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Turns bytes from a peer into text that is safe to print on a terminal.
+///
+/// Invalid UTF-8 becomes U+FFFD (�). Control characters — ESC, BEL, backspace, carriage return, the
+/// C1 range — are shown as visible escapes like `\x1b`, so a peer cannot move the cursor, clear the
+/// screen, or overwrite a line with a fake one. So are the Unicode bidirectional overrides,
+/// which can make text display in a different order than it was sent, and the invisible format
+/// characters (zero-width spaces, joiners, line separators, tags), which can hide text or make
+/// two different strings look identical. Tab stays a tab.
+pub fn escape_peer_text(bytes: &[u8]) -> String {
+    let mut safe = String::with_capacity(bytes.len());
+    escape_into(bytes, &mut safe);
+    safe
+}
+
+/// [`escape_peer_text`], appending to `safe`: valid UTF-8 is copied in runs, and only the
+/// characters that need it are decoded and escaped.
+// ANCHOR: escape_peer_text
+pub fn escape_into(bytes: &[u8], safe: &mut String) {
+    // `utf8_chunks` splits the bytes into valid text and the invalid sequences between, exactly
+    // as `String::from_utf8_lossy` does; each invalid sequence becomes one U+FFFD.
+    for chunk in bytes.utf8_chunks() {
+        escape_text(chunk.valid(), safe);
+        if !chunk.invalid().is_empty() {
+            safe.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+}
+
+/// Copies valid text into `safe`, escaping controls and invisible format characters. Only a few
+/// bytes can start such a character: a C0 control or DEL (below 0x20, 0x7f), 0xC2 (U+0080–U+00BF:
+/// the C1 controls, the soft hyphen), 0xD8 (U+0600–U+063F: the Arabic letter mark), 0xE1
+/// (U+1000–U+1FFF: the Mongolian vowel separator), 0xE2 (U+2000–U+2FFF: zero-width and bidi
+/// controls, separators), 0xEF (U+F000–U+FFFF: the BOM, annotations), 0xF3 (U+C0000–U+FFFFF:
+/// the tags). Everything between them is copied as one run, without decoding a single character.
+fn escape_text(text: &str, safe: &mut String) {
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let suspect = (byte < b' ' && byte != b'\t')
+            || matches!(byte, 0x7f | 0xc2 | 0xd8 | 0xe1 | 0xe2 | 0xef | 0xf3);
+        if !suspect {
+            continue;
+        }
+        // A suspect byte is never inside a character (continuation bytes are 0x80–0xBF), so
+        // `at` is a character boundary.
+        let Some(c) = text[at..].chars().next() else {
+            continue;
+        };
+        if c.is_control() {
+            safe.push_str(&text[run..at]);
+            let _ = write!(safe, "\\x{:02x}", u32::from(c));
+        } else if is_invisible_format(c) {
+            safe.push_str(&text[run..at]);
+            let _ = write!(safe, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            continue;
+        }
+        run = at + c.len_utf8();
+    }
+    safe.push_str(&text[run..]);
+}
+// ANCHOR_END: escape_peer_text
+
+/// Whether [`escape_peer_text`] shows this character as an escape (`\x01`, `\u{202e}`) rather
+/// than as itself: the controls but tab, and the invisible format characters.
+pub fn is_escaped(c: char) -> bool {
+    (c.is_control() && c != '\t') || is_invisible_format(c)
+}
+
+/// The characters a terminal draws as nothing at all, yet which change what a reader sees:
+///
+/// - the bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) reorder the text around
+///   them (the "Trojan Source" trick);
+/// - zero-width spaces and joiners (U+200B–U+200D, U+2060–U+2064, U+FEFF, U+180E, the soft
+///   hyphen U+00AD) make two different strings look identical, or hide a word's real spelling;
+/// - the line and paragraph separators (U+2028/9) break a line on some terminals;
+/// - tag characters (U+E0000–U+E007F) carry invisible ASCII, e.g. instructions hidden in a
+///   message; the deprecated format controls (U+206A–U+206F) and interlinear annotations
+///   (U+FFF9–U+FFFB) do nothing a chat needs.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{ad}'
+        | '\u{61c}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
+/// The widest run of blanks kept inside a message, in columns: enough to line up a comment in
+/// a pasted snippet, too little to push text onto a row of its own.
+pub const MAX_BLANK_RUN: usize = 8;
+
+/// The widest indentation kept at the start of a message, in columns: four levels of code.
+pub const MAX_INDENT: usize = 16;
+
+/// Shortens long runs of blanks in text that is already escaped (see [`escape_peer_text`]).
+///
+/// A terminal wraps a long line onto the next row. A peer that sends `hi`, 70 spaces and
+/// `*** bob was kicked by the host` makes the fake notice start its own row, where it looks
+/// exactly like a real one. So a run of blanks wider than [`MAX_BLANK_RUN`] columns (or, at the
+/// start, [`MAX_INDENT`], so pasted code keeps its indentation) becomes that many spaces: every
+/// row a message wraps onto then starts inside visible text. Tabs count as the widest they can
+/// be (8 columns); other Unicode spaces (no-break, em, ideographic…) count as blanks too, and
+/// so do the characters fonts draw blank (braille blank, Hangul fillers). Characters that take
+/// no column of their own (variation selectors, the combining grapheme joiner, accents) are
+/// part of a run, or `hi` and 70 times a space and a variation selector would slip through.
+// ANCHOR: shorten_blank_runs
+pub fn shorten_blank_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut width = 0;
+    let mut at_start = true;
+    for c in text.chars() {
+        if let Some(columns) = blank_width(c) {
+            run.push(c);
+            width += columns;
+            continue;
+        }
+        flush_blank_run(&mut out, &mut run, &mut width, at_start);
+        at_start = false;
+        out.push(c);
+    }
+    flush_blank_run(&mut out, &mut run, &mut width, at_start);
+    out
+}
+// ANCHOR_END: shorten_blank_runs
+
+fn flush_blank_run(out: &mut String, run: &mut String, width: &mut usize, at_start: bool) {
+    let limit = if at_start { MAX_INDENT } else { MAX_BLANK_RUN };
+    if *width > limit {
+        out.extend(std::iter::repeat_n(' ', limit));
+    } else {
+        out.push_str(run);
+    }
+    run.clear();
+    *width = 0;
+}
+
+/// How many columns a blank character can take; `None` for a character that shows something.
+fn blank_width(c: char) -> Option<usize> {
+    match c {
+        '\t' => Some(8),
+        '\u{3000}' | '\u{3164}' | '\u{115f}' => Some(2),
+        '\u{2800}' | '\u{ffa0}' | '\u{1160}' => Some(1),
+        c if c.is_whitespace() => Some(1),
+        // Drawn on the character before, taking no column: a run goes on through it. After a
+        // letter it forms a run of width 0, which is kept as it is (an emoji's selector stays).
+        c if c.width() == Some(0) => Some(0),
+        _ => None,
+    }
+}
+
+/// Where a terminal's tab stops are: every 8 columns.
+pub const TAB_STOP: usize = 8;
+
+/// How many columns `text` takes on a terminal, drawn from the left edge.
+///
+/// Counted by grapheme (what a reader sees as one character: `e` and its accent, a flag) the
+/// way a terminal draws it: a tab runs to the next [`TAB_STOP`], a CJK character or an emoji
+/// takes 2 columns, a combining mark none, and a control character the columns of the escape
+/// netchat shows instead (`\x1b` is 4). Counting `char`s gets CJK and accents wrong.
+pub fn width(text: &str) -> usize {
+    end_column(text, 0)
+}
+
+/// The column a terminal's cursor stands in after drawing `text` from `column` (a tab's width
+/// depends on where it starts).
+pub fn end_column(text: &str, column: usize) -> usize {
+    text.graphemes(true)
+        .fold(column, |at, grapheme| at + grapheme_width(grapheme, at))
+}
+
+/// How many columns one grapheme takes, drawn at `column`. See [`width`].
+pub fn grapheme_width(grapheme: &str, column: usize) -> usize {
+    if grapheme == "\t" {
+        return TAB_STOP - column % TAB_STOP;
+    }
+    if grapheme.chars().any(char::is_control) {
+        // Never drawn raw: each control shows as its escape, `\xNN`.
+        return grapheme
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    4
+                } else {
+                    c.width().unwrap_or(0)
+                }
+            })
+            .sum();
+    }
+    grapheme.width()
+}
+
+/// `1048576` as `1,048,576`: a growing number is read at a glance.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    // The first group has 1 to 3 digits, every later one 3.
+    let first = match digits.len() % 3 {
+        0 => 3,
+        short => short,
+    }
+    .min(digits.len());
+    let (head, rest) = digits.split_at(first);
+    let mut out = head.to_string();
+    for group in rest.as_bytes().chunks(3) {
+        out.push(',');
+        out.extend(group.iter().map(|&digit| char::from(digit)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan;
+
+    #[test]
+    fn escape_sequences_are_shown_not_obeyed() {
+        assert_eq!(escape_peer_text(b"\x1b[2Jgotcha"), "\\x1b[2Jgotcha");
+        assert_eq!(escape_peer_text(b"bell\x07"), "bell\\x07");
+        assert_eq!(escape_peer_text(b"a\rb"), "a\\x0db");
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(escape_peer_text("x\u{9b}y".as_bytes()), "x\\x9by");
+        assert_eq!(escape_peer_text("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn invisible_format_characters_are_escaped() {
+        for (c, shown) in [
+            ('\u{200b}', "\\u{200b}"),
+            ('\u{200d}', "\\u{200d}"),
+            ('\u{2060}', "\\u{2060}"),
+            ('\u{feff}', "\\u{feff}"),
+            ('\u{61c}', "\\u{61c}"),
+            ('\u{2029}', "\\u{2029}"),
+            ('\u{e0041}', "\\u{e0041}"),
+        ] {
+            assert_eq!(
+                escape_peer_text(format!("a{c}b").as_bytes()),
+                format!("a{shown}b")
+            );
+        }
+    }
+
+    #[test]
+    fn long_blank_runs_are_shortened_but_indentation_stays() {
+        let fake = format!("hi{}*** bob was kicked", " ".repeat(68));
+        assert_eq!(
+            shorten_blank_runs(&fake),
+            format!("hi{}*** bob was kicked", " ".repeat(8))
+        );
+        assert_eq!(shorten_blank_runs("    if x {"), "    if x {");
+        assert_eq!(shorten_blank_runs("\t\tx = 1;"), "\t\tx = 1;");
+        assert_eq!(shorten_blank_runs("x = 1;   // one"), "x = 1;   // one");
+        assert_eq!(
+            shorten_blank_runs(&format!("{}x", " ".repeat(40))),
+            format!("{}x", " ".repeat(16))
+        );
+        assert_eq!(shorten_blank_runs("a\t\tb"), "a        b");
+        assert_eq!(
+            shorten_blank_runs("a\u{a0}\u{3000}\u{3000}\u{3000}\u{3000}b"),
+            "a        b"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        assert_eq!(escape_peer_text(b"ok \xff!"), "ok \u{fffd}!");
+    }
+
+    #[test]
+    fn ordinary_text_and_tabs_pass_unchanged() {
+        assert_eq!(
+            escape_peer_text("héllo\twörld 👋".as_bytes()),
+            "héllo\twörld 👋"
+        );
+    }
+
+    #[test]
+    fn the_plain_ascii_shortcut_agrees_with_escaping() {
+        for text in [
+            &b"hello, world\tok"[..],
+            b"a\x7fb",
+            b"\x1b[2J",
+            b"caf\xc3\xa9",
+            b"",
+        ] {
+            assert_eq!(
+                scan::all_plain(text),
+                escape_peer_text(text).as_bytes() == text && text.is_ascii()
+            );
+        }
+    }
+    #[test]
+    fn width_counts_columns_as_a_terminal_draws_them() {
+        assert_eq!(width("hello"), 5);
+        assert_eq!(width("你好"), 4);
+        assert_eq!(width("e\u{301}"), 1);
+        assert_eq!(width("\t"), 8);
+        assert_eq!(width("ab\tc"), 9);
+        assert_eq!(end_column("\t", 3), 8);
+        assert_eq!(width("a\x1bb"), 6);
+        assert_eq!(width(&escape_peer_text(b"a\x1bb")), width("a\x1bb"));
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_048_576), "1,048,576");
+    }
+}
