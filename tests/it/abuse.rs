@@ -720,7 +720,95 @@ fn abuse_a_class_of_flooders_does_not_grow_the_servers_memory(engine: Engine) {
     assert_nobody_dropped(&server);
 }
 
+/// Counts the lines read until one contains `needle`, that start with `prefix`.
+fn count_before(peer: &mut RawPeer, prefix: &str, needle: &str) -> usize {
+    let mut count = 0;
+    loop {
+        let got = peer.read_line();
+        if got.contains(needle) {
+            return count;
+        }
+        if got.starts_with(prefix) {
+            count += 1;
+        }
+    }
+}
+
+fn abuse_over_long_lines_are_charged_and_their_refusal_is_told_once(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut prankster = raw_join(addr, "prankster");
+    // Ten lines of 9,000 bytes (longer than --max-line): 88 KiB read, none relayed, every byte
+    // charged to the byte allowance (32 KiB at once), so the member is paused like any flood.
+    let long = format!("{}\n", "x".repeat(9000));
+    prankster.send(long.repeat(10).as_bytes());
+    let told = count_before(&mut prankster, "*** your line was longer", "*** slow down:");
+    assert!(told <= 1, "told {told} times that a line was too long");
+}
+
+fn abuse_a_line_that_never_ends_is_charged_as_it_is_read(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-line", "200000"]);
+    let mut prankster = raw_join(addr, "prankster");
+    // 100 KB of one line without its newline: nothing to relay yet, but every byte was read.
+    prankster.send(&vec![b'x'; 100_000]);
+    prankster.read_until("*** slow down:");
+}
+
+fn abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records(engine: Engine) {
+    let path = common::temp_path(&format!("flood-events-{}", engine.name()));
+    let path_arg = path.to_string_lossy().into_owned();
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0", "--events", &path_arg]);
+    let mut reader = raw_join(addr, "reader");
+    let mut prankster = raw_join(addr, "prankster");
+    let started = Instant::now();
+    // 4 MB of over-long lines, read at full speed (no rate limit): thousands of reads.
+    let long = format!("{}\n", "x".repeat(9000));
+    let flood = long.repeat(450);
+    prankster.send(flood.as_bytes());
+    prankster.send(b"done\n");
+    reader.read_until("[prankster] done");
+    // Its FIN makes the reader report the reads it summed last.
+    let _ = prankster.stream.shutdown(Shutdown::Both);
+    reader.read_until("*** prankster left");
+    let elapsed = started.elapsed();
+    server.kill();
+    let log = std::fs::read_to_string(&path).expect("read the event log");
+    let _ = std::fs::remove_file(&path);
+    let reads: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "read")
+        .collect();
+    // The prankster is the client whose reads brought the most bytes.
+    let mut by_client = std::collections::BTreeMap::<u64, u64>::new();
+    for read in &reads {
+        *by_client
+            .entry(read["client"].as_u64().unwrap_or(0))
+            .or_default() += read["bytes"].as_u64().unwrap_or(0);
+    }
+    let (&prankster_id, &bytes) = by_client
+        .iter()
+        .max_by_key(|(_, bytes)| **bytes)
+        .expect("reads");
+    let reads: Vec<_> = reads
+        .into_iter()
+        .filter(|r| r["client"] == prankster_id)
+        .collect();
+    assert!(
+        bytes >= flood.len() as u64,
+        "the log accounts for {bytes} bytes read"
+    );
+    let single = reads.iter().filter(|r| r.get("count").is_none()).count();
+    let seconds = elapsed.as_secs() + 2;
+    assert!(
+        single as u64 <= 10 * seconds,
+        "{single} read records, one per read, in {elapsed:?}"
+    );
+}
+
 engine_tests! {
+    abuse_over_long_lines_are_charged_and_their_refusal_is_told_once,
+    abuse_a_line_that_never_ends_is_charged_as_it_is_read,
+    abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records,
     abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
     abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead,
     abuse_a_yes_flood_holds_a_bounded_number_of_lines_and_counts_the_rest_as_dropped,

@@ -23,7 +23,7 @@ use super::actions::{Action, ClientId, Gone, Leave, Line, Log};
 use super::engine::{Dispatch, Engine, Offer};
 use super::logqueue::LogQueue;
 use super::protocol::HostCommand;
-use super::rules::Room;
+use super::rules::{Arrived, Room};
 use super::stats::{Output, Traffic};
 use crate::framing::Messages;
 
@@ -41,7 +41,13 @@ pub enum Event {
     /// A reader got lines from its client: every whole line of one `read`, in order. One event
     /// per read, not per line: a flood of short lines (`yes`: 4,096 in one 8 KiB read) would
     /// otherwise cost the reader and the hub a channel hand-over each.
-    Said { id: ClientId, lines: Messages },
+    /// `arrived` says what the read brought in all (its bytes, the unfinished line's), so the
+    /// rules charge every byte, lines or not.
+    Said {
+        id: ClientId,
+        lines: Messages,
+        arrived: Arrived,
+    },
     /// A reader got a line longer than `--max-line` (it was dropped).
     TooLong { id: ClientId, limit: usize },
     /// A reader ended: the client closed (EOF), or the connection broke.
@@ -245,11 +251,17 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 );
                 room.join(id, peer, now)
             }
-            Some(Event::Said { id, lines }) => lines
-                .iter()
-                .flat_map(|line| room.said(id, line, now))
-                .collect(),
-            Some(Event::TooLong { id, limit }) => room.too_long(id, limit),
+            Some(Event::Said { id, lines, arrived }) => {
+                let mut actions: Vec<Action> = lines
+                    .iter()
+                    .flat_map(|line| room.said(id, line, now))
+                    .collect();
+                if arrived != Arrived::default() {
+                    actions.extend(room.read(id, arrived, now));
+                }
+                actions
+            }
+            Some(Event::TooLong { id, limit }) => room.too_long(id, limit, now),
             Some(Event::Gone { id, why }) => {
                 wires.wires.remove(&id);
                 room.leave(id, Leave::Gone(why))

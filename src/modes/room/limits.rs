@@ -220,6 +220,38 @@ impl Bucket {
 
     /// Takes one line of `bytes` relayed bytes out of the bucket, and says whether to read on.
     pub fn charge(&mut self, limit: RateLimit, now: Instant, bytes: usize) -> Charge {
+        self.take(limit, now, 1.0, bytes)
+    }
+
+    /// Takes `bytes` that were read but made no line (an over-long line's, an unfinished
+    /// line's) out of the byte bucket, and says whether to read on: every byte read is charged,
+    /// or a member could make the server read gigabytes of lines it never relays.
+    pub fn charge_unframed(&mut self, limit: RateLimit, now: Instant, bytes: usize) -> Charge {
+        self.take(limit, now, 0.0, bytes)
+    }
+
+    /// Gives back `bytes` charged earlier as an unfinished line's, now that the line ended and
+    /// is charged as a line (so no byte is charged twice). Never above the burst.
+    pub fn refund(&mut self, limit: RateLimit, now: Instant, bytes: usize) {
+        let Some((_, byte_rate)) = limit.rates() else {
+            return;
+        };
+        let burst = f64::from(BURST_BYTES);
+        let level = self.bytes.refill(byte_rate, burst, now);
+        self.bytes.tokens = (level + bytes as f64).min(burst);
+    }
+
+    /// Whether both buckets are full at `now`: the member kept within its limit long enough
+    /// for any episode to be over. Always, with limits off.
+    pub fn is_full(&self, limit: RateLimit, now: Instant) -> bool {
+        let Some((line_rate, byte_rate)) = limit.rates() else {
+            return true;
+        };
+        self.lines.level_at(line_rate, f64::from(BURST_LINES), now) >= f64::from(BURST_LINES)
+            && self.bytes.level_at(byte_rate, f64::from(BURST_BYTES), now) >= f64::from(BURST_BYTES)
+    }
+
+    fn take(&mut self, limit: RateLimit, now: Instant, lines: f64, bytes: usize) -> Charge {
         let Some((line_rate, byte_rate)) = limit.rates() else {
             return Charge::Go;
         };
@@ -232,7 +264,7 @@ impl Bucket {
             self.since = None;
         }
         // Lines are never cut: a line may take a bucket below zero (no floor).
-        self.lines.take(1.0, f64::NEG_INFINITY);
+        self.lines.take(lines, f64::NEG_INFINITY);
         self.bytes.take(bytes as f64, f64::NEG_INFINITY);
         let (lines, bytes) = (self.lines.tokens, self.bytes.tokens);
         if lines >= 0.0 && bytes >= 0.0 {

@@ -504,10 +504,17 @@ impl EventLoop {
         let fed = decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
                 Frame::Line(line) => room.said(id, line, now),
-                Frame::TooLong { limit } => room.too_long(id, limit),
+                Frame::TooLong { limit } => room.too_long(id, limit, now),
             };
             dispatch.apply(room, clients, actions);
         });
+        // Then what the read brought beyond its lines is charged (rules.rs, `Room::read`).
+        let read = rules::Arrived {
+            bytes: n,
+            unfinished: decoder.partial_len(),
+        };
+        let actions = room.read(id, read, now);
+        dispatch.apply(room, clients, actions);
         if let Some(client) = self.clients.map.get_mut(&id) {
             let pending = if fed.continues { decoder.held() } else { 0 };
             client
@@ -525,6 +532,7 @@ impl EventLoop {
         let Some(client) = self.clients.map.get_mut(&id) else {
             return;
         };
+        client.watch.summarise_reads();
         client.watch.fin_received();
         client.eof = true;
         match client.phase {

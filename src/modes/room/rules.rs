@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use super::access::AccessList;
 use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
+pub use super::flow::Arrived;
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
 use super::limits::{self, Admission, RateLimit, Refusals};
@@ -386,6 +387,7 @@ impl Room {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
         member.received.count(text.len());
+        member.flow.line_read(text.len(), self.rate, now);
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.flow.must_wait(now) {
             return self.hold(id, text, now);
@@ -490,10 +492,28 @@ impl Room {
             return Vec::new(); // it left with this line (/quit)
         };
         let bytes = relayed_bytes(caused);
-        match member
+        let charged = member
             .flow
-            .charge(id, &member.nick, rate, now, bytes, observed)
-        {
+            .charge(id, &member.nick, rate, now, bytes, observed);
+        self.carry_out(id, charged)
+    }
+
+    /// A read of member `id` ended (its lines were handed over first): the bytes it brought
+    /// that made no line are charged to its byte allowance (flow.rs, `Flow::read`).
+    pub fn read(&mut self, id: ClientId, read: Arrived, now: Instant) -> Vec<Action> {
+        let (rate, observed) = (self.rate, self.observer.is_on());
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        let charged = member
+            .flow
+            .read(id, &member.nick, rate, read, now, observed);
+        self.carry_out(id, charged)
+    }
+
+    /// What a charge decided, as actions: nothing, a pause, or the end of a flood.
+    fn carry_out(&mut self, id: ClientId, charged: Charged) -> Vec<Action> {
+        match charged {
             Charged::Go => Vec::new(),
             Charged::Paused(actions) => actions,
             Charged::Flooded => {
@@ -697,9 +717,15 @@ impl Room {
         }
     }
 
-    /// A line longer than `--max-line`: refused, the connection lives on.
-    pub fn too_long(&self, id: ClientId, limit: usize) -> Vec<Action> {
-        if !self.members.contains_key(&id) {
+    /// A line longer than `--max-line`: refused (its bytes are charged when the read ends,
+    /// `Room::read`), the connection lives on. The member is told once per episode: a stream
+    /// of over-long lines must not make the server write a notice for each.
+    pub fn too_long(&mut self, id: ClientId, limit: usize, now: Instant) -> Vec<Action> {
+        let rate = self.rate;
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        if !member.flow.tell_too_long(rate, now) {
             return Vec::new();
         }
         vec![Action::To(id, line(protocol::line_too_long(limit)))]
