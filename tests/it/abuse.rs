@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -805,7 +805,66 @@ fn abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records(engine: Engin
     );
 }
 
+fn abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_with_limits_off(
+    engine: Engine,
+) {
+    // No rate limit: 2.5 MB arrive at once, far more than the 1 MiB a member's output holds.
+    let (server, addr) = engine.listen("server", &["--rate-limit", "0"]);
+    // The reader's receive buffer is small (set before it connects, so the kernel cannot grow
+    // it): what it has not read waits in the server, and it reads at a pace, 128 KiB every
+    // 100 ms, ten times the slow link (64 KiB/s) the room promises to keep up with.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    socket
+        .connect_timeout(&addr.into(), DEADLINE)
+        .expect("connect the reader");
+    let mut reader = RawPeer::new(socket.into());
+    reader.send(b"/nick reader\n");
+    reader.read_until("*** you are now reader");
+    let flooder = raw_join(addr, "flooder");
+    let mut line = vec![b'f'; 199];
+    line.push(b'\n');
+    let lines = 12_500;
+    let mut writer = flooder.stream.try_clone().expect("clone");
+    let flood = thread::spawn(move || {
+        let all: Vec<u8> = line.repeat(lines);
+        writer.write_all(&all).is_ok() && writer.write_all(b"done\n").is_ok()
+    });
+    let mut stream = reader.stream.try_clone().expect("clone");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let (mut got, mut tail) = (0usize, Vec::new());
+    let mut block = vec![0u8; 128 * 1024];
+    'reading: loop {
+        let n = match stream.read(&mut block) {
+            Ok(0) => server.fail("the reader was disconnected"),
+            Ok(n) => n,
+            Err(e) => server.fail(&format!("the reader got nothing for {DEADLINE:?}: {e}")),
+        };
+        tail.extend_from_slice(&block[..n]);
+        while let Some(end) = tail.iter().position(|&b| b == b'\n') {
+            let row: Vec<u8> = tail.drain(..=end).collect();
+            if row.starts_with(b"[flooder] fff") {
+                got += 1;
+            } else if row.starts_with(b"[flooder] done") {
+                break 'reading;
+            } else {
+                assert!(
+                    !row.starts_with(b"*** goodbye"),
+                    "the reader was dropped: {}",
+                    String::from_utf8_lossy(&row)
+                );
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got, lines, "flood lines the reader got");
+    assert!(flood.join().expect("flood thread"));
+    assert_nobody_dropped(&server);
+}
+
 engine_tests! {
+    abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_with_limits_off,
     abuse_over_long_lines_are_charged_and_their_refusal_is_told_once,
     abuse_a_line_that_never_ends_is_charged_as_it_is_read,
     abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records,

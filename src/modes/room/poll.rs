@@ -270,6 +270,8 @@ impl EventLoop {
             let ticked = self.room.tick(now);
             self.dispatch
                 .apply(&mut self.room, &mut self.clients, ticked);
+            self.dispatch
+                .check_behind(&mut self.room, &mut self.clients, now);
             self.resume(now);
             if now >= self.next_sweep {
                 self.sweep(now);
@@ -303,6 +305,7 @@ impl EventLoop {
         [
             sweep,
             resume,
+            self.dispatch.behind_deadline(now),
             answers,
             self.room.next_deadline(),
             self.accept_again,
