@@ -863,7 +863,79 @@ fn abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_wit
     assert_nobody_dropped(&server);
 }
 
+/// A raw peer from `from` that took the name `nick`; `None` where `from` cannot be bound.
+fn raw_join_from(from: IpAddr, addr: std::net::SocketAddr, nick: &str) -> Option<RawPeer> {
+    let mut peer = raw_connect_from(from, addr)?;
+    peer.send(format!("/nick {nick}\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    Some(peer)
+}
+
+fn abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_gets_hers(
+    engine: Engine,
+) {
+    /// The room's shared output and its burst (src/modes/room/limits.rs).
+    const ROOM_RATE: f64 = 48.0 * 1024.0;
+    const ROOM_BURST: f64 = 64.0 * 1024.0;
+    const LINE: usize = 8000;
+    const SEATS: usize = 12;
+    let (_server, addr) = engine.listen("server", &[]);
+    let Some(mut reader) = raw_join_from(IpAddr::from([127, 0, 0, 3]), addr, "reader") else {
+        return;
+    };
+    let Some(mut alice) = raw_join_from(second_address(), addr, "alice") else {
+        return;
+    };
+    // Three addresses, four seats each (the most one address may hold), each seat flooding
+    // lines of 8 KB within its own limits (a burst of 32 KiB, then 10 KiB/s): 384 KiB at once
+    // if every seat had the room to itself.
+    let started = Instant::now();
+    let mut floods = Vec::new();
+    for n in 0..SEATS {
+        let from = IpAddr::from([127, 0, 0, 4 + (n / 4) as u8]);
+        let Some(seat) = raw_join_from(from, addr, &format!("seat{n}")) else {
+            return;
+        };
+        let mut line = format!("seat{n} says ").into_bytes();
+        line.resize(LINE, b'.');
+        line.push(b'\n');
+        floods.push(Flood::start(&seat, line));
+    }
+    // Once the room relayed more than its burst, alice speaks: she is a speaker of her own, and
+    // her line gets through.
+    let mut relayed = 0.0;
+    while relayed < 3.0 * ROOM_BURST {
+        let got = reader.read_line();
+        if got.starts_with("[seat") {
+            relayed += (got.len() + 1) as f64;
+        }
+    }
+    alice.send(b"my turn\n");
+    loop {
+        let got = reader.read_line();
+        if got == "[alice] my turn" {
+            break;
+        }
+        if got.starts_with("[seat") {
+            relayed += (got.len() + 1) as f64;
+        }
+    }
+    // The room's burst, its rate since the flood began, and two lines per seat (one in debt,
+    // lines are never cut; one already on its way).
+    let bound =
+        ROOM_BURST + ROOM_RATE * started.elapsed().as_secs_f64() + (2 * SEATS * (LINE + 10)) as f64;
+    assert!(
+        relayed <= bound,
+        "{relayed} bytes relayed from {SEATS} seats in {:?} (bound {bound})",
+        started.elapsed()
+    );
+    for flood in floods {
+        flood.stop();
+    }
+}
+
 engine_tests! {
+    abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_gets_hers,
     abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_with_limits_off,
     abuse_over_long_lines_are_charged_and_their_refusal_is_told_once,
     abuse_a_line_that_never_ends_is_charged_as_it_is_read,

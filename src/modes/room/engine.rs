@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::actions::{Action, ClientId, Leave, Line, Log, Viewer};
+use super::limits;
 use super::protocol;
 use super::rules::Room;
 use super::stats::{self, Output};
@@ -479,11 +480,19 @@ impl Dispatch {
     /// table for the host's console or as notices to the member who asked.
     // ANCHOR: stats
     fn stats(&mut self, room: &mut Room, engine: &mut impl Engine, viewer: Viewer) {
-        let mut rows = room.stats_rows(viewer, Instant::now());
+        let now = Instant::now();
+        let mut rows = room.stats_rows(viewer, now);
         for row in &mut rows {
             row.output = engine.output(row.id);
         }
-        let lines = stats::table(&rows);
+        let mut lines = stats::table(&rows);
+        // The host sees how the room's output is shared; a member sees its own line only.
+        if viewer == Viewer::Host {
+            lines.push(stats::share_line(
+                room.output_shares(now),
+                limits::ROOM_BYTES_PER_SECOND,
+            ));
+        }
         match viewer {
             Viewer::Host => lines
                 .into_iter()

@@ -297,6 +297,19 @@ impl Flow {
         Charged::Paused(actions)
     }
 
+    /// The member's speaker is over its share of the room's output (limits.rs,
+    /// `SharedOutput`): not read before `until` (or its own pause, if later). Lines read
+    /// meanwhile are held, as for its own limit; it is not told each time (its share, and how
+    /// many share the room, are in `/stats`).
+    pub fn hold_for_room(&mut self, id: ClientId, until: Instant) -> Vec<Action> {
+        let until = self.paused_until.map_or(until, |paused| paused.max(until));
+        self.paused_until = Some(until);
+        if self.overflowed {
+            return Vec::new(); // the drain pace paces its reading
+        }
+        vec![Action::Pause { id, until }]
+    }
+
     /// Takes every held line out (the member is leaving), and how many were dropped so far.
     pub fn take_held(&mut self) -> (VecDeque<Vec<u8>>, u64) {
         self.held_bytes = 0;

@@ -25,7 +25,7 @@ use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer}
 pub use super::flow::Arrived;
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
-use super::limits::{self, Admission, RateLimit, Refusals};
+use super::limits::{self, Admission, RateLimit, Refusals, SharedOutput, Speaker};
 use super::protocol::{self, Command};
 use super::stats::{Row, Traffic};
 use crate::endpoint;
@@ -76,6 +76,8 @@ pub struct Room {
     rate: RateLimit,
     /// Who may come in, by address (limits.rs).
     door: Admission,
+    /// The room's output, shared fairly among the speakers (limits.rs).
+    output: SharedOutput,
     /// Newcomers whose join is not announced yet, oldest first, with when they joined.
     unannounced: VecDeque<(Instant, ClientId)>,
     /// Refused connections, counted for the console (limits.rs).
@@ -141,6 +143,7 @@ impl Room {
             motd: Vec::new(),
             rate: limits.rate,
             door: Admission::new(limits.max_per_address),
+            output: SharedOutput::default(),
             unannounced: VecDeque::new(),
             refusals: Refusals::default(),
             holding: BTreeSet::new(),
@@ -495,7 +498,45 @@ impl Room {
         let charged = member
             .flow
             .charge(id, &member.nick, rate, now, bytes, observed);
-        self.carry_out(id, charged)
+        let mut actions = self.carry_out(id, charged);
+        actions.extend(self.share_room(id, caused, now));
+        actions
+    }
+
+    /// Charges what a member's line makes the room relay to everyone to its speaker's share of
+    /// the room's output (limits.rs, `SharedOutput`); over it, the member is not read until the
+    /// share refills.
+    fn share_room(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
+        let to_everyone: usize = caused
+            .iter()
+            .map(|action| match action {
+                Action::All { line, .. } => line.len() + 1,
+                _ => 0,
+            })
+            .sum();
+        let speaker = self.speaker(id);
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        match self.output.charge(self.rate, speaker, to_everyone, now) {
+            Some(until) => member.flow.hold_for_room(id, until),
+            None => Vec::new(),
+        }
+    }
+
+    /// How many speakers share the room's output now and each one's share (for `/stats`);
+    /// `None` with limits off.
+    pub fn output_shares(&self, now: Instant) -> Option<(usize, u32)> {
+        (self.rate != RateLimit::Off).then(|| self.output.shares(now))
+    }
+
+    /// Who a member is when the room's output is shared: its address, unless seats are not
+    /// limited per address (then each member is a speaker of its own).
+    fn speaker(&self, id: ClientId) -> Speaker {
+        match self.members.get(&id) {
+            Some(member) if self.door.limits_seats() => Speaker::Address(member.peer.ip()),
+            _ => Speaker::Member(id),
+        }
     }
 
     /// A read of member `id` ended (its lines were handed over first): the bytes it brought
