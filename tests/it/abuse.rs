@@ -279,6 +279,32 @@ fn abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order(engine: En
     }
 }
 
+/// The rows of one relayed line as an `nc` reader gets them: the row that starts with `first`,
+/// then the rows that continue it (the server cuts lines wider than 80 columns into rows, each
+/// after the first indented by four spaces), up to the one that contains `last`.
+fn read_rows(peer: &mut RawPeer, first: &str, last: &str) -> Vec<String> {
+    let mut rows = vec![peer.read_until(first)];
+    while !joined(&rows).contains(last) {
+        let row = peer.read_line();
+        assert!(
+            row.starts_with("    "),
+            "{row:?} does not continue {rows:?}"
+        );
+        rows.push(row);
+    }
+    assert!(rows[0].starts_with(first), "{rows:?}");
+    rows
+}
+
+/// The line the rows make, joined again.
+fn joined(rows: &[String]) -> String {
+    let mut line = rows[0].clone();
+    for row in &rows[1..] {
+        line.push_str(&row[4..]);
+    }
+    line
+}
+
 fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: Engine) {
     let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
@@ -286,9 +312,10 @@ fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: En
     let mut line = vec![0x01; 8000];
     line.push(b'\n');
     eve.send(&line);
-    let shown = alice.read_until("[eve] ");
+    let rows = read_rows(&mut alice, "[eve] ", "not shown]");
     // Escaped whole, it would be 32,000 columns: 400 rows of `\x01` on every screen.
-    assert!(shown.len() < 160, "{} columns: {shown}", shown.len());
+    assert!(rows.len() <= 2, "{} rows: {rows:?}", rows.len());
+    let shown = joined(&rows);
     assert!(
         shown.starts_with("[eve] \\x01\\x01")
             && shown.ends_with(" [7,984 more control characters not shown]"),
@@ -468,8 +495,9 @@ fn abuse_a_quit_reason_cannot_put_a_fake_notice_on_its_own_row(engine: Engine) {
         )
         .as_bytes(),
     );
+    let rows = read_rows(&mut alice, "*** eve left", "(1 in the room)");
     assert_eq!(
-        alice.read_until("*** eve left"),
+        joined(&rows),
         "*** eve left (bye        *** bob was kicked by the host (cheating)) (1 in the room)"
     );
 }
@@ -904,9 +932,11 @@ fn abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_g
     // Once the room relayed more than its burst, alice speaks: she is a speaker of her own, and
     // her line gets through.
     let mut relayed = 0.0;
+    // (Their lines come as rows of 80 columns, each after the first indented: all counted.)
+    let from_seats = |row: &str| row.starts_with("[seat") || row.starts_with("    ");
     while relayed < 3.0 * ROOM_BURST {
         let got = reader.read_line();
-        if got.starts_with("[seat") {
+        if from_seats(&got) {
             relayed += (got.len() + 1) as f64;
         }
     }
@@ -916,7 +946,7 @@ fn abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_g
         if got == "[alice] my turn" {
             break;
         }
-        if got.starts_with("[seat") {
+        if from_seats(&got) {
             relayed += (got.len() + 1) as f64;
         }
     }

@@ -15,6 +15,7 @@
 //! rule (a name check, a command, who hears a notice) exists once, and every rule is tested here
 //! without a socket.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -114,6 +115,26 @@ pub fn room_full(max_clients: usize, peer: SocketAddr, observer: &Observer) -> L
 
 fn line(text: String) -> Line {
     Arc::from(text)
+}
+
+/// A line that carries what a member chose (a message, a `/me`, a private line, a reason in a
+/// leave notice), cut for an 80-column screen if it is wider (`protocol::wire_rows`), so that
+/// no member's text can start a row of an `nc` reader's screen. The server's own lines (answers,
+/// refusals, goodbyes) are its own words and go out whole.
+fn member_line(text: String) -> Line {
+    match protocol::wire_rows(&text) {
+        Cow::Borrowed(_) => Arc::from(text),
+        Cow::Owned(rows) => Arc::from(rows),
+    }
+}
+
+/// [`member_line`] for a line also shown at the console, which cuts it for its own screen: the
+/// clients' line shares it when it fits.
+fn wire_line(shown: &Line) -> Line {
+    match protocol::wire_rows(shown) {
+        Cow::Borrowed(_) => Arc::clone(shown),
+        Cow::Owned(rows) => Arc::from(rows),
+    }
 }
 
 /// The bytes a member's line makes the room send (a message once, however many hear it; an
@@ -468,13 +489,13 @@ impl Room {
         text: String,
         kind: LineKind,
     ) -> Vec<Action> {
-        let shared = line(text);
+        let shown: Line = Arc::from(text);
         let mut actions = vec![
             Action::All {
                 except: Some(sender),
-                line: Arc::clone(&shared),
+                line: wire_line(&shown),
             },
-            Action::Log(Log::Message(shared, kind)),
+            Action::Log(Log::Message(shown, kind)),
         ];
         self.record(&mut actions, || Event::Message {
             client: sender,
@@ -606,7 +627,7 @@ impl Room {
             Some(target) => {
                 let to = self.nick(target).unwrap_or("?");
                 let mut actions = vec![
-                    Action::To(target, line(protocol::private(from, text))),
+                    Action::To(target, member_line(protocol::private(from, text))),
                     // The operator sees that it happened, not what was said.
                     Action::Log(Log::Status(format!(
                         "{from} sent a private message to {to}"
@@ -695,7 +716,7 @@ impl Room {
         if count < ANNOUNCE_UP_TO && member.announced {
             actions.push(Action::All {
                 except: None,
-                line: line(protocol::notice(&text)),
+                line: member_line(protocol::notice(&text)),
             });
         }
         actions.push(Action::Log(log));
@@ -814,6 +835,7 @@ impl Room {
 mod tests {
     use super::*;
     use crate::modes::room::protocol::HostCommand;
+    use crate::text;
     use std::time::Duration;
 
     fn addr() -> SocketAddr {
@@ -846,15 +868,44 @@ mod tests {
             .collect()
     }
 
+    /// The lines `who` gets, each as it was before it was cut for an 80-column screen.
     fn lines_to(actions: &[Action], who: ClientId) -> Vec<String> {
+        let whole = |line: &Line| line.replace(&format!("\n{}", protocol::WIRE_INDENT), "");
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::To(id, line) if *id == who => Some(line.to_string()),
-                Action::All { except, line } if *except != Some(who) => Some(line.to_string()),
+                Action::To(id, line) if *id == who => Some(whole(line)),
+                Action::All { except, line } if *except != Some(who) => Some(whole(line)),
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_line_wider_than_80_columns_goes_out_as_rows_that_continue_indented() {
+        let mut room = room_of(&["alice", "bob"]);
+        let padded = format!(
+            "{}*** alice was kicked by the host (cheating)",
+            ".".repeat(70)
+        );
+        let actions = room.said(2, padded.as_bytes(), now());
+        let relayed: Vec<&Line> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::All { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        let rows: Vec<&str> = relayed[0].split('\n').collect();
+        assert_eq!(rows[0], format!("[bob] {}*** ", ".".repeat(70)));
+        assert_eq!(rows[1], "    alice was kicked by the host (cheating)");
+        assert!(
+            rows.iter()
+                .all(|row| text::width(row) <= protocol::WIRE_COLUMNS)
+        );
+        // The console shows the line whole, and cuts it for its own screen.
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::Log(Log::Message(line, _)) if !line.contains('\n'))));
     }
 
     /// A room with the default limits and two members who joined at the returned moment: 1, who
