@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use colored::Colorize;
-use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::Error;
 use crate::framing::Messages;
@@ -410,22 +409,25 @@ impl Console {
     /// [`Console::flush_messages`]: the lines one `read` brought (a busy room) leave in one
     /// `write`.
     pub fn queue_room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
-        let rows = if self.interactive {
-            screen_rows(text, screen_columns())
+        let (rows, indent) = if self.interactive {
+            let columns = screen_columns();
+            (screen_rows(text, columns), indent_for(columns))
         } else {
-            vec![text]
+            (vec![text], 0)
         };
         let mut shown = String::new();
         for (number, row) in rows.into_iter().enumerate() {
             if number > 0 {
                 shown.push('\n');
-                shown.push_str(CONTINUATION_INDENT);
+                shown.extend(std::iter::repeat_n(' ', indent));
             }
             let colored = match tone {
                 _ if !self.color_out => row.to_string(),
                 Tone::Own => row.green().to_string(),
                 // `[bob] hi`: the name stands out; what you type yourself stays plain.
-                Tone::Other if number == 0 => match row.split_once("] ") {
+                // A row that starts with the name: a continuation (indented by the server
+                // for narrow readers) is never colored as one.
+                Tone::Other if number == 0 && row.starts_with('[') => match row.split_once("] ") {
                     Some((name, said)) => format!("{} {said}", format!("{name}]").cyan().bold()),
                     None => row.to_string(),
                 },
@@ -465,38 +467,31 @@ impl Write for StderrLines {
 /// row starts at the left edge, where names are.
 pub const CONTINUATION_INDENT: &str = "    ";
 
-/// Below this width, rows are left to the terminal: an indented row would hold almost nothing.
-const NARROWEST_WRAPPED: usize = 2 * CONTINUATION_INDENT.len() + 8;
+/// Below this width, the indent is narrower than [`CONTINUATION_INDENT`] (a quarter of the
+/// screen, at least one column): a 4-column indent would leave an 8-column screen half empty,
+/// and no indent at all would let a message start a row.
+const NARROWEST_WRAPPED: usize = 4 * CONTINUATION_INDENT.len();
 
 /// How many columns the terminal has (80 if it cannot say).
 pub fn screen_columns() -> usize {
     crossterm::terminal::size().map_or(80, |(columns, _)| usize::from(columns))
 }
 
+/// How far rows after a line's first are indented on a screen `columns` wide.
+fn indent_for(columns: usize) -> usize {
+    if columns >= NARROWEST_WRAPPED {
+        CONTINUATION_INDENT.len()
+    } else {
+        (columns / 4).max(1)
+    }
+}
+
 /// `text` (already escaped: every character draws) cut into the rows a screen `columns` wide
-/// shows, the first `columns` wide and the others narrower by [`CONTINUATION_INDENT`]. Measured
-/// with the one width model ([`text::grapheme_width`]: tabs to the next stop, wide characters
-/// 2): a wide character that would not fit at the end of a row goes to the next one, as the
-/// terminal would put it, and a grapheme is never cut from its accents.
+/// shows, the first `columns` wide and the others narrower by their indent ([`text::rows`], the
+/// one width model: tabs to the next stop, wide characters 2). At every width of 2 columns or
+/// more, every row but the first is indented.
 pub fn screen_rows(text: &str, columns: usize) -> Vec<&str> {
-    if columns < NARROWEST_WRAPPED {
-        return vec![text];
-    }
-    let mut rows = Vec::new();
-    // `column` is where the cursor stands on the screen: a row after the first starts after
-    // its indent, which is where its tabs are measured from.
-    let (mut start, mut column) = (0, 0);
-    for (at, grapheme) in text.grapheme_indices(true) {
-        let w = text::grapheme_width(grapheme, column);
-        if column + w > columns && at > start {
-            rows.push(&text[start..at]);
-            start = at;
-            column = CONTINUATION_INDENT.len();
-        }
-        column += text::grapheme_width(grapheme, column);
-    }
-    rows.push(&text[start..]);
-    rows
+    text::rows(text, columns, indent_for(columns))
 }
 
 /// How a chat-room line looks, by who it is from.
@@ -556,8 +551,12 @@ mod tests {
             screen_rows(&format!("{}你好", "x".repeat(29)), 30),
             [&"x".repeat(29) as &str, "你好"]
         );
-        // Too narrow to indent: left to the terminal.
-        assert_eq!(screen_rows(&long, 10), [long.as_str()]);
+        // Narrow: a narrower indent, but still one.
+        assert_eq!(screen_rows("abcdefghij", 8), ["abcdefgh", "ij"]);
+        assert_eq!(
+            screen_rows("abcdefghijklm", 4),
+            ["abcd", "efg", "hij", "klm"]
+        );
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub enum Event {
         reads: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<u64>,
+        /// Present when the record sums several reads (a busy connection's reads beyond the
+        /// first few of a second): how many; `bytes` and `messages` are their totals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
     },
     /// One `write()` on the socket: how many bytes, and how many messages they completed.
     Write {

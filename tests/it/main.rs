@@ -20,6 +20,7 @@ mod lessons;
 mod properties;
 mod raw_framing;
 mod room;
+mod rows;
 mod teacher;
 mod terminal;
 mod watch;

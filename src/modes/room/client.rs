@@ -403,9 +403,22 @@ fn received(
 ) -> Result<Option<Result<()>>> {
     match item {
         Pumped::Messages(lines) => {
+            // A line the server cut for 80-column screens (`protocol::wire_rows`) arrives as
+            // rows, each after the first starting with `WIRE_INDENT`, in one write: joined
+            // again here, the console cuts it for this screen, however wide.
+            let mut whole: Option<(String, LineKind)> = None;
             for bytes in lines.iter() {
                 // The server escapes what it relays, but a client trusts no peer: escape again.
                 let text = escape_peer_text(bytes);
+                if let (Some((line, _)), Some(rest)) =
+                    (whole.as_mut(), text.strip_prefix(protocol::WIRE_INDENT))
+                {
+                    line.push_str(rest);
+                    continue;
+                }
+                if let Some((line, kind)) = whole.take() {
+                    console.queue_room_line(&line, kind.tone())?;
+                }
                 if let Some(farewell) = protocol::farewell(&text) {
                     state.goodbye = Some(farewell);
                 }
@@ -414,7 +427,10 @@ fn received(
                     LineKind::Notice | LineKind::Goodbye => watch.notice(&text),
                     _ => watch.received(bytes),
                 }
-                console.queue_room_line(&text, kind.tone())?;
+                whole = Some((text, kind));
+            }
+            if let Some((line, kind)) = whole {
+                console.queue_room_line(&line, kind.tone())?;
             }
             // Everything one `read` brought leaves in one `write` to stdout.
             console.flush_messages()?;

@@ -220,6 +220,38 @@ impl Bucket {
 
     /// Takes one line of `bytes` relayed bytes out of the bucket, and says whether to read on.
     pub fn charge(&mut self, limit: RateLimit, now: Instant, bytes: usize) -> Charge {
+        self.take(limit, now, 1.0, bytes)
+    }
+
+    /// Takes `bytes` that were read but made no line (an over-long line's, an unfinished
+    /// line's) out of the byte bucket, and says whether to read on: every byte read is charged,
+    /// or a member could make the server read gigabytes of lines it never relays.
+    pub fn charge_unframed(&mut self, limit: RateLimit, now: Instant, bytes: usize) -> Charge {
+        self.take(limit, now, 0.0, bytes)
+    }
+
+    /// Gives back `bytes` charged earlier as an unfinished line's, now that the line ended and
+    /// is charged as a line (so no byte is charged twice). Never above the burst.
+    pub fn refund(&mut self, limit: RateLimit, now: Instant, bytes: usize) {
+        let Some((_, byte_rate)) = limit.rates() else {
+            return;
+        };
+        let burst = f64::from(BURST_BYTES);
+        let level = self.bytes.refill(byte_rate, burst, now);
+        self.bytes.tokens = (level + bytes as f64).min(burst);
+    }
+
+    /// Whether both buckets are full at `now`: the member kept within its limit long enough
+    /// for any episode to be over. Always, with limits off.
+    pub fn is_full(&self, limit: RateLimit, now: Instant) -> bool {
+        let Some((line_rate, byte_rate)) = limit.rates() else {
+            return true;
+        };
+        self.lines.level_at(line_rate, f64::from(BURST_LINES), now) >= f64::from(BURST_LINES)
+            && self.bytes.level_at(byte_rate, f64::from(BURST_BYTES), now) >= f64::from(BURST_BYTES)
+    }
+
+    fn take(&mut self, limit: RateLimit, now: Instant, lines: f64, bytes: usize) -> Charge {
         let Some((line_rate, byte_rate)) = limit.rates() else {
             return Charge::Go;
         };
@@ -232,7 +264,7 @@ impl Bucket {
             self.since = None;
         }
         // Lines are never cut: a line may take a bucket below zero (no floor).
-        self.lines.take(1.0, f64::NEG_INFINITY);
+        self.lines.take(lines, f64::NEG_INFINITY);
         self.bytes.take(bytes as f64, f64::NEG_INFINITY);
         let (lines, bytes) = (self.lines.tokens, self.bytes.tokens);
         if lines >= 0.0 && bytes >= 0.0 {
@@ -251,6 +283,85 @@ impl Bucket {
     }
 }
 // ANCHOR_END: bucket
+
+/// The room's shared output, in bytes a second: what every member's messages together may make
+/// the room relay. An honest reader on a slow link (64 KiB/s) must keep up with the room however
+/// many members send within their own limits (32 seats at 10 KiB/s each would be 320 KiB/s); 48
+/// KiB/s leaves a quarter of that link for notices and answers, and is still ten pages of chat a
+/// second. Shared fairly among the speakers ([`SharedOutput`]).
+pub const ROOM_BYTES_PER_SECOND: u32 = 48 * 1024;
+
+/// What the room may relay at once, before its shared rate applies: one pasted page (64 KiB)
+/// from one speaker, or a share of it each when several speak at once.
+pub const ROOM_BURST_BYTES: u32 = 64 * 1024;
+
+/// A speaker who relayed nothing for this long no longer counts when the room's output is shared.
+pub const SPEAKER_QUIET: Duration = Duration::from_secs(10);
+
+/// Who gets a share of the room's output ([`SharedOutput`]): an address, when seats are limited
+/// per address (one person's four terminals, or a prankster's four seats, are one speaker, so
+/// seats cannot buy a bigger share); each member, when `--max-per-address 0` says that an address
+/// is not a person (a class behind one NAT address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Speaker {
+    Address(IpAddr),
+    Member(u64),
+}
+
+/// The room's total relayed output, bounded ([`ROOM_BYTES_PER_SECOND`]) and shared fairly: each
+/// speaker active in the last [`SPEAKER_QUIET`] has a token bucket of an equal share of the rate
+/// and the burst. A speaker over its share is not read until its share refills (like a member
+/// over its own limit); the others' shares are untouched, so one speaker, however many seats it
+/// holds, cannot take another's.
+#[derive(Debug, Default)]
+pub struct SharedOutput {
+    speakers: HashMap<Speaker, (TokenBucket, Instant)>,
+}
+
+impl SharedOutput {
+    /// Charges `bytes` relayed for `speaker` at `now`; `Some(until)` if it is over its share and
+    /// must not be read before then. Nothing with limits off (`--rate-limit 0`).
+    // ANCHOR: fair_share
+    pub fn charge(
+        &mut self,
+        limit: RateLimit,
+        speaker: Speaker,
+        bytes: usize,
+        now: Instant,
+    ) -> Option<Instant> {
+        if limit == RateLimit::Off || bytes == 0 {
+            return None;
+        }
+        // Forget the speakers who went quiet: the active ones share the whole room.
+        self.speakers
+            .retain(|_, (_, last)| now.saturating_duration_since(*last) < SPEAKER_QUIET);
+        let sharing = self.speakers.len() + usize::from(!self.speakers.contains_key(&speaker));
+        let rate = f64::from(ROOM_BYTES_PER_SECOND) / sharing as f64;
+        let burst = f64::from(ROOM_BURST_BYTES) / sharing as f64;
+        let (bucket, last) = self
+            .speakers
+            .entry(speaker)
+            .or_insert((TokenBucket::full(burst, now), now));
+        *last = now;
+        bucket.refill(rate, burst, now);
+        // Like a member's own bucket: a line is never cut, it may take the share into debt.
+        bucket.take(bytes as f64, f64::NEG_INFINITY);
+        let tokens = bucket.tokens;
+        (tokens < 0.0).then(|| now + Duration::from_secs_f64(-tokens / rate))
+    }
+    // ANCHOR_END: fair_share
+
+    /// How many speakers share the room's output now, and each one's share in bytes a second
+    /// (for `/stats`).
+    pub fn shares(&self, now: Instant) -> (usize, u32) {
+        let active = self
+            .speakers
+            .values()
+            .filter(|(_, last)| now.saturating_duration_since(*last) < SPEAKER_QUIET)
+            .count();
+        (active, ROOM_BYTES_PER_SECOND / active.max(1) as u32)
+    }
+}
 
 /// The limits a room is run with (`--rate-limit`, `--max-per-address`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -415,6 +526,12 @@ impl Admission {
         }
     }
 
+    /// Whether seats are limited per address (`--max-per-address` is not 0): then an address
+    /// is taken for one person.
+    pub fn limits_seats(&self) -> bool {
+        self.max_per_address != 0
+    }
+
     /// Sets `--allow` and `--deny`.
     pub fn set_access(&mut self, access: AccessList) {
         self.access = access;
@@ -520,6 +637,30 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_speaker_over_its_share_of_the_room_never_takes_another_speakers_share() {
+        let now = Instant::now();
+        let mut output = SharedOutput::default();
+        let (flooder, alice) = (
+            Speaker::Address(IpAddr::from([10, 0, 0, 1])),
+            Speaker::Address(IpAddr::from([10, 0, 0, 2])),
+        );
+        // Alone, a speaker has the room's whole burst.
+        assert_eq!(output.charge(FIVE, flooder, 60_000, now), None);
+        // Once it is beyond it, it waits for its share to refill, however many seats send.
+        let Some(until) = output.charge(FIVE, flooder, 8_000, now) else {
+            panic!("the flooder went past the room's burst");
+        };
+        assert!(until > now);
+        // Another speaker has its own share: nothing the flooder took is missing from it.
+        assert_eq!(output.charge(FIVE, alice, 2_000, now), None);
+        assert_eq!(output.shares(now), (2, ROOM_BYTES_PER_SECOND / 2));
+        // With limits off, nothing is shared out.
+        assert_eq!(output.charge(RateLimit::Off, flooder, 1 << 30, now), None);
+        // A speaker quiet for a while no longer counts.
+        assert_eq!(output.shares(now + SPEAKER_QUIET).0, 0);
     }
 
     #[test]

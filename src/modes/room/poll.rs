@@ -270,6 +270,8 @@ impl EventLoop {
             let ticked = self.room.tick(now);
             self.dispatch
                 .apply(&mut self.room, &mut self.clients, ticked);
+            self.dispatch
+                .check_behind(&mut self.room, &mut self.clients, now);
             self.resume(now);
             if now >= self.next_sweep {
                 self.sweep(now);
@@ -303,6 +305,7 @@ impl EventLoop {
         [
             sweep,
             resume,
+            self.dispatch.behind_deadline(now),
             answers,
             self.room.next_deadline(),
             self.accept_again,
@@ -504,10 +507,17 @@ impl EventLoop {
         let fed = decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
                 Frame::Line(line) => room.said(id, line, now),
-                Frame::TooLong { limit } => room.too_long(id, limit),
+                Frame::TooLong { limit } => room.too_long(id, limit, now),
             };
             dispatch.apply(room, clients, actions);
         });
+        // Then what the read brought beyond its lines is charged (rules.rs, `Room::read`).
+        let read = rules::Arrived {
+            bytes: n,
+            unfinished: decoder.partial_len(),
+        };
+        let actions = room.read(id, read, now);
+        dispatch.apply(room, clients, actions);
         if let Some(client) = self.clients.map.get_mut(&id) {
             let pending = if fed.continues { decoder.held() } else { 0 };
             client
@@ -525,6 +535,7 @@ impl EventLoop {
         let Some(client) = self.clients.map.get_mut(&id) else {
             return;
         };
+        client.watch.summarise_reads();
         client.watch.fin_received();
         client.eof = true;
         match client.phase {

@@ -15,6 +15,7 @@
 //! rule (a name check, a command, who hears a notice) exists once, and every rule is tested here
 //! without a socket.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -22,9 +23,10 @@ use std::time::Instant;
 
 use super::access::AccessList;
 use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
+pub use super::flow::Arrived;
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
-use super::limits::{self, Admission, RateLimit, Refusals};
+use super::limits::{self, Admission, RateLimit, Refusals, SharedOutput, Speaker};
 use super::protocol::{self, Command};
 use super::stats::{Row, Traffic};
 use crate::endpoint;
@@ -75,6 +77,8 @@ pub struct Room {
     rate: RateLimit,
     /// Who may come in, by address (limits.rs).
     door: Admission,
+    /// The room's output, shared fairly among the speakers (limits.rs).
+    output: SharedOutput,
     /// Newcomers whose join is not announced yet, oldest first, with when they joined.
     unannounced: VecDeque<(Instant, ClientId)>,
     /// Refused connections, counted for the console (limits.rs).
@@ -113,6 +117,26 @@ fn line(text: String) -> Line {
     Arc::from(text)
 }
 
+/// A line that carries what a member chose (a message, a `/me`, a private line, a reason in a
+/// leave notice), cut for an 80-column screen if it is wider (`protocol::wire_rows`), so that
+/// no member's text can start a row of an `nc` reader's screen. The server's own lines (answers,
+/// refusals, goodbyes) are its own words and go out whole.
+fn member_line(text: String) -> Line {
+    match protocol::wire_rows(&text) {
+        Cow::Borrowed(_) => Arc::from(text),
+        Cow::Owned(rows) => Arc::from(rows),
+    }
+}
+
+/// [`member_line`] for a line also shown at the console, which cuts it for its own screen: the
+/// clients' line shares it when it fits.
+fn wire_line(shown: &Line) -> Line {
+    match protocol::wire_rows(shown) {
+        Cow::Borrowed(_) => Arc::clone(shown),
+        Cow::Owned(rows) => Arc::from(rows),
+    }
+}
+
 /// The bytes a member's line makes the room send (a message once, however many hear it; an
 /// answer; its notices): what its rate limit counts.
 fn relayed_bytes(caused: &[Action]) -> usize {
@@ -140,6 +164,7 @@ impl Room {
             motd: Vec::new(),
             rate: limits.rate,
             door: Admission::new(limits.max_per_address),
+            output: SharedOutput::default(),
             unannounced: VecDeque::new(),
             refusals: Refusals::default(),
             holding: BTreeSet::new(),
@@ -386,6 +411,7 @@ impl Room {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
         member.received.count(text.len());
+        member.flow.line_read(text.len(), self.rate, now);
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.flow.must_wait(now) {
             return self.hold(id, text, now);
@@ -463,13 +489,13 @@ impl Room {
         text: String,
         kind: LineKind,
     ) -> Vec<Action> {
-        let shared = line(text);
+        let shown: Line = Arc::from(text);
         let mut actions = vec![
             Action::All {
                 except: Some(sender),
-                line: Arc::clone(&shared),
+                line: wire_line(&shown),
             },
-            Action::Log(Log::Message(shared, kind)),
+            Action::Log(Log::Message(shown, kind)),
         ];
         self.record(&mut actions, || Event::Message {
             client: sender,
@@ -490,10 +516,66 @@ impl Room {
             return Vec::new(); // it left with this line (/quit)
         };
         let bytes = relayed_bytes(caused);
-        match member
+        let charged = member
             .flow
-            .charge(id, &member.nick, rate, now, bytes, observed)
-        {
+            .charge(id, &member.nick, rate, now, bytes, observed);
+        let mut actions = self.carry_out(id, charged);
+        actions.extend(self.share_room(id, caused, now));
+        actions
+    }
+
+    /// Charges what a member's line makes the room relay to everyone to its speaker's share of
+    /// the room's output (limits.rs, `SharedOutput`); over it, the member is not read until the
+    /// share refills.
+    fn share_room(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
+        let to_everyone: usize = caused
+            .iter()
+            .map(|action| match action {
+                Action::All { line, .. } => line.len() + 1,
+                _ => 0,
+            })
+            .sum();
+        let speaker = self.speaker(id);
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        match self.output.charge(self.rate, speaker, to_everyone, now) {
+            Some(until) => member.flow.hold_for_room(id, until),
+            None => Vec::new(),
+        }
+    }
+
+    /// How many speakers share the room's output now and each one's share (for `/stats`);
+    /// `None` with limits off.
+    pub fn output_shares(&self, now: Instant) -> Option<(usize, u32)> {
+        (self.rate != RateLimit::Off).then(|| self.output.shares(now))
+    }
+
+    /// Who a member is when the room's output is shared: its address, unless seats are not
+    /// limited per address (then each member is a speaker of its own).
+    fn speaker(&self, id: ClientId) -> Speaker {
+        match self.members.get(&id) {
+            Some(member) if self.door.limits_seats() => Speaker::Address(member.peer.ip()),
+            _ => Speaker::Member(id),
+        }
+    }
+
+    /// A read of member `id` ended (its lines were handed over first): the bytes it brought
+    /// that made no line are charged to its byte allowance (flow.rs, `Flow::read`).
+    pub fn read(&mut self, id: ClientId, read: Arrived, now: Instant) -> Vec<Action> {
+        let (rate, observed) = (self.rate, self.observer.is_on());
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        let charged = member
+            .flow
+            .read(id, &member.nick, rate, read, now, observed);
+        self.carry_out(id, charged)
+    }
+
+    /// What a charge decided, as actions: nothing, a pause, or the end of a flood.
+    fn carry_out(&mut self, id: ClientId, charged: Charged) -> Vec<Action> {
+        match charged {
             Charged::Go => Vec::new(),
             Charged::Paused(actions) => actions,
             Charged::Flooded => {
@@ -539,7 +621,7 @@ impl Room {
             Some(target) => {
                 let to = self.nick(target).unwrap_or("?");
                 let mut actions = vec![
-                    Action::To(target, line(protocol::private(from, text))),
+                    Action::To(target, member_line(protocol::private(from, text))),
                     // The operator sees that it happened, not what was said.
                     Action::Log(Log::Status(format!(
                         "{from} sent a private message to {to}"
@@ -628,7 +710,7 @@ impl Room {
         if count < ANNOUNCE_UP_TO && member.announced {
             actions.push(Action::All {
                 except: None,
-                line: line(protocol::notice(&text)),
+                line: member_line(protocol::notice(&text)),
             });
         }
         actions.push(Action::Log(log));
@@ -691,9 +773,15 @@ impl Room {
         }
     }
 
-    /// A line longer than `--max-line`: refused, the connection lives on.
-    pub fn too_long(&self, id: ClientId, limit: usize) -> Vec<Action> {
-        if !self.members.contains_key(&id) {
+    /// A line longer than `--max-line`: refused (its bytes are charged when the read ends,
+    /// `Room::read`), the connection lives on. The member is told once per episode: a stream
+    /// of over-long lines must not make the server write a notice for each.
+    pub fn too_long(&mut self, id: ClientId, limit: usize, now: Instant) -> Vec<Action> {
+        let rate = self.rate;
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        if !member.flow.tell_too_long(rate, now) {
             return Vec::new();
         }
         vec![Action::To(id, line(protocol::line_too_long(limit)))]
@@ -736,6 +824,7 @@ impl Room {
 mod tests {
     use super::*;
     use crate::modes::room::protocol::HostCommand;
+    use crate::text;
     use std::time::Duration;
 
     /// Whether the member is inside a rate-limit episode (the rules' own state, read by the test).
@@ -775,15 +864,44 @@ mod tests {
             .collect()
     }
 
+    /// The lines `who` gets, each as it was before it was cut for an 80-column screen.
     fn lines_to(actions: &[Action], who: ClientId) -> Vec<String> {
+        let whole = |line: &Line| line.replace(&format!("\n{}", protocol::WIRE_INDENT), "");
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::To(id, line) if *id == who => Some(line.to_string()),
-                Action::All { except, line } if *except != Some(who) => Some(line.to_string()),
+                Action::To(id, line) if *id == who => Some(whole(line)),
+                Action::All { except, line } if *except != Some(who) => Some(whole(line)),
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_line_wider_than_80_columns_goes_out_as_rows_that_continue_indented() {
+        let mut room = room_of(&["alice", "bob"]);
+        let padded = format!(
+            "{}*** alice was kicked by the host (cheating)",
+            ".".repeat(70)
+        );
+        let actions = room.said(2, padded.as_bytes(), now());
+        let relayed: Vec<&Line> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::All { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        let rows: Vec<&str> = relayed[0].split('\n').collect();
+        assert_eq!(rows[0], format!("[bob] {}*** ", ".".repeat(70)));
+        assert_eq!(rows[1], "    alice was kicked by the host (cheating)");
+        assert!(
+            rows.iter()
+                .all(|row| text::width(row) <= protocol::WIRE_COLUMNS)
+        );
+        // The console shows the line whole, and cuts it for its own screen.
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::Log(Log::Message(line, _)) if !line.contains('\n'))));
     }
 
     /// A room with the default limits and two members who joined at the returned moment: 1, who

@@ -115,6 +115,22 @@ pub fn table(rows: &[Row]) -> Vec<String> {
     lines
 }
 
+/// The line under the table: how the room's output is shared now (limits.rs, `SharedOutput`),
+/// given as `(speakers, bytes a second each)`, or `None` with limits off.
+pub fn share_line(shares: Option<(usize, u32)>, total: u32) -> String {
+    let kib = |bytes: u32| format!("{} KiB/s", thousands(u64::from(bytes / 1024)));
+    match shares {
+        None => "room output: not limited (--rate-limit 0)".to_string(),
+        Some((0, _)) => format!("room output: {} shared by whoever speaks", kib(total)),
+        Some((1, _)) => format!("room output: {}, all of it for the one speaker", kib(total)),
+        Some((speakers, each)) => format!(
+            "room output: {} shared by {speakers} speakers, {} each (an address's seats are one speaker)",
+            kib(total),
+            kib(each)
+        ),
+    }
+}
+
 /// Text columns left-aligned, number columns right-aligned.
 fn format_row(cells: &[String; 9], widths: &[usize; 9]) -> String {
     let mut line = String::new();

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::{Departure, Room, line};
-use crate::modes::room::actions::{Action, LineKind, Log, Viewer};
+use super::{Departure, Room, line, wire_line};
+use crate::modes::room::actions::{Action, Line, LineKind, Log, Viewer};
 use crate::modes::room::protocol::{self, HostCommand};
 
 impl Room {
@@ -16,13 +16,13 @@ impl Room {
         let status = |text: String| vec![Action::Log(Log::Answer(text))];
         match command {
             HostCommand::Say(text) => {
-                let shared = line(protocol::said(protocol::HOST_NICK, &text));
+                let shown: Line = Arc::from(protocol::said(protocol::HOST_NICK, &text));
                 vec![
                     Action::All {
                         except: None,
-                        line: Arc::clone(&shared),
+                        line: wire_line(&shown),
                     },
-                    Action::Log(Log::Message(shared, LineKind::Host)),
+                    Action::Log(Log::Message(shown, LineKind::Host)),
                 ]
             }
             HostCommand::Who if self.members.is_empty() => status("the room is empty".into()),
