@@ -222,9 +222,10 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub rate_limit: u32,
-    /// With --listen: how many connections one address may have at once, and (with it) a limit
-    /// on how fast one address may open new ones. 0 lifts both (many clients from one machine:
-    /// tests, benchmarks).
+    /// With --listen: how many connections one address may always have (beyond it, an address
+    /// may take more while many seats are free: a class behind one address gets in), and (with
+    /// it) a limit on how fast one address may open new ones. 0 lifts both for everyone (many
+    /// clients from one machine: tests, benchmarks); --lab lifts them for a class's network.
     #[arg(
         long,
         value_name = "N",
@@ -247,6 +248,11 @@ pub struct TeacherArgs {
     /// Repeatable.
     #[arg(long, value_name = "NETWORK", conflicts_with = "connect")]
     pub deny: Vec<Network>,
+    /// With --listen: a network whose addresses a class shares (a school's NAT, a lab router, a
+    /// room in a VM): its addresses are held to no per-address seat or connection limit.
+    /// Repeatable. It admits nobody by itself: --allow and --deny still decide.
+    #[arg(long, value_name = "NETWORK", conflicts_with = "connect")]
+    pub lab: Vec<Network>,
     /// With --listen: append a transcript of the room (every message and notice, with the local
     /// time HH:MM:SS) to FILE, one line at a time, so `tail -f FILE` follows the room.
     #[arg(long, value_name = "FILE", conflicts_with = "connect")]
@@ -455,6 +461,7 @@ impl TeacherArgs {
             access: AccessList {
                 allow: self.allow.clone(),
                 deny: self.deny.clone(),
+                lab: self.lab.clone(),
             },
             log: self.log.clone(),
             motd,

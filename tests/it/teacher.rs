@@ -89,27 +89,21 @@ fn a_storm_of_refusals_is_counted_not_printed_one_line_each(engine: Engine) {
         !reports.is_empty() && reports.len() < 10,
         "one line per second at most, not {KNOCKS}: {reports:#?}"
     );
-    // Every refusal is counted: the first line, then "(N more refused since the last such
-    // line)", and what was left when the room closed.
+    // Every refusal is counted: the first line, then "refused N more connections: …" at most
+    // once a second, and what was left when the room closed.
     let counted: usize = reports
         .iter()
-        .map(|line| {
-            let more = |marker: &str| {
-                line.split(marker).next().and_then(|before| {
-                    before
-                        .rsplit(|c: char| !c.is_ascii_digit())
-                        .find(|word| !word.is_empty())
-                        .and_then(|n| n.parse::<usize>().ok())
-                })
-            };
-            if line.contains("more connections were refused") {
-                more(" more connections were refused").unwrap_or(0)
-            } else if line.contains("more refused since") {
-                1 + more(" more refused since").unwrap_or(0)
-            } else {
-                1
-            }
-        })
+        .map(
+            |line| match line.split_once("refused ").map(|(_, rest)| rest) {
+                Some(rest) if rest.starts_with("a connection from") => 1,
+                Some(rest) => rest
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0),
+                None => 0,
+            },
+        )
         .sum();
     assert_eq!(counted, KNOCKS, "{reports:#?}");
 }

@@ -23,7 +23,7 @@ use super::actions::{Action, ClientId, Gone, Leave, Line, Log};
 use super::engine::{Dispatch, Engine, Offer};
 use super::logqueue::LogQueue;
 use super::protocol::HostCommand;
-use super::rules::Room;
+use super::rules::{Refusal, Room};
 use super::stats::{Output, Traffic};
 use crate::framing::Messages;
 
@@ -48,6 +48,9 @@ pub enum Event {
     Gone { id: ClientId, why: Gone },
     /// The operator typed something at the server's console.
     Host(HostCommand),
+    /// The accept thread turned a connection away (the room is full): the room counts it for
+    /// the console.
+    Refused { peer: SocketAddr, refusal: Refusal },
     /// Something went wrong outside any client (e.g. `accept` failed): log it.
     Trouble(String),
     /// Close the room: say goodbye to everyone and end the hub.
@@ -255,6 +258,7 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 room.leave(id, Leave::Gone(why))
             }
             Some(Event::Host(command)) => room.host(command),
+            Some(Event::Refused { peer, refusal }) => room.refused(peer, &refusal, now),
             Some(Event::Trouble(text)) => vec![Action::Log(Log::Notice(text))],
             Some(Event::Close) => {
                 let actions = room.close();

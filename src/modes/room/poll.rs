@@ -394,7 +394,11 @@ impl EventLoop {
     /// One connection too many: it gets the line, then a graceful close, like any leaving
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
     fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        let line = rules::room_full(self.max_clients, peer, &self.observer);
+        let refusal = rules::room_full(self.max_clients, self.room.access(), peer);
+        let line = rules::refusal_line(&refusal);
+        let actions = self.room.refused(peer, &refusal, Instant::now());
+        self.dispatch
+            .apply(&mut self.room, &mut self.clients, actions);
         let watch = self.observer.watch_from_start(None, Framing::Line);
         if self.clients.refusing >= MAX_REFUSING {
             let _ = stream.write(format!("{line}\n").as_bytes());

@@ -20,10 +20,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::access::AccessList;
+use super::access::{AccessList, Verdict};
 use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
+pub use super::limits::Refusal;
 use super::limits::{self, Admission, RateLimit, Refusals};
 use super::protocol::{self, Command};
 use super::stats::{Row, Traffic};
@@ -95,19 +96,26 @@ pub struct Room {
 /// lines anyway; `/who` still lists the room.
 pub const ANNOUNCE_UP_TO: usize = 100;
 
-/// A connection beyond `--max-clients`: the one line it gets before it is closed, and the
-/// `refused` event the log gets for it. The engine counts its seats (a full room is decided where
-/// connections are accepted, before the room's owner hears of them: in the threads engine that is
-/// the accept thread), and both engines turn a connection away by this one rule.
+/// A connection beyond `--max-clients`: why it is turned away. The engine counts its seats (a
+/// full room is decided where connections are accepted, before the room's owner hears of them:
+/// in the threads engine that is the accept thread), and both engines turn a connection away by
+/// this one rule, then tell the room ([`Room::refused`]) so the host sees it. `--allow` and
+/// `--deny` are asked first: an outsider is told it is not admitted, not that the room is full.
 // ANCHOR: room_full
-pub fn room_full(max_clients: usize, peer: SocketAddr, observer: &Observer) -> Line {
-    observer.record(Event::Refused {
-        peer: peer.to_string(),
-        why: format!("the room is full ({max_clients} people)"),
-    });
-    line(protocol::room_full(max_clients))
+pub fn room_full(max_clients: usize, access: &AccessList, peer: SocketAddr) -> Refusal {
+    let ip = endpoint::unmapped(peer).ip();
+    match access.decide(ip) {
+        Verdict::Admit => Refusal::Full { max: max_clients },
+        Verdict::Denied(network) => Refusal::Denied { ip, network },
+        Verdict::NotAllowed => Refusal::NotAllowed { ip },
+    }
 }
 // ANCHOR_END: room_full
+
+/// The one line a refused connection gets before it is closed.
+pub fn refusal_line(refusal: &Refusal) -> Line {
+    line(protocol::refusal(&refusal.to_string()))
+}
 
 fn line(text: String) -> Line {
     Arc::from(text)
@@ -169,6 +177,16 @@ impl Room {
     /// Sets `--allow` and `--deny`: decided at the door with the other per-address rules.
     pub fn set_access(&mut self, access: AccessList) {
         self.door.set_access(access);
+    }
+
+    /// The room's seats (`--max-clients`), of which one address may take a share (limits.rs).
+    pub fn set_capacity(&mut self, seats: usize) {
+        self.door.set_capacity(seats);
+    }
+
+    /// `--allow` and `--deny`.
+    pub fn access(&self) -> &AccessList {
+        self.door.access()
     }
 
     /// The practice bots' address (`--bots`): not held to the per-address limits.
@@ -238,18 +256,10 @@ impl Room {
         let peer = endpoint::unmapped(peer);
         if let Err(refusal) = self.door.admit(peer.ip(), now) {
             let mut actions = vec![
-                Action::To(id, line(protocol::refusal(&refusal.to_string()))),
+                Action::To(id, refusal_line(&refusal)),
                 Action::Disconnect(id),
             ];
-            actions.extend(
-                self.refusals
-                    .count(peer.ip(), &refusal, now)
-                    .map(|text| Action::Log(Log::Notice(text))),
-            );
-            self.record(&mut actions, || Event::Refused {
-                peer: peer.to_string(),
-                why: refusal.to_string(),
-            });
+            actions.extend(self.refused(peer, &refusal, now));
             return actions;
         }
         let nick = self.fresh_guest_name();
@@ -309,11 +319,34 @@ impl Room {
     }
     // ANCHOR_END: join
 
+    /// A connection was turned away, here or by the engine (a full room): counted for the
+    /// console (at most a line a second, [`Refusals`]), which the transcript keeps, and recorded
+    /// for the events log.
+    pub fn refused(&mut self, peer: SocketAddr, refusal: &Refusal, now: Instant) -> Vec<Action> {
+        let peer = endpoint::unmapped(peer);
+        let mut actions: Vec<Action> = self
+            .refusals
+            .count(peer.ip(), refusal, now)
+            .map(|text| Action::Log(Log::Notice(text)))
+            .into_iter()
+            .collect();
+        self.record(&mut actions, || Event::Refused {
+            peer: peer.to_string(),
+            why: refusal.to_string(),
+        });
+        actions
+    }
+
     /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`], and takes the
     /// held lines of members whose pause is over. An engine calls it at [`Room::next_deadline`]
     /// (and may call it any time).
     pub fn tick(&mut self, now: Instant) -> Vec<Action> {
-        let mut actions = Vec::new();
+        let mut actions: Vec<Action> = self
+            .refusals
+            .due(now)
+            .map(|text| Action::Log(Log::Notice(text)))
+            .into_iter()
+            .collect();
         while let Some(&(joined, id)) = self.unannounced.front() {
             if now.saturating_duration_since(joined) < limits::SHORT_STAY {
                 break;
@@ -339,7 +372,8 @@ impl Room {
             .iter()
             .filter_map(|id| self.members.get(id)?.flow.paused_until())
             .min();
-        announce.into_iter().chain(resume).min()
+        let refusals = self.refusals.deadline();
+        announce.into_iter().chain(resume).chain(refusals).min()
     }
 
     /// Takes a member's held lines while its pause is over, until it is paused again.
@@ -621,7 +655,9 @@ impl Room {
             return Vec::new();
         };
         self.by_name.remove(&protocol::lookalike_key(&member.nick));
-        self.door.release(member.peer.ip());
+        // Never announced and still waiting to be: it came and went at once (churn).
+        let churned = !member.announced && self.unannounced.iter().any(|&(_, u)| u == id);
+        self.door.release(member.peer.ip(), churned);
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
         let log = match departure {
@@ -733,11 +769,8 @@ impl Room {
         self.members.clear();
         self.by_name.clear();
         // The end of a storm of refusals was counted, never shown: say it now.
-        let pending = self.refusals.pending();
-        if pending > 0 {
-            actions.push(Action::Log(Log::Notice(format!(
-                "{pending} more connections were refused since the last such line"
-            ))));
+        if let Some(text) = self.refusals.summary() {
+            actions.push(Action::Log(Log::Notice(text)));
         }
         actions
     }
@@ -1314,6 +1347,7 @@ mod tests {
             rate: RateLimit::Off,
             max_per_address: 2,
         });
+        room.set_capacity(4);
         let script = peer("127.0.0.2:5000");
         room.join(1, script, now());
         room.join(2, script, now());
@@ -1329,6 +1363,13 @@ mod tests {
             .flat_map(|id| room.join(id, script, now()))
             .collect();
         assert!(logs(&storm).is_empty());
+        // Then summed up, a second later at most, per address and reason.
+        let summary = logs(&room.tick(later()));
+        assert_eq!(
+            summary[0],
+            "refused 96 more connections: 96 from 127.0.0.2 (its share of seats) (a class \
+             behind one address: --lab NETWORK or /limit seats 0)"
+        );
         // Someone from another address still gets in.
         room.join(100, peer("127.0.0.1:5000"), now());
         assert!(room.nick(100).is_some());

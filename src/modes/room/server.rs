@@ -21,6 +21,7 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 use super::actions::{LineKind, Log};
 use super::bots;
 use super::engine::{EngineKind, SHUTDOWN_GRACE};
+use super::limits;
 use super::logqueue::{self, LogBatch, LogQueue};
 use super::options::{Running, ServerOptions};
 use super::protocol::{self, HostCommand};
@@ -118,6 +119,11 @@ pub fn serve(
     );
     // The events log names an IPv4 address as such, even bound the IPv6 way (`[::ffff:…]`).
     options.observer.listening(endpoint::unmapped(local));
+    console.status(&limits::describe_door(
+        options.max_clients,
+        &options.limits,
+        &options.access.lab,
+    ));
     if let Some(rule) = options.access.describe() {
         console.status(&format!("access: {rule} (--allow, --deny)"));
     }
