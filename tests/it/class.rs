@@ -86,7 +86,89 @@ fn class_an_outsider_at_a_full_room_is_told_it_is_not_admitted_and_the_host_sees
     server.expect_stderr("refused 1 more connection: 1 from 127.0.0.1 (room full)");
 }
 
+fn class_the_host_steers_a_running_room_from_the_console(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    server.send_line("/help");
+    server.expect_stderr("/limit rate N [NICK]");
+    server.send_line("/limit");
+    server.expect_stderr(
+        "limits: rate 5 lines a second per member (/limit rate N); 4 seats per address",
+    );
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    // A topic: everyone now, a newcomer after its welcome, a member who asks.
+    server.send_line("/topic Lab 3: sockets");
+    server.expect_stderr("the topic is now: Lab 3: sockets");
+    alice.expect_stdout("*** topic: Lab 3: sockets");
+    let mut carol = common::raw_connect(addr);
+    carol.read_until("*** topic: Lab 3: sockets");
+    carol.send(b"/topic\r\n");
+    carol.read_until("*** topic: Lab 3: sockets");
+    // A mute: bob is told once, nobody hears him, /who shows it; /unmute gives his voice back.
+    server.send_line("/mute bob 5");
+    server.expect_stderr("bob is muted for 5 minutes");
+    bob.send_line("can you hear me?");
+    bob.expect_stdout("*** the host muted you for 4m");
+    bob.send_line("hello?");
+    server.send_line("/who");
+    server.expect_stderr("bob (muted)");
+    server.send_line("marker");
+    assert_eq!(alice.next_stdout(), "[host] marker");
+    server.send_line("/unmute bob");
+    server.expect_stderr("bob may speak again");
+    bob.expect_stdout("*** the host unmuted you");
+    bob.send_line("back");
+    alice.expect_stdout("[bob] back");
+    // A private word from the host.
+    server.send_line("/msg alice see me after class");
+    server.expect_stderr("[you -> alice] see me after class");
+    alice.expect_stdout("[host -> you] see me after class");
+    // One member's rate, for a paste exercise; the room's limits.
+    server.send_line("/limit rate 50 alice");
+    server.expect_stderr("alice may now send 50 lines a second (the room's: 5 lines a second)");
+    server.send_line("/limit rate 8");
+    server.expect_stderr("the rate limit is now 8 lines a second per member (was 5");
+    server.send_line("/limit seats 10");
+    server.expect_stderr("one address may now hold 10 seats");
+    server.send_line("/limit clients 3");
+    server.expect_stderr("the room now has 3 seats (was 1000)");
+    let mut late = common::raw_connect(addr);
+    assert!(late.read_line().contains("the room is full (3 people)"));
+    server.expect_stderr("refused a connection from 127.0.0.1: the room is full (3 people)");
+}
+
+fn class_ban_behind_a_shared_address_names_who_shares_it_and_bans_only_the_name(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let Some(mut eve) = raw_connect_from(from(2), addr) else {
+        return;
+    };
+    eve.send(b"/nick eve\r\n");
+    eve.read_until("*** you are now eve");
+    let Some(mut dan) = raw_connect_from(from(2), addr) else {
+        return;
+    };
+    dan.send(b"/nick dan\r\n");
+    dan.read_until("*** you are now dan");
+    server.send_line("/ban eve 10");
+    server.expect_stderr(
+        "eve is out, and the name eve is banned for 10 minutes; its address 127.0.0.2 is shared \
+         with dan here",
+    );
+    eve.read_until("*** goodbye: you were banned");
+    // Back as a guest from the same address, the name stays banned.
+    let Some(mut again) = raw_connect_from(from(2), addr) else {
+        return;
+    };
+    again.read_until("*** welcome!");
+    again.send(b"/nick eve\r\n");
+    again.read_until("*** name refused: the host banned the name eve");
+    server.send_line("/ban 127.0.0.2");
+    server.expect_stderr("127.0.0.2 is banned until the room closes");
+}
+
 engine_tests! {
+    class_the_host_steers_a_running_room_from_the_console,
+    class_ban_behind_a_shared_address_names_who_shares_it_and_bans_only_the_name,
     class_a_lab_of_30_behind_one_address_all_join_with_the_defaults,
     class_an_outsider_at_a_full_room_is_told_it_is_not_admitted_and_the_host_sees_it,
 }

@@ -334,7 +334,8 @@ fn room_host_kicks_a_member_and_speaks_as_host(engine: Engine) {
     bob.expect_exit_code(0);
     alice.expect_stdout("*** bob was kicked by the host (too noisy) (1 in the room)");
     server.send_line("/who");
-    server.expect_stderr("in the room (1): alice (");
+    server.expect_stderr("in the room (1):");
+    server.expect_stderr("  alice  127.0.0.1:");
 }
 
 fn room_closing_on_end_of_input_tells_everyone_and_exits_0(engine: Engine) {

@@ -257,7 +257,7 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 wires.wires.remove(&id);
                 room.leave(id, Leave::Gone(why))
             }
-            Some(Event::Host(command)) => room.host(command),
+            Some(Event::Host(command)) => room.host(command, now),
             Some(Event::Refused { peer, refusal }) => room.refused(peer, &refusal, now),
             Some(Event::Trouble(text)) => vec![Action::Log(Log::Notice(text))],
             Some(Event::Close) => {
@@ -386,7 +386,7 @@ mod tests {
         }
         // Forget the welcome lines: only what follows the host's line matters here.
         while alice_lines.try_recv().is_some() {}
-        let actions = room.host(HostCommand::Say(b"hi".to_vec()));
+        let actions = room.host(HostCommand::Say(b"hi".to_vec()), Instant::now());
         Dispatch::default().apply(&mut room, &mut wires, actions);
         let alice_got: Vec<String> = std::iter::from_fn(|| alice_lines.try_recv())
             .map(|l| l.to_string())

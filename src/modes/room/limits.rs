@@ -553,7 +553,9 @@ pub struct Admission {
     /// Seats taken, from every address.
     taken: u32,
     visitors: HashMap<IpAddr, Visitor>,
-    banned: HashMap<IpAddr, String>,
+    /// `/ban`: the name each address was banned as, and until when (`None`: until the room
+    /// closes).
+    banned: HashMap<IpAddr, (String, Option<Instant>)>,
     /// `--allow` and `--deny` (access.rs).
     access: AccessList,
     /// The address the practice bots join from (`--bots`): no seat or connection-rate limit.
@@ -631,8 +633,11 @@ impl Admission {
         // `::ffff:a.b.c.d` (an IPv4 client of a dual-stack listener) is `a.b.c.d`: one address,
         // one set of seats and one ban, however the socket reported it.
         let ip = unmapped_ip(ip);
-        if self.banned.contains_key(&ip) {
-            return Err(Refusal::Banned);
+        if let Some((_, until)) = self.banned.get(&ip) {
+            if until.is_none_or(|until| now < until) {
+                return Err(Refusal::Banned);
+            }
+            self.banned.remove(&ip);
         }
         // ANCHOR: access_at_the_door
         match self.access.decide(ip) {
@@ -641,6 +646,14 @@ impl Admission {
             Verdict::NotAllowed => return Err(Refusal::NotAllowed { ip }),
         }
         // ANCHOR_END: access_at_the_door
+        // The room's seats (`/limit clients`; the engine refuses beyond `--max-clients` before
+        // the room hears of a connection). Asked after `--allow`/`--deny`, so an outsider is
+        // told it is not admitted rather than that the room is full.
+        if self.taken >= self.capacity {
+            return Err(Refusal::Full {
+                max: self.capacity as usize,
+            });
+        }
         if self.visitors.len() >= self.sweep_at {
             self.forget_idle(now);
         }
@@ -684,20 +697,26 @@ impl Admission {
         }
     }
 
-    /// `/ban`: refuse this address from now until the room closes. `nick` is remembered for the
-    /// host's `/unban` answer.
-    pub fn ban(&mut self, ip: IpAddr, nick: &str) {
-        self.banned.insert(unmapped_ip(ip), nick.to_string());
+    /// `/ban`: refuse this address from now until `until` (`None`: until the room closes).
+    /// `nick` is remembered for the host's `/unban` answer.
+    pub fn ban(&mut self, ip: IpAddr, nick: &str, until: Option<Instant>) {
+        self.banned
+            .insert(unmapped_ip(ip), (nick.to_string(), until));
     }
 
     /// `/unban`: the name the address was banned under, if it was.
     pub fn unban(&mut self, ip: IpAddr) -> Option<String> {
-        self.banned.remove(&unmapped_ip(ip))
+        self.banned.remove(&unmapped_ip(ip)).map(|(nick, _)| nick)
     }
 
     /// The banned addresses, for `/unban` without an argument.
     pub fn banned(&self) -> impl Iterator<Item = (&IpAddr, &String)> {
-        self.banned.iter()
+        self.banned.iter().map(|(ip, (nick, _))| (ip, nick))
+    }
+
+    /// The room's seats now (`--max-clients`, `/limit clients`).
+    pub fn capacity(&self) -> u32 {
+        self.capacity
     }
 
     /// Forgets the addresses with no seat and a full connection bucket, so that a crowd of
@@ -843,7 +862,7 @@ mod tests {
     fn a_lab_network_is_held_to_no_per_address_limit() {
         let now = Instant::now();
         let mut door = Admission::new(2);
-        door.set_capacity(10);
+        door.set_capacity(1000);
         door.set_access(AccessList {
             lab: vec!["10.1.0.0/16".parse().unwrap()],
             ..AccessList::default()
@@ -851,7 +870,7 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(door.admit(ip("10.1.2.3"), now), Ok(()));
         }
-        door.ban(ip("10.1.2.4"), "eve");
+        door.ban(ip("10.1.2.4"), "eve", None);
         assert_eq!(door.admit(ip("10.1.2.4"), now), Err(Refusal::Banned));
     }
 
@@ -928,7 +947,7 @@ mod tests {
         let now = Instant::now();
         let mut door = Admission::new(0);
         let prankster = ip("::1");
-        door.ban(prankster, "eve");
+        door.ban(prankster, "eve", None);
         assert_eq!(door.admit(prankster, now), Err(Refusal::Banned));
         assert_eq!(door.unban(prankster), Some("eve".to_string()));
         assert_eq!(door.admit(prankster, now), Ok(()));
@@ -963,7 +982,7 @@ mod tests {
         door.release(ip("::ffff:127.0.0.2"), false);
         assert_eq!(door.admit(ip("127.0.0.2"), now), Ok(()));
 
-        door.ban(ip("::ffff:10.0.0.9"), "eve");
+        door.ban(ip("::ffff:10.0.0.9"), "eve", None);
         assert_eq!(door.admit(ip("10.0.0.9"), now), Err(Refusal::Banned));
         assert_eq!(
             door.banned()
@@ -972,7 +991,7 @@ mod tests {
             ["10.0.0.9"]
         );
         assert_eq!(door.unban(ip("10.0.0.9")), Some("eve".to_string()));
-        door.ban(ip("10.0.0.8"), "mallory");
+        door.ban(ip("10.0.0.8"), "mallory", None);
         assert_eq!(door.admit(ip("::ffff:10.0.0.8"), now), Err(Refusal::Banned));
         assert_eq!(
             door.unban(ip("::ffff:10.0.0.8")),

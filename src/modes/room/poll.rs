@@ -421,7 +421,7 @@ impl EventLoop {
         loop {
             match self.commands.try_recv() {
                 Ok(Control::Host(command)) => {
-                    let actions = self.room.host(command);
+                    let actions = self.room.host(command, Instant::now());
                     self.dispatch
                         .apply(&mut self.room, &mut self.clients, actions);
                 }

@@ -27,7 +27,7 @@ pub use super::limits::Limits;
 pub use super::limits::Refusal;
 use super::limits::{self, Admission, RateLimit, Refusals};
 use super::protocol::{self, Command};
-use super::stats::{Row, Traffic};
+use super::stats::{self, Row, Traffic};
 use crate::endpoint;
 use crate::observe::{Event, Observer};
 use crate::text::{escape_peer_text, thousands};
@@ -57,6 +57,27 @@ struct Member {
     /// When it joined, and what it has sent, for `/stats`.
     joined: Instant,
     received: Traffic,
+    /// `/limit rate N NICK`: its own rate limit instead of the room's (a paste exercise).
+    rate: Option<RateLimit>,
+    /// `/mute NICK [MINUTES]`: its messages are not relayed.
+    muted: Option<Mute>,
+}
+
+/// A member the host muted (`/mute`).
+#[derive(Debug, Clone, Copy)]
+struct Mute {
+    /// Until when; `None`: until `/unmute`.
+    until: Option<Instant>,
+    /// Whether it was told, the first time it spoke while muted (once, not per line).
+    told: bool,
+}
+
+impl Member {
+    /// Whether it is muted at `now` (a timed mute that ran out is over).
+    fn is_muted(&self, now: Instant) -> bool {
+        self.muted
+            .is_some_and(|mute| mute.until.is_none_or(|until| now < until))
+    }
 }
 
 /// The room's state and rules, without any I/O.
@@ -82,6 +103,11 @@ pub struct Room {
     refusals: Refusals,
     /// Members with held lines (see `Member::held`).
     holding: BTreeSet<ClientId>,
+    /// `/topic TEXT`, escaped, as the notice everyone sees.
+    topic: Option<Line>,
+    /// Names the host banned (`/ban NICK` when others share its address), by lookalike key:
+    /// the name it was banned as, and until when (`None`: until the room closes).
+    banned_names: HashMap<String, (String, Option<Instant>)>,
     /// `--trace`/`--events`: whether to describe what happens as [`Action::Record`]s, and where
     /// the engines' shared [`Dispatch`](super::engine::Dispatch) writes them.
     observer: Observer,
@@ -151,6 +177,8 @@ impl Room {
             unannounced: VecDeque::new(),
             refusals: Refusals::default(),
             holding: BTreeSet::new(),
+            topic: None,
+            banned_names: HashMap::new(),
             observer: Observer::off(),
         }
     }
@@ -286,6 +314,8 @@ impl Room {
                 flow: Flow::new(now),
                 joined: now,
                 received: Traffic::default(),
+                rate: None,
+                muted: None,
             },
         );
         // Recorded first: `--trace` then names the member in the line that shows its welcome
@@ -306,6 +336,7 @@ impl Room {
         actions.extend(
             self.motd
                 .iter()
+                .chain(&self.topic)
                 .map(|text| Action::To(id, Arc::clone(text))),
         );
         // Told to the others only once it stayed a moment (`tick`), or acted first.
@@ -347,6 +378,9 @@ impl Room {
             .map(|text| Action::Log(Log::Notice(text)))
             .into_iter()
             .collect();
+        // Timed name bans that ran out (timed address bans run out at the door).
+        self.banned_names
+            .retain(|_, (_, until)| until.is_none_or(|until| now < until));
         while let Some(&(joined, id)) = self.unannounced.front() {
             if now.saturating_duration_since(joined) < limits::SHORT_STAY {
                 break;
@@ -445,6 +479,10 @@ impl Room {
     /// A member's line, its turn come: what it makes happen, charged to its rate limit.
     fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let command = protocol::parse(text);
+        if let Some(mut actions) = self.muted_line(id, &command, now) {
+            actions.extend(self.charge(id, &actions, now));
+            return actions;
+        }
         // Whatever the others will see of this member, they first hear that it joined.
         let mut actions = match command {
             Command::Say(_) | Command::Me(_) | Command::Nick(_) => {
@@ -455,6 +493,41 @@ impl Room {
         actions.extend(self.obey(id, command));
         actions.extend(self.charge(id, &actions, now));
         actions
+    }
+
+    /// A message of a muted member: not relayed; it is told once. `None` when the line goes on
+    /// as usual (not muted, or not a message: `/who`, `/nick`, `/quit` still work).
+    fn muted_line(&mut self, id: ClientId, command: &Command, now: Instant) -> Option<Vec<Action>> {
+        if !matches!(
+            command,
+            Command::Say(_) | Command::Me(_) | Command::Msg { .. }
+        ) {
+            return None;
+        }
+        let member = self.members.get_mut(&id)?;
+        if !member.is_muted(now) {
+            member.muted = None;
+            return None;
+        }
+        let mute = member.muted.as_mut()?;
+        if mute.told {
+            return Some(Vec::new());
+        }
+        mute.told = true;
+        let until = match mute.until {
+            Some(until) => format!(
+                " for {} more",
+                stats::duration(until.saturating_duration_since(now))
+            ),
+            None => String::new(),
+        };
+        Some(vec![Action::To(
+            id,
+            line(protocol::notice(&format!(
+                "the host muted you{until}: your messages are not relayed (you still \
+                 hear the room; /msg host TEXT reaches the host)"
+            ))),
+        )])
     }
 
     /// What a member's line makes happen.
@@ -472,7 +545,20 @@ impl Room {
                 let action = protocol::action(&from, text);
                 self.broadcast(id, &from, text, action, LineKind::Action)
             }
+            Command::Msg { to, text } if protocol::is_host(to) => {
+                let said = line(protocol::private(&from, text));
+                vec![
+                    Action::Log(Log::Message(said, LineKind::Private)),
+                    Action::To(id, line(protocol::notice("sent to the host"))),
+                ]
+            }
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
+            Command::Topic => reply(match &self.topic {
+                Some(topic) => topic
+                    .trim_start_matches(protocol::NOTICE_PREFIX)
+                    .to_string(),
+                None => "the host has set no topic".to_string(),
+            }),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
             Command::Stats => vec![Action::Stats(Viewer::Member(id))],
@@ -519,10 +605,11 @@ impl Room {
     /// the limit, the engine is told to stop reading it for a while (flow.rs); held back for a
     /// minute without a break, it is disconnected.
     fn charge(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
-        let (rate, observed) = (self.rate, self.observer.is_on());
+        let observed = self.observer.is_on();
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // it left with this line (/quit)
         };
+        let rate = member.rate.unwrap_or(self.rate);
         let bytes = relayed_bytes(caused);
         match member
             .flow
@@ -554,6 +641,7 @@ impl Room {
             limited: member.flow.is_limited(now),
             held: member.flow.held(),
             dropped: member.flow.dropped(),
+            muted: member.is_muted(now),
             output: None,
         };
         match viewer {
@@ -612,6 +700,10 @@ impl Room {
         }
         // The hub is the only owner of the names, so this check and the rename below cannot be
         // raced by another client asking for the same name: its request is the next event.
+        let key = protocol::lookalike_key(&new);
+        if let Some((banned, _)) = self.banned_names.get(&key) {
+            return refuse(format!("the host banned the name {banned}"));
+        }
         if let Some(other) = self.find(&new).filter(|&other| other != id) {
             let holder = self.nick(other).unwrap_or_default();
             return refuse(protocol::name_taken(&new, holder));
@@ -779,7 +871,7 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::room::protocol::HostCommand;
+    use crate::modes::room::protocol::{BanTarget, HostCommand};
     use std::time::Duration;
 
     fn addr() -> SocketAddr {
@@ -852,7 +944,7 @@ mod tests {
             vec![Action::Stats(Viewer::Member(2))]
         );
         assert_eq!(
-            room.host(HostCommand::Stats),
+            room.host(HostCommand::Stats, now()),
             vec![Action::Stats(Viewer::Host)]
         );
         let later = now() + Duration::from_secs(65);
@@ -1018,10 +1110,13 @@ mod tests {
     #[test]
     fn kick_disconnects_with_a_reason() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.host(HostCommand::Kick {
-            nick: b"bob".to_vec(),
-            reason: Some(b"spam".to_vec()),
-        });
+        let actions = room.host(
+            HostCommand::Kick {
+                nick: b"bob".to_vec(),
+                reason: Some(b"spam".to_vec()),
+            },
+            now(),
+        );
         assert_eq!(
             lines_to(&actions, 2)[0],
             "*** goodbye: you were kicked by the host (spam)"
@@ -1042,7 +1137,7 @@ mod tests {
     #[test]
     fn the_host_speaks_as_host_to_everyone() {
         let mut room = room_of(&["alice"]);
-        let actions = room.host(HostCommand::Say(b"hi class".to_vec()));
+        let actions = room.host(HostCommand::Say(b"hi class".to_vec()), now());
         assert_eq!(lines_to(&actions, 1), vec!["[host] hi class"]);
     }
 
@@ -1384,34 +1479,81 @@ mod tests {
         let mut room = Room::new(Limits::off());
         room.join(1, peer("127.0.0.1:5000"), now());
         room.join(2, peer("127.0.0.2:5000"), now());
-        room.join(3, peer("127.0.0.2:5001"), now());
         room.said(2, b"/nick eve", now());
-        let actions = room.host(HostCommand::Ban {
-            nick: b"eve".to_vec(),
-            reason: Some(b"flooding".to_vec()),
-        });
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: None,
+                reason: Some(b"flooding".to_vec()),
+            },
+            now(),
+        );
         assert_eq!(
             lines_to(&actions, 2)[0],
             "*** goodbye: you were banned from this room by the host (flooding)"
         );
         assert!(actions.contains(&Action::Disconnect(2)));
-        // The other member from that address stays (it may be an honest classmate behind the
-        // same NAT), and the host is told it is there.
-        assert!(!actions.contains(&Action::Disconnect(3)));
-        assert!(
-            logs(&actions)
-                .last()
-                .unwrap()
-                .contains("still here from that address: guest-3")
+        assert_eq!(
+            logs(&actions).last().unwrap(),
+            "127.0.0.2 is banned until the room closes; /unban 127.0.0.2 lets it in again"
         );
-        assert_eq!(room.len(), 2);
         let back = room.join(4, peer("127.0.0.2:6000"), now());
         assert!(lines_to(&back, 4)[0].contains("banned your address"));
         assert_eq!(room.nick(4), None);
-        let unban = room.host(HostCommand::Unban(Some("127.0.0.2".parse().unwrap())));
+        let unban = room.host(
+            HostCommand::Unban(Some("127.0.0.2".parse().unwrap())),
+            now(),
+        );
         assert!(logs(&unban)[0].contains("may join again"));
         room.join(5, peer("127.0.0.2:6001"), now());
         assert!(room.nick(5).is_some());
+    }
+
+    #[test]
+    fn ban_behind_a_shared_address_bans_the_name_and_says_who_shares_it() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        room.said(2, b"/nick eve", now());
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: Some(10),
+                reason: None,
+            },
+            now(),
+        );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        assert!(!actions.contains(&Action::Disconnect(1)));
+        assert_eq!(
+            logs(&actions).last().unwrap(),
+            "eve is out, and the name eve is banned for 10 minutes; its address 127.0.0.2 is \
+             shared with guest-1 here, so the address stays open (/ban 127.0.0.2 bans \
+             everyone behind it)"
+        );
+        // Back as a guest, it cannot take the name again (nor a lookalike of it).
+        room.join(3, peer("127.0.0.2:5002"), now());
+        let refused = room.said(3, b"/nick EVE", now());
+        assert_eq!(
+            lines_to(&refused, 3),
+            ["*** name refused: the host banned the name eve; you are still guest-3"]
+        );
+        // Ten minutes later the name is free again.
+        room.tick(now() + Duration::from_secs(601));
+        let renamed = room.said(3, b"/nick eve", now() + Duration::from_secs(601));
+        assert_eq!(lines_to(&renamed, 3), ["*** you are now eve"]);
+        // The whole address, if the host means it.
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Address("127.0.0.2".parse().unwrap()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
+        assert!(logs(&actions)[0].starts_with("127.0.0.2 is banned until the room closes"));
+        let back = room.join(4, peer("127.0.0.2:6000"), now());
+        assert!(lines_to(&back, 4)[0].contains("banned your address"));
     }
 
     #[test]
@@ -1422,10 +1564,14 @@ mod tests {
             logs(&actions).contains(&"guest-1 joined from 127.0.0.15:4000 (1 in the room)".into()),
             "{actions:?}"
         );
-        room.host(HostCommand::Ban {
-            nick: b"guest-1".to_vec(),
-            reason: None,
-        });
+        room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"guest-1".to_vec()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
         let refused = room.join(2, peer("127.0.0.15:4001"), later());
         assert!(refused.contains(&Action::Disconnect(2)), "{refused:?}");
     }

@@ -141,8 +141,8 @@ pub fn serve(
         bots::start(bot_target, &options.bots, seed, &bots_stop)
     });
     console.status(
-        "type a line to speak as [host]; /who, /stats, /kick NICK [reason], /ban NICK [reason], /help; \
-         Ctrl-C or Ctrl-D closes the room",
+        "type a line to speak as [host]; /who, /stats, /msg, /topic, /mute, /limit, /kick, /ban: \
+         /help says how; Ctrl-C or Ctrl-D closes the room",
     );
 
     // Whatever ends the console (even a closed stdout, `| head`), the room closes politely.
