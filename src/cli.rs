@@ -366,6 +366,18 @@ pub struct CommonArgs {
     /// works), for graders and for `netchat diagram`.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// With --events: chat keeps the conversation (connections, joins, names, messages,
+    /// commands, refusals, closes); wire adds every read() and write(). Default: chat for a
+    /// room (a class's log stays small), wire for half and duplex (what netchat diagram draws).
+    #[arg(long, value_enum, value_name = "LEVEL", requires = "events")]
+    pub events_level: Option<EventsLevel>,
+}
+
+/// `--events-level chat|wire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsLevel {
+    Chat,
+    Wire,
 }
 
 /// `--framing line|raw`.
@@ -440,11 +452,17 @@ impl CommonArgs {
         self.framing.into()
     }
 
-    /// `--trace` and `--events`.
-    pub fn observe(&self) -> observe::Settings {
+    /// `--trace`, `--events` and `--events-level` (whose default, `default_level`, is the
+    /// mode's).
+    pub fn observe(&self, default_level: observe::Level) -> observe::Settings {
         observe::Settings {
             trace: self.trace.clone(),
             events: self.events.clone(),
+            level: match self.events_level {
+                None => default_level,
+                Some(EventsLevel::Chat) => observe::Level::Chat,
+                Some(EventsLevel::Wire) => observe::Level::Wire,
+            },
         }
     }
 }
@@ -528,7 +546,7 @@ mod tests {
         let parse = |args: &[&str]| {
             let mut all = vec!["netchat", "duplex", "--listen", "0"];
             all.extend_from_slice(args);
-            Cli::try_parse_from(all).map(|cli| cli.common().unwrap().observe())
+            Cli::try_parse_from(all).map(|cli| cli.common().unwrap().observe(observe::Level::Wire))
         };
         assert_eq!(parse(&[]).unwrap(), observe::Settings::default());
         assert_eq!(parse(&["--trace"]).unwrap().trace, Some(None));

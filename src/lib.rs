@@ -31,6 +31,7 @@ pub mod diagram;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod interrupt;
 pub mod lan;
 pub mod lessons;
 pub mod modes;
@@ -49,6 +50,7 @@ use crossbeam_channel::Receiver;
 use cli::{Cli, ModeCommand};
 use console::Console;
 use error::{Error, Result};
+use interrupt::Interrupt;
 use observe::Observer;
 
 /// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
@@ -60,10 +62,22 @@ pub fn run(
     cli: Cli,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     let observer = match cli.common() {
-        Some(common) => Observer::open(&common.observe(), console.stderr_lines(), cli.mode.name())?,
+        Some(common) => {
+            // A room's log keeps the conversation, not every read and write: a class with one
+            // flood would otherwise write megabytes of `read` events.
+            let level = match cli.mode {
+                ModeCommand::Room(_) => observe::Level::Chat,
+                _ => observe::Level::Wire,
+            };
+            Observer::open(
+                &common.observe(level),
+                console.stderr_lines(),
+                cli.mode.name(),
+            )?
+        }
         None => Observer::off(),
     };
     let result = run_mode(cli, stdin, console, &observer, interrupt);
@@ -80,7 +94,7 @@ fn run_mode(
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     observer: &Observer,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     match cli.mode {
         ModeCommand::Half(args) => {

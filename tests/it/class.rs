@@ -166,7 +166,18 @@ fn class_ban_behind_a_shared_address_names_who_shares_it_and_bans_only_the_name(
     server.expect_stderr("127.0.0.2 is banned until the room closes");
 }
 
+fn class_a_closed_window_is_named_so_not_ctrl_c(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let bob = join(addr, "bob");
+    bob.signal("HUP");
+    server.expect_stderr("bob left (window closed)");
+    let carol = join(addr, "carol");
+    carol.signal("TERM");
+    server.expect_stderr("carol left (SIGTERM)");
+}
+
 engine_tests! {
+    class_a_closed_window_is_named_so_not_ctrl_c,
     class_the_host_steers_a_running_room_from_the_console,
     class_ban_behind_a_shared_address_names_who_shares_it_and_bans_only_the_name,
     class_a_lab_of_30_behind_one_address_all_join_with_the_defaults,

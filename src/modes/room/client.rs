@@ -21,6 +21,7 @@ use crate::console::Console;
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing};
+use crate::interrupt::Interrupt;
 use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
@@ -85,7 +86,7 @@ pub fn run(
     stdin: impl io::Read + Send + 'static,
     console: &mut Console,
     observer: &Observer,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     let connection = endpoint::connect_one(addr)?;
     let watch = connection.watch(observer, options.framing);
@@ -293,7 +294,7 @@ fn chat(
     server: &mut Server,
     incoming: &Receiver<Pumped>,
     keyboard: Receiver<Input>,
-    interrupt: &Receiver<()>,
+    interrupt: &Receiver<Interrupt>,
     console: &mut Console,
 ) -> Result<()> {
     let mut interrupt = interrupt.clone();
@@ -357,7 +358,7 @@ fn chat(
                     "your line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
                 Input::Interrupted => {
-                    if let Some(ending) = interrupted(server, &mut state, console) {
+                    if let Some(ending) = interrupted(server, Interrupt::CtrlC, &mut state, console) {
                         return ending;
                     }
                 }
@@ -370,8 +371,8 @@ fn chat(
                 }
             },
             recv(interrupt) -> signal => {
-                if signal.is_ok() {
-                    if let Some(ending) = interrupted(server, &mut state, console) {
+                if let Ok(signal) = signal {
+                    if let Some(ending) = interrupted(server, signal, &mut state, console) {
                         return ending;
                     }
                 } else {
@@ -449,16 +450,18 @@ fn received(
     Ok(None)
 }
 
-/// Ctrl-C: leave politely if the server is reading us, at once if it is not (our `/quit` would
-/// wait behind the lines it has not read), and at once on a second Ctrl-C.
+/// Ctrl-C (or a closed window, or `kill`): leave politely if the server is reading us, saying
+/// which it was (`/quit window closed`), at once if it is not (our `/quit` would wait behind the
+/// lines it has not read), and at once on a second Ctrl-C.
 fn interrupted(
     server: &mut Server,
+    signal: Interrupt,
     state: &mut Leaving,
     console: &mut Console,
 ) -> Option<Result<()>> {
     let unsent = server.unsent();
     if state.deadline.is_none() && unsent == 0 {
-        state.deadline = server.quit("Ctrl-C", INTERRUPT_WAIT);
+        state.deadline = server.quit(&signal.to_string(), INTERRUPT_WAIT);
         return None;
     }
     if unsent > 0 {

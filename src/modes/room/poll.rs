@@ -653,7 +653,7 @@ mod tests {
         keyboard: Sender<Input>,
         out: Captured,
         ended: Receiver<Result<()>>,
-        _interrupt: Sender<()>,
+        _interrupt: Sender<crate::interrupt::Interrupt>,
     }
 
     impl Served {

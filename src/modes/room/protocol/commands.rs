@@ -130,6 +130,9 @@ pub enum HostCommand {
     Msg { nick: Vec<u8>, text: Vec<u8> },
     /// `/quit`: close the room.
     Close,
+    /// The console is closing the room, and why (`/quit`, Ctrl-C, window closed, SIGTERM, end
+    /// of input): the room's last line, so the transcript says how it ended.
+    Closing(String),
     /// `/help`.
     Help,
     /// A blank line.

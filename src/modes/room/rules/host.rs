@@ -106,6 +106,9 @@ impl Room {
                 .map(|text| Action::Log(Log::Answer(text.to_string())))
                 .collect(),
             HostCommand::Usage(text) => answer(text),
+            HostCommand::Closing(why) => {
+                vec![Action::Log(Log::Status(format!("{why}: closing the room")))]
+            }
             HostCommand::Nothing | HostCommand::Close => Vec::new(),
         }
     }
