@@ -81,6 +81,11 @@ pub enum ModeCommand {
     /// conversation are merged by time).
     #[command(after_help = DIAGRAM_EXAMPLES)]
     Diagram(DiagramArgs),
+    /// One row per student from a room's event logs (--events): names, address, joined, left,
+    /// time in the room, lines, words, private messages, kicked or muted; --csv for a
+    /// spreadsheet.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// The labs, built in: without NAME the list, with it one lab (through $PAGER on a terminal).
     #[command(after_help = LESSON_EXAMPLES)]
     Lesson(LessonArgs),
@@ -92,6 +97,26 @@ Examples:
   netchat half --connect 5000 --events b.jsonl     terminal 2; then, after the chat:
   netchat diagram a.jsonl b.jsonl > chat.mmd       a Mermaid diagram (renders on GitHub)
   netchat diagram a.jsonl b.jsonl --format text    the same, as text for the terminal";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  netchat room --listen 5000 --events class.jsonl   during the class
+  netchat report class.jsonl                        after it: one row per student
+  netchat report class.jsonl --csv > class.csv      the same for a spreadsheet";
+
+/// `netchat report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Event logs a room server wrote with --events (several rooms: one after the other).
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// Write comma-separated values (one header line, one line per student) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    /// When to use colors (the report itself is never colored; this is for error lines).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
 
 /// `netchat diagram`.
 #[derive(Debug, Args)]
@@ -139,6 +164,7 @@ impl ModeCommand {
             ModeCommand::Duplex(_) => "duplex",
             ModeCommand::Room(_) => "room",
             ModeCommand::Diagram(_) => "diagram",
+            ModeCommand::Report(_) => "report",
             ModeCommand::Lesson(_) => "lesson",
         }
     }
@@ -500,7 +526,7 @@ impl Cli {
             ModeCommand::Half(args) => Some(&args.common),
             ModeCommand::Duplex(args) => Some(&args.common),
             ModeCommand::Room(args) => Some(&args.common),
-            ModeCommand::Diagram(_) | ModeCommand::Lesson(_) => None,
+            ModeCommand::Diagram(_) | ModeCommand::Report(_) | ModeCommand::Lesson(_) => None,
         }
     }
 
@@ -508,6 +534,7 @@ impl Cli {
     pub fn color(&self) -> ColorChoice {
         match &self.mode {
             ModeCommand::Diagram(args) => args.color,
+            ModeCommand::Report(args) => args.color,
             _ => self
                 .common()
                 .map_or(ColorChoice::Auto, |common| common.color),

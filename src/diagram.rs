@@ -55,8 +55,20 @@ pub struct Log {
     records: Vec<Record>,
 }
 
+impl Log {
+    /// Its events, in the order written.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// When its clock started (Unix seconds), 0 if unknown.
+    pub fn start(&self) -> f64 {
+        self.start
+    }
+}
+
 /// Reads and parses one log file.
-fn read_log(path: &Path) -> Result<Log> {
+pub fn read_log(path: &Path) -> Result<Log> {
     let shown = path.display().to_string();
     let text = std::fs::read(path).map_err(|e| Error::BadLog {
         path: shown.clone(),

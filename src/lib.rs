@@ -37,6 +37,7 @@ pub mod lessons;
 pub mod modes;
 pub mod observe;
 pub mod pump;
+pub mod report;
 pub mod scan;
 pub mod shaping;
 pub mod socket;
@@ -157,5 +158,6 @@ fn run_mode(
             )
         }
         ModeCommand::Diagram(args) => diagram::run(&args.logs, args.format.into(), console),
+        ModeCommand::Report(args) => report::run(&args.logs, args.csv, console),
     }
 }

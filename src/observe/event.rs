@@ -168,6 +168,13 @@ pub enum Event {
     /// Room server: a connection was turned away before joining (the room is full, too many
     /// from one address, banned).
     Refused { peer: String, why: String },
+    /// Room server: the host muted a member (`/mute`), for `minutes` or until `/unmute`.
+    Muted {
+        client: u64,
+        nick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u32>,
+    },
     /// An event this version of netchat does not know (a newer log): kept, and skipped by
     /// `netchat diagram`.
     #[serde(other)]

@@ -176,7 +176,57 @@ fn class_a_closed_window_is_named_so_not_ctrl_c(engine: Engine) {
     server.expect_stderr("carol left (SIGTERM)");
 }
 
+fn class_the_report_of_a_scripted_class_is_one_csv_row_per_student(engine: Engine) {
+    let events = common::temp_path(&format!("report-{}.jsonl", engine.name()));
+    let path = events.to_string_lossy().into_owned();
+    let (mut server, addr) = engine.listen("server", &["--events", &path]);
+    let mut alice = join(addr, "alice");
+    let Some(mut bob) = raw_connect_from(from(2), addr) else {
+        return;
+    };
+    bob.send(b"/nick bob\r\n");
+    bob.read_until("*** you are now bob");
+    alice.send_line("hello class, this is alice");
+    server.expect_stdout("[alice] hello class, this is alice");
+    bob.send(b"/msg alice psst\r\n");
+    alice.expect_stdout("[bob -> you] psst");
+    server.send_line("a question from the host");
+    alice.expect_stdout("[host] a question from the host");
+    server.send_line("/mute bob");
+    server.expect_stderr("bob is muted");
+    alice.send_line("/quit");
+    server.expect_stderr("alice left");
+    server.close_stdin();
+    server.expect_stderr("the room is closed");
+    server.expect_exit_code(0);
+    let log = std::fs::read_to_string(&events).unwrap();
+    // The room's default level keeps the conversation, the host's lines too, and no reads.
+    assert!(
+        log.contains(r#""nick":"host","text":"a question from the host""#),
+        "{log}"
+    );
+    assert!(!log.contains(r#""event":"read""#), "{log}");
+    let output = common::netchat_cmd()
+        .args(["report", &path, "--csv"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&events);
+    assert!(output.status.success());
+    let csv = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "names,address,joined,left,seconds_in_room,lines,words,private_messages,host"
+    );
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[1].starts_with("alice,127.0.0.1,"), "{csv}");
+    assert!(rows[1].ends_with(",1,5,0,"), "{csv}");
+    assert!(rows[2].starts_with("bob,127.0.0.2,"), "{csv}");
+    assert!(rows[2].ends_with(",0,0,1,muted"), "{csv}");
+}
+
 engine_tests! {
+    class_the_report_of_a_scripted_class_is_one_csv_row_per_student,
     class_a_closed_window_is_named_so_not_ctrl_c,
     class_the_host_steers_a_running_room_from_the_console,
     class_ban_behind_a_shared_address_names_who_shares_it_and_bans_only_the_name,

@@ -205,9 +205,9 @@ impl Room {
 
     /// `/mute NICK [MINUTES]`.
     fn mute(&mut self, nick: &[u8], minutes_given: Option<u32>, now: Instant) -> Vec<Action> {
-        let Some(member) = self
+        let Some((id, member)) = self
             .find_bytes(nick)
-            .and_then(|id| self.members.get_mut(&id))
+            .and_then(|id| Some((id, self.members.get_mut(&id)?)))
         else {
             return answer(protocol::nobody_called(nick));
         };
@@ -219,11 +219,17 @@ impl Room {
             Some(m) => format!("for {m} minute{}", if m == 1 { "" } else { "s" }),
             None => "until /unmute".to_string(),
         };
-        answer(format!(
-            "{} is muted {how_long}: its messages are not relayed, and it is told so the first \
-             time it speaks; /who and /stats show it",
-            member.nick
-        ))
+        let nick = member.nick.clone();
+        let mut actions = answer(format!(
+            "{nick} is muted {how_long}: its messages are not relayed, and it is told so the \
+             first time it speaks; /who and /stats show it"
+        ));
+        self.record(&mut actions, || Event::Muted {
+            client: id,
+            nick,
+            minutes: minutes_given,
+        });
+        actions
     }
 
     /// `/unmute NICK`.
