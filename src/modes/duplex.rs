@@ -25,10 +25,11 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, after, bounded, never, select};
 
 use crate::console::Console;
-use crate::endpoint::{self, Endpoint};
+use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing, Messages, StopWord};
 use crate::interrupt::Interrupt;
+use crate::modes::room::protocol;
 use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::shaping::{COALESCE_PAUSE, Shaped, Shaping};
@@ -106,6 +107,13 @@ pub fn run(
         return Ok(());
     };
     endpoint::set_nodelay(&connection.stream, options.nodelay)?;
+    if connection.role == Role::Connector {
+        // A netchat room answers a newcomer with its welcome: say where we are, and how to join.
+        console.hint_on_first_message(
+            protocol::WELCOME_PREFIX,
+            protocol::reached_a_room("duplex", connection.peer),
+        );
+    }
     let watch = connection.watch(observer, options.framing);
     let stream = connection.stream;
     if let Some(experiment) = options.shaping.describe() {

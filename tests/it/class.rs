@@ -6,7 +6,7 @@ use crate::common;
 
 use std::net::{IpAddr, SocketAddr};
 
-use common::{Engine, RawPeer, engine_tests, raw_connect_from, room_join as join};
+use common::{Engine, Netchat, RawPeer, engine_tests, raw_connect_from, room_join as join};
 
 fn from(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
@@ -232,4 +232,51 @@ engine_tests! {
     class_ban_behind_a_shared_address_names_who_shares_it_and_bans_only_the_name,
     class_a_lab_of_30_behind_one_address_all_join_with_the_defaults,
     class_an_outsider_at_a_full_room_is_told_it_is_not_admitted_and_the_host_sees_it,
+}
+
+/// A `half` or `duplex` that reached a room by mistake says so, with the command that joins it.
+#[test]
+fn mixup_a_half_or_duplex_that_reached_a_room_says_how_to_join_it() {
+    let (_server, addr) = Netchat::listen("server", "room", &[]);
+    let mut half = Netchat::connect("half", "half", addr, &[]);
+    half.send_line("hello?");
+    half.expect_stdout("*** welcome! you are guest-1");
+    half.expect_stderr(&format!(
+        "this is a netchat room, not a half peer: it took you in as a guest. To join it as a \
+         member, leave here (q) and run: netchat room --connect {addr} --nick NAME"
+    ));
+    let mut duplex = Netchat::connect("duplex", "duplex", addr, &[]);
+    duplex.expect_stdout("*** welcome! you are guest-2");
+    duplex.expect_stderr("this is a netchat room, not a duplex peer: it took you in as a guest. To join it as a member, leave here (bye)");
+}
+
+/// A room client that reached a half listener: no welcome within 2 s, so it says what this looks
+/// like; when the listener leaves, the ending is no crashed room.
+#[test]
+fn mixup_a_room_client_that_reached_a_half_listener_says_it_is_no_room() {
+    let (mut half, addr) = Netchat::listen("half", "half", &[]);
+    let mut client = Netchat::connect("client", "room", addr, &[]);
+    half.expect_stderr("connected");
+    client.expect_stderr(
+        "no welcome after 2 s: this does not look like a netchat room (a half or duplex listener?",
+    );
+    // The half listener speaks after us; its `q` ends the conversation.
+    client.send_line("hi");
+    half.expect_stdout("hi");
+    half.send_line("q");
+    client.expect_stderr("it was not a netchat room");
+    client.expect_exit_code(1);
+}
+
+/// A room client with no room at the address: the hint speaks of a room.
+#[test]
+fn mixup_a_room_client_refused_is_told_no_room_is_listening() {
+    let (listener, addr) = common::raw_listener();
+    drop(listener);
+    let mut client = Netchat::connect("client", "room", addr, &[]);
+    client.expect_stderr(&format!(
+        "no room is listening on {addr}: ask the host whether the room is running (it starts \
+         with `netchat room --listen"
+    ));
+    client.expect_exit_code(1);
 }

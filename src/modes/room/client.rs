@@ -88,7 +88,10 @@ pub fn run(
     observer: &Observer,
     interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
-    let connection = endpoint::connect_one(addr)?;
+    let connection = endpoint::connect_one(addr).map_err(|error| match error {
+        Error::Refused { addr } => Error::NoRoom { addr },
+        error => error,
+    })?;
     let watch = connection.watch(observer, options.framing);
     let endpoint::Connection { stream, peer, .. } = connection;
     match options.framing {
@@ -286,6 +289,57 @@ struct Leaving {
     goodbye: Option<Farewell>,
     /// When received lines last filled the queue to the screen: the screen was behind.
     behind: Option<Instant>,
+    /// Whether the server has welcomed us as a netchat room does (line framing only).
+    welcome: Welcome,
+}
+
+/// What the server's first line said about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Welcome {
+    /// Nothing heard yet: [`WELCOME_WAIT`] runs.
+    Awaited,
+    /// A room's welcome: a netchat room.
+    Heard,
+    /// Something else, or nothing in time: we said it does not look like a room.
+    Missing,
+    /// `--framing raw`: a server that never frames, not a room; nothing is expected.
+    NotExpected,
+}
+
+/// How long a netchat room may take to welcome us: it sends its welcome as soon as it accepts.
+/// Silence for this long means something else answered (a `half` or `duplex` listener waits for
+/// us to speak first).
+const WELCOME_WAIT: Duration = Duration::from_secs(2);
+
+/// Says, once, that the server is not a netchat room.
+fn not_a_room(state: &mut Leaving, console: &mut Console, why: &str) {
+    state.welcome = Welcome::Missing;
+    console.notice(&format!(
+        "{why}: this does not look like a netchat room (a half or duplex listener? those take \
+         one peer: join them with netchat half --connect or netchat duplex --connect)"
+    ));
+}
+
+/// Looks at the first lines the server sent: a room's welcome, or something else.
+fn check_welcome(item: &Pumped, state: &mut Leaving, console: &mut Console) {
+    if state.welcome != Welcome::Awaited {
+        return;
+    }
+    if let Pumped::Messages(lines) = item {
+        if let Some(first) = lines.iter().next() {
+            // A room that turns us away says goodbye instead: a room all the same.
+            let goodbye = protocol::farewell(&String::from_utf8_lossy(first)).is_some();
+            if goodbye || first.starts_with(protocol::WELCOME_PREFIX.as_bytes()) {
+                state.welcome = Welcome::Heard;
+            } else {
+                not_a_room(
+                    state,
+                    console,
+                    "the server's first line is no room's welcome",
+                );
+            }
+        }
+    }
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
@@ -303,8 +357,18 @@ fn chat(
         deadline: None,
         goodbye: None,
         behind: None,
+        welcome: match server.framing {
+            Framing::Line => Welcome::Awaited,
+            Framing::Raw => Welcome::NotExpected,
+        },
     };
+    let welcome_wait = after(WELCOME_WAIT);
     loop {
+        let no_welcome = if state.welcome == Welcome::Awaited {
+            welcome_wait.clone()
+        } else {
+            never()
+        };
         let give_up = match state.deadline {
             Some(deadline) => after(deadline.saturating_duration_since(Instant::now())),
             None => never(),
@@ -325,9 +389,21 @@ fn chat(
                 if incoming.is_full() || backlog {
                     state.behind = Some(Instant::now());
                 }
+                check_welcome(&item, &mut state, console);
                 if let Some(ending) = received(item, &mut state, &server.watch, console)? {
+                    // Closed by something that never welcomed us: not a room that crashed.
+                    if state.welcome == Welcome::Missing
+                        && matches!(ending, Err(Error::RoomClosed))
+                    {
+                        return Err(Error::NotARoom);
+                    }
                     return ending;
                 }
+            }
+            recv(no_welcome) -> _ => {
+                not_a_room(&mut state, console, &format!(
+                    "no welcome after {} s", WELCOME_WAIT.as_secs()
+                ));
             }
             recv(server.written) -> result => {
                 if let Ok(result) = result {

@@ -980,6 +980,18 @@ mod tests {
     }
 
     #[test]
+    fn every_welcome_starts_as_a_half_or_duplex_recognises_it() {
+        let mut room = Room::default();
+        for id in 1..=3 {
+            let actions = room.join(id, addr(), now());
+            assert!(
+                lines_to(&actions, id)[0].starts_with(protocol::WELCOME_PREFIX),
+                "{actions:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_greeting_follows_the_welcome_for_every_newcomer() {
         let mut room = Room::new(Limits::off());
         room.set_motd(&["Lab 3: sockets".to_string(), "be kind".to_string()]);
