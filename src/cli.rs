@@ -128,9 +128,28 @@ pub struct DiagramArgs {
     /// text: columns for the terminal.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatChoice::Mermaid)]
     pub format: FormatChoice,
+    /// Only this room member (under any name it had) and the room: one student of a class.
+    #[arg(long, value_name = "NICK")]
+    pub only: Option<String>,
+    /// Only from this time on, in seconds (the diagram's time column).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub from: Option<f64>,
+    /// Only up to this time, in seconds (the diagram's time column).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub until: Option<f64>,
     /// When to use colors (the diagram itself is never colored; this is for error lines).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// A time in seconds, such as `12` or `3.5`.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(format!(
+            "'{text}' is not a time in seconds: write one such as 12 or 3.5"
+        )),
+    }
 }
 
 /// `--format mermaid|text`.

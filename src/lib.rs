@@ -157,7 +157,14 @@ fn run_mode(
                 interrupt,
             )
         }
-        ModeCommand::Diagram(args) => diagram::run(&args.logs, args.format.into(), console),
+        ModeCommand::Diagram(args) => {
+            let filter = diagram::Filter {
+                only: args.only.clone(),
+                from: args.from,
+                until: args.until,
+            };
+            diagram::run(&args.logs, args.format.into(), &filter, console)
+        }
         ModeCommand::Report(args) => report::run(&args.logs, args.csv, console),
     }
 }

@@ -225,7 +225,39 @@ fn class_the_report_of_a_scripted_class_is_one_csv_row_per_student(engine: Engin
     assert!(rows[2].ends_with(",0,0,1,muted"), "{csv}");
 }
 
+fn class_a_diagram_of_one_student_shows_only_that_student_and_the_room(engine: Engine) {
+    let events = common::temp_path(&format!("only-{}.jsonl", engine.name()));
+    let path = events.to_string_lossy().into_owned();
+    let (mut server, addr) = engine.listen("server", &["--events", &path]);
+    let mut alice = join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    let _carol = join(addr, "carol");
+    alice.send_line("hi from alice");
+    bob.expect_stdout("[alice] hi from alice");
+    bob.send_line("yo from bob");
+    alice.expect_stdout("[bob] yo from bob");
+    server.close_stdin();
+    server.expect_stderr("the room is closed");
+    server.expect_exit_code(0);
+    let output = common::netchat_cmd()
+        .args(["diagram", &path, "--format", "text", "--only", "alice"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&events);
+    assert!(output.status.success());
+    let drawn = String::from_utf8_lossy(&output.stdout);
+    let header = drawn.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("room") && header.contains("alice (client 1)"),
+        "{drawn}"
+    );
+    assert!(!header.contains("bob"), "{drawn}");
+    assert!(drawn.contains("hi from alice (→ 2 members)"), "{drawn}");
+    assert!(!drawn.contains("yo from bob"), "{drawn}");
+}
+
 engine_tests! {
+    class_a_diagram_of_one_student_shows_only_that_student_and_the_room,
     class_the_report_of_a_scripted_class_is_one_csv_row_per_student,
     class_a_closed_window_is_named_so_not_ctrl_c,
     class_the_host_steers_a_running_room_from_the_console,
