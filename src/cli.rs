@@ -309,7 +309,8 @@ pub struct TeacherArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "connect")]
     pub motd_file: Option<PathBuf>,
     /// With --listen: start N practice bots that join the room over loopback and chat, rename,
-    /// use /me, leave and come back at a human pace (their names start with bot-).
+    /// use /me, leave and come back at a human pace (their names start with bot-); a bot answers
+    /// whoever mentions its name or sends it /msg.
     #[arg(
         long,
         value_name = "N",
@@ -318,8 +319,9 @@ pub struct TeacherArgs {
         conflicts_with = "connect"
     )]
     pub bots: u32,
-    /// With --bots: one extra bot, bot-sleepy, joins and then stops reading, so the room's queue
-    /// for it grows (watch /stats) until the server disconnects it as too slow.
+    /// With --listen: two extra bots: bot-sleepy, which hardly reads, and bot-paster, which
+    /// pastes long lines at the rate limit, so the room's queue for bot-sleepy grows (watch
+    /// /stats) until the server disconnects it as too slow, within a minute.
     #[arg(long, conflicts_with = "connect")]
     pub bots_slow: bool,
     /// With --bots: the seed of the bots' choices, so the same seed replays the same lines in the

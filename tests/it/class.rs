@@ -257,6 +257,7 @@ fn class_a_diagram_of_one_student_shows_only_that_student_and_the_room(engine: E
 }
 
 engine_tests! {
+    class_a_bot_answers_a_mention_and_a_private_message,
     class_a_diagram_of_one_student_shows_only_that_student_and_the_room,
     class_the_report_of_a_scripted_class_is_one_csv_row_per_student,
     class_a_closed_window_is_named_so_not_ctrl_c,
@@ -311,4 +312,15 @@ fn mixup_a_room_client_refused_is_told_no_room_is_listening() {
          with `netchat room --listen"
     ));
     client.expect_exit_code(1);
+}
+
+/// A practice bot answers a student who mentions it or sends it a private message.
+fn class_a_bot_answers_a_mention_and_a_private_message(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--bots", "1", "--seed", "2"]);
+    server.expect_stderr("is now bot-ada");
+    let mut alice = join(addr, "alice");
+    alice.send_line("bot-ada, are you there?");
+    alice.expect_stdout("[bot-ada] alice: ");
+    alice.send_line("/msg bot-ada psst");
+    alice.expect_stdout("[bot-ada -> you] ");
 }

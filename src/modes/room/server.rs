@@ -158,7 +158,7 @@ pub fn serve(
         let seed = options.bots.seed.unwrap_or_else(bots::seed_from_clock);
         console.status(&format!(
             "starting {} practice bot(s) (--seed {seed} replays their lines)",
-            options.bots.count + usize::from(options.bots.slow)
+            options.bots.count + 2 * usize::from(options.bots.slow)
         ));
         bots::start(bot_target, &options.bots, seed, &bots_stop)
     });
