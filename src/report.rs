@@ -48,7 +48,7 @@ pub struct Student {
     pub lines: u64,
     pub words: u64,
     pub private: u64,
-    /// `kicked`, `muted`, `dropped`: what the host (or the room) did to it.
+    /// `muted`, `kicked`, `banned`, `dropped`: what the host (or the room) did to it.
     pub marks: Vec<&'static str>,
 }
 
@@ -96,8 +96,13 @@ pub fn students(logs: &[Log]) -> Vec<Student> {
                     }
                 }
                 Event::Muted { client, .. } => mark(&mut here, *client, "muted"),
-                Event::Kicked { client, .. } => {
-                    mark(&mut here, *client, "kicked");
+                Event::Kicked { client, why, .. } => {
+                    let what = if why.contains("banned") {
+                        "banned"
+                    } else {
+                        "kicked"
+                    };
+                    mark(&mut here, *client, what);
                     leave(&mut here, *client, t);
                 }
                 Event::Evicted { client, .. } => {
@@ -244,7 +249,8 @@ pub fn csv(students: &[Student]) -> String {
             local(s.joined, "%Y-%m-%d %H:%M:%S"),
             s.left
                 .map_or(String::new(), |t| local(t, "%Y-%m-%d %H:%M:%S")),
-            s.seconds.round(),
+            // Whole seconds, as the table counts them.
+            s.seconds.floor(),
             s.lines,
             s.words,
             s.private,
