@@ -206,6 +206,11 @@ fn class_the_report_of_a_scripted_class_is_one_csv_row_per_student(engine: Engin
         "{log}"
     );
     assert!(!log.contains(r#""event":"read""#), "{log}");
+    // The host's commands too, so a grader sees what the host did and when.
+    assert!(
+        log.contains(r#""event":"command","client":0,"nick":"host","line":"/mute bob""#),
+        "{log}"
+    );
     let output = common::netchat_cmd()
         .args(["report", &path, "--csv"])
         .output()

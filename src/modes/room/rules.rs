@@ -479,8 +479,34 @@ impl Room {
     /// A member's line, its turn come: what it makes happen, charged to its rate limit.
     fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let command = protocol::parse(text);
+        let mut recorded = Vec::new();
+        if matches!(
+            command,
+            Command::Who
+                | Command::Stats
+                | Command::Help
+                | Command::Topic
+                | Command::Usage(_)
+                | Command::Unknown(_)
+        ) {
+            let nick = self.nick(id).unwrap_or_default().to_string();
+            self.record(&mut recorded, || Event::Command {
+                client: id,
+                nick,
+                line: escape_peer_text(text),
+            });
+        }
         if let Some(mut actions) = self.muted_line(id, &command, now) {
             actions.extend(self.charge(id, &actions, now));
+            return actions;
+        }
+        if !recorded.is_empty() {
+            // Recorded first, so the log has the command before what it made happen; not
+            // charged (it sends nothing).
+            let mut actions = recorded;
+            let caused = self.obey(id, command);
+            actions.extend(self.charge(id, &caused, now));
+            actions.splice(1..1, caused);
             return actions;
         }
         // Whatever the others will see of this member, they first hear that it joined.

@@ -141,6 +141,63 @@ pub enum HostCommand {
     Usage(String),
 }
 
+impl HostCommand {
+    /// The command as the host typed it, for the events log; `None` for a line said to the room
+    /// (a message of its own there), a blank line, or the room's closing.
+    pub fn typed(&self) -> Option<String> {
+        let text = |bytes: &[u8]| escape_peer_text(bytes);
+        let nick_and = |word: &str, nick: &[u8], rest: Option<String>| match rest {
+            Some(rest) => format!("/{word} {} {rest}", text(nick)),
+            None => format!("/{word} {}", text(nick)),
+        };
+        Some(match self {
+            HostCommand::Say(_) | HostCommand::Nothing | HostCommand::Closing(_) => return None,
+            HostCommand::Who => "/who".to_string(),
+            HostCommand::Stats => "/stats".to_string(),
+            HostCommand::Help => "/help".to_string(),
+            HostCommand::Close => "/quit".to_string(),
+            HostCommand::Usage(_) => return None,
+            HostCommand::Kick { nick, reason } => {
+                nick_and("kick", nick, reason.as_deref().map(text))
+            }
+            HostCommand::Ban {
+                target,
+                minutes,
+                reason,
+            } => {
+                let target = match target {
+                    BanTarget::Nick(nick) => text(nick),
+                    BanTarget::Address(ip) => ip.to_string(),
+                };
+                let minutes = minutes.map(|m| format!(" {m}")).unwrap_or_default();
+                let reason = reason
+                    .as_deref()
+                    .map(|r| format!(" {}", text(r)))
+                    .unwrap_or_default();
+                format!("/ban {target}{minutes}{reason}")
+            }
+            HostCommand::Unban(Some(ip)) => format!("/unban {ip}"),
+            HostCommand::Unban(None) => "/unban".to_string(),
+            HostCommand::Limit(change) => match change {
+                LimitChange::Show => "/limit".to_string(),
+                LimitChange::Rate(n) => format!("/limit rate {n}"),
+                LimitChange::Seats(n) => format!("/limit seats {n}"),
+                LimitChange::Clients(n) => format!("/limit clients {n}"),
+                LimitChange::MemberRate { lines, nick } => {
+                    format!("/limit rate {lines} {}", text(nick))
+                }
+            },
+            HostCommand::Mute { nick, minutes } => {
+                nick_and("mute", nick, minutes.map(|m| m.to_string()))
+            }
+            HostCommand::Unmute(nick) => nick_and("unmute", nick, None),
+            HostCommand::Topic(None) => "/topic".to_string(),
+            HostCommand::Topic(Some(topic)) => format!("/topic {}", text(topic)),
+            HostCommand::Msg { nick, .. } => format!("/msg {} …", text(nick)),
+        })
+    }
+}
+
 /// Whom `/ban` is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BanTarget {

@@ -39,6 +39,20 @@ impl Room {
     /// The operator typed something, at `now`.
     // ANCHOR: host
     pub fn host(&mut self, command: HostCommand, now: Instant) -> Vec<Action> {
+        let mut recorded = Vec::new();
+        if let Some(line) = command.typed() {
+            self.record(&mut recorded, || Event::Command {
+                client: HOST_CLIENT,
+                nick: protocol::HOST_NICK.to_string(),
+                line,
+            });
+        }
+        recorded.extend(self.obey_host(command, now));
+        recorded
+    }
+    // ANCHOR_END: host
+
+    fn obey_host(&mut self, command: HostCommand, now: Instant) -> Vec<Action> {
         match command {
             HostCommand::Say(text) => {
                 let shared = line(protocol::said(protocol::HOST_NICK, &text));
@@ -112,7 +126,6 @@ impl Room {
             HostCommand::Nothing | HostCommand::Close => Vec::new(),
         }
     }
-    // ANCHOR_END: host
 
     /// The member called `nick`, if one is.
     fn find_bytes(&self, nick: &[u8]) -> Option<ClientId> {
