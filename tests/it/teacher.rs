@@ -434,12 +434,12 @@ fn the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room(engine: En
 }
 
 fn more_bots_than_one_address_may_seat_all_get_in(engine: Engine) {
-    // Six bots and bot-sleepy from one loopback address: more than --max-per-address allows
-    // a student, and faster than one address may connect.
+    // Six bots, bot-sleepy and bot-paster from one loopback address: more than
+    // --max-per-address allows a student, and faster than one address may connect.
     let (mut server, _addr) =
         engine.listen("server", &["--bots", "6", "--bots-slow", "--seed", "5"]);
     let mut named = BTreeSet::new();
-    while named.len() < 7 {
+    while named.len() < 8 {
         let line = server.expect_stderr(" is now bot-");
         let name = line
             .rsplit(" is now ")
@@ -449,6 +449,7 @@ fn more_bots_than_one_address_may_seat_all_get_in(engine: Engine) {
         named.insert(name.trim_end_matches("-afk").to_string());
     }
     assert!(named.contains("bot-sleepy"), "{named:?}");
+    assert!(named.contains("bot-paster"), "{named:?}");
     // (Not any "refused": a bot may say "my nc says connection refused".)
     assert!(
         !server.transcript().contains("refused a connection")
