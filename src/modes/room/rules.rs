@@ -1548,6 +1548,27 @@ mod tests {
     }
 
     #[test]
+    fn banning_a_guest_behind_a_shared_address_says_it_can_come_back() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"guest-2".to_vec()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        assert!(
+            logs(&actions).last().unwrap().contains(
+                "it never chose a name, and its address 127.0.0.2 is shared with guest-1"
+            )
+        );
+    }
+
+    #[test]
     fn ban_behind_a_shared_address_bans_the_name_and_says_who_shares_it() {
         let mut room = Room::new(Limits::off());
         room.join(1, peer("127.0.0.2:5000"), now());

@@ -373,6 +373,13 @@ impl Room {
         let text = if sharing.is_empty() {
             self.door.ban(ip, &name, until);
             format!("{ip} is banned {how_long}; /unban {ip} lets it in again")
+        } else if name.starts_with("guest-") {
+            // A name the room gave it: banning it would keep out nobody.
+            format!(
+                "{name} is out; it never chose a name, and its address {ip} is shared with {} \
+                 here, so it can come back as a new guest (/ban {ip} bans everyone behind it)",
+                sharing.join(", ")
+            )
         } else {
             self.banned_names
                 .insert(protocol::lookalike_key(&name), (name.clone(), until));
