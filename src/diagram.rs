@@ -927,12 +927,7 @@ mod tests {
             r#"{"v":1,"t":1.2,"event":"received","text":"yo","bytes":2}"#,
         ]);
         let diagram = Diagram::from_logs(&[listener, connector]);
-        let arrows: Vec<&Step> = diagram
-            .steps
-            .iter()
-            .map(|(_, step)| step)
-            .filter(|step| matches!(step, Step::Arrow { .. }))
-            .collect();
+        let arrows = arrows(&diagram);
         assert_eq!(
             arrows,
             vec![
@@ -1017,6 +1012,16 @@ mod tests {
         assert_eq!(mermaid_label(""), "(empty line)");
     }
 
+    /// The diagram's arrows, in order.
+    fn arrows(diagram: &Diagram) -> Vec<&Step> {
+        diagram
+            .steps
+            .iter()
+            .map(|(_, step)| step)
+            .filter(|step| matches!(step, Step::Arrow { .. }))
+            .collect()
+    }
+
     /// A room's log with `members` joining, each saying one line, then leaving.
     fn class_log(members: usize) -> String {
         let mut lines = vec![
@@ -1042,12 +1047,7 @@ mod tests {
     #[test]
     fn a_room_message_is_one_arrow_that_says_whom_it_reached() {
         let diagram = Diagram::from_logs(&[log(&[&class_log(30)])]);
-        let arrows: Vec<&Step> = diagram
-            .steps
-            .iter()
-            .map(|(_, step)| step)
-            .filter(|step| matches!(step, Step::Arrow { .. }))
-            .collect();
+        let arrows = arrows(&diagram);
         assert_eq!(arrows.len(), 30, "one arrow per message, not per member");
         assert!(
             matches!(arrows[0], Step::Arrow { label, .. } if label == "line 1 (→ 29 members)"),

@@ -97,7 +97,13 @@ impl Transcript {
         for detail in details {
             written = written.and_then(|()| writeln!(self.file, "{} *** {detail}", local_clock()));
         }
-        match written.and_then(|()| self.file.flush()) {
+        let written = written.and_then(|()| self.file.flush());
+        self.outcome(written)
+    }
+
+    /// What a write to the file came to: a failure stops the transcript, said once.
+    fn outcome(&mut self, written: io::Result<()>) -> Recorded {
+        match written {
             Ok(()) => Recorded::Written,
             Err(error) => {
                 self.broken = true;
@@ -114,16 +120,8 @@ impl Transcript {
         if self.broken {
             return Recorded::Off;
         }
-        match self.write_line(&line_of(entry)) {
-            Ok(()) => Recorded::Written,
-            Err(error) => {
-                self.broken = true;
-                Recorded::Failed(format!(
-                    "the transcript {} stopped: {error}; the room goes on without it",
-                    self.path.display()
-                ))
-            }
-        }
+        let written = self.write_line(&line_of(entry));
+        self.outcome(written)
     }
 
     fn write_line(&mut self, text: &str) -> io::Result<()> {
