@@ -90,6 +90,9 @@ pub struct Console {
     too_long: TooLongNotices,
     /// What stdout is (main.rs tells): where skipped lines were skipped.
     stdout_kind: OutputKind,
+    /// Said once if the peer's first message starts with the text given: a mode that reached
+    /// another mode by mistake ([`Console::hint_on_first_message`]).
+    first_message_hint: Option<(&'static str, String)>,
 }
 
 /// The other side's lines over `--max-line` are dropped, each with a notice. A peer that sends
@@ -122,6 +125,7 @@ impl Console {
             scratch: String::new(),
             too_long: TooLongNotices::default(),
             stdout_kind: OutputKind::default(),
+            first_message_hint: None,
         }
     }
 
@@ -326,6 +330,16 @@ impl Console {
     /// netchat), one `write` for all of them instead of one system call per line.
     // ANCHOR: queue_peer_message
     pub fn queue_peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
+        if self.first_message_hint.is_some() {
+            // Written (and flushed) before the hint about it.
+            self.write_peer_message(label, message)?;
+            self.check_first_message(message);
+            return Ok(());
+        }
+        self.write_peer_message(label, message)
+    }
+
+    fn write_peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
         let time = self.timestamp_prefix();
         let written = if self.interactive {
             let text = escape_peer_text(message);
@@ -368,14 +382,37 @@ impl Console {
     pub fn queue_peer_messages(&mut self, label: &str, messages: &Messages) -> Result<(), Error> {
         let as_is = !self.interactive && !self.timestamps && messages.is_plain();
         if as_is {
-            return self.out.write_all(messages.bytes()).map_err(output_error);
+            self.out.write_all(messages.bytes()).map_err(output_error)?;
+        } else {
+            for message in messages.iter() {
+                self.write_peer_message(label, message)?;
+            }
         }
-        for message in messages.iter() {
-            self.queue_peer_message(label, message)?;
+        if self.first_message_hint.is_some() {
+            if let Some(first) = messages.iter().next() {
+                self.check_first_message(first);
+            }
         }
         Ok(())
     }
     // ANCHOR_END: queue_peer_messages
+
+    /// Says `hint` (once, after the message) if the peer's first message starts with `prefix`:
+    /// how a `half` or `duplex` that reached a netchat room tells its student so. Only the first
+    /// message is looked at, so it costs nothing afterwards.
+    pub fn hint_on_first_message(&mut self, prefix: &'static str, hint: String) {
+        self.first_message_hint = Some((prefix, hint));
+    }
+
+    fn check_first_message(&mut self, message: &[u8]) {
+        if let Some((prefix, hint)) = self.first_message_hint.take() {
+            if message.starts_with(prefix.as_bytes()) {
+                // After what is queued: the student reads the welcome, then why it came.
+                let _ = self.out.flush();
+                self.notice(&hint);
+            }
+        }
+    }
 
     /// Sends the queued messages on their way (see [`Console::queue_peer_message`]).
     pub fn flush_messages(&mut self) -> Result<(), Error> {

@@ -48,6 +48,21 @@ pub struct Settings {
     pub trace: Option<Option<PathBuf>>,
     /// `--events FILE`.
     pub events: Option<PathBuf>,
+    /// `--events-level`: what the event log keeps.
+    pub level: Level,
+}
+
+/// `--events-level`: how much of what happens the event log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// The conversation: connections, joins, names, messages, commands, refusals, closes; no
+    /// event per `read()` or `write()`. The room's default, so a class's log stays small (one
+    /// flood would otherwise be tens of thousands of `read` events).
+    Chat,
+    /// Everything, each `read()` and `write()` too: what `netchat diagram` draws the wire
+    /// from. The default of `half` and `duplex`.
+    #[default]
+    Wire,
 }
 
 /// Where reports go: nowhere (the default, free), or to the trace and/or the event log. Cheap to
@@ -99,6 +114,7 @@ impl Observer {
             start,
             trace: trace.map(Mutex::new),
             events: events.map(Mutex::new),
+            wire: settings.level == Level::Wire,
             names: Mutex::new(HashMap::new()),
             waits: Mutex::new((0, HashMap::new())),
         })));

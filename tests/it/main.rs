@@ -9,6 +9,7 @@
 mod common;
 
 mod abuse;
+mod class;
 mod cli;
 mod duplex;
 mod errors;

@@ -334,7 +334,8 @@ fn room_host_kicks_a_member_and_speaks_as_host(engine: Engine) {
     bob.expect_exit_code(0);
     alice.expect_stdout("*** bob was kicked by the host (too noisy) (1 in the room)");
     server.send_line("/who");
-    server.expect_stderr("in the room (1): alice (");
+    server.expect_stderr("in the room (1):");
+    server.expect_stderr("  alice  127.0.0.1:");
 }
 
 fn room_the_usual_ways_to_leave_are_answered_with_slash_quit(engine: Engine) {

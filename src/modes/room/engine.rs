@@ -114,6 +114,7 @@ impl Behind {
     }
 
     /// A client behind since `at`, having taken `taken` bytes then (for tests).
+    #[cfg(test)]
     pub fn since(at: Instant, taken: u64) -> Behind {
         Behind {
             since: Some((at, taken)),

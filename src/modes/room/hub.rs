@@ -23,7 +23,7 @@ use super::actions::{Action, ClientId, Gone, Leave, Line, Log};
 use super::engine::{Behind, Dispatch, Engine, Offer};
 use super::logqueue::LogQueue;
 use super::protocol::HostCommand;
-use super::rules::{Arrived, Room};
+use super::rules::{Arrived, Refusal, Room};
 use super::stats::{Output, Traffic};
 use crate::framing::Messages;
 
@@ -54,6 +54,9 @@ pub enum Event {
     Gone { id: ClientId, why: Gone },
     /// The operator typed something at the server's console.
     Host(HostCommand),
+    /// The accept thread turned a connection away (the room is full): the room counts it for
+    /// the console.
+    Refused { peer: SocketAddr, refusal: Refusal },
     /// Something went wrong outside any client (e.g. `accept` failed): log it.
     Trouble(String),
     /// Close the room: say goodbye to everyone and end the hub.
@@ -288,7 +291,8 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 wires.wires.remove(&id);
                 room.leave(id, Leave::Gone(why))
             }
-            Some(Event::Host(command)) => room.host(command),
+            Some(Event::Host(command)) => room.host(command, now),
+            Some(Event::Refused { peer, refusal }) => room.refused(peer, &refusal, now),
             Some(Event::Trouble(text)) => vec![Action::Log(Log::Notice(text))],
             Some(Event::Close) => {
                 let actions = room.close();
@@ -431,13 +435,13 @@ mod tests {
                     sent: Traffic::default(),
                     pushed: 0,
                     // Behind for longer than the grace, having taken nothing meanwhile.
-                    behind: Behind::since(Instant::now() - BEHIND_GRACE, 0),
+                    behind: Behind::since(Instant::now().checked_sub(BEHIND_GRACE).unwrap(), 0),
                 },
             );
         }
         // Forget the welcome lines: only what follows the host's line matters here.
         while alice_lines.try_recv().is_some() {}
-        let actions = room.host(HostCommand::Say(b"hi".to_vec()));
+        let actions = room.host(HostCommand::Say(b"hi".to_vec()), Instant::now());
         Dispatch::default().apply(&mut room, &mut wires, actions);
         let alice_got: Vec<String> = std::iter::from_fn(|| alice_lines.try_recv())
             .map(|l| l.to_string())

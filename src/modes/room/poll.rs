@@ -397,7 +397,11 @@ impl EventLoop {
     /// One connection too many: it gets the line, then a graceful close, like any leaving
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
     fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        let line = rules::room_full(self.max_clients, peer, &self.observer);
+        let refusal = rules::room_full(self.max_clients, self.room.access(), peer);
+        let line = rules::refusal_line(&refusal);
+        let actions = self.room.refused(peer, &refusal, Instant::now());
+        self.dispatch
+            .apply(&mut self.room, &mut self.clients, actions);
         let watch = self.observer.watch_from_start(None, Framing::Line);
         if self.clients.refusing >= MAX_REFUSING {
             let _ = stream.write(format!("{line}\n").as_bytes());
@@ -420,7 +424,7 @@ impl EventLoop {
         loop {
             match self.commands.try_recv() {
                 Ok(Control::Host(command)) => {
-                    let actions = self.room.host(command);
+                    let actions = self.room.host(command, Instant::now());
                     self.dispatch
                         .apply(&mut self.room, &mut self.clients, actions);
                 }
@@ -660,7 +664,7 @@ mod tests {
         keyboard: Sender<Input>,
         out: Captured,
         ended: Receiver<Result<()>>,
-        _interrupt: Sender<()>,
+        _interrupt: Sender<crate::interrupt::Interrupt>,
     }
 
     impl Served {

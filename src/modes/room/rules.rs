@@ -21,14 +21,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::access::AccessList;
+use super::access::{AccessList, Verdict};
 use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
 pub use super::flow::Arrived;
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
+pub use super::limits::Refusal;
 use super::limits::{self, Admission, RateLimit, Refusals, SharedOutput, Speaker};
 use super::protocol::{self, Command};
-use super::stats::{Row, Traffic};
+use super::stats::{self, Row, Traffic};
 use crate::endpoint;
 use crate::observe::{Event, Observer};
 use crate::text::{escape_peer_text, thousands};
@@ -58,6 +59,27 @@ struct Member {
     /// When it joined, and what it has sent, for `/stats`.
     joined: Instant,
     received: Traffic,
+    /// `/limit rate N NICK`: its own rate limit instead of the room's (a paste exercise).
+    rate: Option<RateLimit>,
+    /// `/mute NICK [MINUTES]`: its messages are not relayed.
+    muted: Option<Mute>,
+}
+
+/// A member the host muted (`/mute`).
+#[derive(Debug, Clone, Copy)]
+struct Mute {
+    /// Until when; `None`: until `/unmute`.
+    until: Option<Instant>,
+    /// Whether it was told, the first time it spoke while muted (once, not per line).
+    told: bool,
+}
+
+impl Member {
+    /// Whether it is muted at `now` (a timed mute that ran out is over).
+    fn is_muted(&self, now: Instant) -> bool {
+        self.muted
+            .is_some_and(|mute| mute.until.is_none_or(|until| now < until))
+    }
 }
 
 /// The room's state and rules, without any I/O.
@@ -85,6 +107,11 @@ pub struct Room {
     refusals: Refusals,
     /// Members with held lines (see `Member::held`).
     holding: BTreeSet<ClientId>,
+    /// `/topic TEXT`, escaped, as the notice everyone sees.
+    topic: Option<Line>,
+    /// Names the host banned (`/ban NICK` when others share its address), by lookalike key:
+    /// the name it was banned as, and until when (`None`: until the room closes).
+    banned_names: HashMap<String, (String, Option<Instant>)>,
     /// `--trace`/`--events`: whether to describe what happens as [`Action::Record`]s, and where
     /// the engines' shared [`Dispatch`](super::engine::Dispatch) writes them.
     observer: Observer,
@@ -99,19 +126,26 @@ pub struct Room {
 /// lines anyway; `/who` still lists the room.
 pub const ANNOUNCE_UP_TO: usize = 100;
 
-/// A connection beyond `--max-clients`: the one line it gets before it is closed, and the
-/// `refused` event the log gets for it. The engine counts its seats (a full room is decided where
-/// connections are accepted, before the room's owner hears of them: in the threads engine that is
-/// the accept thread), and both engines turn a connection away by this one rule.
+/// A connection beyond `--max-clients`: why it is turned away. The engine counts its seats (a
+/// full room is decided where connections are accepted, before the room's owner hears of them:
+/// in the threads engine that is the accept thread), and both engines turn a connection away by
+/// this one rule, then tell the room ([`Room::refused`]) so the host sees it. `--allow` and
+/// `--deny` are asked first: an outsider is told it is not admitted, not that the room is full.
 // ANCHOR: room_full
-pub fn room_full(max_clients: usize, peer: SocketAddr, observer: &Observer) -> Line {
-    observer.record(Event::Refused {
-        peer: peer.to_string(),
-        why: format!("the room is full ({max_clients} people)"),
-    });
-    line(protocol::room_full(max_clients))
+pub fn room_full(max_clients: usize, access: &AccessList, peer: SocketAddr) -> Refusal {
+    let ip = endpoint::unmapped(peer).ip();
+    match access.decide(ip) {
+        Verdict::Admit => Refusal::Full { max: max_clients },
+        Verdict::Denied(network) => Refusal::Denied { ip, network },
+        Verdict::NotAllowed => Refusal::NotAllowed { ip },
+    }
 }
 // ANCHOR_END: room_full
+
+/// The one line a refused connection gets before it is closed.
+pub fn refusal_line(refusal: &Refusal) -> Line {
+    line(protocol::refusal(&refusal.to_string()))
+}
 
 fn line(text: String) -> Line {
     Arc::from(text)
@@ -168,6 +202,8 @@ impl Room {
             unannounced: VecDeque::new(),
             refusals: Refusals::default(),
             holding: BTreeSet::new(),
+            topic: None,
+            banned_names: HashMap::new(),
             observer: Observer::off(),
         }
     }
@@ -194,6 +230,16 @@ impl Room {
     /// Sets `--allow` and `--deny`: decided at the door with the other per-address rules.
     pub fn set_access(&mut self, access: AccessList) {
         self.door.set_access(access);
+    }
+
+    /// The room's seats (`--max-clients`), of which one address may take a share (limits.rs).
+    pub fn set_capacity(&mut self, seats: usize) {
+        self.door.set_capacity(seats);
+    }
+
+    /// `--allow` and `--deny`.
+    pub fn access(&self) -> &AccessList {
+        self.door.access()
     }
 
     /// The practice bots' address (`--bots`): not held to the per-address limits.
@@ -263,18 +309,10 @@ impl Room {
         let peer = endpoint::unmapped(peer);
         if let Err(refusal) = self.door.admit(peer.ip(), now) {
             let mut actions = vec![
-                Action::To(id, line(protocol::refusal(&refusal.to_string()))),
+                Action::To(id, refusal_line(&refusal)),
                 Action::Disconnect(id),
             ];
-            actions.extend(
-                self.refusals
-                    .count(peer.ip(), &refusal, now)
-                    .map(|text| Action::Log(Log::Notice(text))),
-            );
-            self.record(&mut actions, || Event::Refused {
-                peer: peer.to_string(),
-                why: refusal.to_string(),
-            });
+            actions.extend(self.refused(peer, &refusal, now));
             return actions;
         }
         let nick = self.fresh_guest_name();
@@ -301,6 +339,8 @@ impl Room {
                 flow: Flow::new(now),
                 joined: now,
                 received: Traffic::default(),
+                rate: None,
+                muted: None,
             },
         );
         // Recorded first: `--trace` then names the member in the line that shows its welcome
@@ -321,6 +361,7 @@ impl Room {
         actions.extend(
             self.motd
                 .iter()
+                .chain(&self.topic)
                 .map(|text| Action::To(id, Arc::clone(text))),
         );
         // Told to the others only once it stayed a moment (`tick`), or acted first.
@@ -334,11 +375,37 @@ impl Room {
     }
     // ANCHOR_END: join
 
+    /// A connection was turned away, here or by the engine (a full room): counted for the
+    /// console (at most a line a second, [`Refusals`]), which the transcript keeps, and recorded
+    /// for the events log.
+    pub fn refused(&mut self, peer: SocketAddr, refusal: &Refusal, now: Instant) -> Vec<Action> {
+        let peer = endpoint::unmapped(peer);
+        let mut actions: Vec<Action> = self
+            .refusals
+            .count(peer.ip(), refusal, now)
+            .map(|text| Action::Log(Log::Notice(text)))
+            .into_iter()
+            .collect();
+        self.record(&mut actions, || Event::Refused {
+            peer: peer.to_string(),
+            why: refusal.to_string(),
+        });
+        actions
+    }
+
     /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`], and takes the
     /// held lines of members whose pause is over. An engine calls it at [`Room::next_deadline`]
     /// (and may call it any time).
     pub fn tick(&mut self, now: Instant) -> Vec<Action> {
-        let mut actions = Vec::new();
+        let mut actions: Vec<Action> = self
+            .refusals
+            .due(now)
+            .map(|text| Action::Log(Log::Notice(text)))
+            .into_iter()
+            .collect();
+        // Timed name bans that ran out (timed address bans run out at the door).
+        self.banned_names
+            .retain(|_, (_, until)| until.is_none_or(|until| now < until));
         while let Some(&(joined, id)) = self.unannounced.front() {
             if now.saturating_duration_since(joined) < limits::SHORT_STAY {
                 break;
@@ -364,7 +431,8 @@ impl Room {
             .iter()
             .filter_map(|id| self.members.get(id)?.flow.paused_until())
             .min();
-        announce.into_iter().chain(resume).min()
+        let refusals = self.refusals.deadline();
+        announce.into_iter().chain(resume).chain(refusals).min()
     }
 
     /// Takes a member's held lines while its pause is over, until it is paused again.
@@ -437,6 +505,36 @@ impl Room {
     /// A member's line, its turn come: what it makes happen, charged to its rate limit.
     fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let command = protocol::parse(text);
+        let mut recorded = Vec::new();
+        if matches!(
+            command,
+            Command::Who
+                | Command::Stats
+                | Command::Help
+                | Command::Topic
+                | Command::Usage(_)
+                | Command::Unknown(_)
+        ) {
+            let nick = self.nick(id).unwrap_or_default().to_string();
+            self.record(&mut recorded, || Event::Command {
+                client: id,
+                nick,
+                line: escape_peer_text(text),
+            });
+        }
+        if let Some(mut actions) = self.muted_line(id, &command, now) {
+            actions.extend(self.charge(id, &actions, now));
+            return actions;
+        }
+        if !recorded.is_empty() {
+            // Recorded first, so the log has the command before what it made happen; not
+            // charged (it sends nothing).
+            let mut actions = recorded;
+            let caused = self.obey(id, command);
+            actions.extend(self.charge(id, &caused, now));
+            actions.splice(1..1, caused);
+            return actions;
+        }
         // Whatever the others will see of this member, they first hear that it joined.
         let mut actions = match command {
             Command::Say(_) | Command::Me(_) | Command::Nick(_) => {
@@ -447,6 +545,41 @@ impl Room {
         actions.extend(self.obey(id, command));
         actions.extend(self.charge(id, &actions, now));
         actions
+    }
+
+    /// A message of a muted member: not relayed; it is told once. `None` when the line goes on
+    /// as usual (not muted, or not a message: `/who`, `/nick`, `/quit` still work).
+    fn muted_line(&mut self, id: ClientId, command: &Command, now: Instant) -> Option<Vec<Action>> {
+        if !matches!(
+            command,
+            Command::Say(_) | Command::Me(_) | Command::Msg { .. }
+        ) {
+            return None;
+        }
+        let member = self.members.get_mut(&id)?;
+        if !member.is_muted(now) {
+            member.muted = None;
+            return None;
+        }
+        let mute = member.muted.as_mut()?;
+        if mute.told {
+            return Some(Vec::new());
+        }
+        mute.told = true;
+        let until = match mute.until {
+            Some(until) => format!(
+                " for {} more",
+                stats::duration(until.saturating_duration_since(now))
+            ),
+            None => String::new(),
+        };
+        Some(vec![Action::To(
+            id,
+            line(protocol::notice(&format!(
+                "the host muted you{until}: your messages are not relayed (you still \
+                 hear the room; /msg host TEXT reaches the host)"
+            ))),
+        )])
     }
 
     /// What a member's line makes happen.
@@ -464,7 +597,20 @@ impl Room {
                 let action = protocol::action(&from, text);
                 self.broadcast(id, &from, text, action, LineKind::Action)
             }
+            Command::Msg { to, text } if protocol::is_host(to) => {
+                let said = line(protocol::private(&from, text));
+                vec![
+                    Action::Log(Log::Message(said, LineKind::Private)),
+                    Action::To(id, line(protocol::notice("sent to the host"))),
+                ]
+            }
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
+            Command::Topic => reply(match &self.topic {
+                Some(topic) => topic
+                    .trim_start_matches(protocol::NOTICE_PREFIX)
+                    .to_string(),
+                None => "the host has set no topic".to_string(),
+            }),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
             Command::Stats => vec![Action::Stats(Viewer::Member(id))],
@@ -511,10 +657,11 @@ impl Room {
     /// the limit, the engine is told to stop reading it for a while (flow.rs); held back for a
     /// minute without a break, it is disconnected.
     fn charge(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
-        let (rate, observed) = (self.rate, self.observer.is_on());
+        let observed = self.observer.is_on();
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // it left with this line (/quit)
         };
+        let rate = member.rate.unwrap_or(self.rate);
         let bytes = relayed_bytes(caused);
         let charged = member
             .flow
@@ -602,6 +749,7 @@ impl Room {
             limited: member.flow.is_limited(now),
             held: member.flow.held(),
             dropped: member.flow.dropped(),
+            muted: member.is_muted(now),
             output: None,
         };
         match viewer {
@@ -654,6 +802,10 @@ impl Room {
         }
         // The hub is the only owner of the names, so this check and the rename below cannot be
         // raced by another client asking for the same name: its request is the next event.
+        let key = protocol::lookalike_key(&new);
+        if let Some((banned, _)) = self.banned_names.get(&key) {
+            return refuse(format!("the host banned the name {banned}"));
+        }
         if let Some(other) = self.find(&new).filter(|&other| other != id) {
             let holder = self.nick(other).unwrap_or_default();
             return refuse(protocol::name_taken(&new, holder));
@@ -697,7 +849,9 @@ impl Room {
             return Vec::new();
         };
         self.by_name.remove(&protocol::lookalike_key(&member.nick));
-        self.door.release(member.peer.ip());
+        // Never announced and still waiting to be: it came and went at once (churn).
+        let churned = !member.announced && self.unannounced.iter().any(|&(_, u)| u == id);
+        self.door.release(member.peer.ip(), churned);
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
         let log = match departure {
@@ -810,11 +964,8 @@ impl Room {
         self.members.clear();
         self.by_name.clear();
         // The end of a storm of refusals was counted, never shown: say it now.
-        let pending = self.refusals.pending();
-        if pending > 0 {
-            actions.push(Action::Log(Log::Notice(format!(
-                "{pending} more connections were refused since the last such line"
-            ))));
+        if let Some(text) = self.refusals.summary() {
+            actions.push(Action::Log(Log::Notice(text)));
         }
         actions
     }
@@ -823,7 +974,7 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::room::protocol::HostCommand;
+    use crate::modes::room::protocol::{BanTarget, HostCommand};
     use crate::text;
     use std::time::Duration;
 
@@ -933,7 +1084,7 @@ mod tests {
             vec![Action::Stats(Viewer::Member(2))]
         );
         assert_eq!(
-            room.host(HostCommand::Stats),
+            room.host(HostCommand::Stats, now()),
             vec![Action::Stats(Viewer::Host)]
         );
         let later = now() + Duration::from_secs(65);
@@ -966,6 +1117,18 @@ mod tests {
         room.said(1, b"/nick guest-2", now());
         room.join(2, addr(), now());
         assert_eq!(room.nick(2), Some("guest-3"));
+    }
+
+    #[test]
+    fn every_welcome_starts_as_a_half_or_duplex_recognises_it() {
+        let mut room = Room::default();
+        for id in 1..=3 {
+            let actions = room.join(id, addr(), now());
+            assert!(
+                lines_to(&actions, id)[0].starts_with(protocol::WELCOME_PREFIX),
+                "{actions:?}"
+            );
+        }
     }
 
     #[test]
@@ -1099,10 +1262,13 @@ mod tests {
     #[test]
     fn kick_disconnects_with_a_reason() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.host(HostCommand::Kick {
-            nick: b"bob".to_vec(),
-            reason: Some(b"spam".to_vec()),
-        });
+        let actions = room.host(
+            HostCommand::Kick {
+                nick: b"bob".to_vec(),
+                reason: Some(b"spam".to_vec()),
+            },
+            now(),
+        );
         assert_eq!(
             lines_to(&actions, 2)[0],
             "*** goodbye: you were kicked by the host (spam)"
@@ -1123,7 +1289,7 @@ mod tests {
     #[test]
     fn the_host_speaks_as_host_to_everyone() {
         let mut room = room_of(&["alice"]);
-        let actions = room.host(HostCommand::Say(b"hi class".to_vec()));
+        let actions = room.host(HostCommand::Say(b"hi class".to_vec()), now());
         assert_eq!(lines_to(&actions, 1), vec!["[host] hi class"]);
     }
 
@@ -1431,6 +1597,7 @@ mod tests {
             rate: RateLimit::Off,
             max_per_address: 2,
         });
+        room.set_capacity(4);
         let script = peer("127.0.0.2:5000");
         room.join(1, script, now());
         room.join(2, script, now());
@@ -1446,6 +1613,13 @@ mod tests {
             .flat_map(|id| room.join(id, script, now()))
             .collect();
         assert!(logs(&storm).is_empty());
+        // Then summed up, a second later at most, per address and reason.
+        let summary = logs(&room.tick(later()));
+        assert_eq!(
+            summary[0],
+            "refused 96 more connections: 96 from 127.0.0.2 (its share of seats) (a class \
+             behind one address: --lab NETWORK or /limit seats 0)"
+        );
         // Someone from another address still gets in.
         room.join(100, peer("127.0.0.1:5000"), now());
         assert!(room.nick(100).is_some());
@@ -1460,34 +1634,102 @@ mod tests {
         let mut room = Room::new(Limits::off());
         room.join(1, peer("127.0.0.1:5000"), now());
         room.join(2, peer("127.0.0.2:5000"), now());
-        room.join(3, peer("127.0.0.2:5001"), now());
         room.said(2, b"/nick eve", now());
-        let actions = room.host(HostCommand::Ban {
-            nick: b"eve".to_vec(),
-            reason: Some(b"flooding".to_vec()),
-        });
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: None,
+                reason: Some(b"flooding".to_vec()),
+            },
+            now(),
+        );
         assert_eq!(
             lines_to(&actions, 2)[0],
             "*** goodbye: you were banned from this room by the host (flooding)"
         );
         assert!(actions.contains(&Action::Disconnect(2)));
-        // The other member from that address stays (it may be an honest classmate behind the
-        // same NAT), and the host is told it is there.
-        assert!(!actions.contains(&Action::Disconnect(3)));
-        assert!(
-            logs(&actions)
-                .last()
-                .unwrap()
-                .contains("still here from that address: guest-3")
+        assert_eq!(
+            logs(&actions).last().unwrap(),
+            "127.0.0.2 is banned until the room closes; /unban 127.0.0.2 lets it in again"
         );
-        assert_eq!(room.len(), 2);
         let back = room.join(4, peer("127.0.0.2:6000"), now());
         assert!(lines_to(&back, 4)[0].contains("banned your address"));
         assert_eq!(room.nick(4), None);
-        let unban = room.host(HostCommand::Unban(Some("127.0.0.2".parse().unwrap())));
+        let unban = room.host(
+            HostCommand::Unban(Some("127.0.0.2".parse().unwrap())),
+            now(),
+        );
         assert!(logs(&unban)[0].contains("may join again"));
         room.join(5, peer("127.0.0.2:6001"), now());
         assert!(room.nick(5).is_some());
+    }
+
+    #[test]
+    fn banning_a_guest_behind_a_shared_address_says_it_can_come_back() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"guest-2".to_vec()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        assert!(
+            logs(&actions).last().unwrap().contains(
+                "it never chose a name, and its address 127.0.0.2 is shared with guest-1"
+            )
+        );
+    }
+
+    #[test]
+    fn ban_behind_a_shared_address_bans_the_name_and_says_who_shares_it() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        room.said(2, b"/nick eve", now());
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: Some(10),
+                reason: None,
+            },
+            now(),
+        );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        assert!(!actions.contains(&Action::Disconnect(1)));
+        assert_eq!(
+            logs(&actions).last().unwrap(),
+            "eve is out, and the name eve is banned for 10 minutes; its address 127.0.0.2 is \
+             shared with guest-1 here, so the address stays open (/ban 127.0.0.2 bans \
+             everyone behind it)"
+        );
+        // Back as a guest, it cannot take the name again (nor a lookalike of it).
+        room.join(3, peer("127.0.0.2:5002"), now());
+        let refused = room.said(3, b"/nick EVE", now());
+        assert_eq!(
+            lines_to(&refused, 3),
+            ["*** name refused: the host banned the name eve; you are still guest-3"]
+        );
+        // Ten minutes later the name is free again.
+        room.tick(now() + Duration::from_secs(601));
+        let renamed = room.said(3, b"/nick eve", now() + Duration::from_secs(601));
+        assert_eq!(lines_to(&renamed, 3), ["*** you are now eve"]);
+        // The whole address, if the host means it.
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Address("127.0.0.2".parse().unwrap()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
+        assert!(logs(&actions)[0].starts_with("127.0.0.2 is banned until the room closes"));
+        let back = room.join(4, peer("127.0.0.2:6000"), now());
+        assert!(lines_to(&back, 4)[0].contains("banned your address"));
     }
 
     #[test]
@@ -1498,10 +1740,14 @@ mod tests {
             logs(&actions).contains(&"guest-1 joined from 127.0.0.15:4000 (1 in the room)".into()),
             "{actions:?}"
         );
-        room.host(HostCommand::Ban {
-            nick: b"guest-1".to_vec(),
-            reason: None,
-        });
+        room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"guest-1".to_vec()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
         let refused = room.join(2, peer("127.0.0.15:4001"), later());
         assert!(refused.contains(&Action::Disconnect(2)), "{refused:?}");
     }

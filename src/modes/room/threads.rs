@@ -235,7 +235,12 @@ fn accept_loop(
             return;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(stream, peer, options, &refusing, alive);
+            let refusal = rules::room_full(options.max_clients, &options.access, peer);
+            let line = format!("{}\n", rules::refusal_line(&refusal));
+            refuse(stream, line, options, &refusing, alive);
+            if events.send(Event::Refused { peer, refusal }).is_err() {
+                return;
+            }
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -254,15 +259,11 @@ fn accept_loop(
 /// [`MAX_REFUSING`] such threads at once (engine.rs).
 fn refuse(
     stream: TcpStream,
-    peer: SocketAddr,
+    line: String,
     options: &ServerOptions,
     refusing: &Arc<AtomicUsize>,
     alive: &Sender<()>,
 ) {
-    let line = format!(
-        "{}\n",
-        rules::room_full(options.max_clients, peer, &options.observer)
-    );
     let watch = options.observer.watch_from_start(None, Framing::Line);
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
