@@ -443,8 +443,11 @@ pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 /// counted per reason and address (`refused 12 more: 10 from 127.0.0.2 (too fast), …`).
 #[derive(Debug, Default)]
 pub struct Refusals {
-    /// Refusals not yet reported, by address and reason, in the order first seen.
+    /// Refusals not yet reported, by address and reason, in the order first seen (at most
+    /// [`PENDING_PARTS`] of them: a storm from many addresses is counted in `others`).
     pending: Vec<(IpAddr, RefusalKind, u64)>,
+    /// Refusals not yet reported beyond those.
+    others: u64,
     /// When the last report was.
     last: Option<Instant>,
 }
@@ -452,13 +455,17 @@ pub struct Refusals {
 /// Beyond this many addresses and reasons in one summary, the rest are one count.
 const SUMMARY_PARTS: usize = 6;
 
+/// How many addresses and reasons are counted apart between two summaries: a storm from
+/// thousands of addresses costs a bounded list, and each refusal a bounded search.
+const PENDING_PARTS: usize = 64;
+
 impl Refusals {
     /// Counts a refused connection from `ip`; the console's line for it, if one is due now.
     pub fn count(&mut self, ip: IpAddr, refusal: &Refusal, now: Instant) -> Option<String> {
         let due = self
             .last
             .is_none_or(|last| now.saturating_duration_since(last) >= REFUSAL_LOG_EVERY);
-        if due && self.pending.is_empty() {
+        if due && self.pending.is_empty() && self.others == 0 {
             self.last = Some(now);
             return Some(format!(
                 "refused a connection from {ip}: {refusal} ({})",
@@ -466,13 +473,15 @@ impl Refusals {
             ));
         }
         let kind = refusal.kind();
+        let room = self.pending.len() < PENDING_PARTS;
         match self
             .pending
             .iter_mut()
             .find(|(at, k, _)| *at == ip && *k == kind)
         {
             Some((_, _, n)) => *n += 1,
-            None => self.pending.push((ip, kind, 1)),
+            None if room => self.pending.push((ip, kind, 1)),
+            None => self.others += 1,
         }
         if !due {
             return None;
@@ -483,7 +492,7 @@ impl Refusals {
 
     /// When a summary of the refusals counted since the last line is due, if any are.
     pub fn deadline(&self) -> Option<Instant> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.others == 0 {
             return None;
         }
         // Something is pending only after a first line was shown, so `last` is set.
@@ -503,21 +512,24 @@ impl Refusals {
 
     /// The line summing up what is pending, whatever the time (the room is closing).
     pub fn summary(&mut self) -> Option<String> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.others == 0 {
             return None;
         }
-        let total: u64 = self.pending.iter().map(|(_, _, n)| n).sum();
+        let total: u64 = self.pending.iter().map(|(_, _, n)| n).sum::<u64>() + self.others;
         let mut parts: Vec<String> = self
             .pending
             .iter()
             .take(SUMMARY_PARTS)
             .map(|(ip, kind, n)| format!("{n} from {ip} ({})", kind.label()))
             .collect();
-        if self.pending.len() > SUMMARY_PARTS {
-            let rest: u64 = self.pending[SUMMARY_PARTS..]
-                .iter()
-                .map(|(_, _, n)| n)
-                .sum();
+        let rest: u64 = self
+            .pending
+            .iter()
+            .skip(SUMMARY_PARTS)
+            .map(|(_, _, n)| n)
+            .sum::<u64>()
+            + self.others;
+        if rest > 0 {
             parts.push(format!("{rest} from other addresses"));
         }
         let mut hints: Vec<&str> = Vec::new();
@@ -528,6 +540,7 @@ impl Refusals {
             }
         }
         self.pending.clear();
+        self.others = 0;
         let s = if total == 1 { "" } else { "s" };
         Some(format!(
             "refused {total} more connection{s}: {} ({})",
@@ -1072,6 +1085,17 @@ mod tests {
              clients N makes room)"
         );
         assert_eq!(refusals.deadline(), None);
+        // A storm from thousands of addresses: a bounded list, every refusal counted.
+        for n in 0..5000u32 {
+            refusals.count(IpAddr::from(n.to_be_bytes()), &Refusal::TooFast, second);
+        }
+        assert!(refusals.pending.len() <= PENDING_PARTS);
+        let storm = refusals.due(second + REFUSAL_LOG_EVERY).unwrap();
+        assert!(
+            storm.starts_with("refused 5000 more connections: "),
+            "{storm}"
+        );
+        assert!(storm.contains("4994 from other addresses"), "{storm}");
     }
 
     #[test]

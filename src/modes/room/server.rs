@@ -87,8 +87,15 @@ fn join_hint(local: SocketAddr) -> String {
         ip if ip.is_unspecified() => format!(
             "from this machine: netchat room --connect {port} --nick NAME, or: nc localhost {port}"
         ),
+        // Loopback: nobody else can reach it; say so, rather than send a class there.
+        ip if ip.is_loopback() => format!(
+            "only this machine can join (loopback): netchat room --connect {} --nick NAME, or: \
+             nc {ip} {port}; for a class, listen on a port alone (--listen {port})",
+            lan::join_target(ip, port)
+        ),
         ip => format!(
-            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}",
+            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}, or: \
+             telnet {ip} {port}",
             lan::join_target(ip, port)
         ),
     }
