@@ -785,7 +785,18 @@ fn abuse_a_line_that_never_ends_is_charged_as_it_is_read(engine: Engine) {
 fn abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records(engine: Engine) {
     let path = common::temp_path(&format!("flood-events-{}", engine.name()));
     let path_arg = path.to_string_lossy().into_owned();
-    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0", "--events", &path_arg]);
+    // The wire level: each read is recorded (the room's default, chat, records none).
+    let (mut server, addr) = engine.listen(
+        "server",
+        &[
+            "--rate-limit",
+            "0",
+            "--events",
+            &path_arg,
+            "--events-level",
+            "wire",
+        ],
+    );
     let mut reader = raw_join(addr, "reader");
     let mut prankster = raw_join(addr, "prankster");
     let started = Instant::now();
