@@ -1,7 +1,8 @@
 //! The command line: every clap type lives here, and nowhere else.
 //!
 //! Modes never see clap: [`crate::run`] turns these structs into plain ones (an
-//! [`Endpoint`], a mode's `Options`) before a mode starts.
+//! [`Endpoint`], a mode's `Options`) before a mode starts. Every option carries `///` help, and
+//! a test runs clap's `debug_assert` over the whole command line.
 
 use std::path::PathBuf;
 use std::time::Duration;

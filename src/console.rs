@@ -10,6 +10,19 @@
 //! - text from a peer is never written raw: a peer could otherwise send ESC sequences that move
 //!   the cursor, recolor or clear the terminal, or fake a line from someone else. How it is
 //!   escaped and measured is text.rs's (pure); when and where it is written is this file's.
+//!
+//! How it keeps that contract without slowing a pipe down, and what else it says:
+//!
+//! - a block of plain-ASCII lines (framing noted it while finding the lines) going to a pipe or a
+//!   file is written whole ([`Console::queue_peer_messages`]); anything else is escaped first;
+//! - at a terminal, a room line wider than the screen is cut into rows here ([`screen_rows`]),
+//!   every row after the first indented ([`CONTINUATION_INDENT`], narrower on a screen under 16
+//!   columns), so only a line's first row starts at the left edge, where names are;
+//! - a listener's address, and the LAN lines that join it, are said by [`Console::listening`];
+//! - a mode may ask for a hint after the peer's first message ([`Console::hint_on_first_message`]:
+//!   a `half` or `duplex` connector that reached a netchat room is told so, with the command that
+//!   joins it);
+//! - a closed stdout is a quiet end, not a crash.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;

@@ -11,7 +11,12 @@
 //!
 //! Each message is drawn once: by its sender's `sent` when the sender's log is here, otherwise by
 //! the receiver's `received` (a room server's log draws its members' messages unless their own
-//! logs are given too).
+//! logs are given too). In a room, a message is one arrow that says how many it reached, not an
+//! arrow per member; the room's log is indexed once, so drawing is linear in the log.
+//!
+//! A class's log stays readable and the output bounded: [`Filter`] (`--only`, `--from`,
+//! `--until`) draws a part of it, and lifelines beyond [`MAX_PARTICIPANTS`] fold into one column.
+//! Every label is a peer's text escaped. A bad log is one error line (exit 1), never a panic.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;

@@ -1,5 +1,15 @@
 //! The thin binary: parse the command line, decide on color, run the mode, and turn an error into
-//! its message and exit code. This is the only file that touches the process's real stdio.
+//! its message and exit code. This is the only file that touches the process's real stdio and
+//! signals (the terminal's raw mode is terminal.rs's); it holds no mode logic.
+//!
+//! - **The command line**: clap parses (`Cli::try_parse`); a usage error becomes `netchat: …`
+//!   lines and exit code 2, so no module of the library needs clap's error type.
+//! - **Signals**: Ctrl-C, SIGTERM (`kill`) and SIGHUP (the window closed) end a conversation
+//!   alike: each becomes one `Interrupt` on a channel, named, so a mode can say which (on Unix
+//!   through `signal-hook`, since `ctrlc` cannot say which signal came). If that polite ending
+//!   cannot finish within `POLITE_ENDING` (a `write()` to a peer that stopped reading), netchat
+//!   ends without it.
+//! - **Panics**: a hook gives the terminal back before the panic message is printed.
 
 // As in the library: safe Rust only, and stdio written with `writeln!`, whose errors are handled
 // (`println!` panics on a closed pipe).

@@ -15,8 +15,9 @@
 //! it, muted it, or the room dropped it. `--csv` writes the same for a spreadsheet, times as
 //! `YYYY-MM-DD HH:MM:SS` and the time in the room in seconds.
 //!
-//! Reads the logs only: a bad log is one error line (exit 1), never a panic. Several logs (two
-//! rooms, two days) are read one after the other; a log's clients are its own.
+//! Reads the logs only, through diagram.rs's reader, and opens no socket: a bad log is one error
+//! line (exit 1), never a panic. Several logs (two rooms, two days) are read one after the other;
+//! a log's clients are its own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

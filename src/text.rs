@@ -12,6 +12,11 @@
 //!   the escape netchat shows for it. The line editor, the console's rows and the diagram's
 //!   columns all measure with it, so they agree with each other and with the terminal.
 //!
+//! Escaping copies runs of safe text whole and escapes only what needs it ([`escape_into`]);
+//! [`expand_tabs`] turns tabs into the spaces they show as, and [`rows`] cuts text into rows of
+//! a given width under a hanging indent, with the same measure (the console's rows at a terminal,
+//! the room's rows on the wire).
+//!
 //! And one small helper every table uses: [`thousands`].
 
 use std::fmt::Write as _;

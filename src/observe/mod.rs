@@ -18,6 +18,11 @@
 //! checking that, and call sites pass only what they already hold (a slice, a count), so nothing
 //! is formatted or allocated on the hot path unless someone is watching.
 //!
+//! The [`Observer`] travels beside the [`Console`](crate::console::Console), never inside it:
+//! lib.rs opens it from the options and hands it to the mode, which gives clones to its socket
+//! threads. Watching never stops a conversation: a log that cannot be written (a full disk) ends
+//! the log, not the chat.
+//!
 //! One idea per file, from the ground up: `event.rs` is the schema (what `diagram` reads),
 //! `sinks.rs` where reports go (the trace, the log, the watchdog), `watch.rs` what one
 //! connection reports, and this file the [`Observer`] a mode opens and hands out.

@@ -1,6 +1,9 @@
 //! What one connection reports ([`Watch`]: connected, each `read` and what framing made of it,
 //! each `write`, FIN, RST, closed, the messages sent and received), and [`Traced`], a writer that
 //! reports every `write` it passes on. Nothing is formatted when nobody watches.
+//!
+//! Reads beyond [`READS_SHOWN_PER_SECOND`] in one second are summed into one record, so a flood
+//! writes a bounded rate of log, not one record per `read`.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
