@@ -405,6 +405,8 @@ pub fn listen_announced(
         ),
         local,
         &format!("netchat {mode} --connect {{}}{framing}"),
+        // Two-person modes have no --allow: every address is offered.
+        &|_| true,
     );
     observer.listening(local);
     Ok(listener)

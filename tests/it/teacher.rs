@@ -343,6 +343,36 @@ fn machine_addresses() -> Option<BTreeSet<(String, IpAddr)>> {
     Some(found)
 }
 
+/// A room run with `--allow` offers only this machine's addresses inside the allowed networks:
+/// with `--allow 127.0.0.0/8` no LAN address is, and the card says so instead of naming
+/// addresses whose classmates the room would refuse.
+#[test]
+fn a_room_with_allow_offers_no_address_outside_it() {
+    let Some(addresses) = machine_addresses() else {
+        common::skip_or_fail("no `ip` tool to list this machine's interfaces with");
+        return;
+    };
+    if addresses.is_empty() {
+        common::skip_or_fail("this machine has no network address besides loopback");
+        return;
+    }
+    let mut server = Netchat::spawn(
+        "server",
+        &["room", "--listen", "0", "--allow", "127.0.0.0/8"],
+    );
+    server.expect_stderr("listening on ");
+    let line = server.expect_stderr("inside --allow");
+    assert!(
+        line.contains("none of this machine's network addresses"),
+        "{line}"
+    );
+    let shown = server.transcript();
+    assert!(
+        !shown.contains("classmates on the same network join with one of:"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn a_listener_on_every_interface_prints_this_machines_addresses_with_the_command() {
     let Some(expected) = machine_addresses() else {

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, bounded, never, select};
 
+use super::access::Verdict;
 use super::actions::{LineKind, Log};
 use super::bots;
 use super::engine::{EngineKind, SHUTDOWN_GRACE};
@@ -151,6 +152,8 @@ pub fn serve(
         &format!("listening on {local} ({})", join_hint(local)),
         local,
         "netchat room --connect {} --nick NAME",
+        // With --allow, only this machine's addresses on allowed networks are offered.
+        &|ip| matches!(options.access.decide(ip), Verdict::Admit),
     );
     // The events log names an IPv4 address as such, even bound the IPv6 way (`[::ffff:…]`).
     options.observer.listening(endpoint::unmapped(local));
