@@ -191,7 +191,7 @@ fn held_and_dropped(server: &mut Netchat, nick: &str) -> (usize, u64) {
 
 /// At most this many of a held-back member's lines wait in the server
 /// (`HELD_LINES` in src/modes/room/limits.rs).
-const HELD_LINES: usize = 100;
+const HELD_LINES: usize = 500;
 
 fn abuse_a_yes_flood_holds_a_bounded_number_of_lines_and_counts_the_rest_as_dropped(
     engine: Engine,
@@ -964,7 +964,85 @@ fn abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_g
     }
 }
 
+/// The next line that is not a notice.
+fn next_said(peer: &mut RawPeer) -> String {
+    loop {
+        let line = peer.read_line();
+        if !line.starts_with("*** ") {
+            return line;
+        }
+    }
+}
+
+fn abuse_a_paste_of_320_lines_reaches_everyone_whole_and_in_order(engine: Engine) {
+    // A higher limit only to keep the test short: the paste is still far past the burst.
+    let (_server, addr) = engine.listen("server", &["--rate-limit", "100"]);
+    let mut alice = raw_join(addr, "alice");
+    let mut bob = raw_join(addr, "bob");
+    let mut paster = raw_join(addr, "paster");
+    let pasted: Vec<String> = (1..=320)
+        .map(|n| format!("line {n} of my program"))
+        .collect();
+    paster.send(format!("{}\n", pasted.join("\n")).as_bytes());
+    for reader in [&mut alice, &mut bob] {
+        for text in &pasted {
+            assert_eq!(next_said(reader), format!("[paster] {text}"));
+        }
+    }
+}
+
+fn abuse_a_paste_from_a_client_that_leaves_at_once_still_arrives_whole(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--rate-limit", "100"]);
+    let mut alice = raw_join(addr, "alice");
+    // `netchat room --connect < file`: the client sends the file and leaves at its end.
+    let pasted: Vec<String> = (1..=320)
+        .map(|n| format!("line {n} of my program"))
+        .collect();
+    let mut paster = common::Netchat::connect("paster", "room", addr, &["--nick", "paster"]);
+    paster.send_line(&pasted.join("\n"));
+    paster.close_stdin();
+    for text in &pasted {
+        let line = next_said(&mut alice);
+        // Until it took its name, it was a guest.
+        let said = line.split_once("] ").map_or("", |(_, said)| said);
+        assert_eq!(said, text, "{line}");
+    }
+}
+
+fn abuse_a_paste_longer_than_the_room_holds_is_cut_and_everyone_is_told_how_much(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--rate-limit", "100"]);
+    let mut alice = raw_join(addr, "alice");
+    let mut paster = raw_join(addr, "paster");
+    let pasted: Vec<String> = (1..=2000).map(|n| format!("line {n} of a log")).collect();
+    paster.send(format!("{}\n", pasted.join("\n")).as_bytes());
+    // What is relayed is the paste's beginning, in order; then one line says how much was not.
+    let mut relayed = 0;
+    let notice = loop {
+        let line = alice.read_line();
+        if line.contains("of what paster sent were not relayed") {
+            break line;
+        }
+        if line.starts_with("*** ") {
+            continue;
+        }
+        relayed += 1;
+        assert_eq!(line, format!("[paster] line {relayed} of a log"));
+    };
+    let not_relayed: usize = notice
+        .trim_start_matches("*** ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("{notice}"));
+    assert_eq!(relayed + not_relayed, pasted.len(), "{notice}");
+    assert!(relayed >= 520, "only {relayed} lines relayed");
+    alice.expect_silence();
+}
+
 engine_tests! {
+    abuse_a_paste_of_320_lines_reaches_everyone_whole_and_in_order,
+    abuse_a_paste_from_a_client_that_leaves_at_once_still_arrives_whole,
+    abuse_a_paste_longer_than_the_room_holds_is_cut_and_everyone_is_told_how_much,
     abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_gets_hers,
     abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_with_limits_off,
     abuse_over_long_lines_are_charged_and_their_refusal_is_told_once,

@@ -50,22 +50,38 @@ pub const CONNECT_BURST: u32 = 8;
 /// mistake, too few for connect/close churn to bury the room in notices.
 pub const CONNECTS_PER_SECOND: u32 = 1;
 
-/// A member held back by its rate limit without a break for this long is disconnected. Nobody
-/// types or pastes that much (a minute at the default limit is 300 lines); a flood ends, and so
-/// does the backlog a flooder leaves in the kernel's buffers (megabytes of `y` lines that would
-/// otherwise trickle into the room for hours after the flooder quit).
+/// A member held back by its rate limit without a break for this long, while sending more than
+/// the room holds for it ([`HELD_LINES`]), is disconnected: a flood ends, and so does the backlog
+/// a flooder leaves in the kernel's buffers (megabytes of `y` lines that would otherwise trickle
+/// into the room for hours after the flooder quit). A paste the room holds whole is never cut
+/// off, however long it takes to go out.
 pub const FLOOD_CUTOFF: Duration = Duration::from_secs(60);
+
+/// How long a member may be held back without a break before it is disconnected: a minute
+/// ([`FLOOD_CUTOFF`]) once it sent more than the room holds for it (`overflowed`); otherwise a
+/// minute more than its held lines take to go out at `rate`, so a paste the room holds whole is
+/// never cut off.
+pub fn flood_cutoff(rate: RateLimit, overflowed: bool) -> Duration {
+    match rate {
+        RateLimit::PerSecond { lines } if !overflowed => {
+            FLOOD_CUTOFF + Duration::from_secs_f64(HELD_LINES as f64 / f64::from(lines.max(1)))
+        }
+        _ => FLOOD_CUTOFF,
+    }
+}
 
 /// How many of a member's lines the rules hold while it is held back by its rate limit: lines an
 /// engine read before the pause reached it (a whole `read` of a paste, or of a flood), let out in
-/// order as the allowance refills. 100 lines is a pasted program of a page and a half (with the
-/// burst of 20 that goes at once); at the default limit they take 20 s to go out.
+/// order as the allowance refills. 500 lines (or [`HELD_BYTES`]) is a pasted program of eight
+/// pages: it reaches everyone whole and in order, paced by the limits (at the default limit it
+/// takes 100 s to go out, and is never cut off as a flood: see [`FLOOD_CUTOFF`]).
 ///
 /// Beyond it (a flood: `yes` puts 32,768 lines in one 64 KiB read), the member's further lines
-/// are dropped, not relayed: counted in `/stats` (`dropped`), and the member is told once per
-/// episode. Without this bound, every read while the member is held back would add to what the
-/// server holds, for as long as the flood lasts.
-pub const HELD_LINES: usize = 100;
+/// are dropped, not relayed: counted in `/stats` (`dropped`), the member is told once per
+/// episode, and once its held lines went out the room reads one line saying how much of its
+/// message was not relayed. Without this bound, every read while the member is held back would
+/// add to what the server holds, for as long as the flood lasts.
+pub const HELD_LINES: usize = 500;
 
 /// The same bound on the bytes of the held lines: a handful of lines of the longest kind
 /// (`--max-line`, 8 KiB by default) or a page of chat. One line always fits, however long.
