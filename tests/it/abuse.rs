@@ -506,15 +506,19 @@ fn abuse_invisible_characters_between_spaces_do_not_keep_a_long_blank_run(engine
     let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
     let mut eve = raw_join(addr, "eve");
-    // A variation selector, a combining grapheme joiner: drawn as nothing, and not escaped
-    // (emoji need the first), yet each would break the run of spaces in two.
-    for filler in ["\u{fe0f}", "\u{34f}"] {
+    // A variation selector, a combining grapheme joiner: drawn as nothing, each would break the
+    // run of spaces in two. Outside an emoji they are shown escaped, so the run is visible.
+    for filler in ['\u{fe0f}', '\u{34f}'] {
         let fake = format!("hi{}*** bob was kicked\n", format!(" {filler}").repeat(70));
         eve.send(fake.as_bytes());
-        assert_eq!(
-            alice.read_until("[eve] hi"),
-            "[eve] hi        *** bob was kicked"
+        let rows = read_rows(&mut alice, "[eve] hi", "not shown]");
+        let shown = joined(&rows);
+        let escape = format!("\\u{{{:x}}}", u32::from(filler));
+        assert!(
+            shown.starts_with(&format!("[eve] hi {escape} {escape}")),
+            "{shown}"
         );
+        assert!(!rows.iter().any(|row| row.starts_with("***")), "{rows:#?}");
     }
     // An emoji keeps its variation selector.
     eve.send("I \u{2764}\u{fe0f} sockets\n".as_bytes());
@@ -1039,7 +1043,38 @@ fn abuse_a_paste_longer_than_the_room_holds_is_cut_and_everyone_is_told_how_much
     alice.expect_silence();
 }
 
+fn abuse_digits_for_letters_do_not_make_a_new_name(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let _alice = raw_join(addr, "alice");
+    let _olga = raw_join(addr, "olga");
+    let mut mallory = raw_join(addr, "mallory");
+    for fake in ["ho5t", "hos7", "4lice", "a1ice", "ol9a", "olqa", "0lga"] {
+        mallory.send(format!("/nick {fake}\n").as_bytes());
+        let answer = mallory.read_line();
+        assert!(answer.starts_with("*** name refused: "), "{fake}: {answer}");
+    }
+}
+
+fn abuse_variation_selectors_and_other_invisible_code_points_are_shown_escaped(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut alice = raw_join(addr, "alice");
+    let mut eve = raw_join(addr, "eve");
+    eve.send("a\u{fe00}\u{e0100}b\u{1d173}\u{1bca0}\u{13430}\u{600}\u{110bd}c\n".as_bytes());
+    assert_eq!(
+        next_said(&mut alice),
+        "[eve] a\\u{fe00}\\u{e0100}b\\u{1d173}\\u{1bca0}\\u{13430}\\u{600}\\u{110bd}c"
+    );
+    // Inside an emoji sequence, the joiner and the selector are what they belong to.
+    eve.send("\u{1f469}\u{200d}\u{1f4bb} \u{2764}\u{fe0f}\n".as_bytes());
+    assert_eq!(
+        next_said(&mut alice),
+        "[eve] \u{1f469}\u{200d}\u{1f4bb} \u{2764}\u{fe0f}"
+    );
+}
+
 engine_tests! {
+    abuse_variation_selectors_and_other_invisible_code_points_are_shown_escaped,
+    abuse_digits_for_letters_do_not_make_a_new_name,
     abuse_a_paste_of_320_lines_reaches_everyone_whole_and_in_order,
     abuse_a_paste_from_a_client_that_leaves_at_once_still_arrives_whole,
     abuse_a_paste_longer_than_the_room_holds_is_cut_and_everyone_is_told_how_much,
