@@ -1105,6 +1105,87 @@ engine_tests! {
     abuse_a_client_the_server_stopped_reading_still_leaves_on_ctrl_c_with_exit_0,
 }
 
+/// The kernel's timer on the TCP connection from local port `local` to remote port `remote`
+/// (`/proc/net/tcp`, the `tr` field: 2 is the keepalive timer), if there is such a connection.
+#[cfg(target_os = "linux")]
+fn tcp_timer(local: u16, remote: u16) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let port = |field: &str| u16::from_str_radix(field.rsplit(':').next()?, 16).ok();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (l, r) = (port(fields.get(1)?)?, port(fields.get(2)?)?);
+        if l != local || r != remote {
+            return None;
+        }
+        u32::from_str_radix(fields.get(5)?.split(':').next()?, 16).ok()
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn abuse_every_room_connection_has_tcp_keepalive_so_a_vanished_laptop_leaves(engine: Engine) {
+    let (server, addr) = engine.listen("server", &[]);
+    let alice = raw_join(addr, "alice");
+    let mut bob = join(addr, "bob");
+    bob.send_line("hello");
+    let alice_port = alice.stream.local_addr().expect("local").port();
+    // Every room connection, on the server's side and on netchat's client side, has its
+    // keepalive timer running: a peer that vanished without closing is asked about, and the
+    // connection ends when it does not answer.
+    let deadline = Instant::now() + DEADLINE;
+    let bob_port = loop {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let server_port = format!(":{:04X} ", addr.port());
+        // bob's side: a connection to the server's port that is not alice's.
+        let bob = table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+            (format!("{} ", fields.get(2)?).ends_with(&server_port) && local != alice_port)
+                .then_some(local)
+        });
+        if let Some(port) = bob {
+            break port;
+        }
+        assert!(Instant::now() < deadline, "bob's connection not found");
+        thread::sleep(Duration::from_millis(20));
+    };
+    for (what, local, remote) in [
+        (
+            "the server's side of alice's connection",
+            addr.port(),
+            alice_port,
+        ),
+        (
+            "the server's side of bob's connection",
+            addr.port(),
+            bob_port,
+        ),
+        (
+            "netchat's client side of bob's connection",
+            bob_port,
+            addr.port(),
+        ),
+    ] {
+        // (A retransmit timer shows instead while a segment waits for its ACK: a moment.)
+        while tcp_timer(local, remote) != Some(2) {
+            if Instant::now() >= deadline {
+                server.fail(&format!(
+                    "{what}: no keepalive timer ({:?})",
+                    tcp_timer(local, remote)
+                ));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod keepalive {
+    use super::*;
+    engine_tests! {
+        abuse_every_room_connection_has_tcp_keepalive_so_a_vanished_laptop_leaves,
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod memory {
     use super::*;
