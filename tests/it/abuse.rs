@@ -1072,7 +1072,30 @@ fn abuse_variation_selectors_and_other_invisible_code_points_are_shown_escaped(e
     );
 }
 
+fn abuse_the_bots_exemption_covers_the_bots_own_connections_only(engine: Engine) {
+    // Six bots from 127.0.0.1 (more than its four seats) and an allow list without it: the bots
+    // get in; nothing else from 127.0.0.1 gets past either rule.
+    let (mut server, addr) = engine.listen(
+        "server",
+        &["--bots", "6", "--seed", "1", "--allow", "10.0.0.0/8"],
+    );
+    let mut watcher_bots = 0;
+    while watcher_bots < 6 {
+        let line = server.expect_stderr(" joined from 127.0.0.1");
+        if line.contains("bot-") || line.contains("guest-") {
+            watcher_bots += 1;
+        }
+    }
+    let mut stranger = raw_connect(addr);
+    let answer = stranger.read_line();
+    assert!(
+        answer.starts_with("*** goodbye: sorry, this room admits only"),
+        "{answer}"
+    );
+}
+
 engine_tests! {
+    abuse_the_bots_exemption_covers_the_bots_own_connections_only,
     abuse_variation_selectors_and_other_invisible_code_points_are_shown_escaped,
     abuse_digits_for_letters_do_not_make_a_new_name,
     abuse_a_paste_of_320_lines_reaches_everyone_whole_and_in_order,

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
-use super::access::AccessList;
+use super::access::{AccessList, Verdict};
+use super::limits::BotConnections;
 use crate::error::{Error, Result};
 
 /// What `--bots`, `--bots-slow` and `--seed` asked for.
@@ -211,26 +212,58 @@ pub fn target(local: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, local.port())
 }
 
-/// Lets the bots in, before the room opens. They join from `target`'s address (loopback), so an
-/// `--allow` list gets that address too, and the per-address limits (a handful of seats, a few
-/// new connections a second) must leave it alone: ten bots from one address are not a
-/// prankster's script. Returns that address, or `None` when no bot runs. A `--deny` that covers
-/// it is a usage error: the bots could never join.
-pub fn admit(
-    target: SocketAddr,
-    options: &BotOptions,
-    access: &mut AccessList,
-) -> Result<Option<IpAddr>> {
+/// Checks, before the room opens, that the bots can join: they join from `target`'s address
+/// (loopback), each connection registered with the door first ([`connect`]), which lets exactly
+/// those connections past `--allow` and the per-address limits (a handful of seats, a few new
+/// connections a second): ten bots from one address are not a prankster's script, but nothing
+/// else from that address is let past. A `--deny` that covers it is a usage error: the bots
+/// could never join.
+pub fn admit(target: SocketAddr, options: &BotOptions, access: &AccessList) -> Result<()> {
     if !options.any() {
-        return Ok(None);
+        return Ok(());
     }
     let ip = target.ip();
-    match access.admit_too(ip) {
-        None => Ok(Some(ip)),
-        Some(network) => Err(Error::Usage {
+    match access.decide(ip) {
+        Verdict::Denied(network) => Err(Error::Usage {
             message: format!("--bots join from {ip}, which --deny {network} refuses"),
             hint: "drop that --deny, or run the room without --bots".to_string(),
         }),
+        Verdict::Admit | Verdict::NotAllowed => Ok(()),
+    }
+}
+
+/// A bot's connection to `target`, its source address and port registered with the door
+/// (`registry`) before it connects, so the room knows it for a bot's; the registration ends
+/// when the returned guard is dropped (the visit is over).
+fn connect(target: SocketAddr, registry: &BotConnections) -> io::Result<(TcpStream, Registered)> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(target),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.bind(&SocketAddr::new(target.ip(), 0).into())?;
+    let local = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("a bot's socket has no IP address"))?;
+    registry.insert(local);
+    let registered = Registered {
+        registry: registry.clone(),
+        local,
+    };
+    socket.connect_timeout(&target.into(), Duration::from_secs(2))?;
+    Ok((socket.into(), registered))
+}
+
+/// A bot's connection registered with the door; taken out when dropped.
+struct Registered {
+    registry: BotConnections,
+    local: SocketAddr,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry.remove(self.local);
     }
 }
 
@@ -249,24 +282,30 @@ pub fn seed_from_clock() -> u64 {
 
 /// Starts the bots against the room at `target`. A bot that cannot start a thread is skipped:
 /// practice partners are not worth failing the room for.
-pub fn start(target: SocketAddr, options: &BotOptions, seed: u64, stop: &Receiver<()>) -> Bots {
+pub fn start(
+    target: SocketAddr,
+    options: &BotOptions,
+    seed: u64,
+    stop: &Receiver<()>,
+    registry: &BotConnections,
+) -> Bots {
     let mut threads = Vec::new();
     for index in 0..options.count {
         let script = Script::new(index, seed);
-        let stop = stop.clone();
+        let (stop, registry) = (stop.clone(), registry.clone());
         let name = format!("room-bot-{index}");
         if let Ok(handle) = thread::Builder::new()
             .name(name)
-            .spawn(move || chat(target, script, &stop))
+            .spawn(move || chat(target, script, &stop, &registry))
         {
             threads.push(handle);
         }
     }
     if options.slow {
-        let stop = stop.clone();
+        let (stop, registry) = (stop.clone(), registry.clone());
         if let Ok(handle) = thread::Builder::new()
             .name("room-bot-sleepy".into())
-            .spawn(move || sleepy(target, &stop))
+            .spawn(move || sleepy(target, &stop, &registry))
         {
             threads.push(handle);
         }
@@ -313,11 +352,11 @@ enum Visit {
 }
 
 /// A chatting bot: visits, breaks, visits again, until the room closes or sends it away.
-fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>) {
+fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>, registry: &BotConnections) {
     let mut greetings: &[&str] = &GREETINGS;
     loop {
-        let visit = match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
-            Ok(stream) => {
+        let visit = match connect(target, registry) {
+            Ok((stream, _registered)) => {
                 let visit = visit(&stream, &mut script, greetings, stop);
                 greetings = &RETURNS;
                 visit
@@ -407,8 +446,8 @@ fn is_timeout(error: &io::Error) -> bool {
 
 /// `bot-sleepy`: joins once, says so, then reads [`SLEEPY_BYTES`] a second until the room drops
 /// it (or closes).
-fn sleepy(target: SocketAddr, stop: &Receiver<()>) {
-    let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
+fn sleepy(target: SocketAddr, stop: &Receiver<()>, registry: &BotConnections) {
+    let Ok((stream, _registered)) = connect(target, registry) else {
         return;
     };
     let mut stream_ref = &stream;

@@ -12,8 +12,9 @@
 //! [`HELD_LINES`]: a paste is delivered whole. Only a flood goes past that bound, and only then are
 //! lines dropped (counted, and the flooder told), so the server's memory never grows with it.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::access::{AccessList, Network, Verdict};
@@ -118,6 +119,40 @@ pub const DRAIN_STEP: Duration = Duration::from_millis(10);
 /// A member who leaves within this time of joining was never announced (see the rules' join),
 /// so its leaving is not announced either: churn stays off everyone's screen.
 pub const SHORT_STAY: Duration = Duration::from_secs(1);
+
+/// The practice bots' own connections, by source address and port: each bot adds its socket's
+/// address before it connects and takes it out when the visit ends (bots.rs), and the door lets
+/// exactly those past the per-address limits (`Admission::admit_peer`). Shared between the bot
+/// threads and the room's owner, hence the lock: a handful of entries, touched once a visit.
+#[derive(Debug, Clone, Default)]
+pub struct BotConnections(Arc<Mutex<HashSet<SocketAddr>>>);
+
+impl BotConnections {
+    pub fn insert(&self, addr: SocketAddr) {
+        self.lock().insert(unmapped(addr));
+    }
+
+    pub fn remove(&self, addr: SocketAddr) {
+        self.lock().remove(&unmapped(addr));
+    }
+
+    pub fn contains(&self, addr: SocketAddr) -> bool {
+        self.lock().contains(&unmapped(addr))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddr>> {
+        // A set of addresses cannot be left half-changed: a panicked holder left a valid one.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `[::ffff:a.b.c.d]:p` as `a.b.c.d:p`: a bot's socket on an IPv4-mapped address and the
+/// server's view of it name one connection.
+fn unmapped(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(unmapped_ip(addr.ip()), addr.port())
+}
 
 /// How a member's sending is limited: `--rate-limit N`, or `Off` with `--rate-limit 0`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -521,8 +556,9 @@ pub struct Admission {
     banned: HashMap<IpAddr, String>,
     /// `--allow` and `--deny` (access.rs).
     access: AccessList,
-    /// The address the practice bots join from (`--bots`): no seat or connection-rate limit.
-    exempt: Option<IpAddr>,
+    /// The practice bots' own connections (`--bots`), by their exact source address and port:
+    /// no seat or connection-rate limit, and past `--allow`.
+    exempt: BotConnections,
     /// The table's size at which idle addresses are next forgotten.
     sweep_at: usize,
 }
@@ -537,7 +573,7 @@ impl Admission {
             visitors: HashMap::new(),
             banned: HashMap::new(),
             access: AccessList::default(),
-            exempt: None,
+            exempt: BotConnections::default(),
             sweep_at: SWEEP_MIN,
         }
     }
@@ -553,10 +589,28 @@ impl Admission {
         self.access = access;
     }
 
-    /// Leaves `ip` out of the per-address limits (seats and connection rate): the address the
-    /// practice bots join from. Bans and `--deny` still apply.
-    pub fn exempt(&mut self, ip: IpAddr) {
-        self.exempt = Some(unmapped_ip(ip));
+    /// Leaves the practice bots' own connections out of the per-address limits (seats and
+    /// connection rate) and `--allow`: each bot registers its socket's address and port before
+    /// it connects (bots.rs). Bans and `--deny` still apply. Any other connection from the same
+    /// address (a student on the teacher's machine, a script) meets every rule.
+    pub fn exempt(&mut self, bots: BotConnections) {
+        self.exempt = bots;
+    }
+
+    /// A connection from `peer` arrived: let it in or say why not; `Ok(true)` for one of the
+    /// bots' own connections, which holds no seat of its address.
+    pub fn admit_peer(&mut self, peer: SocketAddr, now: Instant) -> Result<bool, Refusal> {
+        let ip = unmapped_ip(peer.ip());
+        if !self.exempt.contains(SocketAddr::new(ip, peer.port())) {
+            return self.admit(ip, now).map(|()| false);
+        }
+        if self.banned.contains_key(&ip) {
+            return Err(Refusal::Banned);
+        }
+        if let Verdict::Denied(network) = self.access.decide(ip) {
+            return Err(Refusal::Denied { ip, network });
+        }
+        Ok(true)
     }
 
     /// A connection from `ip` arrived: let it in (and count its seat) or say why not.
@@ -577,13 +631,7 @@ impl Admission {
         if self.visitors.len() >= self.sweep_at {
             self.forget_idle(now);
         }
-        // The bots' address is counted like any other (its seats come back when bots leave),
-        // only never refused for its number of connections.
-        let max = if self.exempt == Some(ip) {
-            0
-        } else {
-            self.max_per_address
-        };
+        let max = self.max_per_address;
         let (rate, burst) = (f64::from(CONNECTS_PER_SECOND), f64::from(CONNECT_BURST));
         let visitor = self.visitors.entry(ip).or_insert(Visitor {
             seats: 0,

@@ -26,7 +26,7 @@ use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer}
 pub use super::flow::Arrived;
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
-use super::limits::{self, Admission, RateLimit, Refusals, SharedOutput, Speaker};
+use super::limits::{self, Admission, BotConnections, RateLimit, Refusals, SharedOutput, Speaker};
 use super::protocol::{self, Command};
 use super::stats::{Row, Traffic};
 use crate::endpoint;
@@ -49,6 +49,8 @@ enum Departure {
 struct Member {
     nick: String,
     peer: SocketAddr,
+    /// One of the practice bots' own connections: it holds no seat of its address.
+    bot: bool,
     /// Whether the others were told it joined: only once it stayed a moment (see
     /// [`limits::SHORT_STAY`]) or did something they see. A member never announced leaves
     /// without a notice too, so connect/close churn never reaches anyone's screen.
@@ -196,9 +198,9 @@ impl Room {
         self.door.set_access(access);
     }
 
-    /// The practice bots' address (`--bots`): not held to the per-address limits.
-    pub fn exempt_from_address_limits(&mut self, ip: IpAddr) {
-        self.door.exempt(ip);
+    /// The practice bots' own connections (`--bots`): not held to the per-address limits.
+    pub fn exempt_bots(&mut self, bots: BotConnections) {
+        self.door.exempt(bots);
     }
 
     /// Sets the greeting (`--motd`): each line is shown to every newcomer, as a `***` notice,
@@ -261,7 +263,8 @@ impl Room {
         // An IPv4 client of a dual-stack listener is `a.b.c.d` everywhere: the console, `/who`,
         // `/ban`, the events log.
         let peer = endpoint::unmapped(peer);
-        if let Err(refusal) = self.door.admit(peer.ip(), now) {
+        let admitted = self.door.admit_peer(peer, now);
+        if let Err(refusal) = admitted {
             let mut actions = vec![
                 Action::To(id, line(protocol::refusal(&refusal.to_string()))),
                 Action::Disconnect(id),
@@ -297,6 +300,7 @@ impl Room {
             Member {
                 nick: nick.clone(),
                 peer,
+                bot: admitted == Ok(true),
                 announced: false,
                 flow: Flow::new(now),
                 joined: now,
@@ -720,7 +724,9 @@ impl Room {
             return Vec::new();
         };
         self.by_name.remove(&protocol::lookalike_key(&member.nick));
-        self.door.release(member.peer.ip());
+        if !member.bot {
+            self.door.release(member.peer.ip());
+        }
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
         let log = match departure {
