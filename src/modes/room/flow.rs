@@ -185,7 +185,10 @@ impl Flow {
     /// backlog is gone in seconds.
     // ANCHOR: hold
     pub fn hold(&mut self, id: ClientId, nick: &str, text: &[u8], now: Instant) -> Held {
-        let fits = self.held.len() < limits::HELD_LINES
+        // Once a line was dropped in this episode, the rest of it is too: the message is cut
+        // once, not kept again in pieces as the held lines go out (the room is told how much).
+        let fits = !self.overflowed
+            && self.held.len() < limits::HELD_LINES
             && (self.held.is_empty() || self.held_bytes + text.len() <= limits::HELD_BYTES);
         if fits {
             self.held.push_back(text.to_vec());
