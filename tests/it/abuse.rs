@@ -700,6 +700,51 @@ fn abuse_a_client_dropped_for_reading_too_slowly_is_told_so_not_that_the_server_
     bob.expect_exit_code(1);
 }
 
+/// A reader that stops while the room is quiet: its queue grows far slower than its bound
+/// (100 lines of 1,000 bytes a second), but the server's writes to it stay blocked. That is
+/// "too slow" all the same — the client takes nothing — and the room says so; the threads engine
+/// once let such a writer end quietly and logged the member as one that left.
+fn abuse_a_reader_that_stops_below_the_queue_bound_is_dropped_as_too_slow(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &["--rate-limit", "0"]);
+    // A small receive window that is never read: the server's writes block within a second.
+    let bob = {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket.connect(&addr.into()).expect("connect bob");
+        let mut bob: TcpStream = socket.into();
+        bob.write_all(b"/nick bob\n").expect("bob's /nick");
+        bob
+    };
+    server.expect_stderr("is now bob");
+    let flooder = raw_join(addr, "flooder");
+    let stop = Arc::new(AtomicBool::new(false));
+    let pacer = {
+        let (stop, mut writer) = (
+            Arc::clone(&stop),
+            flooder.stream.try_clone().expect("clone"),
+        );
+        thread::spawn(move || {
+            let mut line = vec![b'z'; 1000];
+            line.push(b'\n');
+            // Paced, not as fast as possible: a load shape, not a way to wait for something.
+            while !stop.load(Ordering::SeqCst) && writer.write_all(&line).is_ok() {
+                thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    // Its kernel buffers fill, then a write stays blocked for WRITE_TIMEOUT (5 s) before the
+    // server gives up on it: well past the harness's usual deadline.
+    let dropped = server.expect_stderr_within("bob ", Duration::from_secs(30));
+    stop.store(true, Ordering::SeqCst);
+    let _ = pacer.join();
+    assert!(
+        dropped.contains("bob was disconnected: too slow"),
+        "bob was dropped as: {dropped}"
+    );
+    drop(bob);
+}
+
 // Every attack above, on both engines: the rules that stop it are the same code.
 
 /// The most memory the process ever had resident (Linux: `VmHWM` in /proc/PID/status), in KiB.
@@ -1111,6 +1156,7 @@ fn abuse_the_bots_exemption_covers_the_bots_own_connections_only(engine: Engine)
 }
 
 engine_tests! {
+    abuse_a_reader_that_stops_below_the_queue_bound_is_dropped_as_too_slow,
     abuse_the_bots_exemption_covers_the_bots_own_connections_only,
     abuse_variation_selectors_and_other_invisible_code_points_are_shown_escaped,
     abuse_digits_for_letters_do_not_make_a_new_name,

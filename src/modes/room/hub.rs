@@ -52,6 +52,8 @@ pub enum Event {
     TooLong { id: ClientId, limit: usize },
     /// A reader ended: the client closed (EOF), or the connection broke.
     Gone { id: ClientId, why: Gone },
+    /// A writer's `write` accepted no byte for `WRITE_TIMEOUT`: the client stopped reading.
+    Stuck { id: ClientId },
     /// The operator typed something at the server's console.
     Host(HostCommand),
     /// The accept thread turned a connection away (the room is full): the room counts it for
@@ -291,6 +293,13 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                 wires.wires.remove(&id);
                 room.leave(id, Leave::Gone(why))
             }
+            // Too slow by the same rule as a full queue: dropped, and the room told so (not
+            // that it left, which its reader would report once the socket is shut).
+            Some(Event::Stuck { id }) if wires.wires.contains_key(&id) => {
+                dispatch.drop_slow(&mut room, &mut wires, id);
+                Vec::new()
+            }
+            Some(Event::Stuck { .. }) => Vec::new(),
             Some(Event::Host(command)) => room.host(command, now),
             Some(Event::Refused { peer, refusal }) => room.refused(peer, &refusal, now),
             Some(Event::Trouble(text)) => vec![Action::Log(Log::Notice(text))],

@@ -15,7 +15,7 @@
 //! its own two threads. The price: two threads per client, which is where this engine stops
 //! (`thread_limit` below); the poll engine (poll.rs) is lesson 4's answer.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -324,11 +324,15 @@ fn start_client(
     let (reader_done, reader_ended) = bounded::<()>(0);
     let writer_alive = alive.clone();
     let writer_watch = watch.clone();
+    let writer_events = events.clone();
     let writer = spawn_named(
         &format!("room-write-{id}"),
         Some(CLIENT_THREAD_STACK),
         move || {
-            write_loop(&mut Traced::new(&*for_writer, writer_watch.clone()), &lines);
+            let end = write_loop(&mut Traced::new(&*for_writer, writer_watch.clone()), &lines);
+            if end == WriterEnd::Stuck {
+                let _ = writer_events.send(Event::Stuck { id });
+            }
             finish(&for_writer, &reader_ended, &writer_watch);
             drop((seat, writer_alive));
         },
@@ -422,37 +426,57 @@ fn hand_over(id: ClientId, lines: &mut Messages, arrived: Arrived, events: &Send
 }
 // ANCHOR_END: read_loop
 
+/// How a writer ended.
+#[derive(Debug, PartialEq, Eq)]
+enum WriterEnd {
+    /// The hub dropped the queue (the client left, was kicked, or the room closed), or a write
+    /// failed (the client is gone: reset, closed).
+    Done,
+    /// A write accepted no byte for [`WRITE_TIMEOUT`]: the client's receive window stayed shut,
+    /// it stopped reading. The hub is told, so the room drops it as too slow, by the same rule
+    /// as a full queue (and the poll engine's stuck output), not as one that left.
+    Stuck,
+}
+
 /// The writer: waits for a line, then takes everything else already queued and sends it all
 /// with as few `write` calls as possible — one system call (and, with TCP_NODELAY, as few packets
 /// as possible) for a burst of lines. Ends when the hub drops the queue's sender, or when a
-/// write fails.
+/// write fails or stays blocked.
 // ANCHOR: write_loop
-fn write_loop(stream: &mut impl Write, lines: &QueueReceiver) {
+fn write_loop(stream: &mut impl Write, lines: &QueueReceiver) -> WriterEnd {
     // Empty until the first line: a silent client's writer holds no buffer at all.
     let mut batch = Vec::new();
     while let Some(first) = lines.recv() {
         for line in std::iter::once(first).chain(std::iter::from_fn(|| lines.try_recv())) {
             batch.extend_from_slice(line.as_bytes());
             batch.push(b'\n');
-            if batch.len() >= WRITE_BATCH && !send_batch(stream, &mut batch) {
-                return;
+            if batch.len() >= WRITE_BATCH
+                && let Err(end) = send_batch(stream, &mut batch)
+            {
+                return end;
             }
         }
-        if !send_batch(stream, &mut batch) {
-            return;
+        if let Err(end) = send_batch(stream, &mut batch) {
+            return end;
         }
     }
+    WriterEnd::Done
 }
 
 /// Writes the batch and empties it, giving back memory a burst of long lines made it take: a
-/// thousand idle writers must not each keep megabytes. `false` means the client is finished:
-/// gone, reset, or blocked longer than WRITE_TIMEOUT. Our `lines` receiver is then dropped, so
-/// the hub's next offer sees Disconnected.
-fn send_batch(stream: &mut impl Write, batch: &mut Vec<u8>) -> bool {
-    let written = stream.write_all(batch).is_ok();
+/// thousand idle writers must not each keep megabytes. An error means the client is finished:
+/// gone or reset ([`WriterEnd::Done`]), or blocked longer than WRITE_TIMEOUT
+/// ([`WriterEnd::Stuck`]). Our `lines` receiver is then dropped, so the hub's next offer sees
+/// Disconnected.
+fn send_batch(stream: &mut impl Write, batch: &mut Vec<u8>) -> std::result::Result<(), WriterEnd> {
+    let written = stream.write_all(batch);
     batch.clear();
     batch.shrink_to(WRITE_KEEP);
-    written
+    written.map_err(|error| match error.kind() {
+        // SO_SNDTIMEO ran out (Unix says EAGAIN, Windows a time-out).
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => WriterEnd::Stuck,
+        _ => WriterEnd::Done,
+    })
 }
 // ANCHOR_END: write_loop
 

@@ -260,12 +260,18 @@ impl Netchat {
 
     /// Waits for the next stdout line that contains `needle`; earlier lines are skipped.
     pub fn expect_stdout(&mut self, needle: &str) -> String {
-        self.expect(Stream::Stdout, needle)
+        self.expect(Stream::Stdout, needle, DEADLINE)
     }
 
     /// Waits for the next stderr line that contains `needle`; earlier lines are skipped.
     pub fn expect_stderr(&mut self, needle: &str) -> String {
-        self.expect(Stream::Stderr, needle)
+        self.expect(Stream::Stderr, needle, DEADLINE)
+    }
+
+    /// [`Netchat::expect_stderr`] for what netchat itself only decides after a timeout of its
+    /// own (a write blocked for `WRITE_TIMEOUT`): the wait is `wait`, not [`DEADLINE`].
+    pub fn expect_stderr_within(&mut self, needle: &str, wait: Duration) -> String {
+        self.expect(Stream::Stderr, needle, wait)
     }
 
     /// The next stdout line, whatever it is, within the deadline.
@@ -284,8 +290,8 @@ impl Netchat {
         }
     }
 
-    fn expect(&mut self, stream: Stream, needle: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
+    fn expect(&mut self, stream: Stream, needle: &str, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
         let receiver = match stream {
             Stream::Stdout => self.stdout.clone(),
             Stream::Stderr => self.stderr.clone(),
@@ -295,7 +301,7 @@ impl Netchat {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => continue,
                 Err(RecvTimeoutError::Timeout) => self.fail(&format!(
-                    "waited {DEADLINE:?} for {stream:?} containing {needle:?}"
+                    "waited {wait:?} for {stream:?} containing {needle:?}"
                 )),
                 Err(RecvTimeoutError::Disconnected) => self.fail(&format!(
                     "{stream:?} closed before a line containing {needle:?}"
