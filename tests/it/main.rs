@@ -22,4 +22,5 @@ mod raw_framing;
 mod room;
 mod teacher;
 mod terminal;
+mod transcripts;
 mod watch;
