@@ -363,7 +363,7 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
             .collect::<Vec<_>>(),
         Readers::Loop => {
             // One event loop per core, each with an equal share of the clients.
-            let loops = thread::available_parallelism().map_or(2, |n| n.get());
+            let loops = thread::available_parallelism().map_or(2, std::num::NonZero::get);
             let mut shares: Vec<Vec<TcpStream>> = (0..loops).map(|_| Vec::new()).collect();
             for (me, stream) in streams.iter().enumerate() {
                 let handle = stream

@@ -1,7 +1,7 @@
 //! The command line: every clap type lives here, and nowhere else.
 //!
 //! Modes never see clap: [`crate::run`] turns these structs into plain ones (an
-//! [`Endpoint`](crate::endpoint::Endpoint), a mode's `Options`) before a mode starts.
+//! [`Endpoint`], a mode's `Options`) before a mode starts.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -326,7 +326,7 @@ pub struct EndpointArgs {
     #[arg(long, value_name = "[ADDR:]PORT")]
     pub listen: Option<ListenAddr>,
     /// Connect to a listener. A bare PORT means this machine (localhost);
-    /// host names and [::1]:5000 work too.
+    /// host names and `[::1]:5000` work too.
     #[arg(long, value_name = "[HOST:]PORT")]
     pub connect: Option<ConnectAddr>,
 }

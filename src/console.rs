@@ -12,6 +12,7 @@
 //!   escaped and measured is text.rs's (pure); when and where it is written is this file's.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::Error;
 use crate::framing::Messages;
+use crate::lan;
 use crate::scan;
 use crate::text::{self, escape_into, escape_peer_text};
 
@@ -114,7 +116,7 @@ impl Console {
         // A thread that panicked mid-line leaves at worst a garbled line: go on.
         self.err
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether stdout may be colored at all (decided in main.rs from `--color`, `NO_COLOR` and
@@ -174,13 +176,25 @@ impl Console {
         self.status_line("netchat:".dimmed(), text);
     }
 
+    /// Where a listener waits and how to reach it: `listening_line` (the line tests and scripts
+    /// read the bound address from), then, when `local` is every interface, one line per LAN
+    /// address with the command that joins from there (`join_command`, `{}` standing for
+    /// `ADDRESS:PORT`) and a firewall hint. `lan.rs` only lists the addresses; saying them is
+    /// the console's, so the listener's own code never prints them.
+    pub fn listening(&mut self, listening_line: &str, local: SocketAddr, join_command: &str) {
+        self.status(listening_line);
+        for line in lan::join_lines_here(local, join_command) {
+            self.status(&line);
+        }
+    }
+
     /// A status line that deserves attention (something was dropped, refused, cut short).
     pub fn notice(&mut self, text: &str) {
         self.status_line("netchat:".dimmed(), text.yellow());
     }
 
     /// `from` ("the peer", "the server") sent a line longer than `limit` (`--max-line`): it was
-    /// dropped. Said at most once a second ([`TooLongNotices`]).
+    /// dropped. Said at most once a second (`TooLongNotices`).
     pub fn dropped_too_long(&mut self, from: &'static str, limit: usize) {
         let now = Instant::now();
         let notices = &mut self.too_long;
@@ -207,7 +221,7 @@ impl Console {
     }
 
     /// At the end of a conversation: the over-long lines left out of the notices, if any
-    /// ([`TooLongNotices`]).
+    /// (`TooLongNotices`).
     pub fn tell_untold(&mut self) {
         let TooLongNotices {
             untold,
@@ -238,7 +252,9 @@ impl Console {
         let err = Arc::clone(&self.err);
         let line = format!("{} {}\n", "netchat:".dimmed(), text.yellow());
         move || {
-            let mut err = err.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut err = err
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
         }
     }
@@ -397,7 +413,7 @@ impl Write for StderrLines {
         let mut stream = self
             .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         stream.write_all(buf)?;
         stream.flush()?;
         Ok(buf.len())

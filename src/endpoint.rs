@@ -290,7 +290,7 @@ pub fn connect(addr: &ConnectAddr) -> Result<TcpStream> {
                 if worst.as_ref().map(io::Error::kind)
                     != Some(io::ErrorKind::ConnectionRefused) =>
             {
-                worst = Some(e)
+                worst = Some(e);
             }
             Err(_) => {}
         }
@@ -385,15 +385,14 @@ pub fn listen_announced(
         Framing::Line => "",
         Framing::Raw => " --framing raw",
     };
-    console.status(&format!(
-        "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
-        local.port()
-    ));
-    let client = format!("netchat {mode} --connect {{}}{framing}");
-    // lan.rs only lists the addresses; the console says them.
-    for line in crate::lan::join_lines_here(local, &client) {
-        console.status(&line);
-    }
+    console.listening(
+        &format!(
+            "listening on {local} (from another terminal: netchat {mode} --connect {}{framing})",
+            local.port()
+        ),
+        local,
+        &format!("netchat {mode} --connect {{}}{framing}"),
+    );
     observer.listening(local);
     Ok(listener)
 }

@@ -25,20 +25,29 @@
 //! | [`cli`] | the command line (the only module that knows clap) |
 //! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
 
+// Safe Rust only, with no way to lift it further down; and nothing in the library prints with
+// `println!`/`eprintln!` (they panic on a closed pipe: everything goes through the console).
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+// The crate's API is what main.rs and the tests need; the rest is `pub(crate)`. Its docs are a
+// book of every module, private ones included (`cargo doc --document-private-items`, which
+// .cargo/config.toml makes the default), so the map above may link to them.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod cli;
 pub mod console;
-pub mod diagram;
-pub mod endpoint;
+pub(crate) mod diagram;
+pub(crate) mod endpoint;
 pub mod error;
 pub mod framing;
-pub mod lan;
+pub(crate) mod lan;
 pub mod lessons;
 pub mod modes;
-pub mod observe;
+pub(crate) mod observe;
 pub mod pump;
 pub mod scan;
-pub mod shaping;
-pub mod socket;
+pub(crate) mod shaping;
+pub(crate) mod socket;
 pub mod terminal;
 pub mod text;
 

@@ -1,6 +1,11 @@
 //! The thin binary: parse the command line, decide on color, run the mode, and turn an error into
 //! its message and exit code. This is the only file that touches the process's real stdio.
 
+// As in the library: safe Rust only, and stdio written with `writeln!`, whose errors are handled
+// (`println!` panics on a closed pipe).
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 

@@ -71,7 +71,7 @@ pub type Word<'a> = (u8, &'a dyn Fn(&[u8]) -> bool);
 /// how many bytes they take (newlines included), and whether one of them is the `word` watched
 /// for. Every newline in those bytes ends a message, so nothing else needs to be noted.
 ///
-/// Most of the bytes are looked at 64 at a time with no branch inside ([`look`]), which the
+/// Most of the bytes are looked at 64 at a time with no branch inside (`look`), which the
 /// compiler turns into SIMD instructions (16 bytes per comparison), and the answers for the 64
 /// are only "is there a newline" and "may a line that starts here be the word": no line is
 /// visited one by one. A chunk is passed when no line in it can be too long (it is at most

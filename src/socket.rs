@@ -87,7 +87,7 @@ pub fn unmapped(addr: SocketAddr) -> SocketAddr {
 pub fn unmapped_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 

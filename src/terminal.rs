@@ -190,7 +190,7 @@ pub fn spawn_plain_reader(
 /// The prompt and the line being typed, as drawn on the terminal.
 ///
 /// Drawing is "erase, then write it all again": simple, and correct whatever a key changed. The
-/// positions come from [`editor::layout`], which measures columns the way the terminal does, so
+/// positions come from `editor::layout`, which measures columns the way the terminal does, so
 /// wide (CJK, emoji) and combining characters wrap, and the cursor lands, where they really are.
 pub struct PromptLine {
     prompt: String,
@@ -363,7 +363,7 @@ fn lock(screen: &SharedScreen) -> MutexGuard<'_, Screen> {
     // A panic while holding the lock leaves a screen that is at worst drawn wrongly: go on.
     screen
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Screen {

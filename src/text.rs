@@ -200,7 +200,7 @@ pub fn grapheme_width(grapheme: &str, column: usize) -> usize {
     if grapheme == "\t" {
         return TAB_STOP - column % TAB_STOP;
     }
-    if grapheme.chars().any(|c| c.is_control()) {
+    if grapheme.chars().any(char::is_control) {
         // Never drawn raw: each control shows as its escape, `\xNN`.
         return grapheme
             .chars()

@@ -345,7 +345,7 @@ pub fn count_on_thread(
 
 /// A short description of the machine for the report: CPU model and core count.
 pub fn machine() -> String {
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

@@ -93,7 +93,7 @@ pub struct Fed {
 ///
 /// Newlines are found with `memchr`, which compares 16 or 32 bytes per instruction (SSE2/AVX2,
 /// NEON): a 1 KiB line costs a few dozen comparisons instead of a thousand. A line ends at `\n`,
-/// or at telnet's CR NUL ([`line_end`]).
+/// or at telnet's CR NUL (`line_end`).
 #[derive(Debug)]
 pub struct LineDecoder {
     /// The line that has begun but not ended: never more than `max_line + 1` bytes (the `+ 1`

@@ -313,7 +313,7 @@ impl<R: Read> MessageReader<R> {
     pub fn hinting(self, hint: UnframedHint) -> Self {
         match self {
             MessageReader::Lines(reader) => MessageReader::Lines(reader.hinting(hint)),
-            chunks => chunks,
+            chunks @ MessageReader::Chunks(_) => chunks,
         }
     }
 

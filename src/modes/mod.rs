@@ -1,5 +1,5 @@
 //! The three labs, one module each, in the order they are taught.
 
-pub mod duplex;
-pub mod half;
+pub(crate) mod duplex;
+pub(crate) mod half;
 pub mod room;

@@ -35,7 +35,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use event::{By, Call, Event, Record, SCHEMA_VERSION};
-pub use sinks::{BLOCKED_AFTER, PREVIEW_BYTES, Waiting, preview};
 pub use watch::{Traced, Watch};
 
 use crate::error::{Error, Result};
@@ -178,6 +177,7 @@ fn create(path: &Path, option: &str) -> Result<BufWriter<File>> {
 
 #[cfg(test)]
 mod tests {
+    use super::sinks::preview;
     use super::*;
 
     #[test]

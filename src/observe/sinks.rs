@@ -61,9 +61,9 @@ impl Sinks {
             t: (t * 1e6).round() / 1e6,
             event,
         };
-        let mut line = match serde_json::to_vec(&record) {
-            Ok(line) => line,
-            Err(_) => return, // cannot happen: every field is a plain string or number
+        // Cannot fail: every field is a plain string or number.
+        let Ok(mut line) = serde_json::to_vec(&record) else {
+            return;
         };
         line.push(b'\n');
         // A full disk must not stop the conversation: the log just ends there.
@@ -95,7 +95,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A thread that panicked mid-line leaves at worst a garbled line: go on.
     mutex
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A call in progress (see [`Watch::waiting`](super::Watch::waiting)); dropping it says the call returned.

@@ -266,7 +266,7 @@ impl Watch {
     }
 
     /// About to block in `call` (`read()`, `write()`): while the returned guard lives, the
-    /// watchdog may say so in the trace once it has waited [`BLOCKED_AFTER`](super::BLOCKED_AFTER). Nothing when the
+    /// watchdog may say so in the trace once it has waited [`BLOCKED_AFTER`](super::sinks::BLOCKED_AFTER). Nothing when the
     /// trace is off.
     pub fn waiting(&self, call: Call) -> Waiting {
         let Some(sinks) = self.sinks.as_ref().filter(|sinks| sinks.trace.is_some()) else {

@@ -93,7 +93,9 @@ fn draw(err: &SharedWriter, call: Call, waited: Option<Duration>) {
     let width = terminal::size().map_or(80, |(columns, _)| usize::from(columns));
     let room = width.saturating_sub("netchat: ".len() + count.len() + 1);
     let text: String = words.chars().take(room).chain(count.chars()).collect();
-    let mut err = err.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut err = err
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let drawn = match waited {
         None => writeln!(err, "{} {}", "netchat:".dimmed(), text.cyan()),
         Some(_) => redraw_above(&mut *err, &text),

@@ -199,7 +199,13 @@ fn abuse_a_yes_flood_holds_a_bounded_number_of_lines_and_counts_the_rest_as_drop
     let (mut server, addr) = engine.listen("server", &["--max-per-address", "0"]);
     let mut alice = join(addr, "alice");
     let mut flooder = raw_join(addr, "flooder");
-    let flood = Flood::start(&flooder, b"y\n".to_vec());
+    // As `yes | nc` floods: `nc` writes what it read from the pipe, thousands of lines a write.
+    // Not one line a write: the rules hold what one read brought past the rate limit and read
+    // nothing more until those held lines are paid out at the limit, so a loaded machine whose
+    // server read the flood a few dozen lines at a time heard of it being dropped only after
+    // its held lines were paid out at 5 a second, many seconds later. A write's bytes arrive
+    // in one read, so a block of 1,024 lines is always far past the held lines' bound.
+    let flood = Flood::start(&flooder, b"y\n".repeat(1024));
     // Told once that what it sends beyond the held lines is dropped; so is the host.
     flooder.read_until("*** you are far ahead of the room");
     server.expect_stderr("flooder sends far faster than its rate limit");

@@ -417,7 +417,7 @@ fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_
                 Some(text) => {
                     let expected = format!("{next:05} ");
                     if !text.starts_with(&expected) || text.len() != 6 + 1000 {
-                        return Err(format!("flood line {next} came as {:.40}…", text));
+                        return Err(format!("flood line {next} came as {text:.40}…"));
                     }
                     next += 1;
                     let _ = credit.send(());

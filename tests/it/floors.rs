@@ -11,18 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Imports that run up the declared order today, and only these, each a known circle in the
-/// room that is being untied (`file`, `the file it imports`). The floors above already say where
-/// they belong: once the room's shared types live below its rules and the engines no longer
-/// import the server, this list must be empty (the test fails on an entry no import needs).
-const KNOWN_ROOM_CIRCLES: &[(&str, &str)] = &[
-    // stats needs ClientId from the rules, which import stats' rows.
-    ("src/modes/room/stats.rs", "src/modes/room/rules.rs"),
-    // The engines take ServerOptions and Running from the server, which starts them.
-    ("src/modes/room/threads.rs", "src/modes/room/server.rs"),
-    ("src/modes/room/poll.rs", "src/modes/room/server.rs"),
-];
-
 /// One file's import of another, where it is written.
 #[derive(Debug, Clone)]
 struct Import {
@@ -66,18 +54,12 @@ fn every_import_runs_down_the_floors_and_none_closes_a_circle() {
         imports.extend(imports_of(file, &text, &modules));
     }
 
-    let mut allowed_used = BTreeSet::new();
     let mut same_floor: BTreeMap<String, Vec<Import>> = BTreeMap::new();
     for import in &imports {
         let (Some(&from), Some(&to)) = (floors.get(&import.from), floors.get(&import.to)) else {
             continue; // an unlisted file, reported above
         };
         if to > from {
-            let known = (import.from.as_str(), import.to.as_str());
-            if KNOWN_ROOM_CIRCLES.contains(&known) {
-                allowed_used.insert(known);
-                continue;
-            }
             problems.push(format!(
                 "{}:{}: imports {}, which is on a higher floor ({} above {})",
                 import.from,
@@ -91,14 +73,6 @@ fn every_import_runs_down_the_floors_and_none_closes_a_circle() {
                 .entry(import.from.clone())
                 .or_default()
                 .push(import.clone());
-        }
-    }
-    for known in KNOWN_ROOM_CIRCLES {
-        if !allowed_used.contains(known) {
-            problems.push(format!(
-                "{} no longer imports {}: remove it from KNOWN_ROOM_CIRCLES in tests/it/floors.rs",
-                known.0, known.1
-            ));
         }
     }
     // Every other import runs down or stays on its floor, so a circle can only lie within one

@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use netchat::console::{CONTINUATION_INDENT, Console, Tone};
 use netchat::framing::{Frame, LineDecoder, LineReader, Messages, StopWord};
+use netchat::modes::room::actions::{Action, Log};
 use netchat::modes::room::protocol;
-use netchat::modes::room::rules::{Action, Limits, Log, Room};
-use netchat::modes::room::server::tone_of;
+use netchat::modes::room::rules::{Limits, Room};
 use netchat::pump::{self, Pumped};
 use netchat::scan;
 use netchat::text::{
@@ -555,7 +555,7 @@ fn texts(actions: &[Action], who: u64) -> Vec<(bool, String)> {
         .map(|action| match action {
             Action::To(id, line) => (*id == who, line.to_string()),
             Action::All { except, line } => (*except != Some(who), line.to_string()),
-            Action::Log(Log::Message(line)) => (false, line.to_string()),
+            Action::Log(Log::Message(line, _)) => (false, line.to_string()),
             Action::Log(Log::Status(text) | Log::Notice(text) | Log::Answer(text)) => {
                 (false, text.clone())
             }
@@ -672,7 +672,7 @@ proptest! {
         let (mut console, out, _) = captured_console(true);
         let text = escape_peer_text(&data);
         let tones = [Tone::Own, Tone::Other, Tone::Action, Tone::Private, Tone::Notice];
-        for tone in std::iter::once(tone_of(&text)).chain(tones) {
+        for tone in std::iter::once(protocol::classify(&text).tone()).chain(tones) {
             let before = out.bytes().len();
             console.room_line(&text, tone).expect("writing to memory");
             let written = out.bytes()[before..].to_vec();

@@ -133,6 +133,39 @@ fn bots_refused_by_a_deny_rule_are_a_usage_error(engine: Engine) {
     server.expect_exit_code(2);
 }
 
+/// `--listen '[::ffff:127.0.0.1]:0'`: an IPv6 socket on an IPv4 address. Its bots join from
+/// that address and are let in beside `--allow` as the IPv4 machine they are (the hub thread
+/// used to panic on it), and the events log names every address as IPv4.
+fn bots_of_a_room_on_an_ipv4_mapped_address_get_in(engine: Engine) {
+    let events = temp_file(&format!("mapped-{}.jsonl", engine.name()));
+    let _ = std::fs::remove_file(&events);
+    let mut server = Netchat::spawn(
+        "server",
+        &[
+            "room",
+            "--listen",
+            "[::ffff:127.0.0.1]:0",
+            "--engine",
+            engine.name(),
+            "--allow",
+            "10.0.0.0/8",
+            "--bots",
+            "1",
+            "--seed",
+            "1",
+            "--events",
+            events.to_str().expect("a UTF-8 temporary path"),
+        ],
+    );
+    server.expect_stderr("access: only 10.0.0.0/8, 127.0.0.1/32 may join");
+    server.expect_stderr("joined from 127.0.0.1:");
+    // The join is written to the log (and flushed) before its status line is shown.
+    let log = std::fs::read_to_string(&events).expect("the events log");
+    let _ = std::fs::remove_file(&events);
+    assert!(log.contains(r#""event":"joined""#), "{log}");
+    assert!(!log.contains("::ffff:"), "{log}");
+}
+
 /// A path in the system's temporary directory for this test alone.
 fn temp_file(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("netchat-test-{}-{name}", std::process::id()))
@@ -456,6 +489,7 @@ engine_tests! {
     bots_refused_by_a_deny_rule_are_a_usage_error,
     bots_chat_within_seconds_and_a_seed_replays_their_lines,
     more_bots_than_one_address_may_seat_all_get_in,
+    bots_of_a_room_on_an_ipv4_mapped_address_get_in,
     a_storm_of_refusals_is_counted_not_printed_one_line_each,
     the_transcript_has_every_message_and_notice_with_the_time_as_it_happens,
     telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room,

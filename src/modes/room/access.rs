@@ -14,39 +14,41 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use ipnet::{IpNet, Ipv4Net};
+
 use crate::endpoint::unmapped_ip;
 
-/// One `--allow` or `--deny` value: every address whose first `prefix` bits equal `base`'s.
+/// One `--allow` or `--deny` value: every address whose first bits equal the network's (an
+/// [`IpNet`] from the `ipnet` crate, which does the masking and matching).
+///
+/// An IPv4 address written IPv6's way (`::ffff:10.0.0.0/104`) is the IPv4 network it means
+/// (`10.0.0.0/8`), so an IPv4 network is always held as one, with its IPv4 prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    /// The network's first address: the bits after `prefix` are zero.
-    base: IpAddr,
-    prefix: u8,
-}
+pub struct Network(IpNet);
 
 impl Network {
+    /// The network that holds exactly `ip` (as IPv4 if it is an IPv4-mapped address).
+    fn machine(ip: IpAddr) -> Network {
+        Network(IpNet::from(unmapped_ip(ip)))
+    }
+
     /// Whether `ip` is in this network. An IPv4 client of a dual-stack (`[::]`) listener shows up
     /// as `::ffff:a.b.c.d`; it is matched as the IPv4 address it is.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.base, unmapped_ip(ip)) {
-            (IpAddr::V4(base), IpAddr::V4(ip)) => {
-                u32::from(base) == u32::from(ip) & mask_v4(self.prefix)
-            }
-            (IpAddr::V6(base), IpAddr::V6(ip)) => {
-                u128::from(base) == u128::from(ip) & mask_v6(self.prefix)
-            }
-            _ => false,
-        }
+        self.0.contains(&unmapped_ip(ip))
     }
 }
 
-/// The first `prefix` bits set (`checked_shl`: a shift by 32 would overflow for /0).
-fn mask_v4(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-fn mask_v6(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
+/// An IPv4-mapped IPv6 network (`::ffff:a.b.c.d/96+n`) as the IPv4 network `a.b.c.d/n`; any
+/// other network as it is.
+fn unmapped_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+            None => net,
+        },
+        _ => net,
+    }
 }
 
 impl FromStr for Network {
@@ -64,37 +66,32 @@ impl FromStr for Network {
                  fd00::/64, or one address such as 192.168.1.7"
             )
         })?;
-        let ip = unmapped_ip(ip);
+        let Some(prefix) = prefix else {
+            return Ok(Network::machine(ip));
+        };
         let bits = match ip {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         };
-        let prefix = match prefix {
-            None => bits,
-            Some(prefix) => prefix
-                .parse::<u8>()
-                .ok()
-                .filter(|&p| p <= bits)
-                .ok_or_else(|| {
-                    format!(
-                        "'/{prefix}' is not a prefix length for {address}: use a number from 0 \
-                         to {bits} (how many leading bits must match), e.g. /24"
-                    )
-                })?,
-        };
+        let net = prefix
+            .parse::<u8>()
+            .ok()
+            .and_then(|prefix| IpNet::new(ip, prefix).ok())
+            .ok_or_else(|| {
+                format!(
+                    "'/{prefix}' is not a prefix length for {address}: use a number from 0 \
+                     to {bits} (how many leading bits must match), e.g. /24"
+                )
+            })?;
         // `192.168.1.7/24` means the network 192.168.1.0/24, as in `ip addr`'s output: keep the
-        // network part only, so that comparing is one mask and one equality.
-        let base = match ip {
-            IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & mask_v4(prefix)).into()),
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & mask_v6(prefix)).into()),
-        };
-        Ok(Network { base, prefix })
+        // network part only (`trunc`), which is also how it is shown.
+        Ok(Network(unmapped_net(net.trunc())))
     }
 }
 
 impl fmt::Display for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.base, self.prefix)
+        write!(f, "{}/{}", self.0.network(), self.0.prefix_len())
     }
 }
 
@@ -141,11 +138,7 @@ impl AccessList {
     /// Returns the deny rule that would still refuse it, if any.
     pub fn admit_too(&mut self, ip: IpAddr) -> Option<Network> {
         if !self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(ip)) {
-            let bits = if ip.is_ipv4() { 32 } else { 128 };
-            self.allow.push(Network {
-                base: unmapped_ip(ip),
-                prefix: bits,
-            });
+            self.allow.push(Network::machine(ip));
         }
         self.deny.iter().find(|n| n.contains(ip)).copied()
     }
@@ -290,5 +283,32 @@ mod tests {
             deny: vec![net("127.0.0.0/8")],
         };
         assert_eq!(denied.admit_too(ip("127.0.0.1")), Some(net("127.0.0.0/8")));
+    }
+
+    #[test]
+    fn a_mapped_address_let_in_is_the_ipv4_machine_it_is() {
+        // The bots of a room listening on [::ffff:127.0.0.1] join from that address.
+        let mut list = AccessList {
+            allow: vec![net("10.0.0.0/8")],
+            deny: Vec::new(),
+        };
+        assert_eq!(list.admit_too(ip("::ffff:127.0.0.1")), None);
+        assert_eq!(list.decide(ip("::ffff:127.0.0.1")), Verdict::Admit);
+        assert_eq!(list.decide(ip("127.0.0.1")), Verdict::Admit);
+        assert_eq!(list.decide(ip("127.0.0.2")), Verdict::NotAllowed);
+        assert_eq!(
+            list.describe().unwrap(),
+            "only 10.0.0.0/8, 127.0.0.1/32 may join"
+        );
+    }
+
+    #[test]
+    fn a_mapped_network_is_the_ipv4_network_it_is() {
+        let mapped = net("::ffff:10.0.0.0/104");
+        assert_eq!(mapped.to_string(), "10.0.0.0/8");
+        assert!(mapped.contains(ip("10.1.2.3")));
+        assert!(mapped.contains(ip("::ffff:10.1.2.3")));
+        assert!(!mapped.contains(ip("11.0.0.1")));
+        assert!(net("10.0.0.0/8").contains(ip("::ffff:10.9.9.9")));
     }
 }

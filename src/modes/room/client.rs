@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 
 use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
 
-use super::protocol::{self, Farewell, LineKind};
-use super::server::tone_of;
+use super::actions::LineKind;
+use super::protocol::{self, Farewell};
 use crate::console::Console;
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
@@ -402,11 +402,12 @@ fn received(
                 if let Some(farewell) = protocol::farewell(&text) {
                     state.goodbye = Some(farewell);
                 }
-                match protocol::classify(&text) {
+                let kind = protocol::classify(&text);
+                match kind {
                     LineKind::Notice | LineKind::Goodbye => watch.notice(&text),
                     _ => watch.received(bytes),
                 }
-                console.queue_room_line(&text, tone_of(&text))?;
+                console.queue_room_line(&text, kind.tone())?;
             }
             // Everything one `read` brought leaves in one `write` to stdout.
             console.flush_messages()?;

@@ -1,6 +1,7 @@
-//! What every room engine shares: the small interface through which the room's decisions are
-//! carried out, the one place that carries them out (including dropping a client that stopped
-//! reading), the bounds every engine keeps, and how many clients the system lets a room hold.
+//! What every room engine shares to carry out the room's decisions: the small interface an engine
+//! implements, the one place that carries the actions out (including dropping a client that
+//! stopped reading), and the bounds every engine keeps. The console's side is logqueue.rs; what
+//! the operating system allows (clients, threads) is system.rs.
 //!
 //! The rules (rules.rs) decide *what* happens; an engine only moves bytes. It implements
 //! [`Engine`]: offer a line to one client without ever waiting (accepted, full, or gone),
@@ -11,20 +12,14 @@
 //! written once.
 
 use std::collections::VecDeque;
-use std::io;
 use std::ops::Range;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TrySendError};
-
+use super::actions::{Action, ClientId, Leave, Line, Log, Viewer};
 use super::protocol;
-use super::rules::{Action, ClientId, Leave, Line, Log, Room};
-use super::stats::{self, Output, Viewer};
-use super::transcript::{Recorded, Transcript};
-use crate::console::Console;
-use crate::error::{Error, Result};
+use super::rules::Room;
+use super::stats::{self, Output};
 
 /// How many bytes of lines may wait for one client, in either engine. Lines pile up only while
 /// the client cannot keep up: during a burst (100 students pasting 100 lines each is 9,900 lines
@@ -76,17 +71,6 @@ pub const MAX_REFUSING: usize = 16;
 /// lines in flight, so a reading client never waits on it.
 pub const CLIENT_SEND_BUFFER: usize = 64 * 1024;
 
-/// How many console lines may gather for the operator's terminal while it is behind (plus
-/// [`LOG_BATCHES`] such batches already handed over). If the terminal cannot keep up (a flood,
-/// or output paused with Ctrl-S), further lines are counted and skipped rather than letting the
-/// room wait for a screen; the operator then reads
-/// `netchat: N console lines were skipped: the terminal could not keep up`.
-pub const LOG_QUEUE: usize = 256;
-
-/// File descriptors kept free for everything that is not a client: stdio, the listener, the
-/// terminal, the poll engine's epoll descriptor, and a margin for the refusals in flight.
-const FILES_RESERVED: usize = 32;
-
 /// What happened to a line offered to one client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
@@ -114,7 +98,10 @@ pub struct Share<'a> {
 impl Share<'_> {
     /// How many bytes the parts hold.
     pub fn bytes(&self) -> usize {
-        self.parts.iter().map(|part| part.len()).sum()
+        self.parts
+            .iter()
+            .map(std::iter::ExactSizeIterator::len)
+            .sum()
     }
 }
 
@@ -415,212 +402,6 @@ fn share_for(
     lines
 }
 
-/// The room's side of the operator's console: lines handed to the console thread through a
-/// bounded channel, never waiting for the terminal. Both engines hand their log this way.
-///
-/// Lines are gathered while the engine works and handed over together when it calls
-/// [`LogQueue::flush`] (once per turn of the poll loop, once per event of the hub): the console
-/// thread is woken once per batch, not once per chat line. In a busy room that wake-up (a futex
-/// call and a context switch) cost more than everything else the loop did for the line.
-///
-/// What the room logs by itself (joins, messages) may be skipped when the terminal is behind; the
-/// answers to the host's own commands ([`Log::Answer`]) never are: they wait here, in order, until
-/// the console has room.
-pub struct LogQueue {
-    sender: Sender<LogBatch>,
-    /// Lines not handed over yet, in order: at most [`LOG_QUEUE`] of the room's own lines, and
-    /// every answer to the host.
-    pending: Vec<Log>,
-    /// How many of `pending` are the room's own lines (the ones that may be skipped).
-    pending_room_lines: usize,
-    skipped: u64,
-    /// `--log FILE`: every entry is written there in full, even when the terminal skips some.
-    transcript: Option<Transcript>,
-    /// When the last "lines were skipped" note went out: at most one a second.
-    noted: Option<Instant>,
-}
-
-/// Console lines handed over in one go (see [`LogQueue`]).
-pub type LogBatch = Vec<Log>;
-
-/// How many batches may wait for the console thread. With [`LOG_QUEUE`] lines at most in each,
-/// and as many more gathering, a terminal that fell behind holds at most about a thousand lines.
-pub const LOG_BATCHES: usize = 2;
-
-/// How often, at most, the console says that lines were skipped.
-const SKIPPED_NOTE_EVERY: Duration = Duration::from_secs(1);
-
-impl LogQueue {
-    pub fn new(sender: Sender<LogBatch>) -> LogQueue {
-        LogQueue {
-            sender,
-            pending: Vec::new(),
-            pending_room_lines: 0,
-            skipped: 0,
-            transcript: None,
-            noted: None,
-        }
-    }
-
-    /// Also appends every entry to the transcript (`--log`), if there is one.
-    pub fn with_transcript(mut self, transcript: Option<Transcript>) -> LogQueue {
-        self.transcript = transcript;
-        self
-    }
-
-    /// Adds a line to the next batch; counts it as skipped if the console is that far behind
-    /// (an answer to the host is always kept, never skipped).
-    pub fn show(&mut self, entry: Log) {
-        self.record(&entry);
-        if matches!(entry, Log::Answer(_)) {
-            self.pending.push(entry);
-            return;
-        }
-        if self.pending_room_lines >= LOG_QUEUE {
-            // A full batch goes now if the console has room for it (300 joins in one turn are
-            // not a terminal falling behind); skipped only if it has not.
-            self.hand_over();
-        }
-        if self.pending_room_lines < LOG_QUEUE {
-            self.pending_room_lines += 1;
-            self.pending.push(entry);
-        } else {
-            self.skipped += 1;
-        }
-    }
-
-    /// Appends a line of the room to the transcript (`--log`): everything but the answers to
-    /// the host's own commands, which are the host's business, not the room's. If the file
-    /// stops working, the host is told once, through the lossless answers.
-    fn record(&mut self, entry: &Log) {
-        let Some(transcript) = &mut self.transcript else {
-            return;
-        };
-        if matches!(entry, Log::Answer(_)) {
-            return;
-        }
-        if let Recorded::Failed(why) = transcript.record(entry) {
-            // Not counted with the room's lines: this one is never skipped.
-            self.pending.push(Log::Notice(why));
-        }
-    }
-
-    /// Hands the gathered lines to the console thread, if it has room for them; if not, they
-    /// keep gathering (up to the bound) and the engine should call again soon
-    /// ([`LogQueue::holds_lines`]).
-    pub fn flush(&mut self) {
-        self.note_skipped();
-        self.hand_over();
-    }
-
-    /// Sends the gathered lines as one batch, if the console's channel has room for it.
-    fn hand_over(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut self.pending);
-        match self.sender.try_send(batch) {
-            Ok(()) => self.pending_room_lines = 0,
-            Err(TrySendError::Full(batch)) => self.pending = batch,
-            // The console is gone (the room is closing): nobody will read them.
-            Err(TrySendError::Disconnected(_)) => self.pending_room_lines = 0,
-        }
-    }
-
-    /// Whether lines wait for the console: then the engine should flush again soon.
-    pub fn holds_lines(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    /// Once lines were skipped, says how many (at most once a second).
-    fn note_skipped(&mut self) {
-        let now = Instant::now();
-        let recent = self
-            .noted
-            .is_some_and(|noted| now.saturating_duration_since(noted) < SKIPPED_NOTE_EVERY);
-        if self.skipped == 0 || recent {
-            return;
-        }
-        self.pending.push(Log::Notice(format!(
-            "{} console lines were skipped: the terminal could not keep up",
-            self.skipped
-        )));
-        self.skipped = 0;
-        self.noted = Some(now);
-    }
-}
-
-/// A limit the system puts on how many clients a room can hold, and why, in words the operator
-/// can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limit {
-    pub clients: usize,
-    pub why: String,
-}
-
-/// The open-file limit, which binds every engine: each client is one socket, one file
-/// descriptor. The soft limit is often 1,024 (`ulimit -n`); a process may raise it itself up to
-/// the hard limit, so we do. std has no call for it (`setrlimit`); the `rlimit` crate wraps it,
-/// and knows macOS's lower real maximum (`kern.maxfilesperproc`).
-// ANCHOR: file_limit
-pub fn file_limit() -> Limit {
-    let files = rlimit::increase_nofile_limit(u64::MAX).map_or(usize::MAX, |soft| {
-        usize::try_from(soft).unwrap_or(usize::MAX)
-    });
-    Limit {
-        clients: files.saturating_sub(FILES_RESERVED),
-        why: format!(
-            "the open-file limit is {files} and each client needs one; \
-             raise it with `ulimit -n` (or its hard limit, in /etc/security/limits.conf)"
-        ),
-    }
-}
-// ANCHOR_END: file_limit
-
-/// How many clients the room admits: `requested` (`--max-clients`), or fewer if one of the
-/// system's `limits` is lower, in which case the operator is told which one and how to raise
-/// it. Past such a limit a new client would not get a polite "room is full" but a failed
-/// `accept` (or, for the threads engine, a thread that cannot start).
-pub fn admission_limit(requested: usize, limits: &[Limit], console: &mut Console) -> usize {
-    let tightest = limits.iter().min_by_key(|limit| limit.clients);
-    match tightest {
-        Some(limit) if limit.clients < requested => {
-            console.notice(&format!(
-                "this system lets the room hold {} clients, not {requested}: {}; \
-                 later ones are told the room is full",
-                limit.clients, limit.why
-            ));
-            limit.clients
-        }
-        _ => requested,
-    }
-}
-
-/// How a broken connection is described to the room: "reset by the peer" rather than the OS's
-/// wording, which differs between systems.
-pub fn describe(error: &io::Error) -> String {
-    match error.kind() {
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-            "reset by the peer".to_string()
-        }
-        _ => error.to_string(),
-    }
-}
-
-/// Starts a named thread (names show in debuggers, `top -H` and /proc/PID/task/*/comm).
-pub fn spawn_named<F>(name: &str, stack: Option<usize>, body: F) -> Result<JoinHandle<()>>
-where
-    F: FnOnce() + Send + 'static,
-{
-    let mut builder = thread::Builder::new().name(name.to_string());
-    if let Some(size) = stack {
-        builder = builder.stack_size(size);
-    }
-    builder
-        .spawn(body)
-        .map_err(|e| Error::io(format!("starting thread {name}"), e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::rules::Limits;
@@ -725,48 +506,5 @@ mod tests {
         // Two blocks (before and after the private line), each offered once per recipient
         // that had a line in it.
         assert_eq!(engine.shares, 5);
-    }
-
-    fn joined(n: usize) -> Log {
-        Log::Status(format!("guest-{n} joined"))
-    }
-
-    #[test]
-    fn a_turn_with_more_lines_than_a_batch_skips_none_while_the_console_has_room() {
-        let (sender, console) = crossbeam_channel::bounded(LOG_BATCHES);
-        let mut log = LogQueue::new(sender);
-        for n in 0..LOG_QUEUE + 44 {
-            log.show(joined(n));
-        }
-        log.flush();
-        let shown: usize = console.try_iter().map(|batch| batch.len()).sum();
-        assert_eq!(shown, LOG_QUEUE + 44);
-    }
-
-    #[test]
-    fn a_console_that_fell_behind_gets_a_bounded_backlog_then_a_count_of_the_skipped() {
-        let (sender, console) = crossbeam_channel::bounded(LOG_BATCHES);
-        let mut log = LogQueue::new(sender);
-        let offered = (LOG_BATCHES + 1) * LOG_QUEUE + 10;
-        for n in 0..offered {
-            log.show(joined(n));
-        }
-        // An answer to the host is never skipped, however far behind the console is.
-        log.show(Log::Answer("in the room (1): alice".into()));
-        let waiting: usize = console.try_iter().map(|batch| batch.len()).sum();
-        assert_eq!(waiting, LOG_BATCHES * LOG_QUEUE);
-        log.flush();
-        let next: Vec<Log> = console.try_iter().flatten().collect();
-        assert_eq!(
-            next.len(),
-            LOG_QUEUE + 2,
-            "a batch, the answer and the count"
-        );
-        assert!(matches!(&next[LOG_QUEUE], Log::Answer(_)));
-        assert!(
-            matches!(&next[LOG_QUEUE + 1], Log::Notice(note) if note.starts_with("10 console lines were skipped")),
-            "{:?}",
-            next.last()
-        );
     }
 }

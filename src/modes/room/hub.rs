@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use super::engine::{Dispatch, Engine, LogQueue, Offer};
+use super::actions::{Action, ClientId, Gone, Leave, Line, Log};
+use super::engine::{Dispatch, Engine, Offer};
+use super::logqueue::LogQueue;
 use super::protocol::HostCommand;
-use super::rules::{Action, ClientId, Gone, Leave, Line, Log, Room};
+use super::rules::Room;
 use super::stats::{Output, Traffic};
 use crate::framing::Messages;
 
@@ -187,7 +189,7 @@ impl Gate {
         // Nothing can be half-updated behind this lock: a panicking holder left a valid value.
         self.until
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 // ANCHOR_END: gate

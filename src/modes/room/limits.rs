@@ -144,6 +144,43 @@ pub enum Charge {
     Pause { until: Instant, new_episode: bool },
 }
 
+/// One token bucket: it holds up to `burst` tokens and refills at `rate` tokens a second, time
+/// passed in. The one place that refills: a member's lines and bytes ([`Bucket`]) and each
+/// address's new connections ([`Admission`]) are each one of these.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn full(burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
+            tokens: burst,
+            updated: now,
+        }
+    }
+
+    /// How many tokens it would hold at `now`, without changing it.
+    pub fn level_at(&self, rate: f64, burst: f64, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        (self.tokens + elapsed * rate).min(burst)
+    }
+
+    /// Adds what `now` brought since the last refill, up to the burst; the tokens it holds.
+    pub fn refill(&mut self, rate: f64, burst: f64, now: Instant) -> f64 {
+        self.tokens = self.level_at(rate, burst, now);
+        self.updated = now;
+        self.tokens
+    }
+
+    /// Takes `amount` out, going into debt if need be, but never below `floor`.
+    pub fn take(&mut self, amount: f64, floor: f64) {
+        self.tokens = (self.tokens - amount).max(floor);
+    }
+}
+
 // ANCHOR: bucket
 /// A token bucket on lines and on bytes: each holds up to its burst, refills at its sustained
 /// rate, and every line a member sends takes one line and its relayed bytes out of it. A bucket
@@ -151,9 +188,8 @@ pub enum Charge {
 /// are back at zero. On average nothing passes beyond the sustained rate.
 #[derive(Debug, Clone)]
 pub struct Bucket {
-    lines: f64,
-    bytes: f64,
-    updated: Instant,
+    lines: TokenBucket,
+    bytes: TokenBucket,
     /// In a limited episode: paused at least once since the buckets were last full.
     limited: bool,
     /// When the current limited episode began.
@@ -164,9 +200,8 @@ impl Bucket {
     /// A full bucket: a newcomer may paste at once.
     pub fn new(now: Instant) -> Bucket {
         Bucket {
-            lines: f64::from(BURST_LINES),
-            bytes: f64::from(BURST_BYTES),
-            updated: now,
+            lines: TokenBucket::full(f64::from(BURST_LINES), now),
+            bytes: TokenBucket::full(f64::from(BURST_BYTES), now),
             limited: false,
             since: None,
         }
@@ -188,15 +223,22 @@ impl Bucket {
         let Some((line_rate, byte_rate)) = limit.rates() else {
             return Charge::Go;
         };
-        self.refill(line_rate, byte_rate, now);
-        self.lines -= 1.0;
-        self.bytes -= bytes as f64;
-        if self.lines >= 0.0 && self.bytes >= 0.0 {
+        let (burst_lines, burst_bytes) = (f64::from(BURST_LINES), f64::from(BURST_BYTES));
+        let line_level = self.lines.refill(line_rate, burst_lines, now);
+        let byte_level = self.bytes.refill(byte_rate, burst_bytes, now);
+        // Full again: the member kept within its limit long enough, the episode is over.
+        if line_level >= burst_lines && byte_level >= burst_bytes {
+            self.limited = false;
+            self.since = None;
+        }
+        // Lines are never cut: a line may take a bucket below zero (no floor).
+        self.lines.take(1.0, f64::NEG_INFINITY);
+        self.bytes.take(bytes as f64, f64::NEG_INFINITY);
+        let (lines, bytes) = (self.lines.tokens, self.bytes.tokens);
+        if lines >= 0.0 && bytes >= 0.0 {
             return Charge::Go;
         }
-        let wait = (-self.lines / line_rate)
-            .max(-self.bytes / byte_rate)
-            .max(0.0);
+        let wait = (-lines / line_rate).max(-bytes / byte_rate).max(0.0);
         let new_episode = !self.limited;
         self.limited = true;
         if new_episode {
@@ -207,20 +249,86 @@ impl Bucket {
             new_episode,
         }
     }
+}
+// ANCHOR_END: bucket
 
-    fn refill(&mut self, line_rate: f64, byte_rate: f64, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.updated = now;
-        self.lines = (self.lines + elapsed * line_rate).min(f64::from(BURST_LINES));
-        self.bytes = (self.bytes + elapsed * byte_rate).min(f64::from(BURST_BYTES));
-        // Full again: the member kept within its limit long enough, the episode is over.
-        if self.lines >= f64::from(BURST_LINES) && self.bytes >= f64::from(BURST_BYTES) {
-            self.limited = false;
-            self.since = None;
+/// The limits a room is run with (`--rate-limit`, `--max-per-address`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub rate: RateLimit,
+    /// 0 lifts the per-address limits (seats and connection rate).
+    pub max_per_address: u32,
+}
+
+impl Default for Limits {
+    /// The limits a room gets unless told otherwise: a prankster cannot ruin it.
+    fn default() -> Self {
+        Limits {
+            rate: RateLimit::PerSecond {
+                lines: DEFAULT_RATE_LIMIT,
+            },
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
         }
     }
 }
-// ANCHOR_END: bucket
+
+impl Limits {
+    /// No limits at all: for load tests and benchmarks (`--rate-limit 0 --max-per-address 0`).
+    pub fn off() -> Limits {
+        Limits {
+            rate: RateLimit::Off,
+            max_per_address: 0,
+        }
+    }
+}
+
+/// How often, at most, the console gets a line about refused connections: a storm of them
+/// (a script retrying in a loop) is counted, not printed line by line.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// Refused connections, counted for the console: the first of a storm is shown at once, then
+/// at most one line a second says how many more there were.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    /// Refusals not yet reported.
+    pending: u64,
+    /// When the last report was.
+    last: Option<Instant>,
+}
+
+impl Refusals {
+    /// Counts a refused connection from `ip`; the console's line for it, if one is due now.
+    pub fn count(&mut self, ip: IpAddr, refusal: &Refusal, now: Instant) -> Option<String> {
+        self.pending += 1;
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < REFUSAL_LOG_EVERY)
+        {
+            return None;
+        }
+        let more = match self.pending - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more refused since the last such line)"),
+        };
+        self.pending = 0;
+        self.last = Some(now);
+        let hint = match refusal {
+            Refusal::TooManySeats { .. } | Refusal::TooFast => {
+                " (--max-per-address N sets it, 0 lifts it)"
+            }
+            Refusal::Banned => " (/unban lets it in)",
+            Refusal::Denied { .. } | Refusal::NotAllowed { .. } => " (--allow, --deny)",
+        };
+        Some(format!(
+            "refused a connection from {ip}: {refusal}{hint}{more}"
+        ))
+    }
+
+    /// Refusals counted since the last line about them.
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
+}
 
 /// Why a connection is not let in. The text is what it is told before it is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,8 +376,8 @@ impl std::fmt::Display for Refusal {
 #[derive(Debug)]
 struct Visitor {
     seats: u32,
-    tokens: f64,
-    updated: Instant,
+    /// New connections: [`CONNECT_BURST`] at once, then [`CONNECTS_PER_SECOND`].
+    connects: TokenBucket,
 }
 
 // ANCHOR: admission
@@ -320,21 +428,17 @@ impl Admission {
 
     /// A connection from `ip` arrived: let it in (and count its seat) or say why not.
     pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        // `::ffff:a.b.c.d` (an IPv4 client of a dual-stack listener) is `a.b.c.d`: one address,
+        // one set of seats and one ban, however the socket reported it.
+        let ip = unmapped_ip(ip);
         if self.banned.contains_key(&ip) {
             return Err(Refusal::Banned);
         }
         // ANCHOR: access_at_the_door
         match self.access.decide(ip) {
             Verdict::Admit => {}
-            Verdict::Denied(network) => {
-                let ip = unmapped_ip(ip);
-                return Err(Refusal::Denied { ip, network });
-            }
-            Verdict::NotAllowed => {
-                return Err(Refusal::NotAllowed {
-                    ip: unmapped_ip(ip),
-                });
-            }
+            Verdict::Denied(network) => return Err(Refusal::Denied { ip, network }),
+            Verdict::NotAllowed => return Err(Refusal::NotAllowed { ip }),
         }
         // ANCHOR_END: access_at_the_door
         if self.visitors.len() >= self.sweep_at {
@@ -342,27 +446,24 @@ impl Admission {
         }
         // The bots' address is counted like any other (its seats come back when bots leave),
         // only never refused for its number of connections.
-        let max = if self.exempt == Some(unmapped_ip(ip)) {
+        let max = if self.exempt == Some(ip) {
             0
         } else {
             self.max_per_address
         };
+        let (rate, burst) = (f64::from(CONNECTS_PER_SECOND), f64::from(CONNECT_BURST));
         let visitor = self.visitors.entry(ip).or_insert(Visitor {
             seats: 0,
-            tokens: f64::from(CONNECT_BURST),
-            updated: now,
+            connects: TokenBucket::full(burst, now),
         });
         if max == 0 {
             visitor.seats += 1;
             return Ok(());
         }
-        let elapsed = now.saturating_duration_since(visitor.updated).as_secs_f64();
-        visitor.updated = now;
-        visitor.tokens = (visitor.tokens + elapsed * f64::from(CONNECTS_PER_SECOND))
-            .min(f64::from(CONNECT_BURST));
+        let tokens = visitor.connects.refill(rate, burst, now);
         let refusal = if visitor.seats >= max {
             Some(Refusal::TooManySeats { max })
-        } else if visitor.tokens < 1.0 {
+        } else if tokens < 1.0 {
             Some(Refusal::TooFast)
         } else {
             visitor.seats += 1;
@@ -370,13 +471,13 @@ impl Admission {
         };
         // Every attempt costs a token, refused or not: a script retrying in a loop stays out
         // until it slows down.
-        visitor.tokens = (visitor.tokens - 1.0).max(-f64::from(CONNECT_BURST));
+        visitor.connects.take(1.0, -burst);
         refusal.map_or(Ok(()), Err)
     }
 
     /// A member from `ip` left: its seat is free.
     pub fn release(&mut self, ip: IpAddr) {
-        if let Some(visitor) = self.visitors.get_mut(&ip) {
+        if let Some(visitor) = self.visitors.get_mut(&unmapped_ip(ip)) {
             visitor.seats = visitor.seats.saturating_sub(1);
         }
     }
@@ -384,12 +485,12 @@ impl Admission {
     /// `/ban`: refuse this address from now until the room closes. `nick` is remembered for the
     /// host's `/unban` answer.
     pub fn ban(&mut self, ip: IpAddr, nick: &str) {
-        self.banned.insert(ip, nick.to_string());
+        self.banned.insert(unmapped_ip(ip), nick.to_string());
     }
 
     /// `/unban`: the name the address was banned under, if it was.
     pub fn unban(&mut self, ip: IpAddr) -> Option<String> {
-        self.banned.remove(&ip)
+        self.banned.remove(&unmapped_ip(ip))
     }
 
     /// The banned addresses, for `/unban` without an argument.
@@ -401,13 +502,10 @@ impl Admission {
     /// one-time visitors does not grow the table. Done when the table has doubled since the last
     /// time, so it costs a constant amount per connection, however many there are.
     fn forget_idle(&mut self, now: Instant) {
-        let burst = f64::from(CONNECT_BURST);
+        let (rate, burst) = (f64::from(CONNECTS_PER_SECOND), f64::from(CONNECT_BURST));
         let limited = self.max_per_address != 0;
         self.visitors.retain(|_, v| {
-            let refilled = v.tokens
-                + now.saturating_duration_since(v.updated).as_secs_f64()
-                    * f64::from(CONNECTS_PER_SECOND);
-            v.seats > 0 || (limited && refilled < burst)
+            v.seats > 0 || (limited && v.connects.level_at(rate, burst, now) < burst)
         });
         self.sweep_at = (self.visitors.len() * 2).max(SWEEP_MIN);
     }
@@ -562,5 +660,35 @@ mod tests {
         }
         door.admit(ip("10.0.1.1"), later).unwrap();
         assert_eq!(door.visitors.len(), 1);
+    }
+
+    #[test]
+    fn a_mapped_address_is_one_address_with_its_ipv4_self() {
+        let now = Instant::now();
+        let mut door = Admission::new(2);
+        assert_eq!(door.admit(ip("::ffff:127.0.0.2"), now), Ok(()));
+        assert_eq!(door.admit(ip("127.0.0.2"), now), Ok(()));
+        assert_eq!(
+            door.admit(ip("::ffff:127.0.0.2"), now),
+            Err(Refusal::TooManySeats { max: 2 })
+        );
+        door.release(ip("::ffff:127.0.0.2"));
+        assert_eq!(door.admit(ip("127.0.0.2"), now), Ok(()));
+
+        door.ban(ip("::ffff:10.0.0.9"), "eve");
+        assert_eq!(door.admit(ip("10.0.0.9"), now), Err(Refusal::Banned));
+        assert_eq!(
+            door.banned()
+                .map(|(ip, _)| ip.to_string())
+                .collect::<Vec<_>>(),
+            ["10.0.0.9"]
+        );
+        assert_eq!(door.unban(ip("10.0.0.9")), Some("eve".to_string()));
+        door.ban(ip("10.0.0.8"), "mallory");
+        assert_eq!(door.admit(ip("::ffff:10.0.0.8"), now), Err(Refusal::Banned));
+        assert_eq!(
+            door.unban(ip("::ffff:10.0.0.8")),
+            Some("mallory".to_string())
+        );
     }
 }

@@ -18,30 +18,37 @@
 //! nc localhost 5000                           # another one, with plain nc (try /nick bob)
 //! ```
 //!
-//! Files: `protocol.rs` (commands, lines and the room's policy texts), `rules.rs` (the room's
-//! rules, pure: events in, actions out), `limits.rs` (rate limits and who may come in, time passed
-//! in), `stats.rs` (`/stats`), `engine.rs` (what every engine shares: carrying actions
-//! out, the bounds, the system's limits), `server.rs` (the listener and the host's console, for
-//! both engines), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` + `outbox.rs` (the poll
-//! engine and a client's output), `client.rs`; for a teacher running
-//! the room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
+//! Files, from the ground up: `actions.rs` (the words every room file shares), `protocol/`
+//! (commands, names, lines and the room's policy texts), `limits.rs` and `flow.rs` (the limits
+//! against a prankster, and one member's flow control), `rules.rs` + `rules/host.rs` (the room's
+//! rules, pure: events in, actions out), `engine.rs` (carrying actions out, for every engine),
+//! `logqueue.rs` (the console hand-off), `system.rs` (what the OS allows), `options.rs` (what
+//! starting an engine takes), `threads.rs` + `hub.rs` (the threads engine), `poll.rs` +
+//! `poll/clients.rs` + `outbox.rs` (the poll engine), `server.rs` (the listener and the host's
+//! console, for both engines), `stats.rs` (`/stats`), `client.rs`; for a teacher running the
+//! room for a class: `access.rs` (`--allow`/`--deny`), `transcript.rs` (`--log`), `bots.rs`
 //! (`--bots`, practice members for a student alone). The keyboard, and
 //! printing above the line being typed, is the shared `src/terminal.rs`.
 
-pub mod access;
-pub mod bots;
-pub mod client;
-pub mod engine;
-pub mod hub;
-pub mod limits;
-pub mod outbox;
-pub mod poll;
+pub(crate) mod access;
+pub mod actions;
+pub(crate) mod bots;
+pub(crate) mod client;
+pub(crate) mod engine;
+pub(crate) mod flow;
+pub(crate) mod hub;
+pub(crate) mod limits;
+pub(crate) mod logqueue;
+pub(crate) mod options;
+pub(crate) mod outbox;
+pub(crate) mod poll;
 pub mod protocol;
 pub mod rules;
-pub mod server;
-pub mod stats;
-pub mod threads;
-pub mod transcript;
+pub(crate) mod server;
+pub(crate) mod stats;
+pub(crate) mod system;
+pub(crate) mod threads;
+pub(crate) mod transcript;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -58,7 +65,8 @@ pub use access::AccessList;
 pub use bots::BotOptions;
 pub use client::ClientOptions;
 pub use engine::EngineKind;
-pub use server::{DEFAULT_MAX_CLIENTS, ServerOptions};
+pub use options::ServerOptions;
+pub use server::DEFAULT_MAX_CLIENTS;
 
 /// Everything `netchat room` can be told, for either side.
 #[derive(Debug, Clone)]
@@ -198,6 +206,43 @@ pub fn run(
                 framing: options.framing,
             };
             client::run(addr, &options, stdin, console, observer, interrupt)
+        }
+    }
+}
+
+/// What the room's unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer the test can read back: give a clone to a `Console`, keep one.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        /// Everything written so far.
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8_lossy(
+                &self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .into()
+        }
+    }
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A line the room sends to everybody is not copied into everybody's buffer. The dispatcher
 //! gathers the lines of a turn, from everyone who spoke in it, into one block
-//! ([`Share`](super::engine::Share)), and each recipient's outbox holds a reference to that same
+//! ([`Share`]), and each recipient's outbox holds a reference to that same
 //! block and the ranges of it that are for this recipient (all but its own lines): 200 students
 //! receiving a pasted 8 KiB block cost one 8 KiB copy and 200 reference counts, not 200 copies
 //! (only a share smaller than half its block is copied: [`Outbox::push_share`]).
@@ -19,8 +19,8 @@ use std::io::{self, IoSlice, Write};
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::actions::Line;
 use super::engine::Share;
-use super::rules::Line;
 
 /// How many slices one vectored write may carry. The OS allows 1,024 (`IOV_MAX` on Linux and
 /// macOS); in a busy turn a client's outbox holds a slice per stretch of others' lines in each
@@ -113,7 +113,7 @@ impl Outbox {
         self.chunks.push_back(Chunk::Shared(block, range));
     }
 
-    /// One vectored write of what waits (up to [`SLICES_PER_WRITE`] slices). Returns how many
+    /// One vectored write of what waits (up to `SLICES_PER_WRITE` slices). Returns how many
     /// bytes the kernel took; `written`, if given, receives a copy of them (for `--trace`).
     /// `WouldBlock` and every other error are the caller's to handle; nothing is lost by them.
     // ANCHOR: write_vectored

@@ -8,7 +8,8 @@
 //! thread, a slow one costs only the bytes waiting in its output buffer.
 //!
 //! The room's rules are the same [`Room`] the threads engine runs (rules.rs), and its actions
-//! are carried out by the same [`Dispatch`] (engine.rs): this file only moves bytes. The
+//! are carried out by the same [`Dispatch`] (engine.rs): this file is the loop, and its client
+//! table (each connection, its output, the engine side of the dispatch) is poll/clients.rs. The
 //! operator's console runs on the main thread (server.rs) and reaches the loop through a channel
 //! and a [`Waker`], which makes `poll` return.
 //!
@@ -17,31 +18,28 @@
 //! -p PID`: one `epoll_wait`, then a `read` or `write` per ready socket.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::engine::{
-    self, CLIENT_QUEUE, CLIENT_SEND_BUFFER, CLOSE_LINGER, Dispatch, Engine, LogQueue, MAX_REFUSING,
-    Offer, SHUTDOWN_GRACE, Share, WRITE_TIMEOUT, describe, spawn_named,
-};
-use super::outbox::Outbox;
-use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Leave, Line, Log, Room};
-use super::server::{Running, ServerOptions};
-use super::stats::{Output, Traffic};
+use super::actions::{ClientId, Gone, Leave, Log};
+use super::engine::{CLIENT_SEND_BUFFER, Dispatch, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_TIMEOUT};
+use super::logqueue::LogQueue;
+use super::options::{Running, ServerOptions};
+use super::protocol::HostCommand;
+use super::rules::{self, Room};
+use super::system::{self, describe, spawn_named};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineDecoder};
-use crate::observe::{Event as ObservedEvent, Observer, Watch};
+use crate::observe::Observer;
 
 /// The listening socket's token: `poll` names each ready socket by the token it was registered
 /// with. Clients get their id as their token, from [`FIRST_CLIENT`] on; the listener and the
@@ -110,7 +108,7 @@ pub fn start(
 ) -> Result<PollRoom> {
     // Only the open-file limit applies: no thread per client, so no memory mappings per client.
     let max_clients =
-        engine::admission_limit(options.max_clients, &[engine::file_limit()], console);
+        system::admission_limit(options.max_clients, &[system::file_limit()], console);
     let setup = |what: &str, error| Error::io(format!("starting the event loop: {what}"), error);
     // Non-blocking: `accept` on a listener with no pending connection returns WouldBlock.
     listener
@@ -171,94 +169,18 @@ impl Running for PollRoom {
 
     /// The loop says goodbye to everyone and ends once every connection is closed, or after
     /// `SHUTDOWN_GRACE`.
-    fn close(self: Box<Self>) {
+    fn close(self: Box<Self>) -> Result<()> {
         if self.control.send(Control::Close).is_ok() {
             let _ = self.waker.wake();
         }
         drop(self.control);
-        let _ = self.thread.join();
+        system::join(self.thread, "room-poll")
     }
 }
 
-/// Where a client's connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// In the room: its lines go to the rules, lines for it are accepted.
-    Member,
-    /// Leaving (quit, kicked, gone, or refused): what waits for it is still written, then our
-    /// FIN is sent. What it sends meanwhile is read and thrown away.
-    Closing,
-    /// Our FIN is sent; waiting for the client's own close (so ours is not turned into a RST by
-    /// unread bytes, see `endpoint::close_gracefully`), at most until `until`.
-    Lingering { until: Instant },
-}
+mod clients;
 
-/// One connection, as the loop holds it. No thread, no read buffer: a few hundred bytes.
-struct Client {
-    stream: TcpStream,
-    /// Cuts this client's bytes into lines; holds only a line that has begun and not ended.
-    decoder: LineDecoder,
-    /// Lines waiting to be written (outbox.rs). Empty (no allocation) for a quiet client.
-    out: Outbox,
-    phase: Phase,
-    /// Since when the kernel has refused every byte of `out` (`WouldBlock`), if it has.
-    blocked_since: Option<Instant>,
-    /// It holds a seat (`--max-clients`); refused connections do not.
-    seat: bool,
-    /// The client closed its side: once `out` is written, the connection can close at once.
-    eof: bool,
-    /// It is in the loop's `ready` list (its socket may hold bytes not read yet).
-    queued: bool,
-    /// It is in the `dirty` list (it has bytes to write this turn).
-    dirty: bool,
-    /// Over its rate limit: not read before this time (rules.rs decides, `Engine::pause`).
-    paused_until: Option<Instant>,
-    /// Every line put in `out`, for `/stats`.
-    offered: Traffic,
-    /// `--trace`: what its socket does (off, and costing nothing, when nobody watches).
-    watch: Watch,
-}
-
-/// Hashes a client id with one multiplication (Fibonacci hashing). Ids are numbers this server
-/// hands out in order, not keys a peer chooses, so std's default SipHash (built to resist
-/// collision attacks on such keys) buys nothing here; measured, it was a fifth of the loop's
-/// CPU in a burst, where every delivered line looks its recipient up.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        // 2^64 / φ: consecutive ids land far apart, in the high bits the table looks at too.
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(self.0 ^ u64::from(byte));
-        }
-    }
-}
-
-/// Every connection, and the engine side of the shared dispatch ([`Engine`]).
-struct Clients {
-    registry: Registry,
-    map: HashMap<ClientId, Client, BuildHasherDefault<IdHasher>>,
-    log: LogQueue,
-    /// Clients given output this turn: written once, at the end of the turn, in one `write`
-    /// each however many lines they got. That batching is what makes a busy room cheap.
-    dirty: Vec<ClientId>,
-    /// Clients with a deadline: output stuck, or closing. The only ones the sweep looks at.
-    timed: BTreeSet<ClientId>,
-    /// Clients over their rate limit, by the time they may be read again: the loop does not read
-    /// them, so their lines wait in the kernel and TCP's flow control slows their senders.
-    paused: BTreeSet<(Instant, ClientId)>,
-    seats: usize,
-    refusing: usize,
-}
+use clients::{Clients, Phase};
 
 /// The loop's state. Owned by its one thread: no lock anywhere.
 struct EventLoop {
@@ -277,7 +199,7 @@ struct EventLoop {
     max_line: usize,
     max_clients: usize,
     next_id: ClientId,
-    /// `--trace` and `--events`: each connection gets a [`Watch`] from it.
+    /// `--trace` and `--events`: each connection gets a [`Watch`](crate::observe::Watch) from it.
     observer: Observer,
     accept_again: Option<Instant>,
     next_sweep: Instant,
@@ -304,7 +226,7 @@ impl EventLoop {
             }
             // 2. Note what is ready. Reading and writing come after, so that every line read in
             //    this turn, for every client, is written in one go at the end.
-            for event in events.iter() {
+            for event in &events {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => self.take_commands(),
@@ -452,7 +374,7 @@ impl EventLoop {
         let _ = endpoint::tune(&stream);
         let _ = endpoint::fix_send_buffer(&stream, CLIENT_SEND_BUFFER);
         if self.clients.seats >= self.max_clients {
-            self.refuse(stream);
+            self.refuse(stream, peer);
             return;
         }
         let id = self.next_id;
@@ -471,16 +393,9 @@ impl EventLoop {
 
     /// One connection too many: it gets the line, then a graceful close, like any leaving
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
-    fn refuse(&mut self, mut stream: TcpStream) {
-        let line = protocol::room_full(self.max_clients);
+    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let line = rules::room_full(self.max_clients, peer, &self.observer);
         let watch = self.observer.watch_from_start(None, Framing::Line);
-        if watch.is_on() {
-            let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
-            self.observer.record(ObservedEvent::Refused {
-                peer,
-                why: format!("the room is full ({} people)", self.max_clients),
-            });
-        }
         if self.clients.refusing >= MAX_REFUSING {
             let _ = stream.write(format!("{line}\n").as_bytes());
             return;
@@ -489,7 +404,7 @@ impl EventLoop {
         self.next_id += 1;
         if self.clients.add(id, stream, self.max_line, false, watch) {
             if let Some(client) = self.clients.map.get_mut(&id) {
-                client.out.push_line(Line::from(line));
+                client.out.push_line(line);
                 client.phase = Phase::Closing;
             }
             self.clients.refusing += 1;
@@ -711,236 +626,185 @@ impl EventLoop {
     }
 }
 
-impl Clients {
-    /// Registers a new connection with the poller: tell us when it can be read or written.
-    /// mio's registrations are edge-triggered: an event means "something changed", so each
-    /// readiness is followed through until `WouldBlock`.
-    fn add(
-        &mut self,
-        id: ClientId,
-        mut stream: TcpStream,
-        max_line: usize,
-        seat: bool,
-        watch: Watch,
-    ) -> bool {
-        let token = Token(id as usize);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(error) = self.registry.register(&mut stream, token, interest) {
-            let text = format!("cannot watch a new connection: {error}");
-            self.log.show(Log::Notice(text));
-            return false;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modes::room::access::AccessList;
+    use crate::modes::room::bots::BotOptions;
+    use crate::modes::room::engine::EngineKind;
+    use crate::modes::room::rules::Limits;
+    use crate::modes::room::server::serve;
+    use crate::modes::room::testing::Captured;
+    use crate::terminal::Input;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpStream as StdStream;
+
+    /// Every wait has a deadline: a test fails, it never hangs.
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// A poll-engine room served on a listener the test bound (127.0.0.1, port 0), through
+    /// `server::serve`, on its own thread; the host's keyboard is a channel.
+    struct Served {
+        addr: SocketAddr,
+        keyboard: Sender<Input>,
+        out: Captured,
+        ended: Receiver<Result<()>>,
+        _interrupt: Sender<()>,
+    }
+
+    impl Served {
+        fn start(max_clients: usize) -> Served {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+            let addr = listener.local_addr().expect("the bound address");
+            let options = ServerOptions {
+                max_line: 1024,
+                max_clients,
+                limits: Limits::default(),
+                observer: Observer::off(),
+                access: AccessList::default(),
+                motd: Vec::new(),
+                bots: BotOptions::default(),
+                engine: EngineKind::Poll,
+            };
+            let (keyboard, keys) = bounded(16);
+            let (interrupt, interrupted) = bounded(1);
+            let (done, ended) = bounded(1);
+            let out = Captured::default();
+            let shown = out.clone();
+            std::thread::spawn(move || {
+                let mut console = Console::new(Box::new(shown), Box::new(io::sink()), false);
+                let result = serve(listener, &options, None, keys, &mut console, interrupted);
+                let _ = done.send(result);
+            });
+            Served {
+                addr,
+                keyboard,
+                out,
+                ended,
+                _interrupt: interrupt,
+            }
         }
-        self.map.insert(
-            id,
-            Client {
-                stream,
-                decoder: LineDecoder::new(max_line),
-                out: Outbox::default(),
-                phase: Phase::Member,
-                blocked_since: None,
-                seat,
-                eof: false,
-                queued: false,
-                dirty: false,
-                paused_until: None,
-                offered: Traffic::default(),
-                watch,
-            },
+
+        fn host(&self, line: &str) {
+            self.keyboard
+                .send(Input::Line(line.as_bytes().to_vec()))
+                .expect("the room reads its keyboard");
+        }
+
+        /// Ends the host's input, as Ctrl-D does, and waits for `serve` to return.
+        fn close(self) -> Result<()> {
+            self.keyboard
+                .send(Input::Eof)
+                .expect("the room reads its keyboard");
+            self.ended.recv_timeout(DEADLINE).expect("serve returns")
+        }
+    }
+
+    /// A plain TCP client, as `nc` is.
+    struct Peer(BufReader<StdStream>);
+
+    impl Peer {
+        fn connect(addr: SocketAddr) -> Peer {
+            let stream = StdStream::connect(addr).expect("connect to the room");
+            stream.set_read_timeout(Some(DEADLINE)).expect("a deadline");
+            Peer(BufReader::new(stream))
+        }
+
+        fn send(&mut self, line: &str) {
+            io::Write::write_all(self.0.get_mut(), format!("{line}\n").as_bytes()).expect("send");
+        }
+
+        /// The next line, within the deadline; `None` at the end of the connection.
+        fn line(&mut self) -> Option<String> {
+            let mut line = String::new();
+            match self
+                .0
+                .read_line(&mut line)
+                .expect("a line within the deadline")
+            {
+                0 => None,
+                _ => Some(line.trim_end().to_string()),
+            }
+        }
+
+        fn until(&mut self, prefix: &str) -> String {
+            loop {
+                let line = self.line().expect("a line before the end");
+                if line.starts_with(prefix) {
+                    return line;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_members_line_reaches_the_others_with_its_name_and_never_comes_back() {
+        let room = Served::start(10);
+        let mut alice = Peer::connect(room.addr);
+        alice.until("*** welcome! you are guest-1");
+        alice.send("/nick alice");
+        alice.until("*** you are now alice");
+        let mut bob = Peer::connect(room.addr);
+        bob.until("*** welcome! you are guest-2; also here: alice");
+        alice.send("[bob] hello");
+        assert_eq!(bob.until("[alice]"), "[alice] [bob] hello");
+        // Alice's next line is the answer to her /who: her own message never came back.
+        alice.send("/who");
+        let next = alice.line().expect("an answer");
+        assert!(next.starts_with("*** "), "{next}");
+        assert!(!next.contains("hello"), "{next}");
+        assert!(room.out.text().contains("[alice] [bob] hello"));
+        room.close().expect("a quiet close");
+    }
+
+    #[test]
+    fn the_hosts_line_reaches_everyone_and_closing_says_goodbye_then_closes() {
+        let room = Served::start(10);
+        let mut alice = Peer::connect(room.addr);
+        alice.until("*** welcome!");
+        room.host("class starts now");
+        assert_eq!(alice.until("[host]"), "[host] class starts now");
+        room.close().expect("a quiet close");
+        assert_eq!(
+            alice.until("*** goodbye"),
+            "*** goodbye: the host closed the room"
         );
-        if seat {
-            self.seats += 1;
-        }
-        true
+        assert_eq!(alice.line(), None);
     }
 
-    /// Closes a connection now: off the poller, out of the map, the socket closed.
-    fn remove(&mut self, id: ClientId) {
-        self.timed.remove(&id);
-        if let Some(mut client) = self.map.remove(&id) {
-            client.watch.closed();
-            if let Some(until) = client.paused_until {
-                self.paused.remove(&(until, id));
-            }
-            let _ = self.registry.deregister(&mut client.stream);
-            if client.seat {
-                self.seats -= 1;
-            } else {
-                self.refusing -= 1;
-            }
-        }
+    #[test]
+    fn a_connection_beyond_max_clients_is_told_the_room_is_full_and_closed() {
+        let room = Served::start(1);
+        let mut alice = Peer::connect(room.addr);
+        alice.until("*** welcome!");
+        let mut late = Peer::connect(room.addr);
+        let refused = late.line().expect("one line");
+        assert!(
+            refused.starts_with("*** goodbye: sorry, the room is full (1 people)"),
+            "{refused}"
+        );
+        assert_eq!(late.line(), None);
+        room.close().expect("a quiet close");
     }
 
-    /// Puts the client on this turn's write list, if it has something to write or to close.
-    fn mark_dirty(&mut self, id: ClientId) {
-        if let Some(client) = self.map.get_mut(&id) {
-            let work = !client.out.is_empty() || client.phase == Phase::Closing;
-            if work && !client.dirty {
-                client.dirty = true;
-                self.dirty.push(id);
-            }
-        }
-    }
-
-    /// Writes what waits for one client, as much as the kernel takes. A partial write keeps the
-    /// rest for the next writable event. `Err` means the connection is broken.
-    // ANCHOR: flush
-    fn flush(&mut self, id: ClientId, now: Instant) -> io::Result<()> {
-        let Some(client) = self.map.get_mut(&id) else {
-            return Ok(());
-        };
-        client.dirty = false;
-        while !client.out.is_empty() {
-            // `--trace` sees the bytes each write took; nobody watching, nothing is copied.
-            let mut traced = client.watch.is_on().then(Vec::new);
-            match client.out.write_to(&mut &client.stream, traced.as_mut()) {
-                Ok(_) => {
-                    if let Some(bytes) = traced {
-                        client.watch.wrote(&bytes);
-                    }
-                    client.blocked_since = None;
-                }
-                // The kernel's send buffer is full (the client reads slower than we write):
-                // keep the rest, and wait for the writable event that says there is room.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    client.blocked_since.get_or_insert(now);
-                    self.timed.insert(id);
-                    return Ok(());
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        // All written. Shared blocks are released as they go; the outbox's own list keeps its
-        // size for now (in a burst it fills again at once), and the sweep gives back what a
-        // burst made it take, a moment later.
-        client.blocked_since = None;
-        match client.phase {
-            Phase::Member if client.out.holds_spare_room() => {
-                self.timed.insert(id);
-            }
-            Phase::Member => {
-                self.timed.remove(&id);
-            }
-            // The last line (its goodbye) is out: send our FIN after it (as the threads engine
-            // does, and as `--trace` shows), then wait for the client's, unless it already
-            // closed.
-            Phase::Closing => {
-                let _ = client.stream.shutdown(Shutdown::Write);
-                client.watch.fin_sent();
-                if client.eof {
-                    self.remove(id);
-                } else {
-                    client.phase = Phase::Lingering {
-                        until: now + CLOSE_LINGER,
-                    };
-                    self.timed.insert(id);
-                }
-            }
-            Phase::Lingering { .. } => {}
-        }
-        Ok(())
-    }
-    // ANCHOR_END: flush
-}
-
-impl Clients {
-    /// Puts `bytes` more in a member's outbox (`put` adds them and counts them for `/stats`),
-    /// unless more than `CLIENT_QUEUE` bytes would then wait; puts it on this turn's write list.
-    // ANCHOR: queue
-    fn queue(
-        &mut self,
-        id: ClientId,
-        bytes: usize,
-        put: impl FnOnce(&mut Outbox, &mut Traffic),
-    ) -> Offer {
-        let Some(client) = self.map.get_mut(&id) else {
-            return Offer::Gone;
-        };
-        if client.phase != Phase::Member {
-            return Offer::Gone;
-        }
-        if client.out.waiting() + bytes > CLIENT_QUEUE {
-            return Offer::Full;
-        }
-        put(&mut client.out, &mut client.offered);
-        if !client.dirty {
-            client.dirty = true;
-            self.dirty.push(id);
-        }
-        Offer::Accepted
-    }
-    // ANCHOR_END: queue
-}
-
-impl Engine for Clients {
-    /// Appends the line to the client's output buffer, unless more than `CLIENT_QUEUE` bytes
-    /// already wait there. Nothing is written yet: that happens once per turn (`write_dirty`).
-    // ANCHOR: offer
-    fn offer(&mut self, id: ClientId, line: &Line) -> Offer {
-        self.queue(id, line.len() + 1, |out, offered| {
-            out.push_line(Line::clone(line));
-            offered.count(line.len());
-        })
-    }
-    // ANCHOR_END: offer
-
-    /// The same for the client's share of a block of lines shared with the other recipients
-    /// (engine.rs, `Dispatch::gather`): the outbox keeps a reference to the block, or a copy of
-    /// a share that is less than half of it (`Outbox::push_share`).
-    fn offer_shared(&mut self, id: ClientId, share: &Share<'_>) -> Offer {
-        let bytes = share.bytes();
-        self.queue(id, bytes, |out, offered| {
-            out.push_share(share);
-            offered.count_block(share.lines, bytes);
-        })
-    }
-
-    fn disconnect(&mut self, id: ClientId) {
-        if let Some(client) = self.map.get_mut(&id) {
-            if client.phase == Phase::Member {
-                client.phase = Phase::Closing;
-                // A leaving client is read again, if only to see its FIN.
-                if let Some(until) = client.paused_until.take() {
-                    self.paused.remove(&(until, id));
-                }
-                self.timed.insert(id);
-                self.mark_dirty(id);
-            }
-        }
-    }
-
-    /// Stops reading the client until `until`: its socket stays registered, and `read_turn`
-    /// leaves it alone while it is paused.
-    fn pause(&mut self, id: ClientId, until: Instant) {
-        if let Some(client) = self.map.get_mut(&id) {
-            if client.phase == Phase::Member {
-                if let Some(earlier) = client.paused_until.replace(until) {
-                    self.paused.remove(&(earlier, id));
-                }
-                self.paused.insert((until, id));
-            }
-        }
-    }
-
-    fn drop_slow(&mut self, id: ClientId) {
-        if let Some(client) = self.map.get(&id) {
-            // Both directions at once: nothing more is read or written, and the bytes waiting
-            // for it are thrown away.
-            let _ = client.stream.shutdown(Shutdown::Both);
-        }
-        self.remove(id);
-    }
-
-    fn log(&mut self, entry: Log) {
-        self.log.show(entry);
-    }
-
-    /// What `/stats` shows as `queued`: the bytes of `out` the kernel has not taken yet.
-    fn output(&self, id: ClientId) -> Option<Output> {
-        let client = self.map.get(&id)?;
-        Some(Output {
-            sent: client.offered,
-            waiting: client.out.waiting(),
-        })
+    /// The loop's thread panicked (a bug): closing the room says so, it does not end quietly.
+    #[test]
+    fn a_loop_that_panicked_makes_close_an_error() {
+        let poll = Poll::new().expect("a poller");
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).expect("a waker"));
+        let (control, _commands) = bounded(CONTROL_QUEUE);
+        let thread =
+            spawn_named("room-poll", None, || panic!("a bug in the loop")).expect("a thread");
+        let running: Box<dyn Running> = Box::new(PollRoom {
+            control,
+            waker,
+            thread,
+        });
+        assert!(matches!(
+            running.close(),
+            Err(Error::ThreadDied {
+                thread: "room-poll"
+            })
+        ));
     }
 }

@@ -1,5 +1,11 @@
 //! The room's rules: who is in the room, what they are called, and what each line they send
-//! makes happen. Pure logic, no sockets, no threads, no clock of its own.
+//! makes happen (membership and routing). Pure logic, no sockets, no threads, no clock of its
+//! own. A member over its rate limit is paced by its `Flow` (flow.rs); the host's commands are
+//! rules/host.rs; the arithmetic of the limits and who may come in is limits.rs.
+//!
+//! Membership and routing stay one file (a little past 700 lines before its tests) because they
+//! are one idea: where a line goes depends on who is in and what they are called, and joining,
+//! renaming and leaving are themselves routed (welcome, notices, goodbyes) by the same rules.
 //!
 //! Both room engines drive this one [`Room`]: the threads engine (hub.rs, server.rs) from its hub
 //! thread, the poll engine (poll.rs) from its event loop. An engine tells the room what happened
@@ -12,71 +18,20 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::access::AccessList;
-use super::limits::{self, Admission, Bucket, Charge, RateLimit};
-use super::protocol::{self, Command, HostCommand};
-use super::stats::{Row, Traffic, Viewer};
+use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
+use super::flow::{Charged, Flow, Held, Next};
+pub use super::limits::Limits;
+use super::limits::{self, Admission, RateLimit, Refusals};
+use super::protocol::{self, Command};
+use super::stats::{Row, Traffic};
+use crate::endpoint;
 use crate::observe::{Event, Observer};
 use crate::text::{escape_peer_text, thousands};
 
-/// Every client gets a number when it connects; numbers are never reused.
-pub type ClientId = u64;
-
-/// One line to send, formatted once and shared: a message for thirty students is formatted and
-/// stored once, and each queue holds only a pointer to it (an `Arc`), not a copy.
-pub type Line = Arc<str>;
-
-/// Why a client's connection ended, as its engine saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gone {
-    /// `read` returned 0: the client closed its side (nc got Ctrl-C or Ctrl-D, a program ended).
-    Closed,
-    /// `read` failed, e.g. a RST arrived.
-    Lost(String),
-}
-
-/// What the hub asks the operator's console to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Log {
-    /// A chat line (stdout): the same shared line the clients get, not a copy.
-    Message(Line),
-    /// A status line (stderr, `netchat: …`).
-    Status(String),
-    /// A status line that deserves attention (stderr, highlighted).
-    Notice(String),
-    /// An answer to the host's own command (stderr, like a status): never skipped, however far
-    /// behind the console is (engine.rs, `LogQueue`).
-    Answer(String),
-}
-
-/// One thing the [`Room`] decided should happen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Offer the line to one client.
-    To(ClientId, Line),
-    /// Offer the line to every member (at the time it is carried out), except `except` (the
-    /// sender: nobody gets an echo).
-    All {
-        except: Option<ClientId>,
-        line: Line,
-    },
-    /// Stop sending to this client: what is already waiting for it (the goodbye) is still sent,
-    /// then the connection is closed.
-    Disconnect(ClientId),
-    /// Do not read from this client before `until`: it is over its rate limit (limits.rs). Its
-    /// lines wait in its socket, and TCP's flow control makes its own `write()` wait.
-    Pause { id: ClientId, until: Instant },
-    /// Show something at the server's console.
-    Log(Log),
-    /// Write this to the event log (`--events`): joined, renamed, message, left… Only produced
-    /// when someone watches (see [`Room::observed`]), so an unwatched room builds none.
-    Record(Event),
-    /// `/stats`: the room's rows ([`Room::stats_rows`]) completed with what the engine knows
-    /// of each client's output, shown to the host or to the member who asked (stats.rs).
-    Stats(Viewer),
-}
+mod host;
 
 /// How a member came to leave, for the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,15 +44,6 @@ enum Departure {
     Evicted,
 }
 
-/// Why a member leaves, as the room is told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Leave {
-    /// The connection closed or broke without `/quit`.
-    Gone(Gone),
-    /// More than `CLIENT_QUEUE` bytes (engine.rs) were waiting for it: it stopped reading.
-    TooSlow,
-}
-
 struct Member {
     nick: String,
     peer: SocketAddr,
@@ -105,71 +51,19 @@ struct Member {
     /// [`limits::SHORT_STAY`]) or did something they see. A member never announced leaves
     /// without a notice too, so connect/close churn never reaches anyone's screen.
     announced: bool,
-    /// Its rate limit's bucket (limits.rs).
-    bucket: Bucket,
-    /// Over its rate limit: not read before this time.
-    paused_until: Option<Instant>,
+    /// Its rate limit, and what is held and dropped while it is over it (flow.rs).
+    flow: Flow,
     /// When it joined, and what it has sent, for `/stats`.
     joined: Instant,
     received: Traffic,
-    /// Lines that were already on their way when the pause began (an engine reads a whole
-    /// `read` before the pause reaches it): kept in order, and taken when the pause ends, so
-    /// that nothing is relayed beyond the limit. At most [`limits::HELD_LINES`] lines and
-    /// [`limits::HELD_BYTES`] bytes (`held_bytes`); lines beyond them are dropped and counted.
-    held: VecDeque<Vec<u8>>,
-    held_bytes: usize,
-    /// Lines dropped because `held` was full, for `/stats` and the console.
-    dropped: u64,
-    /// Its held lines overflowed in this limited episode: it was told that its lines are being
-    /// dropped, and it is read at the drain pace ([`limits::DRAIN_LINES_PER_SECOND`]) until the
-    /// episode ends.
-    overflowed: bool,
-    /// When the lines it had dropped are paid for at the drain pace, and the pause the engine
-    /// was last given for them (see [`limits::DRAIN_STEP`]).
-    drained_at: Option<Instant>,
-    draining_until: Option<Instant>,
 }
-
-/// The limits a room is run with (`--rate-limit`, `--max-per-address`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
-    pub rate: RateLimit,
-    /// 0 lifts the per-address limits (seats and connection rate).
-    pub max_per_address: u32,
-}
-
-impl Default for Limits {
-    /// The limits a room gets unless told otherwise: a prankster cannot ruin it.
-    fn default() -> Self {
-        Limits {
-            rate: RateLimit::PerSecond {
-                lines: limits::DEFAULT_RATE_LIMIT,
-            },
-            max_per_address: limits::DEFAULT_MAX_PER_ADDRESS,
-        }
-    }
-}
-
-impl Limits {
-    /// No limits at all: for load tests and benchmarks (`--rate-limit 0 --max-per-address 0`).
-    pub fn off() -> Limits {
-        Limits {
-            rate: RateLimit::Off,
-            max_per_address: 0,
-        }
-    }
-}
-
-/// How often, at most, the console gets a line about refused connections: a storm of them
-/// (a script retrying in a loop) is counted, not printed line by line.
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// The room's state and rules, without any I/O.
 pub struct Room {
     /// By id, i.e. in the order they joined. One owner (the hub thread, or the poll loop), so
     /// no lock.
     members: BTreeMap<ClientId, Member>,
-    /// Who holds each name, by its lookalike key (protocol.rs): finding a name is one lookup,
+    /// Who holds each name, by its lookalike key (protocol/names.rs): finding a name is one lookup,
     /// not a comparison with every member, which for a school of 10,000 joining one by one
     /// would be 50 million comparisons.
     by_name: HashMap<String, ClientId>,
@@ -183,8 +77,8 @@ pub struct Room {
     door: Admission,
     /// Newcomers whose join is not announced yet, oldest first, with when they joined.
     unannounced: VecDeque<(Instant, ClientId)>,
-    /// Refused connections not yet reported at the console, and when the last report was.
-    refusals: (u64, Option<Instant>),
+    /// Refused connections, counted for the console (limits.rs).
+    refusals: Refusals,
     /// Members with held lines (see `Member::held`).
     holding: BTreeSet<ClientId>,
     /// `--trace`/`--events`: whether to describe what happens as [`Action::Record`]s, and where
@@ -200,6 +94,20 @@ pub struct Room {
 /// server (and every student's screen) minutes to get through. Nobody reads a thousand "joined"
 /// lines anyway; `/who` still lists the room.
 pub const ANNOUNCE_UP_TO: usize = 100;
+
+/// A connection beyond `--max-clients`: the one line it gets before it is closed, and the
+/// `refused` event the log gets for it. The engine counts its seats (a full room is decided where
+/// connections are accepted, before the room's owner hears of them: in the threads engine that is
+/// the accept thread), and both engines turn a connection away by this one rule.
+// ANCHOR: room_full
+pub fn room_full(max_clients: usize, peer: SocketAddr, observer: &Observer) -> Line {
+    observer.record(Event::Refused {
+        peer: peer.to_string(),
+        why: format!("the room is full ({max_clients} people)"),
+    });
+    line(protocol::room_full(max_clients))
+}
+// ANCHOR_END: room_full
 
 fn line(text: String) -> Line {
     Arc::from(text)
@@ -233,7 +141,7 @@ impl Room {
             rate: limits.rate,
             door: Admission::new(limits.max_per_address),
             unannounced: VecDeque::new(),
-            refusals: (0, None),
+            refusals: Refusals::default(),
             holding: BTreeSet::new(),
             observer: Observer::off(),
         }
@@ -325,12 +233,19 @@ impl Room {
     /// A newcomer: give it a name, welcome it, tell the others.
     // ANCHOR: join
     pub fn join(&mut self, id: ClientId, peer: SocketAddr, now: Instant) -> Vec<Action> {
+        // An IPv4 client of a dual-stack listener is `a.b.c.d` everywhere: the console, `/who`,
+        // `/ban`, the events log.
+        let peer = endpoint::unmapped(peer);
         if let Err(refusal) = self.door.admit(peer.ip(), now) {
             let mut actions = vec![
                 Action::To(id, line(protocol::refusal(&refusal.to_string()))),
                 Action::Disconnect(id),
             ];
-            actions.extend(self.count_refusal(peer, &refusal, now));
+            actions.extend(
+                self.refusals
+                    .count(peer.ip(), &refusal, now)
+                    .map(|text| Action::Log(Log::Notice(text))),
+            );
             self.record(&mut actions, || Event::Refused {
                 peer: peer.to_string(),
                 why: refusal.to_string(),
@@ -358,16 +273,9 @@ impl Room {
                 nick: nick.clone(),
                 peer,
                 announced: false,
-                bucket: Bucket::new(now),
-                paused_until: None,
+                flow: Flow::new(now),
                 joined: now,
                 received: Traffic::default(),
-                held: VecDeque::new(),
-                held_bytes: 0,
-                dropped: 0,
-                overflowed: false,
-                drained_at: None,
-                draining_until: None,
             },
         );
         // Recorded first: `--trace` then names the member in the line that shows its welcome
@@ -401,40 +309,6 @@ impl Room {
     }
     // ANCHOR_END: join
 
-    /// A refused connection, for the console: the first of a storm at once, then at most one
-    /// line a second with how many more there were.
-    fn count_refusal(
-        &mut self,
-        peer: SocketAddr,
-        refusal: &limits::Refusal,
-        now: Instant,
-    ) -> Option<Action> {
-        let (pending, last) = &mut self.refusals;
-        *pending += 1;
-        if last.is_some_and(|last| now.saturating_duration_since(last) < REFUSAL_LOG_EVERY) {
-            return None;
-        }
-        let more = match *pending - 1 {
-            0 => String::new(),
-            n => format!(" ({n} more refused since the last such line)"),
-        };
-        *pending = 0;
-        *last = Some(now);
-        let hint = match refusal {
-            limits::Refusal::TooManySeats { .. } | limits::Refusal::TooFast => {
-                " (--max-per-address N sets it, 0 lifts it)"
-            }
-            limits::Refusal::Banned => " (/unban lets it in)",
-            limits::Refusal::Denied { .. } | limits::Refusal::NotAllowed { .. } => {
-                " (--allow, --deny)"
-            }
-        };
-        Some(Action::Log(Log::Notice(format!(
-            "refused a connection from {}: {refusal}{hint}{more}",
-            peer.ip()
-        ))))
-    }
-
     /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`], and takes the
     /// held lines of members whose pause is over. An engine calls it at [`Room::next_deadline`]
     /// (and may call it any time).
@@ -463,7 +337,7 @@ impl Room {
         let resume = self
             .holding
             .iter()
-            .filter_map(|id| self.members.get(id)?.paused_until)
+            .filter_map(|id| self.members.get(id)?.flow.paused_until())
             .min();
         announce.into_iter().chain(resume).min()
     }
@@ -476,16 +350,14 @@ impl Room {
                 self.holding.remove(&id);
                 return actions;
             };
-            if member.paused_until.is_some_and(|until| now < until) {
-                return actions;
+            match member.flow.next_held(now) {
+                Next::Paused => return actions,
+                Next::Empty => {
+                    self.holding.remove(&id);
+                    return actions;
+                }
+                Next::Line(text) => actions.extend(self.take_line(id, &text, now)),
             }
-            member.paused_until = None;
-            let Some(text) = member.held.pop_front() else {
-                self.holding.remove(&id);
-                return actions;
-            };
-            member.held_bytes -= text.len();
-            actions.extend(self.take_line(id, &text, now));
         }
     }
 
@@ -515,58 +387,26 @@ impl Room {
         };
         member.received.count(text.len());
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
-        if member.paused_until.is_some_and(|until| now < until) || !member.held.is_empty() {
+        if member.flow.must_wait(now) {
             return self.hold(id, text, now);
         }
-        member.paused_until = None;
         self.take_line(id, text, now)
     }
 
-    /// A line read while its member is held back: kept for later if there is room, dropped and
-    /// counted if not. Once full, the engine is told to read on at the drain pace
-    /// ([`limits::drain_cost`]; what it reads is dropped here), so that a departed flooder's
-    /// backlog is gone in seconds.
-    // ANCHOR: hold
+    /// A line read while its member is held back: kept for later if there is room, dropped
+    /// and counted if not (flow.rs).
     fn hold(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new();
         };
-        let fits = member.held.len() < limits::HELD_LINES
-            && (member.held.is_empty() || member.held_bytes + text.len() <= limits::HELD_BYTES);
-        if fits {
-            member.held.push_back(text.to_vec());
-            member.held_bytes += text.len();
-            self.holding.insert(id);
-            return Vec::new();
+        match member.flow.hold(id, &member.nick, text, now) {
+            Held::Kept => {
+                self.holding.insert(id);
+                Vec::new()
+            }
+            Held::Dropped(actions) => actions,
         }
-        member.dropped += 1;
-        let mut actions = Vec::new();
-        let drained_at =
-            member.drained_at.map_or(now, |at| at.max(now)) + limits::drain_cost(text.len());
-        member.drained_at = Some(drained_at);
-        if member
-            .draining_until
-            .is_none_or(|until| drained_at >= until + limits::DRAIN_STEP)
-        {
-            member.draining_until = Some(drained_at);
-            actions.push(Action::Pause {
-                id,
-                until: drained_at,
-            });
-        }
-        if !member.overflowed {
-            member.overflowed = true;
-            actions.push(Action::To(id, line(protocol::dropping(limits::HELD_LINES))));
-            actions.push(Action::Log(Log::Notice(format!(
-                "{} sends far faster than its rate limit: the room holds {} of its lines and \
-                 drops the rest, not relaying them (/stats counts them)",
-                member.nick,
-                limits::HELD_LINES
-            ))));
-        }
-        actions
     }
-    // ANCHOR_END: hold
 
     /// A member's line, its turn come: what it makes happen, charged to its rate limit.
     fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
@@ -590,8 +430,14 @@ impl Room {
         };
         let reply = |text: String| vec![Action::To(id, line(protocol::notice(&text)))];
         match command {
-            Command::Say(text) => self.broadcast(id, &from, text, protocol::said(&from, text)),
-            Command::Me(text) => self.broadcast(id, &from, text, protocol::action(&from, text)),
+            Command::Say(text) => {
+                let said = protocol::said(&from, text);
+                self.broadcast(id, &from, text, said, LineKind::Message)
+            }
+            Command::Me(text) => {
+                let action = protocol::action(&from, text);
+                self.broadcast(id, &from, text, action, LineKind::Action)
+            }
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
@@ -609,14 +455,21 @@ impl Room {
 
     /// A line for everyone but the sender, and for the operator's screen. `said` is what the
     /// member typed, for the event log.
-    fn broadcast(&self, sender: ClientId, from: &str, said: &[u8], text: String) -> Vec<Action> {
+    fn broadcast(
+        &self,
+        sender: ClientId,
+        from: &str,
+        said: &[u8],
+        text: String,
+        kind: LineKind,
+    ) -> Vec<Action> {
         let shared = line(text);
         let mut actions = vec![
             Action::All {
                 except: Some(sender),
                 line: Arc::clone(&shared),
             },
-            Action::Log(Log::Message(shared)),
+            Action::Log(Log::Message(shared, kind)),
         ];
         self.record(&mut actions, || Event::Message {
             client: sender,
@@ -629,58 +482,30 @@ impl Room {
 
     /// Charges a member's line to its rate limit: one line, and every byte it makes the room
     /// send (a message once, however many hear it; an answer such as `/who`; its notices). Over
-    /// the limit, the engine is told to stop reading it for a while; the member and the host's
-    /// console hear of it once per episode.
-    // ANCHOR: charge
+    /// the limit, the engine is told to stop reading it for a while (flow.rs); held back for a
+    /// minute without a break, it is disconnected.
     fn charge(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
-        let rate = self.rate;
-        let RateLimit::PerSecond { lines } = rate else {
-            return Vec::new();
-        };
+        let (rate, observed) = (self.rate, self.observer.is_on());
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // it left with this line (/quit)
         };
         let bytes = relayed_bytes(caused);
-        let Charge::Pause { until, new_episode } = member.bucket.charge(rate, now, bytes) else {
-            return Vec::new();
-        };
-        // Held back without a break for a minute: a flood, or a flooder's backlog; it ends here.
-        if member.bucket.limited_for(now) >= limits::FLOOD_CUTOFF {
-            let mut actions = vec![Action::To(
-                id,
-                line(protocol::goodbye(protocol::FLOODED_YOU)),
-            )];
-            actions.extend(self.remove(id, protocol::FLOODED, Departure::Evicted));
-            return actions;
+        match member
+            .flow
+            .charge(id, &member.nick, rate, now, bytes, observed)
+        {
+            Charged::Go => Vec::new(),
+            Charged::Paused(actions) => actions,
+            Charged::Flooded => {
+                let mut actions = vec![Action::To(
+                    id,
+                    line(protocol::goodbye(protocol::FLOODED_YOU)),
+                )];
+                actions.extend(self.remove(id, protocol::FLOODED, Departure::Evicted));
+                actions
+            }
         }
-        member.paused_until = Some(until);
-        if new_episode {
-            member.overflowed = false;
-        }
-        // Not read before its next held line may go out; unless its held lines overflowed:
-        // then what is read is dropped, and `hold` paces the reading instead.
-        let mut actions = Vec::new();
-        if !member.overflowed {
-            actions.push(Action::Pause { id, until });
-        }
-        if new_episode && self.observer.is_on() {
-            actions.push(Action::Record(Event::Limited {
-                client: id,
-                nick: member.nick.clone(),
-                seconds: until.saturating_duration_since(now).as_secs_f64(),
-            }));
-        }
-        if new_episode {
-            actions.push(Action::To(id, line(protocol::slow_down(lines))));
-            actions.push(Action::Log(Log::Notice(format!(
-                "{} is sending faster than --rate-limit {lines} allows: not reading from them \
-                 until their allowance refills",
-                member.nick
-            ))));
-        }
-        actions
     }
-    // ANCHOR_END: charge
 
     /// Whether the member is being held back by its rate limit now (for `/stats`).
     /// The rules' part of `/stats` for `viewer`: every member for the host, its own line for a
@@ -692,10 +517,9 @@ impl Room {
             peer: member.peer,
             connected: now.saturating_duration_since(member.joined),
             received: member.received,
-            limited: member.bucket.is_limited()
-                || member.paused_until.is_some_and(|until| now < until),
-            held: member.held.len(),
-            dropped: member.dropped,
+            limited: member.flow.is_limited(now),
+            held: member.flow.held(),
+            dropped: member.flow.dropped(),
             output: None,
         };
         match viewer {
@@ -707,12 +531,6 @@ impl Room {
                 .into_iter()
                 .collect(),
         }
-    }
-
-    pub fn is_limited(&self, id: ClientId) -> bool {
-        self.members
-            .get(&id)
-            .is_some_and(|member| member.bucket.is_limited())
     }
 
     fn whisper(&self, id: ClientId, from: &str, to: &[u8], text: &[u8]) -> Vec<Action> {
@@ -836,10 +654,7 @@ impl Room {
             let (held, mut dropped) = self
                 .members
                 .get_mut(&id)
-                .map(|member| {
-                    member.held_bytes = 0;
-                    (std::mem::take(&mut member.held), member.dropped)
-                })
+                .map(|member| member.flow.take_held())
                 .unwrap_or_default();
             let (mut lines, mut bytes) = (0, 0);
             for text in held {
@@ -884,114 +699,6 @@ impl Room {
         vec![Action::To(id, line(protocol::line_too_long(limit)))]
     }
 
-    /// The operator typed something.
-    // ANCHOR: host
-    pub fn host(&mut self, command: HostCommand) -> Vec<Action> {
-        let status = |text: String| vec![Action::Log(Log::Answer(text))];
-        match command {
-            HostCommand::Say(text) => {
-                let shared = line(protocol::said(protocol::HOST_NICK, &text));
-                vec![
-                    Action::All {
-                        except: None,
-                        line: Arc::clone(&shared),
-                    },
-                    Action::Log(Log::Message(shared)),
-                ]
-            }
-            HostCommand::Who if self.members.is_empty() => status("the room is empty".into()),
-            HostCommand::Who => {
-                let names: Vec<String> = self
-                    .members
-                    .values()
-                    .map(|m| format!("{} ({})", m.nick, m.peer))
-                    .collect();
-                status(format!(
-                    "in the room ({}): {}",
-                    names.len(),
-                    names.join(", ")
-                ))
-            }
-            HostCommand::Stats if self.members.is_empty() => status("the room is empty".into()),
-            HostCommand::Stats => vec![Action::Stats(Viewer::Host)],
-            HostCommand::Kick { nick, reason } => self.kick(&nick, reason.as_deref()),
-            HostCommand::Ban { nick, reason } => self.ban(&nick, reason.as_deref()),
-            HostCommand::Unban(Some(ip)) => status(match self.door.unban(ip) {
-                Some(nick) => format!("{ip} (banned as {nick}) may join again"),
-                None => format!("{ip} was not banned; /unban alone lists the banned addresses"),
-            }),
-            HostCommand::Unban(None) => {
-                let banned: Vec<String> = self
-                    .door
-                    .banned()
-                    .map(|(ip, nick)| format!("{ip} ({nick})"))
-                    .collect();
-                status(if banned.is_empty() {
-                    "nobody is banned".to_string()
-                } else {
-                    format!("banned: {}", banned.join(", "))
-                })
-            }
-            HostCommand::Help => protocol::HOST_HELP
-                .iter()
-                .map(|text| Action::Log(Log::Answer(text.to_string())))
-                .collect(),
-            HostCommand::Usage(text) => status(text),
-            HostCommand::Nothing | HostCommand::Close => Vec::new(),
-        }
-    }
-    // ANCHOR_END: host
-
-    fn kick(&mut self, nick: &[u8], reason: Option<&[u8]>) -> Vec<Action> {
-        let target = std::str::from_utf8(nick).ok().and_then(|n| self.find(n));
-        let Some(id) = target else {
-            return vec![Action::Log(Log::Answer(protocol::nobody_called(nick)))];
-        };
-        let (goodbye, why) = protocol::kicked(reason);
-        let mut actions = vec![Action::To(id, line(goodbye))];
-        actions.extend(self.remove(id, &why, Departure::Kicked));
-        actions
-    }
-
-    /// `/ban`: the member is disconnected and its address refused until the room closes (or
-    /// `/unban`). Others already in the room from that address stay: on a shared machine or
-    /// behind a school's NAT they may be honest; the host is told how many there are, and can
-    /// `/ban` them too.
-    fn ban(&mut self, nick: &[u8], reason: Option<&[u8]>) -> Vec<Action> {
-        let target = std::str::from_utf8(nick).ok().and_then(|n| self.find(n));
-        let Some((id, member)) = target.and_then(|id| Some((id, self.members.get(&id)?))) else {
-            return vec![Action::Log(Log::Answer(protocol::nobody_called(nick)))];
-        };
-        let (ip, name) = (member.peer.ip(), member.nick.clone());
-        self.door.ban(ip, &name);
-        let (goodbye, why) = protocol::banned(reason);
-        let mut actions = vec![Action::To(id, line(goodbye))];
-        actions.extend(self.remove(id, &why, Departure::Kicked));
-        let others: Vec<&str> = self
-            .members
-            .values()
-            .filter(|m| m.peer.ip() == ip)
-            .map(|m| m.nick.as_str())
-            .collect();
-        let staying = match others.as_slice() {
-            [] => String::new(),
-            names => format!(
-                "; still here from that address: {} (/ban them too if they are the same \
-                 prankster)",
-                names.join(", ")
-            ),
-        };
-        actions.push(Action::Log(Log::Answer(format!(
-            "{ip} is banned until the room closes; /unban {ip} lets it in again{staying}"
-        ))));
-        actions
-    }
-
-    /// The address a banned or refused peer came from, for the engine's console.
-    pub fn address_of(&self, id: ClientId) -> Option<IpAddr> {
-        self.members.get(&id).map(|member| member.peer.ip())
-    }
-
     /// The room is closing: a goodbye to everyone, and every connection closed.
     pub fn close(&mut self) -> Vec<Action> {
         // One line to each member by name: after this call the room is empty, and `All` means
@@ -1015,7 +722,7 @@ impl Room {
         self.members.clear();
         self.by_name.clear();
         // The end of a storm of refusals was counted, never shown: say it now.
-        let (pending, _) = self.refusals;
+        let pending = self.refusals.pending();
         if pending > 0 {
             actions.push(Action::Log(Log::Notice(format!(
                 "{pending} more connections were refused since the last such line"
@@ -1028,6 +735,15 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::room::protocol::HostCommand;
+    use std::time::Duration;
+
+    /// Whether the member is inside a rate-limit episode (the rules' own state, read by the test).
+    fn is_limited(room: &Room, id: ClientId) -> bool {
+        room.members
+            .get(&id)
+            .is_some_and(|member| member.flow.in_episode())
+    }
 
     fn addr() -> SocketAddr {
         "127.0.0.1:4000".parse().unwrap()
@@ -1345,7 +1061,7 @@ mod tests {
         }));
         assert!(lines_to(&actions, 1)[0].starts_with("*** slow down:"));
         assert!(logs(&actions)[0].contains("guest-1 is sending faster"));
-        assert!(room.is_limited(1));
+        assert!(is_limited(&room, 1));
         // The line that went over was still relayed: nothing read is ever dropped.
         assert_eq!(lines_to(&actions, 2).last().unwrap(), "[guest-1] spam");
         // Lines already on their way when the pause began wait, in order, for it to end.
@@ -1446,7 +1162,7 @@ mod tests {
                     paused = Some(*until);
                 }
             }
-            most_held = most_held.max(room.members.get(&1).map_or(0, |m| m.held.len()));
+            most_held = most_held.max(room.members.get(&1).map_or(0, |m| m.flow.held()));
             if done(&actions, at) {
                 return (at, most_held);
             }
@@ -1498,7 +1214,10 @@ mod tests {
         let steps = (drained.as_micros() / limits::DRAIN_STEP.as_micros()) as usize;
         assert!(pauses.len() <= 2 + steps, "{} pauses", pauses.len());
         let last = *pauses.last().unwrap();
-        assert!(last > start + drained - limits::DRAIN_STEP && last <= start + drained);
+        assert!(
+            last > (start + drained).checked_sub(limits::DRAIN_STEP).unwrap()
+                && last <= start + drained
+        );
         // Held lines go out at the rate, and no longer stop the engine from draining the rest.
         let released = room.tick(start + Duration::from_millis(200));
         assert_eq!(lines_to(&released, 2), vec!["[guest-1] y"]);
@@ -1651,5 +1370,21 @@ mod tests {
         assert!(logs(&unban)[0].contains("may join again"));
         room.join(5, peer("127.0.0.2:6001"), now());
         assert!(room.nick(5).is_some());
+    }
+
+    #[test]
+    fn a_member_from_an_ipv4_mapped_address_is_shown_and_banned_as_ipv4() {
+        let mut room = Room::default();
+        let actions = room.join(1, peer("[::ffff:127.0.0.15]:4000"), now());
+        assert!(
+            logs(&actions).contains(&"guest-1 joined from 127.0.0.15:4000 (1 in the room)".into()),
+            "{actions:?}"
+        );
+        room.host(HostCommand::Ban {
+            nick: b"guest-1".to_vec(),
+            reason: None,
+        });
+        let refused = room.join(2, peer("127.0.0.15:4001"), later());
+        assert!(refused.contains(&Action::Disconnect(2)), "{refused:?}");
     }
 }

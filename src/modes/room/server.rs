@@ -13,69 +13,24 @@
 //! once, here.
 
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, bounded, never, select};
 
-use super::access::AccessList;
-use super::bots::{self, BotOptions};
-use super::engine::{self, EngineKind, LogBatch, LogQueue, SHUTDOWN_GRACE};
+use super::actions::{LineKind, Log};
+use super::bots;
+use super::engine::{EngineKind, SHUTDOWN_GRACE};
+use super::logqueue::{self, LogBatch, LogQueue};
+use super::options::{Running, ServerOptions};
 use super::protocol::{self, HostCommand};
-use super::rules::{Limits, Log, Room};
 use super::transcript::Transcript;
 use super::{poll, threads};
-use crate::console::{Console, Tone};
+use crate::console::Console;
 use crate::endpoint;
 use crate::error::{Error, Result};
 use crate::lan;
-use crate::observe::Observer;
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
-
-/// What the server needs besides the listening address.
-#[derive(Debug, Clone)]
-pub struct ServerOptions {
-    /// `--max-line`: the longest line accepted from a client.
-    pub max_line: usize,
-    /// `--max-clients`: connections beyond this get a polite refusal.
-    pub max_clients: usize,
-    /// `--rate-limit` and `--max-per-address`: the rules' limits against a prankster.
-    pub limits: Limits,
-    /// `--trace` and `--events`: every client's socket, and the room's events.
-    pub observer: Observer,
-    /// `--allow` and `--deny`: who may join at all.
-    pub access: AccessList,
-    /// `--motd`/`--motd-file`: the greeting's lines, already read and escaped.
-    pub motd: Vec<String>,
-    /// `--bots`, `--bots-slow`, `--seed`.
-    pub bots: BotOptions,
-    /// `--engine`: which engine moves the bytes.
-    pub engine: EngineKind,
-}
-
-impl ServerOptions {
-    /// The room these options describe, for any engine: its limits, who may join, the
-    /// greeting. `bots_from` is the address the practice bots join from, which the per-address
-    /// limits leave alone (see bots.rs).
-    pub fn room(&self, bots_from: Option<IpAddr>) -> Room {
-        let mut room = Room::new(self.limits).observed(self.observer.clone());
-        room.set_access(self.access.clone());
-        room.set_motd(&self.motd);
-        if let Some(ip) = bots_from {
-            room.exempt_from_address_limits(ip);
-        }
-        room
-    }
-}
-
-/// A running engine, as the console sees it.
-pub trait Running {
-    /// Hands a command the operator typed to the room; `false` if the room is gone.
-    fn host(&self, command: HostCommand) -> bool;
-    /// Closes the room: a goodbye to everyone, every connection closed, the engine's threads
-    /// ended (waiting at most `SHUTDOWN_GRACE` for slow clients).
-    fn close(self: Box<Self>);
-}
 
 /// Default for `--max-clients`: a whole school's worth of a class. Each client costs one file
 /// descriptor and two socket buffers in the kernel, and with the threads engine two threads with
@@ -145,7 +100,7 @@ pub fn serve(
     let bot_target = bots::target(local);
     let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
-    let (log_sender, log) = bounded::<LogBatch>(engine::LOG_BATCHES);
+    let (log_sender, log) = bounded::<LogBatch>(logqueue::LOG_BATCHES);
     let log_queue = LogQueue::new(log_sender).with_transcript(transcript);
     let rules = options.room(bots_from);
     let room: Box<dyn Running> = match options.engine {
@@ -156,11 +111,13 @@ pub fn serve(
     };
     // Announced only now that every thread of the room runs: a script (or a test) that waits
     // for this line can connect at once.
-    console.status(&format!("listening on {local} ({})", join_hint(local)));
-    options.observer.listening(local);
-    for line in lan::join_lines_here(local, "netchat room --connect {} --nick NAME") {
-        console.status(&line);
-    }
+    console.listening(
+        &format!("listening on {local} ({})", join_hint(local)),
+        local,
+        "netchat room --connect {} --nick NAME",
+    );
+    // The events log names an IPv4 address as such, even bound the IPv6 way (`[::ffff:…]`).
+    options.observer.listening(endpoint::unmapped(local));
     if let Some(rule) = options.access.describe() {
         console.status(&format!("access: {rule} (--allow, --deny)"));
     }
@@ -200,7 +157,7 @@ pub fn serve(
     // The bots first, so that none of them comes back while the room closes.
     drop(stop_bots);
     let deadline = Instant::now() + SHUTDOWN_GRACE;
-    room.close();
+    let closed = room.close();
     for entry in log.try_iter().flatten() {
         // Errors ignored: stdout may be the very thing that closed.
         let _ = show(console, entry);
@@ -208,6 +165,8 @@ pub fn serve(
     if let Some(bots) = bots {
         bots.join(deadline);
     }
+    // An engine thread that died is the first thing to say (exit 1), whatever ended the console.
+    closed?;
     console.status("the room is closed");
     outcome.map(|_| ())
 }
@@ -303,27 +262,15 @@ fn host_line(line: &[u8], room: &dyn Running) -> Option<CloseReason> {
     }
 }
 
+/// One entry of the room's log at the console, colored by the kind the rules gave it.
 fn show(console: &mut Console, entry: Log) -> Result<()> {
     match entry {
         // On a terminal the line editor already left `host> TEXT` on screen; piped, the
         // transcript on stdout keeps `[host] TEXT` like every other message.
-        Log::Message(text)
-            if console.is_interactive()
-                && protocol::classify(&text) == protocol::LineKind::Host => {}
-        Log::Message(text) => console.room_line(&text, tone_of(&text))?,
+        Log::Message(_, LineKind::Host) if console.is_interactive() => {}
+        Log::Message(text, kind) => console.room_line(&text, kind.tone())?,
         Log::Status(text) | Log::Answer(text) => console.status(&text),
         Log::Notice(text) => console.notice(&text),
     }
     Ok(())
-}
-
-/// The color of a line, by its kind (protocol.rs).
-pub fn tone_of(line: &str) -> Tone {
-    match protocol::classify(line) {
-        protocol::LineKind::Message => Tone::Other,
-        protocol::LineKind::Host => Tone::Own,
-        protocol::LineKind::Action => Tone::Action,
-        protocol::LineKind::Private => Tone::Private,
-        protocol::LineKind::Notice | protocol::LineKind::Goodbye => Tone::Notice,
-    }
 }

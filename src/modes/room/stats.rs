@@ -19,17 +19,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::rules::ClientId;
+use super::actions::ClientId;
 use crate::text::thousands;
-
-/// Who asked for `/stats`, and so who gets which lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Viewer {
-    /// The operator's console: every member.
-    Host,
-    /// A member: its own line only.
-    Member(ClientId),
-}
 
 /// Lines and bytes, counted one line or one block of lines at a time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -24,19 +24,21 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use super::actions::{ClientId, Gone};
 use super::engine::{
-    self, CLIENT_QUEUE, CLOSE_LINGER, Limit, LogQueue, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP,
-    WRITE_TIMEOUT, describe, spawn_named,
+    self, CLIENT_QUEUE, CLOSE_LINGER, MAX_REFUSING, SHUTDOWN_GRACE, WRITE_KEEP, WRITE_TIMEOUT,
 };
 use super::hub::{self, Event, Gate, QueueReceiver};
-use super::protocol::{self, HostCommand};
-use super::rules::{ClientId, Gone, Room};
-use super::server::{Running, ServerOptions};
+use super::logqueue::LogQueue;
+use super::options::{Running, ServerOptions};
+use super::protocol::HostCommand;
+use super::rules::{self, Room};
+use super::system::{self, Limit, describe, spawn_named};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
 use crate::error::{Error, Result};
 use crate::framing::{Frame, Framing, LineReader, Messages};
-use crate::observe::{Event as ObservedEvent, Traced, Watch};
+use crate::observe::{Traced, Watch};
 
 /// Memory mappings per client: two threads, and Rust gives each thread four (its stack, the stack's
 /// guard page, and an alternate signal stack with its own guard, on which std reports a stack
@@ -95,15 +97,15 @@ pub fn start(
 
     let hub = spawn_named("room-hub", None, move || hub::run(hub_events, log, room))?;
     let mut options = options.clone();
-    options.max_clients = engine::admission_limit(
+    options.max_clients = system::admission_limit(
         options.max_clients,
-        &[engine::file_limit(), thread_limit()],
+        &[system::file_limit(), thread_limit()],
         console,
     );
     let acceptor = {
         let (events, stopping) = (events.clone(), Arc::clone(&stopping));
         spawn_named("room-accept", None, move || {
-            accept_loop(&listener, &options, &events, &alive, &stopping)
+            accept_loop(&listener, &options, &events, &alive, &stopping);
         })?
     };
     Ok(Threads {
@@ -124,21 +126,27 @@ impl Running for Threads {
 
     /// Tells the hub, which says goodbye to everyone and drops every client's queue; then stops
     /// accepting and gives the writers a moment to deliver the goodbyes.
-    fn close(self: Box<Self>) {
+    fn close(self: Box<Self>) -> Result<()> {
         let _ = self.events.send(Event::Close);
         drop(self.events);
-        let _ = self.hub.join();
-        stop_accepting(&self.stopping, self.local, self.acceptor);
+        let hub = system::join(self.hub, "room-hub");
+        let acceptor = stop_accepting(&self.stopping, self.local, self.acceptor);
+        // A client thread still running after the grace is a slow client, not an error.
         let _ = self
             .all_ended
             .recv_deadline(Instant::now() + SHUTDOWN_GRACE);
+        hub.and(acceptor)
     }
 }
 
 /// Ends the accept thread. A thread blocked in `accept()` cannot be woken portably (closing the
 /// listener from another thread does not reliably do it), so we set the flag and then connect to
 /// ourselves: `accept` returns, sees the flag, and the thread ends.
-fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle<()>) {
+fn stop_accepting(
+    stopping: &AtomicBool,
+    local: SocketAddr,
+    acceptor: JoinHandle<()>,
+) -> Result<()> {
     stopping.store(true, Ordering::SeqCst);
     let target = match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -150,9 +158,10 @@ fn stop_accepting(stopping: &AtomicBool, local: SocketAddr, acceptor: JoinHandle
         _ => local,
     };
     if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
-        let _ = acceptor.join();
+        return system::join(acceptor, "room-accept");
     }
     // Otherwise the thread is left blocked in accept(); the process exits around it.
+    Ok(())
 }
 
 /// One place in a count shared between threads (live connections for `--max-clients`, refusals
@@ -250,14 +259,11 @@ fn refuse(
     refusing: &Arc<AtomicUsize>,
     alive: &Sender<()>,
 ) {
-    let line = format!("{}\n", protocol::room_full(options.max_clients));
+    let line = format!(
+        "{}\n",
+        rules::room_full(options.max_clients, peer, &options.observer)
+    );
     let watch = options.observer.watch_from_start(None, Framing::Line);
-    if watch.is_on() {
-        options.observer.record(ObservedEvent::Refused {
-            peer: peer.to_string(),
-            why: format!("the room is full ({} people)", options.max_clients),
-        });
-    }
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
         let _ = (&stream).write_all(line.as_bytes());
@@ -455,33 +461,16 @@ fn finish(stream: &TcpStream, reader_ended: &Receiver<()>, watch: &Watch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{self, Write};
-    use std::sync::Mutex;
-
-    /// A console whose stderr the test can read.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::modes::room::testing::Captured;
+    use std::io;
 
     #[test]
     fn a_small_room_is_admitted_as_asked_without_a_word() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        let limits = [engine::file_limit(), thread_limit()];
-        assert_eq!(engine::admission_limit(10, &limits, &mut console), 10);
-        assert!(err.0.lock().unwrap().is_empty());
+        let limits = [system::file_limit(), thread_limit()];
+        assert_eq!(system::admission_limit(10, &limits, &mut console), 10);
+        assert!(err.text().is_empty());
     }
 
     #[cfg(target_os = "linux")]
@@ -489,13 +478,46 @@ mod tests {
     fn more_clients_than_the_system_can_hold_are_capped_with_the_reason() {
         let err = Captured::default();
         let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
-        let limits = [engine::file_limit(), thread_limit()];
-        let limit = engine::admission_limit(100_000_000, &limits, &mut console);
+        let limits = [system::file_limit(), thread_limit()];
+        let limit = system::admission_limit(100_000_000, &limits, &mut console);
         assert!(limit < 100_000_000);
-        let said = String::from_utf8_lossy(&err.0.lock().unwrap()).into_owned();
+        let said = err.text();
         assert!(
             said.contains(&format!("lets the room hold {limit} clients")),
             "{said}"
         );
+    }
+
+    /// The hub thread panicked (a bug): closing the room says so, it does not end quietly.
+    #[test]
+    fn a_hub_thread_that_panicked_makes_close_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let local = listener.local_addr().expect("the bound address");
+        let stopping = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let stopping = Arc::clone(&stopping);
+            spawn_named("room-accept", None, move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    let _ = listener.accept();
+                }
+            })
+            .expect("a thread")
+        };
+        let (events, _hub_events) = bounded::<Event>(EVENT_QUEUE);
+        let (alive, all_ended) = bounded::<()>(0);
+        drop(alive);
+        let hub = spawn_named("room-hub", None, || panic!("a bug in the hub")).expect("a thread");
+        let running: Box<dyn Running> = Box::new(Threads {
+            events,
+            hub,
+            acceptor,
+            stopping,
+            local,
+            all_ended,
+        });
+        assert!(matches!(
+            running.close(),
+            Err(Error::ThreadDied { thread: "room-hub" })
+        ));
     }
 }

@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::rules::Log;
+use super::actions::Log;
 use crate::console::local_clock;
 use crate::error::{Error, Result};
 
@@ -92,7 +92,7 @@ impl Transcript {
 /// a `***` notice.
 fn line_of(entry: &Log) -> String {
     match entry {
-        Log::Message(text) => text.to_string(),
+        Log::Message(text, _) => text.to_string(),
         Log::Status(text) | Log::Notice(text) | Log::Answer(text) => format!("*** {text}"),
     }
 }
@@ -100,6 +100,7 @@ fn line_of(entry: &Log) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::room::actions::LineKind;
     use std::sync::Arc;
 
     fn temp_path(name: &str) -> PathBuf {
@@ -111,7 +112,7 @@ mod tests {
         let path = temp_path("transcript-append");
         std::fs::write(&path, "earlier class\n").unwrap();
         let mut transcript = Transcript::open(&path).unwrap();
-        let said = Log::Message(Arc::from("[alice] hi"));
+        let said = Log::Message(Arc::from("[alice] hi"), LineKind::Message);
         assert_eq!(transcript.record(&said), Recorded::Written);
         transcript.record(&Log::Status(
             "bob joined from 127.0.0.1:5 (2 in the room)".into(),

@@ -256,7 +256,10 @@ impl Netchat {
 
     /// Everything the child printed so far, in order, for failure messages.
     pub fn transcript(&self) -> String {
-        let lines = self.transcript.lock().unwrap_or_else(|p| p.into_inner());
+        let lines = self
+            .transcript
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines
             .iter()
             .map(|(stream, line)| match stream {
@@ -290,7 +293,9 @@ static SPAWN_LOCK: Mutex<()> = Mutex::new(());
 
 /// Spawns `command` (every child of the harness starts here; see [`closed_pipe`] for why).
 pub fn spawn(command: &mut Command) -> Child {
-    let _spawning = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _spawning = SPAWN_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     command
         .spawn()
         .unwrap_or_else(|e| panic!("could not start {command:?}: {e}"))
@@ -306,7 +311,9 @@ pub fn spawn(command: &mut Command) -> Child {
 /// closed before our child even exists, while [`SPAWN_LOCK`] keeps the harness's other spawns
 /// from copying it in between.
 pub fn closed_pipe() -> Stdio {
-    let _spawning = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _spawning = SPAWN_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (reader, writer) = std::io::pipe().expect("create a pipe");
     drop(reader);
     Stdio::from(writer)
@@ -449,7 +456,7 @@ pub fn raw_accept(listener: &TcpListener) -> RawPeer {
                 return RawPeer::new(stream);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(10))
+                thread::sleep(Duration::from_millis(10));
             }
             Err(e) => panic!("raw listener: no connection within {DEADLINE:?}: {e}"),
         }
@@ -610,5 +617,5 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
 /// the process is gone.
 #[cfg(target_os = "linux")]
 pub fn proc_entries(pid: u32, dir: &str) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, |entries| entries.count())
+    std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, std::iter::Iterator::count)
 }

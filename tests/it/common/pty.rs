@@ -104,6 +104,7 @@ impl Tty {
             .stdout(stdio())
             .stderr(stdio());
         // SAFETY: between fork and exec only async-signal-safe calls: setsid and ioctl.
+        #[allow(unsafe_code)]
         unsafe {
             command.pre_exec(|| {
                 // A session of its own, with this terminal as its controlling terminal: then the
