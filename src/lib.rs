@@ -40,7 +40,7 @@ pub(crate) mod diagram;
 pub(crate) mod endpoint;
 pub mod error;
 pub mod framing;
-pub(crate) mod lan;
+pub mod lan;
 pub mod lessons;
 pub mod modes;
 pub(crate) mod observe;

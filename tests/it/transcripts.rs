@@ -834,7 +834,7 @@ fn run(scenario: &Scenario) -> RunResult {
                     match listener.accept() {
                         Ok((stream, _)) => break stream,
                         Err(_) if Instant::now() < deadline => {
-                            thread::sleep(Duration::from_millis(5))
+                            thread::sleep(Duration::from_millis(5));
                         }
                         Err(e) => return Err(format!("{}: no connection: {e}", side(i))),
                     }
@@ -942,7 +942,7 @@ fn output_of(program: Option<&mut Running>, name: &str) -> Result<Output, String
     Ok(match program {
         Some(Running::Terminal(tty)) => {
             let mut rows = tty.screen().rows;
-            while rows.last().is_some_and(|row| row.is_empty()) {
+            while rows.last().is_some_and(String::is_empty) {
                 rows.pop();
             }
             Output::Lines(rows)
@@ -1413,7 +1413,7 @@ fn every_transcript_in_the_lessons_is_what_netchat_prints() {
                         Err(panic) => Err(panic
                             .downcast_ref::<String>()
                             .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
                             .unwrap_or_else(|| "the run panicked".to_string())),
                     }
                 })
@@ -1492,7 +1492,7 @@ fn normalising_keeps_what_matters_and_drops_what_differs() {
         replace_number("a 15000 5000 50001", "5000", "X"),
         "a 15000 X 50001"
     );
-    let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let lines = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert!(appears(
         &lines(&["b", "…", "d"]),
         &lines(&["a", "b", "c", "d"]),
