@@ -370,3 +370,122 @@ fn the_built_in_lessons_are_the_ones_the_lessons_readme_lists() {
         .collect();
     assert_eq!(in_readme, listed);
 }
+
+/// Every markdown document of the repository, by its path from the root.
+fn documents(root: &Path) -> Vec<String> {
+    let mut found = vec!["README.md".to_string(), "ARCHITECTURE.md".to_string()];
+    for dir in ["docs", "lessons"] {
+        let mut names: Vec<String> = fs::read_dir(root.join(dir))
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                    .filter(|name| name.ends_with(".md"))
+                    .map(|name| format!("{dir}/{name}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        found.extend(names);
+    }
+    found
+}
+
+/// The README, ARCHITECTURE.md and docs/ name source files as lessons do (`src/FILE.rs`, now and
+/// then with `#ANCHOR`): when a file is split or renamed, every document that names it must
+/// follow, or this fails naming the document and the path.
+#[test]
+fn every_source_file_the_documents_name_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for document in documents(root) {
+        let text = fs::read_to_string(root.join(&document)).expect("a readable document");
+        for citation in citations(&text) {
+            checked += 1;
+            match fs::read_to_string(root.join(&citation.file)) {
+                Err(_) => broken.push(format!("{document}: {}: no such file", citation.file)),
+                Ok(source) => {
+                    if let Some(anchor) = citation.anchor.filter(|a| !has_anchor(&source, a)) {
+                        broken.push(format!(
+                            "{document}: {}#{anchor}: no such anchor",
+                            citation.file
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no source files named in the documents");
+    assert!(
+        broken.is_empty(),
+        "documents name source files that do not exist:\n{}",
+        broken.join("\n")
+    );
+}
+
+/// Whether `source` defines `name` (a function, type, constant, module or anchor).
+fn defines(source: &str, name: &str) -> bool {
+    let kinds = [
+        "fn", "struct", "enum", "trait", "type", "const", "static", "mod",
+    ];
+    source.lines().any(|line| {
+        let line = line.trim_start();
+        line == format!("// ANCHOR: {name}")
+            || line
+                .split(|c: char| c.is_whitespace() || c == '(' || c == '<' || c == ':' || c == '{')
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|pair| kinds.contains(&pair[0]) && pair[1] == name)
+    })
+}
+
+/// The README's "Socket patterns" table sends a reader from an idea to the code that shows it:
+/// `` `src/FILE.rs` (`name`, `name`) ``. Each file must exist and define each name it lists.
+#[test]
+fn every_item_the_socket_patterns_table_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).expect("README.md");
+    let start = readme
+        .find("## Socket patterns")
+        .expect("README has a socket-patterns table");
+    let table = &readme[start..];
+    let table = &table[..table[3..].find("\n## ").map_or(table.len(), |end| end + 3)];
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for row in table.lines().filter(|row| row.starts_with("| ")) {
+        let Some(code) = row.split('|').nth(3) else {
+            continue;
+        };
+        // `src/a.rs` (`x`, `y`), `src/b.rs`: a file, then the names in the brackets after it.
+        for part in code.split("`src/").skip(1) {
+            let Some((file, rest)) = part.split_once('`') else {
+                continue;
+            };
+            let file = format!("src/{file}");
+            let Ok(source) = fs::read_to_string(root.join(&file)) else {
+                broken.push(format!("{file}: no such file"));
+                continue;
+            };
+            let names = rest
+                .trim_start()
+                .strip_prefix('(')
+                .and_then(|inside| inside.split_once(')'))
+                .map_or("", |(inside, _)| inside);
+            for name in names.split(',').map(|name| name.trim().trim_matches('`')) {
+                if name.is_empty() {
+                    continue;
+                }
+                checked += 1;
+                if !defines(&source, name) {
+                    broken.push(format!("{file}: defines no `{name}`"));
+                }
+            }
+        }
+    }
+    assert!(checked > 10, "the table names only {checked} items");
+    assert!(
+        broken.is_empty(),
+        "the socket-patterns table names code that is not there:\n{}",
+        broken.join("\n")
+    );
+}
