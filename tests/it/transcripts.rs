@@ -103,7 +103,7 @@ enum Step {
     /// A peer closes its socket (the script ends).
     Close(usize),
     /// Waits this many milliseconds: only where the lesson's own story has a pause (a script's
-    /// `time.sleep`, a student waiting for the turn line's counter), never to synchronize.
+    /// `time.sleep`), never to synchronize.
     Pause(u64),
     /// A peer answers every line it receives with `ok` (the echo server of lesson 2) until the
     /// other side closes.
@@ -196,7 +196,6 @@ const SCENARIOS: &[Scenario] = &[
             Type(1, "one\r"),
             Wait(0, "peer> one"),
             Wait(1, "waiting for the peer"),
-            Pause(1200),
             Type(1, "two\r"),
             Wait(1, "two"),
             Snapshot(1, "early"),
@@ -259,7 +258,6 @@ const SCENARIOS: &[Scenario] = &[
             Wait(0, "netchat: your turn"),
             Pause(1000),
             Close(1),
-            Pause(100),
             Type(0, "q\r"),
             Wait(0, "you quit"),
             Wait(0, "closed"),
@@ -287,9 +285,8 @@ const SCENARIOS: &[Scenario] = &[
             Type(1, "how are you\r"),
             Wait(0, "peer> ou"),
             Type(1, "see you soon\r"),
-            Wait(0, "peer> oon"),
-            Wait(1, "you> see you soon"),
-            Pause(300),
+            // The newline leaves last, alone: an empty "message".
+            Wait(0, "peer> oon\npeer>"),
         ],
     },
     Scenario {
@@ -427,7 +424,10 @@ const SCENARIOS: &[Scenario] = &[
             Type(0, "yes! and I can talk while you ty"),
             Wait(0, "you> yes! and I can talk while you ty"),
             Type(1, "wait, one more thing\r"),
-            Wait(0, "peer> wait, one more thing"),
+            Wait(
+                0,
+                "peer> wait, one more thing\nyou> yes! and I can talk while you ty",
+            ),
             Snapshot(0, "half-typed"),
             Type(0, "pe\r"),
             Wait(1, "peer> yes! and I can talk while you type"),
@@ -598,7 +598,7 @@ const SCENARIOS: &[Scenario] = &[
             Wait(0, "host>"),
             Snapshot(0, "teacher-start"),
             Start(1),
-            Wait(1, "you are now alice"),
+            Wait(1, "you are now alice\nyou>"),
             Snapshot(1, "alice-start"),
             Start(2),
             Wait(2, "/help for the commands"),
