@@ -35,6 +35,9 @@
 //!
 //! A block that looks like netchat's output (a line starting `netchat: `, `peer>`, `you>`,
 //! `host>` or `***`) and has no marker fails the test: no transcript escapes the check.
+//!
+//! Unix only, like every test under a pseudo-terminal.
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::fs;
