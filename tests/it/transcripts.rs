@@ -1539,3 +1539,47 @@ fn normalising_keeps_what_matters_and_drops_what_differs() {
         false
     ));
 }
+
+#[test]
+fn blocks_are_found_by_their_marker_and_an_unmarked_transcript_is_an_error() {
+    let lesson = "Text.\n\n<!-- transcript: half-talk/listener -->\n```console\n$ netchat half \
+                  --listen 5000\nnetchat: listening on [::]:5000\n```\n\n  <!-- transcript: \
+                  unchecked (needs a LAN) -->\n  ```text\n  *** goodbye\n  ```\n\n```python\n\
+                  print(\"netchat: not output\")\n```\n";
+    let found = blocks("x.md", lesson).expect("two marked blocks");
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].marker, "half-talk/listener");
+    assert_eq!(found[0].place, "x.md:4");
+    assert_eq!(found[1].marker, "unchecked (needs a LAN)");
+    assert_eq!(found[1].lines, vec!["*** goodbye".to_string()]);
+    let unmarked = "```text\npeer> hello\n```\n";
+    assert!(blocks("y.md", unmarked).is_err());
+}
+
+#[test]
+fn the_lans_lines_are_checked_against_netchats_own() {
+    let line = |s: &str| s.to_string();
+    let shown = vec![
+        line(
+            "netchat: listening on [::]:5000 (from another terminal: netchat half --connect 5000)",
+        ),
+        line("netchat: classmates on the same network join with one of:"),
+        line(
+            "netchat:   wlan0  netchat half --connect 192.168.1.20:5000   or: nc 192.168.1.20 5000",
+        ),
+        netchat_firewall_line(),
+        line("netchat: 127.0.0.1:41186 connected"),
+    ];
+    assert_eq!(
+        check_lan_lines(&shown).expect("netchat's own lines"),
+        vec![shown[0].clone(), shown[4].clone()]
+    );
+    let mut wrong = shown.clone();
+    wrong[2] = line("netchat:   wlan0  netchat half --connect 192.168.1.20:5000");
+    assert!(check_lan_lines(&wrong).is_err());
+}
+
+/// The firewall line of this OS, as a listener on port 5000 prints it.
+fn netchat_firewall_line() -> String {
+    format!("netchat: {}", netchat::lan::firewall_hint(5000))
+}
