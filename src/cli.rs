@@ -490,8 +490,52 @@ impl Cli {
     }
 }
 
+/// The hint for a usage error where a bare `[HOST:]PORT` stands without `--listen` or
+/// `--connect` (`netchat half 5417`): which to add, as whole commands. `args` are the program's
+/// arguments after its name; `unexpected` is the argument clap did not expect.
+pub fn bare_port_hint(args: &[String], unexpected: &str) -> Option<String> {
+    let mode = args
+        .iter()
+        .find(|arg| !arg.starts_with('-'))
+        .filter(|mode| ["half", "duplex", "room"].contains(&mode.as_str()))?;
+    let port = unexpected.rsplit(':').next()?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let waits = if unexpected.contains(':') {
+        // A host was given: that is where to connect; a listener takes only an address of ours.
+        format!("netchat {mode} --listen {port}")
+    } else {
+        format!("netchat {mode} --listen {unexpected}")
+    };
+    Some(format!(
+        "a port needs --listen or --connect in front of it: `{waits}` waits for a peer, \
+         `netchat {mode} --connect {unexpected}` connects to one"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bare_port_gets_the_hint_to_add_listen_or_connect() {
+        let args: Vec<String> = ["half", "5417"].map(String::from).into();
+        let hint = super::bare_port_hint(&args, "5417").expect("a hint");
+        assert!(
+            hint.contains("`netchat half --listen 5417` waits"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("`netchat half --connect 5417` connects"),
+            "{hint}"
+        );
+        let args: Vec<String> = ["room", "10.0.0.5:5000"].map(String::from).into();
+        let hint = super::bare_port_hint(&args, "10.0.0.5:5000").expect("a hint");
+        assert!(hint.contains("--connect 10.0.0.5:5000"), "{hint}");
+        assert_eq!(super::bare_port_hint(&args, "hello"), None);
+        let args: Vec<String> = ["diagram", "5417"].map(String::from).into();
+        assert_eq!(super::bare_port_hint(&args, "5417"), None);
+    }
+
     use super::*;
     use clap::CommandFactory;
 

@@ -48,6 +48,30 @@ pub fn use_color(mode: ColorMode, stderr_is_terminal: bool, no_color_set: bool) 
     }
 }
 
+/// What standard output is, for a sentence that says where something happened ("the terminal
+/// could not keep up"). main.rs finds it out; [`Console::stdout_kind`] tells whoever asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputKind {
+    Terminal,
+    Pipe,
+    File,
+    /// Not known (a socket, a device, a platform that cannot tell).
+    #[default]
+    Other,
+}
+
+impl OutputKind {
+    /// Who could not keep up, when lines for this output had to be skipped.
+    pub fn fell_behind(self) -> &'static str {
+        match self {
+            OutputKind::Terminal => "the terminal could not keep up",
+            OutputKind::Pipe => "the program reading netchat's output (a pipe) could not keep up",
+            OutputKind::File => "writing to the output file could not keep up",
+            OutputKind::Other => "standard output could not keep up",
+        }
+    }
+}
+
 /// Where output goes and whether a person is watching.
 pub struct Console {
     out: Box<dyn Write + Send>,
@@ -65,6 +89,8 @@ pub struct Console {
     scratch: String,
     /// Notices about the other side's lines over `--max-line`, at most one a second.
     too_long: TooLongNotices,
+    /// What stdout is (main.rs tells): where skipped lines were skipped.
+    stdout_kind: OutputKind,
 }
 
 /// The other side's lines over `--max-line` are dropped, each with a notice. A peer that sends
@@ -96,7 +122,18 @@ impl Console {
             color_out: true,
             scratch: String::new(),
             too_long: TooLongNotices::default(),
+            stdout_kind: OutputKind::default(),
         }
+    }
+
+    /// Says what stdout is (main.rs, which owns the process's stdio, finds it out).
+    pub fn set_stdout_kind(&mut self, kind: OutputKind) {
+        self.stdout_kind = kind;
+    }
+
+    /// What stdout is: a terminal, a pipe, a file.
+    pub fn stdout_kind(&self) -> OutputKind {
+        self.stdout_kind
     }
 
     /// The stderr stream as a `Write` that takes whole lines from any thread: each `write` goes

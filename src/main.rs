@@ -39,6 +39,7 @@ fn main() -> ExitCode {
     // goes straight to stdout in one `write` instead of being copied into the buffer first.
     let stdout = io::BufWriter::with_capacity(32 * 1024, io::stdout());
     let mut console = Console::new(Box::new(stdout), Box::new(io::stderr()), interactive);
+    console.set_stdout_kind(stdout_kind());
     console.set_stdout_color(console::use_color(
         color_mode,
         io::stdout().is_terminal(),
@@ -118,6 +119,7 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
             let _ = writeln!(io::stderr());
         }
         if !half && sender.try_send(()).is_ok() {
+            end_anyway_after(POLITE_ENDING);
             return;
         }
         let prompt_showing = !echoing && io::stdin().is_terminal();
@@ -131,6 +133,50 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
             io::stderr(),
             "netchat: cannot handle Ctrl-C ({error}); it will end netchat at once"
         );
+    }
+}
+
+/// What stdout is: a terminal, a pipe or a file (for "N lines were skipped: …").
+fn stdout_kind() -> console::OutputKind {
+    use console::OutputKind;
+    if io::stdout().is_terminal() {
+        return OutputKind::Terminal;
+    }
+    // /dev/stdout leads to whatever fd 1 is, on Linux and the BSDs (macOS) alike.
+    match std::fs::metadata("/dev/stdout") {
+        Ok(meta) if meta.is_file() => OutputKind::File,
+        #[cfg(unix)]
+        Ok(meta) if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) => OutputKind::Pipe,
+        _ => OutputKind::Other,
+    }
+}
+
+/// How long a polite ending (bye, `/quit`, the room's goodbye) may take after Ctrl-C, SIGTERM or
+/// SIGHUP before netchat ends without it. A polite ending takes milliseconds; one that takes
+/// longer is stuck behind something that may never move — a `write()` to a peer that stopped
+/// reading, a queue nobody empties — and Ctrl-C must always work.
+const POLITE_ENDING: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// Ends the process after `grace`, if it has not ended by then: a thread that sleeps, and exits
+/// (0: the user asked netchat to end, and it did) after giving the terminal back.
+fn end_anyway_after(grace: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("ending".into())
+        .spawn(move || {
+            std::thread::sleep(grace);
+            terminal::restore();
+            let _ = writeln!(
+                io::stderr(),
+                "\r\nnetchat: ended without waiting any longer: the conversation could not \
+                 finish politely within {} ms (a peer that stopped reading?)",
+                grace.as_millis()
+            );
+            std::process::exit(0);
+        });
+    if spawned.is_err() {
+        // No thread for the deadline: end now rather than risk never ending.
+        terminal::restore();
+        std::process::exit(0);
     }
 }
 
@@ -160,6 +206,15 @@ fn command_line_error(error: &clap::Error) -> ExitCode {
             "netchat: "
         };
         let _ = writeln!(stderr, "{marker}{line}");
+    }
+    // `netchat half 5417`: say which option the port needs.
+    if let Some(clap::error::ContextValue::String(unexpected)) =
+        error.get(clap::error::ContextKind::InvalidArg)
+    {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(hint) = netchat::cli::bare_port_hint(&args, unexpected) {
+            let _ = writeln!(stderr, "netchat: hint: {hint}");
+        }
     }
     ExitCode::from(EXIT_USAGE)
 }

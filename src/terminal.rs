@@ -1,4 +1,5 @@
-//! The keyboard, for the modes where messages arrive while you type (`duplex`, the `room` client).
+//! The keyboard, for the modes where messages arrive while you type (`duplex`, the `room` client
+//! and host console), and for `half`.
 //!
 //! [`Keyboard::start`] starts a thread that turns what the user types into [`Input`] events on a
 //! channel, so that a mode's main loop can `select!` over the keyboard and the socket at once.
@@ -12,18 +13,26 @@
 //!   print a message *above* it: erase the prompt line, print the message, draw prompt and partial
 //!   input again. [`Console`] output goes through [`AbovePrompt`] for that.
 //!
-//! Raw mode also turns Ctrl-C and Ctrl-D into keys rather than a signal and an end of file: the
-//! editor reports them as [`Input::Interrupted`] and [`Input::Eof`].
+//! Raw mode also turns Ctrl-D into a key rather than an end of file: the editor reports it as
+//! [`Input::Eof`]. Ctrl-C is kept the kernel's signal (see `enter_raw_mode`), so that it ends
+//! netchat whatever its threads are blocked in; where a terminal cannot keep it a signal, the
+//! editor reports it as [`Input::Interrupted`].
+//!
+//! `half` uses the same editor one line at a time ([`TurnKeyboard`]), with its status line at the
+//! bottom of the screen beside the prompt.
 
+use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use colored::Colorize;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded, select};
-use crossterm::event::{self, Event, KeyEvent, KeyEventKind};
-use crossterm::{cursor, queue, terminal};
+use crossbeam_channel::{
+    Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, bounded,
+};
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::{cursor, execute, queue, terminal};
 
 use crate::console::{self, Console};
 use crate::error::{Error, Result};
@@ -33,7 +42,6 @@ use crate::pump::{self, Pumped};
 mod blocked;
 mod editor;
 
-pub use blocked::BlockedLine;
 pub use editor::{Action, LineEditor};
 
 /// One thing the keyboard produced.
@@ -200,7 +208,50 @@ pub struct PromptLine {
     cursor_row: usize,
     /// `--timestamps`: a sent line is left on screen with the local time.
     timestamps: bool,
+    /// A status line drawn on the row above the prompt (`half`: whose turn it is, the call it
+    /// is blocked in). It is part of the bottom of the screen, like the prompt: whatever is
+    /// printed goes above both, so redrawing it never erases anything but itself.
+    status: Option<Status>,
+    /// `half` only: whose turn it is, and what a paste typed ahead of it.
+    turns: Option<Turns>,
 }
+
+/// A status line at the bottom of the screen: as drawn (colored), and how many columns it takes.
+struct Status {
+    shown: String,
+    columns: usize,
+}
+
+impl Status {
+    /// `netchat: TEXT`, with the label dimmed and the text colored by `paint`.
+    fn new(text: &str, paint: impl Fn(&str) -> colored::ColoredString) -> Status {
+        Status {
+            shown: format!("{} {}", "netchat:".dimmed(), paint(text)),
+            columns: crate::text::width(&format!("netchat: {text}")),
+        }
+    }
+
+    /// The rows it takes on a screen `columns` wide (a long one wraps).
+    fn rows(&self, columns: usize) -> usize {
+        self.columns.div_ceil(columns.max(1)).max(1)
+    }
+}
+
+/// The line editor in `half`, where a line may be sent only in our turn.
+#[derive(Default)]
+struct Turns {
+    /// Whether it is our turn: out of it, keys edit the line, but Enter does not send it.
+    mine: bool,
+    /// What a paste holds beyond the line that may go now, starting with its line break: it is
+    /// typed one line per turn, as the keys would have been.
+    ahead: String,
+    /// Whether "not your turn" was said this turn (then a bell is enough).
+    told: bool,
+}
+
+/// Said when Enter (or Ctrl-D) is pressed out of our turn in `half`.
+const NOT_YOUR_TURN: &str = "not your turn: the peer answers first; your line stays here \
+                             (press Enter when it is your turn)";
 
 impl PromptLine {
     fn new(options: &KeyboardOptions) -> PromptLine {
@@ -209,14 +260,87 @@ impl PromptLine {
             edit: LineEditor::new(options.max_line),
             cursor_row: 0,
             timestamps: options.timestamps,
+            status: None,
+            turns: None,
         }
+    }
+
+    /// Shows `status` on the row above the prompt (or none), in place of the one shown before.
+    fn set_status(&mut self, out: &mut Terminal, status: Option<Status>) -> io::Result<()> {
+        self.erase(out)?;
+        self.status = status;
+        self.draw(out)
+    }
+
+    /// Leaves the status line on the screen as it is now, printed like any line above the
+    /// prompt, and draws no status from now on.
+    fn settle_status(&mut self, out: &mut Terminal) -> io::Result<()> {
+        self.erase(out)?;
+        if let Some(status) = self.status.take() {
+            write!(out, "{}\r\n", status.shown)?;
+        }
+        self.draw(out)
+    }
+
+    /// `half`: a note above the line when Enter is pressed out of turn, once a turn; a bell
+    /// after that.
+    fn not_your_turn(&mut self, out: &mut Terminal) -> io::Result<()> {
+        let turns = self.turns.get_or_insert_with(Turns::default);
+        if std::mem::replace(&mut turns.told, true) {
+            out.write_all(b"\x07")?;
+            return out.flush();
+        }
+        self.note(out, NOT_YOUR_TURN)
+    }
+
+    /// A `netchat: ` notice above the prompt (and its status line).
+    fn note(&mut self, out: &mut Terminal, text: &str) -> io::Result<()> {
+        self.erase(out)?;
+        write!(out, "{} {}\r\n", "netchat:".dimmed(), text.yellow())?;
+        self.draw(out)
+    }
+
+    /// `half`: whether this key must wait for our turn (Enter, and Ctrl-D, which would end the
+    /// conversation), or go behind a paste still being typed ahead.
+    fn held_back(&self, key: &KeyEvent) -> bool {
+        let Some(turns) = &self.turns else {
+            return false;
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let ends_line = matches!(key.code, KeyCode::Enter)
+            || (ctrl && matches!(key.code, KeyCode::Char('j' | 'm' | 'd')));
+        (!turns.mine && ends_line) || !turns.ahead.is_empty()
+    }
+
+    /// `half`: the part of a paste that may be typed now: up to its first line break out of
+    /// turn, up to and including it in our turn (one line per turn). The rest waits.
+    fn take_turn(&mut self, text: String) -> String {
+        let Some(turns) = &mut self.turns else {
+            return text;
+        };
+        if !turns.ahead.is_empty() {
+            turns.ahead.push_str(&text);
+            return String::new();
+        }
+        let Some(at) = text.find(['\r', '\n']) else {
+            return text;
+        };
+        let split = if turns.mine { at + 1 } else { at };
+        let mut now = text;
+        turns.ahead = now.split_off(split);
+        now
     }
 
     /// Removes the prompt and partial input, leaving the cursor at the start of where they were.
     /// A long input may have wrapped onto several rows: go up to the first one, then clear down.
     // ANCHOR: erase_prompt
     fn erase(&mut self, out: &mut Terminal) -> io::Result<()> {
-        let rows_up = std::mem::take(&mut self.cursor_row);
+        let columns = console::screen_columns();
+        let status_rows = self
+            .status
+            .as_ref()
+            .map_or(0, |status| status.rows(columns));
+        let rows_up = std::mem::take(&mut self.cursor_row) + status_rows;
         queue!(out, cursor::MoveToColumn(0))?;
         if rows_up > 0 {
             queue!(out, cursor::MoveUp(clamp_u16(rows_up)))?;
@@ -229,6 +353,9 @@ impl PromptLine {
     /// cursor where the editor has it.
     fn draw(&mut self, out: &mut Terminal) -> io::Result<()> {
         let columns = console::screen_columns();
+        if let Some(status) = &self.status {
+            write!(out, "{}\r\n", status.shown)?;
+        }
         let text = self.edit.text();
         let at = editor::layout(&self.prompt, text, self.edit.cursor(), columns);
         write!(out, "{}{text}", self.prompt.green().bold())?;
@@ -259,16 +386,81 @@ impl PromptLine {
         } else {
             String::new()
         };
+        if let Some(status) = self.status.take() {
+            // Our turn's line stays above the line it brought.
+            write!(out, "{}\r\n", status.shown)?;
+        }
         let prompt = self.prompt.green().bold();
         let text = crate::text::escape_peer_text(line.as_bytes());
         write!(out, "{}{prompt}{text}\r\n", time.dimmed())?;
         self.draw(out)
     }
 
-    /// Applies one key and shows the result; returns what the key hands to the mode, if anything.
+    /// Applies a key or a paste and shows the result: what they hand to the mode, in order (a
+    /// paste of many lines hands over each, as if each had been typed and sent with Enter).
     // ANCHOR: on_key
-    fn on_key(&mut self, out: &mut Terminal, key: KeyEvent) -> io::Result<Option<Input>> {
-        match self.edit.key(key) {
+    fn on_typed(&mut self, out: &mut Terminal, typed: Typed) -> io::Result<Vec<Input>> {
+        let actions = match typed {
+            Typed::Key(key) if self.held_back(&key) => {
+                self.hold(out, key)?;
+                return Ok(Vec::new());
+            }
+            Typed::Key(key) => vec![self.edit.key(key)],
+            Typed::Paste(text) => {
+                let now = self.take_turn(text);
+                self.edit.paste(&now)
+            }
+        };
+        let mut inputs = Vec::new();
+        for action in actions {
+            inputs.extend(self.show(out, action)?);
+        }
+        Ok(inputs)
+    }
+
+    /// `half`: a key that must wait. Out of turn, Enter is refused with a note (the line stays,
+    /// to be sent in our turn); behind a paste still waiting, a key is typed after it.
+    fn hold(&mut self, out: &mut Terminal, key: KeyEvent) -> io::Result<()> {
+        let turns = self.turns.get_or_insert_with(Turns::default);
+        if turns.ahead.is_empty() {
+            return self.not_your_turn(out);
+        }
+        match key.code {
+            KeyCode::Enter => turns.ahead.push('\r'),
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                turns.ahead.push(c);
+            }
+            _ => {
+                out.write_all(b"\x07")?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `half`, at the start of our turn: types the next line of a paste that waited, if any.
+    /// Returns the line if it is complete (it is sent at once, as Enter in the paste said).
+    fn type_ahead(&mut self, out: &mut Terminal) -> io::Result<Option<Input>> {
+        let Some(turns) = &mut self.turns else {
+            return Ok(None);
+        };
+        let waiting = std::mem::take(&mut turns.ahead);
+        if waiting.is_empty() {
+            return Ok(None);
+        }
+        let inputs = self.on_typed(out, Typed::Paste(waiting))?;
+        Ok(inputs.into_iter().next())
+    }
+
+    /// A line over `--max-line` at Enter: not sent, and said so above the fresh prompt, with
+    /// the same words as for a piped line and by how much it is over.
+    fn refuse(&mut self, out: &mut Terminal, length: usize, limit: usize) -> io::Result<()> {
+        self.note(out, &too_long_note(length, limit))
+    }
+
+    /// Shows what the editor did; returns what it hands to the mode, if anything.
+    fn show(&mut self, out: &mut Terminal, action: Action) -> io::Result<Option<Input>> {
+        match action {
             Action::Nothing => {}
             Action::Redraw => self.redraw(out)?,
             Action::Bell => {
@@ -288,12 +480,22 @@ impl PromptLine {
                 self.commit(out, &line)?;
                 return Ok(Some(Input::Line(line.into_bytes())));
             }
+            Action::TooLong { length, limit } => self.refuse(out, length, limit)?,
             Action::Interrupt => return Ok(Some(Input::Interrupted)),
             Action::Eof => return Ok(Some(Input::Eof)),
         }
         Ok(None)
     }
     // ANCHOR_END: on_key
+}
+
+/// What the user is told when Enter is pressed on a line longer than `--max-line`.
+pub fn too_long_note(length: usize, limit: usize) -> String {
+    format!(
+        "your line is longer than {} bytes (--max-line) by {} and was not sent; ↑ brings it back",
+        crate::text::thousands(limit as u64),
+        crate::text::thousands(length.saturating_sub(limit) as u64),
+    )
 }
 
 /// The stream the editor draws on: the console's stdout, a terminal whenever the editor runs.
@@ -304,16 +506,74 @@ fn clamp_u16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
+/// What the keyboard gave: a key, or a whole pasted block.
+enum Typed {
+    Key(KeyEvent),
+    /// A paste the terminal bracketed (`ESC [ 200 ~` … `ESC [ 201 ~`): one event however long,
+    /// so its lines go out together and nothing of it waits for another key.
+    Paste(String),
+}
+
 /// Waits up to `wait` for a key press (not a release: Windows reports both; not a resize or a
-/// mouse event).
-fn next_key(wait: Duration) -> io::Result<Option<KeyEvent>> {
+/// mouse event) or a paste.
+///
+/// crossterm reads the terminal 1,024 bytes at a time. Its default reader on Unix waits with
+/// an edge-triggered epoll, which reports new bytes, not bytes still unread: the rest of a paste
+/// longer than one read then waited for the next key press. netchat builds crossterm with its
+/// `use-dev-tty` reader (Cargo.toml), which waits with `poll(2)`: bytes still unread are always
+/// reported, so the last keys of any paste are read at once.
+fn next_typed(wait: Duration) -> io::Result<Option<Typed>> {
     if !event::poll(wait)? {
         return Ok(None);
     }
     match event::read()? {
-        Event::Key(key) if key.kind != KeyEventKind::Release => Ok(Some(key)),
+        Event::Key(key) if key.kind != KeyEventKind::Release => Ok(Some(Typed::Key(key))),
+        Event::Paste(text) => Ok(Some(Typed::Paste(text))),
         _ => Ok(None),
     }
+}
+
+/// Raw mode on, and bracketed paste asked for: a terminal that offers it then sends a paste as
+/// one block (a terminal that does not ignores the request, and a paste comes as keys).
+///
+/// Ctrl-C stays the kernel's signal (ISIG), unlike in crossterm's raw mode: then it ends netchat
+/// whatever its threads are doing — a line editor stuck on a full queue, a main thread blocked
+/// in `write()` — through the one handler in main.rs. Ctrl-\\ and Ctrl-Z, the other keys
+/// ISIG turns into signals, are switched off: netchat is not to be suspended in raw mode.
+fn enter_raw_mode() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    #[cfg(unix)]
+    keep_ctrl_c_a_signal();
+    let _ = execute!(io::stdout(), event::EnableBracketedPaste);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn keep_ctrl_c_a_signal() {
+    use rustix::termios::{LocalModes, OptionalActions, SpecialCodeIndex, tcgetattr, tcsetattr};
+    // _POSIX_VDISABLE: the value that switches a special key off.
+    const DISABLED: u8 = if cfg!(target_os = "linux") { 0 } else { 0xff };
+    let Ok(mut mode) = tcgetattr(io::stdin()) else {
+        return;
+    };
+    // NOFLSH: the kernel must not throw away what netchat was drawing when Ctrl-C comes;
+    // unread keys are dropped when the terminal is given back (leave_raw_mode).
+    mode.local_modes |= LocalModes::ISIG | LocalModes::NOFLSH;
+    mode.special_codes[SpecialCodeIndex::VQUIT] = DISABLED;
+    mode.special_codes[SpecialCodeIndex::VSUSP] = DISABLED;
+    let _ = tcsetattr(io::stdin(), OptionalActions::Now, &mode);
+}
+
+/// Bracketed paste off and the terminal cooked again, if netchat had made it raw. Keys typed
+/// but never read (the end of a paste, a line typed as the conversation ended) are dropped
+/// first: in cooked mode they would reach the shell as a command.
+fn leave_raw_mode() {
+    if terminal::is_raw_mode_enabled().unwrap_or(false) {
+        #[cfg(unix)]
+        let _ = rustix::termios::tcflush(io::stdin(), rustix::termios::QueueSelector::IFlush);
+        let _ = execute!(io::stdout(), event::DisableBracketedPaste);
+    }
+    let _ = terminal::disable_raw_mode();
 }
 
 /// Raw mode for as long as this lives: dropping it, on every path out of a function (an error,
@@ -322,14 +582,14 @@ struct RawMode;
 
 impl RawMode {
     fn enable() -> io::Result<RawMode> {
-        terminal::enable_raw_mode()?;
+        enter_raw_mode()?;
         Ok(RawMode)
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        let _ = terminal::disable_raw_mode();
+        leave_raw_mode();
     }
 }
 
@@ -337,7 +597,7 @@ impl Drop for RawMode {
 /// does nothing otherwise. For the paths that end the process without unwinding: main.rs calls
 /// it from its panic hook and before exiting on a second Ctrl-C.
 pub fn restore() {
-    let _ = terminal::disable_raw_mode();
+    leave_raw_mode();
 }
 
 /// Whether the terminal is in its normal mode, where the kernel echoes keys itself: then a
@@ -459,30 +719,8 @@ fn write_lines(stream: &mut (impl Write + ?Sized), text: &[u8], terminal: bool) 
 
 /// Switches the terminal to raw mode, reroutes the console, and starts the editor thread.
 fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<Keyboard> {
-    terminal::enable_raw_mode()?;
-    let screen: SharedScreen = Arc::new(Mutex::new(Screen {
-        out: Box::new(io::sink()),
-        active: true,
-        line: PromptLine::new(options),
-    }));
-    let stderr_is_terminal = io::stderr().is_terminal();
-    console.wrap_streams(|out, err| {
-        lock(&screen).out = out;
-        let to_screen = AbovePrompt {
-            target: Target::Screen,
-            screen: Arc::clone(&screen),
-            pending: Vec::new(),
-        };
-        let to_err = AbovePrompt {
-            target: Target::Other {
-                stream: err,
-                terminal: stderr_is_terminal,
-            },
-            screen: Arc::clone(&screen),
-            pending: Vec::new(),
-        };
-        (Box::new(to_screen), Box::new(to_err))
-    });
+    enter_raw_mode()?;
+    let screen = reroute(console, PromptLine::new(options));
     let (sender, input) = bounded(INPUT_QUEUE);
     let (stop, stopped) = bounded::<()>(0);
     let (finishing, finished) = bounded::<()>(0);
@@ -507,10 +745,39 @@ fn start_editor(options: &KeyboardOptions, console: &mut Console) -> io::Result<
         }),
         Err(error) => {
             lock(&screen).active = false;
-            let _ = terminal::disable_raw_mode();
+            leave_raw_mode();
             Err(error)
         }
     }
+}
+
+/// Puts `line` at the bottom of the screen and reroutes the console's streams through
+/// [`AbovePrompt`], so that everything printed goes above it.
+fn reroute(console: &mut Console, line: PromptLine) -> SharedScreen {
+    let screen: SharedScreen = Arc::new(Mutex::new(Screen {
+        out: Box::new(io::sink()),
+        active: true,
+        line,
+    }));
+    let stderr_is_terminal = io::stderr().is_terminal();
+    console.wrap_streams(|out, err| {
+        lock(&screen).out = out;
+        let to_screen = AbovePrompt {
+            target: Target::Screen,
+            screen: Arc::clone(&screen),
+            pending: Vec::new(),
+        };
+        let to_err = AbovePrompt {
+            target: Target::Other {
+                stream: err,
+                terminal: stderr_is_terminal,
+            },
+            screen: Arc::clone(&screen),
+            pending: Vec::new(),
+        };
+        (Box::new(to_screen), Box::new(to_err))
+    });
+    screen
 }
 
 /// The line editor thread: keys in, lines out.
@@ -520,12 +787,6 @@ struct Editor {
     stopped: Receiver<()>,
     /// Never sent on: dropped with the editor when its thread ends, which tells [`Keyboard`].
     _finishing: Sender<()>,
-}
-
-/// What the editor does after handing over an event.
-enum Flow {
-    Continue,
-    Stop,
 }
 
 impl Editor {
@@ -545,73 +806,103 @@ impl Editor {
         let _ = screen.erase();
         screen.active = false;
         let _ = screen.out.flush();
-        let _ = terminal::disable_raw_mode();
+        leave_raw_mode();
     }
 
+    /// Reads keys and hands what they give to the main loop, never blocking on it: lines the
+    /// main loop has no room for yet (a paste of megabytes, a peer that stopped reading us)
+    /// wait here, in order, while the keyboard is still read. A keyboard left unread would fill
+    /// the terminal's buffer, and a Ctrl-C typed behind the paste would never reach the kernel,
+    /// which turns it into the signal that ends netchat.
     fn read_keys(&self) -> io::Result<()> {
+        let mut waiting: VecDeque<Input> = VecDeque::new();
         loop {
             if matches!(self.stopped.try_recv(), Err(TryRecvError::Disconnected)) {
                 return Ok(());
             }
+            while let Some(input) = waiting.pop_front() {
+                let last = matches!(input, Input::Eof);
+                match self.sender.send_timeout(input, HAND_OVER_WAIT) {
+                    Ok(()) if last => return Ok(()),
+                    Ok(()) => {}
+                    Err(SendTimeoutError::Timeout(input)) => {
+                        waiting.push_front(input);
+                        break;
+                    }
+                    Err(SendTimeoutError::Disconnected(_)) => return Ok(()),
+                }
+            }
             // Waiting with a timeout rather than blocking in read(): that is what lets this
             // thread, unlike the plain stdin reader, notice that it should stop, and be joined.
-            let Some(key) = next_key(KEY_POLL)? else {
+            let wait = if waiting.is_empty() {
+                KEY_POLL
+            } else {
+                HAND_OVER_WAIT
+            };
+            let Some(typed) = next_typed(wait)? else {
                 continue;
             };
-            let input = {
-                let mut guard = lock(&self.screen);
-                let screen = &mut *guard;
-                screen.line.on_key(&mut screen.out, key)?
-            };
-            let Some(input) = input else { continue };
-            let last = matches!(input, Input::Eof);
-            if let Flow::Stop = self.send(input) {
-                return Ok(());
-            }
-            if last {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Hands an event to the main loop, unless the conversation is over (then stop).
-    fn send(&self, input: Input) -> Flow {
-        select! {
-            send(self.sender, input) -> sent => if sent.is_ok() { Flow::Continue } else { Flow::Stop },
-            recv(self.stopped) -> _ => Flow::Stop,
+            let mut guard = lock(&self.screen);
+            let screen = &mut *guard;
+            waiting.extend(screen.line.on_typed(&mut screen.out, typed)?);
         }
     }
 }
 
+/// While typed lines wait for the main loop, how long the editor waits for room for them
+/// before it looks at the keyboard again.
+const HAND_OVER_WAIT: Duration = Duration::from_millis(20);
+
 /// The keyboard for a mode that reads it only when it is its turn (`half`): one line at a time,
-/// on the calling thread, with nothing else printed meanwhile.
+/// on the calling thread.
 ///
-/// On a terminal each call switches to raw mode, edits one line (history included, kept from
-/// turn to turn), and switches back. Between turns the terminal is cooked again, so what the user
-/// types out of turn is echoed by the kernel and waits in its buffer: the next turn's editor
-/// reads those keys first (a line ended with Enter out of turn is sent at once).
+/// On a terminal the line editor runs in raw mode for the whole conversation, so the terminal
+/// never echoes on its own: what is on the `you>` line is what will be sent. In our turn the
+/// calling thread reads the keys ([`TurnKeyboard::read_line`]). In the peer's turn that thread
+/// is asleep in `read()` on the socket, so a helper thread keeps the keyboard and the status
+/// line ([`TurnKeyboard::peer_turn`]): keys edit the line, but Enter is refused with a note —
+/// the line waits on screen, as it is, for our turn.
 pub enum TurnKeyboard<R: Read> {
-    /// A person at a terminal: the line editor, and its state from turn to turn.
-    Editor(PromptLine),
-    /// A pipe or a file: plain lines.
-    Plain(LineReader<R>),
+    /// A person at a terminal: the line editor, shared with the helper of the peer's turn.
+    Editor(TurnEditor),
+    /// A pipe or a file: plain lines (boxed: the reader's buffer state is large).
+    Plain(Box<LineReader<R>>),
+}
+
+/// `half`'s line editor on a terminal (see [`TurnKeyboard`]).
+pub struct TurnEditor {
+    screen: SharedScreen,
+    /// Raw mode until the conversation is over.
+    _raw: RawMode,
 }
 
 impl<R: Read> TurnKeyboard<R> {
     /// The line editor when a person is at a terminal ([`Console::is_interactive`]), plain lines
-    /// from `stdin` otherwise.
-    pub fn new(stdin: R, options: &KeyboardOptions, console: &Console) -> TurnKeyboard<R> {
+    /// from `stdin` otherwise. On a terminal the console's output is rerouted so that it prints
+    /// above the line being typed, as in `duplex`.
+    pub fn new(stdin: R, options: &KeyboardOptions, console: &mut Console) -> TurnKeyboard<R> {
         if console.is_interactive() {
-            TurnKeyboard::Editor(PromptLine::new(options))
-        } else {
-            TurnKeyboard::Plain(LineReader::new(stdin, options.max_line))
+            match RawMode::enable() {
+                Ok(raw) => {
+                    let mut line = PromptLine::new(options);
+                    line.turns = Some(Turns::default());
+                    let screen = reroute(console, line);
+                    return TurnKeyboard::Editor(TurnEditor { screen, _raw: raw });
+                }
+                Err(error) => console.notice(&format!(
+                    "cannot use the line editor ({error}); reading plain lines instead"
+                )),
+            }
         }
+        TurnKeyboard::Plain(Box::new(LineReader::new(stdin, options.max_line)))
     }
 
-    /// Blocks until one line is typed (or input ends, or Ctrl-C in the editor).
+    /// Blocks until one line is typed (or input ends, or Ctrl-C in the editor). On a terminal,
+    /// `turn` is shown above the prompt until the line is sent (the guide: whose turn, and
+    /// which call the thread is blocked in).
     // ANCHOR: read_turn
-    pub fn read_line(&mut self, console: &mut Console) -> io::Result<Input> {
-        let line = match self {
+    pub fn read_line(&mut self, turn: &str) -> io::Result<Input> {
+        let editor = match self {
             TurnKeyboard::Plain(lines) => {
                 return Ok(match lines.read_frame()? {
                     Some(Frame::Line(line)) => Input::Line(line),
@@ -619,40 +910,150 @@ impl<R: Read> TurnKeyboard<R> {
                     None => Input::Eof,
                 });
             }
-            TurnKeyboard::Editor(line) => line,
+            TurnKeyboard::Editor(editor) => editor,
         };
-        let out = console.screen();
-        let raw = RawMode::enable()?;
-        line.draw(out)?;
-        let input = loop {
-            if let Some(key) = next_key(Duration::from_secs(3600))? {
-                if let Some(input) = line.on_key(out, key)? {
-                    break input;
-                }
+        {
+            let mut guard = lock(&editor.screen);
+            let screen = &mut *guard;
+            let turns = screen.line.turns.get_or_insert_with(Turns::default);
+            turns.mine = true;
+            turns.told = false;
+            let status = Status::new(turn, |text| text.green());
+            screen.line.set_status(&mut screen.out, Some(status))?;
+            // A paste's next line, typed while the peer had the turn, goes first.
+            if let Some(input) = screen.line.type_ahead(&mut screen.out)? {
+                return Ok(input);
             }
-        };
-        line.erase(out)?;
-        out.flush()?;
-        drop(raw);
-        Ok(input)
+        }
+        loop {
+            // The thread sleeps here, in poll() and read() on the keyboard, until a key comes.
+            let Some(typed) = next_typed(Duration::from_secs(3600))? else {
+                continue;
+            };
+            let mut guard = lock(&editor.screen);
+            let screen = &mut *guard;
+            if let Some(input) = screen
+                .line
+                .on_typed(&mut screen.out, typed)?
+                .into_iter()
+                .next()
+            {
+                return Ok(input);
+            }
+        }
     }
     // ANCHOR_END: read_turn
 
-    /// Before a message is printed out of our turn: on a terminal, erases what the kernel echoed
-    /// of a line typed meanwhile, so the message does not land glued to it. The keys themselves
-    /// still wait in the kernel's buffer; the next turn's editor shows them on its line.
-    pub fn clear_echo(&self, console: &mut Console) -> io::Result<()> {
-        if let TurnKeyboard::Editor(_) = self {
-            let out = console.screen();
-            queue!(
-                out,
-                cursor::MoveToColumn(0),
-                terminal::Clear(terminal::ClearType::CurrentLine)
-            )?;
-        }
-        Ok(())
+    /// The peer's turn begins: on a terminal, shows `status` above the prompt and starts the
+    /// helper that keeps the keyboard and the status line until the returned guard is dropped
+    /// (the call returned). Nothing for piped input: nobody is typing.
+    pub fn peer_turn(&self, status: &str) -> Option<PeerTurn> {
+        let TurnKeyboard::Editor(editor) = self else {
+            return None;
+        };
+        Some(PeerTurn::start(&editor.screen, status))
     }
 }
+
+impl Drop for TurnEditor {
+    fn drop(&mut self) {
+        // The conversation is over: the line being typed goes, and so do keys typed ahead that
+        // nobody will read (leave_raw_mode drops them), so none of them reach the shell.
+        let mut screen = lock(&self.screen);
+        let _ = screen.erase();
+        screen.active = false;
+        let _ = screen.out.flush();
+    }
+}
+
+/// How often the status line of the peer's turn counts up: the count is in whole seconds.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The peer's turn in `half` on a terminal: a helper thread (`blocked-status`) reads the keys
+/// into the line editor and counts the seconds on the status line, since the thread that waits
+/// is asleep in the kernel and can draw nothing. Dropping it — the call returned — stops and
+/// joins the helper; the status line stays on the screen with its last count.
+// ANCHOR: blocked_line
+pub struct PeerTurn {
+    screen: SharedScreen,
+    /// Dropped to stop the helper (it then sees the channel disconnected).
+    stop: Option<Sender<()>>,
+    helper: Option<JoinHandle<()>>,
+}
+
+impl PeerTurn {
+    fn start(screen: &SharedScreen, status: &str) -> PeerTurn {
+        let started = std::time::Instant::now();
+        let show = {
+            let status = status.to_string();
+            move |waited: Option<Duration>| {
+                let text = blocked::status_text(&status, waited, console::screen_columns());
+                Status::new(&text, |text| text.cyan())
+            }
+        };
+        {
+            let mut guard = lock(screen);
+            let screen = &mut *guard;
+            let turns = screen.line.turns.get_or_insert_with(Turns::default);
+            turns.mine = false;
+            turns.told = false;
+            let _ = screen.line.set_status(&mut screen.out, Some(show(None)));
+        }
+        let (stop, stopped) = bounded::<()>(0);
+        let shared = Arc::clone(screen);
+        let helper = thread::Builder::new()
+            .name("blocked-status".into())
+            .spawn(move || {
+                let mut next_tick = started + TICK;
+                loop {
+                    if matches!(stopped.try_recv(), Err(TryRecvError::Disconnected)) {
+                        return;
+                    }
+                    let now = std::time::Instant::now();
+                    if now >= next_tick {
+                        let mut guard = lock(&shared);
+                        let screen = &mut *guard;
+                        let status = Some(show(Some(started.elapsed())));
+                        let _ = screen.line.set_status(&mut screen.out, status);
+                        next_tick += TICK;
+                        continue;
+                    }
+                    let wait = (next_tick - now).min(KEY_POLL);
+                    match next_typed(wait) {
+                        Ok(Some(typed)) => {
+                            let mut guard = lock(&shared);
+                            let screen = &mut *guard;
+                            // Out of turn nothing is handed over: Enter is held back (and
+                            // Ctrl-C is the kernel's signal, see enter_raw_mode).
+                            let _ = screen.line.on_typed(&mut screen.out, typed);
+                        }
+                        Ok(None) => {}
+                        // The terminal is gone (hung up): the signal that came with it ends us.
+                        Err(_) => return,
+                    }
+                }
+            })
+            .ok();
+        PeerTurn {
+            screen: Arc::clone(screen),
+            stop: Some(stop),
+            helper,
+        }
+    }
+}
+
+impl Drop for PeerTurn {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(helper) = self.helper.take() {
+            let _ = helper.join();
+        }
+        let mut guard = lock(&self.screen);
+        let screen = &mut *guard;
+        let _ = screen.line.settle_status(&mut screen.out);
+    }
+}
+// ANCHOR_END: blocked_line
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,8 @@
 //! alternates two *blocking* calls: read a line from the keyboard and `write` it to the socket,
 //! then `read` the socket until one whole message is back. While it is blocked in one call it
 //! cannot notice the other source — that is the lesson, and the reason `duplex` needs threads.
-//! (On a terminal a status line names that call and counts its seconds: terminal/blocked.rs.)
+//! (On a terminal a status line names that call and counts its seconds, drawn by a helper
+//! thread that also keeps the keyboard in the peer's turn: terminal.rs, `PeerTurn`.)
 //! The connecting side speaks first. `q` (or the end of stdin) sends `q` and both sides close.
 //!
 //! Try it, in two terminals:
@@ -23,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader, UnframedHint};
 use crate::observe::{By, Call, Observer, Traced, Watch};
 use crate::shaping::{Shaped, Shaping};
-use crate::terminal::{BlockedLine, Input, KeyboardOptions, TurnKeyboard};
+use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
 
 /// What `half` needs besides the endpoint.
 #[derive(Debug, Clone)]
@@ -126,12 +127,20 @@ pub fn converse(
         stop_word: None,
     };
     let mut from_keyboard = TurnKeyboard::new(stdin, &keyboard_options, console);
+    let mut hints = Hints::default();
     let mut turn = first;
     let mut ending = Ending::PeerEnded;
     while turn != Turn::Over {
         turn = match turn {
             Turn::Mine => {
-                let next = my_turn(&mut from_keyboard, &mut socket_out, options, watch, console)?;
+                let next = my_turn(
+                    &mut from_keyboard,
+                    &mut socket_out,
+                    options,
+                    watch,
+                    &mut hints,
+                    console,
+                )?;
                 if next == Turn::Over {
                     ending = Ending::WeQuit;
                 }
@@ -153,15 +162,16 @@ fn my_turn(
     socket_out: &mut impl Write,
     options: &Options,
     watch: &Watch,
+    hints: &mut Hints,
     console: &mut Console,
 ) -> Result<Turn> {
     let framing = options.framing;
     // On a terminal the guide names the call we are about to block in, as the peer's turn does.
-    console.guide(&format!(
+    let guide = format!(
         "your turn: blocked in {} — type one line (q quits)",
         Call::Keyboard.name()
-    ));
-    let line = match keyboard.read_line(console) {
+    );
+    let line = match keyboard.read_line(&guide) {
         Ok(Input::Line(line)) => line,
         Ok(Input::TooLong { limit }) => {
             console.notice(&format!(
@@ -193,12 +203,18 @@ fn my_turn(
         return Ok(Turn::Mine);
     }
     send(socket_out, framing, &line, watch)?;
+    if is_farewell(&line) && !std::mem::replace(&mut hints.told_quit, true) {
+        console.notice(&format!(
+            "sent as a message: `{QUIT}` alone on a line is what ends the conversation"
+        ));
+    }
     Ok(Turn::Theirs)
 }
 // ANCHOR_END: my_turn
 
-/// Blocks in `read` on the socket until one whole message has arrived. Anything typed meanwhile
-/// is echoed by the terminal but waits in stdin's buffer until our next turn.
+/// Blocks in `read` on the socket until one whole message has arrived. On a terminal, keys typed
+/// meanwhile go to the line editor (a helper thread reads them, terminal.rs) and wait on the
+/// `you>` line, as they will be sent, for our turn.
 // ANCHOR: their_turn
 fn their_turn(
     peer: &mut MessageReader<impl Read>,
@@ -208,14 +224,15 @@ fn their_turn(
 ) -> Result<Turn> {
     console.guide("peer's turn: waiting for its message (what you type now is sent on your turn)");
     // On a terminal, a status line names the call this thread is about to sleep in and counts
-    // the seconds (terminal/blocked.rs): a peer that never answers is visible, not a silent hang.
-    let blocked = console
-        .is_interactive()
-        .then(|| BlockedLine::show(console.stderr_handle(), Call::SocketRead));
+    // the seconds (terminal.rs, `PeerTurn`): a peer that never answers is visible, not a silent hang.
+    let call = Call::SocketRead;
+    let blocked = keyboard.peer_turn(&format!(
+        "blocked in {} — {}",
+        call.name(),
+        call.waits_for()
+    ));
     let frame = peer.read_frame();
     drop(blocked);
-    // Whatever was typed meanwhile waits for our turn; only its echo goes (terminal.rs).
-    let _ = keyboard.clear_echo(console);
     match frame {
         Ok(Some(Frame::Line(line))) if is_quit(&line) => {
             watch.received(&line);
@@ -241,6 +258,22 @@ fn their_turn(
     }
 }
 // ANCHOR_END: their_turn
+
+/// Hints given at most once per conversation.
+#[derive(Default)]
+struct Hints {
+    /// `quit`, `exit` or `bye` was sent as a message, and we said that `q` quits.
+    told_quit: bool,
+}
+
+/// `quit`, `exit` or `bye` alone on a line: what a student types to leave. They are still sent
+/// (a peer's script may expect them); the first earns a hint that `q` is the word.
+fn is_farewell(line: &[u8]) -> bool {
+    let word = line.trim_ascii();
+    ["quit", "exit", "bye"]
+        .iter()
+        .any(|farewell| word.eq_ignore_ascii_case(farewell.as_bytes()))
+}
 
 /// `q` alone on a line (spaces around it and a capital Q are forgiven).
 fn is_quit(line: &[u8]) -> bool {
@@ -318,5 +351,43 @@ mod tests {
         assert!(is_quit(b"q"));
         assert!(is_quit(b" Q "));
         assert!(!is_quit(b"quit"));
+    }
+
+    #[test]
+    fn quit_exit_and_bye_are_sent_with_one_hint_that_q_quits() {
+        colored::control::set_override(false);
+        let err = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut console = Console::new(
+            Box::new(io::sink()),
+            Box::new(Shared(std::sync::Arc::clone(&err))),
+            false,
+        );
+        let mut wire = Vec::new();
+        converse(
+            MessageReader::new(&b"a\nb\n"[..], Framing::Line, 100),
+            &mut wire,
+            Turn::Mine,
+            &b"quit\n EXIT \n"[..],
+            &options(),
+            &mut Watch::off(),
+            &mut console,
+        )
+        .unwrap();
+        assert_eq!(
+            wire, b"quit\n EXIT \nq\n",
+            "still sent: a peer may expect them"
+        );
+        let err = String::from_utf8(err.lock().unwrap().clone()).unwrap();
+        assert_eq!(err.matches("`q` alone on a line").count(), 1, "{err}");
     }
 }

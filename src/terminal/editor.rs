@@ -27,6 +27,14 @@ pub enum Action {
     ClearScreen,
     /// Enter on a line with something in it: hand it over.
     Submit(String),
+    /// Enter on a line longer than `--max-line`: it is not sent (as a piped line would not
+    /// be), and the line is cleared; Up brings it back to shorten it.
+    TooLong {
+        /// How long the line was, in bytes (counting what its capacity refused).
+        length: usize,
+        /// `--max-line`.
+        limit: usize,
+    },
     /// Ctrl-C.
     Interrupt,
     /// Ctrl-D on an empty line: end of input.
@@ -46,8 +54,12 @@ pub struct LineEditor {
     browsing: Option<usize>,
     /// The line the user was typing before pressing Up, given back by Down.
     draft: String,
-    /// `--max-line`: the editor refuses to grow a line past what may be sent.
+    /// `--max-line`: a longer line is never sent. The line may grow past it, so that what is
+    /// refused at Enter is what the user sees, but only up to [`LineEditor::capacity`].
     max_len: usize,
+    /// Bytes refused because the line reached its capacity (a huge paste): counted, so that
+    /// Enter can say by how much the line was too long without holding it all.
+    refused: usize,
 }
 
 impl LineEditor {
@@ -67,6 +79,46 @@ impl LineEditor {
     /// The cursor, as a byte offset into [`LineEditor::text`].
     pub fn cursor(&self) -> usize {
         self.cursor
+    }
+
+    /// How long the line may grow: past `--max-line` (the line is then refused at Enter, not cut),
+    /// but not without bound, so a paste of megabytes on one line does not hold them all.
+    fn capacity(&self) -> usize {
+        self.max_len
+            .saturating_mul(2)
+            .max(self.max_len.saturating_add(64))
+    }
+
+    /// A pasted block (bracketed paste: one event however long): its text goes in at the
+    /// cursor as if typed, each line break is an Enter, and tabs and other control characters
+    /// are typed as a space or left out, as the keys for them would be. Returns what each Enter
+    /// gave, then a final redraw if the last line is left half-typed.
+    pub fn paste(&mut self, text: &str) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let mut changed = false;
+        let mut after_cr = false;
+        for c in text.chars() {
+            let crlf = after_cr && c == '\n';
+            after_cr = c == '\r';
+            match c {
+                // CR LF is one line break, not a line and a blank one.
+                _ if crlf => {}
+                '\r' | '\n' => {
+                    match self.submit() {
+                        Action::Nothing | Action::Redraw => {}
+                        action => actions.push(action),
+                    }
+                    changed = true;
+                }
+                '\t' => changed |= self.insert(' ') != Action::Nothing,
+                c if c.is_control() => {}
+                c => changed |= self.insert(c) != Action::Nothing,
+            }
+        }
+        if changed {
+            actions.push(Action::Redraw);
+        }
+        actions
     }
 
     /// Applies one key press.
@@ -122,6 +174,7 @@ impl LineEditor {
     /// may mean them.)
     fn submit(&mut self) -> Action {
         let line = std::mem::take(&mut self.text);
+        let refused = std::mem::take(&mut self.refused);
         self.cursor = 0;
         self.browsing = None;
         self.draft.clear();
@@ -135,12 +188,22 @@ impl LineEditor {
         if self.history.last() != Some(&line) {
             self.history.push(line.clone());
         }
+        let length = line.len() + refused;
+        if length > self.max_len {
+            return Action::TooLong {
+                length,
+                limit: self.max_len,
+            };
+        }
         Action::Submit(line)
     }
 
     fn insert(&mut self, c: char) -> Action {
-        if self.text.len() + c.len_utf8() > self.max_len {
-            return Action::Bell;
+        if self.text.len() + c.len_utf8() > self.capacity() {
+            // Ring once, not once per refused character of a paste.
+            let first = self.refused == 0;
+            self.refused += c.len_utf8();
+            return if first { Action::Bell } else { Action::Nothing };
         }
         self.text.insert(self.cursor, c);
         // A combining accent joins the grapheme before it; the cursor then stands after both.
@@ -471,13 +534,65 @@ mod tests {
     }
 
     #[test]
-    fn the_line_never_grows_past_max_line() {
+    fn a_line_longer_than_max_line_is_refused_at_enter_never_cut() {
         let mut editor = LineEditor::new(3);
-        for c in "abc".chars() {
-            plain(&mut editor, KeyCode::Char(c));
+        for c in "abcd".chars() {
+            assert_eq!(plain(&mut editor, KeyCode::Char(c)), Action::Redraw);
         }
-        assert_eq!(plain(&mut editor, KeyCode::Char('d')), Action::Bell);
-        assert_eq!(editor.text(), "abc");
+        assert_eq!(editor.text(), "abcd", "what is shown is what Enter judges");
+        let refused = Action::TooLong {
+            length: 4,
+            limit: 3,
+        };
+        assert_eq!(plain(&mut editor, KeyCode::Enter), refused);
+        assert_eq!(
+            editor.text(),
+            "",
+            "nothing was sent, and the line is cleared"
+        );
+        // Up brings it back, to be shortened and sent.
+        plain(&mut editor, KeyCode::Up);
+        plain(&mut editor, KeyCode::Backspace);
+        assert_eq!(
+            plain(&mut editor, KeyCode::Enter),
+            Action::Submit("abc".into())
+        );
+    }
+
+    #[test]
+    fn the_line_stops_growing_at_its_capacity_and_counts_what_it_refused() {
+        let mut editor = LineEditor::new(3);
+        let actions = editor.paste(&"x".repeat(100));
+        assert_eq!(actions, [Action::Redraw]);
+        assert_eq!(editor.text().len(), 67, "--max-line + 64");
+        assert_eq!(
+            editor.paste("\r"),
+            [
+                Action::TooLong {
+                    length: 100,
+                    limit: 3
+                },
+                Action::Redraw
+            ]
+        );
+    }
+
+    #[test]
+    fn a_paste_is_typed_line_by_line_and_its_last_line_stays_on_the_line() {
+        let mut editor = typed("> ");
+        let actions = editor.paste("one\r\ntwo\r\r\tthree\x1b[Dx\nfou");
+        assert_eq!(
+            actions,
+            [
+                Action::Submit("> one".into()),
+                Action::Submit("two".into()),
+                // The blank line between is not sent; the tab is a space, the escape left out.
+                Action::Submit(" three[Dx".into()),
+                Action::Redraw,
+            ]
+        );
+        assert_eq!(editor.text(), "fou");
+        assert_eq!(editor.cursor(), 3);
     }
 
     #[test]

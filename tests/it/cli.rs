@@ -111,3 +111,17 @@ fn an_unknown_lesson_is_a_usage_error_that_lists_the_names() {
         ))
         .stderr(contains("the lessons are half, duplex, room"));
 }
+
+#[test]
+fn a_bare_port_says_to_add_listen_or_connect() {
+    netchat_cmd()
+        .args(["half", "5417"])
+        .assert()
+        .code(2)
+        .stderr(contains("netchat: error: unexpected argument '5417'"))
+        .stderr(contains(
+            "netchat: hint: a port needs --listen or --connect in front of it: \
+             `netchat half --listen 5417` waits for a peer, \
+             `netchat half --connect 5417` connects to one",
+        ));
+}

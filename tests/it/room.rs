@@ -337,6 +337,19 @@ fn room_host_kicks_a_member_and_speaks_as_host(engine: Engine) {
     server.expect_stderr("in the room (1): alice (");
 }
 
+fn room_the_usual_ways_to_leave_are_answered_with_slash_quit(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut alice = join(addr, "alice");
+    for word in ["/q", "/exit", "/leave"] {
+        alice.send_line(word);
+        alice.expect_stdout(&format!(
+            "*** unknown command {word}; /quit leaves the room"
+        ));
+    }
+    server.send_line("/exit");
+    server.expect_stderr("unknown command /exit: /quit closes the room");
+}
+
 fn room_closing_on_end_of_input_tells_everyone_and_exits_0(engine: Engine) {
     let (mut server, addr) = engine.listen("server", &[]);
     let mut alice = join(addr, "alice");
@@ -640,6 +653,7 @@ fn room_poll_5000_clients_join_and_leave_on_one_thread_and_fds_return_to_the_bas
 
 // Every test above that runs a room server, once per engine.
 engine_tests! {
+    room_the_usual_ways_to_leave_are_answered_with_slash_quit,
     room_messages_reach_every_other_member_once_in_server_order,
     room_announces_join_rename_and_leave_to_the_others,
     room_refuses_taken_and_invalid_names_and_impersonation_shows,

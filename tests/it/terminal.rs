@@ -209,16 +209,22 @@ fn room() -> (Netchat, SocketAddr) {
     Netchat::listen("server", "room", &[])
 }
 
-#[test]
-fn the_room_client_edits_lines_too() {
-    let (_server, addr) = room();
-    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
-    bob.expect_stdout("you are now bob");
+/// ann, a member at a terminal, in the room at `addr`, her line editor running.
+fn ann_at_terminal(addr: SocketAddr) -> Tty {
     let target = addr.to_string();
     let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
     let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
     ann.wait_for_text("you are now ann");
     ann.wait_for_raw_mode();
+    ann
+}
+
+#[test]
+fn the_room_client_edits_lines_too() {
+    let (_server, addr) = room();
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    let mut ann = ann_at_terminal(addr);
     ann.type_keys(&format!("helo{LEFT}l{ENTER}"));
     bob.expect_stdout("[ann] hello");
 }
@@ -228,11 +234,7 @@ fn sigterm_makes_the_room_client_say_quit() {
     let (_server, addr) = room();
     let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
     bob.expect_stdout("you are now bob");
-    let target = addr.to_string();
-    let args = ["room", "--connect", target.as_str(), "--nick", "ann"];
-    let mut ann = Tty::spawn("ann", &args, ROWS, COLUMNS);
-    ann.wait_for_text("you are now ann");
-    ann.wait_for_raw_mode();
+    let mut ann = ann_at_terminal(addr);
     ann.signal(Signal::SIGTERM);
     bob.expect_stdout("ann left");
     ann.expect_exit_code(0);
@@ -309,12 +311,13 @@ fn half_keys_typed_out_of_turn_wait_for_the_turn() {
     tty.type_keys(&format!("one{ENTER}"));
     assert_eq!(peer.next_stdout(), "one");
     tty.wait_for_text("peer's turn");
-    // Not our turn: typed keys are echoed by the kernel and wait; nothing is sent.
+    // Not our turn: typed keys go to the line editor and wait on its line; nothing is sent.
     tty.type_keys("early");
-    tty.wait_for_text("early");
+    tty.wait_for_cursor_row("you> early", 10);
     peer.expect_no_stdout();
     peer.send_line("ok");
     // Our turn: the waiting keys are on the editor's line, below the message.
+    tty.wait_for_text("peer> ok");
     let screen = tty.wait_for_cursor_row("you> early", 10);
     let row = usize::from(screen.cursor.0);
     assert!(
@@ -380,7 +383,8 @@ fn half_shows_the_call_it_is_blocked_in_and_counts_the_seconds() {
     // (Waiting for a screen where both hold: a redraw that overwrote the row never gets there.
     // Any count past 2 s will do: on a loaded machine the echo of `early` may come after 3 s.)
     tty.wait_for("the count going on above the typed line", |screen| {
-        waited_seconds(screen).is_some_and(|seconds| seconds >= 3) && screen.cursor_row() == "early"
+        waited_seconds(screen).is_some_and(|seconds| seconds >= 3)
+            && screen.cursor_row() == "you> early"
     });
     peer.send_line("ok");
     tty.wait_for_text("peer> ok");
@@ -400,4 +404,299 @@ fn waited_seconds(screen: &common::pty::Screen) -> Option<u64> {
 engine_tests! {
     the_host_console_edits_lines_and_sighup_says_goodbye_to_the_room,
     a_message_padded_to_the_screen_width_cannot_start_a_row_as_someone_else,
+}
+
+/// `count` lines of `width` characters each, numbered, as a paste sends them: each ended by a
+/// carriage return (what Enter is in raw mode, and what terminals put in a pasted block).
+fn pasted_lines(count: usize, width: usize) -> (Vec<String>, String) {
+    let lines: Vec<String> = (0..count)
+        .map(|n| format!("{n:04}{}", "x".repeat(width - 4)))
+        .collect();
+    let typed = lines.iter().map(|line| format!("{line}\r")).collect();
+    (lines, typed)
+}
+
+/// Waits for each of `lines` on the peer's stdout, in order.
+fn expect_lines(peer: &mut Netchat, lines: &[String]) {
+    for line in lines {
+        assert_eq!(&peer.next_stdout(), line);
+    }
+}
+
+#[test]
+fn a_paste_of_50_lines_arrives_whole_from_a_terminal_without_bracketed_paste() {
+    // 5,000 bytes: more than crossterm reads at once (1,024), typed key by key into the
+    // terminal as a terminal that does not bracket pastes sends them. The last line arrives
+    // without another key being pressed.
+    let (mut peer, mut tty) = duplex_at_terminal(COLUMNS);
+    let (lines, typed) = pasted_lines(50, 99);
+    assert_eq!(typed.len(), 5_000);
+    let mut paste = tty.paste_in_background(typed.into_bytes());
+    expect_lines(&mut peer, &lines);
+    paste.wait_written();
+}
+
+#[test]
+fn a_bracketed_paste_of_64_kib_arrives_whole() {
+    let (mut peer, mut tty) = duplex_at_terminal(COLUMNS);
+    assert!(
+        tty.bracketed_paste(),
+        "netchat asks the terminal for bracketed paste"
+    );
+    let (lines, typed) = pasted_lines(64, 1023);
+    assert_eq!(typed.len(), 64 * 1024);
+    let mut paste = tty.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
+    expect_lines(&mut peer, &lines);
+    paste.wait_written();
+    // The editor is ready for the next line, and the terminal is still drawn as it should be.
+    tty.wait_for_cursor_row("you>", 5);
+}
+
+#[test]
+fn a_paste_in_the_room_goes_out_line_by_line() {
+    let (_server, addr) = Netchat::listen("server", "room", &["--rate-limit", "0"]);
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    let mut ann = ann_at_terminal(addr);
+    let (lines, typed) = pasted_lines(50, 99);
+    let mut paste = ann.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
+    for line in &lines {
+        bob.expect_stdout(&format!("[ann] {line}"));
+    }
+    paste.wait_written();
+}
+
+#[test]
+fn a_typed_line_over_max_line_is_refused_at_enter_never_cut() {
+    let (mut peer, addr) = Netchat::listen("peer", "duplex", &[]);
+    let target = addr.to_string();
+    let args = ["duplex", "--connect", target.as_str(), "--max-line", "10"];
+    let mut tty = Tty::spawn("you", &args, ROWS, COLUMNS);
+    tty.wait_for_cursor_row("you>", 5);
+    tty.type_keys(&format!("0123456789AB{ENTER}"));
+    // (60 columns: the note takes two rows.)
+    tty.wait_for_text("your line is longer than 10 bytes (--max-line) by 2");
+    tty.wait_for_text("and was not sent; ↑ brings it back");
+    tty.wait_for_cursor_row("you>", 5);
+    peer.expect_no_stdout();
+    // Up brings it back whole; shortened, it goes.
+    tty.type_keys(&format!("{UP}{BACKSPACE}{BACKSPACE}{ENTER}"));
+    assert_eq!(peer.next_stdout(), "0123456789");
+}
+
+/// `half --connect` at a terminal `columns` wide with `extra` options, to a raw listener the
+/// test speaks for; `one` already sent, so it is the peer's turn.
+fn half_facing_a_script(columns: u16, extra: &[&str]) -> (common::RawPeer, Tty) {
+    let (listener, addr) = common::raw_listener();
+    let target = addr.to_string();
+    let mut args = vec!["half", "--connect", target.as_str()];
+    args.extend_from_slice(extra);
+    let mut tty = Tty::spawn("you", &args, ROWS, columns);
+    let mut peer = common::raw_accept(&listener);
+    tty.wait_for_cursor_row("you>", 5);
+    tty.type_keys(&format!("one{ENTER}"));
+    assert_eq!(peer.read_line(), "one");
+    (peer, tty)
+}
+
+/// The screen's text with every blank left out: a line wrapped at any column is found whole.
+fn squeezed(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The count on half's status line, `N` in `netchat: blocked in … (N s)`, if it is on screen.
+fn status_count(screen: &common::pty::Screen) -> Option<u64> {
+    screen.rows.iter().find_map(|row| {
+        let words = row.strip_prefix("netchat: blocked in ")?;
+        let count = words.rsplit_once(" (")?.1.strip_suffix(" s)")?;
+        count.parse().ok()
+    })
+}
+
+/// The counting status line erases nothing but itself: the trace lines and the unframed-peer
+/// hint printed while it counts stay on the screen, whole, however narrow the terminal.
+fn the_status_line_erases_nothing_but_itself(columns: u16) {
+    let (mut peer, mut tty) = half_facing_a_script(columns, &["--trace"]);
+    // A line typed out of turn, long enough to wrap under the status line.
+    let typed = "w".repeat(usize::from(columns) + 7);
+    tty.type_keys(&typed);
+    // A script's answer without a newline: a trace line for the read, then after a second the
+    // watchdog's trace line and the hint, all while the status line counts on.
+    peer.send(b"hi");
+    // Waiting for the whole bottom settled (a screen read mid-redraw is half drawn): the status
+    // line counting past the hint, right above the typed line, which wrapped onto two rows.
+    let first_row = format!("you> {}", &typed[..usize::from(columns) - 5]);
+    let second_row = &typed[usize::from(columns) - 5..];
+    let screen = tty.wait_for("the status line counting past the hint", |screen| {
+        let row = usize::from(screen.cursor.0);
+        status_count(screen).is_some_and(|seconds| seconds >= 3)
+            && row >= 2
+            && screen.cursor_row() == second_row
+            && screen.rows[row - 1] == first_row
+            && screen.rows[row - 2].starts_with("netchat: blocked in")
+    });
+    let shown = squeezed(&screen.rows.concat());
+    for line in [
+        "netchat: the peer sent bytes without a newline and nothing more for a second: it may be \
+         a script that does not end its messages with a newline (one send() per message); if so, \
+         run netchat with --framing raw",
+        "→ message continues (2 bytes so far) \"hi\"",
+        // (The watchdog says how long it has waited: about a second, more on a busy machine.)
+        "trace",
+        "blocked in read() on the socket (waiting for the peer) for",
+    ] {
+        assert!(
+            shown.contains(&squeezed(line)),
+            "{line:?} was erased: {screen:#?}"
+        );
+    }
+    // One status line, and only one.
+    let counts = screen.rows.iter().filter(|r| r.ends_with(" s)")).count();
+    assert_eq!(counts, 1, "{screen:#?}");
+}
+
+#[test]
+fn the_status_line_erases_nothing_at_80_columns() {
+    the_status_line_erases_nothing_but_itself(80);
+}
+
+#[test]
+fn the_status_line_erases_nothing_at_40_columns() {
+    the_status_line_erases_nothing_but_itself(40);
+}
+
+#[test]
+fn half_out_of_turn_shows_exactly_what_it_will_send() {
+    let (mut peer, mut tty) = half_at_terminal();
+    tty.type_keys(&format!("one{ENTER}"));
+    assert_eq!(peer.next_stdout(), "one");
+    tty.wait_for_text("peer's turn");
+    // Arrows and history out of turn edit the line, as in our turn: ↑ brings `one` back.
+    tty.type_keys(&format!("abc{LEFT}X{UP}"));
+    tty.wait_for_cursor_row("you> one", 8);
+    // Enter out of turn sends nothing: it says so, and the line stays.
+    tty.type_keys(ENTER);
+    tty.wait_for_text("not your turn");
+    tty.wait_for_cursor_row("you> one", 8);
+    peer.expect_no_stdout();
+    peer.send_line("ok");
+    tty.wait_for_text("peer> ok");
+    tty.wait_for_cursor_row("you> one", 8);
+    tty.type_keys(ENTER);
+    assert_eq!(peer.next_stdout(), "one");
+    // Wide characters and an emoji, with Backspace over them: what shows is what goes.
+    tty.wait_for_text("peer's turn");
+    tty.type_keys(&format!("日本x🎉{BACKSPACE}{BACKSPACE}{BACKSPACE}語"));
+    tty.wait_for_cursor_row("you> 日語", 9);
+    peer.send_line("ok again");
+    tty.wait_for_text("peer> ok again");
+    tty.wait_for_cursor_row("you> 日語", 9);
+    tty.type_keys(ENTER);
+    assert_eq!(peer.next_stdout(), "日語");
+}
+
+#[test]
+fn half_ctrl_l_out_of_turn_redraws_the_status_and_the_line() {
+    let (_peer, mut tty) = half_at_terminal();
+    tty.type_keys(&format!("one{ENTER}"));
+    tty.wait_for_text("peer's turn");
+    tty.type_keys(&format!("abc{CTRL_L}"));
+    tty.wait_for("the status line and the line alone at the top", |s| {
+        s.rows[0].starts_with("netchat: blocked in read() on the socket")
+            && s.rows[1] == "you> abc"
+            && s.cursor == (1, 8)
+    });
+}
+
+/// Ends netchat at a terminal while it is stuck: connected to a listener that never reads, with
+/// a 6 MB paste to send, so the kernel's buffers fill, duplex's main thread blocks in `write()`
+/// and the line editor's queue is full. `end` (Ctrl-C, or a signal) must still end it.
+fn a_stuck_duplex_still_ends(end: impl FnOnce(&mut Tty)) {
+    let (listener, addr) = common::small_window_listener();
+    let target = addr.to_string();
+    let mut tty = Tty::spawn(
+        "you",
+        &["duplex", "--connect", target.as_str()],
+        ROWS,
+        COLUMNS,
+    );
+    let _never_reads = common::raw_accept(&listener);
+    tty.wait_for_cursor_row("you>", 5);
+    let (_, typed) = pasted_lines(6_000, 1_023);
+    let _paste = tty.paste_in_background(format!("\x1b[200~{typed}\x1b[201~").into_bytes());
+    // Lines are going out: the paste was read, and its lines are on the screen as sent (rows
+    // full of `x`; their beginnings scroll past faster than a screen can be caught).
+    let full_row = "x".repeat(usize::from(COLUMNS));
+    tty.wait_for("pasted lines sent", |s| s.rows.contains(&full_row));
+    end(&mut tty);
+    tty.expect_exit_code(0);
+    assert!(!tty.is_raw(), "raw mode left on");
+}
+
+#[test]
+fn ctrl_c_ends_duplex_stuck_on_a_peer_that_never_reads() {
+    a_stuck_duplex_still_ends(|tty| tty.type_keys(CTRL_C));
+}
+
+#[test]
+fn sigterm_ends_duplex_stuck_on_a_peer_that_never_reads() {
+    a_stuck_duplex_still_ends(|tty| tty.signal(Signal::SIGTERM));
+}
+
+#[test]
+fn sighup_ends_duplex_stuck_on_a_peer_that_never_reads() {
+    a_stuck_duplex_still_ends(|tty| tty.signal(Signal::SIGHUP));
+}
+
+#[test]
+fn quit_typed_in_the_room_is_held_back_with_the_hint_that_slash_quit_leaves() {
+    let (_server, addr) = room();
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    let mut ann = ann_at_terminal(addr);
+    ann.type_keys(&format!("quit{ENTER}"));
+    ann.wait_for_text("`quit` was not sent: /quit leaves the room");
+    // Typed again at once, it is what the student means: a message.
+    ann.type_keys(&format!("{UP}{ENTER}"));
+    bob.expect_stdout("[ann] quit");
+}
+
+#[test]
+fn half_types_a_pasted_block_one_line_per_turn() {
+    let (mut peer, mut tty) = half_at_terminal();
+    assert!(
+        tty.bracketed_paste(),
+        "netchat asks the terminal for bracketed paste"
+    );
+    tty.type_keys("\x1b[200~first\rsecond\rthird\x1b[201~");
+    assert_eq!(peer.next_stdout(), "first");
+    peer.expect_no_stdout();
+    peer.send_line("ok");
+    // The paste's next line goes at the start of the turn, as its line break said.
+    assert_eq!(peer.next_stdout(), "second");
+    peer.send_line("ok");
+    // The last line had no line break: it waits on the line, to be finished and sent.
+    tty.wait_for_cursor_row("you> third", 10);
+    peer.expect_no_stdout();
+    tty.type_keys(&format!("!{ENTER}"));
+    assert_eq!(peer.next_stdout(), "third!");
+}
+
+#[test]
+fn a_paste_at_the_host_console_goes_out_whole() {
+    let args = ["room", "--listen", "127.0.0.1:0"];
+    let mut host = Tty::spawn("host", &args, ROWS, COLUMNS);
+    let screen = host.wait_for_text("listening on");
+    let line = &screen.rows[screen.find("listening on").unwrap_or(0)];
+    let addr = parse_listening_addr(line).unwrap_or_else(|| host.fail("no address"));
+    let mut bob = Netchat::connect("bob", "room", addr, &["--nick", "bob"]);
+    bob.expect_stdout("you are now bob");
+    host.wait_for_raw_mode();
+    // 5,000 bytes as a terminal without bracketed paste types them: the last line too.
+    let (lines, typed) = pasted_lines(50, 99);
+    let mut paste = host.paste_in_background(typed.into_bytes());
+    for line in &lines {
+        bob.expect_stdout(&format!("[host] {line}"));
+    }
+    paste.wait_written();
 }

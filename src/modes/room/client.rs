@@ -285,6 +285,9 @@ struct Leaving {
     goodbye: Option<Farewell>,
     /// When received lines last filled the queue to the screen: the screen was behind.
     behind: Option<Instant>,
+    /// A `q`, `quit` or `exit` typed alone and not sent, with the hint that `/quit` leaves:
+    /// typed again at once, it is sent as a message.
+    held_farewell: Option<Vec<u8>>,
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
@@ -302,6 +305,7 @@ fn chat(
         deadline: None,
         goodbye: None,
         behind: None,
+        held_farewell: None,
     };
     loop {
         let give_up = match state.deadline {
@@ -341,6 +345,9 @@ fn chat(
             }
             recv(typing) -> typed => match typed.unwrap_or(Input::Eof) {
                 Input::Line(line) => {
+                    if held_back_farewell(&line, &mut state, console) {
+                        continue;
+                    }
                     if typed_line(server, line, &mut state, console) {
                         return Ok(());
                     }
@@ -500,6 +507,27 @@ fn typed_line(
         state.deadline = Some(Instant::now() + QUIT_WAIT);
     }
     false
+}
+
+/// `q`, `quit` or `exit` typed alone (at the keyboard, not piped): the student most likely
+/// meant to leave, and a room would show the word to every member. So it is not sent the first
+/// time, and the hint says that `/quit` leaves; typed again straight after (↑ Enter), it is sent
+/// as a message. Returns whether the line was held back.
+fn held_back_farewell(line: &[u8], state: &mut Leaving, console: &mut Console) -> bool {
+    let word = line.trim_ascii();
+    let farewell = ["q", "quit", "exit"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w.as_bytes()));
+    let again = state.held_farewell.take().is_some_and(|held| held == line);
+    if !farewell || again {
+        return false;
+    }
+    state.held_farewell = Some(line.to_vec());
+    console.notice(&format!(
+        "`{}` was not sent: /quit leaves the room (to send it as a message, type it again)",
+        String::from_utf8_lossy(word)
+    ));
+    true
 }
 
 /// A broken connection to the room: reset or closed under us means the server went away.

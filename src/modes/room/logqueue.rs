@@ -9,12 +9,15 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::actions::Log;
 use super::transcript::{Recorded, Transcript};
+use crate::console::OutputKind;
+use crate::text::thousands;
 
 /// How many console lines may gather for the operator's terminal while it is behind (plus
 /// [`LOG_BATCHES`] such batches already handed over). If the terminal cannot keep up (a flood,
 /// or output paused with Ctrl-S), further lines are counted and skipped rather than letting the
 /// room wait for a screen; the operator then reads
-/// `netchat: N console lines were skipped: the terminal could not keep up`.
+/// `netchat: 1,234 console lines were skipped: the terminal could not keep up` (or the pipe, or
+/// the file: whatever stdout is).
 pub const LOG_QUEUE: usize = 256;
 
 /// The room's side of the operator's console: lines handed to the console thread through a
@@ -38,6 +41,8 @@ pub struct LogQueue {
     skipped: u64,
     /// `--log FILE`: every entry is written there in full, even when the terminal skips some.
     transcript: Option<Transcript>,
+    /// Where the console writes, to say where lines were skipped.
+    output: OutputKind,
     /// When the last "lines were skipped" note went out: at most one a second.
     noted: Option<Instant>,
 }
@@ -61,7 +66,15 @@ impl LogQueue {
             skipped: 0,
             transcript: None,
             noted: None,
+            output: OutputKind::default(),
         }
+    }
+
+    /// Says where the console writes (a terminal, a pipe, a file), for the note about skipped
+    /// lines.
+    pub fn writing_to(mut self, output: OutputKind) -> LogQueue {
+        self.output = output;
+        self
     }
 
     /// Also appends every entry to the transcript (`--log`), if there is one.
@@ -144,8 +157,9 @@ impl LogQueue {
             return;
         }
         self.pending.push(Log::Notice(format!(
-            "{} console lines were skipped: the terminal could not keep up",
-            self.skipped
+            "{} console lines were skipped: {}",
+            thousands(self.skipped),
+            self.output.fell_behind()
         )));
         self.skipped = 0;
         self.noted = Some(now);
@@ -175,8 +189,8 @@ mod tests {
     #[test]
     fn a_console_that_fell_behind_gets_a_bounded_backlog_then_a_count_of_the_skipped() {
         let (sender, console) = crossbeam_channel::bounded(LOG_BATCHES);
-        let mut log = LogQueue::new(sender);
-        let offered = (LOG_BATCHES + 1) * LOG_QUEUE + 10;
+        let mut log = LogQueue::new(sender).writing_to(OutputKind::Pipe);
+        let offered = (LOG_BATCHES + 1) * LOG_QUEUE + 1_010;
         for n in 0..offered {
             log.show(joined(n));
         }
@@ -193,7 +207,8 @@ mod tests {
         );
         assert!(matches!(&next[LOG_QUEUE], Log::Answer(_)));
         assert!(
-            matches!(&next[LOG_QUEUE + 1], Log::Notice(note) if note.starts_with("10 console lines were skipped")),
+            matches!(&next[LOG_QUEUE + 1], Log::Notice(note) if note == "1,010 console lines were \
+                skipped: the program reading netchat's output (a pipe) could not keep up"),
             "{:?}",
             next.last()
         );

@@ -101,7 +101,9 @@ pub fn serve(
     let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
     let (log_sender, log) = bounded::<LogBatch>(logqueue::LOG_BATCHES);
-    let log_queue = LogQueue::new(log_sender).with_transcript(transcript);
+    let log_queue = LogQueue::new(log_sender)
+        .with_transcript(transcript)
+        .writing_to(console.stdout_kind());
     let rules = options.room(bots_from);
     let room: Box<dyn Running> = match options.engine {
         EngineKind::Threads => Box::new(threads::start(

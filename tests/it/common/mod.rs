@@ -445,6 +445,22 @@ pub fn raw_listener() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
+/// A raw listener whose connections have a receive buffer of a few KiB: a peer that never
+/// reads is then full after that much, not after the megabytes loopback otherwise allows, so a
+/// sender's `write()` blocks soon.
+pub fn small_window_listener() -> (TcpListener, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    // Set before listen: accepted connections inherit it, and it caps the window offered.
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    socket.bind(&addr.into()).expect("bind 127.0.0.1:0");
+    socket.listen(1).expect("listen");
+    let listener: TcpListener = socket.into();
+    let addr = listener.local_addr().expect("local_addr");
+    (listener, addr)
+}
+
 /// Accepts one connection on a raw listener, within the deadline.
 pub fn raw_accept(listener: &TcpListener) -> RawPeer {
     listener.set_nonblocking(true).expect("nonblocking");

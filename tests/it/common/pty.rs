@@ -146,6 +146,51 @@ impl Tty {
         }
     }
 
+    /// Pastes `text` from a thread of its own, as a terminal writes a paste: as fast as netchat
+    /// reads it. A netchat that stops reading (its queues full) cannot block the test: the
+    /// writer gives up when the [`Paste`] is dropped, or when the terminal is gone.
+    pub fn paste_in_background(&mut self, text: Vec<u8>) -> Paste {
+        let Some(master) = self.master.as_ref() else {
+            self.fail("pasting after the window was closed")
+        };
+        let mut master = master.try_clone().expect("clone the terminal");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let (done, written) = unbounded();
+        let writer = thread::spawn(move || {
+            for chunk in text.chunks(256) {
+                // Write only when the terminal has room, a short wait at a time, to notice `stop`.
+                loop {
+                    if stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let mut ready = [PollFd::new(master.as_fd(), PollFlags::POLLOUT)];
+                    match poll(&mut ready, PollTimeout::from(50u16)) {
+                        Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                        Ok(_) => break,
+                        Err(_) => return,
+                    }
+                }
+                if master.write_all(chunk).is_err() {
+                    return;
+                }
+            }
+            let _ = done.send(());
+        });
+        Paste {
+            stop,
+            written,
+            writer: Some(writer),
+        }
+    }
+
+    /// Whether netchat has asked the terminal for bracketed paste (`ESC [ ? 2004 h`): then a
+    /// terminal wraps a paste in `ESC [ 200 ~` … `ESC [ 201 ~`.
+    pub fn bracketed_paste(&mut self) -> bool {
+        self.screen();
+        self.screen.screen().bracketed_paste()
+    }
+
     /// Closes the terminal window: every handle of the master side is closed, the kernel hangs
     /// the terminal up and sends SIGHUP to the process that owns it. The screen is gone too.
     pub fn close_window(&mut self) {
@@ -267,6 +312,34 @@ impl Drop for Tty {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A paste being written by [`Tty::paste_in_background`]; dropping it stops the writer.
+pub struct Paste {
+    stop: Arc<AtomicBool>,
+    written: Receiver<()>,
+    writer: Option<thread::JoinHandle<()>>,
+}
+
+impl Paste {
+    /// Waits until every byte was written to the terminal (read by netchat, or in the kernel's
+    /// buffer for it), within the deadline.
+    pub fn wait_written(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        assert!(
+            self.written.recv_deadline(deadline).is_ok(),
+            "the paste was not read within {DEADLINE:?}"
+        );
+    }
+}
+
+impl Drop for Paste {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }
 

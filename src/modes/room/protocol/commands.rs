@@ -165,12 +165,24 @@ pub fn parse_host(line: &[u8]) -> HostCommand {
         },
         b"quit" => HostCommand::Close,
         b"help" => HostCommand::Help,
+        _ if means_quit(&String::from_utf8_lossy(word)) => HostCommand::Usage(format!(
+            "unknown command /{}: /quit closes the room",
+            escape_peer_text(word)
+        )),
         _ => HostCommand::Usage(format!(
             "unknown command /{}: the host has /who, /stats, /kick NICK [reason], \
              /ban NICK [reason], /unban ADDRESS, /quit, /help",
             escape_peer_text(word)
         )),
     }
+}
+
+/// Whether `/word` is a usual way to ask for `/quit` (what other chat programs use): the
+/// answer to it names `/quit`.
+pub fn means_quit(word: &str) -> bool {
+    ["q", "exit", "leave", "bye", "logout"]
+        .iter()
+        .any(|quit| word.eq_ignore_ascii_case(quit))
 }
 
 /// `/help` at the server's console.

@@ -85,6 +85,11 @@ mod tests {
         assert!(matches!(parse(b"/msg bob"), Command::Usage(_)));
         assert!(matches!(parse(b"/me"), Command::Usage(_)));
         assert_eq!(parse(b"/dance now"), Command::Unknown("dance".into()));
+        assert!(unknown_command("dance").contains("/help lists the commands"));
+        for word in ["q", "exit", "leave", "Q"] {
+            let answer = unknown_command(word);
+            assert!(answer.contains("/quit leaves the room"), "{answer}");
+        }
         assert_eq!(parse(b"/\x1b[2J"), Command::Unknown("\\x1b[2J".into()));
     }
 

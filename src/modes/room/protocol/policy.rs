@@ -1,6 +1,7 @@
 //! The room's policy texts: how it words a refusal, a goodbye, a rate limit, a drop, so that every
 //! engine says the same and the client can read a goodbye back (`farewell`) for its exit code.
 
+use super::commands::means_quit;
 use super::lines::{GOODBYE_PREFIX, goodbye, notice, reason_text};
 use crate::text::escape_peer_text;
 
@@ -73,8 +74,14 @@ pub fn name_taken(new: &str, holder: &str) -> String {
     }
 }
 
-/// `/word` the server does not know (`word` already escaped).
+/// `/word` the server does not know (`word` already escaped). The usual ways to ask to leave
+/// (`/q`, `/exit`, `/leave`, `/bye`) are answered with the one that works.
 pub fn unknown_command(word: &str) -> String {
+    if means_quit(word) {
+        return notice(&format!(
+            "unknown command /{word}; /quit leaves the room (/help lists the commands)"
+        ));
+    }
     notice(&format!(
         "unknown command /{word}; /help lists the commands, //{word} says it"
     ))
