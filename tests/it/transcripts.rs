@@ -203,6 +203,9 @@ const SCENARIOS: &[Scenario] = &[
             Wait(1, "two"),
             Snapshot(1, "early"),
             Type(0, "ok\r"),
+            Wait(1, "peer> ok\nnetchat: your turn"),
+            // `two` is back on the line in the connector's turn: Enter sends it.
+            Type(1, "\r"),
             Wait(0, "peer> two"),
             Wait(1, "you> two\nnetchat: peer's turn"),
             Wait(
@@ -639,6 +642,8 @@ const SCENARIOS: &[Scenario] = &[
             ),
             Snapshot(0, "teacher-kick"),
             Snapshot(1, "alice-kick"),
+            // bob leaves his nc (Ctrl-C) before the teacher closes the room.
+            Close(2),
             Type(0, "\x03"),
             Wait(0, "the room is closed"),
             Wait(1, "the server closed the connection"),
