@@ -144,7 +144,7 @@ fn abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead(engine: En
     // reset, which an engine notices at once, paused or not.
     let mut flooder = TcpStream::connect(addr).expect("connect the flooder");
     flooder.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    flooder.peek(&mut [0u8; 1]).expect("the welcome arrives");
+    common::wait_for_bytes(&flooder, "the welcome");
     let started = Instant::now();
     // 4,000 lines in one write, then the flooder is gone: an engine may read them all at once,
     // far past the limit, and only the rate limit decides what reaches the room.

@@ -226,8 +226,7 @@ fn duplex_a_reset_from_the_peer_is_an_error_with_exit_1() {
     netchat.send_line("you will not read this");
     // Wait until the line sits unread in the peer's receive buffer, then close: closing a socket
     // with unread data makes the kernel send a RST instead of a FIN.
-    let mut byte = [0u8; 1];
-    peer.stream.peek(&mut byte).expect("the line arrives");
+    common::wait_for_bytes(&peer.stream, "the line");
     drop(peer);
     netchat.expect_stderr("netchat: error: the peer reset the connection");
     netchat.expect_stderr("netchat: hint:");

@@ -4,8 +4,6 @@
 
 use crate::common;
 
-use std::io::Read;
-
 use common::{Netchat, RawPeer, netchat_cmd, raw_accept, raw_listener};
 
 /// Reads the raw socket until a newline has arrived; returns what each `read()` returned.
@@ -13,10 +11,7 @@ fn reads_until_newline(peer: &mut RawPeer) -> Vec<Vec<u8>> {
     let mut reads = Vec::new();
     let mut buf = [0u8; 1024];
     while !reads.iter().any(|read: &Vec<u8>| read.contains(&b'\n')) {
-        let n = peer
-            .stream
-            .read(&mut buf)
-            .expect("raw peer: read within the deadline");
+        let n = common::read_once(&mut peer.stream, &mut buf, "raw peer");
         assert!(n > 0, "the connection closed after {reads:?}");
         reads.push(buf[..n].to_vec());
     }
@@ -56,7 +51,7 @@ fn coalesce_3_reaches_a_raw_listener_as_three_lines_in_one_read() {
     peer.expect_silence();
     netchat.send_line("three");
     let mut buf = [0u8; 1024];
-    let n = peer.stream.read(&mut buf).expect("raw peer: read");
+    let n = common::read_once(&mut peer.stream, &mut buf, "raw peer");
     assert_eq!(&buf[..n], b"one\ntwo\nthree\n", "one read, three lines");
 }
 

@@ -359,10 +359,10 @@ fn the_built_in_lessons_are_the_ones_the_lessons_readme_lists() {
             Some(link.split(".md)").next()?.to_string())
         })
         .collect();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_netchat"))
+    let output = crate::common::netchat_cmd()
         .arg("lesson")
         .output()
-        .expect("run netchat lesson");
+        .expect("netchat lesson ends within the deadline");
     let listed: Vec<String> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .skip(1)

@@ -8,9 +8,10 @@
 //! Helpers for raw peers ([`raw_connect`], [`RawPeer`]) let a test play a hand-written client
 //! byte for byte.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -32,11 +33,102 @@ pub fn netchat_bin() -> &'static str {
     env!("CARGO_BIN_EXE_netchat")
 }
 
-/// A one-shot command (for `--help`, usage errors), with assert_cmd, bounded by [`DEADLINE`].
-pub fn netchat_cmd() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(netchat_bin());
-    cmd.timeout(DEADLINE).env_remove("NO_COLOR");
-    cmd
+/// A one-shot run of netchat (`--help`, a usage error, `diagram`), bounded by [`DEADLINE`].
+pub fn netchat_cmd() -> OneShot {
+    let mut command = Command::new(netchat_bin());
+    command.env_remove("NO_COLOR");
+    OneShot { command }
+}
+
+/// A one-shot command: arguments in; its exit status and whole output out, within
+/// [`DEADLINE`] (past it the child is killed); [`OneShot::assert`] checks them with assert_cmd.
+///
+/// Why not assert_cmd's own `Command::timeout`: to wait with a timeout, it installs a SIGCHLD
+/// handler in this test process, for good. From then on every child that exits (each test's
+/// netchat, many a second) runs the handler on some thread, interrupting the system call that
+/// thread was in, and a socket read with a timeout (`SO_RCVTIMEO`, as every [`RawPeer`] has) is
+/// never restarted after a handler, `SA_RESTART` or not (signal(7)): it fails with EINTR. Now and
+/// then, in a full `cargo test`, [`RawPeer::expect_silence`] got "Interrupted system call"
+/// instead of silence. With no handler, SIGCHLD is ignored and interrupts nothing: here the
+/// wait polls, as [`wait_until_exit`] does, and no part of the harness installs one.
+pub struct OneShot {
+    command: Command,
+}
+
+impl OneShot {
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut OneShot {
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(&mut self, args: I) -> &mut OneShot
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut OneShot {
+        self.command.env(key, value);
+        self
+    }
+
+    /// Runs it with an empty stdin (EOF at once) and returns how it ended and what it printed;
+    /// `Err` (TimedOut) if it did not end, or its output did not, within [`DEADLINE`].
+    pub fn output(&mut self) -> std::io::Result<Output> {
+        let deadline = Instant::now() + DEADLINE;
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut self.command);
+        let stdout = read_all(child.stdout.take());
+        let stderr = read_all(child.stderr.take());
+        let status = wait_until_exit(&mut child).map_err(|why| {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::io::Error::new(ErrorKind::TimedOut, why)
+        })?;
+        // A child of its own (a pager) may hold the pipes open after it exited: bounded too.
+        let gathered = |output: Receiver<Vec<u8>>| {
+            output.recv_deadline(deadline).map_err(|_| {
+                std::io::Error::new(ErrorKind::TimedOut, "its output did not end in time")
+            })
+        };
+        Ok(Output {
+            status,
+            stdout: gathered(stdout)?,
+            stderr: gathered(stderr)?,
+        })
+    }
+
+    /// Runs it (see [`OneShot::output`]) for assert_cmd's checks; a run that did not end within
+    /// the deadline fails the test.
+    #[track_caller]
+    pub fn assert(&mut self) -> assert_cmd::assert::Assert {
+        let command = format!("{:?}", self.command);
+        match self.output() {
+            Ok(output) => {
+                assert_cmd::assert::Assert::new(output).append_context("command", command)
+            }
+            Err(e) => panic!("{command}: {e}"),
+        }
+    }
+}
+
+/// Reads a child's pipe to its end on a thread of its own; the bytes arrive on the channel.
+fn read_all(pipe: Option<impl Read + Send + 'static>) -> Receiver<Vec<u8>> {
+    let (sender, receiver) = unbounded();
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        let _ = sender.send(bytes);
+    });
+    receiver
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,6 +469,32 @@ pub struct RawPeer {
     reader: BufReader<TcpStream>,
 }
 
+/// Waits until `stream` has bytes to read, within its read timeout, without taking them
+/// (`peek`): how a test knows a line sits unread in a peer's receive buffer. A wait the process
+/// is signalled in the middle of fails with EINTR and is never restarted (signal(7)): it waits
+/// again, as [`RawPeer::expect_silence`] does.
+pub fn wait_for_bytes(stream: &TcpStream, what: &str) {
+    loop {
+        match stream.peek(&mut [0u8; 1]) {
+            Ok(_) => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("{what} did not arrive within the read timeout: {e}"),
+        }
+    }
+}
+
+/// One `read` of whatever has arrived (what one `recv` returns), within the read timeout; EINTR
+/// read again, as in [`wait_for_bytes`].
+pub fn read_once(stream: &mut TcpStream, buf: &mut [u8], what: &str) -> usize {
+    loop {
+        match stream.read(buf) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("{what}: no read within the read timeout: {e}"),
+        }
+    }
+}
+
 /// Whether this is a CI run (`CI=true`, as GitHub Actions, GitLab CI and most others set it).
 fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
@@ -530,12 +648,24 @@ impl RawPeer {
     }
 
     /// Asserts that nothing arrives during [`QUIET_PERIOD`].
+    ///
+    /// A read with a timeout that the process is stopped or signalled in the middle of fails
+    /// with EINTR (signal(7): such reads are never restarted): nothing arrived yet, so it reads
+    /// again for what is left of the period, as `read_exact` and `read_until` do on their own.
     pub fn expect_silence(&mut self) {
-        self.stream
-            .set_read_timeout(Some(QUIET_PERIOD))
-            .expect("timeout");
+        let end = Instant::now() + QUIET_PERIOD;
         let mut byte = [0u8; 1];
-        let result = self.reader.read(&mut byte);
+        let result = loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Err(ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            match self.reader.read(&mut byte) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
         self.stream
             .set_read_timeout(Some(DEADLINE))
             .expect("timeout");
@@ -634,4 +764,34 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
 #[cfg(target_os = "linux")]
 pub fn proc_entries(pid: u32, dir: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/{dir}")).map_or(0, std::iter::Iterator::count)
+}
+
+/// The harness's own promise, checked where it once broke: a raw peer's quiet period is silence
+/// even while children exit, after a one-shot run (which once left a SIGCHLD handler behind,
+/// see [`OneShot`]). The SIGCHLDs go to this very thread, so a handler, if there were one, would
+/// interrupt the read every time: the harness neither installs one nor takes an interrupted read
+/// for a failure.
+#[cfg(unix)]
+#[test]
+fn a_raw_peers_quiet_period_is_not_cut_short_by_a_child_exiting() {
+    use nix::sys::pthread::{pthread_kill, pthread_self};
+    use nix::sys::signal::Signal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    netchat_cmd().arg("--version").assert().success();
+    let (listener, addr) = raw_listener();
+    let mut peer = raw_connect(addr);
+    let _silent = raw_accept(&listener);
+    let reader = pthread_self();
+    let done = Arc::new(AtomicBool::new(false));
+    let signalling = Arc::clone(&done);
+    let signaller = thread::spawn(move || {
+        while !signalling.load(Ordering::SeqCst) {
+            pthread_kill(reader, Signal::SIGCHLD).expect("signal the reading thread");
+            thread::sleep(Duration::from_millis(10));
+        }
+    });
+    peer.expect_silence();
+    done.store(true, Ordering::SeqCst);
+    signaller.join().expect("the signalling thread");
 }
