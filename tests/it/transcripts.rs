@@ -733,7 +733,7 @@ impl PeerSide {
         }
     }
 
-    /// Reads whatever has arrived.
+    /// Reads whatever has arrived; `false` once the other side has closed.
     fn poll(&mut self) -> bool {
         let mut buffer = [0u8; 4096];
         match self.stream.read(&mut buffer) {
@@ -742,7 +742,16 @@ impl PeerSide {
                 self.shown.extend_from_slice(&buffer[..n]);
                 true
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => true,
+            // Nothing within the short timeout; or a signal interrupted the read (EINTR, never
+            // restarted on a socket with a timeout: see the harness): nothing yet, either way.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                true
+            }
             Err(_) => false,
         }
     }
