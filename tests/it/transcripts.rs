@@ -1405,6 +1405,15 @@ fn compare(
         lines.remove(0);
         anchored = true;
     }
+    // A listener on every interface (a bare port) always says next how classmates join.
+    for (i, line) in lines.iter().enumerate() {
+        let next = lines.get(i + 1).map_or("", String::as_str);
+        if line.contains("listening on [::]:") && !is_lan_line(next) {
+            return Err(format!(
+                "a listener on [::] prints the lines for classmates right after {line:?}"
+            ));
+        }
+    }
     let lines = check_lan_lines(&lines)?;
     let expected: Vec<String> = lines.iter().map(|l| normalise(l)).collect();
     let actual_of = |lines: &[String]| -> Vec<String> {
