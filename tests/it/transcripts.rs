@@ -10,16 +10,17 @@
 //!
 //! A run is data, one entry of [`SCENARIOS`]: the programs it starts (netchat under a
 //! pseudo-terminal where the lesson shows a terminal, with pipes where it shows a pipe, or a
-//! hand-written peer standing in for `nc` or a Python script) and the steps a student takes
-//! (type, wait for a line). The block names one side of the run (its output at the end) or a
-//! snapshot taken during it. Every run starts at once, each on its own thread, on 127.0.0.1
+//! hand-written peer standing in for `nc` or a Python script, or a file one of them writes) and
+//! the steps a student takes (type, wait for a line). The block names one side of the run (its
+//! output at the end) or a snapshot taken during it. Every run starts at once, each on its own thread, on 127.0.0.1
 //! with a port the OS chooses.
 //!
 //! Comparing: the block's lines must appear in the side's output one after the other (`…` in a
 //! block stands for any lines left out); a block that starts with `$ COMMAND` shows the output
 //! from its first line, and COMMAND must be the program's. Before comparing, both texts are
 //! normalised (see [`normalise`]): the listener's port becomes the lesson's 5000, other ports,
-//! times and counters become placeholders, and the listener's address is the lesson's `[::]`.
+//! times and counters become placeholders, the listener's address is the lesson's `[::]`, and
+//! the address a member joined from (a classmate's on the LAN, the test's loopback) is `ADDR`.
 //! The lines for classmates on the LAN depend on the machine: the lesson's lines are checked
 //! against netchat's own `lan::join_lines` for the interfaces the lesson shows, and then left
 //! out (the test's listener binds loopback, which lists none). For a piped program, status
@@ -74,6 +75,8 @@ enum Program {
     Peer(&'static str),
     /// A hand-written peer that listens (a Python server): netchat connects to it.
     PeerListener(&'static str),
+    /// A file a program of the run writes (`--log class.txt`): its lines.
+    File(&'static str),
 }
 
 impl Program {
@@ -83,7 +86,8 @@ impl Program {
             Program::Terminal(c)
             | Program::Piped(c, _)
             | Program::Peer(c)
-            | Program::PeerListener(c) => c,
+            | Program::PeerListener(c)
+            | Program::File(c) => c,
         }
     }
 }
@@ -161,7 +165,7 @@ struct Scenario {
     steps: &'static [Step],
 }
 
-use Program::{Peer, PeerListener, Piped, Terminal};
+use Program::{File, Peer, PeerListener, Piped, Terminal};
 use Step::{Accept, Close, EchoOk, Pause, Snapshot, Start, Type, Wait};
 
 /// Two hundred lines in one write: more than a member may send at once (20) and more than the
@@ -711,6 +715,26 @@ const SCENARIOS: &[Scenario] = &[
             Wait(1, "the server closed the connection"),
         ],
     },
+    // Lab 3 §7: the room's transcript, for a teacher.
+    Scenario {
+        name: "room-log",
+        needs: Needs::Nothing,
+        sides: &[
+            (
+                "server",
+                Terminal("netchat room --listen 5000 --log class.txt"),
+            ),
+            ("student", Peer("nc localhost 5000")),
+            ("log", File("class.txt")),
+        ],
+        steps: &[
+            Start(0),
+            Start(2),
+            Start(1),
+            Type(1, "/nick alice\nhello everyone\n"),
+            Wait(2, "[alice] hello everyone"),
+        ],
+    },
     // Lab 3 §8: a Python chat server that does not frame its messages.
     Scenario {
         name: "room-script",
@@ -779,6 +803,7 @@ enum Running {
     Piped(Netchat),
     Peer(PeerSide),
     Listening(TcpListener),
+    File(std::path::PathBuf),
 }
 
 /// A hand-written peer: its socket, and what its terminal would show.
@@ -847,7 +872,7 @@ enum Output {
 
 /// The command a test runs for the lesson's `command`: a listener binds 127.0.0.1:0, a
 /// connector connects to the run's listener.
-fn test_args(command: &str, port: Option<u16>) -> Vec<String> {
+fn test_args(run: &str, command: &str, port: Option<u16>) -> Vec<String> {
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
     let mut args = Vec::new();
     let mut previous = "";
@@ -855,12 +880,27 @@ fn test_args(command: &str, port: Option<u16>) -> Vec<String> {
         let arg = match previous {
             "--listen" => "127.0.0.1:0".to_string(),
             "--connect" => format!("127.0.0.1:{}", port.expect("a connector needs a listener")),
+            "--log" => {
+                // Fresh: a file a previous run left would be appended to.
+                let path = file_path(run, word);
+                let _ = fs::remove_file(&path);
+                path.display().to_string()
+            }
             _ => word.to_string(),
         };
         args.push(arg);
         previous = word;
     }
     args
+}
+
+/// Where a run's file `name` (`--log class.txt`) is written: in the temporary folder, unique to
+/// this test process and the run.
+fn file_path(run: &str, name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "netchat-test-{}-transcript-{run}-{name}",
+        std::process::id()
+    ))
 }
 
 /// Runs a scenario and returns every side's output and every snapshot.
@@ -873,7 +913,7 @@ fn run(scenario: &Scenario) -> RunResult {
         match *step {
             Start(i) => {
                 let program = scenario.sides[i].1;
-                let args = test_args(program.command(), port);
+                let args = test_args(scenario.name, program.command(), port);
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 let listens = program.command().contains("--listen");
                 running[i] = Some(match program {
@@ -906,6 +946,7 @@ fn run(scenario: &Scenario) -> RunResult {
                         port = Some(listener.local_addr().expect("local address").port());
                         Running::Listening(listener)
                     }
+                    Program::File(name) => Running::File(file_path(scenario.name, name)),
                 });
             }
             Accept(i) => {
@@ -1020,6 +1061,18 @@ fn wait(program: Option<&mut Running>, name: &str, text: &str) -> Result<(), Str
                 }
             }
         }
+        Some(Running::File(path)) => {
+            let deadline = Instant::now() + DEADLINE;
+            while !fs::read_to_string(&*path)
+                .unwrap_or_default()
+                .contains(text)
+            {
+                if Instant::now() > deadline {
+                    return Err(format!("{name}: {} never held {text:?}", path.display()));
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
         _ => return Err(format!("{name}: not running")),
     }
     Ok(())
@@ -1051,6 +1104,11 @@ fn output_of(program: Option<&mut Running>, name: &str) -> Result<Output, String
             Output::Lines(peer.text().lines().map(str::to_string).collect())
         }
         Some(Running::Listening(_)) => Output::Lines(Vec::new()),
+        Some(Running::File(path)) => {
+            let text = fs::read_to_string(&*path).unwrap_or_default();
+            let _ = fs::remove_file(&*path);
+            Output::Lines(text.lines().map(str::to_string).collect())
+        }
         None => return Err(format!("{name}: never started")),
     })
 }
@@ -1202,6 +1260,25 @@ fn normalise(line: &str) -> String {
         }
     }
     line = normalise_ports(&line);
+    // A log line starts with the time: `14:02:07 `.
+    let bytes = line.as_bytes();
+    if bytes.len() > 9
+        && bytes[2] == b':'
+        && bytes[5] == b':'
+        && bytes[8] == b' '
+        && [0, 1, 3, 4, 6, 7]
+            .iter()
+            .all(|&i| bytes[i].is_ascii_digit())
+    {
+        line = format!("HH:MM:SS{}", &line[8..]);
+    }
+    // Where a member joined from: a classmate's address on the LAN, or the test's loopback.
+    if let Some(at) = line.find("joined from ") {
+        let rest = &line[at + "joined from ".len()..];
+        if let Some(colon) = rest.find(":PORT") {
+            line = format!("{}joined from ADDR{}", &line[..at], &rest[colon..]);
+        }
+    }
     // How long a call had been blocked when the watchdog spoke: a second, give or take.
     if let Some(at) = line.rfind(" for ") {
         let rest = &line[at + " for ".len()..];
@@ -1617,6 +1694,10 @@ fn normalising_keeps_what_matters_and_drops_what_differs() {
     assert_eq!(
         normalise("netchat: 127.0.0.1:41186 connected to 127.0.0.1:5000"),
         "netchat: 127.0.0.1:PORT connected to 127.0.0.1:5000"
+    );
+    assert_eq!(
+        normalise("14:02:07 *** guest-1 joined from 192.168.1.23:50112 (1 in the room)"),
+        "HH:MM:SS *** guest-1 joined from ADDR:PORT (1 in the room)"
     );
     assert_eq!(
         replace_number("a 15000 5000 50001", "5000", "X"),
