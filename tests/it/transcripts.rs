@@ -20,7 +20,8 @@
 //! from its first line, and COMMAND must be the program's. Before comparing, both texts are
 //! normalised (see [`normalise`]): the listener's port becomes the lesson's 5000, other ports,
 //! times and counters become placeholders, the listener's address is the lesson's `[::]`, and
-//! the address a member joined from (a classmate's on the LAN, the test's loopback) is `ADDR`.
+//! the address a member joined from or was refused (a classmate's on the LAN, the test's
+//! loopback) is `ADDR`.
 //! The lines for classmates on the LAN depend on the machine: the lesson's lines are checked
 //! against netchat's own `lan::join_lines` for the interfaces the lesson shows, and then left
 //! out (the test's listener binds loopback, which lists none). For a piped program, status
@@ -715,6 +716,19 @@ const SCENARIOS: &[Scenario] = &[
             Wait(1, "the server closed the connection"),
         ],
     },
+    // Lab 3 §7: a room for the lab's network only, knocked on from elsewhere.
+    Scenario {
+        name: "room-allow",
+        needs: Needs::Nothing,
+        sides: &[
+            (
+                "server",
+                Terminal("netchat room --listen 5000 --allow 192.168.1.0/24"),
+            ),
+            ("student", Peer("nc localhost 5000")),
+        ],
+        steps: &[Start(0), Start(1), Wait(1, "ask the host\n")],
+    },
     // Lab 3 §7: the room's transcript, for a teacher.
     Scenario {
         name: "room-log",
@@ -1272,6 +1286,15 @@ fn normalise(line: &str) -> String {
     {
         line = format!("HH:MM:SS{}", &line[8..]);
     }
+    // A refused address: one outside the lab's network, or the test's loopback.
+    if let Some(at) = line.find(", and ") {
+        let rest = &line[at + ", and ".len()..];
+        if let Some(end) = rest.find(" is not in it") {
+            if !rest[..end].contains(' ') {
+                line = format!("{}, and ADDR{}", &line[..at], &rest[end..]);
+            }
+        }
+    }
     // Where a member joined from: a classmate's address on the LAN, or the test's loopback.
     if let Some(at) = line.find("joined from ") {
         let rest = &line[at + "joined from ".len()..];
@@ -1698,6 +1721,10 @@ fn normalising_keeps_what_matters_and_drops_what_differs() {
     assert_eq!(
         normalise("14:02:07 *** guest-1 joined from 192.168.1.23:50112 (1 in the room)"),
         "HH:MM:SS *** guest-1 joined from ADDR:PORT (1 in the room)"
+    );
+    assert_eq!(
+        normalise("*** goodbye: sorry, …, and 10.8.0.5 is not in it; join from …"),
+        "*** goodbye: sorry, …, and ADDR is not in it; join from …"
     );
     assert_eq!(
         replace_number("a 15000 5000 50001", "5000", "X"),
