@@ -14,12 +14,21 @@
 //! - `room/sat-R`: 100 clients × R msg/s (R = 20 … 320) for 3 s each: where the room saturates.
 //! - `room/idle`: 19,000 clients join and say nothing: time to join, memory per connection, and
 //!   handshakes the kernel dropped because the server's accept queue was full.
+//! - `room/sweep-R`: latency against load. 100 clients × R msg/s for 2 s, R stepping from 10 up
+//!   past each server's knee ([`KNEE_FACTOR`], [`KNEE_LOSS`]); then a table of every step, each
+//!   server's knee, and a chart of p99 latency against offered deliveries per second, both axes
+//!   logarithmic, written to `target/room-sweep.svg`. About three minutes in all.
 //!
-//! Each scenario runs against each server in the same run, one after the other: netchat's
-//! threads engine, its poll engine, and `ncat --chat` (nmap's ncat, a one-thread `select()`
-//! chat server) as the yardstick. `--engine threads|poll|ncat` (repeatable) picks some. Every
-//! server runs in its own session (`setsid`), as a teacher's terminal would start it: on Linux
-//! the scheduler then shares the CPU fairly between the server and this load generator.
+//! Each scenario runs against each server in the same run, one after the other: first the floor
+//! (`support/floor.rs`: the least a one-thread line relay can do, with no names and no rules),
+//! then netchat's poll engine, its threads engine, and `ncat --chat` (nmap's ncat, a one-thread
+//! `select()` chat server, skipped with a note where it is not installed). Every line after the
+//! floor's gives that server's figures as ratios to the floor's in the same run (`p99_x_floor`,
+//! `cpu_x_floor`, …): on a shared machine, "1.1× the floor" holds from run to run where "0.5 ms"
+//! does not. `--engine floor|poll|threads|ncat` (repeatable) picks some. Every server runs in its
+//! own session (`setsid`), as a teacher's terminal would start it: on Linux the scheduler then
+//! shares the CPU fairly between the server and this load generator. The targets the poll engine
+//! is held to, as ratios to the floor or to ncat, are checked at the end (`target` lines).
 //!
 //! The generator reads what the server delivers in one of two ways (`--readers loop|threads`):
 //!
@@ -39,6 +48,7 @@
 //! nor a sweep over every socket. The generator's own CPU time is reported as `gen_cpu_s`.
 
 mod support;
+mod sweep;
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -50,32 +60,36 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use socket2::{Domain, Socket, Type};
 
-use support::{Args, Guard, Report};
+use support::{Args, Guard, Report, floor};
 
 /// A server the room scenarios run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    /// `netchat room --engine threads`.
-    Threads,
+    /// The yardstick: `support/floor.rs`, this bench binary run as a bare line relay.
+    Floor,
     /// `netchat room --engine poll`.
     Poll,
+    /// `netchat room --engine threads`.
+    Threads,
     /// `ncat --chat`: its lines read `<userN> TEXT` (only the first line of each chunk it read
     /// carries the prefix), and its notices `<announce> …`.
     Ncat,
 }
 
 impl Target {
-    const ALL: [Target; 3] = [Target::Threads, Target::Poll, Target::Ncat];
+    /// The floor first: every server after it in a scenario is measured against it.
+    const ALL: [Target; 4] = [Target::Floor, Target::Poll, Target::Threads, Target::Ncat];
 
     fn name(self) -> &'static str {
         match self {
+            Target::Floor => "floor",
             Target::Threads => "threads",
             Target::Poll => "poll",
             Target::Ncat => "ncat",
         }
     }
 
-    /// The targets `--engine` asked for, all three by default.
+    /// The targets `--engine` asked for (in the order of [`Target::ALL`]), all four by default.
     fn chosen(args: &Args) -> Vec<Target> {
         if args.engines.is_empty() {
             return Target::ALL.to_vec();
@@ -93,32 +107,59 @@ const READER_STACK: usize = 64 * 1024;
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some(floor::FLOOR_ARG) {
+        // This binary started as the floor relay (`Server::start_floor`), not as the bench.
+        let addr = argv
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        if let Err(e) = floor::serve(addr) {
+            eprintln!("floor: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = Args::parse();
+    let load = support::load_average().unwrap_or_else(|| "unknown".to_string());
     if args.json {
-        println!("{{\"machine\":\"{}\"}}", support::machine());
+        println!(
+            "{{\"machine\":\"{}\",\"load_average\":\"{load}\"}}",
+            support::machine()
+        );
     } else {
         println!("# machine: {}", support::machine());
+        println!("# load average (1, 5, 15 min) at the start: {load}");
     }
     let targets = Target::chosen(&args);
+    if !targets.contains(&Target::Floor) && !args.json {
+        println!("# no floor in this run: add --engine floor for each figure's ratio to it");
+    }
+    let mut verdicts = Vec::new();
     if args.wants("room/burst") {
-        for &target in &targets {
-            active(
-                &args,
-                target,
-                "room/burst",
-                200,
-                Load::Burst { messages: 200 },
-            );
-        }
+        let load = Load::Burst { messages: 200 };
+        let results = scenario(&args, &targets, "room/burst", 200, load);
+        // The burst's target is ncat's cost: both relay a read as it came, one write per
+        // recipient, and the floor does exactly that with nothing else.
+        verdicts.extend(Verdict::ratio(
+            "poll CPU per delivery at burst, to ncat's",
+            results.get(Target::Poll).zip(results.get(Target::Ncat)),
+            |m| m.cpu_ns,
+            1.0,
+        ));
     }
     if args.wants("room/rate") {
         let load = Load::Rate {
             per_second: 10.0,
             seconds: 10.0,
         };
-        for &target in &targets {
-            active(&args, target, "room/rate", 100, load);
-        }
+        let results = scenario(&args, &targets, "room/rate", 100, load);
+        verdicts.extend(Verdict::ratio(
+            "poll CPU per delivery at rate, to the floor's",
+            results.get(Target::Poll).zip(results.get(Target::Floor)),
+            |m| m.cpu_ns,
+            1.2,
+        ));
     }
     for rate in [20.0, 40.0, 80.0, 160.0, 320.0] {
         let name = format!("room/sat-{rate}");
@@ -127,14 +168,148 @@ fn main() {
                 per_second: rate,
                 seconds: 3.0,
             };
-            for &target in &targets {
-                active(&args, target, &name, 100, load);
-            }
+            scenario(&args, &targets, &name, 100, load);
         }
     }
     if args.wants("room/idle") {
+        let mut floor = None;
         for &target in &targets {
-            idle(&args, target, 19_000);
+            let measured = idle(&args, target, 19_000, floor.as_ref());
+            if target == Target::Floor {
+                floor = measured;
+            }
+        }
+    }
+    // Only when asked for by name: it takes three minutes, and `room/sweep` is no prefix of the
+    // others.
+    if args.named("room/sweep") {
+        verdicts.extend(sweep::run(&args, &targets));
+    }
+    if !verdicts.is_empty() {
+        for verdict in &verdicts {
+            verdict.print(args.json);
+        }
+    }
+    let load = support::load_average().unwrap_or_else(|| "unknown".to_string());
+    if args.json {
+        println!("{{\"load_average_at_end\":\"{load}\"}}");
+    } else {
+        println!("# load average (1, 5, 15 min) at the end: {load}");
+    }
+}
+
+/// One scenario against every chosen server, the floor first, each line with its ratios to the
+/// floor's figures from this same run.
+fn scenario(args: &Args, targets: &[Target], name: &str, clients: usize, load: Load) -> Results {
+    let mut results = Results::default();
+    for &target in targets {
+        let floor = results.get(Target::Floor);
+        if let Some(measured) = active(args, target, name, clients, load, floor, DRAIN_DEADLINE) {
+            results.0.push((target, measured));
+        }
+    }
+    results
+}
+
+/// What each server did in one scenario.
+#[derive(Default)]
+struct Results(Vec<(Target, Measured)>);
+
+impl Results {
+    fn get(&self, target: Target) -> Option<Measured> {
+        self.0.iter().find(|(t, _)| *t == target).map(|(_, m)| *m)
+    }
+}
+
+/// One server's figures in one active scenario, the ones compared across servers.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    /// Server CPU per delivery, in nanoseconds.
+    cpu_ns: f64,
+    /// Deliveries the clients should have received.
+    expected: u64,
+    /// Of those, how many did not arrive intact within the drain deadline.
+    lost: u64,
+    /// Deliveries per second: from the first send to the last delivery.
+    delivered_per_s: f64,
+    /// Deliveries per second the load asks for (NaN for a burst).
+    offered_per_s: f64,
+}
+
+impl Measured {
+    fn lost_share(&self) -> f64 {
+        self.lost as f64 / self.expected.max(1) as f64
+    }
+
+    /// The ratios of these figures to the floor's, for the report line.
+    fn against(&self, floor: &Measured, report: &mut Report) {
+        report
+            .float("p50_x_floor", self.p50_ms / floor.p50_ms, 2)
+            .float("p99_x_floor", self.p99_ms / floor.p99_ms, 2)
+            .float("max_x_floor", self.max_ms / floor.max_ms, 2)
+            .float("cpu_x_floor", self.cpu_ns / floor.cpu_ns, 2);
+    }
+}
+
+/// A target of the poll engine, as a ratio to another server's figure in the same run, and
+/// whether it was met.
+struct Verdict {
+    what: String,
+    ratio: f64,
+    limit: f64,
+    /// Where the ratio was measured, when it is the worst of several (a sweep's steps).
+    at: Option<String>,
+}
+
+impl Verdict {
+    /// `figure(mine) / figure(theirs)` against `limit`, if both servers ran.
+    fn ratio(
+        what: &str,
+        pair: Option<(Measured, Measured)>,
+        figure: fn(&Measured) -> f64,
+        limit: f64,
+    ) -> Option<Verdict> {
+        let (mine, theirs) = pair?;
+        Some(Verdict {
+            what: what.to_string(),
+            ratio: figure(&mine) / figure(&theirs),
+            limit,
+            at: None,
+        })
+    }
+
+    fn met(&self) -> bool {
+        self.ratio <= self.limit
+    }
+
+    fn print(&self, json: bool) {
+        let mut report = Report::new("target");
+        report
+            .text("what", &self.what)
+            .float("ratio", self.ratio, 2)
+            .float("limit", self.limit, 2)
+            .text("met", if self.met() { "yes" } else { "NO" });
+        if let Some(at) = &self.at {
+            report.text("at", at);
+        }
+        if json {
+            report.print(true);
+        } else {
+            // A sentence, not `name=value` pairs: its text has spaces.
+            let at = self
+                .at
+                .as_deref()
+                .map_or(String::new(), |at| format!(" ({at})"));
+            println!(
+                "target: {}: {:.2}x, limit {:.2}x{at}: {}",
+                self.what,
+                self.ratio,
+                self.limit,
+                if self.met() { "met" } else { "NOT met" }
+            );
         }
     }
 }
@@ -178,6 +353,7 @@ impl Server {
             Target::Threads => "threads",
             Target::Poll => "poll",
             Target::Ncat => return Server::start_ncat(max_clients),
+            Target::Floor => return Server::start_floor(),
         };
         let (mut guard, addr, stderr) = support::spawn_listener(
             "room",
@@ -205,9 +381,35 @@ impl Server {
         })
     }
 
+    /// The floor relay: this bench binary run again as `--floor-relay 127.0.0.1:0`, in a session
+    /// of its own like every server here, its stdin held open (it ends when that closes).
+    fn start_floor() -> Result<Server, String> {
+        let me = std::env::current_exe().map_err(|e| format!("the bench's own path: {e}"))?;
+        let mut command = support::in_own_session(&me.to_string_lossy());
+        command
+            .args([floor::FLOOR_ARG, "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        let (mut guard, addr, stderr) = support::spawn_command(command)?;
+        let stdin = guard.0.stdin.take().expect("piped stdin");
+        Ok(Server {
+            guard,
+            addr,
+            _stdin: stdin,
+            stderr,
+        })
+    }
+
     /// `ncat --chat -l 127.0.0.1 PORT`, on a port found free just before (ncat cannot report the
     /// port the OS chose), once it accepts connections.
     fn start_ncat(max_clients: usize) -> Result<Server, String> {
+        if !support::on_path("ncat") {
+            return Err(
+                "ncat is not installed (it is optional: `apt-get install ncat` on \
+                        Debian or Ubuntu, or nmap's ncat elsewhere, to compare with it)"
+                    .to_string(),
+            );
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -329,10 +531,24 @@ impl Readers {
 /// take clients in the order they connect, so once all are welcomed, all are in.
 struct Welcomed;
 
-fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
+/// One active scenario against one server: prints its line (with its ratios to `floor`, the
+/// floor's figures in the same run, if given) and returns its figures, or `None` if the server
+/// did not start. Deliveries that have not arrived `drain` after the last send count as lost.
+fn active(
+    args: &Args,
+    target: Target,
+    name: &str,
+    clients: usize,
+    load: Load,
+    floor: Option<Measured>,
+    drain: Duration,
+) -> Option<Measured> {
     let server = match Server::start(target, clients + 10) {
         Ok(server) => server,
-        Err(why) => return skipped(args, target, name, &why),
+        Err(why) => {
+            skipped(args, target, name, &why);
+            return None;
+        }
     };
     let base = Instant::now();
     let per_client = load.messages_per_client();
@@ -399,7 +615,7 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
         .expect("start the sender");
     let send_ok = sender.join().unwrap_or(false);
     // Readers end when they have everything; a deadline shuts the rest down.
-    let deadline = Instant::now() + DRAIN_DEADLINE;
+    let deadline = Instant::now() + drain;
     while readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(1));
     }
@@ -428,6 +644,17 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
         .saturating_sub(started_ns)
         .max(1) as f64
         / 1e9;
+    let cpu_ns = cpu.unwrap_or(f64::NAN) * 1e9 / total.received.max(1) as f64;
+    let measured = Measured {
+        p50_ms: total.latency.percentile(0.50),
+        p99_ms: total.latency.percentile(0.99),
+        max_ms: total.latency.max_ms(),
+        cpu_ns,
+        expected,
+        lost: expected.saturating_sub(total.received),
+        delivered_per_s: total.received as f64 / span,
+        offered_per_s: offered(load, clients),
+    };
     let mut report = Report::new(name);
     report.text("server", target.name());
     report.text("readers", Readers::chosen(args).name());
@@ -437,20 +664,16 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
         Load::Rate { per_second, .. } => report.float("msg_per_s_each", per_second, 0),
     };
     report
-        .float("offered_per_s", offered(load, clients), 0)
-        .float("deliveries_per_s", total.received as f64 / span, 0)
+        .float("offered_per_s", measured.offered_per_s, 0)
+        .float("deliveries_per_s", measured.delivered_per_s, 0)
         .int("deliveries", total.received)
-        .int("lost", expected.saturating_sub(total.received))
+        .int("lost", measured.lost)
         .int("broken", total.broken)
-        .float("p50_ms", total.latency.percentile(0.50), 3)
-        .float("p99_ms", total.latency.percentile(0.99), 3)
-        .float("max_ms", total.latency.max_ms(), 3)
+        .float("p50_ms", measured.p50_ms, 3)
+        .float("p99_ms", measured.p99_ms, 3)
+        .float("max_ms", measured.max_ms, 3)
         .float("server_cpu_s", cpu.unwrap_or(f64::NAN), 2)
-        .float(
-            "cpu_ns_per_delivery",
-            cpu.unwrap_or(f64::NAN) * 1e9 / total.received.max(1) as f64,
-            0,
-        )
+        .float("cpu_ns_per_delivery", cpu_ns, 0)
         .int(
             "server_peak_rss_kib",
             support::proc_status_kib(server.pid(), "VmHWM:").unwrap_or(0),
@@ -462,6 +685,9 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
     let status = server.status_lines();
     let dropped = status.iter().filter(|l| l.contains("too slow")).count();
     report.int("dropped_slow", dropped as u64);
+    if let Some(floor) = floor.filter(|_| target != Target::Floor) {
+        measured.against(&floor, &mut report);
+    }
     if !send_ok {
         report.text("note", "a send failed: the server closed a connection");
     }
@@ -471,6 +697,7 @@ fn active(args: &Args, target: Target, name: &str, clients: usize, load: Load) {
             eprintln!("  server: {line}");
         }
     }
+    Some(measured)
 }
 
 fn skipped(args: &Args, target: Target, name: &str, why: &str) {
@@ -861,15 +1088,28 @@ impl Histogram {
 /// of clients, not with its square, so the figure is the server's. A client counts as joined when
 /// its welcome line arrived; one told anything else, or closed or reset before its welcome, as
 /// refused. All within [`IDLE_DEADLINE`].
-fn idle(args: &Args, target: Target, clients: usize) {
+///
+/// Returns what is compared with the floor's, or `None` if the server did not start.
+fn idle(
+    args: &Args,
+    target: Target,
+    clients: usize,
+    floor: Option<&IdleMeasured>,
+) -> Option<IdleMeasured> {
     let mut server = match Server::start(target, clients + 10) {
         Ok(server) => server,
-        Err(why) => return skipped(args, target, "room/idle", &why),
+        Err(why) => {
+            skipped(args, target, "room/idle", &why);
+            return None;
+        }
     };
     let pid = server.pid();
     let mut crowd = match Crowd::new(clients) {
         Ok(crowd) => crowd,
-        Err(why) => return skipped(args, target, "room/idle", &why),
+        Err(why) => {
+            skipped(args, target, "room/idle", &why);
+            return None;
+        }
     };
     // Let the server settle, then take its memory before anyone joins.
     thread::sleep(Duration::from_millis(200));
@@ -932,6 +1172,21 @@ fn idle(args: &Args, target: Target, clients: usize) {
             report.int(name, count);
         }
     }
+    let measured = IdleMeasured {
+        join_s,
+        cpu_s: cpu.unwrap_or(f64::NAN),
+        rss_per_conn_kib: per_connection,
+    };
+    if let Some(floor) = floor.filter(|_| target != Target::Floor) {
+        report
+            .float("join_x_floor", measured.join_s / floor.join_s, 2)
+            .float("cpu_x_floor", measured.cpu_s / floor.cpu_s, 2)
+            .float(
+                "rss_x_floor",
+                measured.rss_per_conn_kib / floor.rss_per_conn_kib,
+                2,
+            );
+    }
     if let Some(error) = &crowd.connect_error {
         report.text("connect_error", error);
     }
@@ -962,6 +1217,14 @@ fn idle(args: &Args, target: Target, clients: usize) {
     // side of each connection closes second and leaves no TIME_WAIT behind on its ports.
     drop(server);
     drop(crowd);
+    Some(measured)
+}
+
+/// What the idle scenario compares with the floor's.
+struct IdleMeasured {
+    join_s: f64,
+    cpu_s: f64,
+    rss_per_conn_kib: f64,
 }
 
 /// How often the idle scenario looks at the server while clients join.

@@ -12,6 +12,8 @@
 //! ```
 #![allow(dead_code)] // each bench uses a different part
 
+pub mod floor;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -76,8 +78,20 @@ impl Args {
 
     /// Whether the scenario `name` (e.g. `room/rate`) was selected.
     pub fn wants(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+        self.filters.is_empty() || self.named(name)
     }
+
+    /// Whether the scenario `name` was selected by name: for the long ones that an unfiltered
+    /// `cargo bench` leaves out (the room's sweep).
+    pub fn named(&self, name: &str) -> bool {
+        self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
+}
+
+/// Whether `program` is an executable file in one of the `PATH` directories (what `which` says).
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// One figure of a scenario's result.
@@ -196,9 +210,17 @@ pub fn spawn_listener(
         .args(["--listen", "127.0.0.1:0"])
         .args(extra)
         .stdin(stdin)
-        .stdout(stdout)
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("start netchat");
+        .stdout(stdout);
+    spawn_command(command)
+}
+
+/// Spawns `command` (with its stderr piped) and waits (up to 10 s) for its `listening on ADDR`
+/// line, as [`spawn_listener`] does: for a server that is not netchat (the room bench's floor).
+pub fn spawn_command(
+    mut command: Command,
+) -> Result<(Guard, SocketAddr, crossbeam_channel::Receiver<String>), String> {
+    command.stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
     let stderr = child.stderr.take().expect("piped stderr");
     let guard = Guard(child);
     let (addr, lines) = read_listening_addr(stderr)?;
@@ -343,7 +365,8 @@ pub fn count_on_thread(
         .expect("start a counter thread")
 }
 
-/// A short description of the machine for the report: CPU model and core count.
+/// A short description of the machine for the report: CPU model, core count and, where there is
+/// a `/proc`, the kernel's release.
 pub fn machine() -> String {
     let cores = thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -355,7 +378,18 @@ pub fn machine() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    format!("{model}, {cores} cores")
+    match std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        Ok(release) => format!("{model}, {cores} cores, Linux {}", release.trim()),
+        Err(_) => format!("{model}, {cores} cores"),
+    }
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes (`/proc/loadavg`, what `uptime` shows):
+/// how busy the machine was around a run, for figures from a shared machine.
+pub fn load_average() -> Option<String> {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let three: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    (three.len() == 3).then(|| three.join(" "))
 }
 
 /// A counter of the whole machine's TCP stack (`TcpExt:` in `/proc/net/netstat`), `None` where
