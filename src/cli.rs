@@ -1,7 +1,8 @@
 //! The command line: every clap type lives here, and nowhere else.
 //!
 //! Modes never see clap: [`crate::run`] turns these structs into plain ones (an
-//! [`Endpoint`], a mode's `Options`) before a mode starts.
+//! [`Endpoint`], a mode's `Options`) before a mode starts. Every option carries `///` help, and
+//! a test runs clap's `debug_assert` over the whole command line.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,6 +82,11 @@ pub enum ModeCommand {
     /// conversation are merged by time).
     #[command(after_help = DIAGRAM_EXAMPLES)]
     Diagram(DiagramArgs),
+    /// One row per student from a room's event logs (--events): names, address, joined, left,
+    /// time in the room, lines, words, private messages, kicked or muted; --csv for a
+    /// spreadsheet.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// The labs, built in: without NAME the list, with it one lab (through $PAGER on a terminal).
     #[command(after_help = LESSON_EXAMPLES)]
     Lesson(LessonArgs),
@@ -93,6 +99,26 @@ Examples:
   netchat diagram a.jsonl b.jsonl > chat.mmd       a Mermaid diagram (renders on GitHub)
   netchat diagram a.jsonl b.jsonl --format text    the same, as text for the terminal";
 
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  netchat room --listen 5000 --events class.jsonl   during the class
+  netchat report class.jsonl                        after it: one row per student
+  netchat report class.jsonl --csv > class.csv      the same for a spreadsheet";
+
+/// `netchat report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Event logs a room server wrote with --events (several rooms: one after the other).
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// Write comma-separated values (one header line, one line per student) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+    /// When to use colors (the report itself is never colored; this is for error lines).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
 /// `netchat diagram`.
 #[derive(Debug, Args)]
 pub struct DiagramArgs {
@@ -103,9 +129,28 @@ pub struct DiagramArgs {
     /// text: columns for the terminal.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatChoice::Mermaid)]
     pub format: FormatChoice,
+    /// Only this room member (under any name it had) and the room: one student of a class.
+    #[arg(long, value_name = "NICK")]
+    pub only: Option<String>,
+    /// Only from this time on, in seconds (the diagram's time column).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub from: Option<f64>,
+    /// Only up to this time, in seconds (the diagram's time column).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub until: Option<f64>,
     /// When to use colors (the diagram itself is never colored; this is for error lines).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// A time in seconds, such as `12` or `3.5`.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(format!(
+            "'{text}' is not a time in seconds: write one such as 12 or 3.5"
+        )),
+    }
 }
 
 /// `--format mermaid|text`.
@@ -139,6 +184,7 @@ impl ModeCommand {
             ModeCommand::Duplex(_) => "duplex",
             ModeCommand::Room(_) => "room",
             ModeCommand::Diagram(_) => "diagram",
+            ModeCommand::Report(_) => "report",
             ModeCommand::Lesson(_) => "lesson",
         }
     }
@@ -222,9 +268,10 @@ pub struct RoomArgs {
         conflicts_with = "connect"
     )]
     pub rate_limit: u32,
-    /// With --listen: how many connections one address may have at once, and (with it) a limit
-    /// on how fast one address may open new ones. 0 lifts both (many clients from one machine:
-    /// tests, benchmarks).
+    /// With --listen: how many connections one address may always have (beyond it, an address
+    /// may take more while many seats are free: a class behind one address gets in), and (with
+    /// it) a limit on how fast one address may open new ones. 0 lifts both for everyone (many
+    /// clients from one machine: tests, benchmarks); --lab lifts them for a class's network.
     #[arg(
         long,
         value_name = "N",
@@ -247,6 +294,11 @@ pub struct TeacherArgs {
     /// Repeatable.
     #[arg(long, value_name = "NETWORK", conflicts_with = "connect")]
     pub deny: Vec<Network>,
+    /// With --listen: a network whose addresses a class shares (a school's NAT, a lab router, a
+    /// room in a VM): its addresses are held to no per-address seat or connection limit.
+    /// Repeatable. It admits nobody by itself: --allow and --deny still decide.
+    #[arg(long, value_name = "NETWORK", conflicts_with = "connect")]
+    pub lab: Vec<Network>,
     /// With --listen: append a transcript of the room (every message and notice, with the local
     /// time HH:MM:SS) to FILE, one line at a time, so `tail -f FILE` follows the room.
     #[arg(long, value_name = "FILE", conflicts_with = "connect")]
@@ -258,7 +310,8 @@ pub struct TeacherArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "connect")]
     pub motd_file: Option<PathBuf>,
     /// With --listen: start N practice bots that join the room over loopback and chat, rename,
-    /// use /me, leave and come back at a human pace (their names start with bot-).
+    /// use /me, leave and come back at a human pace (their names start with bot-); a bot answers
+    /// whoever mentions its name or sends it /msg.
     #[arg(
         long,
         value_name = "N",
@@ -267,8 +320,9 @@ pub struct TeacherArgs {
         conflicts_with = "connect"
     )]
     pub bots: u32,
-    /// With --bots: one extra bot, bot-sleepy, joins and then stops reading, so the room's queue
-    /// for it grows (watch /stats) until the server disconnects it as too slow.
+    /// With --listen: two extra bots: bot-sleepy, which hardly reads, and bot-paster, which
+    /// pastes long lines at the rate limit, so the room's queue for bot-sleepy grows (watch
+    /// /stats) until the server disconnects it as too slow, within a minute.
     #[arg(long, conflicts_with = "connect")]
     pub bots_slow: bool,
     /// With --bots: the seed of the bots' choices, so the same seed replays the same lines in the
@@ -360,6 +414,18 @@ pub struct CommonArgs {
     /// works), for graders and for `netchat diagram`.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// With --events: chat keeps the conversation (connections, joins, names, messages,
+    /// commands, refusals, closes); wire adds every read() and write(). Default: chat for a
+    /// room (a class's log stays small), wire for half and duplex (what netchat diagram draws).
+    #[arg(long, value_enum, value_name = "LEVEL", requires = "events")]
+    pub events_level: Option<EventsLevel>,
+}
+
+/// `--events-level chat|wire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsLevel {
+    Chat,
+    Wire,
 }
 
 /// `--framing line|raw`.
@@ -434,11 +500,17 @@ impl CommonArgs {
         self.framing.into()
     }
 
-    /// `--trace` and `--events`.
-    pub fn observe(&self) -> observe::Settings {
+    /// `--trace`, `--events` and `--events-level` (whose default, `default_level`, is the
+    /// mode's).
+    pub fn observe(&self, default_level: observe::Level) -> observe::Settings {
         observe::Settings {
             trace: self.trace.clone(),
             events: self.events.clone(),
+            level: match self.events_level {
+                None => default_level,
+                Some(EventsLevel::Chat) => observe::Level::Chat,
+                Some(EventsLevel::Wire) => observe::Level::Wire,
+            },
         }
     }
 }
@@ -455,6 +527,7 @@ impl TeacherArgs {
             access: AccessList {
                 allow: self.allow.clone(),
                 deny: self.deny.clone(),
+                lab: self.lab.clone(),
             },
             log: self.log.clone(),
             motd,
@@ -475,7 +548,7 @@ impl Cli {
             ModeCommand::Half(args) => Some(&args.common),
             ModeCommand::Duplex(args) => Some(&args.common),
             ModeCommand::Room(args) => Some(&args.common),
-            ModeCommand::Diagram(_) | ModeCommand::Lesson(_) => None,
+            ModeCommand::Diagram(_) | ModeCommand::Report(_) | ModeCommand::Lesson(_) => None,
         }
     }
 
@@ -483,6 +556,7 @@ impl Cli {
     pub fn color(&self) -> ColorChoice {
         match &self.mode {
             ModeCommand::Diagram(args) => args.color,
+            ModeCommand::Report(args) => args.color,
             _ => self
                 .common()
                 .map_or(ColorChoice::Auto, |common| common.color),
@@ -565,7 +639,7 @@ mod tests {
         let parse = |args: &[&str]| {
             let mut all = vec!["netchat", "duplex", "--listen", "0"];
             all.extend_from_slice(args);
-            Cli::try_parse_from(all).map(|cli| cli.common().unwrap().observe())
+            Cli::try_parse_from(all).map(|cli| cli.common().unwrap().observe(observe::Level::Wire))
         };
         assert_eq!(parse(&[]).unwrap(), observe::Settings::default());
         assert_eq!(parse(&["--trace"]).unwrap().trace, Some(None));

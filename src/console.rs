@@ -10,6 +10,19 @@
 //! - text from a peer is never written raw: a peer could otherwise send ESC sequences that move
 //!   the cursor, recolor or clear the terminal, or fake a line from someone else. How it is
 //!   escaped and measured is text.rs's (pure); when and where it is written is this file's.
+//!
+//! How it keeps that contract without slowing a pipe down, and what else it says:
+//!
+//! - a block of plain-ASCII lines (framing noted it while finding the lines) going to a pipe or a
+//!   file is written whole ([`Console::queue_peer_messages`]); anything else is escaped first;
+//! - at a terminal, a room line wider than the screen is cut into rows here ([`screen_rows`]),
+//!   every row after the first indented ([`CONTINUATION_INDENT`], narrower on a screen under 16
+//!   columns), so only a line's first row starts at the left edge, where names are;
+//! - a listener's address, and the LAN lines that join it, are said by [`Console::listening`];
+//! - a mode may ask for a hint after the peer's first message ([`Console::hint_on_first_message`]:
+//!   a `half` or `duplex` connector that reached a netchat room is told so, with the command that
+//!   joins it);
+//! - a closed stdout is a quiet end, not a crash.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -17,7 +30,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use colored::Colorize;
-use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::Error;
 use crate::framing::Messages;
@@ -91,6 +103,9 @@ pub struct Console {
     too_long: TooLongNotices,
     /// What stdout is (main.rs tells): where skipped lines were skipped.
     stdout_kind: OutputKind,
+    /// Said once if the peer's first message starts with the text given: a mode that reached
+    /// another mode by mistake ([`Console::hint_on_first_message`]).
+    first_message_hint: Option<(&'static str, String)>,
 }
 
 /// The other side's lines over `--max-line` are dropped, each with a notice. A peer that sends
@@ -123,6 +138,7 @@ impl Console {
             scratch: String::new(),
             too_long: TooLongNotices::default(),
             stdout_kind: OutputKind::default(),
+            first_message_hint: None,
         }
     }
 
@@ -327,6 +343,16 @@ impl Console {
     /// netchat), one `write` for all of them instead of one system call per line.
     // ANCHOR: queue_peer_message
     pub fn queue_peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
+        if self.first_message_hint.is_some() {
+            // Written (and flushed) before the hint about it.
+            self.write_peer_message(label, message)?;
+            self.check_first_message(message);
+            return Ok(());
+        }
+        self.write_peer_message(label, message)
+    }
+
+    fn write_peer_message(&mut self, label: &str, message: &[u8]) -> Result<(), Error> {
         let time = self.timestamp_prefix();
         let written = if self.interactive {
             let text = escape_peer_text(message);
@@ -369,14 +395,37 @@ impl Console {
     pub fn queue_peer_messages(&mut self, label: &str, messages: &Messages) -> Result<(), Error> {
         let as_is = !self.interactive && !self.timestamps && messages.is_plain();
         if as_is {
-            return self.out.write_all(messages.bytes()).map_err(output_error);
+            self.out.write_all(messages.bytes()).map_err(output_error)?;
+        } else {
+            for message in messages.iter() {
+                self.write_peer_message(label, message)?;
+            }
         }
-        for message in messages.iter() {
-            self.queue_peer_message(label, message)?;
+        if self.first_message_hint.is_some() {
+            if let Some(first) = messages.iter().next() {
+                self.check_first_message(first);
+            }
         }
         Ok(())
     }
     // ANCHOR_END: queue_peer_messages
+
+    /// Says `hint` (once, after the message) if the peer's first message starts with `prefix`:
+    /// how a `half` or `duplex` that reached a netchat room tells its student so. Only the first
+    /// message is looked at, so it costs nothing afterwards.
+    pub fn hint_on_first_message(&mut self, prefix: &'static str, hint: String) {
+        self.first_message_hint = Some((prefix, hint));
+    }
+
+    fn check_first_message(&mut self, message: &[u8]) {
+        if let Some((prefix, hint)) = self.first_message_hint.take() {
+            if message.starts_with(prefix.as_bytes()) {
+                // After what is queued: the student reads the welcome, then why it came.
+                let _ = self.out.flush();
+                self.notice(&hint);
+            }
+        }
+    }
 
     /// Sends the queued messages on their way (see [`Console::queue_peer_message`]).
     pub fn flush_messages(&mut self) -> Result<(), Error> {
@@ -410,22 +459,25 @@ impl Console {
     /// [`Console::flush_messages`]: the lines one `read` brought (a busy room) leave in one
     /// `write`.
     pub fn queue_room_line(&mut self, text: &str, tone: Tone) -> Result<(), Error> {
-        let rows = if self.interactive {
-            screen_rows(text, screen_columns())
+        let (rows, indent) = if self.interactive {
+            let columns = screen_columns();
+            (screen_rows(text, columns), indent_for(columns))
         } else {
-            vec![text]
+            (vec![text], 0)
         };
         let mut shown = String::new();
         for (number, row) in rows.into_iter().enumerate() {
             if number > 0 {
                 shown.push('\n');
-                shown.push_str(CONTINUATION_INDENT);
+                shown.extend(std::iter::repeat_n(' ', indent));
             }
             let colored = match tone {
                 _ if !self.color_out => row.to_string(),
                 Tone::Own => row.green().to_string(),
                 // `[bob] hi`: the name stands out; what you type yourself stays plain.
-                Tone::Other if number == 0 => match row.split_once("] ") {
+                // A row that starts with the name: a continuation (indented by the server
+                // for narrow readers) is never colored as one.
+                Tone::Other if number == 0 && row.starts_with('[') => match row.split_once("] ") {
                     Some((name, said)) => format!("{} {said}", format!("{name}]").cyan().bold()),
                     None => row.to_string(),
                 },
@@ -465,38 +517,31 @@ impl Write for StderrLines {
 /// row starts at the left edge, where names are.
 pub const CONTINUATION_INDENT: &str = "    ";
 
-/// Below this width, rows are left to the terminal: an indented row would hold almost nothing.
-const NARROWEST_WRAPPED: usize = 2 * CONTINUATION_INDENT.len() + 8;
+/// Below this width, the indent is narrower than [`CONTINUATION_INDENT`] (a quarter of the
+/// screen, at least one column): a 4-column indent would leave an 8-column screen half empty,
+/// and no indent at all would let a message start a row.
+const NARROWEST_WRAPPED: usize = 4 * CONTINUATION_INDENT.len();
 
 /// How many columns the terminal has (80 if it cannot say).
 pub fn screen_columns() -> usize {
     crossterm::terminal::size().map_or(80, |(columns, _)| usize::from(columns))
 }
 
+/// How far rows after a line's first are indented on a screen `columns` wide.
+fn indent_for(columns: usize) -> usize {
+    if columns >= NARROWEST_WRAPPED {
+        CONTINUATION_INDENT.len()
+    } else {
+        (columns / 4).max(1)
+    }
+}
+
 /// `text` (already escaped: every character draws) cut into the rows a screen `columns` wide
-/// shows, the first `columns` wide and the others narrower by [`CONTINUATION_INDENT`]. Measured
-/// with the one width model ([`text::grapheme_width`]: tabs to the next stop, wide characters
-/// 2): a wide character that would not fit at the end of a row goes to the next one, as the
-/// terminal would put it, and a grapheme is never cut from its accents.
+/// shows, the first `columns` wide and the others narrower by their indent ([`text::rows`], the
+/// one width model: tabs to the next stop, wide characters 2). At every width of 2 columns or
+/// more, every row but the first is indented.
 pub fn screen_rows(text: &str, columns: usize) -> Vec<&str> {
-    if columns < NARROWEST_WRAPPED {
-        return vec![text];
-    }
-    let mut rows = Vec::new();
-    // `column` is where the cursor stands on the screen: a row after the first starts after
-    // its indent, which is where its tabs are measured from.
-    let (mut start, mut column) = (0, 0);
-    for (at, grapheme) in text.grapheme_indices(true) {
-        let w = text::grapheme_width(grapheme, column);
-        if column + w > columns && at > start {
-            rows.push(&text[start..at]);
-            start = at;
-            column = CONTINUATION_INDENT.len();
-        }
-        column += text::grapheme_width(grapheme, column);
-    }
-    rows.push(&text[start..]);
-    rows
+    text::rows(text, columns, indent_for(columns))
 }
 
 /// How a chat-room line looks, by who it is from.
@@ -556,8 +601,12 @@ mod tests {
             screen_rows(&format!("{}你好", "x".repeat(29)), 30),
             [&"x".repeat(29) as &str, "你好"]
         );
-        // Too narrow to indent: left to the terminal.
-        assert_eq!(screen_rows(&long, 10), [long.as_str()]);
+        // Narrow: a narrower indent, but still one.
+        assert_eq!(screen_rows("abcdefghij", 8), ["abcdefgh", "ij"]);
+        assert_eq!(
+            screen_rows("abcdefghijklm", 4),
+            ["abcd", "efg", "hij", "klm"]
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@
 //!
 //! Each message is drawn once: by its sender's `sent` when the sender's log is here, otherwise by
 //! the receiver's `received` (a room server's log draws its members' messages unless their own
-//! logs are given too).
+//! logs are given too). In a room, a message is one arrow that says how many it reached, not an
+//! arrow per member; the room's log is indexed once, so drawing is linear in the log.
+//!
+//! A class's log stays readable and the output bounded: [`Filter`] (`--only`, `--from`,
+//! `--until`) draws a part of it, and lifelines beyond [`MAX_PARTICIPANTS`] fold into one column.
+//! Every label is a peer's text escaped. A bad log is one error line (exit 1), never a panic.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -32,14 +37,43 @@ pub enum DiagramFormat {
     Text,
 }
 
-/// `netchat diagram LOG... [--format …]`: reads every log (a missing or corrupt one is one error
-/// line, exit 1), then prints the diagram on stdout.
-pub fn run(paths: &[PathBuf], format: DiagramFormat, console: &mut Console) -> Result<()> {
+/// `--only`, `--from`, `--until`: which part of a (class-sized) log to draw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// `--only NICK`: that member (under any of its names) and the room.
+    pub only: Option<String>,
+    /// `--from SECONDS`: steps at or after this time (the time column's seconds).
+    pub from: Option<f64>,
+    /// `--until SECONDS`: steps at or before this time.
+    pub until: Option<f64>,
+}
+
+/// The most lifelines drawn: beyond it, the rest share one column (`N more`), and a note says
+/// so. A class of 30 drawn as 31 columns of 34 characters is over a thousand columns wide;
+/// `--only NICK` draws one member. Bounds the output (and the memory of each row) however many
+/// participants a log names.
+pub const MAX_PARTICIPANTS: usize = 12;
+
+/// `netchat diagram LOG... [--format …] [--only NICK] [--from S] [--until S]`: reads every log
+/// (a missing or corrupt one is one error line, exit 1), then prints the diagram on stdout.
+pub fn run(
+    paths: &[PathBuf],
+    format: DiagramFormat,
+    filter: &Filter,
+    console: &mut Console,
+) -> Result<()> {
     let mut logs = Vec::new();
     for path in paths {
         logs.push(read_log(path)?);
     }
-    let diagram = Diagram::from_logs(&logs);
+    let diagram = Diagram::from_logs(&logs)
+        .filtered(filter)
+        .map_err(|why| Error::Usage {
+            message: why,
+            hint: "the names are the ones the room's log gives its members (joined, renamed)"
+                .to_string(),
+        })?
+        .folded(MAX_PARTICIPANTS);
     let text = match format {
         DiagramFormat::Mermaid => diagram.mermaid(),
         DiagramFormat::Text => diagram.text(),
@@ -55,8 +89,20 @@ pub struct Log {
     records: Vec<Record>,
 }
 
+impl Log {
+    /// Its events, in the order written.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// When its clock started (Unix seconds), 0 if unknown.
+    pub fn start(&self) -> f64 {
+        self.start
+    }
+}
+
 /// Reads and parses one log file.
-fn read_log(path: &Path) -> Result<Log> {
+pub fn read_log(path: &Path) -> Result<Log> {
     let shown = path.display().to_string();
     let text = std::fs::read(path).map_err(|e| Error::BadLog {
         path: shown.clone(),
@@ -105,6 +151,8 @@ pub fn parse_log(text: &str) -> std::result::Result<Log, String> {
 #[derive(Debug)]
 struct Participant {
     label: String,
+    /// Every name a room member had in the log (for `--only`); empty for anyone else.
+    names: Vec<String>,
 }
 
 /// One step of the diagram.
@@ -119,6 +167,24 @@ enum Step {
         over: usize,
         text: String,
     },
+}
+
+impl Step {
+    /// The step with its participants renumbered by `map`; `None` if one of them is dropped.
+    fn remapped(self, map: &[Option<usize>]) -> Option<Step> {
+        let at = |index: usize| map.get(index).copied().flatten();
+        Some(match self {
+            Step::Arrow { from, to, label } => Step::Arrow {
+                from: at(from)?,
+                to: at(to)?,
+                label,
+            },
+            Step::Note { over, text } => Step::Note {
+                over: at(over)?,
+                text,
+            },
+        })
+    }
 }
 
 /// The diagram, independent of how it is drawn.
@@ -189,15 +255,23 @@ impl Diagram {
         // Room servers first, so members are labelled by their names, not addresses.
         let mut order: Vec<usize> = (0..logs.len()).collect();
         order.sort_by_key(|&i| !matches!(identities[i], Identity::Room { .. }));
+        // Each room log's members, read once: who joined from where, under which names.
+        let indexes: Vec<Option<RoomIndex>> = logs
+            .iter()
+            .zip(&identities)
+            .map(|(log, identity)| {
+                matches!(identity, Identity::Room { .. }).then(|| RoomIndex::of(log))
+            })
+            .collect();
         for &i in &order {
             match &identities[i] {
                 Identity::Room { me } => {
                     logged.insert(me.clone());
                     diagram.participant(me, "room".to_string());
-                    for record in &logs[i].records {
-                        if let Event::Joined { peer, .. } = &record.event {
-                            let label = member_label(&logs[i], peer);
-                            diagram.participant(peer, label);
+                    if let Some(index) = &indexes[i] {
+                        for peer in &index.order {
+                            let at = diagram.participant(peer, index.label(peer));
+                            diagram.participants[at].names = index.names_of(peer);
                         }
                     }
                 }
@@ -224,14 +298,22 @@ impl Diagram {
             .filter_map(|log| log.records.first().map(|first| log.start + first.t))
             .fold(f64::INFINITY, f64::min);
         let mut steps = Vec::new();
-        for (log, identity) in logs.iter().zip(&identities) {
+        for ((log, identity), index) in logs.iter().zip(&identities).zip(&indexes) {
+            // How many are in the room: whom a message reaches.
+            let mut present = 0usize;
             for record in &log.records {
                 let time = log.start + record.t - origin;
-                let found = match identity {
-                    Identity::Pair { me, peer } => {
-                        diagram.pair_steps(&record.event, me, peer.as_deref(), &logged)
+                let found = match (identity, index) {
+                    (Identity::Room { me }, Some(index)) => {
+                        diagram.room_steps(index, &record.event, me, &logged, &mut present)
                     }
-                    Identity::Room { me } => diagram.room_steps(log, &record.event, me, &logged),
+                    (Identity::Pair { me, .. }, _) | (Identity::Room { me }, None) => {
+                        let peer = match identity {
+                            Identity::Pair { peer, .. } => peer.as_deref(),
+                            Identity::Room { .. } => None,
+                        };
+                        diagram.pair_steps(&record.event, me, peer, &logged)
+                    }
                 };
                 steps.extend(found.into_iter().map(|step| (time, step)));
             }
@@ -246,7 +328,10 @@ impl Diagram {
         if let Some(&index) = self.by_key.get(key) {
             return index;
         }
-        self.participants.push(Participant { label });
+        self.participants.push(Participant {
+            label,
+            names: Vec::new(),
+        });
         let index = self.participants.len() - 1;
         self.by_key.insert(key.to_string(), index);
         index
@@ -307,15 +392,28 @@ impl Diagram {
     /// Steps from one event of a room server's log.
     fn room_steps(
         &mut self,
-        log: &Log,
+        index: &RoomIndex,
         event: &Event,
         me: &str,
         logged: &HashSet<String>,
+        present: &mut usize,
     ) -> Vec<Step> {
         let room = self.participant(me, "room".to_string());
+        match event {
+            Event::Joined { .. } => *present += 1,
+            Event::Left { .. } | Event::Kicked { .. } | Event::Evicted { .. } => {
+                *present = present.saturating_sub(1);
+            }
+            _ => {}
+        }
+        let reached = present.saturating_sub(1);
         let mut member = |client: u64| -> (usize, bool) {
-            let peer = joined_peer(log, client).unwrap_or_else(|| format!("#{client}"));
-            let label = member_label(log, &peer);
+            let peer = index
+                .peers
+                .get(&client)
+                .cloned()
+                .unwrap_or_else(|| format!("#{client}"));
+            let label = index.label(&peer);
             (self.participant(&peer, label), logged.contains(&peer))
         };
         match event {
@@ -333,12 +431,23 @@ impl Diagram {
                 over: member(*client).0,
                 text: format!("{from} is now {to}"),
             }],
+            // The host's own lines (client 0) come from the room itself.
+            Event::Message {
+                client: 0, text, ..
+            } => vec![Step::Note {
+                over: room,
+                text: format!("[host] {text} (→ {present} members)"),
+            }],
+            // One arrow to the room, and whom it reached: not one arrow per member.
             Event::Message { client, text, .. } => match member(*client) {
                 (_, true) => Vec::new(),
                 (from, false) => vec![Step::Arrow {
                     from,
                     to: room,
-                    label: text.clone(),
+                    label: format!(
+                        "{text} (→ {reached} member{})",
+                        if reached == 1 { "" } else { "s" }
+                    ),
                 }],
             },
             Event::Private {
@@ -385,6 +494,105 @@ impl Diagram {
         }
     }
 
+    /// Only what `filter` asks for: `--only NICK` keeps the room, that member and what passes
+    /// between them; `--from` and `--until` a window of time. An `--only` name nobody had is an
+    /// error (the sentence says so).
+    pub fn filtered(self, filter: &Filter) -> std::result::Result<Diagram, String> {
+        let in_window = |time: f64| {
+            filter.from.is_none_or(|from| time >= from)
+                && filter.until.is_none_or(|until| time <= until)
+        };
+        let keep: Vec<bool> = match &filter.only {
+            None => vec![true; self.participants.len()],
+            Some(nick) => {
+                let keep: Vec<bool> = self
+                    .participants
+                    .iter()
+                    .map(|p| {
+                        p.label == "room" || p.names.iter().any(|n| n.eq_ignore_ascii_case(nick))
+                    })
+                    .collect();
+                let found = self
+                    .participants
+                    .iter()
+                    .any(|p| p.names.iter().any(|n| n.eq_ignore_ascii_case(nick)));
+                if !found {
+                    return Err(format!(
+                        "--only {}: no room member had that name in these logs",
+                        escape_peer_text(nick.as_bytes())
+                    ));
+                }
+                keep
+            }
+        };
+        let map: Vec<Option<usize>> = keep
+            .iter()
+            .scan(0, |next, &kept| {
+                Some(kept.then(|| {
+                    *next += 1;
+                    *next - 1
+                }))
+            })
+            .collect();
+        let steps = self
+            .steps
+            .into_iter()
+            .filter(|(time, _)| in_window(*time))
+            .filter_map(|(time, step)| Some((time, step.remapped(&map)?)))
+            .collect();
+        let participants = self
+            .participants
+            .into_iter()
+            .zip(&keep)
+            .filter_map(|(p, &kept)| kept.then_some(p))
+            .collect();
+        Ok(Diagram {
+            participants,
+            by_key: HashMap::new(),
+            steps,
+        })
+    }
+
+    /// At most `max` lifelines: the participants beyond `max - 1` share the last one, and a
+    /// note at the top says how many it holds.
+    pub fn folded(self, max: usize) -> Diagram {
+        let max = max.max(2);
+        if self.participants.len() <= max {
+            return self;
+        }
+        let folded = self.participants.len() - (max - 1);
+        let map: Vec<Option<usize>> = (0..self.participants.len())
+            .map(|index| Some(index.min(max - 1)))
+            .collect();
+        let mut participants: Vec<Participant> =
+            self.participants.into_iter().take(max - 1).collect();
+        participants.push(Participant {
+            label: format!("{folded} more"),
+            names: Vec::new(),
+        });
+        let first = self.steps.first().map_or(0.0, |(time, _)| *time);
+        let mut steps = vec![(
+            first,
+            Step::Note {
+                over: max - 1,
+                text: format!(
+                    "{folded} participants share this column (at most {max} are drawn; \
+                     --only NICK draws one member)"
+                ),
+            },
+        )];
+        steps.extend(
+            self.steps
+                .into_iter()
+                .filter_map(|(time, step)| Some((time, step.remapped(&map)?))),
+        );
+        Diagram {
+            participants,
+            by_key: HashMap::new(),
+            steps,
+        }
+    }
+
     /// The diagram in Mermaid's `sequenceDiagram` syntax.
     pub fn mermaid(&self) -> String {
         let mut out = String::from("sequenceDiagram\n");
@@ -419,7 +627,7 @@ impl Diagram {
         let mut header = blank_row(total);
         put(&mut header, 0, &format!("{:>8}", "time (s)"));
         for (index, participant) in self.participants.iter().enumerate() {
-            let label = fit(&participant.label, width - 2);
+            let label = fit(&escape_peer_text(participant.label.as_bytes()), width - 2);
             let start = line_of(index).saturating_sub(text::width(&label) / 2);
             put(&mut header, start, &label);
         }
@@ -598,37 +806,72 @@ fn socket_note(event: &Event) -> Option<String> {
     }
 }
 
-/// The address a room member joined from, by its number.
-fn joined_peer(log: &Log, client: u64) -> Option<String> {
-    log.records.iter().find_map(|record| match &record.event {
-        Event::Joined {
-            client: id, peer, ..
-        } if *id == client => Some(peer.clone()),
-        _ => None,
-    })
+/// A room server's log, read once: which address each client joined from and the names each
+/// address's member had, so drawing each event is a lookup, not a scan of the log (which made
+/// drawing a class's log take quadratic time).
+#[derive(Debug, Default)]
+struct RoomIndex {
+    /// Client number → the address it joined from.
+    peers: HashMap<u64, String>,
+    /// Address → `alice (client 3)`: the last name of the last member from there.
+    labels: HashMap<String, String>,
+    /// Address → every name its members had, in order.
+    names: HashMap<String, Vec<String>>,
+    /// Addresses in the order they first joined.
+    order: Vec<String>,
 }
 
-/// `alice (client 3)`: the last name a member had in the log, and its number.
-fn member_label(log: &Log, peer: &str) -> String {
-    let mut label = peer.to_string();
-    let mut id = None;
-    for record in &log.records {
-        match &record.event {
-            Event::Joined {
-                client,
-                nick,
-                peer: from,
-            } if from == peer => {
-                id = Some(*client);
-                label = format!("{nick} (client {client})");
+impl RoomIndex {
+    fn of(log: &Log) -> RoomIndex {
+        let mut index = RoomIndex::default();
+        // Address → the client that joined from it last.
+        let mut latest: HashMap<String, u64> = HashMap::new();
+        for record in &log.records {
+            match &record.event {
+                Event::Joined { client, nick, peer } => {
+                    index.peers.entry(*client).or_insert_with(|| peer.clone());
+                    if !index.names.contains_key(peer) {
+                        index.order.push(peer.clone());
+                    }
+                    index
+                        .labels
+                        .insert(peer.clone(), format!("{nick} (client {client})"));
+                    latest.insert(peer.clone(), *client);
+                    let names = index.names.entry(peer.clone()).or_default();
+                    if !names.contains(nick) {
+                        names.push(nick.clone());
+                    }
+                }
+                Event::Renamed { client, to, .. } => {
+                    let Some(peer) = index.peers.get(client).cloned() else {
+                        continue;
+                    };
+                    if latest.get(&peer) == Some(client) {
+                        index
+                            .labels
+                            .insert(peer.clone(), format!("{to} (client {client})"));
+                    }
+                    let names = index.names.entry(peer).or_default();
+                    if !names.contains(to) {
+                        names.push(to.clone());
+                    }
+                }
+                _ => {}
             }
-            Event::Renamed { client, to, .. } if Some(*client) == id => {
-                label = format!("{to} (client {client})");
-            }
-            _ => {}
         }
+        index
     }
-    label
+
+    fn label(&self, peer: &str) -> String {
+        self.labels
+            .get(peer)
+            .cloned()
+            .unwrap_or_else(|| peer.to_string())
+    }
+
+    fn names_of(&self, peer: &str) -> Vec<String> {
+        self.names.get(peer).cloned().unwrap_or_default()
+    }
 }
 
 /// Text made safe for one Mermaid statement: a `;` or a newline would end it, `#` starts an
@@ -689,12 +932,7 @@ mod tests {
             r#"{"v":1,"t":1.2,"event":"received","text":"yo","bytes":2}"#,
         ]);
         let diagram = Diagram::from_logs(&[listener, connector]);
-        let arrows: Vec<&Step> = diagram
-            .steps
-            .iter()
-            .map(|(_, step)| step)
-            .filter(|step| matches!(step, Step::Arrow { .. }))
-            .collect();
+        let arrows = arrows(&diagram);
         assert_eq!(
             arrows,
             vec![
@@ -720,9 +958,11 @@ mod tests {
             participants: vec![
                 Participant {
                     label: "listener 你好".into(),
+                    names: Vec::new(),
                 },
                 Participant {
                     label: "connector B".into(),
+                    names: Vec::new(),
                 },
             ],
             by_key: HashMap::new(),
@@ -775,5 +1015,99 @@ mod tests {
     fn mermaid_labels_cannot_break_out_of_their_statement() {
         assert_eq!(mermaid_text("a;b#c<d>\u{1b}"), "a#59;b#35;c#lt;d#gt;\\x1b");
         assert_eq!(mermaid_label(""), "(empty line)");
+    }
+
+    /// The diagram's arrows, in order.
+    fn arrows(diagram: &Diagram) -> Vec<&Step> {
+        diagram
+            .steps
+            .iter()
+            .map(|(_, step)| step)
+            .filter(|step| matches!(step, Step::Arrow { .. }))
+            .collect()
+    }
+
+    /// A room's log with `members` joining, each saying one line, then leaving.
+    fn class_log(members: usize) -> String {
+        let mut lines = vec![
+            r#"{"v":1,"t":0,"event":"started","unix":100.0,"mode":"room","version":"0"}"#
+                .to_string(),
+            r#"{"v":1,"t":0,"event":"listening","addr":"127.0.0.1:5000"}"#.to_string(),
+        ];
+        for n in 1..=members {
+            lines.push(format!(
+                r#"{{"v":1,"t":{n},"event":"joined","client":{n},"nick":"guest-{n}","peer":"127.0.0.2:{}"}}"#,
+                40000 + n
+            ));
+        }
+        for n in 1..=members {
+            let t = members + n;
+            lines.push(format!(
+                r#"{{"v":1,"t":{t},"event":"message","client":{n},"nick":"guest-{n}","text":"line {n}"}}"#
+            ));
+        }
+        lines.join("\n")
+    }
+
+    #[test]
+    fn a_room_message_is_one_arrow_that_says_whom_it_reached() {
+        let diagram = Diagram::from_logs(&[log(&[&class_log(30)])]);
+        let arrows = arrows(&diagram);
+        assert_eq!(arrows.len(), 30, "one arrow per message, not per member");
+        assert!(
+            matches!(arrows[0], Step::Arrow { label, .. } if label == "line 1 (→ 29 members)"),
+            "{arrows:?}"
+        );
+    }
+
+    #[test]
+    fn only_one_member_and_a_window_of_time() {
+        let diagram = Diagram::from_logs(&[log(&[&class_log(30)])]);
+        let only = diagram
+            .filtered(&Filter {
+                only: Some("GUEST-7".into()),
+                from: Some(30.0),
+                until: None,
+            })
+            .unwrap();
+        assert_eq!(only.participants.len(), 2);
+        assert_eq!(only.participants[1].label, "guest-7 (client 7)");
+        assert_eq!(only.steps.len(), 1, "{:?}", only.steps);
+        let drawn = only.text();
+        assert!(drawn.contains("line 7 (→ 29 members)"), "{drawn}");
+        let nobody = Diagram::from_logs(&[log(&[&class_log(3)])]).filtered(&Filter {
+            only: Some("zed".into()),
+            ..Filter::default()
+        });
+        assert!(nobody.unwrap_err().contains("--only zed"));
+    }
+
+    #[test]
+    fn many_participants_fold_into_one_column_with_a_note() {
+        let diagram = Diagram::from_logs(&[log(&[&class_log(3000)])]).folded(MAX_PARTICIPANTS);
+        assert_eq!(diagram.participants.len(), MAX_PARTICIPANTS);
+        assert_eq!(
+            diagram.participants[MAX_PARTICIPANTS - 1].label,
+            "2990 more"
+        );
+        let drawn = diagram.text();
+        assert!(
+            drawn.contains("2990 participants share this column"),
+            "{}",
+            &drawn[..400]
+        );
+        let widest = drawn.lines().map(text::width).max().unwrap_or(0);
+        assert!(
+            widest <= TIME_WIDTH + MAX_PARTICIPANTS * TEXT_COLUMN + 120,
+            "{widest}"
+        );
+    }
+
+    #[test]
+    fn a_crafted_label_is_escaped_in_the_text_format() {
+        let text = class_log(1).replace(r#""nick":"guest-1""#, r#""nick":"\u001b[41mx""#);
+        let drawn = Diagram::from_logs(&[log(&[&text])]).text();
+        assert!(!drawn.contains('\u{1b}'), "{drawn}");
+        assert!(drawn.contains("\\x1b[41mx"), "{drawn}");
     }
 }

@@ -5,6 +5,19 @@
 //! that one peer. A connector just calls `connect`: the kernel picks a free local port, does the
 //! three-way handshake (SYN, SYN-ACK, ACK), and returns once the connection exists. From then on
 //! both sides hold the same kind of thing, a connected `TcpStream`, and the difference is gone.
+//!
+//! What this file adds to the bare calls:
+//!
+//! - a bare port is one dual-stack socket, IPv6 and IPv4 at once ([`listen`]), and an
+//!   IPv4-mapped peer is shown as IPv4 ([`unmapped`]);
+//! - every listener asks for the largest accept queue the system allows, so a class joining at
+//!   once is not dropped;
+//! - TCP_NODELAY on every connection ([`set_nodelay`]), so a message leaves when it is written;
+//! - the bound address announced through the console ([`listen_announced`]: `listening on ADDR`,
+//!   then the LAN lines lan.rs lists, which the console says: this file knows nothing of the LAN);
+//! - closing without losing the last message ([`close_gracefully`]).
+//!
+//! It never frames or prints a message: that is framing's and the console's.
 
 use std::fmt;
 use std::io;

@@ -29,6 +29,11 @@ pub enum Error {
     AddrNotAvailable { addr: String },
     /// `connect` got a RST back: the host is up but nothing listens on that port.
     Refused { addr: String },
+    /// A room client's `connect` got a RST back: no room listens there.
+    NoRoom { addr: String },
+    /// The server closed our connection without ever sending a room's welcome: it was not a
+    /// netchat room (a `half` or `duplex` listener?).
+    NotARoom,
     /// `connect` got no answer at all before the deadline: a firewall or a wrong address.
     ConnectTimedOut { addr: String, seconds: u64 },
     /// `connect` could not even route packets there.
@@ -123,6 +128,16 @@ impl Error {
                  talking to someone, ask for a listener of your own",
                 port_of(addr)
             ),
+            Error::NoRoom { addr } => format!(
+                "no room is listening on {addr}: ask the host whether the room is running (it \
+                 starts with `netchat room --listen {}`), and check the address and port",
+                port_of(addr)
+            ),
+            Error::NotARoom => "a netchat room welcomes every newcomer at once; this server \
+                 never did, so it is something else: a half or duplex listener takes one peer \
+                 (join it with netchat half --connect or netchat duplex --connect), a room starts \
+                 with netchat room --listen PORT"
+                .to_string(),
             Error::ConnectTimedOut { .. } => {
                 "no answer at all usually means a firewall drops the packets, or the address is \
                  wrong: check the IP with `ip addr` / `ipconfig` on the listening machine"
@@ -184,6 +199,11 @@ impl fmt::Display for Error {
                 )
             }
             Error::Refused { addr } => write!(f, "cannot connect to {addr}: connection refused"),
+            Error::NoRoom { addr } => write!(f, "cannot connect to {addr}: connection refused"),
+            Error::NotARoom => f.write_str(
+                "the server closed the connection without ever welcoming you: it was not a \
+                 netchat room",
+            ),
             Error::ConnectTimedOut { addr, seconds } => {
                 write!(f, "cannot connect to {addr}: no answer within {seconds} s")
             }

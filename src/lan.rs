@@ -6,8 +6,8 @@
 //! shared network (its Wi-Fi or Ethernet interface), the "private IP address" of the lab sheet.
 //! Rather than sending the student to `ip addr` or `ipconfig`, netchat asks the operating system
 //! for its interfaces (through the `if-addrs` crate: `getifaddrs` on Unix, `GetAdaptersAddresses`
-//! on Windows) and lists each usable address with the exact command to join, for the console
-//! to print.
+//! on Windows) and lists each usable address (not loopback, not link-local) with the exact
+//! command to join, and a line on the firewall of the OS it runs on, for the console to print.
 //!
 //! netchat never sends anything to these addresses itself: it only lists them.
 

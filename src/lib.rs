@@ -40,11 +40,13 @@ pub(crate) mod diagram;
 pub(crate) mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod interrupt;
 pub mod lan;
 pub mod lessons;
 pub mod modes;
 pub(crate) mod observe;
 pub mod pump;
+pub mod report;
 pub mod scan;
 pub(crate) mod shaping;
 pub(crate) mod socket;
@@ -58,6 +60,7 @@ use crossbeam_channel::Receiver;
 use cli::{Cli, ModeCommand};
 use console::Console;
 use error::{Error, Result};
+use interrupt::Interrupt;
 use observe::Observer;
 
 /// Runs the mode the command line chose, with `stdin` as the keyboard. `interrupt` receives one
@@ -69,10 +72,22 @@ pub fn run(
     cli: Cli,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     let observer = match cli.common() {
-        Some(common) => Observer::open(&common.observe(), console.stderr_lines(), cli.mode.name())?,
+        Some(common) => {
+            // A room's log keeps the conversation, not every read and write: a class with one
+            // flood would otherwise write megabytes of `read` events.
+            let level = match cli.mode {
+                ModeCommand::Room(_) => observe::Level::Chat,
+                _ => observe::Level::Wire,
+            };
+            Observer::open(
+                &common.observe(level),
+                console.stderr_lines(),
+                cli.mode.name(),
+            )?
+        }
         None => Observer::off(),
     };
     let result = run_mode(cli, stdin, console, &observer, interrupt);
@@ -89,7 +104,7 @@ fn run_mode(
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     observer: &Observer,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     match cli.mode {
         ModeCommand::Half(args) => {
@@ -151,6 +166,14 @@ fn run_mode(
                 interrupt,
             )
         }
-        ModeCommand::Diagram(args) => diagram::run(&args.logs, args.format.into(), console),
+        ModeCommand::Diagram(args) => {
+            let filter = diagram::Filter {
+                only: args.only.clone(),
+                from: args.from,
+                until: args.until,
+            };
+            diagram::run(&args.logs, args.format.into(), &filter, console)
+        }
+        ModeCommand::Report(args) => report::run(&args.logs, args.csv, console),
     }
 }

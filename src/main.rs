@@ -1,5 +1,15 @@
 //! The thin binary: parse the command line, decide on color, run the mode, and turn an error into
-//! its message and exit code. This is the only file that touches the process's real stdio.
+//! its message and exit code. This is the only file that touches the process's real stdio and
+//! signals (the terminal's raw mode is terminal.rs's); it holds no mode logic.
+//!
+//! - **The command line**: clap parses (`Cli::try_parse`); a usage error becomes `netchat: …`
+//!   lines and exit code 2, so no module of the library needs clap's error type.
+//! - **Signals**: Ctrl-C, SIGTERM (`kill`) and SIGHUP (the window closed) end a conversation
+//!   alike: each becomes one `Interrupt` on a channel, named, so a mode can say which (on Unix
+//!   through `signal-hook`, since `ctrlc` cannot say which signal came). If that polite ending
+//!   cannot finish within `POLITE_ENDING` (a `write()` to a peer that stopped reading), netchat
+//!   ends without it.
+//! - **Panics**: a hook gives the terminal back before the panic message is printed.
 
 // As in the library: safe Rust only, and stdio written with `writeln!`, whose errors are handled
 // (`println!` panics on a closed pipe).
@@ -16,6 +26,7 @@ use crossbeam_channel::{Sender, bounded};
 use netchat::cli::{Cli, ModeCommand};
 use netchat::console::{self, ColorMode, Console};
 use netchat::error::{EXIT_INTERRUPTED, EXIT_USAGE, Error};
+use netchat::interrupt::Interrupt;
 use netchat::lessons::{self, Pager};
 use netchat::terminal;
 
@@ -100,7 +111,7 @@ fn main() -> ExitCode {
 /// A second signal while the first is still waiting to be noticed ends the process at once, so a
 /// student is never stuck with a program that ignores Ctrl-C. Every way out gives the terminal
 /// back in its normal mode first.
-fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
+fn install_interrupt_handler(cli: &Cli, sender: Sender<Interrupt>) {
     if let ModeCommand::Lesson(_) = cli.mode {
         // The pager (`less`) shares the terminal and takes Ctrl-C itself; netchat waits for it
         // rather than vanishing under it.
@@ -110,7 +121,7 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
         return;
     }
     let half = matches!(cli.mode, ModeCommand::Half(_));
-    let result = ctrlc::set_handler(move || {
+    let on_signal = move |signal: Interrupt| {
         // In cooked mode the kernel has echoed `^C` (or the user was halfway through typing a
         // line) with no newline: end that line, or netchat's next status would be glued to it.
         // In raw mode there is nothing to end: the line editor erases its own prompt.
@@ -118,7 +129,7 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
         if echoing && io::stderr().is_terminal() {
             let _ = writeln!(io::stderr());
         }
-        if !half && sender.try_send(()).is_ok() {
+        if !half && sender.try_send(signal).is_ok() {
             end_anyway_after(POLITE_ENDING);
             return;
         }
@@ -127,8 +138,8 @@ fn install_interrupt_handler(cli: &Cli, sender: Sender<()>) {
         let ending = if prompt_showing { "\r\n" } else { "" };
         let _ = writeln!(io::stderr(), "{ending}netchat: interrupted");
         std::process::exit(i32::from(EXIT_INTERRUPTED));
-    });
-    if let Err(error) = result {
+    };
+    if let Err(error) = watch_signals(on_signal) {
         let _ = writeln!(
             io::stderr(),
             "netchat: cannot handle Ctrl-C ({error}); it will end netchat at once"
@@ -178,6 +189,33 @@ fn end_anyway_after(grace: std::time::Duration) {
         terminal::restore();
         std::process::exit(0);
     }
+}
+
+/// Calls `on_signal` for each SIGINT, SIGHUP and SIGTERM, on a thread of its own (signal-hook
+/// turns the signal into a value a normal thread reads, so printing and exiting are safe there).
+/// Like the stdin reader, it has no end of its own: the process exits around it.
+#[cfg(unix)]
+fn watch_signals(on_signal: impl Fn(Interrupt) + Send + 'static) -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGHUP, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".to_string())
+        .spawn(move || {
+            for signal in signals.forever() {
+                on_signal(match signal {
+                    SIGHUP => Interrupt::WindowClosed,
+                    SIGTERM => Interrupt::Terminated,
+                    _ => Interrupt::CtrlC,
+                });
+            }
+        })?;
+    Ok(())
+}
+
+/// Elsewhere (Windows), ctrlc's one handler: every way of being stopped is a Ctrl-C.
+#[cfg(not(unix))]
+fn watch_signals(on_signal: impl Fn(Interrupt) + Send + 'static) -> io::Result<()> {
+    ctrlc::set_handler(move || on_signal(Interrupt::CtrlC)).map_err(io::Error::other)
 }
 
 /// `--help` and `--version` print normally; a usage error becomes `netchat: …` lines, exit 2.

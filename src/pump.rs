@@ -10,7 +10,13 @@
 //! buffer, every whole message it brought framed where it lies, and one channel message for all
 //! of them. A person typing produces one line per `read`, which therefore still goes alone and
 //! at once; a file piped through costs one system call and one wake-up of the main thread per
-//! read, not per line, and no copy or allocation at all once the first buffers come back.
+//! read, not per line, and no copy or allocation at all once the first buffers come back: an
+//! emptied block returns to the pump when dropped and is filled again, never freed while it
+//! runs (no fresh pages per read, and never more blocks than were ever out at once).
+//!
+//! The pump never interprets a message (`bye`, a command): that is the mode's. A mode may name
+//! one line to watch for ([`Reporting::stop_word`]); each block then only says whether it holds
+//! one, and the mode decides what that means.
 
 use std::io::{self, Read};
 use std::net::TcpStream;

@@ -18,8 +18,17 @@
 //! netchat whatever its threads are blocked in; where a terminal cannot keep it a signal, the
 //! editor reports it as [`Input::Interrupted`].
 //!
-//! `half` uses the same editor one line at a time ([`TurnKeyboard`]), with its status line at the
-//! bottom of the screen beside the prompt.
+//! A paste is asked for bracketed, so it arrives as one event however long, and keys are read
+//! through crossterm's `use-dev-tty` reader, which waits with `poll(2)`: the last bytes of a long
+//! paste never wait for another key. Keys still unread are dropped before the terminal is given
+//! back, and every way out (an end, an error, a signal, a panic) gives it back ([`restore`]).
+//!
+//! `half` uses the same editor for the whole conversation ([`TurnKeyboard`]): in its own turn the
+//! keys are read on the calling thread; in the peer's turn by a helper thread ([`PeerTurn`]), which
+//! also counts the seconds on the status line, while Enter waits for the turn. The status line is
+//! part of the bottom of the screen, drawn with the prompt: whatever is printed goes above both,
+//! so a redraw erases nothing but itself. The layout of prompt and line is editor.rs's; this file
+//! draws it, and knows nothing of what a mode does with a line.
 
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Read, Write};

@@ -12,6 +12,11 @@
 //!   the escape netchat shows for it. The line editor, the console's rows and the diagram's
 //!   columns all measure with it, so they agree with each other and with the terminal.
 //!
+//! Escaping copies runs of safe text whole and escapes only what needs it ([`escape_into`]);
+//! [`expand_tabs`] turns tabs into the spaces they show as, and [`rows`] cuts text into rows of
+//! a given width under a hanging indent, with the same measure (the console's rows at a terminal,
+//! the room's rows on the wire).
+//!
 //! And one small helper every table uses: [`thousands`].
 
 use std::fmt::Write as _;
@@ -216,6 +221,63 @@ pub fn grapheme_width(grapheme: &str, column: usize) -> usize {
     grapheme.width()
 }
 
+/// `text` with each tab replaced by the spaces a terminal would move over, counted from the
+/// start of `text` (tab stops every [`TAB_STOP`] columns, measured with [`grapheme_width`]).
+///
+/// A tab's width depends on the column it starts in, which the sender cannot know on a reader's
+/// screen and the room's server decides once: expanded, a relayed message is as wide on every
+/// terminal as the server measured it, so no padding of tabs can reach a row's edge unseen
+/// (`x` and a tab, eight times, counted as zero columns, once let a message put
+/// `[host] class is cancelled` at the start of a row). The text itself when it has no tab.
+pub fn expand_tabs(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut column = 0;
+    for grapheme in text.graphemes(true) {
+        let columns = grapheme_width(grapheme, column);
+        if grapheme == "\t" {
+            out.extend(std::iter::repeat_n(' ', columns));
+        } else {
+            out.push_str(grapheme);
+        }
+        column += columns;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `text` (every character of it drawn: already escaped) cut into the rows a screen `columns`
+/// wide shows when every row after the first starts `indent` columns in (a hanging indent):
+/// the first row `columns` wide, the others `columns - indent`. Measured with the one width
+/// model ([`grapheme_width`]): a wide character that would not fit at the end of a row goes to
+/// the next one, as a terminal would put it, and a grapheme is never cut from its accents.
+///
+/// This is how no message can start a row of its own choosing: only a line's first row starts
+/// at the left edge, where the server put the sender's name. The console cuts a room line for
+/// its screen with it, and the room's server cuts each relayed line for the widest screen it
+/// promises (80 columns, for `nc` and telnet readers, which cannot indent).
+pub fn rows(text: &str, columns: usize, indent: usize) -> Vec<&str> {
+    if columns <= indent {
+        return vec![text];
+    }
+    let mut rows = Vec::new();
+    // `column` is where the cursor stands on the screen: a row after the first starts after
+    // its indent, which is where its tabs are measured from.
+    let (mut start, mut column) = (0, 0);
+    for (at, grapheme) in text.grapheme_indices(true) {
+        let w = grapheme_width(grapheme, column);
+        if column + w > columns && at > start {
+            rows.push(&text[start..at]);
+            start = at;
+            column = indent;
+        }
+        column += grapheme_width(grapheme, column);
+    }
+    rows.push(&text[start..]);
+    rows
+}
+
 /// `1048576` as `1,048,576`: a growing number is read at a glance.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -329,6 +391,44 @@ mod tests {
         assert_eq!(end_column("\t", 3), 8);
         assert_eq!(width("a\x1bb"), 6);
         assert_eq!(width(&escape_peer_text(b"a\x1bb")), width("a\x1bb"));
+    }
+
+    #[test]
+    fn tabs_expand_to_the_stops_a_terminal_would_move_to() {
+        assert_eq!(expand_tabs("no tab"), "no tab");
+        assert_eq!(
+            expand_tabs("x\tx\t."),
+            format!("x{}x{}.", " ".repeat(7), " ".repeat(7))
+        );
+        assert_eq!(
+            expand_tabs("\t你\t"),
+            format!("{}你{}", " ".repeat(8), " ".repeat(6))
+        );
+        assert_eq!(width(&expand_tabs("ab\tc")), width("ab\tc"));
+    }
+
+    #[test]
+    fn rows_after_the_first_start_at_the_indent() {
+        let text = format!("[mallory] {}[bob] hi", ".".repeat(20));
+        assert_eq!(
+            rows(&text, 30, 4),
+            ["[mallory] ....................", "[bob] hi"]
+        );
+        let long = "x".repeat(30 + 26 + 1);
+        assert_eq!(
+            rows(&long, 30, 4)
+                .iter()
+                .map(|r| r.len())
+                .collect::<Vec<_>>(),
+            [30, 26, 1]
+        );
+        // A wide character that does not fit at the end of a row starts the next one.
+        assert_eq!(
+            rows(&format!("{}你好", "x".repeat(29)), 30, 4),
+            [&"x".repeat(29) as &str, "你好"]
+        );
+        // Narrow screens get a narrow indent, never none.
+        assert_eq!(rows("abcdef", 3, 1), ["abc", "de", "f"]);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The line decoder: where one message ends in a byte stream, as a state machine that does no
 //! I/O (lesson 1's "framing"). Fed bytes of any split, it hands back whole lines, borrowed from
 //! the chunk when a line lies inside it, and keeps only the unfinished line, never more than
-//! `max_line + 1` bytes. The bulk path ([`LineDecoder::read_into`],
-//! [`LineDecoder::frame_tail`]) frames a [`Messages`] block in place.
+//! `max_line + 1` bytes. Its state is one enum: between lines, inside one, a line handed out, or
+//! skipping the rest of a line that was too long. The bulk path ([`LineDecoder::read_into`],
+//! [`LineDecoder::frame_tail`]) frames a [`Messages`] block in place. [`Framing`] (lines or raw)
+//! sits here too, below the observer, which counts messages with it.
 
 use std::io;
 use std::mem::take;

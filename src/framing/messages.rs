@@ -1,6 +1,7 @@
 //! [`Messages`]: the whole messages one `read` brought, in one buffer, in wire form, handed
 //! between threads as one value and given back to the reader that filled it when dropped (the
-//! pool that keeps a reader from allocating per read); and the [`StopWord`] a block can say it
+//! pool that keeps a reader from allocating per read); whether its messages are all plain text,
+//! which the console then prints without looking again; and the [`StopWord`] a block can say it
 //! holds none of.
 
 use std::io;

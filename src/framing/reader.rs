@@ -211,6 +211,50 @@ impl<R: Read> LineReader<R> {
     }
     // ANCHOR_END: read_frame
 
+    /// One `read`: every frame it completed handed to `on_frame` in order, and how many bytes
+    /// it brought (`0`: the peer closed, its unfinished last line handed over first). Unlike
+    /// [`LineReader::read_frame`], it returns after each `read` even when no line ended, so a
+    /// caller sees every byte as it arrives (the room charges a line that never ends as it is
+    /// read). Not to be mixed with `read_frame` on one reader.
+    pub fn read_chunk(&mut self, mut on_frame: impl FnMut(Frame<&[u8]>)) -> io::Result<usize> {
+        loop {
+            let waiting = self.watch.waiting(Call::SocketRead);
+            let filled = self.inner.fill_buf();
+            drop(waiting);
+            let available = match filled {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.watch.summarise_reads();
+                    self.watch.reset(&e);
+                    return Err(e);
+                }
+            };
+            if available.is_empty() {
+                self.watch.summarise_reads();
+                self.watch.fin_received();
+                if let Some(frame) = self.decoder.finish() {
+                    on_frame(frame);
+                }
+                return Ok(0);
+            }
+            let fed = self.decoder.feed(available, &mut on_frame);
+            self.watch.read(
+                available,
+                fed.lines + fed.too_long,
+                self.decoder.partial_len(),
+            );
+            let used = available.len();
+            self.inner.consume(used);
+            return Ok(used);
+        }
+    }
+
+    /// How many bytes of an unfinished line wait for the next `read` (0: none).
+    pub fn unfinished(&self) -> usize {
+        self.decoder.partial_len()
+    }
+
     /// Whether bytes that arrived in an earlier `read` still wait here: then the next
     /// [`LineReader::read_frame`] may return without a system call. A reader thread uses it to
     /// hand over, in one go, every message that one `read` brought.

@@ -25,9 +25,11 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, after, bounded, never, select};
 
 use crate::console::Console;
-use crate::endpoint::{self, Endpoint};
+use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing, Messages, StopWord};
+use crate::interrupt::Interrupt;
+use crate::modes::room::protocol;
 use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::shaping::{COALESCE_PAUSE, Shaped, Shaping};
@@ -99,12 +101,19 @@ pub fn run(
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     observer: &Observer,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     let Some(connection) = open(endpoint, options.framing, console, observer, &interrupt)? else {
         return Ok(());
     };
     endpoint::set_nodelay(&connection.stream, options.nodelay)?;
+    if connection.role == Role::Connector {
+        // A netchat room answers a newcomer with its welcome: say where we are, and how to join.
+        console.hint_on_first_message(
+            protocol::WELCOME_PREFIX,
+            protocol::reached_a_room("duplex", connection.peer),
+        );
+    }
     let watch = connection.watch(observer, options.framing);
     let stream = connection.stream;
     if let Some(experiment) = options.shaping.describe() {
@@ -164,7 +173,7 @@ fn open(
     framing: Framing,
     console: &mut Console,
     observer: &Observer,
-    interrupt: &Receiver<()>,
+    interrupt: &Receiver<Interrupt>,
 ) -> Result<Option<endpoint::Connection>> {
     let (sender, opened) = bounded(1);
     let helper = match endpoint {
@@ -190,7 +199,7 @@ fn open(
     let opened = select! {
         recv(opened) -> result => result,
         recv(interrupt) -> signal => match signal {
-            Ok(()) => {
+            Ok(_) => {
                 // A peer may have connected at the very same moment: it still gets its bye.
                 if let Ok(Ok(connection)) = opened.try_recv() {
                     let _ = framing::write_message(&mut &connection.stream, framing, BYE.as_bytes());
@@ -252,7 +261,7 @@ pub fn converse(
     mut outgoing: Outgoing<'_>,
     keyboard: &Receiver<Input>,
     peer: &Receiver<PeerEvent>,
-    interrupt: &Receiver<()>,
+    interrupt: &Receiver<Interrupt>,
     console: &mut Console,
 ) -> Result<Ending> {
     let (mut sending, mut receiving) = (true, true);
@@ -286,7 +295,7 @@ pub fn converse(
                 on_peer(event, sending, &outgoing.watch, console)?
             }
             recv(interrupt) -> signal => match signal {
-                Ok(()) => on_interrupt(sending, &mut outgoing, console)?,
+                Ok(_) => on_interrupt(sending, &mut outgoing, console)?,
                 // Nobody can send Ctrl-C any more (the handler could not be installed).
                 Err(_) => { interrupt = never(); Step::Continue }
             },
@@ -697,7 +706,7 @@ mod tests {
         let (_keys, keyboard) = bounded(1);
         let (_peer_tx, peer) = bounded(1);
         let (ctrl_c, interrupt) = bounded(1);
-        ctrl_c.send(()).unwrap();
+        ctrl_c.send(Interrupt::CtrlC).unwrap();
         let ending = converse(
             outgoing(&ours),
             &keyboard,

@@ -22,6 +22,7 @@ use crate::console::Console;
 use crate::endpoint::{self, Endpoint, Role};
 use crate::error::{Error, Result};
 use crate::framing::{self, Frame, Framing, MessageReader, UnframedHint};
+use crate::modes::room::protocol;
 use crate::observe::{By, Call, Observer, Traced, Watch};
 use crate::shaping::{Shaped, Shaping};
 use crate::terminal::{Input, KeyboardOptions, TurnKeyboard};
@@ -79,6 +80,13 @@ pub fn run(
         Role::Connector => Turn::Mine,
         Role::Listener => Turn::Theirs,
     };
+    if connection.role == Role::Connector {
+        // A netchat room answers a newcomer with its welcome: say where we are, and how to join.
+        console.hint_on_first_message(
+            protocol::WELCOME_PREFIX,
+            protocol::reached_a_room("half", connection.peer),
+        );
+    }
     let stream = &connection.stream;
     endpoint::set_nodelay(stream, options.nodelay)?;
     let mut watch = connection.watch(observer, options.framing);

@@ -69,6 +69,10 @@ pub enum Event {
         reads: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client: Option<u64>,
+        /// Present when the record sums several reads (a busy connection's reads beyond the
+        /// first few of a second): how many; `bytes` and `messages` are their totals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
     },
     /// One `write()` on the socket: how many bytes, and how many messages they completed.
     Write {
@@ -168,6 +172,21 @@ pub enum Event {
     /// Room server: a connection was turned away before joining (the room is full, too many
     /// from one address, banned).
     Refused { peer: String, why: String },
+    /// Room server: a member (or the host, `client` 0) typed a command that is not a message,
+    /// a rename, a private message or a quit (those have events of their own): `/who`,
+    /// `/stats`, `/help`, `/topic`, and the host's `/mute`, `/limit`, `/ban`… as typed, escaped.
+    Command {
+        client: u64,
+        nick: String,
+        line: String,
+    },
+    /// Room server: the host muted a member (`/mute`), for `minutes` or until `/unmute`.
+    Muted {
+        client: u64,
+        nick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u32>,
+    },
     /// An event this version of netchat does not know (a newer log): kept, and skipped by
     /// `netchat diagram`.
     #[serde(other)]

@@ -18,6 +18,11 @@
 //! checking that, and call sites pass only what they already hold (a slice, a count), so nothing
 //! is formatted or allocated on the hot path unless someone is watching.
 //!
+//! The [`Observer`] travels beside the [`Console`](crate::console::Console), never inside it:
+//! lib.rs opens it from the options and hands it to the mode, which gives clones to its socket
+//! threads. Watching never stops a conversation: a log that cannot be written (a full disk) ends
+//! the log, not the chat.
+//!
 //! One idea per file, from the ground up: `event.rs` is the schema (what `diagram` reads),
 //! `sinks.rs` where reports go (the trace, the log, the watchdog), `watch.rs` what one
 //! connection reports, and this file the [`Observer`] a mode opens and hands out.
@@ -48,6 +53,21 @@ pub struct Settings {
     pub trace: Option<Option<PathBuf>>,
     /// `--events FILE`.
     pub events: Option<PathBuf>,
+    /// `--events-level`: what the event log keeps.
+    pub level: Level,
+}
+
+/// `--events-level`: how much of what happens the event log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// The conversation: connections, joins, names, messages, commands, refusals, closes; no
+    /// event per `read()` or `write()`. The room's default, so a class's log stays small (one
+    /// flood would otherwise be tens of thousands of `read` events).
+    Chat,
+    /// Everything, each `read()` and `write()` too: what `netchat diagram` draws the wire
+    /// from. The default of `half` and `duplex`.
+    #[default]
+    Wire,
 }
 
 /// Where reports go: nowhere (the default, free), or to the trace and/or the event log. Cheap to
@@ -99,6 +119,7 @@ impl Observer {
             start,
             trace: trace.map(Mutex::new),
             events: events.map(Mutex::new),
+            wire: settings.level == Level::Wire,
             names: Mutex::new(HashMap::new()),
             waits: Mutex::new((0, HashMap::new())),
         })));

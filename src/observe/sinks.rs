@@ -21,6 +21,8 @@ pub(super) struct Sinks {
     pub(super) start: Instant,
     pub(super) trace: Option<Sink>,
     pub(super) events: Option<Sink>,
+    /// `--events-level wire`: the log keeps each `read()` and `write()` too.
+    pub(super) wire: bool,
     /// A room server's members' current names, for trace lines (`#3 alice`): kept from the
     /// `joined` and `renamed` events that pass through here, so the readers and writers, which
     /// know only a client's number, need not ask the hub.
@@ -51,6 +53,9 @@ impl Sinks {
             _ => {}
         }
         let Some(events) = &sinks.events else { return };
+        if !sinks.wire && matches!(event, Event::Read { .. } | Event::Write { .. }) {
+            return;
+        }
         // The time is read under the log's lock: several threads record (readers, the hub), and
         // a time taken before waiting for the lock could be written after a later one, so the
         // log's "t" would go backwards.

@@ -1,6 +1,9 @@
 //! What one connection reports ([`Watch`]: connected, each `read` and what framing made of it,
 //! each `write`, FIN, RST, closed, the messages sent and received), and [`Traced`], a writer that
 //! reports every `write` it passes on. Nothing is formatted when nobody watches.
+//!
+//! Reads beyond [`READS_SHOWN_PER_SECOND`] in one second are summed into one record, so a flood
+//! writes a bounded rate of log, not one record per `read`.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -25,6 +28,27 @@ pub struct Watch {
     framing: Framing,
     /// How many reads brought the message that is still unfinished (0: none is).
     pub(super) partial_reads: u32,
+    /// The reads of this second beyond the first [`READS_SHOWN_PER_SECOND`], counted for one
+    /// summary record instead of one record each.
+    reads: ReadWindow,
+}
+
+/// How many `read()`s of one connection are reported one by one in each second; the rest of
+/// the second's reads are summed into one record (trace line and `read` event, with `count`).
+/// A lesson's conversation reads a few times a second and sees every read; a flood (`yes`, a
+/// line that never ends) reads thousands of times a second and would otherwise write tens of
+/// megabytes of log a second: summed, it writes a few records a second per connection.
+pub const READS_SHOWN_PER_SECOND: u32 = 10;
+
+/// The reads of the current second, and the ones not reported yet.
+#[derive(Clone, Debug)]
+struct ReadWindow {
+    started: Option<Instant>,
+    shown: u32,
+    summed: u64,
+    bytes: usize,
+    messages: usize,
+    pending: usize,
 }
 
 impl std::fmt::Debug for Watch {
@@ -47,6 +71,14 @@ impl Watch {
             client,
             framing,
             partial_reads: 0,
+            reads: ReadWindow {
+                started: None,
+                shown: 0,
+                summed: 0,
+                bytes: 0,
+                messages: 0,
+                pending: 0,
+            },
         }
     }
 
@@ -106,6 +138,9 @@ impl Watch {
         } else {
             1
         };
+        if !self.shows_read(chunk.len(), messages, pending) {
+            return;
+        }
         let Some(sinks) = &self.sinks else { return };
         let mut what = format!("read {}", bytes(chunk.len()));
         let _ = match (messages, pending) {
@@ -128,6 +163,65 @@ impl Watch {
             pending,
             reads: if messages > 0 { reads } else { 0 },
             client: self.client,
+            count: None,
+        });
+    }
+
+    /// Whether this read is reported on its own: one of the first [`READS_SHOWN_PER_SECOND`]
+    /// of its second. If not, it is summed; a second's sums are reported once that second is
+    /// over (at the next read, or at FIN, RST or close).
+    fn shows_read(&mut self, bytes: usize, messages: usize, pending: usize) -> bool {
+        let now = Instant::now();
+        let window = &mut self.reads;
+        if window
+            .started
+            .is_none_or(|started| now.saturating_duration_since(started).as_secs() >= 1)
+        {
+            self.summarise_reads();
+            self.reads.started = Some(now);
+            self.reads.shown = 0;
+        }
+        let window = &mut self.reads;
+        if window.shown < READS_SHOWN_PER_SECOND {
+            window.shown += 1;
+            return true;
+        }
+        window.summed += 1;
+        window.bytes += bytes;
+        window.messages += messages;
+        window.pending = pending;
+        false
+    }
+
+    /// Reports the reads summed since the last summary, if any: one trace line and one `read`
+    /// event with their totals and `count`. The reader calls it when the connection ends (FIN,
+    /// RST), so the last second's reads are told too.
+    pub fn summarise_reads(&mut self) {
+        let window = &mut self.reads;
+        if window.summed == 0 {
+            return;
+        }
+        let (summed, total, messages, pending) =
+            (window.summed, window.bytes, window.messages, window.pending);
+        (window.summed, window.bytes, window.messages) = (0, 0, 0);
+        let Some(sinks) = &self.sinks else { return };
+        self.trace(
+            sinks,
+            format_args!(
+                "{} more reads in that second, not shown one by one: {} → {}",
+                crate::text::thousands(summed),
+                bytes(total),
+                count(messages, "message")
+            ),
+            None,
+        );
+        self.emit(Event::Read {
+            bytes: total,
+            messages,
+            pending,
+            reads: 0,
+            client: self.client,
+            count: Some(summed),
         });
     }
 

@@ -1,6 +1,8 @@
 //! The line being typed: its text, the cursor, the session's history, and what each key does to
 //! them. Pure — keys in, [`Action`]s out, no terminal — so every key is tested without one;
-//! terminal.rs reads the keys and draws the result.
+//! terminal.rs reads the keys and draws the result. Besides cursor and word moves, kills and
+//! history: a blank line is not sent, a paste goes in as lines, and a line over `--max-line` is
+//! refused at Enter, never cut.
 //!
 //! Two measures matter, and they are not the same: the cursor moves by **grapheme** (what a reader
 //! sees as one character: `e` + a combining accent, a flag, a family emoji), and the screen is

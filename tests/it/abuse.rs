@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -279,6 +279,32 @@ fn abuse_an_honest_paste_of_30_lines_still_arrives_whole_and_in_order(engine: En
     }
 }
 
+/// The rows of one relayed line as an `nc` reader gets them: the row that starts with `first`,
+/// then the rows that continue it (the server cuts lines wider than 80 columns into rows, each
+/// after the first indented by four spaces), up to the one that contains `last`.
+fn read_rows(peer: &mut RawPeer, first: &str, last: &str) -> Vec<String> {
+    let mut rows = vec![peer.read_until(first)];
+    while !joined(&rows).contains(last) {
+        let row = peer.read_line();
+        assert!(
+            row.starts_with("    "),
+            "{row:?} does not continue {rows:?}"
+        );
+        rows.push(row);
+    }
+    assert!(rows[0].starts_with(first), "{rows:?}");
+    rows
+}
+
+/// The line the rows make, joined again.
+fn joined(rows: &[String]) -> String {
+    let mut line = rows[0].clone();
+    for row in &rows[1..] {
+        line.push_str(&row[4..]);
+    }
+    line
+}
+
 fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: Engine) {
     let (_server, addr) = engine.listen("server", &[]);
     let mut alice = raw_join(addr, "alice");
@@ -286,9 +312,10 @@ fn abuse_a_line_of_8_kb_of_control_bytes_takes_a_row_not_four_hundred(engine: En
     let mut line = vec![0x01; 8000];
     line.push(b'\n');
     eve.send(&line);
-    let shown = alice.read_until("[eve] ");
+    let rows = read_rows(&mut alice, "[eve] ", "not shown]");
     // Escaped whole, it would be 32,000 columns: 400 rows of `\x01` on every screen.
-    assert!(shown.len() < 160, "{} columns: {shown}", shown.len());
+    assert!(rows.len() <= 2, "{} rows: {rows:?}", rows.len());
+    let shown = joined(&rows);
     assert!(
         shown.starts_with("[eve] \\x01\\x01")
             && shown.ends_with(" [7,984 more control characters not shown]"),
@@ -360,7 +387,9 @@ fn abuse_a_private_message_flood_at_one_victim_does_not_get_the_victim_dropped(e
 }
 
 fn abuse_idle_sockets_from_one_address_cannot_fill_the_room(engine: Engine) {
-    let (mut server, addr) = engine.listen("server", &[]);
+    // A room of 12 seats: an address may hold 4 (--max-per-address), or more while it holds
+    // less than half of the free seats, which with 12 seats is never more than 4.
+    let (mut server, addr) = engine.listen("server", &["--max-clients", "12"]);
     let Some(first) = raw_connect_from(second_address(), addr) else {
         return;
     };
@@ -371,8 +400,7 @@ fn abuse_idle_sockets_from_one_address_cannot_fill_the_room(engine: Engine) {
         .iter()
         .filter(|l| l.starts_with("*** welcome!"))
         .count();
-    // The rest are told why: four seats is the most (and, after eight in a row, that the address
-    // connects too fast).
+    // The rest are told why: four seats is the most.
     let refused = firsts
         .iter()
         .filter(|l| l.starts_with("*** goodbye: sorry, your address"))
@@ -468,8 +496,9 @@ fn abuse_a_quit_reason_cannot_put_a_fake_notice_on_its_own_row(engine: Engine) {
         )
         .as_bytes(),
     );
+    let rows = read_rows(&mut alice, "*** eve left", "(1 in the room)");
     assert_eq!(
-        alice.read_until("*** eve left"),
+        joined(&rows),
         "*** eve left (bye        *** bob was kicked by the host (cheating)) (1 in the room)"
     );
 }
@@ -720,7 +749,239 @@ fn abuse_a_class_of_flooders_does_not_grow_the_servers_memory(engine: Engine) {
     assert_nobody_dropped(&server);
 }
 
+/// Counts the lines read until one contains `needle`, that start with `prefix`.
+fn count_before(peer: &mut RawPeer, prefix: &str, needle: &str) -> usize {
+    let mut count = 0;
+    loop {
+        let got = peer.read_line();
+        if got.contains(needle) {
+            return count;
+        }
+        if got.starts_with(prefix) {
+            count += 1;
+        }
+    }
+}
+
+fn abuse_over_long_lines_are_charged_and_their_refusal_is_told_once(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &[]);
+    let mut prankster = raw_join(addr, "prankster");
+    // Ten lines of 9,000 bytes (longer than --max-line): 88 KiB read, none relayed, every byte
+    // charged to the byte allowance (32 KiB at once), so the member is paused like any flood.
+    let long = format!("{}\n", "x".repeat(9000));
+    prankster.send(long.repeat(10).as_bytes());
+    let told = count_before(&mut prankster, "*** your line was longer", "*** slow down:");
+    assert!(told <= 1, "told {told} times that a line was too long");
+}
+
+fn abuse_a_line_that_never_ends_is_charged_as_it_is_read(engine: Engine) {
+    let (_server, addr) = engine.listen("server", &["--max-line", "200000"]);
+    let mut prankster = raw_join(addr, "prankster");
+    // 100 KB of one line without its newline: nothing to relay yet, but every byte was read.
+    prankster.send(&vec![b'x'; 100_000]);
+    prankster.read_until("*** slow down:");
+}
+
+fn abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records(engine: Engine) {
+    let path = common::temp_path(&format!("flood-events-{}", engine.name()));
+    let path_arg = path.to_string_lossy().into_owned();
+    // The wire level: each read is recorded (the room's default, chat, records none).
+    let (mut server, addr) = engine.listen(
+        "server",
+        &[
+            "--rate-limit",
+            "0",
+            "--events",
+            &path_arg,
+            "--events-level",
+            "wire",
+        ],
+    );
+    let mut reader = raw_join(addr, "reader");
+    let mut prankster = raw_join(addr, "prankster");
+    let started = Instant::now();
+    // 4 MB of over-long lines, read at full speed (no rate limit): thousands of reads.
+    let long = format!("{}\n", "x".repeat(9000));
+    let flood = long.repeat(450);
+    prankster.send(flood.as_bytes());
+    prankster.send(b"done\n");
+    reader.read_until("[prankster] done");
+    // Its FIN makes the reader report the reads it summed last.
+    let _ = prankster.stream.shutdown(Shutdown::Both);
+    reader.read_until("*** prankster left");
+    let elapsed = started.elapsed();
+    server.kill();
+    let log = std::fs::read_to_string(&path).expect("read the event log");
+    let _ = std::fs::remove_file(&path);
+    let reads: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "read")
+        .collect();
+    // The prankster is the client whose reads brought the most bytes.
+    let mut by_client = std::collections::BTreeMap::<u64, u64>::new();
+    for read in &reads {
+        *by_client
+            .entry(read["client"].as_u64().unwrap_or(0))
+            .or_default() += read["bytes"].as_u64().unwrap_or(0);
+    }
+    let (&prankster_id, &bytes) = by_client
+        .iter()
+        .max_by_key(|(_, bytes)| **bytes)
+        .expect("reads");
+    let reads: Vec<_> = reads
+        .into_iter()
+        .filter(|r| r["client"] == prankster_id)
+        .collect();
+    assert!(
+        bytes >= flood.len() as u64,
+        "the log accounts for {bytes} bytes read"
+    );
+    let single = reads.iter().filter(|r| r.get("count").is_none()).count();
+    let seconds = elapsed.as_secs() + 2;
+    assert!(
+        single as u64 <= 10 * seconds,
+        "{single} read records, one per read, in {elapsed:?}"
+    );
+}
+
+fn abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_with_limits_off(
+    engine: Engine,
+) {
+    // No rate limit: 2.5 MB arrive at once, far more than the 1 MiB a member's output holds.
+    let (server, addr) = engine.listen("server", &["--rate-limit", "0"]);
+    // The reader's receive buffer is small (set before it connects, so the kernel cannot grow
+    // it): what it has not read waits in the server, and it reads at a pace, 128 KiB every
+    // 100 ms, ten times the slow link (64 KiB/s) the room promises to keep up with.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    socket
+        .connect_timeout(&addr.into(), DEADLINE)
+        .expect("connect the reader");
+    let mut reader = RawPeer::new(socket.into());
+    reader.send(b"/nick reader\n");
+    reader.read_until("*** you are now reader");
+    let flooder = raw_join(addr, "flooder");
+    let mut line = vec![b'f'; 199];
+    line.push(b'\n');
+    let lines = 12_500;
+    let mut writer = flooder.stream.try_clone().expect("clone");
+    let flood = thread::spawn(move || {
+        let all: Vec<u8> = line.repeat(lines);
+        writer.write_all(&all).is_ok() && writer.write_all(b"done\n").is_ok()
+    });
+    let mut stream = reader.stream.try_clone().expect("clone");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let (mut got, mut tail) = (0usize, Vec::new());
+    let mut block = vec![0u8; 128 * 1024];
+    'reading: loop {
+        let n = match stream.read(&mut block) {
+            Ok(0) => server.fail("the reader was disconnected"),
+            Ok(n) => n,
+            Err(e) => server.fail(&format!("the reader got nothing for {DEADLINE:?}: {e}")),
+        };
+        tail.extend_from_slice(&block[..n]);
+        while let Some(end) = tail.iter().position(|&b| b == b'\n') {
+            let row: Vec<u8> = tail.drain(..=end).collect();
+            if row.starts_with(b"[flooder] fff") {
+                got += 1;
+            } else if row.starts_with(b"[flooder] done") {
+                break 'reading;
+            } else {
+                assert!(
+                    !row.starts_with(b"*** goodbye"),
+                    "the reader was dropped: {}",
+                    String::from_utf8_lossy(&row)
+                );
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got, lines, "flood lines the reader got");
+    assert!(flood.join().expect("flood thread"));
+    assert_nobody_dropped(&server);
+}
+
+/// A raw peer from `from` that took the name `nick`; `None` where `from` cannot be bound.
+fn raw_join_from(from: IpAddr, addr: std::net::SocketAddr, nick: &str) -> Option<RawPeer> {
+    let mut peer = raw_connect_from(from, addr)?;
+    peer.send(format!("/nick {nick}\n").as_bytes());
+    peer.read_until(&format!("*** you are now {nick}"));
+    Some(peer)
+}
+
+fn abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_gets_hers(
+    engine: Engine,
+) {
+    /// The room's shared output and its burst (src/modes/room/limits.rs).
+    const ROOM_RATE: f64 = 48.0 * 1024.0;
+    const ROOM_BURST: f64 = 64.0 * 1024.0;
+    const LINE: usize = 8000;
+    const SEATS: usize = 12;
+    let (_server, addr) = engine.listen("server", &[]);
+    let Some(mut reader) = raw_join_from(IpAddr::from([127, 0, 0, 3]), addr, "reader") else {
+        return;
+    };
+    let Some(mut alice) = raw_join_from(second_address(), addr, "alice") else {
+        return;
+    };
+    // Three addresses, four seats each (the most one address may hold), each seat flooding
+    // lines of 8 KB within its own limits (a burst of 32 KiB, then 10 KiB/s): 384 KiB at once
+    // if every seat had the room to itself.
+    let started = Instant::now();
+    let mut floods = Vec::new();
+    for n in 0..SEATS {
+        let from = IpAddr::from([127, 0, 0, 4 + (n / 4) as u8]);
+        let Some(seat) = raw_join_from(from, addr, &format!("seat{n}")) else {
+            return;
+        };
+        let mut line = format!("seat{n} says ").into_bytes();
+        line.resize(LINE, b'.');
+        line.push(b'\n');
+        floods.push(Flood::start(&seat, line));
+    }
+    // Once the room relayed more than its burst, alice speaks: she is a speaker of her own, and
+    // her line gets through.
+    let mut relayed = 0.0;
+    // (Their lines come as rows of 80 columns, each after the first indented: all counted.)
+    let from_seats = |row: &str| row.starts_with("[seat") || row.starts_with("    ");
+    while relayed < 3.0 * ROOM_BURST {
+        let got = reader.read_line();
+        if from_seats(&got) {
+            relayed += (got.len() + 1) as f64;
+        }
+    }
+    alice.send(b"my turn\n");
+    loop {
+        let got = reader.read_line();
+        if got == "[alice] my turn" {
+            break;
+        }
+        if from_seats(&got) {
+            relayed += (got.len() + 1) as f64;
+        }
+    }
+    // The room's burst, its rate since the flood began, and two lines per seat (one in debt,
+    // lines are never cut; one already on its way).
+    let bound =
+        ROOM_BURST + ROOM_RATE * started.elapsed().as_secs_f64() + (2 * SEATS * (LINE + 10)) as f64;
+    assert!(
+        relayed <= bound,
+        "{relayed} bytes relayed from {SEATS} seats in {:?} (bound {bound})",
+        started.elapsed()
+    );
+    for flood in floods {
+        flood.stop();
+    }
+}
+
 engine_tests! {
+    abuse_twelve_flooding_seats_get_the_rooms_share_and_an_honest_speaker_still_gets_hers,
+    abuse_a_reader_that_keeps_up_with_a_slow_link_is_never_dropped_by_a_flood_with_limits_off,
+    abuse_over_long_lines_are_charged_and_their_refusal_is_told_once,
+    abuse_a_line_that_never_ends_is_charged_as_it_is_read,
+    abuse_a_flood_of_reads_writes_a_bounded_number_of_event_records,
     abuse_a_yes_flood_is_held_to_the_rate_limit_and_every_honest_member_hears_the_class,
     abuse_a_flooder_that_closes_cannot_dump_what_the_server_read_ahead,
     abuse_a_yes_flood_holds_a_bounded_number_of_lines_and_counts_the_rest_as_dropped,

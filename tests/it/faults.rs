@@ -411,7 +411,23 @@ fn room_a_10000_line_flood_with_a_client_that_never_reads_loses_no_line_for_the_
             }
             let line = String::from_utf8_lossy(&raw).trim_end().to_string();
             match line.strip_prefix("[flooder] ") {
-                Some(text) => {
+                Some(first) => {
+                    // Wider than 80 columns, a line comes as rows, each after the first
+                    // indented by four spaces: joined again, it is the line that was sent.
+                    let mut text = first.to_string();
+                    while text.len() < 6 + 1000 {
+                        raw.clear();
+                        match reader.read_until(b'\n', &mut raw) {
+                            Ok(0) => return Err(format!("connection closed in line {next}")),
+                            Err(e) => return Err(format!("in flood line {next}: {e}")),
+                            Ok(_) => {}
+                        }
+                        let row = String::from_utf8_lossy(&raw);
+                        match row.trim_end_matches('\n').strip_prefix("    ") {
+                            Some(rest) => text.push_str(rest),
+                            None => return Err(format!("flood line {next} cut short: {row:.40}")),
+                        }
+                    }
                     let expected = format!("{next:05} ");
                     if !text.starts_with(&expected) || text.len() != 6 + 1000 {
                         return Err(format!("flood line {next} came as {text:.40}…"));

@@ -9,6 +9,7 @@
 mod common;
 
 mod abuse;
+mod class;
 mod cli;
 mod duplex;
 mod errors;
@@ -20,6 +21,7 @@ mod lessons;
 mod properties;
 mod raw_framing;
 mod room;
+mod rows;
 mod teacher;
 mod terminal;
 mod transcripts;

@@ -89,27 +89,21 @@ fn a_storm_of_refusals_is_counted_not_printed_one_line_each(engine: Engine) {
         !reports.is_empty() && reports.len() < 10,
         "one line per second at most, not {KNOCKS}: {reports:#?}"
     );
-    // Every refusal is counted: the first line, then "(N more refused since the last such
-    // line)", and what was left when the room closed.
+    // Every refusal is counted: the first line, then "refused N more connections: …" at most
+    // once a second, and what was left when the room closed.
     let counted: usize = reports
         .iter()
-        .map(|line| {
-            let more = |marker: &str| {
-                line.split(marker).next().and_then(|before| {
-                    before
-                        .rsplit(|c: char| !c.is_ascii_digit())
-                        .find(|word| !word.is_empty())
-                        .and_then(|n| n.parse::<usize>().ok())
-                })
-            };
-            if line.contains("more connections were refused") {
-                more(" more connections were refused").unwrap_or(0)
-            } else if line.contains("more refused since") {
-                1 + more(" more refused since").unwrap_or(0)
-            } else {
-                1
-            }
-        })
+        .map(
+            |line| match line.split_once("refused ").map(|(_, rest)| rest) {
+                Some(rest) if rest.starts_with("a connection from") => 1,
+                Some(rest) => rest
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0),
+                None => 0,
+            },
+        )
         .sum();
     assert_eq!(counted, KNOCKS, "{reports:#?}");
 }
@@ -212,14 +206,23 @@ fn the_transcript_has_every_message_and_notice_with_the_time_as_it_happens(engin
     let text = std::fs::read_to_string(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.iter().all(|line| has_clock(line)), "{text}");
-    let without_clock: Vec<&str> = lines.iter().map(|line| &line[9..]).collect();
+    // A dated header: the date, the time, the address, then the limits.
+    assert!(lines[0].starts_with("======== netchat room, 20"), "{text}");
+    assert!(
+        lines[0].ends_with(&format!(", on {addr} ========")),
+        "{text}"
+    );
+    assert!(lines[1..].iter().all(|line| has_clock(line)), "{text}");
+    let without_clock: Vec<&str> = lines[1..].iter().map(|line| &line[9..]).collect();
     let expected_in_order = [
+        "*** the door: 1000 seats (--max-clients)",
         "*** guest-1 joined from 127.0.0.1:",
         "*** guest-1 is now alice",
         "[alice] hello \\x1b[2J class",
         "[host] hi alice",
         "*** alice left (0 in the room)",
+        // How it closed.
+        "*** end of input: closing the room",
     ];
     let mut position = 0;
     for expected in expected_in_order {
@@ -229,6 +232,45 @@ fn the_transcript_has_every_message_and_notice_with_the_time_as_it_happens(engin
             .unwrap_or_else(|| panic!("{expected:?} missing or out of order in:\n{text}"));
         position += found + 1;
     }
+}
+
+/// A later room appended to the same file starts after a blank line with its own header, and
+/// each room's last line says how it closed.
+fn the_transcript_says_how_each_room_closed_and_separates_a_later_room(engine: Engine) {
+    let path = temp_file("two-rooms.txt");
+    let _ = std::fs::remove_file(&path);
+    let log = path.to_string_lossy().into_owned();
+    let (mut first, _) = engine.listen("first", &["--log", &log]);
+    first.send_line("/quit");
+    first.expect_stderr("the room is closed");
+    first.expect_exit_code(0);
+    let (mut second, _) = engine.listen("second", &["--log", &log]);
+    second.signal("TERM");
+    second.expect_stderr("the room is closed");
+    second.expect_exit_code(0);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<&str> = text.lines().collect();
+    let headers: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("======== netchat room, "))
+        .collect();
+    assert_eq!(headers.len(), 2, "{text}");
+    assert!(
+        lines[headers[1] - 2].ends_with("*** /quit: closing the room"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[headers[1] - 1],
+        "",
+        "a blank line between rooms: {text}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .ends_with("*** SIGTERM: closing the room"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -392,12 +434,12 @@ fn the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room(engine: En
 }
 
 fn more_bots_than_one_address_may_seat_all_get_in(engine: Engine) {
-    // Six bots and bot-sleepy from one loopback address: more than --max-per-address allows
-    // a student, and faster than one address may connect.
+    // Six bots, bot-sleepy and bot-paster from one loopback address: more than
+    // --max-per-address allows a student, and faster than one address may connect.
     let (mut server, _addr) =
         engine.listen("server", &["--bots", "6", "--bots-slow", "--seed", "5"]);
     let mut named = BTreeSet::new();
-    while named.len() < 7 {
+    while named.len() < 8 {
         let line = server.expect_stderr(" is now bot-");
         let name = line
             .rsplit(" is now ")
@@ -407,8 +449,11 @@ fn more_bots_than_one_address_may_seat_all_get_in(engine: Engine) {
         named.insert(name.trim_end_matches("-afk").to_string());
     }
     assert!(named.contains("bot-sleepy"), "{named:?}");
+    assert!(named.contains("bot-paster"), "{named:?}");
+    // (Not any "refused": a bot may say "my nc says connection refused".)
     assert!(
-        !server.transcript().contains("refused"),
+        !server.transcript().contains("refused a connection")
+            && !server.transcript().contains("more connection"),
         "{}",
         server.transcript()
     );
@@ -492,6 +537,7 @@ engine_tests! {
     bots_of_a_room_on_an_ipv4_mapped_address_get_in,
     a_storm_of_refusals_is_counted_not_printed_one_line_each,
     the_transcript_has_every_message_and_notice_with_the_time_as_it_happens,
+    the_transcript_says_how_each_room_closed_and_separates_a_later_room,
     telnets_bare_cr_nul_ends_a_line_and_never_shows_in_the_room,
     every_newcomer_reads_the_greeting_right_after_the_welcome,
     the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room,

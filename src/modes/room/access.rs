@@ -102,6 +102,10 @@ pub struct AccessList {
     pub allow: Vec<Network>,
     /// Never these, even inside an allowed network (`--allow 10.0.0.0/24 --deny 10.0.0.66`).
     pub deny: Vec<Network>,
+    /// `--lab`: networks whose addresses a class shares (a school's NAT, a lab's router, a room
+    /// in a VM), trusted: no per-address seat or connection-rate limit (limits.rs) for them.
+    /// Not a door of its own: `--allow` and `--deny` still decide who comes in.
+    pub lab: Vec<Network>,
 }
 
 /// What the access list says about one address.
@@ -115,7 +119,7 @@ pub enum Verdict {
 }
 
 impl AccessList {
-    /// Whether anyone may join (no `--allow`, no `--deny`).
+    /// Whether anyone may join (no `--allow`, no `--deny`; `--lab` admits nobody by itself).
     pub fn is_open(&self) -> bool {
         self.allow.is_empty() && self.deny.is_empty()
     }
@@ -252,6 +256,7 @@ mod tests {
         let list = AccessList {
             allow: vec![net("127.0.0.0/8"), net("::1")],
             deny: vec![net("127.0.0.3")],
+            lab: Vec::new(),
         };
         assert_eq!(list.decide(ip("127.0.0.2")), Verdict::Admit);
         assert_eq!(list.decide(ip("::1")), Verdict::Admit);
@@ -271,6 +276,7 @@ mod tests {
         let mut list = AccessList {
             allow: vec![net("192.168.1.0/24")],
             deny: Vec::new(),
+            lab: Vec::new(),
         };
         assert_eq!(list.admit_too(ip("127.0.0.1")), None);
         assert_eq!(list.decide(ip("127.0.0.1")), Verdict::Admit);
@@ -281,6 +287,7 @@ mod tests {
         let mut denied = AccessList {
             allow: Vec::new(),
             deny: vec![net("127.0.0.0/8")],
+            lab: Vec::new(),
         };
         assert_eq!(denied.admit_too(ip("127.0.0.1")), Some(net("127.0.0.0/8")));
     }
@@ -291,6 +298,7 @@ mod tests {
         let mut list = AccessList {
             allow: vec![net("10.0.0.0/8")],
             deny: Vec::new(),
+            lab: Vec::new(),
         };
         assert_eq!(list.admit_too(ip("::ffff:127.0.0.1")), None);
         assert_eq!(list.decide(ip("::ffff:127.0.0.1")), Verdict::Admit);

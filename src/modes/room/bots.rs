@@ -6,10 +6,16 @@
 //! bots go through exactly the rules every student goes through (admission, names, fan-out, the
 //! slow-consumer bound): the room needs no code of its own for them.
 //!
-//! Between two actions a bot reads and throws away what the room sends, with a read timeout that
-//! ends when its next action is due: one thread per bot, no busy loop. `--bots-slow` adds
-//! `bot-sleepy`, which reads only [`SLEEPY_BYTES`] bytes a second: its queue on the server grows
-//! (watch `/stats`) until the room disconnects it as too slow.
+//! Between two actions a bot reads what the room sends, with a read timeout that ends when its
+//! next action is due: one thread per bot, no busy loop. A bot answers a student who mentions its
+//! name (`bot-ada, are you there?`) or sends it a private message (`/msg bot-ada hi`), with a
+//! scripted reply within a second: something to talk to when the room is empty. Bots never
+//! answer bots, so they cannot start a conversation among themselves.
+//!
+//! `--bots-slow` adds `bot-sleepy`, which reads only [`SLEEPY_BYTES`] bytes a second, and
+//! `bot-paster`, which pastes long lines at the rate limit until the room drops the sleepy one:
+//! its queue on the server grows (watch `/stats`) until the room disconnects it as too slow,
+//! within a minute, with no flood typed by hand.
 //!
 //! `--seed` fixes every bot's choices: the same seed gives each bot the same lines in the same
 //! order, so a test or a demonstration can rely on them.
@@ -22,6 +28,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use super::access::AccessList;
+use super::protocol;
 use crate::error::{Error, Result};
 
 /// What `--bots`, `--bots-slow` and `--seed` asked for.
@@ -29,7 +36,7 @@ use crate::error::{Error, Result};
 pub struct BotOptions {
     /// How many chatting bots.
     pub count: usize,
-    /// Also start `bot-sleepy`, which hardly reads.
+    /// Also start `bot-sleepy`, which hardly reads, and `bot-paster`, which pastes.
     pub slow: bool,
     /// The seed of their choices; `None` picks one from the clock.
     pub seed: Option<u64>,
@@ -68,6 +75,32 @@ const GREETINGS: [&str; 3] = ["hi all", "hello room!", "hey everyone"];
 
 /// What a bot says first when it comes back after a break.
 const RETURNS: [&str; 3] = ["back again", "hi again", "I'm back, what did I miss?"];
+
+/// What a bot answers when a student mentions its name: a few sentences that point at the lab.
+const ANSWERS: [&str; 5] = [
+    "I'm a practice bot: I answer when you mention my name or /msg me",
+    "good question! try /help for the room's commands",
+    "the server put your name on that line, not your client: try /nick",
+    "every line you send goes to everyone else here, once: that's fan-out",
+    "I'm here! /who lists everyone in the room",
+];
+
+/// What a bot answers to a private message.
+const PRIVATE_ANSWERS: [&str; 3] = [
+    "got your private message: only you and I see this",
+    "psst back! /msg NAME TEXT reaches one person only",
+    "I'm a bot, but your /msg reached me and nobody else",
+];
+
+/// How long a bot takes to answer: a moment, like a person reading, well within two seconds.
+const ANSWER_AFTER: (u64, u64) = (200, 800);
+
+/// At most this many answers wait at once (a student who mentions a bot ten times in a row gets
+/// a few answers, not ten).
+const ANSWERS_QUEUED: usize = 3;
+
+/// The longest line a bot keeps while it waits for the rest: the room's lines are shorter.
+const BOT_LINE: usize = 16 * 1024;
 
 /// What the bots do with `/me`.
 const ACTIONS: [&str; 6] = [
@@ -263,10 +296,17 @@ pub fn start(target: SocketAddr, options: &BotOptions, seed: u64, stop: &Receive
         }
     }
     if options.slow {
-        let stop = stop.clone();
+        let stop_sleepy = stop.clone();
         if let Ok(handle) = thread::Builder::new()
             .name("room-bot-sleepy".into())
-            .spawn(move || sleepy(target, &stop))
+            .spawn(move || sleepy(target, &stop_sleepy))
+        {
+            threads.push(handle);
+        }
+        let stop = stop.clone();
+        if let Ok(handle) = thread::Builder::new()
+            .name("room-bot-paster".into())
+            .spawn(move || paster(target, &stop))
         {
             threads.push(handle);
         }
@@ -337,7 +377,62 @@ fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>) {
     }
 }
 
-/// One visit: take the name, then one move at a time while reading (and dropping) what comes.
+/// Whole lines out of what a bot reads, however the reads split them; an over-long line is
+/// dropped (a bot keeps at most [`BOT_LINE`] bytes).
+#[derive(Debug, Default)]
+struct LineBuffer {
+    pending: Vec<u8>,
+    skipping: bool,
+}
+
+impl LineBuffer {
+    fn feed(&mut self, bytes: &[u8], mut line: impl FnMut(&str)) {
+        for piece in bytes.split_inclusive(|&b| b == b'\n') {
+            let (body, ends) = match piece.strip_suffix(b"\n") {
+                Some(body) => (body, true),
+                None => (piece, false),
+            };
+            if !self.skipping {
+                self.pending.extend_from_slice(body);
+                if self.pending.len() > BOT_LINE {
+                    self.pending.clear();
+                    self.skipping = true;
+                }
+            }
+            if ends {
+                if !self.skipping {
+                    let text = String::from_utf8_lossy(&self.pending);
+                    line(text.trim_end_matches('\r'));
+                }
+                self.pending.clear();
+                self.skipping = false;
+            }
+        }
+    }
+}
+
+/// What a bot called `me` answers to one line from the room, if anything: a mention of its
+/// name (`[alice] bot-ada, are you there?`) or a private message (`[alice -> you] hi`). Never
+/// to a bot, nor to itself.
+pub fn answer(me: &str, line: &str, dice: &mut Dice) -> Option<String> {
+    let rest = line.strip_prefix('[')?;
+    let (head, text) = rest.split_once("] ")?;
+    let (from, private) = match head.strip_suffix(" -> you") {
+        Some(from) => (from, true),
+        None => (head, false),
+    };
+    if from.is_empty() || from.contains(' ') || from.starts_with("bot-") {
+        return None;
+    }
+    if private {
+        return Some(format!("/msg {from} {}", dice.pick(&PRIVATE_ANSWERS)));
+    }
+    let mentioned = text.to_ascii_lowercase().contains(&me.to_ascii_lowercase());
+    mentioned.then(|| format!("{from}: {}", dice.pick(&ANSWERS)))
+}
+
+/// One visit: take the name, then one move at a time while reading what comes, answering a
+/// student who talks to it.
 fn visit(
     stream: &TcpStream,
     script: &mut Script,
@@ -353,6 +448,8 @@ fn visit(
     }
     let mut due = Instant::now() + script.dice.pause(FIRST_ACTION);
     let mut sink = [0u8; 4096];
+    let mut lines = LineBuffer::default();
+    let mut answers: Vec<(Instant, String)> = Vec::new();
     // Like a person, a bot says hello before anything else (never leaves straight away).
     let mut next = Move::Say(script.dice.pick(greetings));
     loop {
@@ -361,6 +458,16 @@ fn visit(
             return Visit::Stop;
         }
         let now = Instant::now();
+        if let Some(at) = answers.iter().position(|(when, _)| *when <= now) {
+            let (_, text) = answers.remove(at);
+            if stream_ref
+                .write_all(format!("{text}\n").as_bytes())
+                .is_err()
+            {
+                return Visit::Ended;
+            }
+            continue;
+        }
         if now >= due {
             if stream_ref.write_all(next.line().as_bytes()).is_err() {
                 return Visit::Ended;
@@ -373,10 +480,26 @@ fn visit(
             due = Instant::now() + script.dice.pause(PACE);
             continue;
         }
-        let _ = stream.set_read_timeout(Some((due - now).min(CHECK_STOP)));
+        let wake = answers
+            .iter()
+            .map(|(when, _)| *when)
+            .fold(due, Instant::min);
+        let _ = stream.set_read_timeout(Some(wake.saturating_duration_since(now).min(CHECK_STOP)));
         match stream_ref.read(&mut sink) {
             Ok(0) => return Visit::Ended,
-            Ok(_) => {}
+            Ok(n) => {
+                // Its name without `-afk`: a student mentions `bot-ada` either way.
+                let me = script.name.clone();
+                let dice = &mut script.dice;
+                lines.feed(&sink[..n], |line| {
+                    if answers.len() < ANSWERS_QUEUED {
+                        if let Some(text) = answer(&me, line, dice) {
+                            let when = Instant::now() + dice.pause(ANSWER_AFTER);
+                            answers.push((when, text));
+                        }
+                    }
+                });
+            }
             Err(e) if is_timeout(&e) => {}
             Err(_) => return Visit::Ended,
         }
@@ -405,12 +528,29 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
+/// `bot-sleepy`'s receive buffer: small, so the room's output backs up into the server's queue
+/// (where `/stats` shows it) within seconds instead of filling a large kernel buffer first.
+const SLEEPY_RECEIVE_BUFFER: usize = 8 * 1024;
+
 /// `bot-sleepy`: joins once, says so, then reads [`SLEEPY_BYTES`] a second until the room drops
 /// it (or closes).
 fn sleepy(target: SocketAddr, stop: &Receiver<()>) {
-    let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
+    let Ok(socket) = socket2::Socket::new(
+        socket2::Domain::for_address(target),
+        socket2::Type::STREAM,
+        None,
+    ) else {
         return;
     };
+    // Errors ignored: with the default buffer, it only takes longer to fall behind.
+    let _ = socket.set_recv_buffer_size(SLEEPY_RECEIVE_BUFFER);
+    if socket
+        .connect_timeout(&target.into(), Duration::from_secs(2))
+        .is_err()
+    {
+        return;
+    }
+    let stream: TcpStream = socket.into();
     let mut stream_ref = &stream;
     let hello = format!(
         "/nick bot-sleepy\n/me will read only {SLEEPY_BYTES} bytes a second: watch /stats\n"
@@ -428,6 +568,88 @@ fn sleepy(target: SocketAddr, stop: &Receiver<()>) {
         match stream_ref.read(&mut sip) {
             Ok(0) => return, // disconnected: too slow, kicked, or the room closed
             Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// How often `bot-paster` pastes a line: 4 a second, under the default rate limit (5 lines and
+/// 10 KiB a second), so the room never holds it back.
+const PASTE_EVERY: Duration = Duration::from_millis(250);
+
+/// How long each pasted line is: 4 of them a second make about 6 KB a second for every member,
+/// far more than `bot-sleepy`'s 64 bytes.
+const PASTE_LINE: usize = 1500;
+
+/// `bot-paster` stops after this long even if `bot-sleepy` is still there (a room run with a
+/// higher `--rate-limit` may never drop it).
+const PASTE_FOR: Duration = Duration::from_secs(90);
+
+/// `bot-paster`: pastes a long log into the room at the rate limit, so `bot-sleepy`'s queue grows
+/// (watch `/stats`) until the room drops it; then it says so and stops pasting.
+fn paster(target: SocketAddr, stop: &Receiver<()>) {
+    let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
+        return;
+    };
+    let mut stream_ref = &stream;
+    let hello = "/nick bot-paster\n/me pastes a long log, so bot-sleepy falls behind: watch \
+                 /stats\n";
+    if stream_ref.write_all(hello.as_bytes()).is_err() {
+        return;
+    }
+    let started = Instant::now();
+    let mut lines = LineBuffer::default();
+    let mut sink = [0u8; 4096];
+    let mut next = Instant::now() + PASTE_EVERY;
+    let mut number = 0u64;
+    let mut pasting = true;
+    loop {
+        if stopping(stop) {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+        let now = Instant::now();
+        if pasting && now >= next {
+            number += 1;
+            let head = format!("log line {number}: ");
+            let body = "GET /index.html 200 ".repeat(PASTE_LINE / 20);
+            if stream_ref
+                .write_all(format!("{head}{body}\n").as_bytes())
+                .is_err()
+            {
+                return;
+            }
+            next = now + PASTE_EVERY;
+            if now.duration_since(started) > PASTE_FOR {
+                pasting = false;
+                let _ = stream_ref.write_all(b"/me stops pasting\n");
+            }
+            continue;
+        }
+        let wait = if pasting {
+            next.saturating_duration_since(now).min(CHECK_STOP)
+        } else {
+            CHECK_STOP
+        };
+        let _ = stream.set_read_timeout(Some(wait));
+        match stream_ref.read(&mut sink) {
+            Ok(0) => return,
+            Ok(n) => {
+                let mut gone = false;
+                lines.feed(&sink[..n], |line| {
+                    // Dropped as too slow, or its connection given up on: either way, gone.
+                    gone |= line.starts_with("*** bot-sleepy ")
+                        && (line.contains(protocol::TOO_SLOW)
+                            || line.contains(" left")
+                            || line.contains(" lost the connection"));
+                });
+                if gone && pasting {
+                    pasting = false;
+                    let _ = stream_ref
+                        .write_all(b"bot-sleepy could not keep up and is gone: I stop pasting\n");
+                }
+            }
             Err(e) if is_timeout(&e) => {}
             Err(_) => return,
         }
@@ -493,6 +715,43 @@ mod tests {
         assert_eq!(target(v6).to_string(), "[::1]:5000");
         let one: SocketAddr = "127.0.0.5:5000".parse().unwrap();
         assert_eq!(target(one), one);
+    }
+
+    #[test]
+    fn a_bot_answers_a_mention_or_a_private_message_from_a_person_only() {
+        let mut dice = Dice::new(3);
+        let mention = answer("bot-ada", "[alice] hey BOT-ADA, are you there?", &mut dice);
+        assert!(mention.is_some_and(|text| text.starts_with("alice: ")));
+        let private = answer("bot-ada", "[alice -> you] psst", &mut dice);
+        assert!(private.is_some_and(|text| text.starts_with("/msg alice ")));
+        assert_eq!(answer("bot-ada", "[alice] hello room", &mut dice), None);
+        assert_eq!(answer("bot-ada", "[bot-grace] bot-ada?", &mut dice), None);
+        assert_eq!(answer("bot-ada", "*** bot-ada joined", &mut dice), None);
+        assert_eq!(answer("bot-ada", "[bot-ada] bot-ada", &mut dice), None);
+    }
+
+    #[test]
+    fn lines_are_whole_however_the_reads_split_them() {
+        let mut buffer = LineBuffer::default();
+        let mut seen = Vec::new();
+        buffer.feed(b"[alice] he", |line| seen.push(line.to_string()));
+        buffer.feed(b"llo\r\n[bob] x\n[c", |line| seen.push(line.to_string()));
+        assert_eq!(seen, ["[alice] hello", "[bob] x"]);
+        buffer.feed(&vec![b'y'; BOT_LINE * 2], |line| {
+            seen.push(line.to_string());
+        });
+        buffer.feed(b"\nok\n", |line| seen.push(line.to_string()));
+        assert_eq!(seen, ["[alice] hello", "[bob] x", "ok"]);
+    }
+
+    #[test]
+    fn seed_2_starts_with_talk_not_a_rename_or_a_break() {
+        // tests/it/class.rs talks to bot-ada of `--seed 2` right after it joined.
+        let mut script = Script::new(0, 2);
+        for _ in 0..4 {
+            let next = script.next_move();
+            assert!(matches!(next, Move::Say(_) | Move::Me(_)), "{next:?}");
+        }
     }
 
     #[test]

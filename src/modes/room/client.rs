@@ -21,6 +21,7 @@ use crate::console::Console;
 use crate::endpoint::{self, ConnectAddr};
 use crate::error::{Error, Result};
 use crate::framing::{self, Framing};
+use crate::interrupt::Interrupt;
 use crate::observe::{By, Observer, Traced, Watch};
 use crate::pump::{self, Pumped};
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
@@ -85,9 +86,12 @@ pub fn run(
     stdin: impl io::Read + Send + 'static,
     console: &mut Console,
     observer: &Observer,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
-    let connection = endpoint::connect_one(addr)?;
+    let connection = endpoint::connect_one(addr).map_err(|error| match error {
+        Error::Refused { addr } => Error::NoRoom { addr },
+        error => error,
+    })?;
     let watch = connection.watch(observer, options.framing);
     let endpoint::Connection { stream, peer, .. } = connection;
     match options.framing {
@@ -288,6 +292,57 @@ struct Leaving {
     /// A `q`, `quit` or `exit` typed alone and not sent, with the hint that `/quit` leaves:
     /// typed again at once, it is sent as a message.
     held_farewell: Option<Vec<u8>>,
+    /// Whether the server has welcomed us as a netchat room does (line framing only).
+    welcome: Welcome,
+}
+
+/// What the server's first line said about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Welcome {
+    /// Nothing heard yet: [`WELCOME_WAIT`] runs.
+    Awaited,
+    /// A room's welcome: a netchat room.
+    Heard,
+    /// Something else, or nothing in time: we said it does not look like a room.
+    Missing,
+    /// `--framing raw`: a server that never frames, not a room; nothing is expected.
+    NotExpected,
+}
+
+/// How long a netchat room may take to welcome us: it sends its welcome as soon as it accepts.
+/// Silence for this long means something else answered (a `half` or `duplex` listener waits for
+/// us to speak first).
+const WELCOME_WAIT: Duration = Duration::from_secs(2);
+
+/// Says, once, that the server is not a netchat room.
+fn not_a_room(state: &mut Leaving, console: &mut Console, why: &str) {
+    state.welcome = Welcome::Missing;
+    console.notice(&format!(
+        "{why}: this does not look like a netchat room (a half or duplex listener? those take \
+         one peer: join them with netchat half --connect or netchat duplex --connect)"
+    ));
+}
+
+/// Looks at the first lines the server sent: a room's welcome, or something else.
+fn check_welcome(item: &Pumped, state: &mut Leaving, console: &mut Console) {
+    if state.welcome != Welcome::Awaited {
+        return;
+    }
+    if let Pumped::Messages(lines) = item {
+        if let Some(first) = lines.iter().next() {
+            // A room that turns us away says goodbye instead: a room all the same.
+            let goodbye = protocol::farewell(&String::from_utf8_lossy(first)).is_some();
+            if goodbye || first.starts_with(protocol::WELCOME_PREFIX.as_bytes()) {
+                state.welcome = Welcome::Heard;
+            } else {
+                not_a_room(
+                    state,
+                    console,
+                    "the server's first line is no room's welcome",
+                );
+            }
+        }
+    }
 }
 
 /// The main loop: whichever of keyboard, socket and Ctrl-C is ready first is handled first.
@@ -296,7 +351,7 @@ fn chat(
     server: &mut Server,
     incoming: &Receiver<Pumped>,
     keyboard: Receiver<Input>,
-    interrupt: &Receiver<()>,
+    interrupt: &Receiver<Interrupt>,
     console: &mut Console,
 ) -> Result<()> {
     let mut interrupt = interrupt.clone();
@@ -306,8 +361,18 @@ fn chat(
         goodbye: None,
         behind: None,
         held_farewell: None,
+        welcome: match server.framing {
+            Framing::Line => Welcome::Awaited,
+            Framing::Raw => Welcome::NotExpected,
+        },
     };
+    let welcome_wait = after(WELCOME_WAIT);
     loop {
+        let no_welcome = if state.welcome == Welcome::Awaited {
+            welcome_wait.clone()
+        } else {
+            never()
+        };
         let give_up = match state.deadline {
             Some(deadline) => after(deadline.saturating_duration_since(Instant::now())),
             None => never(),
@@ -328,9 +393,21 @@ fn chat(
                 if incoming.is_full() || backlog {
                     state.behind = Some(Instant::now());
                 }
+                check_welcome(&item, &mut state, console);
                 if let Some(ending) = received(item, &mut state, &server.watch, console)? {
+                    // Closed by something that never welcomed us: not a room that crashed.
+                    if state.welcome == Welcome::Missing
+                        && matches!(ending, Err(Error::RoomClosed))
+                    {
+                        return Err(Error::NotARoom);
+                    }
                     return ending;
                 }
+            }
+            recv(no_welcome) -> _ => {
+                not_a_room(&mut state, console, &format!(
+                    "no welcome after {} s", WELCOME_WAIT.as_secs()
+                ));
             }
             recv(server.written) -> result => {
                 if let Ok(result) = result {
@@ -364,7 +441,7 @@ fn chat(
                     "your line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
                 Input::Interrupted => {
-                    if let Some(ending) = interrupted(server, &mut state, console) {
+                    if let Some(ending) = interrupted(server, Interrupt::CtrlC, &mut state, console) {
                         return ending;
                     }
                 }
@@ -377,8 +454,8 @@ fn chat(
                 }
             },
             recv(interrupt) -> signal => {
-                if signal.is_ok() {
-                    if let Some(ending) = interrupted(server, &mut state, console) {
+                if let Ok(signal) = signal {
+                    if let Some(ending) = interrupted(server, signal, &mut state, console) {
                         return ending;
                     }
                 } else {
@@ -403,9 +480,22 @@ fn received(
 ) -> Result<Option<Result<()>>> {
     match item {
         Pumped::Messages(lines) => {
+            // A line the server cut for 80-column screens (`protocol::wire_rows`) arrives as
+            // rows, each after the first starting with `WIRE_INDENT`, in one write: joined
+            // again here, the console cuts it for this screen, however wide.
+            let mut whole: Option<(String, LineKind)> = None;
             for bytes in lines.iter() {
                 // The server escapes what it relays, but a client trusts no peer: escape again.
                 let text = escape_peer_text(bytes);
+                if let (Some((line, _)), Some(rest)) =
+                    (whole.as_mut(), text.strip_prefix(protocol::WIRE_INDENT))
+                {
+                    line.push_str(rest);
+                    continue;
+                }
+                if let Some((line, kind)) = whole.take() {
+                    console.queue_room_line(&line, kind.tone())?;
+                }
                 if let Some(farewell) = protocol::farewell(&text) {
                     state.goodbye = Some(farewell);
                 }
@@ -414,7 +504,10 @@ fn received(
                     LineKind::Notice | LineKind::Goodbye => watch.notice(&text),
                     _ => watch.received(bytes),
                 }
-                console.queue_room_line(&text, kind.tone())?;
+                whole = Some((text, kind));
+            }
+            if let Some((line, kind)) = whole {
+                console.queue_room_line(&line, kind.tone())?;
             }
             // Everything one `read` brought leaves in one `write` to stdout.
             console.flush_messages()?;
@@ -456,16 +549,18 @@ fn received(
     Ok(None)
 }
 
-/// Ctrl-C: leave politely if the server is reading us, at once if it is not (our `/quit` would
-/// wait behind the lines it has not read), and at once on a second Ctrl-C.
+/// Ctrl-C (or a closed window, or `kill`): leave politely if the server is reading us, saying
+/// which it was (`/quit window closed`), at once if it is not (our `/quit` would wait behind the
+/// lines it has not read), and at once on a second Ctrl-C.
 fn interrupted(
     server: &mut Server,
+    signal: Interrupt,
     state: &mut Leaving,
     console: &mut Console,
 ) -> Option<Result<()>> {
     let unsent = server.unsent();
     if state.deadline.is_none() && unsent == 0 {
-        state.deadline = server.quit("Ctrl-C", INTERRUPT_WAIT);
+        state.deadline = server.quit(&signal.to_string(), INTERRUPT_WAIT);
         return None;
     }
     if unsent > 0 {

@@ -11,12 +11,13 @@
 //! "a full client is dropped, and the room told, right after the line that found it full" is
 //! written once.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::actions::{Action, ClientId, Leave, Line, Log, Viewer};
+use super::limits;
 use super::protocol;
 use super::rules::Room;
 use super::stats::{self, Output};
@@ -25,9 +26,10 @@ use super::stats::{self, Output};
 /// the client cannot keep up: during a burst (100 students pasting 100 lines each is 9,900 lines
 /// for everyone, offered faster than two cores can write them all), or for good when the client
 /// stopped reading and its kernel buffers are full. 1 MiB rides out such a burst (about 15,000
-/// chat lines); beyond it the client is too slow: it is disconnected and the room sees
-/// `*** NAME was disconnected: too slow to read the room's messages`. The bound is what keeps one
-/// stalled client from growing the server's memory.
+/// chat lines); beyond it the client is *behind*: the senders are held back until it catches
+/// up, and if it takes too little meanwhile ([`Behind`]) it is too slow: it is disconnected and
+/// the room sees `*** NAME was disconnected: too slow to read the room's messages`. The bound is
+/// what keeps one stalled client from growing the server's memory.
 pub const CLIENT_QUEUE: usize = 1024 * 1024;
 
 /// Which engine runs the room (`--engine`).
@@ -71,12 +73,86 @@ pub const MAX_REFUSING: usize = 16;
 /// lines in flight, so a reading client never waits on it.
 pub const CLIENT_SEND_BUFFER: usize = 64 * 1024;
 
+/// How long a client may stay more than [`CLIENT_QUEUE`] behind before it is judged by what it
+/// took meanwhile ([`Behind`]).
+pub const BEHIND_GRACE: Duration = Duration::from_secs(2);
+
+/// What an honest reader on a slow link takes each second (64 KiB/s): a client behind that
+/// takes at least half of it over [`BEHIND_GRACE`] counts as reading and is never dropped.
+pub const READER_RATE: f64 = 64.0 * 1024.0;
+
+/// How long a sender is not read after one of its lines found a recipient behind: the room's
+/// input waits for its slowest *reading* member (backpressure), instead of that member being
+/// dropped for the server's own scheduling. Short: the sender is read again at once when the
+/// recipient caught up.
+pub const BACKPRESSURE_PAUSE: Duration = Duration::from_millis(20);
+
+/// The one rule for "too slow", for every engine: decided by what the *client* takes, never by
+/// the server's own scheduling. A client more than [`CLIENT_QUEUE`] behind is not dropped at
+/// once (a writer thread that was not scheduled for a moment, during a flood, would make a
+/// full-speed reader look slow): its lines are still accepted, the senders are held back
+/// ([`BACKPRESSURE_PAUSE`]), and after [`BEHIND_GRACE`] it is judged by how many bytes it took
+/// from its output meanwhile. At least [`READER_RATE`] a second: it reads, and is judged again
+/// later; less (under half of it, see `judge_at`): it stopped reading (its socket stays full),
+/// and it is dropped.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Behind {
+    /// Since when it is behind, and how many bytes it had taken then.
+    since: Option<(Instant, u64)>,
+}
+
+impl Behind {
+    /// What an offer that leaves `waiting` bytes in the client's output means, its bound being
+    /// `bound` ([`CLIENT_QUEUE`]) and the client having taken `taken` bytes of its output since it
+    /// joined. Reads the clock only when the client is behind.
+    pub fn judge(&mut self, waiting: usize, bound: usize, taken: u64) -> Offer {
+        if waiting <= bound {
+            self.since = None;
+            return Offer::Accepted;
+        }
+        self.judge_at(taken, Instant::now())
+    }
+
+    /// A client behind since `at`, having taken `taken` bytes then (for tests).
+    #[cfg(test)]
+    pub fn since(at: Instant, taken: u64) -> Behind {
+        Behind {
+            since: Some((at, taken)),
+        }
+    }
+
+    /// [`Behind::judge`] for a client that is behind, at `now`.
+    // ANCHOR: too_slow_rule
+    pub fn judge_at(&mut self, taken: u64, now: Instant) -> Offer {
+        let (since, taken_then) = *self.since.get_or_insert((now, taken));
+        let behind_for = now.saturating_duration_since(since);
+        if behind_for < BEHIND_GRACE {
+            return Offer::Behind;
+        }
+        let took = taken.saturating_sub(taken_then) as f64;
+        // Half the rate: its writer takes its output in batches, and the kernel wakes a blocked
+        // writer only once a good part of the send buffer is free, so an honest 64 KiB/s reader
+        // may be seen taking less than that over one stretch; one that stopped takes nothing.
+        if took < READER_RATE / 2.0 * behind_for.as_secs_f64() {
+            return Offer::Full;
+        }
+        // It reads: judge it again over the next stretch.
+        self.since = Some((now, taken));
+        Offer::Behind
+    }
+    // ANCHOR_END: too_slow_rule
+}
+
 /// What happened to a line offered to one client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
     /// It waits in the client's output (queue or buffer) and will be written.
     Accepted,
-    /// The client already has [`CLIENT_QUEUE`] bytes waiting: it has stopped reading.
+    /// It waits too, but the client is more than [`CLIENT_QUEUE`] behind while it still reads
+    /// ([`Behind`]): whoever sent the line is held back a moment.
+    Behind,
+    /// The client is more than [`CLIENT_QUEUE`] behind and took too little for
+    /// [`BEHIND_GRACE`]: it has stopped reading.
     Full,
     /// The engine no longer has this client (its connection already ended): nothing to do.
     Gone,
@@ -133,6 +209,12 @@ pub trait Engine {
     /// The client is over its rate limit: do not read from it before `until` (its lines wait
     /// in the kernel, and TCP's flow control slows its sender down).
     fn pause(&mut self, id: ClientId, until: Instant);
+    /// A line of this client's found a recipient behind ([`Offer::Behind`]): do not read from
+    /// it before `until`, unless it is paused longer already.
+    fn hold_back(&mut self, id: ClientId, until: Instant);
+    /// Judges the client's output as it stands now, offering nothing ([`Behind::judge`]):
+    /// caught up (`Accepted`), still behind but reading, too slow (`Full`), or `Gone`.
+    fn judge(&mut self, id: ClientId) -> Offer;
     /// Shows a line at the operator's console, never waiting for the terminal.
     fn log(&mut self, entry: Log);
     /// What was queued for this client and what still waits, for `/stats`; `None` if the
@@ -159,6 +241,12 @@ pub struct Dispatch {
     leaving: Vec<(ClientId, usize)>,
     /// One recipient's parts of the gathered block, kept between recipients.
     parts: Vec<Range<usize>>,
+    /// A recipient of the lines being offered is behind: hold their senders back.
+    behind: bool,
+    /// Recipients behind (more than `CLIENT_QUEUE` waiting) while they still read, and the
+    /// senders held back until none is ([`Dispatch::check_behind`]).
+    lagging: BTreeSet<ClientId>,
+    held: BTreeSet<ClientId>,
 }
 
 /// Consecutive gathered lines that go to every member but the same one (their sender).
@@ -207,6 +295,7 @@ impl Dispatch {
                     self.offer_to_everyone(room, engine, except, |engine, id| {
                         engine.offer(id, &line)
                     });
+                    self.hold_back_senders(engine, [&except]);
                 }
                 Action::Disconnect(id) => engine.disconnect(id),
                 Action::Pause { id, until } => engine.pause(id, until),
@@ -231,12 +320,74 @@ impl Dispatch {
         let mut ids = std::mem::take(&mut self.recipients);
         room.members_except(except, &mut ids);
         for &id in &ids {
-            if offer(engine, id) == Offer::Full {
-                self.too_slow(room, engine, id);
+            match offer(engine, id) {
+                Offer::Full => self.too_slow(room, engine, id),
+                Offer::Behind => {
+                    self.behind = true;
+                    self.lagging.insert(id);
+                }
+                Offer::Accepted | Offer::Gone => {}
             }
         }
         self.recipients = ids;
     }
+
+    /// Holds back the senders of lines that found a recipient behind, if any did.
+    fn hold_back_senders<'a>(
+        &mut self,
+        engine: &mut impl Engine,
+        senders: impl IntoIterator<Item = &'a Option<ClientId>>,
+    ) {
+        if !std::mem::take(&mut self.behind) {
+            return;
+        }
+        let until = Instant::now() + BACKPRESSURE_PAUSE;
+        for &sender in senders.into_iter().flatten() {
+            self.held.insert(sender);
+            engine.hold_back(sender, until);
+        }
+    }
+
+    /// While a recipient is behind, when the engine should call [`Dispatch::check_behind`].
+    pub fn behind_deadline(&self, now: Instant) -> Option<Instant> {
+        (!self.lagging.is_empty()).then(|| now + BACKPRESSURE_PAUSE / 2)
+    }
+
+    /// Judges again every recipient that is behind (an engine calls this at
+    /// [`Dispatch::behind_deadline`]): one that caught up is let go, one that took too little is
+    /// dropped as too slow; while any is still behind, the senders stay held back, so the room's
+    /// input waits for its slowest reading member and no output grows past its bound by more
+    /// than what was already read.
+    // ANCHOR: check_behind
+    pub fn check_behind(&mut self, room: &mut Room, engine: &mut impl Engine, now: Instant) {
+        if self.lagging.is_empty() {
+            self.held.clear();
+            return;
+        }
+        let lagging: Vec<ClientId> = self.lagging.iter().copied().collect();
+        for id in lagging {
+            match engine.judge(id) {
+                Offer::Behind => {}
+                Offer::Accepted | Offer::Gone => {
+                    self.lagging.remove(&id);
+                }
+                Offer::Full => {
+                    self.lagging.remove(&id);
+                    self.too_slow(room, engine, id);
+                }
+            }
+        }
+        if self.lagging.is_empty() {
+            self.held.clear();
+        } else {
+            let until = now + BACKPRESSURE_PAUSE;
+            for &sender in &self.held {
+                engine.hold_back(sender, until);
+            }
+        }
+        self.apply(room, engine, Vec::new());
+    }
+    // ANCHOR_END: check_behind
     // ANCHOR_END: fan_out
 
     /// From now until [`Dispatch::release`], lines for everyone are gathered into one block,
@@ -322,6 +473,7 @@ impl Dispatch {
         self.offer_to_everyone(room, engine, None, |engine, id| {
             offer(engine, id, block.len())
         });
+        self.hold_back_senders(engine, runs.iter().map(|run| &run.except));
         runs.clear();
         self.runs = runs;
         self.parts = parts;
@@ -332,11 +484,19 @@ impl Dispatch {
     /// table for the host's console or as notices to the member who asked.
     // ANCHOR: stats
     fn stats(&mut self, room: &mut Room, engine: &mut impl Engine, viewer: Viewer) {
-        let mut rows = room.stats_rows(viewer, Instant::now());
+        let now = Instant::now();
+        let mut rows = room.stats_rows(viewer, now);
         for row in &mut rows {
             row.output = engine.output(row.id);
         }
-        let lines = stats::table(&rows);
+        let mut lines = stats::table(&rows);
+        // The host sees how the room's output is shared; a member sees its own line only.
+        if viewer == Viewer::Host {
+            lines.push(stats::share_line(
+                room.output_shares(now),
+                limits::ROOM_BYTES_PER_SECOND,
+            ));
+        }
         match viewer {
             Viewer::Host => lines
                 .into_iter()
@@ -434,6 +594,10 @@ mod tests {
         fn disconnect(&mut self, _: ClientId) {}
         fn drop_slow(&mut self, _: ClientId) {}
         fn pause(&mut self, _: ClientId, _: Instant) {}
+        fn hold_back(&mut self, _: ClientId, _: Instant) {}
+        fn judge(&mut self, _: ClientId) -> Offer {
+            Offer::Accepted
+        }
         fn log(&mut self, _: Log) {}
         fn output(&self, _: ClientId) -> Option<Output> {
             None
@@ -453,6 +617,31 @@ mod tests {
         let mut dispatch = Dispatch::default();
         dispatch.gather();
         (room, Recorder::default(), dispatch, now)
+    }
+
+    #[test]
+    fn a_client_behind_is_too_slow_only_if_it_took_too_little_for_the_whole_grace() {
+        let start = Instant::now();
+        let over = CLIENT_QUEUE + 1;
+        // Behind: not judged before the grace is over, whatever it took.
+        let mut reader = Behind::default();
+        assert_eq!(reader.judge(CLIENT_QUEUE, CLIENT_QUEUE, 0), Offer::Accepted);
+        assert_eq!(reader.judge_at(0, start), Offer::Behind);
+        assert_eq!(reader.judge_at(0, start + BEHIND_GRACE / 2), Offer::Behind);
+        // It took at least READER_RATE a second: it reads, and is never dropped.
+        let took = (READER_RATE * BEHIND_GRACE.as_secs_f64()) as u64;
+        assert_eq!(reader.judge_at(took, start + BEHIND_GRACE), Offer::Behind);
+        let later = start + 2 * BEHIND_GRACE;
+        assert_eq!(reader.judge_at(2 * took, later), Offer::Behind);
+        // It stopped taking: dropped once a whole grace passed without enough.
+        assert_eq!(
+            reader.judge_at(2 * took + 10, later + BEHIND_GRACE),
+            Offer::Full
+        );
+        // Caught up: the next time it is behind, the grace starts again.
+        let mut caught_up = Behind::since(start, 0);
+        assert_eq!(caught_up.judge(10, over, 0), Offer::Accepted);
+        assert_eq!(caught_up.judge_at(0, later), Offer::Behind);
     }
 
     #[test]

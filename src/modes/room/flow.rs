@@ -19,6 +19,15 @@ use std::time::Instant;
 
 use super::actions::{Action, ClientId, Line, Log};
 use super::limits::{self, Bucket, Charge, RateLimit};
+
+/// What one read of a member's socket brought, as its engine tells the rules after handing
+/// over the read's lines: every byte of it, and the unfinished line's bytes now waiting in the
+/// engine's decoder for the next read (at most `--max-line`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Arrived {
+    pub bytes: usize,
+    pub unfinished: usize,
+}
 use super::protocol;
 use crate::observe::Event;
 
@@ -45,6 +54,15 @@ pub struct Flow {
     /// was last given for them (see [`limits::DRAIN_STEP`]).
     drained_at: Option<Instant>,
     draining_until: Option<Instant>,
+    /// What the engine's reads brought that made no line yet, so that every byte read is
+    /// charged (see [`Flow::read`]): the bytes of the lines taken since the last read ended, the
+    /// unfinished line's bytes at the end of the last read, and how many of those were charged
+    /// (given back when the line ends and is charged as a line).
+    framed: usize,
+    unfinished: usize,
+    prepaid: usize,
+    /// It was told its line was too long in this episode: once is enough.
+    told_too_long: bool,
 }
 
 /// What became of a line read while its member is held back.
@@ -94,7 +112,58 @@ impl Flow {
             overflowed: false,
             drained_at: None,
             draining_until: None,
+            framed: 0,
+            unfinished: 0,
+            prepaid: 0,
+            told_too_long: false,
         }
+    }
+
+    /// A line of `len` bytes came out of a read: its bytes (and its newline) are charged as a
+    /// line, so what was charged of them while it was unfinished is given back.
+    pub fn line_read(&mut self, len: usize, rate: RateLimit, now: Instant) {
+        self.framed += len + 1;
+        let credit = self.prepaid.min(len + 1);
+        self.prepaid -= credit;
+        self.bucket.refund(rate, now, credit);
+    }
+
+    /// A read of `bytes` ended, an unfinished line of `unfinished` bytes waiting for the next:
+    /// the bytes that made no line (an over-long line's, skipped; the unfinished line's, not
+    /// charged before) are charged now, to the byte allowance only. Without this, a member
+    /// sending lines longer than `--max-line`, or one line that never ends, made the server
+    /// read without limit (gigabytes in seconds) while relaying nothing: never charged.
+    // ANCHOR: charge_read
+    pub fn read(
+        &mut self,
+        id: ClientId,
+        nick: &str,
+        rate: RateLimit,
+        read: Arrived,
+        now: Instant,
+        observed: bool,
+    ) -> Charged {
+        // Every byte read is in a line taken, skipped, or in the unfinished line.
+        let skipped = (read.bytes + self.unfinished).saturating_sub(self.framed + read.unfinished);
+        let due = (skipped + read.unfinished).saturating_sub(self.prepaid);
+        self.prepaid = read.unfinished;
+        self.unfinished = read.unfinished;
+        self.framed = 0;
+        if due == 0 {
+            return Charged::Go;
+        }
+        let charge = self.bucket.charge_unframed(rate, now, due);
+        self.charged(id, nick, rate, charge, now, observed)
+    }
+    // ANCHOR_END: charge_read
+
+    /// Whether to tell the member that its line was too long: once per episode (until it kept
+    /// within its limit long enough for its allowance to be full again), not once per line.
+    pub fn tell_too_long(&mut self, rate: RateLimit, now: Instant) -> bool {
+        if self.told_too_long && self.bucket.is_full(rate, now) && !self.is_limited(now) {
+            self.told_too_long = false;
+        }
+        !std::mem::replace(&mut self.told_too_long, true)
     }
 
     /// Whether a line read now must wait its turn: the member is paused, or lines wait before
@@ -175,10 +244,26 @@ impl Flow {
         bytes: usize,
         observed: bool,
     ) -> Charged {
+        let charge = self.bucket.charge(rate, now, bytes);
+        self.charged(id, nick, rate, charge, now, observed)
+    }
+    // ANCHOR_END: charge
+
+    /// What a charge to the bucket means for the member: read on, pause its reading (telling
+    /// it, the host and the events log at the start of an episode), or end a flood.
+    fn charged(
+        &mut self,
+        id: ClientId,
+        nick: &str,
+        rate: RateLimit,
+        charge: Charge,
+        now: Instant,
+        observed: bool,
+    ) -> Charged {
         let RateLimit::PerSecond { lines } = rate else {
             return Charged::Go;
         };
-        let Charge::Pause { until, new_episode } = self.bucket.charge(rate, now, bytes) else {
+        let Charge::Pause { until, new_episode } = charge else {
             return Charged::Go;
         };
         // Held back without a break for a minute: a flood, or a flooder's backlog; it ends here.
@@ -211,7 +296,19 @@ impl Flow {
         }
         Charged::Paused(actions)
     }
-    // ANCHOR_END: charge
+
+    /// The member's speaker is over its share of the room's output (limits.rs,
+    /// `SharedOutput`): not read before `until` (or its own pause, if later). Lines read
+    /// meanwhile are held, as for its own limit; it is not told each time (its share, and how
+    /// many share the room, are in `/stats`).
+    pub fn hold_for_room(&mut self, id: ClientId, until: Instant) -> Vec<Action> {
+        let until = self.paused_until.map_or(until, |paused| paused.max(until));
+        self.paused_until = Some(until);
+        if self.overflowed {
+            return Vec::new(); // the drain pace paces its reading
+        }
+        vec![Action::Pause { id, until }]
+    }
 
     /// Takes every held line out (the member is leaving), and how many were dropped so far.
     pub fn take_held(&mut self) -> (VecDeque<Vec<u8>>, u64) {

@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::actions::{Action, ClientId, Gone, Leave, Line, Log};
-use super::engine::{Dispatch, Engine, Offer};
+use super::engine::{Behind, Dispatch, Engine, Offer};
 use super::logqueue::LogQueue;
 use super::protocol::HostCommand;
-use super::rules::Room;
+use super::rules::{Arrived, Refusal, Room};
 use super::stats::{Output, Traffic};
 use crate::framing::Messages;
 
@@ -41,13 +41,22 @@ pub enum Event {
     /// A reader got lines from its client: every whole line of one `read`, in order. One event
     /// per read, not per line: a flood of short lines (`yes`: 4,096 in one 8 KiB read) would
     /// otherwise cost the reader and the hub a channel hand-over each.
-    Said { id: ClientId, lines: Messages },
+    /// `arrived` says what the read brought in all (its bytes, the unfinished line's), so the
+    /// rules charge every byte, lines or not.
+    Said {
+        id: ClientId,
+        lines: Messages,
+        arrived: Arrived,
+    },
     /// A reader got a line longer than `--max-line` (it was dropped).
     TooLong { id: ClientId, limit: usize },
     /// A reader ended: the client closed (EOF), or the connection broke.
     Gone { id: ClientId, why: Gone },
     /// The operator typed something at the server's console.
     Host(HostCommand),
+    /// The accept thread turned a connection away (the room is full): the room counts it for
+    /// the console.
+    Refused { peer: SocketAddr, refusal: Refusal },
     /// Something went wrong outside any client (e.g. `accept` failed): log it.
     Trouble(String),
     /// Close the room: say goodbye to everyone and end the hub.
@@ -99,18 +108,21 @@ impl QueueSender {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// Queues a line unless the waiting lines would cost more than `capacity` bytes (`Full`), or
-    /// the writer is gone (`Disconnected`).
-    pub fn try_send(&self, line: Line) -> Result<(), TrySendError<Line>> {
+    /// Queues a line, and says how many bytes then wait (the caller judges them against
+    /// [`QueueSender::capacity`], engine.rs's `Behind`); `Err` if the writer is gone.
+    pub fn send(&self, line: Line) -> Result<usize, Line> {
         let cost = cost(&line);
-        if self.waiting.fetch_add(cost, Ordering::Relaxed) + cost > self.capacity {
-            self.waiting.fetch_sub(cost, Ordering::Relaxed);
-            return Err(TrySendError::Full(line));
-        }
+        let waiting = self.waiting.fetch_add(cost, Ordering::Relaxed) + cost;
         self.lines.send(line).map_err(|error| {
             self.waiting.fetch_sub(cost, Ordering::Relaxed);
-            TrySendError::Disconnected(error.0)
-        })
+            error.0
+        })?;
+        Ok(waiting)
+    }
+
+    /// The bound on the bytes waiting ([`CLIENT_QUEUE`](super::engine::CLIENT_QUEUE)).
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 }
 
@@ -144,6 +156,10 @@ struct Wire {
     gate: Arc<Gate>,
     /// Every line queued for it, for `/stats`.
     sent: Traffic,
+    /// What its lines cost the queue in all, so that what it took is that less what waits.
+    pushed: u64,
+    /// Whether, and since when, it is more than its queue's bound behind (engine.rs).
+    behind: Behind,
 }
 
 // ANCHOR: gate
@@ -161,6 +177,14 @@ impl Gate {
     /// Keep the reader from reading before `until`.
     pub fn close_until(&self, until: Instant) {
         *self.lock() = Some(until);
+    }
+
+    /// Keep the reader from reading before `until`, unless it is kept out longer already.
+    pub fn close_at_least_until(&self, until: Instant) {
+        let mut closed = self.lock();
+        if closed.is_none_or(|later| later < until) {
+            *closed = Some(until);
+        }
     }
 
     /// Let the reader go now (the client is leaving: its reader must see the end).
@@ -211,7 +235,12 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
         // Wait for the next event, or until the room has something to do on its own (announce
         // a newcomer who stayed), or to retry the answers the console had no room for.
         let retry = wires.log.holds_lines().then(|| Instant::now() + LOG_RETRY);
-        let deadline = [room.next_deadline(), retry].into_iter().flatten().min();
+        // While a member is behind, its output is judged again every few milliseconds.
+        let behind = dispatch.behind_deadline(Instant::now());
+        let deadline = [room.next_deadline(), retry, behind]
+            .into_iter()
+            .flatten()
+            .min();
         let event = match deadline {
             Some(deadline) => match events.recv_deadline(deadline) {
                 Ok(event) => Some(event),
@@ -241,20 +270,29 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
                         stream,
                         gate,
                         sent: Traffic::default(),
+                        pushed: 0,
+                        behind: Behind::default(),
                     },
                 );
                 room.join(id, peer, now)
             }
-            Some(Event::Said { id, lines }) => lines
-                .iter()
-                .flat_map(|line| room.said(id, line, now))
-                .collect(),
-            Some(Event::TooLong { id, limit }) => room.too_long(id, limit),
+            Some(Event::Said { id, lines, arrived }) => {
+                let mut actions: Vec<Action> = lines
+                    .iter()
+                    .flat_map(|line| room.said(id, line, now))
+                    .collect();
+                if arrived != Arrived::default() {
+                    actions.extend(room.read(id, arrived, now));
+                }
+                actions
+            }
+            Some(Event::TooLong { id, limit }) => room.too_long(id, limit, now),
             Some(Event::Gone { id, why }) => {
                 wires.wires.remove(&id);
                 room.leave(id, Leave::Gone(why))
             }
-            Some(Event::Host(command)) => room.host(command),
+            Some(Event::Host(command)) => room.host(command, now),
+            Some(Event::Refused { peer, refusal }) => room.refused(peer, &refusal, now),
             Some(Event::Trouble(text)) => vec![Action::Log(Log::Notice(text))],
             Some(Event::Close) => {
                 let actions = room.close();
@@ -267,6 +305,7 @@ pub fn run(events: Receiver<Event>, log: LogQueue, mut room: Room) {
         // Checked after every event too: in a busy room events never stop arriving.
         let ticked = room.tick(now);
         dispatch.apply(&mut room, &mut wires, ticked);
+        dispatch.check_behind(&mut room, &mut wires, now);
         wires.log.flush();
     }
     // Dropping `wires` drops every remaining queue sender: each writer finishes what is queued
@@ -287,14 +326,15 @@ impl Engine for Wires {
         let Some(wire) = self.wires.get_mut(&id) else {
             return Offer::Gone;
         };
-        match wire.queue.try_send(Arc::clone(line)) {
-            Ok(()) => {
+        match wire.queue.send(Arc::clone(line)) {
+            Ok(waiting) => {
                 wire.sent.count(line.len());
-                Offer::Accepted
+                wire.pushed += cost(line) as u64;
+                let taken = wire.pushed.saturating_sub(waiting as u64);
+                wire.behind.judge(waiting, wire.queue.capacity(), taken)
             }
-            Err(TrySendError::Full(_)) => Offer::Full,
             // The writer ended (its write failed): the reader will report the client gone.
-            Err(TrySendError::Disconnected(_)) => {
+            Err(_) => {
                 self.wires.remove(&id);
                 Offer::Gone
             }
@@ -325,6 +365,21 @@ impl Engine for Wires {
         }
     }
 
+    fn judge(&mut self, id: ClientId) -> Offer {
+        let Some(wire) = self.wires.get_mut(&id) else {
+            return Offer::Gone;
+        };
+        let waiting = wire.queue.waiting();
+        let taken = wire.pushed.saturating_sub(waiting as u64);
+        wire.behind.judge(waiting, wire.queue.capacity(), taken)
+    }
+
+    fn hold_back(&mut self, id: ClientId, until: Instant) {
+        if let Some(wire) = self.wires.get(&id) {
+            wire.gate.close_at_least_until(until);
+        }
+    }
+
     fn log(&mut self, entry: Log) {
         self.log.show(entry);
     }
@@ -341,6 +396,7 @@ impl Engine for Wires {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modes::room::engine::BEHIND_GRACE;
     use crate::modes::room::rules::Limits;
 
     fn addr() -> SocketAddr {
@@ -366,7 +422,7 @@ mod tests {
         let (alice_queue, alice_lines) = client_queue(1000);
         // Room for exactly one line: the one already waiting.
         let (slow_queue, _slow_lines) = client_queue(cost(&Arc::from("already waiting")));
-        slow_queue.try_send(Arc::from("already waiting")).unwrap();
+        slow_queue.send(Arc::from("already waiting")).unwrap();
         for (id, name, queue) in [(1, "alice", alice_queue), (2, "slow", slow_queue)] {
             room.join(id, addr(), Instant::now());
             room.said(id, format!("/nick {name}").as_bytes(), Instant::now());
@@ -377,12 +433,15 @@ mod tests {
                     stream: socket(),
                     gate: Arc::default(),
                     sent: Traffic::default(),
+                    pushed: 0,
+                    // Behind for longer than the grace, having taken nothing meanwhile.
+                    behind: Behind::since(Instant::now().checked_sub(BEHIND_GRACE).unwrap(), 0),
                 },
             );
         }
         // Forget the welcome lines: only what follows the host's line matters here.
         while alice_lines.try_recv().is_some() {}
-        let actions = room.host(HostCommand::Say(b"hi".to_vec()));
+        let actions = room.host(HostCommand::Say(b"hi".to_vec()), Instant::now());
         Dispatch::default().apply(&mut room, &mut wires, actions);
         let alice_got: Vec<String> = std::iter::from_fn(|| alice_lines.try_recv())
             .map(|l| l.to_string())

@@ -59,6 +59,7 @@ use crate::console::Console;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::Framing;
+use crate::interrupt::Interrupt;
 use crate::observe::Observer;
 
 pub use access::AccessList;
@@ -152,7 +153,7 @@ pub fn run(
     stdin: impl Read + Send + 'static,
     console: &mut Console,
     observer: &Observer,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     match endpoint {
         Endpoint::Listen(_) if options.framing == Framing::Raw => Err(Error::Usage {

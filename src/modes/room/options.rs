@@ -43,6 +43,7 @@ impl ServerOptions {
     pub fn room(&self, bots_from: Option<IpAddr>) -> Room {
         let mut room = Room::new(self.limits).observed(self.observer.clone());
         room.set_access(self.access.clone());
+        room.set_capacity(self.max_clients);
         room.set_motd(&self.motd);
         if let Some(ip) = bots_from {
             room.exempt_from_address_limits(ip);

@@ -270,6 +270,8 @@ impl EventLoop {
             let ticked = self.room.tick(now);
             self.dispatch
                 .apply(&mut self.room, &mut self.clients, ticked);
+            self.dispatch
+                .check_behind(&mut self.room, &mut self.clients, now);
             self.resume(now);
             if now >= self.next_sweep {
                 self.sweep(now);
@@ -303,6 +305,7 @@ impl EventLoop {
         [
             sweep,
             resume,
+            self.dispatch.behind_deadline(now),
             answers,
             self.room.next_deadline(),
             self.accept_again,
@@ -394,7 +397,11 @@ impl EventLoop {
     /// One connection too many: it gets the line, then a graceful close, like any leaving
     /// client. Beyond `MAX_REFUSING` at once, the line and a plain close.
     fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        let line = rules::room_full(self.max_clients, peer, &self.observer);
+        let refusal = rules::room_full(self.max_clients, self.room.access(), peer);
+        let line = rules::refusal_line(&refusal);
+        let actions = self.room.refused(peer, &refusal, Instant::now());
+        self.dispatch
+            .apply(&mut self.room, &mut self.clients, actions);
         let watch = self.observer.watch_from_start(None, Framing::Line);
         if self.clients.refusing >= MAX_REFUSING {
             let _ = stream.write(format!("{line}\n").as_bytes());
@@ -417,7 +424,7 @@ impl EventLoop {
         loop {
             match self.commands.try_recv() {
                 Ok(Control::Host(command)) => {
-                    let actions = self.room.host(command);
+                    let actions = self.room.host(command, Instant::now());
                     self.dispatch
                         .apply(&mut self.room, &mut self.clients, actions);
                 }
@@ -504,10 +511,17 @@ impl EventLoop {
         let fed = decoder.feed(&self.buffer[..n], |frame| {
             let actions = match frame {
                 Frame::Line(line) => room.said(id, line, now),
-                Frame::TooLong { limit } => room.too_long(id, limit),
+                Frame::TooLong { limit } => room.too_long(id, limit, now),
             };
             dispatch.apply(room, clients, actions);
         });
+        // Then what the read brought beyond its lines is charged (rules.rs, `Room::read`).
+        let read = rules::Arrived {
+            bytes: n,
+            unfinished: decoder.partial_len(),
+        };
+        let actions = room.read(id, read, now);
+        dispatch.apply(room, clients, actions);
         if let Some(client) = self.clients.map.get_mut(&id) {
             let pending = if fed.continues { decoder.held() } else { 0 };
             client
@@ -525,6 +539,7 @@ impl EventLoop {
         let Some(client) = self.clients.map.get_mut(&id) else {
             return;
         };
+        client.watch.summarise_reads();
         client.watch.fin_received();
         client.eof = true;
         match client.phase {
@@ -649,7 +664,7 @@ mod tests {
         keyboard: Sender<Input>,
         out: Captured,
         ended: Receiver<Result<()>>,
-        _interrupt: Sender<()>,
+        _interrupt: Sender<crate::interrupt::Interrupt>,
     }
 
     impl Served {

@@ -15,18 +15,21 @@
 //! rule (a name check, a command, who hears a notice) exists once, and every rule is tested here
 //! without a socket.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::access::AccessList;
+use super::access::{AccessList, Verdict};
 use super::actions::{Action, ClientId, Gone, Leave, Line, LineKind, Log, Viewer};
+pub use super::flow::Arrived;
 use super::flow::{Charged, Flow, Held, Next};
 pub use super::limits::Limits;
-use super::limits::{self, Admission, RateLimit, Refusals};
+pub use super::limits::Refusal;
+use super::limits::{self, Admission, RateLimit, Refusals, SharedOutput, Speaker};
 use super::protocol::{self, Command};
-use super::stats::{Row, Traffic};
+use super::stats::{self, Row, Traffic};
 use crate::endpoint;
 use crate::observe::{Event, Observer};
 use crate::text::{escape_peer_text, thousands};
@@ -56,6 +59,27 @@ struct Member {
     /// When it joined, and what it has sent, for `/stats`.
     joined: Instant,
     received: Traffic,
+    /// `/limit rate N NICK`: its own rate limit instead of the room's (a paste exercise).
+    rate: Option<RateLimit>,
+    /// `/mute NICK [MINUTES]`: its messages are not relayed.
+    muted: Option<Mute>,
+}
+
+/// A member the host muted (`/mute`).
+#[derive(Debug, Clone, Copy)]
+struct Mute {
+    /// Until when; `None`: until `/unmute`.
+    until: Option<Instant>,
+    /// Whether it was told, the first time it spoke while muted (once, not per line).
+    told: bool,
+}
+
+impl Member {
+    /// Whether it is muted at `now` (a timed mute that ran out is over).
+    fn is_muted(&self, now: Instant) -> bool {
+        self.muted
+            .is_some_and(|mute| mute.until.is_none_or(|until| now < until))
+    }
 }
 
 /// The room's state and rules, without any I/O.
@@ -75,12 +99,19 @@ pub struct Room {
     rate: RateLimit,
     /// Who may come in, by address (limits.rs).
     door: Admission,
+    /// The room's output, shared fairly among the speakers (limits.rs).
+    output: SharedOutput,
     /// Newcomers whose join is not announced yet, oldest first, with when they joined.
     unannounced: VecDeque<(Instant, ClientId)>,
     /// Refused connections, counted for the console (limits.rs).
     refusals: Refusals,
     /// Members with held lines (see `Member::held`).
     holding: BTreeSet<ClientId>,
+    /// `/topic TEXT`, escaped, as the notice everyone sees.
+    topic: Option<Line>,
+    /// Names the host banned (`/ban NICK` when others share its address), by lookalike key:
+    /// the name it was banned as, and until when (`None`: until the room closes).
+    banned_names: HashMap<String, (String, Option<Instant>)>,
     /// `--trace`/`--events`: whether to describe what happens as [`Action::Record`]s, and where
     /// the engines' shared [`Dispatch`](super::engine::Dispatch) writes them.
     observer: Observer,
@@ -95,22 +126,49 @@ pub struct Room {
 /// lines anyway; `/who` still lists the room.
 pub const ANNOUNCE_UP_TO: usize = 100;
 
-/// A connection beyond `--max-clients`: the one line it gets before it is closed, and the
-/// `refused` event the log gets for it. The engine counts its seats (a full room is decided where
-/// connections are accepted, before the room's owner hears of them: in the threads engine that is
-/// the accept thread), and both engines turn a connection away by this one rule.
+/// A connection beyond `--max-clients`: why it is turned away. The engine counts its seats (a
+/// full room is decided where connections are accepted, before the room's owner hears of them:
+/// in the threads engine that is the accept thread), and both engines turn a connection away by
+/// this one rule, then tell the room ([`Room::refused`]) so the host sees it. `--allow` and
+/// `--deny` are asked first: an outsider is told it is not admitted, not that the room is full.
 // ANCHOR: room_full
-pub fn room_full(max_clients: usize, peer: SocketAddr, observer: &Observer) -> Line {
-    observer.record(Event::Refused {
-        peer: peer.to_string(),
-        why: format!("the room is full ({max_clients} people)"),
-    });
-    line(protocol::room_full(max_clients))
+pub fn room_full(max_clients: usize, access: &AccessList, peer: SocketAddr) -> Refusal {
+    let ip = endpoint::unmapped(peer).ip();
+    match access.decide(ip) {
+        Verdict::Admit => Refusal::Full { max: max_clients },
+        Verdict::Denied(network) => Refusal::Denied { ip, network },
+        Verdict::NotAllowed => Refusal::NotAllowed { ip },
+    }
 }
 // ANCHOR_END: room_full
 
+/// The one line a refused connection gets before it is closed.
+pub fn refusal_line(refusal: &Refusal) -> Line {
+    line(protocol::refusal(&refusal.to_string()))
+}
+
 fn line(text: String) -> Line {
     Arc::from(text)
+}
+
+/// A line that carries what a member chose (a message, a `/me`, a private line, a reason in a
+/// leave notice), cut for an 80-column screen if it is wider (`protocol::wire_rows`), so that
+/// no member's text can start a row of an `nc` reader's screen. The server's own lines (answers,
+/// refusals, goodbyes) are its own words and go out whole.
+fn member_line(text: String) -> Line {
+    match protocol::wire_rows(&text) {
+        Cow::Borrowed(_) => Arc::from(text),
+        Cow::Owned(rows) => Arc::from(rows),
+    }
+}
+
+/// [`member_line`] for a line also shown at the console, which cuts it for its own screen: the
+/// clients' line shares it when it fits.
+fn wire_line(shown: &Line) -> Line {
+    match protocol::wire_rows(shown) {
+        Cow::Borrowed(_) => Arc::clone(shown),
+        Cow::Owned(rows) => Arc::from(rows),
+    }
 }
 
 /// The bytes a member's line makes the room send (a message once, however many hear it; an
@@ -140,9 +198,12 @@ impl Room {
             motd: Vec::new(),
             rate: limits.rate,
             door: Admission::new(limits.max_per_address),
+            output: SharedOutput::default(),
             unannounced: VecDeque::new(),
             refusals: Refusals::default(),
             holding: BTreeSet::new(),
+            topic: None,
+            banned_names: HashMap::new(),
             observer: Observer::off(),
         }
     }
@@ -169,6 +230,16 @@ impl Room {
     /// Sets `--allow` and `--deny`: decided at the door with the other per-address rules.
     pub fn set_access(&mut self, access: AccessList) {
         self.door.set_access(access);
+    }
+
+    /// The room's seats (`--max-clients`), of which one address may take a share (limits.rs).
+    pub fn set_capacity(&mut self, seats: usize) {
+        self.door.set_capacity(seats);
+    }
+
+    /// `--allow` and `--deny`.
+    pub fn access(&self) -> &AccessList {
+        self.door.access()
     }
 
     /// The practice bots' address (`--bots`): not held to the per-address limits.
@@ -238,18 +309,10 @@ impl Room {
         let peer = endpoint::unmapped(peer);
         if let Err(refusal) = self.door.admit(peer.ip(), now) {
             let mut actions = vec![
-                Action::To(id, line(protocol::refusal(&refusal.to_string()))),
+                Action::To(id, refusal_line(&refusal)),
                 Action::Disconnect(id),
             ];
-            actions.extend(
-                self.refusals
-                    .count(peer.ip(), &refusal, now)
-                    .map(|text| Action::Log(Log::Notice(text))),
-            );
-            self.record(&mut actions, || Event::Refused {
-                peer: peer.to_string(),
-                why: refusal.to_string(),
-            });
+            actions.extend(self.refused(peer, &refusal, now));
             return actions;
         }
         let nick = self.fresh_guest_name();
@@ -276,6 +339,8 @@ impl Room {
                 flow: Flow::new(now),
                 joined: now,
                 received: Traffic::default(),
+                rate: None,
+                muted: None,
             },
         );
         // Recorded first: `--trace` then names the member in the line that shows its welcome
@@ -296,6 +361,7 @@ impl Room {
         actions.extend(
             self.motd
                 .iter()
+                .chain(&self.topic)
                 .map(|text| Action::To(id, Arc::clone(text))),
         );
         // Told to the others only once it stayed a moment (`tick`), or acted first.
@@ -309,11 +375,37 @@ impl Room {
     }
     // ANCHOR_END: join
 
+    /// A connection was turned away, here or by the engine (a full room): counted for the
+    /// console (at most a line a second, [`Refusals`]), which the transcript keeps, and recorded
+    /// for the events log.
+    pub fn refused(&mut self, peer: SocketAddr, refusal: &Refusal, now: Instant) -> Vec<Action> {
+        let peer = endpoint::unmapped(peer);
+        let mut actions: Vec<Action> = self
+            .refusals
+            .count(peer.ip(), refusal, now)
+            .map(|text| Action::Log(Log::Notice(text)))
+            .into_iter()
+            .collect();
+        self.record(&mut actions, || Event::Refused {
+            peer: peer.to_string(),
+            why: refusal.to_string(),
+        });
+        actions
+    }
+
     /// Time passed: announces the newcomers that stayed [`limits::SHORT_STAY`], and takes the
     /// held lines of members whose pause is over. An engine calls it at [`Room::next_deadline`]
     /// (and may call it any time).
     pub fn tick(&mut self, now: Instant) -> Vec<Action> {
-        let mut actions = Vec::new();
+        let mut actions: Vec<Action> = self
+            .refusals
+            .due(now)
+            .map(|text| Action::Log(Log::Notice(text)))
+            .into_iter()
+            .collect();
+        // Timed name bans that ran out (timed address bans run out at the door).
+        self.banned_names
+            .retain(|_, (_, until)| until.is_none_or(|until| now < until));
         while let Some(&(joined, id)) = self.unannounced.front() {
             if now.saturating_duration_since(joined) < limits::SHORT_STAY {
                 break;
@@ -339,7 +431,8 @@ impl Room {
             .iter()
             .filter_map(|id| self.members.get(id)?.flow.paused_until())
             .min();
-        announce.into_iter().chain(resume).min()
+        let refusals = self.refusals.deadline();
+        announce.into_iter().chain(resume).chain(refusals).min()
     }
 
     /// Takes a member's held lines while its pause is over, until it is paused again.
@@ -386,6 +479,7 @@ impl Room {
             return Vec::new(); // already removed (kicked, too slow): its last lines are ignored
         };
         member.received.count(text.len());
+        member.flow.line_read(text.len(), self.rate, now);
         // Paused, or lines wait before this one: it waits its turn (see `Member::held`).
         if member.flow.must_wait(now) {
             return self.hold(id, text, now);
@@ -411,6 +505,36 @@ impl Room {
     /// A member's line, its turn come: what it makes happen, charged to its rate limit.
     fn take_line(&mut self, id: ClientId, text: &[u8], now: Instant) -> Vec<Action> {
         let command = protocol::parse(text);
+        let mut recorded = Vec::new();
+        if matches!(
+            command,
+            Command::Who
+                | Command::Stats
+                | Command::Help
+                | Command::Topic
+                | Command::Usage(_)
+                | Command::Unknown(_)
+        ) {
+            let nick = self.nick(id).unwrap_or_default().to_string();
+            self.record(&mut recorded, || Event::Command {
+                client: id,
+                nick,
+                line: escape_peer_text(text),
+            });
+        }
+        if let Some(mut actions) = self.muted_line(id, &command, now) {
+            actions.extend(self.charge(id, &actions, now));
+            return actions;
+        }
+        if !recorded.is_empty() {
+            // Recorded first, so the log has the command before what it made happen; not
+            // charged (it sends nothing).
+            let mut actions = recorded;
+            let caused = self.obey(id, command);
+            actions.extend(self.charge(id, &caused, now));
+            actions.splice(1..1, caused);
+            return actions;
+        }
         // Whatever the others will see of this member, they first hear that it joined.
         let mut actions = match command {
             Command::Say(_) | Command::Me(_) | Command::Nick(_) => {
@@ -421,6 +545,41 @@ impl Room {
         actions.extend(self.obey(id, command));
         actions.extend(self.charge(id, &actions, now));
         actions
+    }
+
+    /// A message of a muted member: not relayed; it is told once. `None` when the line goes on
+    /// as usual (not muted, or not a message: `/who`, `/nick`, `/quit` still work).
+    fn muted_line(&mut self, id: ClientId, command: &Command, now: Instant) -> Option<Vec<Action>> {
+        if !matches!(
+            command,
+            Command::Say(_) | Command::Me(_) | Command::Msg { .. }
+        ) {
+            return None;
+        }
+        let member = self.members.get_mut(&id)?;
+        if !member.is_muted(now) {
+            member.muted = None;
+            return None;
+        }
+        let mute = member.muted.as_mut()?;
+        if mute.told {
+            return Some(Vec::new());
+        }
+        mute.told = true;
+        let until = match mute.until {
+            Some(until) => format!(
+                " for {} more",
+                stats::duration(until.saturating_duration_since(now))
+            ),
+            None => String::new(),
+        };
+        Some(vec![Action::To(
+            id,
+            line(protocol::notice(&format!(
+                "the host muted you{until}: your messages are not relayed (you still \
+                 hear the room; /msg host TEXT reaches the host)"
+            ))),
+        )])
     }
 
     /// What a member's line makes happen.
@@ -438,7 +597,20 @@ impl Room {
                 let action = protocol::action(&from, text);
                 self.broadcast(id, &from, text, action, LineKind::Action)
             }
+            Command::Msg { to, text } if protocol::is_host(to) => {
+                let said = line(protocol::private(&from, text));
+                vec![
+                    Action::Log(Log::Message(said, LineKind::Private)),
+                    Action::To(id, line(protocol::notice("sent to the host"))),
+                ]
+            }
             Command::Msg { to, text } => self.whisper(id, &from, to, text),
+            Command::Topic => reply(match &self.topic {
+                Some(topic) => topic
+                    .trim_start_matches(protocol::NOTICE_PREFIX)
+                    .to_string(),
+                None => "the host has set no topic".to_string(),
+            }),
             Command::Nick(name) => self.rename(id, &from, name),
             Command::Who => vec![Action::To(id, line(protocol::who(&self.names())))],
             Command::Stats => vec![Action::Stats(Viewer::Member(id))],
@@ -463,13 +635,13 @@ impl Room {
         text: String,
         kind: LineKind,
     ) -> Vec<Action> {
-        let shared = line(text);
+        let shown: Line = Arc::from(text);
         let mut actions = vec![
             Action::All {
                 except: Some(sender),
-                line: Arc::clone(&shared),
+                line: wire_line(&shown),
             },
-            Action::Log(Log::Message(shared, kind)),
+            Action::Log(Log::Message(shown, kind)),
         ];
         self.record(&mut actions, || Event::Message {
             client: sender,
@@ -485,15 +657,72 @@ impl Room {
     /// the limit, the engine is told to stop reading it for a while (flow.rs); held back for a
     /// minute without a break, it is disconnected.
     fn charge(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
-        let (rate, observed) = (self.rate, self.observer.is_on());
+        let observed = self.observer.is_on();
         let Some(member) = self.members.get_mut(&id) else {
             return Vec::new(); // it left with this line (/quit)
         };
+        let rate = member.rate.unwrap_or(self.rate);
         let bytes = relayed_bytes(caused);
-        match member
+        let charged = member
             .flow
-            .charge(id, &member.nick, rate, now, bytes, observed)
-        {
+            .charge(id, &member.nick, rate, now, bytes, observed);
+        let mut actions = self.carry_out(id, charged);
+        actions.extend(self.share_room(id, caused, now));
+        actions
+    }
+
+    /// Charges what a member's line makes the room relay to everyone to its speaker's share of
+    /// the room's output (limits.rs, `SharedOutput`); over it, the member is not read until the
+    /// share refills.
+    fn share_room(&mut self, id: ClientId, caused: &[Action], now: Instant) -> Vec<Action> {
+        let to_everyone: usize = caused
+            .iter()
+            .map(|action| match action {
+                Action::All { line, .. } => line.len() + 1,
+                _ => 0,
+            })
+            .sum();
+        let speaker = self.speaker(id);
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        match self.output.charge(self.rate, speaker, to_everyone, now) {
+            Some(until) => member.flow.hold_for_room(id, until),
+            None => Vec::new(),
+        }
+    }
+
+    /// How many speakers share the room's output now and each one's share (for `/stats`);
+    /// `None` with limits off.
+    pub fn output_shares(&self, now: Instant) -> Option<(usize, u32)> {
+        (self.rate != RateLimit::Off).then(|| self.output.shares(now))
+    }
+
+    /// Who a member is when the room's output is shared: its address, unless seats are not
+    /// limited per address (then each member is a speaker of its own).
+    fn speaker(&self, id: ClientId) -> Speaker {
+        match self.members.get(&id) {
+            Some(member) if self.door.limits_seats() => Speaker::Address(member.peer.ip()),
+            _ => Speaker::Member(id),
+        }
+    }
+
+    /// A read of member `id` ended (its lines were handed over first): the bytes it brought
+    /// that made no line are charged to its byte allowance (flow.rs, `Flow::read`).
+    pub fn read(&mut self, id: ClientId, read: Arrived, now: Instant) -> Vec<Action> {
+        let (rate, observed) = (self.rate, self.observer.is_on());
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        let charged = member
+            .flow
+            .read(id, &member.nick, rate, read, now, observed);
+        self.carry_out(id, charged)
+    }
+
+    /// What a charge decided, as actions: nothing, a pause, or the end of a flood.
+    fn carry_out(&mut self, id: ClientId, charged: Charged) -> Vec<Action> {
+        match charged {
             Charged::Go => Vec::new(),
             Charged::Paused(actions) => actions,
             Charged::Flooded => {
@@ -520,6 +749,7 @@ impl Room {
             limited: member.flow.is_limited(now),
             held: member.flow.held(),
             dropped: member.flow.dropped(),
+            muted: member.is_muted(now),
             output: None,
         };
         match viewer {
@@ -539,7 +769,7 @@ impl Room {
             Some(target) => {
                 let to = self.nick(target).unwrap_or("?");
                 let mut actions = vec![
-                    Action::To(target, line(protocol::private(from, text))),
+                    Action::To(target, member_line(protocol::private(from, text))),
                     // The operator sees that it happened, not what was said.
                     Action::Log(Log::Status(format!(
                         "{from} sent a private message to {to}"
@@ -572,6 +802,10 @@ impl Room {
         }
         // The hub is the only owner of the names, so this check and the rename below cannot be
         // raced by another client asking for the same name: its request is the next event.
+        let key = protocol::lookalike_key(&new);
+        if let Some((banned, _)) = self.banned_names.get(&key) {
+            return refuse(format!("the host banned the name {banned}"));
+        }
         if let Some(other) = self.find(&new).filter(|&other| other != id) {
             let holder = self.nick(other).unwrap_or_default();
             return refuse(protocol::name_taken(&new, holder));
@@ -615,7 +849,9 @@ impl Room {
             return Vec::new();
         };
         self.by_name.remove(&protocol::lookalike_key(&member.nick));
-        self.door.release(member.peer.ip());
+        // Never announced and still waiting to be: it came and went at once (churn).
+        let churned = !member.announced && self.unannounced.iter().any(|&(_, u)| u == id);
+        self.door.release(member.peer.ip(), churned);
         let count = self.members.len();
         let text = format!("{} {why} ({count} in the room)", member.nick);
         let log = match departure {
@@ -628,7 +864,7 @@ impl Room {
         if count < ANNOUNCE_UP_TO && member.announced {
             actions.push(Action::All {
                 except: None,
-                line: line(protocol::notice(&text)),
+                line: member_line(protocol::notice(&text)),
             });
         }
         actions.push(Action::Log(log));
@@ -691,9 +927,15 @@ impl Room {
         }
     }
 
-    /// A line longer than `--max-line`: refused, the connection lives on.
-    pub fn too_long(&self, id: ClientId, limit: usize) -> Vec<Action> {
-        if !self.members.contains_key(&id) {
+    /// A line longer than `--max-line`: refused (its bytes are charged when the read ends,
+    /// `Room::read`), the connection lives on. The member is told once per episode: a stream
+    /// of over-long lines must not make the server write a notice for each.
+    pub fn too_long(&mut self, id: ClientId, limit: usize, now: Instant) -> Vec<Action> {
+        let rate = self.rate;
+        let Some(member) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        if !member.flow.tell_too_long(rate, now) {
             return Vec::new();
         }
         vec![Action::To(id, line(protocol::line_too_long(limit)))]
@@ -722,11 +964,8 @@ impl Room {
         self.members.clear();
         self.by_name.clear();
         // The end of a storm of refusals was counted, never shown: say it now.
-        let pending = self.refusals.pending();
-        if pending > 0 {
-            actions.push(Action::Log(Log::Notice(format!(
-                "{pending} more connections were refused since the last such line"
-            ))));
+        if let Some(text) = self.refusals.summary() {
+            actions.push(Action::Log(Log::Notice(text)));
         }
         actions
     }
@@ -735,7 +974,8 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::room::protocol::HostCommand;
+    use crate::modes::room::protocol::{BanTarget, HostCommand};
+    use crate::text;
     use std::time::Duration;
 
     /// Whether the member is inside a rate-limit episode (the rules' own state, read by the test).
@@ -775,15 +1015,44 @@ mod tests {
             .collect()
     }
 
+    /// The lines `who` gets, each as it was before it was cut for an 80-column screen.
     fn lines_to(actions: &[Action], who: ClientId) -> Vec<String> {
+        let whole = |line: &Line| line.replace(&format!("\n{}", protocol::WIRE_INDENT), "");
         actions
             .iter()
             .filter_map(|a| match a {
-                Action::To(id, line) if *id == who => Some(line.to_string()),
-                Action::All { except, line } if *except != Some(who) => Some(line.to_string()),
+                Action::To(id, line) if *id == who => Some(whole(line)),
+                Action::All { except, line } if *except != Some(who) => Some(whole(line)),
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_line_wider_than_80_columns_goes_out_as_rows_that_continue_indented() {
+        let mut room = room_of(&["alice", "bob"]);
+        let padded = format!(
+            "{}*** alice was kicked by the host (cheating)",
+            ".".repeat(70)
+        );
+        let actions = room.said(2, padded.as_bytes(), now());
+        let relayed: Vec<&Line> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::All { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        let rows: Vec<&str> = relayed[0].split('\n').collect();
+        assert_eq!(rows[0], format!("[bob] {}*** ", ".".repeat(70)));
+        assert_eq!(rows[1], "    alice was kicked by the host (cheating)");
+        assert!(
+            rows.iter()
+                .all(|row| text::width(row) <= protocol::WIRE_COLUMNS)
+        );
+        // The console shows the line whole, and cuts it for its own screen.
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::Log(Log::Message(line, _)) if !line.contains('\n'))));
     }
 
     /// A room with the default limits and two members who joined at the returned moment: 1, who
@@ -815,7 +1084,7 @@ mod tests {
             vec![Action::Stats(Viewer::Member(2))]
         );
         assert_eq!(
-            room.host(HostCommand::Stats),
+            room.host(HostCommand::Stats, now()),
             vec![Action::Stats(Viewer::Host)]
         );
         let later = now() + Duration::from_secs(65);
@@ -848,6 +1117,18 @@ mod tests {
         room.said(1, b"/nick guest-2", now());
         room.join(2, addr(), now());
         assert_eq!(room.nick(2), Some("guest-3"));
+    }
+
+    #[test]
+    fn every_welcome_starts_as_a_half_or_duplex_recognises_it() {
+        let mut room = Room::default();
+        for id in 1..=3 {
+            let actions = room.join(id, addr(), now());
+            assert!(
+                lines_to(&actions, id)[0].starts_with(protocol::WELCOME_PREFIX),
+                "{actions:?}"
+            );
+        }
     }
 
     #[test]
@@ -981,10 +1262,13 @@ mod tests {
     #[test]
     fn kick_disconnects_with_a_reason() {
         let mut room = room_of(&["alice", "bob"]);
-        let actions = room.host(HostCommand::Kick {
-            nick: b"bob".to_vec(),
-            reason: Some(b"spam".to_vec()),
-        });
+        let actions = room.host(
+            HostCommand::Kick {
+                nick: b"bob".to_vec(),
+                reason: Some(b"spam".to_vec()),
+            },
+            now(),
+        );
         assert_eq!(
             lines_to(&actions, 2)[0],
             "*** goodbye: you were kicked by the host (spam)"
@@ -1005,7 +1289,7 @@ mod tests {
     #[test]
     fn the_host_speaks_as_host_to_everyone() {
         let mut room = room_of(&["alice"]);
-        let actions = room.host(HostCommand::Say(b"hi class".to_vec()));
+        let actions = room.host(HostCommand::Say(b"hi class".to_vec()), now());
         assert_eq!(lines_to(&actions, 1), vec!["[host] hi class"]);
     }
 
@@ -1313,6 +1597,7 @@ mod tests {
             rate: RateLimit::Off,
             max_per_address: 2,
         });
+        room.set_capacity(4);
         let script = peer("127.0.0.2:5000");
         room.join(1, script, now());
         room.join(2, script, now());
@@ -1328,6 +1613,13 @@ mod tests {
             .flat_map(|id| room.join(id, script, now()))
             .collect();
         assert!(logs(&storm).is_empty());
+        // Then summed up, a second later at most, per address and reason.
+        let summary = logs(&room.tick(later()));
+        assert_eq!(
+            summary[0],
+            "refused 96 more connections: 96 from 127.0.0.2 (its share of seats) (a class \
+             behind one address: --lab NETWORK or /limit seats 0)"
+        );
         // Someone from another address still gets in.
         room.join(100, peer("127.0.0.1:5000"), now());
         assert!(room.nick(100).is_some());
@@ -1342,34 +1634,102 @@ mod tests {
         let mut room = Room::new(Limits::off());
         room.join(1, peer("127.0.0.1:5000"), now());
         room.join(2, peer("127.0.0.2:5000"), now());
-        room.join(3, peer("127.0.0.2:5001"), now());
         room.said(2, b"/nick eve", now());
-        let actions = room.host(HostCommand::Ban {
-            nick: b"eve".to_vec(),
-            reason: Some(b"flooding".to_vec()),
-        });
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: None,
+                reason: Some(b"flooding".to_vec()),
+            },
+            now(),
+        );
         assert_eq!(
             lines_to(&actions, 2)[0],
             "*** goodbye: you were banned from this room by the host (flooding)"
         );
         assert!(actions.contains(&Action::Disconnect(2)));
-        // The other member from that address stays (it may be an honest classmate behind the
-        // same NAT), and the host is told it is there.
-        assert!(!actions.contains(&Action::Disconnect(3)));
-        assert!(
-            logs(&actions)
-                .last()
-                .unwrap()
-                .contains("still here from that address: guest-3")
+        assert_eq!(
+            logs(&actions).last().unwrap(),
+            "127.0.0.2 is banned until the room closes; /unban 127.0.0.2 lets it in again"
         );
-        assert_eq!(room.len(), 2);
         let back = room.join(4, peer("127.0.0.2:6000"), now());
         assert!(lines_to(&back, 4)[0].contains("banned your address"));
         assert_eq!(room.nick(4), None);
-        let unban = room.host(HostCommand::Unban(Some("127.0.0.2".parse().unwrap())));
+        let unban = room.host(
+            HostCommand::Unban(Some("127.0.0.2".parse().unwrap())),
+            now(),
+        );
         assert!(logs(&unban)[0].contains("may join again"));
         room.join(5, peer("127.0.0.2:6001"), now());
         assert!(room.nick(5).is_some());
+    }
+
+    #[test]
+    fn banning_a_guest_behind_a_shared_address_says_it_can_come_back() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"guest-2".to_vec()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        assert!(
+            logs(&actions).last().unwrap().contains(
+                "it never chose a name, and its address 127.0.0.2 is shared with guest-1"
+            )
+        );
+    }
+
+    #[test]
+    fn ban_behind_a_shared_address_bans_the_name_and_says_who_shares_it() {
+        let mut room = Room::new(Limits::off());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        room.said(2, b"/nick eve", now());
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: Some(10),
+                reason: None,
+            },
+            now(),
+        );
+        assert!(actions.contains(&Action::Disconnect(2)));
+        assert!(!actions.contains(&Action::Disconnect(1)));
+        assert_eq!(
+            logs(&actions).last().unwrap(),
+            "eve is out, and the name eve is banned for 10 minutes; its address 127.0.0.2 is \
+             shared with guest-1 here, so the address stays open (/ban 127.0.0.2 bans \
+             everyone behind it)"
+        );
+        // Back as a guest, it cannot take the name again (nor a lookalike of it).
+        room.join(3, peer("127.0.0.2:5002"), now());
+        let refused = room.said(3, b"/nick EVE", now());
+        assert_eq!(
+            lines_to(&refused, 3),
+            ["*** name refused: the host banned the name eve; you are still guest-3"]
+        );
+        // Ten minutes later the name is free again.
+        room.tick(now() + Duration::from_secs(601));
+        let renamed = room.said(3, b"/nick eve", now() + Duration::from_secs(601));
+        assert_eq!(lines_to(&renamed, 3), ["*** you are now eve"]);
+        // The whole address, if the host means it.
+        let actions = room.host(
+            HostCommand::Ban {
+                target: BanTarget::Address("127.0.0.2".parse().unwrap()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
+        assert!(logs(&actions)[0].starts_with("127.0.0.2 is banned until the room closes"));
+        let back = room.join(4, peer("127.0.0.2:6000"), now());
+        assert!(lines_to(&back, 4)[0].contains("banned your address"));
     }
 
     #[test]
@@ -1380,10 +1740,14 @@ mod tests {
             logs(&actions).contains(&"guest-1 joined from 127.0.0.15:4000 (1 in the room)".into()),
             "{actions:?}"
         );
-        room.host(HostCommand::Ban {
-            nick: b"guest-1".to_vec(),
-            reason: None,
-        });
+        room.host(
+            HostCommand::Ban {
+                target: BanTarget::Nick(b"guest-1".to_vec()),
+                minutes: None,
+                reason: None,
+            },
+            now(),
+        );
         let refused = room.join(2, peer("127.0.0.15:4001"), later());
         assert!(refused.contains(&Action::Disconnect(2)), "{refused:?}");
     }

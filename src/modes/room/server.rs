@@ -21,14 +21,16 @@ use crossbeam_channel::{Receiver, bounded, never, select};
 use super::actions::{LineKind, Log};
 use super::bots;
 use super::engine::{EngineKind, SHUTDOWN_GRACE};
+use super::limits;
 use super::logqueue::{self, LogBatch, LogQueue};
 use super::options::{Running, ServerOptions};
 use super::protocol::{self, HostCommand};
-use super::transcript::Transcript;
+use super::transcript::{Recorded, Transcript};
 use super::{poll, threads};
 use crate::console::Console;
 use crate::endpoint;
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::lan;
 use crate::terminal::{Input, Keyboard, KeyboardOptions};
 
@@ -47,7 +49,7 @@ pub fn run(
     transcript: Option<Transcript>,
     stdin: impl Read + Send + 'static,
     console: &mut Console,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     let listener = endpoint::listen(addr)?;
     // On a terminal, a line editor: the room's lines print above what the host is typing.
@@ -67,6 +69,16 @@ pub fn run(
     result
 }
 
+/// The transcript header's line on the rate limit.
+fn rate_line(options: &ServerOptions) -> String {
+    match options.limits.rate {
+        limits::RateLimit::Off => "no rate limit (--rate-limit 0)".to_string(),
+        limits::RateLimit::PerSecond { lines } => {
+            format!("rate: {lines} lines a second per member (--rate-limit)")
+        }
+    }
+}
+
 /// How students join, with the address they should type.
 fn join_hint(local: SocketAddr) -> String {
     let port = local.port();
@@ -75,8 +87,15 @@ fn join_hint(local: SocketAddr) -> String {
         ip if ip.is_unspecified() => format!(
             "from this machine: netchat room --connect {port} --nick NAME, or: nc localhost {port}"
         ),
+        // Loopback: nobody else can reach it; say so, rather than send a class there.
+        ip if ip.is_loopback() => format!(
+            "only this machine can join (loopback): netchat room --connect {} --nick NAME, or: \
+             nc {ip} {port}; for a class, listen on a port alone (--listen {port})",
+            lan::join_target(ip, port)
+        ),
         ip => format!(
-            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}",
+            "students join with: netchat room --connect {} --nick NAME, or: nc {ip} {port}, or: \
+             telnet {ip} {port}",
             lan::join_target(ip, port)
         ),
     }
@@ -91,7 +110,7 @@ pub fn serve(
     transcript: Option<Transcript>,
     keyboard: Receiver<Input>,
     console: &mut Console,
-    interrupt: Receiver<()>,
+    interrupt: Receiver<Interrupt>,
 ) -> Result<()> {
     let local = listener
         .local_addr()
@@ -100,6 +119,21 @@ pub fn serve(
     let bot_target = bots::target(local);
     let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
+    let door = limits::describe_door(options.max_clients, &options.limits, &options.access.lab);
+    let mut transcript = transcript;
+    if let Some(transcript) = &mut transcript {
+        let listening = endpoint::unmapped(local).to_string();
+        let mut details = vec![door.clone(), rate_line(&options)];
+        details.extend(
+            options
+                .access
+                .describe()
+                .map(|rule| format!("access: {rule}")),
+        );
+        if let Recorded::Failed(text) = transcript.begin(&listening, &details) {
+            console.notice(&text);
+        }
+    }
     let (log_sender, log) = bounded::<LogBatch>(logqueue::LOG_BATCHES);
     let log_queue = LogQueue::new(log_sender)
         .with_transcript(transcript)
@@ -120,6 +154,7 @@ pub fn serve(
     );
     // The events log names an IPv4 address as such, even bound the IPv6 way (`[::ffff:…]`).
     options.observer.listening(endpoint::unmapped(local));
+    console.status(&door);
     if let Some(rule) = options.access.describe() {
         console.status(&format!("access: {rule} (--allow, --deny)"));
     }
@@ -132,13 +167,13 @@ pub fn serve(
         let seed = options.bots.seed.unwrap_or_else(bots::seed_from_clock);
         console.status(&format!(
             "starting {} practice bot(s) (--seed {seed} replays their lines)",
-            options.bots.count + usize::from(options.bots.slow)
+            options.bots.count + 2 * usize::from(options.bots.slow)
         ));
         bots::start(bot_target, &options.bots, seed, &bots_stop)
     });
     console.status(
-        "type a line to speak as [host]; /who, /stats, /kick NICK [reason], /ban NICK [reason], /help; \
-         Ctrl-C or Ctrl-D closes the room",
+        "type a line to speak as [host]; /who, /stats, /msg, /topic, /mute, /limit, /kick, /ban: \
+         /help says how; Ctrl-C or Ctrl-D closes the room",
     );
 
     // Whatever ends the console (even a closed stdout, `| head`), the room closes politely.
@@ -147,7 +182,11 @@ pub fn serve(
         Ok(reason) => *reason,
         Err(_) => CloseReason::StdoutClosed,
     };
-    console.status(&format!("{reason}: closing the room"));
+    // Said by the room, so the transcript ends with how the room closed; by the console itself
+    // if the room cannot say it any more.
+    if !room.host(HostCommand::Closing(reason.to_string())) {
+        console.status(&format!("{reason}: closing the room"));
+    }
     if reason == CloseReason::EndOfInput && !console.is_interactive() {
         // Started from a script or in the background with no keyboard: stdin ended at once.
         console.status(
@@ -179,8 +218,8 @@ pub fn serve(
 enum CloseReason {
     /// The host typed `/quit`.
     Quit,
-    /// Ctrl-C, from the line editor or the signal handler.
-    Interrupted,
+    /// Ctrl-C, from the line editor or the signal handler; a closed window; `kill`.
+    Interrupted(Interrupt),
     /// The host's input ended (Ctrl-D, or a script's input ran out).
     EndOfInput,
     /// The host's input could not be read.
@@ -195,7 +234,7 @@ impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             CloseReason::Quit => "/quit",
-            CloseReason::Interrupted => "Ctrl-C",
+            CloseReason::Interrupted(signal) => return write!(f, "{signal}"),
             CloseReason::EndOfInput => "end of input",
             CloseReason::StdinFailed => "standard input failed",
             CloseReason::StdoutClosed => "standard output closed",
@@ -210,7 +249,7 @@ fn console_loop(
     room: &dyn Running,
     log: &Receiver<LogBatch>,
     keyboard: &Receiver<Input>,
-    interrupt: &Receiver<()>,
+    interrupt: &Receiver<Interrupt>,
     console: &mut Console,
 ) -> Result<CloseReason> {
     let mut interrupt = interrupt.clone();
@@ -239,7 +278,7 @@ fn console_loop(
                 Input::TooLong { limit } => console.notice(&format!(
                     "that line is longer than {limit} bytes (--max-line) and was not sent"
                 )),
-                Input::Interrupted => return Ok(CloseReason::Interrupted),
+                Input::Interrupted => return Ok(CloseReason::Interrupted(Interrupt::CtrlC)),
                 Input::Eof => return Ok(CloseReason::EndOfInput),
                 Input::Failed(error) => {
                     console.notice(&format!("cannot read the keyboard: {error}"));
@@ -247,7 +286,7 @@ fn console_loop(
                 }
             },
             recv(interrupt) -> signal => match signal {
-                Ok(()) => return Ok(CloseReason::Interrupted),
+                Ok(signal) => return Ok(CloseReason::Interrupted(signal)),
                 // Nobody can send Ctrl-C any more: stop watching instead of spinning.
                 Err(_) => interrupt = never(),
             },

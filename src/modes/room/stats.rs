@@ -67,6 +67,8 @@ pub struct Row {
     pub held: usize,
     /// Its lines dropped because the held ones were full.
     pub dropped: u64,
+    /// Muted by the host (`/mute`): its messages are not relayed.
+    pub muted: bool,
     /// Filled in by the engine; `None` if its connection is already gone.
     pub output: Option<Output>,
 }
@@ -92,7 +94,7 @@ pub fn table(rows: &[Row]) -> Vec<String> {
                 None => ("-".to_string(), "-".to_string()),
             };
             [
-                row.nick.clone(),
+                nick_cell(row),
                 row.peer.to_string(),
                 duration(row.connected),
                 traffic(row.received),
@@ -113,6 +115,62 @@ pub fn table(rows: &[Row]) -> Vec<String> {
     let mut lines = vec![format_row(&header.map(str::to_string), &widths)];
     lines.extend(cells.iter().map(|row| format_row(row, &widths)));
     lines
+}
+
+/// The line under the table: how the room's output is shared now (limits.rs, `SharedOutput`),
+/// given as `(speakers, bytes a second each)`, or `None` with limits off.
+pub fn share_line(shares: Option<(usize, u32)>, total: u32) -> String {
+    let kib = |bytes: u32| format!("{} KiB/s", thousands(u64::from(bytes / 1024)));
+    match shares {
+        None => "room output: not limited (--rate-limit 0)".to_string(),
+        Some((0, _)) => format!("room output: {} shared by whoever speaks", kib(total)),
+        Some((1, _)) => format!("room output: {}, all of it for the one speaker", kib(total)),
+        Some((speakers, each)) => format!(
+            "room output: {} shared by {speakers} speakers, {} each (an address's seats are one speaker)",
+            kib(total),
+            kib(each)
+        ),
+    }
+}
+
+/// A member's name, marked if the host muted it.
+fn nick_cell(row: &Row) -> String {
+    if row.muted {
+        format!("{} (muted)", row.nick)
+    } else {
+        row.nick.clone()
+    }
+}
+
+/// The host's `/who`: one member a line, in columns (name, address, time in the room), so a
+/// class of 30 is 30 short rows that fit 80 columns, not one wrapped line.
+pub fn who_table(rows: &[Row]) -> Vec<String> {
+    let cells: Vec<[String; 3]> = rows
+        .iter()
+        .map(|row| {
+            [
+                nick_cell(row),
+                row.peer.to_string(),
+                duration(row.connected),
+            ]
+        })
+        .collect();
+    let header = ["name", "address", "in the room"];
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    std::iter::once(header.map(str::to_string))
+        .chain(cells)
+        .map(|[name, address, time]| {
+            let (n, a) = (widths[0], widths[1]);
+            format!("  {name:<n$}  {address:<a$}  {time}")
+                .trim_end()
+                .to_string()
+        })
+        .collect()
 }
 
 /// Text columns left-aligned, number columns right-aligned.
@@ -136,7 +194,7 @@ fn traffic(traffic: Traffic) -> String {
 }
 
 /// `12s`, `3m05s`, `1h02m`.
-fn duration(elapsed: Duration) -> String {
+pub fn duration(elapsed: Duration) -> String {
     let seconds = elapsed.as_secs();
     match seconds {
         0..60 => format!("{seconds}s"),
@@ -161,6 +219,7 @@ mod tests {
             limited: false,
             held: 0,
             dropped: 0,
+            muted: false,
             output: Some(Output {
                 sent: Traffic {
                     lines: 9811,
@@ -187,6 +246,27 @@ mod tests {
             Some('0'),
             "{lines:#?}"
         );
+    }
+
+    #[test]
+    fn who_is_a_table_that_fits_80_columns_for_a_class_of_30() {
+        let rows: Vec<Row> = (1..=30)
+            .map(|n| {
+                let mut row = row(&format!("student-{n:02}"), 0);
+                row.peer = format!("203.0.113.200:{}", 50000 + n).parse().unwrap();
+                row.muted = n == 7;
+                row
+            })
+            .collect();
+        let lines = who_table(&rows);
+        assert_eq!(lines.len(), 31);
+        assert_eq!(
+            lines[0],
+            "  name                address              in the room"
+        );
+        assert_eq!(lines[1], "  student-01          203.0.113.200:50001  2m05s");
+        assert_eq!(lines[7], "  student-07 (muted)  203.0.113.200:50007  2m05s");
+        assert!(lines.iter().all(|l| l.chars().count() <= 80));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use super::hub::{self, Event, Gate, QueueReceiver};
 use super::logqueue::LogQueue;
 use super::options::{Running, ServerOptions};
 use super::protocol::HostCommand;
-use super::rules::{self, Room};
+use super::rules::{self, Arrived, Room};
 use super::system::{self, Limit, describe, spawn_named};
 use crate::console::Console;
 use crate::endpoint::{self, Role};
@@ -235,7 +235,12 @@ fn accept_loop(
             return;
         }
         if live.load(Ordering::SeqCst) >= options.max_clients {
-            refuse(stream, peer, options, &refusing, alive);
+            let refusal = rules::room_full(options.max_clients, &options.access, peer);
+            let line = format!("{}\n", rules::refusal_line(&refusal));
+            refuse(stream, line, options, &refusing, alive);
+            if events.send(Event::Refused { peer, refusal }).is_err() {
+                return;
+            }
             continue;
         }
         live.fetch_add(1, Ordering::SeqCst);
@@ -254,15 +259,11 @@ fn accept_loop(
 /// [`MAX_REFUSING`] such threads at once (engine.rs).
 fn refuse(
     stream: TcpStream,
-    peer: SocketAddr,
+    line: String,
     options: &ServerOptions,
     refusing: &Arc<AtomicUsize>,
     alive: &Sender<()>,
 ) {
-    let line = format!(
-        "{}\n",
-        rules::room_full(options.max_clients, peer, &options.observer)
-    );
     let watch = options.observer.watch_from_start(None, Framing::Line);
     if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::SeqCst);
@@ -374,31 +375,35 @@ fn read_loop(
         // go to the hub together, in one event, and the rules hold them (or, past their bound,
         // drop them), as they do with each read of the poll engine.
         gate.wait();
-        let mut frame = match reader.read_frame() {
-            Ok(Some(frame)) => Some(frame),
-            Ok(None) => return Gone::Closed,
-            Err(error) => return Gone::Lost(describe(&error)),
-        };
         // One buffer for every line of the read, not one per line: a reader blocked on a full
         // event queue holds this block, and a flood of `yes` puts 4,096 lines in one 8 KiB read,
         // which as separate `Vec`s held 230 KB (their headers and smallest allocations) instead
         // of 40 KB, for each of fifty flooders and each event waiting for the hub.
         let mut lines = Messages::default();
-        while let Some(next) = frame {
-            match next {
-                Frame::Line(line) => lines.push(&line),
-                Frame::TooLong { limit } => {
-                    // In order: the lines before it, then the refusal.
-                    if !hand_over(id, &mut lines, events)
-                        || events.send(Event::TooLong { id, limit }).is_err()
-                    {
-                        return Gone::Closed;
-                    }
-                }
+        let mut hub_gone = false;
+        let read = reader.read_chunk(|frame| match frame {
+            Frame::Line(line) => lines.push(line),
+            // In order: the lines before it, then the refusal.
+            Frame::TooLong { limit } => {
+                hub_gone |= !hand_over(id, &mut lines, Arrived::default(), events)
+                    || events.send(Event::TooLong { id, limit }).is_err();
             }
-            frame = reader.buffered_frame();
-        }
-        if !hand_over(id, &mut lines, events) {
+        });
+        let bytes = match read {
+            Ok(0) => {
+                let _ = hand_over(id, &mut lines, Arrived::default(), events);
+                return Gone::Closed;
+            }
+            Ok(bytes) => bytes,
+            Err(error) => return Gone::Lost(describe(&error)),
+        };
+        // With the read's lines, what it brought: the rules charge the bytes that made no line.
+        let arrived = Arrived {
+            bytes,
+            unfinished: reader.unfinished(),
+        };
+        let handed = !hub_gone && hand_over(id, &mut lines, arrived, events);
+        if !handed {
             return Gone::Closed;
         }
     }
@@ -406,12 +411,12 @@ fn read_loop(
 
 /// Sends the lines gathered from one `read` to the hub, if there are any; `false` if the hub is
 /// gone. Blocks while the hub's queue is full: this client waits, the others do not.
-fn hand_over(id: ClientId, lines: &mut Messages, events: &Sender<Event>) -> bool {
-    if lines.is_empty() {
+fn hand_over(id: ClientId, lines: &mut Messages, arrived: Arrived, events: &Sender<Event>) -> bool {
+    if lines.is_empty() && arrived == Arrived::default() {
         return true;
     }
     let lines = std::mem::take(lines);
-    events.send(Event::Said { id, lines }).is_ok()
+    events.send(Event::Said { id, lines, arrived }).is_ok()
 }
 // ANCHOR_END: read_loop
 

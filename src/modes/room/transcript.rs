@@ -8,7 +8,18 @@
 //! 14:02:15 * bob waves
 //! ```
 //!
-//! The file is opened for appending (a second class in the same file continues it) and each line
+//! A room opens its part with a dated header (date, time, address, the limits of the door) and
+//! ends it with a line saying how it closed (`/quit`, Ctrl-C, window closed, SIGTERM):
+//!
+//! ```text
+//! ======== netchat room, 2026-12-05 (Saturday) 14:00:02 +01:00, on 0.0.0.0:5000 ========
+//! 14:00:02 *** the door: 1000 seats (--max-clients); one address: 4 seats, …
+//! …
+//! 15:30:40 *** the room closed (/quit)
+//! ```
+//!
+//! The file is opened for appending (a later room in the same file continues it after a blank
+//! line and its own header, so two classes never run together) and each line
 //! is flushed as it is written, so `tail -f FILE` in another terminal follows the room live and
 //! nothing is lost if the server is killed. Private messages appear as "alice sent a private
 //! message to bob", like on the console: the host sees that it happened, not what was said.
@@ -25,6 +36,8 @@ use crate::error::{Error, Result};
 pub struct Transcript {
     path: PathBuf,
     file: BufWriter<File>,
+    /// Whether the file held an earlier room's transcript when it was opened.
+    continues: bool,
     /// Set after a write failed (disk full, file removed on a network drive): the room goes on,
     /// the operator is told once, and the transcript stops.
     broken: bool,
@@ -53,9 +66,11 @@ impl Transcript {
                 doing: format!("cannot open the transcript {} (--log)", path.display()),
                 source: error,
             })?;
+        let continues = file.metadata().is_ok_and(|meta| meta.len() > 0);
         Ok(Transcript {
             path: path.to_path_buf(),
             file: BufWriter::new(file),
+            continues,
             broken: false,
         })
     }
@@ -65,12 +80,30 @@ impl Transcript {
         &self.path
     }
 
-    /// Appends one console entry, time-stamped, and flushes it.
-    pub fn record(&mut self, entry: &Log) -> Recorded {
-        if self.broken {
-            return Recorded::Off;
+    /// The room opened: a blank line if an earlier room's transcript is above (the separator),
+    /// the dated header naming where the room listens, then `details` (the limits), each a line.
+    pub fn begin(&mut self, listening: &str, details: &[String]) -> Recorded {
+        let now = jiff::Zoned::now();
+        let header = format!(
+            "======== netchat room, {}, on {listening} ========",
+            now.strftime("%Y-%m-%d (%A) %H:%M:%S %:z")
+        );
+        let mut written = if self.continues {
+            writeln!(self.file)
+        } else {
+            Ok(())
+        };
+        written = written.and_then(|()| writeln!(self.file, "{header}"));
+        for detail in details {
+            written = written.and_then(|()| writeln!(self.file, "{} *** {detail}", local_clock()));
         }
-        match self.write_line(&line_of(entry)) {
+        let written = written.and_then(|()| self.file.flush());
+        self.outcome(written)
+    }
+
+    /// What a write to the file came to: a failure stops the transcript, said once.
+    fn outcome(&mut self, written: io::Result<()>) -> Recorded {
+        match written {
             Ok(()) => Recorded::Written,
             Err(error) => {
                 self.broken = true;
@@ -80,6 +113,15 @@ impl Transcript {
                 ))
             }
         }
+    }
+
+    /// Appends one console entry, time-stamped, and flushes it.
+    pub fn record(&mut self, entry: &Log) -> Recorded {
+        if self.broken {
+            return Recorded::Off;
+        }
+        let written = self.write_line(&line_of(entry));
+        self.outcome(written)
     }
 
     fn write_line(&mut self, text: &str) -> io::Result<()> {
@@ -132,6 +174,15 @@ mod tests {
         }));
         assert!(lines[2].ends_with(" *** bob joined from 127.0.0.1:5 (2 in the room)"));
         drop(transcript);
+        // A later room: a blank line, then its own dated header.
+        let mut later = Transcript::open(&path).unwrap();
+        later.begin("127.0.0.1:5000", &["the door: 3 seats".to_string()]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[3], "");
+        assert!(lines[4].starts_with("======== netchat room, 2"), "{text}");
+        assert!(lines[4].ends_with(", on 127.0.0.1:5000 ========"), "{text}");
+        assert!(lines[5].ends_with(" *** the door: 3 seats"), "{text}");
         let _ = std::fs::remove_file(&path);
     }
 

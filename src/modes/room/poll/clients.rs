@@ -16,7 +16,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::framing::LineDecoder;
 use crate::modes::room::actions::{ClientId, Line, Log};
-use crate::modes::room::engine::{CLIENT_QUEUE, CLOSE_LINGER, Engine, Offer, Share};
+use crate::modes::room::engine::{Behind, CLIENT_QUEUE, CLOSE_LINGER, Engine, Offer, Share};
 use crate::modes::room::logqueue::LogQueue;
 use crate::modes::room::outbox::Outbox;
 use crate::modes::room::stats::{Output, Traffic};
@@ -57,6 +57,10 @@ pub(super) struct Client {
     pub(super) paused_until: Option<Instant>,
     /// Every line put in `out`, for `/stats`.
     pub(super) offered: Traffic,
+    /// The bytes put in `out` in all, so that what it took is that less what waits; and
+    /// whether, and since when, it is more than `CLIENT_QUEUE` behind (engine.rs).
+    pub(super) pushed: u64,
+    pub(super) behind: Behind,
     /// `--trace`: what its socket does (off, and costing nothing, when nobody watches).
     pub(super) watch: Watch,
 }
@@ -135,6 +139,8 @@ impl Clients {
                 dirty: false,
                 paused_until: None,
                 offered: Traffic::default(),
+                pushed: 0,
+                behind: Behind::default(),
                 watch,
             },
         );
@@ -250,15 +256,15 @@ impl Clients {
         if client.phase != Phase::Member {
             return Offer::Gone;
         }
-        if client.out.waiting() + bytes > CLIENT_QUEUE {
-            return Offer::Full;
-        }
         put(&mut client.out, &mut client.offered);
+        client.pushed += bytes as u64;
         if !client.dirty {
             client.dirty = true;
             self.dirty.push(id);
         }
-        Offer::Accepted
+        let waiting = client.out.waiting();
+        let taken = client.pushed.saturating_sub(waiting as u64);
+        client.behind.judge(waiting, CLIENT_QUEUE, taken)
     }
     // ANCHOR_END: queue
 }
@@ -310,6 +316,29 @@ impl Engine for Clients {
                 }
                 self.paused.insert((until, id));
             }
+        }
+    }
+
+    fn judge(&mut self, id: ClientId) -> Offer {
+        let Some(client) = self.map.get_mut(&id) else {
+            return Offer::Gone;
+        };
+        if client.phase != Phase::Member {
+            return Offer::Gone;
+        }
+        let waiting = client.out.waiting();
+        let taken = client.pushed.saturating_sub(waiting as u64);
+        client.behind.judge(waiting, CLIENT_QUEUE, taken)
+    }
+
+    fn hold_back(&mut self, id: ClientId, until: Instant) {
+        let later = self
+            .map
+            .get(&id)
+            .and_then(|client| client.paused_until)
+            .is_some_and(|paused| paused >= until);
+        if !later {
+            self.pause(id, until);
         }
     }
 

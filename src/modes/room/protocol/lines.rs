@@ -9,7 +9,9 @@ use unicode_width::UnicodeWidthChar;
 
 use super::names::{HOST_NICK, MAX_NICK};
 use crate::modes::room::actions::LineKind;
-use crate::text::{escape_peer_text, is_escaped, shorten_blank_runs, thousands};
+use crate::text::{
+    escape_peer_text, expand_tabs, is_escaped, rows, shorten_blank_runs, thousands, width,
+};
 
 /// What starts every notice from the server.
 pub const NOTICE_PREFIX: &str = "*** ";
@@ -54,8 +56,10 @@ pub fn message_text(text: &[u8]) -> String {
     if !notes.is_empty() {
         safe.push_str(&format!(" [{} not shown]", notes.join(" and ")));
     }
-    // Last, so that blanks before the note cannot make a wide run with its first space either.
-    shorten_blank_runs(&safe)
+    // Tabs become the spaces they stand for (so every reader's screen measures the message as
+    // the server does); last, so that blanks before the note cannot make a wide run with its
+    // first space either, long runs of blanks are shortened.
+    shorten_blank_runs(&expand_tabs(&safe))
 }
 // ANCHOR_END: message_text
 
@@ -149,6 +153,31 @@ fn bounded(text: &[u8]) -> (Cow<'_, [u8]>, LeftOut) {
         (Cow::Borrowed(text), left_out)
     }
 }
+
+/// The widest screen the server cuts relayed lines for: `nc` and telnet readers in a terminal
+/// 80 columns wide or wider. A line wider than this goes out as several, every one after the
+/// first starting with [`WIRE_INDENT`]: on such a screen each fits on one row, so the terminal
+/// never wraps a line itself, and no message can start a row with text of its own choosing
+/// (`[mallory] ` and 70 dots put `*** alice was kicked…` at the start of an 80-column row when
+/// the terminal wrapped it). netchat's client cuts them again for narrower screens.
+pub const WIRE_COLUMNS: usize = 80;
+
+/// What starts each line a relayed line continues on: no line from the server starts with a
+/// blank otherwise, so a reader sees at once that it continues the line above.
+pub const WIRE_INDENT: &str = "    ";
+
+/// `line` cut into the lines of at most [`WIRE_COLUMNS`] columns it goes out as (text::rows, the
+/// one width model), joined by newlines with [`WIRE_INDENT`]; the line itself when it fits.
+// ANCHOR: wire_rows
+pub fn wire_rows(line: &str) -> Cow<'_, str> {
+    // Most lines are short: no character can take more than 4 columns (an escape's).
+    if line.len() <= WIRE_COLUMNS / 4 || width(line) <= WIRE_COLUMNS {
+        return Cow::Borrowed(line);
+    }
+    let separator = format!("\n{WIRE_INDENT}");
+    Cow::Owned(rows(line, WIRE_COLUMNS, WIRE_INDENT.len()).join(&separator))
+}
+// ANCHOR_END: wire_rows
 
 /// `*** TEXT`: anything the server itself says.
 pub fn notice(text: &str) -> String {

@@ -390,8 +390,17 @@ mod tests {
         assert_eq!(
             parse_host(b"/ban eve flooding"),
             HostCommand::Ban {
-                nick: b"eve".to_vec(),
+                target: BanTarget::Nick(b"eve".to_vec()),
+                minutes: None,
                 reason: Some(b"flooding".to_vec())
+            }
+        );
+        assert_eq!(
+            parse_host(b"/ban 127.0.0.2 10"),
+            HostCommand::Ban {
+                target: BanTarget::Address("127.0.0.2".parse().unwrap()),
+                minutes: Some(10),
+                reason: None
             }
         );
         assert!(matches!(parse_host(b"/ban"), HostCommand::Usage(_)));
@@ -406,5 +415,57 @@ mod tests {
         assert_eq!(parse_host(b"/unban"), HostCommand::Unban(None));
         assert!(matches!(parse_host(b"/unban eve"), HostCommand::Usage(_)));
         assert!(matches!(parse_host(b"/nick x"), HostCommand::Usage(_)));
+    }
+
+    #[test]
+    fn the_hosts_live_controls_are_understood() {
+        assert_eq!(parse_host(b"/limit"), HostCommand::Limit(LimitChange::Show));
+        assert_eq!(
+            parse_host(b"/limit rate 50 alice"),
+            HostCommand::Limit(LimitChange::MemberRate {
+                lines: 50,
+                nick: b"alice".to_vec()
+            })
+        );
+        assert_eq!(
+            parse_host(b"/limit seats 0"),
+            HostCommand::Limit(LimitChange::Seats(0))
+        );
+        assert_eq!(
+            parse_host(b"/limit clients 40"),
+            HostCommand::Limit(LimitChange::Clients(40))
+        );
+        assert!(matches!(
+            parse_host(b"/limit rate x"),
+            HostCommand::Usage(_)
+        ));
+        assert_eq!(
+            parse_host(b"/mute eve 5"),
+            HostCommand::Mute {
+                nick: b"eve".to_vec(),
+                minutes: Some(5)
+            }
+        );
+        assert!(matches!(
+            parse_host(b"/mute eve soon"),
+            HostCommand::Usage(_)
+        ));
+        assert_eq!(
+            parse_host(b"/unmute eve"),
+            HostCommand::Unmute(b"eve".to_vec())
+        );
+        assert_eq!(parse_host(b"/topic"), HostCommand::Topic(None));
+        assert_eq!(
+            parse_host(b"/topic sockets, part 2"),
+            HostCommand::Topic(Some(b"sockets, part 2".to_vec()))
+        );
+        assert_eq!(
+            parse_host(b"/msg bob see me after class"),
+            HostCommand::Msg {
+                nick: b"bob".to_vec(),
+                text: b"see me after class".to_vec()
+            }
+        );
+        assert_eq!(parse(b"/topic"), Command::Topic);
     }
 }

@@ -93,6 +93,11 @@ pub fn same_nick(a: &str, b: &str) -> bool {
     lookalike_key(a) == lookalike_key(b)
 }
 
+/// Whether `/msg NAME` means the host (`/msg host TEXT`).
+pub fn is_host(name: &[u8]) -> bool {
+    std::str::from_utf8(name).is_ok_and(|name| same_nick(name, HOST_NICK))
+}
+
 /// The punctuation a name may contain, and which a reader's eye skips: `a.lice`, `a_lice`,
 /// `-alice-` and `alice` read as the same name, so they are one name.
 fn is_name_punctuation(c: char) -> bool {

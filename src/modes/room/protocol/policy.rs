@@ -24,6 +24,20 @@ pub fn refusal(reason: &str) -> String {
     goodbye(&format!("{REFUSAL_PREFIX}{reason}"))
 }
 
+/// What a room's first line to a newcomer starts with (the rules' welcome): how a `half` or
+/// `duplex` that reached a room by mistake recognises one.
+pub const WELCOME_PREFIX: &str = "*** welcome! you are ";
+
+/// What a `half` or `duplex` that reached the room at `addr` says: where it is, and the command
+/// that joins the room properly.
+pub fn reached_a_room(mode: &str, addr: std::net::SocketAddr) -> String {
+    format!(
+        "this is a netchat room, not a {mode} peer: it took you in as a guest. To join it as a \
+         member, leave here ({}) and run: netchat room --connect {addr} --nick NAME",
+        if mode == "half" { "q" } else { "bye" }
+    )
+}
+
 /// What every refusal's reason starts with.
 const REFUSAL_PREFIX: &str = "sorry, ";
 
