@@ -777,6 +777,7 @@ const SCENARIOS: &[Scenario] = &[
             Accept(0),
             Type(0, "Welcome to the chat room!"),
             Wait(1, "--framing raw"),
+            Wait(1, "no welcome after 2 s"),
             Type(0, "<127.0.0.1> hello\n"),
             Wait(1, "<127.0.0.1> hello"),
         ],
