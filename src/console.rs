@@ -25,7 +25,7 @@
 //! - a closed stdout is a quiet end, not a crash.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -234,9 +234,15 @@ impl Console {
     /// address with the command that joins from there (`join_command`, `{}` standing for
     /// `ADDRESS:PORT`) and a firewall hint. `lan.rs` only lists the addresses; saying them is
     /// the console's, so the listener's own code never prints them.
-    pub fn listening(&mut self, listening_line: &str, local: SocketAddr, join_command: &str) {
+    pub fn listening(
+        &mut self,
+        listening_line: &str,
+        local: SocketAddr,
+        join_command: &str,
+        admits: &dyn Fn(IpAddr) -> bool,
+    ) {
         self.status(listening_line);
-        for line in lan::join_lines_here(local, join_command) {
+        for line in lan::join_lines_here(local, join_command, admits) {
             self.status(&line);
         }
     }

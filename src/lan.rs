@@ -74,17 +74,35 @@ pub fn join_target(ip: IpAddr, port: u16) -> String {
 
 /// The lines that tell classmates how to join a listener bound to `local`: one per LAN address,
 /// with the netchat command (`client` is e.g. `netchat room --connect {} --nick NAME`, where `{}`
-/// stands for the address) and the `nc` one, then the firewall hint for this OS.
-pub fn join_lines(local: SocketAddr, client: &str, all: &[LanAddress]) -> Vec<String> {
+/// stands for the address) and the `nc` one, then the firewall hint for this OS. Only the
+/// addresses `admits` lets in are offered: a room run with `--allow 10.1.0.0/16` names its
+/// address on that network, not one on a network whose classmates it would refuse.
+pub fn join_lines(
+    local: SocketAddr,
+    client: &str,
+    all: &[LanAddress],
+    admits: &dyn Fn(IpAddr) -> bool,
+) -> Vec<String> {
     if !local.ip().is_unspecified() {
         return Vec::new();
     }
     let port = local.port();
-    let reachable = reachable_for(local, all);
-    if reachable.is_empty() {
+    let everywhere = reachable_for(local, all);
+    if everywhere.is_empty() {
         return vec![
             "this machine has no network address besides loopback: classmates cannot reach it \
              until it joins a network (Wi-Fi, Ethernet); from this machine use localhost"
+                .to_string(),
+        ];
+    }
+    let reachable: Vec<LanAddress> = everywhere
+        .into_iter()
+        .filter(|address| admits(address.ip))
+        .collect();
+    if reachable.is_empty() {
+        return vec![
+            "none of this machine's network addresses is inside --allow: classmates on the \
+             allowed networks join by an address of this machine that their network reaches"
                 .to_string(),
         ];
     }
@@ -126,11 +144,15 @@ pub fn firewall_hint(port: u16) -> String {
 
 /// [`join_lines`] for this machine's interfaces, for the caller to print as status lines; none
 /// unless `local` is every interface (the listening line already says how to connect).
-pub fn join_lines_here(local: SocketAddr, client: &str) -> Vec<String> {
+pub fn join_lines_here(
+    local: SocketAddr,
+    client: &str,
+    admits: &dyn Fn(IpAddr) -> bool,
+) -> Vec<String> {
     if !local.ip().is_unspecified() {
         return Vec::new();
     }
-    join_lines(local, client, &addresses())
+    join_lines(local, client, &addresses(), admits)
 }
 
 #[cfg(test)]
@@ -151,13 +173,18 @@ mod tests {
     #[test]
     fn a_listener_on_one_address_needs_no_list() {
         let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        assert!(join_lines(local, "netchat half --connect {}", &machine()).is_empty());
+        assert!(join_lines(local, "netchat half --connect {}", &machine(), &|_| true).is_empty());
     }
 
     #[test]
     fn every_interface_gets_its_exact_command() {
         let local: SocketAddr = "[::]:5000".parse().unwrap();
-        let lines = join_lines(local, "netchat room --connect {} --nick NAME", &machine());
+        let lines = join_lines(
+            local,
+            "netchat room --connect {} --nick NAME",
+            &machine(),
+            &|_| true,
+        );
         assert_eq!(lines[0], "classmates on the same network join with one of:");
         assert_eq!(
             lines[1],
@@ -174,15 +201,27 @@ mod tests {
     #[test]
     fn an_ipv4_only_listener_lists_ipv4_addresses_only() {
         let local: SocketAddr = "0.0.0.0:5000".parse().unwrap();
-        let lines = join_lines(local, "netchat duplex --connect {}", &machine());
+        let lines = join_lines(local, "netchat duplex --connect {}", &machine(), &|_| true);
         assert!(lines.iter().all(|line| !line.contains("fd00")), "{lines:?}");
         assert!(lines[1].contains("netchat duplex --connect 192.168.1.20:5000"));
     }
 
     #[test]
+    fn only_the_addresses_allow_admits_are_offered() {
+        let local: SocketAddr = "[::]:5000".parse().unwrap();
+        let lab = |ip: IpAddr| matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 192);
+        let lines = join_lines(local, "netchat room --connect {}", &machine(), &lab);
+        assert!(lines[1].contains("192.168.1.20:5000"), "{lines:?}");
+        assert!(lines.iter().all(|line| !line.contains("fd00")), "{lines:?}");
+        let nobody = join_lines(local, "netchat room --connect {}", &machine(), &|_| false);
+        assert_eq!(nobody.len(), 1);
+        assert!(nobody[0].contains("inside --allow"), "{nobody:?}");
+    }
+
+    #[test]
     fn a_machine_without_a_network_says_so() {
         let local: SocketAddr = "0.0.0.0:5000".parse().unwrap();
-        let lines = join_lines(local, "netchat half --connect {}", &[]);
+        let lines = join_lines(local, "netchat half --connect {}", &[], &|_| true);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("no network address besides loopback"));
     }

@@ -24,6 +24,9 @@
 //! | [`diagram`] | `netchat diagram`: sequence diagrams drawn from event logs |
 //! | [`cli`] | the command line (the only module that knows clap) |
 //! | [`lessons`] | the labs, embedded in the binary (`netchat lesson`) |
+//! | [`socket`] | what every floor may say about a socket without opening one: its role, its options, IPv4-mapped addresses |
+//! | [`interrupt`] | Ctrl-C, a closed window (SIGHUP) and `kill` (SIGTERM), each named |
+//! | [`report`] | `netchat report`: a room's event logs as one row per student |
 
 // Safe Rust only, with no way to lift it further down; and nothing in the library prints with
 // `println!`/`eprintln!` (they panic on a closed pipe: everything goes through the console).

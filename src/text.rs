@@ -62,7 +62,10 @@ fn escape_text(text: &str, safe: &mut String) {
     let mut run = 0;
     for (at, byte) in text.bytes().enumerate() {
         let suspect = (byte < b' ' && byte != b'\t')
-            || matches!(byte, 0x7f | 0xc2 | 0xd8 | 0xe1 | 0xe2 | 0xef | 0xf3);
+            || matches!(
+                byte,
+                0x7f | 0xc2 | 0xcd | 0xd8 | 0xdb | 0xdc | 0xe0..=0xe3 | 0xef | 0xf0 | 0xf3
+            );
         if !suspect {
             continue;
         }
@@ -75,6 +78,11 @@ fn escape_text(text: &str, safe: &mut String) {
             safe.push_str(&text[run..at]);
             let _ = write!(safe, "\\x{:02x}", u32::from(c));
         } else if is_invisible_format(c) {
+            let before = text[..at].chars().next_back();
+            let after = text[at + c.len_utf8()..].chars().next();
+            if belongs_in_emoji(before, c, after) {
+                continue;
+            }
             safe.push_str(&text[run..at]);
             let _ = write!(safe, "\\u{{{:x}}}", u32::from(c));
         } else {
@@ -102,18 +110,83 @@ pub fn is_escaped(c: char) -> bool {
 /// - tag characters (U+E0000–U+E007F) carry invisible ASCII, e.g. instructions hidden in a
 ///   message; the deprecated format controls (U+206A–U+206F) and interlinear annotations
 ///   (U+FFF9–U+FFFB) do nothing a chat needs.
+///
+/// And every other *default-ignorable* code point (Unicode's list of what a terminal may draw
+/// as nothing: the combining grapheme joiner U+034F, the Hangul fillers, the Khmer inherent
+/// vowels, the Mongolian selectors, the variation selectors U+FE00–U+FE0F and U+E0100–U+E01EF,
+/// U+1BCA0–U+1BCA3, the musical format controls U+1D173–U+1D17A, the rest of U+E0000–U+E0FFF)
+/// and the format characters that prefix or join others invisibly (U+0600–U+0605, U+06DD,
+/// U+070F, U+0890–U+0891, U+08E2, U+110BD, U+110CD, U+13430–U+1343F): up to four of them after
+/// each letter once hid 32 bytes in a 22-character message. Only inside an emoji sequence, where
+/// they belong, are the joiner U+200D and the emoji selector U+FE0F drawn ([`belongs_in_emoji`]).
 pub fn is_invisible_format(c: char) -> bool {
     matches!(c,
         '\u{ad}'
+        | '\u{34f}'
+        | '\u{600}'..='\u{605}'
         | '\u{61c}'
-        | '\u{180e}'
+        | '\u{6dd}'
+        | '\u{70f}'
+        | '\u{890}'..='\u{891}'
+        | '\u{8e2}'
+        | '\u{115f}'..='\u{1160}'
+        | '\u{17b4}'..='\u{17b5}'
+        | '\u{180b}'..='\u{180f}'
         | '\u{200b}'..='\u{200f}'
         | '\u{2028}'..='\u{202e}'
         | '\u{2060}'..='\u{206f}'
+        | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}'
         | '\u{feff}'
-        | '\u{fff9}'..='\u{fffb}'
-        | '\u{e0000}'..='\u{e007f}'
+        | '\u{ffa0}'
+        | '\u{fff0}'..='\u{fffb}'
+        | '\u{110bd}'
+        | '\u{110cd}'
+        | '\u{13430}'..='\u{1343f}'
+        | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e0fff}'
     )
+}
+
+/// Whether an invisible character `c`, between `before` and `after`, is part of an emoji
+/// sequence and drawn as such: the zero-width joiner between two emoji (👩‍💻), or the emoji
+/// presentation selector U+FE0F after an emoji (❤️), or after a digit, `#` or `*` that a keycap
+/// mark follows (1️⃣). Anywhere else, [`escape_peer_text`] shows it escaped.
+pub fn belongs_in_emoji(before: Option<char>, c: char, after: Option<char>) -> bool {
+    match c {
+        '\u{200d}' => {
+            before.is_some_and(|b| is_emoji(b) || b == '\u{fe0f}' || is_skin_tone(b))
+                && after.is_some_and(is_emoji)
+        }
+        '\u{fe0f}' => {
+            before.is_some_and(is_emoji)
+                || (before.is_some_and(|b| b.is_ascii_digit() || b == '#' || b == '*')
+                    && after == Some('\u{20e3}'))
+        }
+        _ => false,
+    }
+}
+
+/// The characters drawn as emoji (pictographs, symbols that take the emoji selector), roughly
+/// Unicode's Extended_Pictographic: enough to tell an emoji sequence from a hidden joiner.
+fn is_emoji(c: char) -> bool {
+    matches!(c,
+        '\u{a9}' | '\u{ae}' | '\u{203c}' | '\u{2049}' | '\u{2122}' | '\u{2139}'
+        | '\u{2194}'..='\u{21aa}'
+        | '\u{231a}'..='\u{23ff}'
+        | '\u{24c2}'
+        | '\u{25aa}'..='\u{27bf}'
+        | '\u{2934}'..='\u{2935}'
+        | '\u{2b05}'..='\u{2b55}'
+        | '\u{3030}' | '\u{303d}' | '\u{3297}' | '\u{3299}'
+        | '\u{1f000}'..='\u{1faff}'
+    ) && !is_skin_tone(c)
+}
+
+/// The skin tone modifiers, which end an emoji before a joiner (🧑🏽‍💻).
+fn is_skin_tone(c: char) -> bool {
+    matches!(c, '\u{1f3fb}'..='\u{1f3ff}')
 }
 
 /// The widest run of blanks kept inside a message, in columns: enough to line up a comment in
@@ -170,8 +243,8 @@ fn flush_blank_run(out: &mut String, run: &mut String, width: &mut usize, at_sta
 fn blank_width(c: char) -> Option<usize> {
     match c {
         '\t' => Some(8),
-        '\u{3000}' | '\u{3164}' | '\u{115f}' => Some(2),
-        '\u{2800}' | '\u{ffa0}' | '\u{1160}' => Some(1),
+        '\u{3000}' => Some(2),
+        '\u{2800}' => Some(1),
         c if c.is_whitespace() => Some(1),
         // Drawn on the character before, taking no column: a run goes on through it. After a
         // letter it forms a run of width 0, which is kept as it is (an emoji's selector stays).
@@ -330,6 +403,36 @@ mod tests {
                 format!("a{shown}b")
             );
         }
+    }
+
+    #[test]
+    fn default_ignorable_characters_are_escaped_but_emoji_sequences_stay_whole() {
+        for c in [
+            '\u{fe00}',
+            '\u{fe0f}',
+            '\u{e0100}',
+            '\u{1d173}',
+            '\u{1bca0}',
+            '\u{13430}',
+            '\u{600}',
+            '\u{110bd}',
+            '\u{34f}',
+            '\u{3164}',
+        ] {
+            let shown = escape_peer_text(format!("a{c}b").as_bytes());
+            assert_eq!(shown, format!("a\\u{{{:x}}}b", u32::from(c)));
+        }
+        for emoji in [
+            "👩\u{200d}💻",
+            "❤\u{fe0f}",
+            "1\u{fe0f}\u{20e3}",
+            "🧑🏽\u{200d}💻",
+        ] {
+            assert_eq!(escape_peer_text(emoji.as_bytes()), emoji);
+        }
+        // A joiner between letters, a selector after a letter: escaped.
+        assert_eq!(escape_peer_text("a\u{200d}b".as_bytes()), "a\\u{200d}b");
+        assert_eq!(escape_peer_text("a\u{fe0f}".as_bytes()), "a\\u{fe0f}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use netchat::modes::room::rules::{Limits, Room};
 use netchat::pump::{self, Pumped};
 use netchat::scan;
 use netchat::text::{
-    MAX_BLANK_RUN, MAX_INDENT, escape_into, escape_peer_text, is_invisible_format,
+    MAX_BLANK_RUN, MAX_INDENT, belongs_in_emoji, escape_into, escape_peer_text, is_invisible_format,
 };
 use proptest::prelude::*;
 use unicode_width::UnicodeWidthChar;
@@ -441,16 +441,21 @@ proptest! {
 }
 
 /// The definition of escaping, one character at a time: what the console's run-copying escape
-/// must give. Invalid UTF-8 becomes U+FFFD; controls but tab become `\xNN`; bidi controls
-/// become `\u{NNNN}`; everything else stays.
+/// must give. Invalid UTF-8 becomes U+FFFD; controls but tab become `\xNN`; bidi controls and
+/// invisible characters become `\u{NNNN}` (but a joiner or selector inside an emoji
+/// sequence); everything else stays.
 fn reference_escape(bytes: &[u8]) -> String {
     let mut safe = String::new();
-    for c in String::from_utf8_lossy(bytes).chars() {
+    let text = String::from_utf8_lossy(bytes);
+    let chars: Vec<char> = text.chars().collect();
+    for (at, &c) in chars.iter().enumerate() {
+        let before = at.checked_sub(1).map(|b| chars[b]);
+        let after = chars.get(at + 1).copied();
         if c == '\t' {
             safe.push(c);
         } else if c.is_control() {
             safe.push_str(&format!("\\x{:02x}", u32::from(c)));
-        } else if is_invisible_format(c) {
+        } else if is_invisible_format(c) && !belongs_in_emoji(before, c, after) {
             safe.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
             safe.push(c);

@@ -128,8 +128,9 @@ fn bots_refused_by_a_deny_rule_are_a_usage_error(engine: Engine) {
 }
 
 /// `--listen '[::ffff:127.0.0.1]:0'`: an IPv6 socket on an IPv4 address. Its bots join from
-/// that address and are let in beside `--allow` as the IPv4 machine they are (the hub thread
-/// used to panic on it), and the events log names every address as IPv4.
+/// that address and are let in beside `--allow` (their own connections only, not the address)
+/// as the IPv4 machine they are (the hub thread used to panic on it), and the events log names
+/// every address as IPv4.
 fn bots_of_a_room_on_an_ipv4_mapped_address_get_in(engine: Engine) {
     let events = temp_file(&format!("mapped-{}.jsonl", engine.name()));
     let _ = std::fs::remove_file(&events);
@@ -151,7 +152,7 @@ fn bots_of_a_room_on_an_ipv4_mapped_address_get_in(engine: Engine) {
             events.to_str().expect("a UTF-8 temporary path"),
         ],
     );
-    server.expect_stderr("access: only 10.0.0.0/8, 127.0.0.1/32 may join");
+    server.expect_stderr("access: only 10.0.0.0/8 may join");
     server.expect_stderr("joined from 127.0.0.1:");
     // The join is written to the log (and flushed) before its status line is shown.
     let log = std::fs::read_to_string(&events).expect("the events log");
@@ -341,6 +342,36 @@ fn machine_addresses() -> Option<BTreeSet<(String, IpAddr)>> {
         }
     }
     Some(found)
+}
+
+/// A room run with `--allow` offers only this machine's addresses inside the allowed networks:
+/// with `--allow 127.0.0.0/8` no LAN address is, and the card says so instead of naming
+/// addresses whose classmates the room would refuse.
+#[test]
+fn a_room_with_allow_offers_no_address_outside_it() {
+    let Some(addresses) = machine_addresses() else {
+        common::skip_or_fail("no `ip` tool to list this machine's interfaces with");
+        return;
+    };
+    if addresses.is_empty() {
+        common::skip_or_fail("this machine has no network address besides loopback");
+        return;
+    }
+    let mut server = Netchat::spawn(
+        "server",
+        &["room", "--listen", "0", "--allow", "127.0.0.0/8"],
+    );
+    server.expect_stderr("listening on ");
+    let line = server.expect_stderr("inside --allow");
+    assert!(
+        line.contains("none of this machine's network addresses"),
+        "{line}"
+    );
+    let shown = server.transcript();
+    assert!(
+        !shown.contains("classmates on the same network join with one of:"),
+        "{shown}"
+    );
 }
 
 #[test]

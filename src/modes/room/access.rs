@@ -138,15 +138,6 @@ impl AccessList {
     }
     // ANCHOR_END: decide
 
-    /// Adds `ip` itself to a non-empty allow list (the practice bots connect from loopback).
-    /// Returns the deny rule that would still refuse it, if any.
-    pub fn admit_too(&mut self, ip: IpAddr) -> Option<Network> {
-        if !self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(ip)) {
-            self.allow.push(Network::machine(ip));
-        }
-        self.deny.iter().find(|n| n.contains(ip)).copied()
-    }
-
     /// One line for the operator at start-up, e.g. `only 192.168.1.0/24 may join; not 192.168.1.66/32`.
     pub fn describe(&self) -> Option<String> {
         let list = |networks: &[Network]| {
@@ -268,45 +259,6 @@ mod tests {
         assert_eq!(
             list.describe().unwrap(),
             "only 127.0.0.0/8, ::1/128 may join, and never 127.0.0.3/32"
-        );
-    }
-
-    #[test]
-    fn the_bots_address_can_be_let_in_unless_denied() {
-        let mut list = AccessList {
-            allow: vec![net("192.168.1.0/24")],
-            deny: Vec::new(),
-            lab: Vec::new(),
-        };
-        assert_eq!(list.admit_too(ip("127.0.0.1")), None);
-        assert_eq!(list.decide(ip("127.0.0.1")), Verdict::Admit);
-        assert_eq!(list.decide(ip("127.0.0.2")), Verdict::NotAllowed);
-        let mut open = AccessList::default();
-        open.admit_too(ip("127.0.0.1"));
-        assert!(open.is_open(), "an open room stays open");
-        let mut denied = AccessList {
-            allow: Vec::new(),
-            deny: vec![net("127.0.0.0/8")],
-            lab: Vec::new(),
-        };
-        assert_eq!(denied.admit_too(ip("127.0.0.1")), Some(net("127.0.0.0/8")));
-    }
-
-    #[test]
-    fn a_mapped_address_let_in_is_the_ipv4_machine_it_is() {
-        // The bots of a room listening on [::ffff:127.0.0.1] join from that address.
-        let mut list = AccessList {
-            allow: vec![net("10.0.0.0/8")],
-            deny: Vec::new(),
-            lab: Vec::new(),
-        };
-        assert_eq!(list.admit_too(ip("::ffff:127.0.0.1")), None);
-        assert_eq!(list.decide(ip("::ffff:127.0.0.1")), Verdict::Admit);
-        assert_eq!(list.decide(ip("127.0.0.1")), Verdict::Admit);
-        assert_eq!(list.decide(ip("127.0.0.2")), Verdict::NotAllowed);
-        assert_eq!(
-            list.describe().unwrap(),
-            "only 10.0.0.0/8, 127.0.0.1/32 may join"
         );
     }
 

@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
-use super::access::AccessList;
+use super::access::{AccessList, Verdict};
+use super::limits::BotConnections;
 use super::protocol;
 use crate::error::{Error, Result};
 
@@ -244,26 +245,67 @@ pub fn target(local: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, local.port())
 }
 
-/// Lets the bots in, before the room opens. They join from `target`'s address (loopback), so an
-/// `--allow` list gets that address too, and the per-address limits (a handful of seats, a few
-/// new connections a second) must leave it alone: ten bots from one address are not a
-/// prankster's script. Returns that address, or `None` when no bot runs. A `--deny` that covers
-/// it is a usage error: the bots could never join.
-pub fn admit(
-    target: SocketAddr,
-    options: &BotOptions,
-    access: &mut AccessList,
-) -> Result<Option<IpAddr>> {
+/// Checks, before the room opens, that the bots can join: they join from `target`'s address
+/// (loopback), each connection registered with the door first ([`connect`]), which lets exactly
+/// those connections past `--allow` and the per-address limits (a handful of seats, a few new
+/// connections a second): ten bots from one address are not a prankster's script, but nothing
+/// else from that address is let past. A `--deny` that covers it is a usage error: the bots
+/// could never join.
+pub fn admit(target: SocketAddr, options: &BotOptions, access: &AccessList) -> Result<()> {
     if !options.any() {
-        return Ok(None);
+        return Ok(());
     }
     let ip = target.ip();
-    match access.admit_too(ip) {
-        None => Ok(Some(ip)),
-        Some(network) => Err(Error::Usage {
+    match access.decide(ip) {
+        Verdict::Denied(network) => Err(Error::Usage {
             message: format!("--bots join from {ip}, which --deny {network} refuses"),
             hint: "drop that --deny, or run the room without --bots".to_string(),
         }),
+        Verdict::Admit | Verdict::NotAllowed => Ok(()),
+    }
+}
+
+/// A bot's connection to `target`, its source address and port registered with the door
+/// (`registry`) before it connects, so the room knows it for a bot's; the registration ends
+/// when the returned guard is dropped (the visit is over).
+/// `receive_buffer`, when given, is set before connecting (`bot-sleepy`'s small one); an error
+/// setting it is ignored: with the default buffer a slow bot only takes longer to fall behind.
+fn connect(
+    target: SocketAddr,
+    registry: &BotConnections,
+    receive_buffer: Option<usize>,
+) -> io::Result<(TcpStream, Registered)> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(target),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if let Some(bytes) = receive_buffer {
+        let _ = socket.set_recv_buffer_size(bytes);
+    }
+    socket.bind(&SocketAddr::new(target.ip(), 0).into())?;
+    let local = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("a bot's socket has no IP address"))?;
+    registry.insert(local);
+    let registered = Registered {
+        registry: registry.clone(),
+        local,
+    };
+    socket.connect_timeout(&target.into(), Duration::from_secs(2))?;
+    Ok((socket.into(), registered))
+}
+
+/// A bot's connection registered with the door; taken out when dropped.
+struct Registered {
+    registry: BotConnections,
+    local: SocketAddr,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry.remove(self.local);
     }
 }
 
@@ -282,31 +324,37 @@ pub fn seed_from_clock() -> u64 {
 
 /// Starts the bots against the room at `target`. A bot that cannot start a thread is skipped:
 /// practice partners are not worth failing the room for.
-pub fn start(target: SocketAddr, options: &BotOptions, seed: u64, stop: &Receiver<()>) -> Bots {
+pub fn start(
+    target: SocketAddr,
+    options: &BotOptions,
+    seed: u64,
+    stop: &Receiver<()>,
+    registry: &BotConnections,
+) -> Bots {
     let mut threads = Vec::new();
     for index in 0..options.count {
         let script = Script::new(index, seed);
-        let stop = stop.clone();
+        let (stop, registry) = (stop.clone(), registry.clone());
         let name = format!("room-bot-{index}");
         if let Ok(handle) = thread::Builder::new()
             .name(name)
-            .spawn(move || chat(target, script, &stop))
+            .spawn(move || chat(target, script, &stop, &registry))
         {
             threads.push(handle);
         }
     }
     if options.slow {
-        let stop_sleepy = stop.clone();
+        let (stop_sleepy, registry_sleepy) = (stop.clone(), registry.clone());
         if let Ok(handle) = thread::Builder::new()
             .name("room-bot-sleepy".into())
-            .spawn(move || sleepy(target, &stop_sleepy))
+            .spawn(move || sleepy(target, &stop_sleepy, &registry_sleepy))
         {
             threads.push(handle);
         }
-        let stop = stop.clone();
+        let (stop, registry) = (stop.clone(), registry.clone());
         if let Ok(handle) = thread::Builder::new()
             .name("room-bot-paster".into())
-            .spawn(move || paster(target, &stop))
+            .spawn(move || paster(target, &stop, &registry))
         {
             threads.push(handle);
         }
@@ -353,11 +401,11 @@ enum Visit {
 }
 
 /// A chatting bot: visits, breaks, visits again, until the room closes or sends it away.
-fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>) {
+fn chat(target: SocketAddr, mut script: Script, stop: &Receiver<()>, registry: &BotConnections) {
     let mut greetings: &[&str] = &GREETINGS;
     loop {
-        let visit = match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
-            Ok(stream) => {
+        let visit = match connect(target, registry, None) {
+            Ok((stream, _registered)) => {
                 let visit = visit(&stream, &mut script, greetings, stop);
                 greetings = &RETURNS;
                 visit
@@ -534,23 +582,11 @@ const SLEEPY_RECEIVE_BUFFER: usize = 8 * 1024;
 
 /// `bot-sleepy`: joins once, says so, then reads [`SLEEPY_BYTES`] a second until the room drops
 /// it (or closes).
-fn sleepy(target: SocketAddr, stop: &Receiver<()>) {
-    let Ok(socket) = socket2::Socket::new(
-        socket2::Domain::for_address(target),
-        socket2::Type::STREAM,
-        None,
-    ) else {
+fn sleepy(target: SocketAddr, stop: &Receiver<()>, registry: &BotConnections) {
+    // A small receive buffer; with the default one, it only takes longer to fall behind.
+    let Ok((stream, _registered)) = connect(target, registry, Some(SLEEPY_RECEIVE_BUFFER)) else {
         return;
     };
-    // Errors ignored: with the default buffer, it only takes longer to fall behind.
-    let _ = socket.set_recv_buffer_size(SLEEPY_RECEIVE_BUFFER);
-    if socket
-        .connect_timeout(&target.into(), Duration::from_secs(2))
-        .is_err()
-    {
-        return;
-    }
-    let stream: TcpStream = socket.into();
     let mut stream_ref = &stream;
     let hello = format!(
         "/nick bot-sleepy\n/me will read only {SLEEPY_BYTES} bytes a second: watch /stats\n"
@@ -588,8 +624,8 @@ const PASTE_FOR: Duration = Duration::from_secs(90);
 
 /// `bot-paster`: pastes a long log into the room at the rate limit, so `bot-sleepy`'s queue grows
 /// (watch `/stats`) until the room drops it; then it says so and stops pasting.
-fn paster(target: SocketAddr, stop: &Receiver<()>) {
-    let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(2)) else {
+fn paster(target: SocketAddr, stop: &Receiver<()>, registry: &BotConnections) {
+    let Ok((stream, _registered)) = connect(target, registry, None) else {
         return;
     };
     let mut stream_ref = &stream;

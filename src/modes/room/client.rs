@@ -94,6 +94,9 @@ pub fn run(
     })?;
     let watch = connection.watch(observer, options.framing);
     let endpoint::Connection { stream, peer, .. } = connection;
+    // A server that vanished without closing (its machine off the network) is found out by the
+    // kernel, and the client says the connection broke (endpoint.rs). Refused: the OS default.
+    let _ = endpoint::keep_alive(&stream);
     match options.framing {
         Framing::Line => console.status(&format!(
             "connected to {peer}; type a line to talk to the room, /help for commands, /quit to leave"

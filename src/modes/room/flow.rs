@@ -63,6 +63,8 @@ pub struct Flow {
     prepaid: usize,
     /// It was told its line was too long in this episode: once is enough.
     told_too_long: bool,
+    /// Lines and bytes dropped since the room was last told (`Flow::untold_drops`).
+    untold: (u64, u64),
 }
 
 /// What became of a line read while its member is held back.
@@ -116,6 +118,7 @@ impl Flow {
             unfinished: 0,
             prepaid: 0,
             told_too_long: false,
+            untold: (0, 0),
         }
     }
 
@@ -182,7 +185,10 @@ impl Flow {
     /// backlog is gone in seconds.
     // ANCHOR: hold
     pub fn hold(&mut self, id: ClientId, nick: &str, text: &[u8], now: Instant) -> Held {
-        let fits = self.held.len() < limits::HELD_LINES
+        // Once a line was dropped in this episode, the rest of it is too: the message is cut
+        // once, not kept again in pieces as the held lines go out (the room is told how much).
+        let fits = !self.overflowed
+            && self.held.len() < limits::HELD_LINES
             && (self.held.is_empty() || self.held_bytes + text.len() <= limits::HELD_BYTES);
         if fits {
             self.held.push_back(text.to_vec());
@@ -190,6 +196,8 @@ impl Flow {
             return Held::Kept;
         }
         self.dropped += 1;
+        self.untold.0 += 1;
+        self.untold.1 += text.len() as u64 + 1;
         let mut actions = Vec::new();
         let drained_at =
             self.drained_at.map_or(now, |at| at.max(now)) + limits::drain_cost(text.len());
@@ -266,8 +274,11 @@ impl Flow {
         let Charge::Pause { until, new_episode } = charge else {
             return Charged::Go;
         };
-        // Held back without a break for a minute: a flood, or a flooder's backlog; it ends here.
-        if self.bucket.limited_for(now) >= limits::FLOOD_CUTOFF {
+        // Held back without a break for a minute while sending more than the room holds for it:
+        // a flood, or a flooder's backlog; it ends here. A paste held whole goes out at its pace,
+        // however long that takes; only a member that keeps its limit busy for longer than any
+        // paste needs is cut off too.
+        if self.bucket.limited_for(now) >= limits::flood_cutoff(rate, self.overflowed) {
             return Charged::Flooded;
         }
         self.paused_until = Some(until);
@@ -308,6 +319,21 @@ impl Flow {
             return Vec::new(); // the drain pace paces its reading
         }
         vec![Action::Pause { id, until }]
+    }
+
+    /// Lines and bytes of its message that were dropped and that the room was not told of yet,
+    /// once nothing of it waits any more (its held lines went out); then the room is told, once.
+    pub fn untold_drops(&mut self) -> Option<(u64, u64)> {
+        if self.untold.0 == 0 || !self.held.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut self.untold))
+    }
+
+    /// Whether what it sent in this episode went beyond what the room holds (a flood, or a paste
+    /// longer than [`limits::HELD_LINES`]).
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     /// Takes every held line out (the member is leaving), and how many were dropped so far.

@@ -12,8 +12,9 @@
 //! [`HELD_LINES`]: a paste is delivered whole. Only a flood goes past that bound, and only then are
 //! lines dropped (counted, and the flooder told), so the server's memory never grows with it.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::access::{AccessList, Network, Verdict};
@@ -65,22 +66,38 @@ pub const CONNECTS_PER_SECOND: u32 = 2;
 /// try costs nothing: a student pressing Enter again is not a prankster.
 pub const CHURN_COST: u32 = 4;
 
-/// A member held back by its rate limit without a break for this long is disconnected. Nobody
-/// types or pastes that much (a minute at the default limit is 300 lines); a flood ends, and so
-/// does the backlog a flooder leaves in the kernel's buffers (megabytes of `y` lines that would
-/// otherwise trickle into the room for hours after the flooder quit).
+/// A member held back by its rate limit without a break for this long, while sending more than
+/// the room holds for it ([`HELD_LINES`]), is disconnected: a flood ends, and so does the backlog
+/// a flooder leaves in the kernel's buffers (megabytes of `y` lines that would otherwise trickle
+/// into the room for hours after the flooder quit). A paste the room holds whole is never cut
+/// off, however long it takes to go out.
 pub const FLOOD_CUTOFF: Duration = Duration::from_secs(60);
+
+/// How long a member may be held back without a break before it is disconnected: a minute
+/// ([`FLOOD_CUTOFF`]) once it sent more than the room holds for it (`overflowed`); otherwise a
+/// minute more than its held lines take to go out at `rate`, so a paste the room holds whole is
+/// never cut off.
+pub fn flood_cutoff(rate: RateLimit, overflowed: bool) -> Duration {
+    match rate {
+        RateLimit::PerSecond { lines } if !overflowed => {
+            FLOOD_CUTOFF + Duration::from_secs_f64(HELD_LINES as f64 / f64::from(lines.max(1)))
+        }
+        _ => FLOOD_CUTOFF,
+    }
+}
 
 /// How many of a member's lines the rules hold while it is held back by its rate limit: lines an
 /// engine read before the pause reached it (a whole `read` of a paste, or of a flood), let out in
-/// order as the allowance refills. 100 lines is a pasted program of a page and a half (with the
-/// burst of 20 that goes at once); at the default limit they take 20 s to go out.
+/// order as the allowance refills. 500 lines (or [`HELD_BYTES`]) is a pasted program of eight
+/// pages: it reaches everyone whole and in order, paced by the limits (at the default limit it
+/// takes 100 s to go out, and is never cut off as a flood: see [`FLOOD_CUTOFF`]).
 ///
 /// Beyond it (a flood: `yes` puts 32,768 lines in one 64 KiB read), the member's further lines
-/// are dropped, not relayed: counted in `/stats` (`dropped`), and the member is told once per
-/// episode. Without this bound, every read while the member is held back would add to what the
-/// server holds, for as long as the flood lasts.
-pub const HELD_LINES: usize = 100;
+/// are dropped, not relayed: counted in `/stats` (`dropped`), the member is told once per
+/// episode, and once its held lines went out the room reads one line saying how much of its
+/// message was not relayed. Without this bound, every read while the member is held back would
+/// add to what the server holds, for as long as the flood lasts.
+pub const HELD_LINES: usize = 500;
 
 /// The same bound on the bytes of the held lines: a handful of lines of the longest kind
 /// (`--max-line`, 8 KiB by default) or a page of chat. One line always fits, however long.
@@ -117,6 +134,40 @@ pub const DRAIN_STEP: Duration = Duration::from_millis(10);
 /// A member who leaves within this time of joining was never announced (see the rules' join),
 /// so its leaving is not announced either: churn stays off everyone's screen.
 pub const SHORT_STAY: Duration = Duration::from_secs(1);
+
+/// The practice bots' own connections, by source address and port: each bot adds its socket's
+/// address before it connects and takes it out when the visit ends (bots.rs), and the door lets
+/// exactly those past the per-address limits (`Admission::admit_peer`). Shared between the bot
+/// threads and the room's owner, hence the lock: a handful of entries, touched once a visit.
+#[derive(Debug, Clone, Default)]
+pub struct BotConnections(Arc<Mutex<HashSet<SocketAddr>>>);
+
+impl BotConnections {
+    pub fn insert(&self, addr: SocketAddr) {
+        self.lock().insert(unmapped(addr));
+    }
+
+    pub fn remove(&self, addr: SocketAddr) {
+        self.lock().remove(&unmapped(addr));
+    }
+
+    pub fn contains(&self, addr: SocketAddr) -> bool {
+        self.lock().contains(&unmapped(addr))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddr>> {
+        // A set of addresses cannot be left half-changed: a panicked holder left a valid one.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `[::ffff:a.b.c.d]:p` as `a.b.c.d:p`: a bot's socket on an IPv4-mapped address and the
+/// server's view of it name one connection.
+fn unmapped(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(unmapped_ip(addr.ip()), addr.port())
+}
 
 /// How a member's sending is limited: `--rate-limit N`, or `Off` with `--rate-limit 0`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -682,8 +733,9 @@ pub struct Admission {
     banned: HashMap<IpAddr, (String, Option<Instant>)>,
     /// `--allow` and `--deny` (access.rs).
     access: AccessList,
-    /// The address the practice bots join from (`--bots`): no seat or connection-rate limit.
-    exempt: Option<IpAddr>,
+    /// The practice bots' own connections (`--bots`), by their exact source address and port:
+    /// no seat or connection-rate limit, and past `--allow`.
+    exempt: BotConnections,
     /// The table's size at which idle addresses are next forgotten.
     sweep_at: usize,
 }
@@ -700,7 +752,7 @@ impl Admission {
             visitors: HashMap::new(),
             banned: HashMap::new(),
             access: AccessList::default(),
-            exempt: None,
+            exempt: BotConnections::default(),
             sweep_at: SWEEP_MIN,
         }
     }
@@ -737,18 +789,34 @@ impl Admission {
         self.max_per_address
     }
 
-    /// Leaves `ip` out of the per-address limits (seats and connection rate): the address the
-    /// practice bots join from. Bans and `--deny` still apply.
-    pub fn exempt(&mut self, ip: IpAddr) {
-        self.exempt = Some(unmapped_ip(ip));
+    /// Leaves the practice bots' own connections out of the per-address limits (seats and
+    /// connection rate) and `--allow`: each bot registers its socket's address and port before
+    /// it connects (bots.rs). Bans and `--deny` still apply. Any other connection from the same
+    /// address (a student on the teacher's machine, a script) meets every rule.
+    pub fn exempt(&mut self, bots: BotConnections) {
+        self.exempt = bots;
     }
 
-    /// Whether the per-address limits leave `ip` alone: the bots' address, a `--lab` network,
-    /// or no per-address limit at all.
+    /// A connection from `peer` arrived: let it in or say why not; `Ok(true)` for one of the
+    /// bots' own connections, which holds no seat of its address.
+    pub fn admit_peer(&mut self, peer: SocketAddr, now: Instant) -> Result<bool, Refusal> {
+        let ip = unmapped_ip(peer.ip());
+        if !self.exempt.contains(SocketAddr::new(ip, peer.port())) {
+            return self.admit(ip, now).map(|()| false);
+        }
+        if self.banned.contains_key(&ip) {
+            return Err(Refusal::Banned);
+        }
+        if let Verdict::Denied(network) = self.access.decide(ip) {
+            return Err(Refusal::Denied { ip, network });
+        }
+        Ok(true)
+    }
+
+    /// Whether the per-address limits leave `ip` alone: a `--lab` network, or no per-address
+    /// limit at all. (The bots' own connections never reach here: [`Admission::admit_peer`].)
     fn unlimited(&self, ip: IpAddr) -> bool {
-        self.max_per_address == 0
-            || self.exempt == Some(ip)
-            || self.access.lab.iter().any(|lab| lab.contains(ip))
+        self.max_per_address == 0 || self.access.lab.iter().any(|lab| lab.contains(ip))
     }
 
     /// Whether an address holding `held` seats may take one more: always up to

@@ -5,11 +5,10 @@
 //! Both engines (threads.rs, poll.rs) import this file, and server.rs imports them: the options
 //! live here, below all three, so that no engine imports the server that starts it.
 
-use std::net::IpAddr;
-
 use super::access::AccessList;
 use super::bots::BotOptions;
 use super::engine::EngineKind;
+use super::limits::BotConnections;
 use super::protocol::HostCommand;
 use super::rules::{Limits, Room};
 use crate::error::Result;
@@ -38,16 +37,14 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     /// The room these options describe, for any engine: its limits, who may join, the
-    /// greeting. `bots_from` is the address the practice bots join from, which the per-address
-    /// limits leave alone (see bots.rs).
-    pub fn room(&self, bots_from: Option<IpAddr>) -> Room {
+    /// greeting. `bots` are the practice bots' own connections, which the per-address limits
+    /// leave alone (see bots.rs).
+    pub fn room(&self, bots: BotConnections) -> Room {
         let mut room = Room::new(self.limits).observed(self.observer.clone());
         room.set_access(self.access.clone());
         room.set_capacity(self.max_clients);
         room.set_motd(&self.motd);
-        if let Some(ip) = bots_from {
-            room.exempt_from_address_limits(ip);
-        }
+        room.exempt_bots(bots);
         room
     }
 }

@@ -376,6 +376,8 @@ impl EventLoop {
         // the OS default, bounded still by the OS maximum (engine.rs, `CLIENT_SEND_BUFFER`).
         let _ = endpoint::tune(&stream);
         let _ = endpoint::fix_send_buffer(&stream, CLIENT_SEND_BUFFER);
+        // A client that vanished without closing is found out by the kernel (endpoint.rs).
+        let _ = endpoint::keep_alive(&stream);
         if self.clients.seats >= self.max_clients {
             self.refuse(stream, peer);
             return;

@@ -18,10 +18,11 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, bounded, never, select};
 
+use super::access::Verdict;
 use super::actions::{LineKind, Log};
 use super::bots;
 use super::engine::{EngineKind, SHUTDOWN_GRACE};
-use super::limits;
+use super::limits::{self, BotConnections};
 use super::logqueue::{self, LogBatch, LogQueue};
 use super::options::{Running, ServerOptions};
 use super::protocol::{self, HostCommand};
@@ -115,9 +116,11 @@ pub fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", e))?;
-    let mut options = options.clone();
+    let options = options.clone();
     let bot_target = bots::target(local);
-    let bots_from = bots::admit(bot_target, &options.bots, &mut options.access)?;
+    bots::admit(bot_target, &options.bots, &options.access)?;
+    // The bots' own connections, which the door lets past the per-address limits (bots.rs).
+    let bot_connections = BotConnections::default();
     let transcript_path = transcript.as_ref().map(|t| t.path().display().to_string());
     let door = limits::describe_door(options.max_clients, &options.limits, &options.access.lab);
     let mut transcript = transcript;
@@ -138,7 +141,7 @@ pub fn serve(
     let log_queue = LogQueue::new(log_sender)
         .with_transcript(transcript)
         .writing_to(console.stdout_kind());
-    let rules = options.room(bots_from);
+    let rules = options.room(bot_connections.clone());
     let room: Box<dyn Running> = match options.engine {
         EngineKind::Threads => Box::new(threads::start(
             listener, &options, rules, log_queue, console,
@@ -151,6 +154,8 @@ pub fn serve(
         &format!("listening on {local} ({})", join_hint(local)),
         local,
         "netchat room --connect {} --nick NAME",
+        // With --allow, only this machine's addresses on allowed networks are offered.
+        &|ip| matches!(options.access.decide(ip), Verdict::Admit),
     );
     // The events log names an IPv4 address as such, even bound the IPv6 way (`[::ffff:…]`).
     options.observer.listening(endpoint::unmapped(local));
@@ -169,7 +174,13 @@ pub fn serve(
             "starting {} practice bot(s) (--seed {seed} replays their lines)",
             options.bots.count + 2 * usize::from(options.bots.slow)
         ));
-        bots::start(bot_target, &options.bots, seed, &bots_stop)
+        bots::start(
+            bot_target,
+            &options.bots,
+            seed,
+            &bots_stop,
+            &bot_connections,
+        )
     });
     console.status(
         "type a line to speak as [host]; /who, /stats, /msg, /topic, /mute, /limit, /kick, /ban: \

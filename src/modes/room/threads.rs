@@ -297,6 +297,8 @@ fn start_client(
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     // If the OS refuses, the client keeps the default buffer: bounded still, by the OS maximum.
     let _ = endpoint::fix_send_buffer(&stream, engine::CLIENT_SEND_BUFFER);
+    // A client that vanished without closing is found out by the kernel (endpoint.rs).
+    let _ = endpoint::keep_alive(&stream);
     // Trace lines carry the client's number (and name, once the hub gave it one).
     let watch = options.observer.watch_from_start(Some(id), Framing::Line);
     watch.connected(&stream, Role::Listener);

@@ -154,6 +154,25 @@ mod tests {
     }
 
     #[test]
+    fn digits_that_look_like_letters_fold_onto_them() {
+        for (lookalike, original) in [
+            ("ho5t", "host"),
+            ("hos7", "host"),
+            ("4lice", "alice"),
+            ("d4ve", "dave"),
+            ("8ob", "bob"),
+            ("ol9a", "olga"),
+            ("olqa", "olga"),
+            ("3ve", "eve"),
+            ("b0b", "bob"),
+        ] {
+            assert!(same_nick(lookalike, original), "{lookalike} vs {original}");
+        }
+        assert!(!same_nick("bob2", "bob"));
+        assert_eq!(check_nick(b"ho5t"), Err(NickError::Reserved));
+    }
+
+    #[test]
     fn punctuation_and_confusable_letters_do_not_make_a_new_name() {
         for (lookalike, original) in [
             ("host_", "host"),

@@ -110,10 +110,11 @@ fn is_name_punctuation(c: char) -> bool {
 ///
 /// Unicode's table maps `1`, `I` and `l` to `l`, `0` to `O`, `m` to `rn`, and thousands of
 /// characters of other alphabets to the Latin letter they look like. It does not fold case, and
-/// it maps one character at a time, so three folds are added by hand: `i` is drawn like `l` in
-/// many fonts once lowered (`ALICE` must meet `aIice`), `cl` like `d`, `vv` like `w`. The table
-/// comes from the `unicode-security` crate, which rustc uses for its own lookalike-identifier
-/// lint: hand-written folds alone would miss most of it.
+/// it maps one character at a time, so a few folds are added by hand: `i` is drawn like `l` in
+/// many fonts once lowered (`ALICE` must meet `aIice`), `cl` like `d`, `vv` like `w`; and the
+/// digits a reader takes for letters ("leetspeak": `ho5t`, `4lice`, `8ob`, `ol9a`), with `q`
+/// like `g` ([`looks_like`]). The table comes from the `unicode-security` crate, which rustc
+/// uses for its own lookalike-identifier lint: hand-written folds alone would miss most of it.
 // ANCHOR: lookalike_key
 pub fn lookalike_key(name: &str) -> String {
     let bare: String = name
@@ -123,11 +124,29 @@ pub fn lookalike_key(name: &str) -> String {
         .collect();
     skeleton(&bare)
         .to_lowercase()
-        .replace('i', "l")
+        .chars()
+        .map(looks_like)
+        .collect::<String>()
         .replace("cl", "d")
         .replace("vv", "w")
 }
 // ANCHOR_END: lookalike_key
+
+/// The letter a lowercase character (after the skeleton) is read as: `0` as `o`; `1` and `i`
+/// as `l`; `3` as `e`; `4` as `a`; `5` as `s`; `7` as `t`; `8` as `b`; `9` and `q` as `g`.
+fn looks_like(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' | 'i' => 'l',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '8' => 'b',
+        '9' | 'q' => 'g',
+        other => other,
+    }
+}
 
 fn skeleton(text: &str) -> String {
     unicode_security::confusable_detection::skeleton(text).collect()

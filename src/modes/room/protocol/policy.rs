@@ -3,7 +3,7 @@
 
 use super::commands::means_quit;
 use super::lines::{GOODBYE_PREFIX, goodbye, notice, reason_text};
-use crate::text::escape_peer_text;
+use crate::text::{escape_peer_text, thousands};
 
 // ANCHOR: policy
 /// What the room says when it turns something down. Every refusal and every room policy a
@@ -162,6 +162,18 @@ pub fn dropping(held_lines: usize) -> String {
     notice(&format!(
         "you are far ahead of the room: it holds {held_lines} of your lines until your \
          allowance lets them out, and drops what you send beyond them (not relayed)"
+    ))
+}
+
+/// What everyone reads, once, when part of a member's message was not relayed: it sent more at
+/// once than the room holds (limits.rs, `HELD_LINES`). Said once the rest went out, so the
+/// count is whole.
+pub fn not_relayed(nick: &str, (lines, bytes): (u64, u64), held_lines: usize) -> String {
+    notice(&format!(
+        "{} lines ({} bytes) of what {nick} sent were not relayed: more than the room holds \
+         at once ({held_lines} lines or 64 KiB)",
+        thousands(lines),
+        thousands(bytes),
     ))
 }
 
