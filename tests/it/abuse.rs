@@ -230,11 +230,15 @@ fn abuse_a_flooder_that_quits_is_seen_leaving_and_leaves_at_most_a_burst_behind(
     let mut alice = raw_join(addr, "alice");
     let mut flooder = raw_join(addr, "flooder");
     let started = Instant::now();
-    let flood = Flood::start(&flooder, b"y\n".to_vec());
-    flooder.read_until("*** slow down:");
-    // It quits as `yes | nc` does on Ctrl-C: a FIN behind the megabytes its pipe still holds.
-    // (`flooder` stays open: closing a socket with unread bytes would send a reset instead.)
-    flood.stop();
+    // As `yes | nc` quits on Ctrl-C: a FIN behind the lines its pipe still held; here 100,000
+    // lines (200 KB), far more than the room holds for a paste (500 lines), so it is a flood,
+    // written at once so that how much was sent before the FIN never depends on the scheduler.
+    // (`flooder` is half-closed, not closed: closing with unread bytes would send a reset.)
+    flooder.send(&b"y\n".repeat(100_000));
+    flooder
+        .stream
+        .shutdown(Shutdown::Write)
+        .expect("half-close");
     // The room drains that backlog, sees the FIN and hears the flooder leave, long before the
     // minute after which it would cut a flood off; until then, the rate limit, and one more
     // burst as it leaves.
