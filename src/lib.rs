@@ -44,7 +44,7 @@ pub(crate) mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod interrupt;
-pub(crate) mod lan;
+pub mod lan;
 pub mod lessons;
 pub mod modes;
 pub(crate) mod observe;

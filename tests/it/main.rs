@@ -24,4 +24,5 @@ mod room;
 mod rows;
 mod teacher;
 mod terminal;
+mod transcripts;
 mod watch;
