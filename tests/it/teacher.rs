@@ -559,6 +559,20 @@ fn a_member_sees_only_its_own_line_of_stats(engine: Engine) {
 
 // Every rule above lives in the room's shared code, and the bots are clients like any other:
 // both engines keep it.
+/// The host's Ctrl-C while a plain `nc` is in the room: nc reads the goodbye but never closes
+/// its side, and the room still closes politely ("the room is closed", exit 0), not by the
+/// deadline after which netchat ends without waiting.
+#[cfg(unix)]
+fn ctrl_c_with_a_plain_nc_in_the_room_still_closes_it_politely(engine: Engine) {
+    let (mut server, addr) = engine.listen("server", &[]);
+    let mut nc = common::raw_connect(addr);
+    nc.read_until("*** welcome");
+    server.signal("INT");
+    nc.read_until("*** goodbye: the host closed the room");
+    server.expect_stderr("the room is closed");
+    server.expect_exit_code(0);
+}
+
 engine_tests! {
     allow_admits_only_its_network_and_a_stranger_is_told_why,
     deny_wins_inside_an_allowed_network,
@@ -574,4 +588,13 @@ engine_tests! {
     the_greeting_can_come_from_a_file_and_a_missing_one_stops_the_room,
     stats_shows_the_queue_of_a_member_that_stopped_reading_grow,
     a_member_sees_only_its_own_line_of_stats,
+}
+
+// The same on both engines, where signals exist.
+#[cfg(unix)]
+mod signals {
+    use super::*;
+    engine_tests! {
+        ctrl_c_with_a_plain_nc_in_the_room_still_closes_it_politely,
+    }
 }

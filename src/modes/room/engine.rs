@@ -53,8 +53,12 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const WRITE_KEEP: usize = 4 * 1024;
 
 /// After the last line to a client, how long the server waits for the client to close its side
-/// before forcing the connection shut (see `endpoint::close_gracefully` for why it waits).
-pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// before forcing the connection shut (see `endpoint::close_gracefully` for why it waits). A
+/// client on a LAN answers our FIN within milliseconds (netchat and `nc -N` close at once); a
+/// plain `nc` never does, so waiting longer buys nothing. Shorter than the polite ending main.rs
+/// allows after Ctrl-C (`POLITE_ENDING`, 900 ms), so closing a room with such a client still
+/// ends politely ("the room is closed"), not by that deadline.
+pub const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
 /// How long closing the room waits for the goodbyes to be written and the connections closed.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
