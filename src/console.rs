@@ -582,10 +582,46 @@ fn output_error(error: io::Error) -> Error {
     }
 }
 
+/// What the unit tests of every floor above the console share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer the test can read back: give a clone to a `Console`, keep one.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        /// Everything written so far.
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8_lossy(
+                &self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .into()
+        }
+    }
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
 
     #[test]
     fn a_line_wider_than_the_screen_continues_on_rows_narrower_by_the_indent() {
@@ -624,29 +660,18 @@ mod tests {
         assert!(!use_color(ColorMode::Never, true, false));
     }
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use super::testing::Captured;
 
     #[test]
     fn plain_output_has_no_label_and_status_goes_to_stderr() {
         colored::control::set_override(false);
-        let (out, err) = (Shared::default(), Shared::default());
+        let (out, err) = (Captured::default(), Captured::default());
         let mut console = Console::new(Box::new(out.clone()), Box::new(err.clone()), false);
         console.peer_message("peer", b"hi").unwrap();
         console.status("connected");
         console.guide("your turn");
-        assert_eq!(&*out.0.lock().unwrap(), b"hi\n");
-        assert_eq!(&*err.0.lock().unwrap(), b"netchat: connected\n");
+        assert_eq!(out.text(), "hi\n");
+        assert_eq!(err.text(), "netchat: connected\n");
     }
 
     struct ClosedPipe;

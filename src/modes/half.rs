@@ -364,22 +364,8 @@ mod tests {
     #[test]
     fn quit_exit_and_bye_are_sent_with_one_hint_that_q_quits() {
         colored::control::set_override(false);
-        let err = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut console = Console::new(
-            Box::new(io::sink()),
-            Box::new(Shared(std::sync::Arc::clone(&err))),
-            false,
-        );
+        let err = crate::console::testing::Captured::default();
+        let mut console = Console::new(Box::new(io::sink()), Box::new(err.clone()), false);
         let mut wire = Vec::new();
         converse(
             MessageReader::new(&b"a\nb\n"[..], Framing::Line, 100),
@@ -395,7 +381,7 @@ mod tests {
             wire, b"quit\n EXIT \nq\n",
             "still sent: a peer may expect them"
         );
-        let err = String::from_utf8(err.lock().unwrap().clone()).unwrap();
+        let err = err.text();
         assert_eq!(err.matches("`q` alone on a line").count(), 1, "{err}");
     }
 }

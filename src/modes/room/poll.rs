@@ -646,12 +646,12 @@ impl EventLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::testing::Captured;
     use crate::modes::room::access::AccessList;
     use crate::modes::room::bots::BotOptions;
     use crate::modes::room::engine::EngineKind;
     use crate::modes::room::rules::Limits;
     use crate::modes::room::server::serve;
-    use crate::modes::room::testing::Captured;
     use crate::terminal::Input;
     use std::io::{BufRead, BufReader};
     use std::net::TcpStream as StdStream;

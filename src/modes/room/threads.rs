@@ -492,7 +492,7 @@ fn finish(stream: &TcpStream, reader_ended: &Receiver<()>, watch: &Watch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modes::room::testing::Captured;
+    use crate::console::testing::Captured;
     use std::io;
 
     #[test]
