@@ -757,10 +757,10 @@ impl Admission {
         }
     }
 
-    /// Whether seats are limited per address (`--max-per-address` is not 0): then an address
-    /// is taken for one person.
-    pub fn limits_seats(&self) -> bool {
-        self.max_per_address != 0
+    /// Whether seats are limited for `ip` (`--max-per-address` is not 0, and `ip` is in no
+    /// `--lab` network): then that address is taken for one person.
+    pub fn limits_seats(&self, ip: IpAddr) -> bool {
+        !self.unlimited(unmapped_ip(ip))
     }
 
     /// Sets `--allow`, `--deny` and `--lab`.

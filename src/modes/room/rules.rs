@@ -720,10 +720,13 @@ impl Room {
     }
 
     /// Who a member is when the room's output is shared: its address, unless seats are not
-    /// limited per address (then each member is a speaker of its own).
+    /// limited for that address (`--max-per-address 0`, or a `--lab` network a class shares):
+    /// then each member is a speaker of its own.
     fn speaker(&self, id: ClientId) -> Speaker {
         match self.members.get(&id) {
-            Some(member) if self.door.limits_seats() => Speaker::Address(member.peer.ip()),
+            Some(member) if self.door.limits_seats(member.peer.ip()) => {
+                Speaker::Address(member.peer.ip())
+            }
             _ => Speaker::Member(id),
         }
     }
@@ -1699,6 +1702,26 @@ mod tests {
         assert!(logs(&unban)[0].contains("may join again"));
         room.join(5, peer("127.0.0.2:6001"), now());
         assert!(room.nick(5).is_some());
+    }
+
+    #[test]
+    fn an_address_is_one_speaker_unless_a_lab_network_shares_it() {
+        let mut room = Room::new(Limits::default());
+        room.join(1, peer("127.0.0.2:5000"), now());
+        room.join(2, peer("127.0.0.2:5001"), now());
+        assert_eq!(room.speaker(1), room.speaker(2), "one address, one share");
+        let mut lab = Room::new(Limits::default());
+        lab.set_access(AccessList {
+            lab: vec!["127.0.0.0/24".parse().unwrap()],
+            ..AccessList::default()
+        });
+        lab.join(1, peer("127.0.0.2:5000"), now());
+        lab.join(2, peer("127.0.0.2:5001"), now());
+        assert_ne!(
+            lab.speaker(1),
+            lab.speaker(2),
+            "a class behind --lab: a share each"
+        );
     }
 
     #[test]
